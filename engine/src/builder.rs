@@ -1,0 +1,104 @@
+//! Building a strategy crate into a `.wasm` on demand.
+//!
+//! Authors point `validate`, `run` and configs at a crate directory as readily as at a `.wasm`;
+//! the engine runs `cargo build --release --target wasm32-unknown-unknown` for them and picks the
+//! produced module out of cargo's JSON messages (so workspace layouts and custom target
+//! directories just work).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The target strategies are built for.
+pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+/// Why a strategy crate could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The directory has no Cargo.toml.
+    #[error("{0} is not a strategy crate: it has no Cargo.toml (pass a .wasm file or a crate directory)")]
+    NotACrate(PathBuf),
+    /// Cargo could not be started.
+    #[error("could not run cargo ({0}); is the Rust toolchain installed and on PATH?")]
+    Spawn(std::io::Error),
+    /// The wasm target is missing.
+    #[error("the {WASM_TARGET} target is not installed: run `rustup target add {WASM_TARGET}`")]
+    TargetMissing,
+    /// Compilation failed.
+    #[error("building {crate_dir} failed:\n{diagnostics}")]
+    Failed {
+        /// The crate.
+        crate_dir: PathBuf,
+        /// Cargo's error output (last lines).
+        diagnostics: String,
+    },
+    /// Cargo succeeded but produced no `.wasm` for this crate.
+    #[error("building {0} produced no .wasm: give the crate `[lib] crate-type = [\"cdylib\", \"rlib\"]`")]
+    NoArtifact(PathBuf),
+}
+
+/// Options for [`build_crate`].
+#[derive(Clone, Debug, Default)]
+pub struct BuildOptions {
+    /// Cargo target directory; default: the crate's own.
+    pub target_dir: Option<PathBuf>,
+}
+
+/// True when `path` looks like a crate directory rather than a module file.
+pub fn is_crate_dir(path: &Path) -> bool {
+    path.is_dir()
+}
+
+/// Builds the crate at `crate_dir` for wasm32 in release mode and returns the `.wasm` path.
+pub fn build_crate(crate_dir: &Path, options: &BuildOptions) -> Result<PathBuf, BuildError> {
+    let manifest = crate_dir.join("Cargo.toml");
+    if !manifest.is_file() {
+        return Err(BuildError::NotACrate(crate_dir.to_path_buf()));
+    }
+    let manifest = manifest.canonicalize().map_err(|_| BuildError::NotACrate(crate_dir.to_path_buf()))?;
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .args(["build", "--release", "--lib", "--target", WASM_TARGET, "--message-format=json-render-diagnostics"])
+        .arg("--manifest-path")
+        .arg(&manifest);
+    if let Some(dir) = &options.target_dir {
+        command.arg("--target-dir").arg(dir);
+    }
+    let output = command.output().map_err(BuildError::Spawn)?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() {
+        if stderr.contains("target may not be installed") || stderr.contains(&format!("can't find crate for `core`")) {
+            return Err(BuildError::TargetMissing);
+        }
+        let lines: Vec<&str> = stderr.lines().collect();
+        let tail = lines[lines.len().saturating_sub(40)..].join("\n");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let rendered: Vec<String> = stdout
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|msg| msg["reason"] == "compiler-message")
+            .filter_map(|msg| msg["message"]["rendered"].as_str().map(str::to_string))
+            .collect();
+        let diagnostics = if rendered.is_empty() { tail } else { rendered.join("\n") };
+        return Err(BuildError::Failed { crate_dir: crate_dir.to_path_buf(), diagnostics });
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let manifest_str = manifest.to_string_lossy();
+    stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|msg| msg["reason"] == "compiler-artifact" && msg["manifest_path"] == *manifest_str)
+        .flat_map(|msg| {
+            msg["filenames"]
+                .as_array()
+                .map(|files| files.iter().filter_map(|f| f.as_str().map(PathBuf::from)).collect::<Vec<_>>())
+                .unwrap_or_default()
+        })
+        .find(|file| file.extension().is_some_and(|ext| ext == "wasm"))
+        .ok_or_else(|| BuildError::NoArtifact(crate_dir.to_path_buf()))
+}
+
+/// A module's path: `path` itself for a file, the built `.wasm` for a crate directory.
+pub fn resolve_module(path: &Path, options: &BuildOptions) -> Result<PathBuf, BuildError> {
+    if is_crate_dir(path) { build_crate(path, options) } else { Ok(path.to_path_buf()) }
+}

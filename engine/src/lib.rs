@@ -1,0 +1,25 @@
+//! # amm-engine
+//!
+//! A sandboxed engine for AMM strategy competitions. Contestants submit pricing strategies as
+//! WebAssembly modules (ABI v1, see `amm-strategy-sdk`); the engine runs seeded market
+//! simulations in which the strategies and a constant-product normalizer compete for retail
+//! flow while arbitrageurs trade against every pool, and calls each strategy through its own
+//! fuel-metered Wasmtime instance.
+//!
+//! Layout, one concern per module:
+//! * [`sandbox`]: Wasmtime engine, module checks, instances, faults, WASI.
+//! * [`strategy`]: the backend-neutral strategy interface (wasm or native).
+//! * [`native`]: the example strategies linked in as native code, the sandbox-overhead yardstick.
+//! * [`builder`]: building a strategy crate into a `.wasm` on demand.
+//! * [`validate`]: the checks behind `amm-engine validate`.
+//! * [`scaffold`]: `amm-engine new`.
+
+pub mod builder;
+pub mod native;
+pub mod sandbox;
+pub mod scaffold;
+pub mod strategy;
+pub mod validate;
+
+/// The engine's version, as recorded in results and receipts.
+pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,175 @@
+//! The Wasmtime sandbox every strategy runs in.
+//!
+//! Why it looks like this:
+//! * **One [`SandboxEngine`] per process.** A Wasmtime `Engine` owns compiled code and the
+//!   instance pool; modules compiled once are shared by every thread.
+//! * **One store and instance per pool per simulation** ([`WasmInstance`]), from a pooling
+//!   allocator, so a strategy's memory is its own and instantiation costs microseconds.
+//! * **Fuel decides faults.** Every call gets a fresh fuel budget (quotes and hooks separately),
+//!   instantiation included; bulk memory operations cost fuel per byte. A wall-clock backstop
+//!   (epoch interruption, ticked by a background thread) catches what fuel cannot bound.
+//! * **Determinism.** NaN canonicalisation, deterministic relaxed SIMD, no threads or shared
+//!   memory, fixed WASI clocks and seeded WASI randomness: the same module and inputs give the
+//!   same outputs on any machine.
+//! * **Typed failures.** Load problems are [`LoadError`]s naming the problem; call problems are
+//!   [`Fault`]s naming the trap, limit or budget.
+
+mod fault;
+mod inspect;
+mod instance;
+mod limits;
+mod wasi;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, Linker, Module, PoolingAllocationConfig};
+
+pub use fault::{CallKind, Fault, LimitExceeded, TrapKind};
+pub use inspect::{
+    inspect, sha256_hex, ExpectedExport, ExportShape, LoadError, ModuleInfo, WasmType, EXPECTED_EXPORTS, WASI_MODULE,
+};
+pub use instance::{StrategyModule, WasmInstance};
+pub use limits::{LimitError, SandboxLimits};
+pub use wasi::BoundedLog;
+
+use instance::HostState;
+
+/// How often the backstop clock ticks.
+const TICK: Duration = Duration::from_millis(5);
+
+/// Engine-wide settings: what must be fixed when the Wasmtime engine is created.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EngineSettings {
+    /// Wasm stack per call, bytes.
+    pub max_wasm_stack_bytes: usize,
+    /// Largest memory any store may use (the pool's slot size), bytes.
+    pub max_memory_bytes: u64,
+    /// Largest table any store may use, elements.
+    pub max_table_elements: u64,
+    /// Instances that may be live at once (the pool size).
+    pub max_instances: u32,
+}
+
+impl EngineSettings {
+    /// Settings covering `limits` with room for `max_instances` live instances.
+    pub fn for_limits(limits: &SandboxLimits, max_instances: u32) -> Self {
+        Self {
+            max_wasm_stack_bytes: limits.max_wasm_stack_bytes as usize,
+            max_memory_bytes: limits.max_memory_bytes,
+            max_table_elements: limits.max_table_elements,
+            max_instances: max_instances.max(4),
+        }
+    }
+
+    /// Whether an engine with these settings can serve `limits`.
+    pub fn covers(&self, limits: &SandboxLimits) -> bool {
+        self.max_wasm_stack_bytes == limits.max_wasm_stack_bytes as usize
+            && self.max_memory_bytes >= limits.max_memory_bytes
+            && self.max_table_elements >= limits.max_table_elements
+    }
+}
+
+/// The process's Wasmtime engine, configured for untrusted strategies. Cheap to clone.
+#[derive(Clone)]
+pub struct SandboxEngine {
+    inner: Arc<EngineInner>,
+}
+
+struct EngineInner {
+    engine: Engine,
+    plain_linker: Linker<HostState>,
+    wasi_linker: Linker<HostState>,
+    settings: EngineSettings,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl Drop for EngineInner {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The engine could not be created (bad settings or an OS refusal).
+#[derive(Debug, thiserror::Error)]
+#[error("could not create the Wasmtime engine: {0}")]
+pub struct EngineError(String);
+
+impl SandboxEngine {
+    /// Creates the engine and starts its backstop clock.
+    pub fn new(settings: EngineSettings) -> Result<Self, EngineError> {
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_core_instances(settings.max_instances)
+            .total_memories(settings.max_instances)
+            .total_tables(settings.max_instances)
+            .max_memories_per_module(1)
+            .max_tables_per_module(1)
+            .max_memory_size(settings.max_memory_bytes as usize)
+            .table_elements(settings.max_table_elements as usize)
+            .total_component_instances(0);
+
+        let mut config = Config::new();
+        config
+            .consume_fuel(true)
+            .epoch_interruption(true)
+            .max_wasm_stack(settings.max_wasm_stack_bytes)
+            .cranelift_nan_canonicalization(true)
+            .relaxed_simd_deterministic(true)
+            .shared_memory(false)
+            .wasm_memory64(false)
+            .wasm_multi_memory(false)
+            .wasm_component_model(false)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+
+        let engine = Engine::new(&config).map_err(|e| EngineError(format!("{e:#}")))?;
+        let plain_linker = Linker::new(&engine);
+        let mut wasi_linker = Linker::new(&engine);
+        wasmtime_wasi::p1::add_to_linker_sync(&mut wasi_linker, |state: &mut HostState| state.wasi_ctx())
+            .map_err(|e| EngineError(format!("{e:#}")))?;
+
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        spawn_ticker(engine.clone(), ticker_stop.clone()).map_err(|e| EngineError(e.to_string()))?;
+        Ok(Self { inner: Arc::new(EngineInner { engine, plain_linker, wasi_linker, settings, ticker_stop }) })
+    }
+
+    /// The settings the engine was created with.
+    pub fn settings(&self) -> &EngineSettings {
+        &self.inner.settings
+    }
+
+    /// Checks, compiles and trial-instantiates a module; on success it can be instantiated
+    /// cheaply any number of times, from any thread.
+    pub fn load(&self, bytes: &[u8], limits: &SandboxLimits) -> Result<StrategyModule, LoadError> {
+        let info = inspect(bytes, limits)?;
+        let module = Module::new(&self.inner.engine, bytes).map_err(|e| LoadError::Compile { message: format!("{e:#}") })?;
+        instance::check_exports(&module)?;
+        let linker = if info.uses_wasi { &self.inner.wasi_linker } else { &self.inner.plain_linker };
+        let pre = linker.instantiate_pre(&module).map_err(|e| LoadError::Compile { message: format!("{e:#}") })?;
+        let loaded = StrategyModule::new(self.clone(), info, pre);
+        // A trial instantiation runs the start function and checks amm_buffer() once, so a module
+        // that cannot start is refused here rather than faulting in every simulation.
+        loaded.instantiate(limits, 0)?;
+        Ok(loaded)
+    }
+
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+}
+
+fn spawn_ticker(engine: Engine, stop: Arc<AtomicBool>) -> std::io::Result<()> {
+    std::thread::Builder::new().name("amm-backstop".into()).spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(TICK);
+            engine.increment_epoch();
+        }
+    })?;
+    Ok(())
+}
+
+/// Backstop ticks for a deadline of `ms` milliseconds (rounded up, plus one for the partial
+/// tick in progress).
+fn backstop_ticks(ms: u64) -> u64 {
+    ms.div_ceil(TICK.as_millis() as u64) + 1
+}

@@ -1,0 +1,423 @@
+//! The checks behind `amm-engine validate`: everything the engine will hold a strategy to, run
+//! up front with a PASS/FAIL line each, so an author finds out before a tournament does.
+//!
+//! Order matters: each check assumes the ones before it passed (a module that does not load has
+//! no quotes to check), so after a failure the rest are reported as skipped.
+
+use amm_strategy_sdk::abi::NANO;
+use amm_strategy_sdk::{AfterSwap, EpochBoundary, Side, Storage};
+
+use crate::sandbox::{inspect, LoadError, SandboxEngine, SandboxLimits, StrategyModule, WasmInstance};
+
+/// Outcome of one check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The check passed.
+    Pass,
+    /// The check failed.
+    Fail,
+    /// Not run because an earlier check failed.
+    Skip,
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Outcome::Pass => "PASS",
+            Outcome::Fail => "FAIL",
+            Outcome::Skip => "SKIP",
+        })
+    }
+}
+
+/// One line of a validation report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Check {
+    /// Short name of the check.
+    pub name: &'static str,
+    /// Its outcome.
+    pub outcome: Outcome,
+    /// What was found (the reason, on failure).
+    pub detail: String,
+}
+
+/// Every check run on one module.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    /// The checks, in order.
+    pub checks: Vec<Check>,
+}
+
+impl Report {
+    /// True when every check passed.
+    pub fn passed(&self) -> bool {
+        !self.checks.is_empty() && self.checks.iter().all(|c| c.outcome == Outcome::Pass)
+    }
+
+    /// Records a check.
+    pub fn push(&mut self, name: &'static str, result: Result<String, String>) -> bool {
+        let (outcome, detail) = match result {
+            Ok(detail) => (Outcome::Pass, detail),
+            Err(detail) => (Outcome::Fail, detail),
+        };
+        self.checks.push(Check { name, outcome, detail });
+        outcome == Outcome::Pass
+    }
+
+    /// Records checks that could not run.
+    pub fn skip(&mut self, names: &[&'static str], why: &str) {
+        for name in names {
+            self.checks.push(Check { name, outcome: Outcome::Skip, detail: why.to_string() });
+        }
+    }
+
+    /// The first failure's detail, if any.
+    pub fn first_failure(&self) -> Option<&Check> {
+        self.checks.iter().find(|c| c.outcome == Outcome::Fail)
+    }
+}
+
+/// Names of the checks after loading, in order.
+const AFTER_LOAD: &[&str] = &["metadata", "limits", "hooks", "quotes", "purity"];
+
+/// Runs every check on module `bytes`. `stem` is the display-name fallback (the file stem).
+pub fn validate_module(engine: &SandboxEngine, bytes: &[u8], stem: &str, limits: &SandboxLimits) -> (Report, Option<StrategyModule>) {
+    let mut report = Report::default();
+    let info = match inspect(bytes, limits) {
+        Ok(info) => info,
+        Err(e) => {
+            report.push("format", Err(e.to_string()));
+            report.skip(&["interface"], "the module failed the format check");
+            report.skip(AFTER_LOAD, "the module failed the format check");
+            return (report, None);
+        }
+    };
+    let imports = if info.uses_wasi { "imports only wasi_snapshot_preview1" } else { "no imports" };
+    report.push(
+        "format",
+        Ok(format!("core module, {} bytes, {imports}, sha256 {}", info.size, &info.sha256[..16])),
+    );
+
+    let module = match engine.load(bytes, limits) {
+        Ok(module) => module,
+        Err(e) => {
+            report.push("interface", Err(e.to_string()));
+            report.skip(AFTER_LOAD, "the module failed the interface check");
+            return (report, None);
+        }
+    };
+    let exports: Vec<&str> = crate::sandbox::EXPECTED_EXPORTS.iter().map(|e| e.name).collect();
+    report.push("interface", Ok(format!("exports {}; amm_buffer() in bounds", exports.join(", "))));
+
+    report.push("metadata", check_metadata(module.info().name.as_deref(), module.info().model.as_deref(), stem));
+
+    let fresh = || module.instantiate(limits, 0).map_err(|e| e.to_string());
+    let limits_ok = report.push("limits", check_limits(&module, limits));
+    if !limits_ok {
+        report.skip(&AFTER_LOAD[2..], "the module failed the limits check");
+        return (report, Some(module));
+    }
+    let warmed = match check_hooks(&fresh, limits) {
+        Ok((detail, storage)) => {
+            report.push("hooks", Ok(detail));
+            storage
+        }
+        Err(e) => {
+            report.push("hooks", Err(e));
+            report.skip(&AFTER_LOAD[3..], "the module failed the hooks check");
+            return (report, Some(module));
+        }
+    };
+    let grid = QuoteGrid::standard();
+    match fresh() {
+        Ok(mut instance) => {
+            let quotes = check_quotes(&mut instance, &grid, &warmed, limits);
+            let quotes_ok = report.push("quotes", quotes);
+            if quotes_ok {
+                report.push("purity", check_purity(&mut instance, &fresh, &grid, &warmed));
+            } else {
+                report.skip(&["purity"], "the module failed the quotes check");
+            }
+        }
+        Err(e) => {
+            report.push("quotes", Err(e));
+            report.skip(&["purity"], "the module could not be instantiated");
+        }
+    }
+    (report, Some(module))
+}
+
+fn check_metadata(name: Option<&str>, model: Option<&str>, stem: &str) -> Result<String, String> {
+    let printable = |s: &str| !s.is_empty() && s.len() <= 64 && !s.chars().any(char::is_control);
+    match name {
+        Some(name) if !printable(name) => {
+            return Err(format!("amm.name {name:?} must be 1-64 printable characters"));
+        }
+        _ => {}
+    }
+    if let Some(model) = model
+        && !printable(model)
+    {
+        return Err(format!("amm.model {model:?} must be 1-64 printable characters"));
+    }
+    let shown_name = name.map_or_else(|| format!("{stem:?} (no amm.name section: file stem)"), |n| format!("{n:?}"));
+    let shown_model = model.map_or_else(|| "None (no amm.model section)".to_string(), |m| format!("{m:?}"));
+    Ok(format!("name {shown_name}, model {shown_model}"))
+}
+
+fn check_limits(module: &StrategyModule, limits: &SandboxLimits) -> Result<String, String> {
+    let instance = module.instantiate(limits, 0).map_err(|e| e.to_string())?;
+    let used = limits.instantiate_fuel - instance.fuel_left();
+    Ok(format!(
+        "memory {} of {} allowed; instantiation used {used} of {} fuel",
+        human_bytes(instance.memory_bytes()),
+        human_bytes(limits.max_memory_bytes),
+        limits.instantiate_fuel
+    ))
+}
+
+/// A sequence of hook calls resembling a simulation's first epoch.
+fn sample_trades() -> Vec<AfterSwap> {
+    let mut reserve_x = 100 * NANO;
+    let mut reserve_y = 10_000 * NANO;
+    (0..24u32)
+        .map(|i| {
+            let side = if i % 3 == 0 { Side::SellX } else { Side::BuyX };
+            let input = (1 + u64::from(i % 5)) * NANO;
+            let output = match side {
+                Side::BuyX => amm_strategy_sdk::math::cp_output_fee_bps(input * 10, reserve_y, reserve_x, 30),
+                Side::SellX => amm_strategy_sdk::math::cp_output_fee_bps(input / 10, reserve_x, reserve_y, 30),
+            };
+            match side {
+                Side::BuyX => {
+                    reserve_y += input * 10;
+                    reserve_x -= output;
+                }
+                Side::SellX => {
+                    reserve_x += input / 10;
+                    reserve_y -= output;
+                }
+            }
+            let mut competing = [f32::NAN; 8];
+            competing[0] = 99.5 + (i % 4) as f32 * 0.3;
+            competing[1] = 100.2;
+            AfterSwap {
+                side,
+                input_amount: input,
+                output_amount: output,
+                reserve_x,
+                reserve_y,
+                sim_step: u64::from(i) * 7,
+                epoch_step: i * 7,
+                epoch_number: 0,
+                n_pools: 3,
+                pool_index: 0,
+                flow_captured: if i % 2 == 0 { 0.0 } else { 0.25 + (i % 3) as f32 * 0.2 },
+                capital_weight: 0.5,
+                competing_spot_prices: competing,
+            }
+        })
+        .collect()
+}
+
+fn sample_epoch() -> EpochBoundary {
+    EpochBoundary {
+        epoch_number: 0,
+        new_reserve_x: 90 * NANO,
+        new_reserve_y: 9_000 * NANO,
+        epoch_edge: 12.5,
+        cumulative_edge: 12.5,
+        capital_weight: 0.45,
+    }
+}
+
+/// Runs the sample hooks on a fresh instance; returns the max fuel used and the final storage.
+fn run_hooks(instance: &mut WasmInstance, limits: &SandboxLimits) -> Result<(u64, Storage), String> {
+    let mut storage = Storage::zeroed();
+    let mut max_fuel = 0;
+    for (i, trade) in sample_trades().iter().enumerate() {
+        instance
+            .after_swap(trade, &mut storage)
+            .map_err(|f| format!("after_swap call {} faulted: {f}", i + 1))?;
+        max_fuel = max_fuel.max(limits.hook_fuel - instance.fuel_left());
+    }
+    instance.epoch_boundary(&sample_epoch(), &mut storage).map_err(|f| format!("epoch_boundary faulted: {f}"))?;
+    max_fuel = max_fuel.max(limits.hook_fuel - instance.fuel_left());
+    Ok((max_fuel, storage))
+}
+
+fn check_hooks(fresh: &dyn Fn() -> Result<WasmInstance, String>, limits: &SandboxLimits) -> Result<(String, Storage), String> {
+    let (max_fuel, storage) = run_hooks(&mut fresh()?, limits)?;
+    let (_, again) = run_hooks(&mut fresh()?, limits)?;
+    if storage != again {
+        return Err("the same hook calls left different storage on two fresh instances: hooks must be deterministic".into());
+    }
+    let calls = sample_trades().len();
+    Ok((
+        format!("{calls} after_swap + 1 epoch_boundary, max {max_fuel} of {} fuel; deterministic", limits.hook_fuel),
+        storage,
+    ))
+}
+
+/// The reserve states and trade sizes quotes are checked on.
+pub struct QuoteGrid {
+    /// (reserve_x, reserve_y) pairs, nano units.
+    pub reserves: Vec<(u64, u64)>,
+    /// Input sizes as fractions of the input-side reserve, increasing.
+    pub fractions: Vec<f64>,
+}
+
+impl QuoteGrid {
+    /// Reserves at the start state (100 X / 10,000 Y), scaled ×0.1 and ×10, and at prices 50 and
+    /// 200; sizes from 1e-6 to 2× the input reserve, 30 points evenly spaced in log.
+    pub fn standard() -> Self {
+        let reserves = vec![
+            (100 * NANO, 10_000 * NANO),
+            (10 * NANO, 1_000 * NANO),
+            (1_000 * NANO, 100_000 * NANO),
+            (100 * NANO, 5_000 * NANO),
+            (100 * NANO, 20_000 * NANO),
+        ];
+        let fractions = (0..30).map(|i| 1e-6 * (2e6f64).powf(f64::from(i) / 29.0)).collect();
+        Self { reserves, fractions }
+    }
+}
+
+/// Smallest input fraction at which a quote must be nonzero.
+const NONZERO_FROM: f64 = 1e-4;
+
+fn check_quotes(instance: &mut WasmInstance, grid: &QuoteGrid, warmed: &Storage, limits: &SandboxLimits) -> Result<String, String> {
+    let mut count = 0;
+    let mut max_fuel = 0;
+    let storages = [("fresh", Storage::zeroed()), ("after hooks", warmed.clone())];
+    for (label, storage) in &storages {
+        for &(rx, ry) in &grid.reserves {
+            for side in Side::BOTH {
+                let (reserve_in, reserve_out) = match side {
+                    Side::BuyX => (ry, rx),
+                    Side::SellX => (rx, ry),
+                };
+                let mut points: Vec<(u64, u64)> = Vec::with_capacity(grid.fractions.len());
+                for &fraction in &grid.fractions {
+                    let input = (reserve_in as f64 * fraction) as u64;
+                    let at = || format!("{side:?} input {input} on reserves {rx}/{ry} ({label} storage)");
+                    let output = instance.quote(side, input, rx, ry, storage).map_err(|f| format!("compute_swap faulted: {f}, {}", at()))?;
+                    count += 1;
+                    max_fuel = max_fuel.max(limits.quote_fuel - instance.fuel_left());
+                    if output > reserve_out {
+                        return Err(format!("quote {output} exceeds the output reserve {reserve_out}: {}", at()));
+                    }
+                    if output == 0 && fraction >= NONZERO_FROM {
+                        return Err(format!("quote is 0 (offers no liquidity): {}", at()));
+                    }
+                    points.push((input, output));
+                }
+                check_shape(&points).map_err(|e| format!("{e} ({side:?} on reserves {rx}/{ry}, {label} storage)"))?;
+            }
+        }
+    }
+    let curves = storages.len() * grid.reserves.len() * 2;
+    Ok(format!(
+        "{count} quotes on {curves} curves: nonzero, within reserves, monotone, concave; max {max_fuel} of {} fuel",
+        limits.quote_fuel
+    ))
+}
+
+/// Checks sampled (input, output) points, inputs increasing, for a nondecreasing concave curve,
+/// allowing for rounding by one nano unit of input or output.
+pub fn check_shape(points: &[(u64, u64)]) -> Result<(), String> {
+    for pair in points.windows(2) {
+        let ((x0, y0), (x1, y1)) = (pair[0], pair[1]);
+        if x1 > x0 && y1 < y0 {
+            return Err(format!("not monotone: input {x0} gives {y0} but larger input {x1} gives {y1}"));
+        }
+    }
+    for triple in points.windows(3) {
+        let ((x0, y0), (x1, y1), (x2, y2)) = (triple[0], triple[1], triple[2]);
+        if x0 >= x1 || x1 >= x2 {
+            continue;
+        }
+        let (dx01, dx12) = ((x1 - x0) as f64, (x2 - x1) as f64);
+        let slope01 = (y1 as f64 - y0 as f64) / dx01;
+        let slope12 = (y2 as f64 - y1 as f64) / dx12;
+        // Integer quotes round: by up to one nano unit of output, and (when a fee is taken from
+        // the input first) by up to one nano unit of input, worth `slope` of output. Each point
+        // may thus sit up to 1 + slope below the true curve.
+        let error = 1.0 + slope01.abs().max(slope12.abs());
+        let tolerance = error * (2.0 / dx01 + 2.0 / dx12);
+        if slope12 > slope01 + tolerance {
+            return Err(format!(
+                "not concave: marginal output rises from {slope01:.6} to {slope12:.6} between inputs {x0}, {x1}, {x2}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_purity(
+    instance: &mut WasmInstance,
+    fresh: &dyn Fn() -> Result<WasmInstance, String>,
+    grid: &QuoteGrid,
+    warmed: &Storage,
+) -> Result<String, String> {
+    let mut samples = Vec::new();
+    for (i, &(rx, ry)) in grid.reserves.iter().enumerate() {
+        for (j, &fraction) in grid.fractions.iter().enumerate().step_by(4) {
+            let side = if (i + j) % 2 == 0 { Side::BuyX } else { Side::SellX };
+            let reserve_in = if side == Side::BuyX { ry } else { rx };
+            samples.push((side, (reserve_in as f64 * fraction) as u64, rx, ry));
+        }
+    }
+    for &(side, input, rx, ry) in &samples {
+        let used = instance.quote(side, input, rx, ry, warmed).map_err(|f| format!("compute_swap faulted: {f}"))?;
+        let again = instance.quote(side, input, rx, ry, warmed).map_err(|f| format!("compute_swap faulted: {f}"))?;
+        let pristine = fresh()?.quote(side, input, rx, ry, warmed).map_err(|f| format!("compute_swap faulted: {f}"))?;
+        if used != again || used != pristine {
+            return Err(format!(
+                "quote depends on hidden state: {side:?} input {input} on reserves {rx}/{ry} gave {pristine} on a fresh instance, {used} then {again} after other calls"
+            ));
+        }
+    }
+    Ok(format!("{} quotes identical on a fresh instance and after other calls", samples.len()))
+}
+
+/// `1.06 MiB`-style sizes.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{value:.2} {}", UNITS[unit]) }
+}
+
+/// Whether a load error is the module's fault (as opposed to the host running out of room).
+pub fn is_module_fault(error: &LoadError) -> bool {
+    !matches!(error, LoadError::Resources { .. })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shape_check_accepts_rounded_constant_product() {
+        let points: Vec<(u64, u64)> = (1..200u64)
+            .map(|i| {
+                let x = i * i * 1_000;
+                (x, amm_strategy_sdk::math::cp_output_fee_bps(x, 10_000 * NANO, 100 * NANO, 30))
+            })
+            .collect();
+        assert_eq!(check_shape(&points), Ok(()));
+    }
+
+    #[test]
+    fn shape_check_rejects_convex_and_decreasing_curves() {
+        let convex: Vec<(u64, u64)> = (1..20u64).map(|i| (i * 1_000_000, i * i * 1_000_000)).collect();
+        assert!(check_shape(&convex).unwrap_err().starts_with("not concave"));
+        let falling = [(10, 100), (20, 150), (30, 149)];
+        assert!(check_shape(&falling).unwrap_err().starts_with("not monotone"));
+    }
+}

@@ -1,0 +1,101 @@
+//! Fixed-point helpers: basis points, WAD (1e18) fractions, and the constant-product quote.
+//!
+//! Everything here is integer math with a documented rounding direction (always down, in the
+//! pool's favour), so a strategy's quotes are identical in wasm and natively and a quote curve
+//! is monotone by construction.
+
+/// One whole in basis points.
+pub const BPS: u64 = 10_000;
+
+/// One whole in WAD fixed point.
+pub const WAD: u128 = 1_000_000_000_000_000_000;
+
+/// Basis points to a WAD fraction: `bps_to_wad(30)` is 0.003 · 1e18.
+pub const fn bps_to_wad(bps: u64) -> u128 {
+    bps as u128 * (WAD / BPS as u128)
+}
+
+/// A float fraction (0.003 = 30 bps) to WAD, clamped to `[0, 1]`; NaN gives 0.
+pub fn fraction_to_wad(fraction: f64) -> u128 {
+    if fraction.is_nan() || fraction <= 0.0 {
+        0
+    } else if fraction >= 1.0 {
+        WAD
+    } else {
+        (fraction * WAD as f64) as u128
+    }
+}
+
+/// `amount · (1 − fee_bps/10⁴)`, rounded down. A fee above 100 % is treated as 100 %.
+pub const fn after_fee_bps(amount: u64, fee_bps: u64) -> u64 {
+    let keep = if fee_bps >= BPS { 0 } else { BPS - fee_bps };
+    // amount < 2^64 and keep ≤ 2^14: the product fits u128; the quotient fits u64.
+    ((amount as u128 * keep as u128) / BPS as u128) as u64
+}
+
+/// `amount · (1 − fee_wad/10¹⁸)`, rounded down. A fee above 100 % is treated as 100 %.
+pub const fn after_fee_wad(amount: u64, fee_wad: u128) -> u64 {
+    let keep = if fee_wad >= WAD { 0 } else { WAD - fee_wad };
+    // amount < 2^64 and keep ≤ 2^60: the product fits u128.
+    ((amount as u128 * keep) / WAD) as u64
+}
+
+/// Constant-product output for an input already net of fees:
+/// `⌊reserve_out · input / (reserve_in + input)⌋`. Exact for every u64 argument (the product
+/// of two u64 fits u128); 0 when both the input and `reserve_in` are 0.
+pub const fn cp_output(input: u64, reserve_in: u64, reserve_out: u64) -> u64 {
+    let denominator = reserve_in as u128 + input as u128;
+    if denominator == 0 {
+        return 0;
+    }
+    ((reserve_out as u128 * input as u128) / denominator) as u64
+}
+
+/// Constant-product output with a fee taken from the input: `cp_output(after_fee_bps(input))`.
+pub const fn cp_output_fee_bps(input: u64, reserve_in: u64, reserve_out: u64, fee_bps: u64) -> u64 {
+    cp_output(after_fee_bps(input, fee_bps), reserve_in, reserve_out)
+}
+
+/// Constant-product output with a WAD fee taken from the input.
+pub const fn cp_output_fee_wad(input: u64, reserve_in: u64, reserve_out: u64, fee_wad: u128) -> u64 {
+    cp_output(after_fee_wad(input, fee_wad), reserve_in, reserve_out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fee_conversions() {
+        assert_eq!(bps_to_wad(30), 3_000_000_000_000_000);
+        assert_eq!(bps_to_wad(10_000), WAD);
+        assert_eq!(after_fee_bps(1_000_000, 30), 997_000);
+        assert_eq!(after_fee_bps(999, 30), 996); // 996.003 rounds down
+        assert_eq!(after_fee_bps(5, 20_000), 0);
+        assert_eq!(after_fee_wad(1_000_000, bps_to_wad(30)), 997_000);
+        assert_eq!(fraction_to_wad(f64::NAN), 0);
+        assert_eq!(fraction_to_wad(2.0), WAD);
+    }
+
+    #[test]
+    fn constant_product_output_is_exact_and_never_overflows() {
+        // 100 X / 10_000 Y pool, buy X with 100 Y at no fee: 100·100/(10_000+100) = 0.990099 X.
+        let nano = 1_000_000_000u64;
+        assert_eq!(cp_output(100 * nano, 10_000 * nano, 100 * nano), 990_099_009);
+        assert_eq!(cp_output(u64::MAX, u64::MAX, u64::MAX), u64::MAX / 2);
+        assert_eq!(cp_output(0, 0, 5), 0);
+        assert_eq!(cp_output_fee_bps(100 * nano, 10_000 * nano, 100 * nano, 0), 990_099_009);
+        assert!(cp_output_fee_bps(100 * nano, 10_000 * nano, 100 * nano, 30) < 990_099_009);
+    }
+
+    #[test]
+    fn constant_product_is_monotone_in_input() {
+        let (rin, rout) = (10_000_000_000_000u64, 100_000_000_000u64);
+        let mut last = 0;
+        for i in 0..2_000u64 {
+            let out = cp_output_fee_bps(i * i * 1_000_003, rin, rout, 30);
+            assert!(out >= last, "output fell at step {i}");
+            last = out;
+        }
+    }
+}

@@ -54,11 +54,20 @@ pub fn build_crate(crate_dir: &Path, options: &BuildOptions) -> Result<PathBuf, 
     if !manifest.is_file() {
         return Err(BuildError::NotACrate(crate_dir.to_path_buf()));
     }
-    let manifest = manifest.canonicalize().map_err(|_| BuildError::NotACrate(crate_dir.to_path_buf()))?;
+    let manifest = manifest
+        .canonicalize()
+        .map_err(|_| BuildError::NotACrate(crate_dir.to_path_buf()))?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
-        .args(["build", "--release", "--lib", "--target", WASM_TARGET, "--message-format=json-render-diagnostics"])
+        .args([
+            "build",
+            "--release",
+            "--lib",
+            "--target",
+            WASM_TARGET,
+            "--message-format=json-render-diagnostics",
+        ])
         .arg("--manifest-path")
         .arg(&manifest);
     if let Some(dir) = &options.target_dir {
@@ -67,7 +76,7 @@ pub fn build_crate(crate_dir: &Path, options: &BuildOptions) -> Result<PathBuf, 
     let output = command.output().map_err(BuildError::Spawn)?;
     let stderr = String::from_utf8_lossy(&output.stderr);
     if !output.status.success() {
-        if stderr.contains("target may not be installed") || stderr.contains(&format!("can't find crate for `core`")) {
+        if stderr.contains("target may not be installed") || stderr.contains("can't find crate for `core`") {
             return Err(BuildError::TargetMissing);
         }
         let lines: Vec<&str> = stderr.lines().collect();
@@ -80,7 +89,10 @@ pub fn build_crate(crate_dir: &Path, options: &BuildOptions) -> Result<PathBuf, 
             .filter_map(|msg| msg["message"]["rendered"].as_str().map(str::to_string))
             .collect();
         let diagnostics = if rendered.is_empty() { tail } else { rendered.join("\n") };
-        return Err(BuildError::Failed { crate_dir: crate_dir.to_path_buf(), diagnostics });
+        return Err(BuildError::Failed {
+            crate_dir: crate_dir.to_path_buf(),
+            diagnostics,
+        });
     }
     let stdout = String::from_utf8_lossy(&output.stdout);
     let manifest_str = manifest.to_string_lossy();
@@ -91,7 +103,12 @@ pub fn build_crate(crate_dir: &Path, options: &BuildOptions) -> Result<PathBuf, 
         .flat_map(|msg| {
             msg["filenames"]
                 .as_array()
-                .map(|files| files.iter().filter_map(|f| f.as_str().map(PathBuf::from)).collect::<Vec<_>>())
+                .map(|files| {
+                    files
+                        .iter()
+                        .filter_map(|f| f.as_str().map(PathBuf::from))
+                        .collect::<Vec<_>>()
+                })
                 .unwrap_or_default()
         })
         .find(|file| file.extension().is_some_and(|ext| ext == "wasm"))
@@ -100,5 +117,9 @@ pub fn build_crate(crate_dir: &Path, options: &BuildOptions) -> Result<PathBuf, 
 
 /// A module's path: `path` itself for a file, the built `.wasm` for a crate directory.
 pub fn resolve_module(path: &Path, options: &BuildOptions) -> Result<PathBuf, BuildError> {
-    if is_crate_dir(path) { build_crate(path, options) } else { Ok(path.to_path_buf()) }
+    if is_crate_dir(path) {
+        build_crate(path, options)
+    } else {
+        Ok(path.to_path_buf())
+    }
 }

@@ -80,7 +80,11 @@ fn validate_command(paths: &[PathBuf]) -> Result<ExitCode> {
         all_passed &= report.passed();
         println!("  => {}", if report.passed() { "PASS" } else { "FAIL" });
     }
-    Ok(if all_passed { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if all_passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn new_command(name: &Path, sdk: Option<&Path>) -> Result<ExitCode> {
@@ -94,5 +98,6 @@ fn new_command(name: &Path, sdk: Option<&Path>) -> Result<ExitCode> {
 }
 
 fn file_stem(path: &Path) -> String {
-    path.file_stem().map_or_else(|| "strategy".into(), |s| s.to_string_lossy().into_owned())
+    path.file_stem()
+        .map_or_else(|| "strategy".into(), |s| s.to_string_lossy().into_owned())
 }

@@ -19,7 +19,9 @@ pub enum ScaffoldError {
     #[error("{0} already exists and is not empty; choose another name or remove it")]
     Exists(PathBuf),
     /// The SDK could not be found.
-    #[error("cannot find amm-strategy-sdk at {0}; pass --sdk PATH to the strategy-sdk directory of an amm-engine checkout")]
+    #[error(
+        "cannot find amm-strategy-sdk at {0}; pass --sdk PATH to the strategy-sdk directory of an amm-engine checkout"
+    )]
     NoSdk(PathBuf),
     /// Writing failed.
     #[error("could not write {path}: {source}")]
@@ -45,7 +47,9 @@ pub fn new_strategy(dir: &Path, sdk: &Path) -> Result<Vec<PathBuf>, ScaffoldErro
     if dir.exists() && std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
         return Err(ScaffoldError::Exists(dir.to_path_buf()));
     }
-    let sdk = sdk.canonicalize().map_err(|_| ScaffoldError::NoSdk(sdk.to_path_buf()))?;
+    let sdk = sdk
+        .canonicalize()
+        .map_err(|_| ScaffoldError::NoSdk(sdk.to_path_buf()))?;
     if !sdk.join("Cargo.toml").is_file() {
         return Err(ScaffoldError::NoSdk(sdk));
     }
@@ -65,9 +69,15 @@ pub fn new_strategy(dir: &Path, sdk: &Path) -> Result<Vec<PathBuf>, ScaffoldErro
     for (relative, contents) in files {
         let path = dir.join(relative);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|source| ScaffoldError::Io { path: parent.to_path_buf(), source })?;
+            std::fs::create_dir_all(parent).map_err(|source| ScaffoldError::Io {
+                path: parent.to_path_buf(),
+                source,
+            })?;
         }
-        std::fs::write(&path, contents).map_err(|source| ScaffoldError::Io { path: path.clone(), source })?;
+        std::fs::write(&path, contents).map_err(|source| ScaffoldError::Io {
+            path: path.clone(),
+            source,
+        })?;
         written.push(path);
     }
     Ok(written)

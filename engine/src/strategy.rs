@@ -52,7 +52,9 @@ impl StrategyProgram {
     /// A fresh instance. `wasi_seed` seeds a WASI module's random streams.
     pub fn instantiate(&self, limits: &SandboxLimits, wasi_seed: u64) -> Result<StrategyInstance, LoadError> {
         match self {
-            StrategyProgram::Wasm(module) => Ok(StrategyInstance::Wasm(Box::new(module.instantiate(limits, wasi_seed)?))),
+            StrategyProgram::Wasm(module) => {
+                Ok(StrategyInstance::Wasm(Box::new(module.instantiate(limits, wasi_seed)?)))
+            }
             StrategyProgram::Native(native) => Ok(StrategyInstance::Native(native)),
         }
     }
@@ -69,11 +71,24 @@ pub enum StrategyInstance {
 impl StrategyInstance {
     /// How much of the other token `input` buys on a pool with these reserves and storage.
     #[inline]
-    pub fn quote(&mut self, side: Side, input: u64, reserve_x: u64, reserve_y: u64, storage: &Storage) -> Result<u64, Fault> {
+    pub fn quote(
+        &mut self,
+        side: Side,
+        input: u64,
+        reserve_x: u64,
+        reserve_y: u64,
+        storage: &Storage,
+    ) -> Result<u64, Fault> {
         match self {
             StrategyInstance::Wasm(instance) => instance.quote(side, input, reserve_x, reserve_y, storage),
             StrategyInstance::Native(native) => {
-                let request = QuoteRequest { side, input_amount: input, reserve_x, reserve_y, storage };
+                let request = QuoteRequest {
+                    side,
+                    input_amount: input,
+                    reserve_x,
+                    reserve_y,
+                    storage,
+                };
                 Ok((native.compute_swap)(&request))
             }
         }

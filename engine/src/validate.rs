@@ -7,7 +7,7 @@
 use amm_strategy_sdk::abi::NANO;
 use amm_strategy_sdk::{AfterSwap, EpochBoundary, Side, Storage};
 
-use crate::sandbox::{inspect, LoadError, SandboxEngine, SandboxLimits, StrategyModule, WasmInstance};
+use crate::sandbox::{LoadError, SandboxEngine, SandboxLimits, StrategyModule, WasmInstance, inspect};
 
 /// Outcome of one check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,7 +67,11 @@ impl Report {
     /// Records checks that could not run.
     pub fn skip(&mut self, names: &[&'static str], why: &str) {
         for name in names {
-            self.checks.push(Check { name, outcome: Outcome::Skip, detail: why.to_string() });
+            self.checks.push(Check {
+                name,
+                outcome: Outcome::Skip,
+                detail: why.to_string(),
+            });
         }
     }
 
@@ -81,7 +85,12 @@ impl Report {
 const AFTER_LOAD: &[&str] = &["metadata", "limits", "hooks", "quotes", "purity"];
 
 /// Runs every check on module `bytes`. `stem` is the display-name fallback (the file stem).
-pub fn validate_module(engine: &SandboxEngine, bytes: &[u8], stem: &str, limits: &SandboxLimits) -> (Report, Option<StrategyModule>) {
+pub fn validate_module(
+    engine: &SandboxEngine,
+    bytes: &[u8],
+    stem: &str,
+    limits: &SandboxLimits,
+) -> (Report, Option<StrategyModule>) {
     let mut report = Report::default();
     let info = match inspect(bytes, limits) {
         Ok(info) => info,
@@ -92,10 +101,18 @@ pub fn validate_module(engine: &SandboxEngine, bytes: &[u8], stem: &str, limits:
             return (report, None);
         }
     };
-    let imports = if info.uses_wasi { "imports only wasi_snapshot_preview1" } else { "no imports" };
+    let imports = if info.uses_wasi {
+        "imports only wasi_snapshot_preview1"
+    } else {
+        "no imports"
+    };
     report.push(
         "format",
-        Ok(format!("core module, {} bytes, {imports}, sha256 {}", info.size, &info.sha256[..16])),
+        Ok(format!(
+            "core module, {} bytes, {imports}, sha256 {}",
+            info.size,
+            &info.sha256[..16]
+        )),
     );
 
     let module = match engine.load(bytes, limits) {
@@ -107,9 +124,15 @@ pub fn validate_module(engine: &SandboxEngine, bytes: &[u8], stem: &str, limits:
         }
     };
     let exports: Vec<&str> = crate::sandbox::EXPECTED_EXPORTS.iter().map(|e| e.name).collect();
-    report.push("interface", Ok(format!("exports {}; amm_buffer() in bounds", exports.join(", "))));
+    report.push(
+        "interface",
+        Ok(format!("exports {}; amm_buffer() in bounds", exports.join(", "))),
+    );
 
-    report.push("metadata", check_metadata(module.info().name.as_deref(), module.info().model.as_deref(), stem));
+    report.push(
+        "metadata",
+        check_metadata(module.info().name.as_deref(), module.info().model.as_deref(), stem),
+    );
 
     let fresh = || module.instantiate(limits, 0).map_err(|e| e.to_string());
     let limits_ok = report.push("limits", check_limits(&module, limits));
@@ -160,7 +183,10 @@ fn check_metadata(name: Option<&str>, model: Option<&str>, stem: &str) -> Result
     {
         return Err(format!("amm.model {model:?} must be 1-64 printable characters"));
     }
-    let shown_name = name.map_or_else(|| format!("{stem:?} (no amm.name section: file stem)"), |n| format!("{n:?}"));
+    let shown_name = name.map_or_else(
+        || format!("{stem:?} (no amm.name section: file stem)"),
+        |n| format!("{n:?}"),
+    );
     let shown_model = model.map_or_else(|| "None (no amm.model section)".to_string(), |m| format!("{m:?}"));
     Ok(format!("name {shown_name}, model {shown_model}"))
 }
@@ -241,20 +267,30 @@ fn run_hooks(instance: &mut WasmInstance, limits: &SandboxLimits) -> Result<(u64
             .map_err(|f| format!("after_swap call {} faulted: {f}", i + 1))?;
         max_fuel = max_fuel.max(limits.hook_fuel - instance.fuel_left());
     }
-    instance.epoch_boundary(&sample_epoch(), &mut storage).map_err(|f| format!("epoch_boundary faulted: {f}"))?;
+    instance
+        .epoch_boundary(&sample_epoch(), &mut storage)
+        .map_err(|f| format!("epoch_boundary faulted: {f}"))?;
     max_fuel = max_fuel.max(limits.hook_fuel - instance.fuel_left());
     Ok((max_fuel, storage))
 }
 
-fn check_hooks(fresh: &dyn Fn() -> Result<WasmInstance, String>, limits: &SandboxLimits) -> Result<(String, Storage), String> {
+fn check_hooks(
+    fresh: &dyn Fn() -> Result<WasmInstance, String>,
+    limits: &SandboxLimits,
+) -> Result<(String, Storage), String> {
     let (max_fuel, storage) = run_hooks(&mut fresh()?, limits)?;
     let (_, again) = run_hooks(&mut fresh()?, limits)?;
     if storage != again {
-        return Err("the same hook calls left different storage on two fresh instances: hooks must be deterministic".into());
+        return Err(
+            "the same hook calls left different storage on two fresh instances: hooks must be deterministic".into(),
+        );
     }
     let calls = sample_trades().len();
     Ok((
-        format!("{calls} after_swap + 1 epoch_boundary, max {max_fuel} of {} fuel; deterministic", limits.hook_fuel),
+        format!(
+            "{calls} after_swap + 1 epoch_boundary, max {max_fuel} of {} fuel; deterministic",
+            limits.hook_fuel
+        ),
         storage,
     ))
 }
@@ -286,7 +322,12 @@ impl QuoteGrid {
 /// Smallest input fraction at which a quote must be nonzero.
 const NONZERO_FROM: f64 = 1e-4;
 
-fn check_quotes(instance: &mut WasmInstance, grid: &QuoteGrid, warmed: &Storage, limits: &SandboxLimits) -> Result<String, String> {
+fn check_quotes(
+    instance: &mut WasmInstance,
+    grid: &QuoteGrid,
+    warmed: &Storage,
+    limits: &SandboxLimits,
+) -> Result<String, String> {
     let mut count = 0;
     let mut max_fuel = 0;
     let storages = [("fresh", Storage::zeroed()), ("after hooks", warmed.clone())];
@@ -301,11 +342,16 @@ fn check_quotes(instance: &mut WasmInstance, grid: &QuoteGrid, warmed: &Storage,
                 for &fraction in &grid.fractions {
                     let input = (reserve_in as f64 * fraction) as u64;
                     let at = || format!("{side:?} input {input} on reserves {rx}/{ry} ({label} storage)");
-                    let output = instance.quote(side, input, rx, ry, storage).map_err(|f| format!("compute_swap faulted: {f}, {}", at()))?;
+                    let output = instance
+                        .quote(side, input, rx, ry, storage)
+                        .map_err(|f| format!("compute_swap faulted: {f}, {}", at()))?;
                     count += 1;
                     max_fuel = max_fuel.max(limits.quote_fuel - instance.fuel_left());
                     if output > reserve_out {
-                        return Err(format!("quote {output} exceeds the output reserve {reserve_out}: {}", at()));
+                        return Err(format!(
+                            "quote {output} exceeds the output reserve {reserve_out}: {}",
+                            at()
+                        ));
                     }
                     if output == 0 && fraction >= NONZERO_FROM {
                         return Err(format!("quote is 0 (offers no liquidity): {}", at()));
@@ -329,7 +375,9 @@ pub fn check_shape(points: &[(u64, u64)]) -> Result<(), String> {
     for pair in points.windows(2) {
         let ((x0, y0), (x1, y1)) = (pair[0], pair[1]);
         if x1 > x0 && y1 < y0 {
-            return Err(format!("not monotone: input {x0} gives {y0} but larger input {x1} gives {y1}"));
+            return Err(format!(
+                "not monotone: input {x0} gives {y0} but larger input {x1} gives {y1}"
+            ));
         }
     }
     for triple in points.windows(3) {
@@ -369,16 +417,25 @@ fn check_purity(
         }
     }
     for &(side, input, rx, ry) in &samples {
-        let used = instance.quote(side, input, rx, ry, warmed).map_err(|f| format!("compute_swap faulted: {f}"))?;
-        let again = instance.quote(side, input, rx, ry, warmed).map_err(|f| format!("compute_swap faulted: {f}"))?;
-        let pristine = fresh()?.quote(side, input, rx, ry, warmed).map_err(|f| format!("compute_swap faulted: {f}"))?;
+        let used = instance
+            .quote(side, input, rx, ry, warmed)
+            .map_err(|f| format!("compute_swap faulted: {f}"))?;
+        let again = instance
+            .quote(side, input, rx, ry, warmed)
+            .map_err(|f| format!("compute_swap faulted: {f}"))?;
+        let pristine = fresh()?
+            .quote(side, input, rx, ry, warmed)
+            .map_err(|f| format!("compute_swap faulted: {f}"))?;
         if used != again || used != pristine {
             return Err(format!(
                 "quote depends on hidden state: {side:?} input {input} on reserves {rx}/{ry} gave {pristine} on a fresh instance, {used} then {again} after other calls"
             ));
         }
     }
-    Ok(format!("{} quotes identical on a fresh instance and after other calls", samples.len()))
+    Ok(format!(
+        "{} quotes identical on a fresh instance and after other calls",
+        samples.len()
+    ))
 }
 
 /// `1.06 MiB`-style sizes.
@@ -390,7 +447,11 @@ pub fn human_bytes(bytes: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    if unit == 0 { format!("{bytes} B") } else { format!("{value:.2} {}", UNITS[unit]) }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.2} {}", UNITS[unit])
+    }
 }
 
 /// Whether a load error is the module's fault (as opposed to the host running out of room).
@@ -407,7 +468,10 @@ mod tests {
         let points: Vec<(u64, u64)> = (1..200u64)
             .map(|i| {
                 let x = i * i * 1_000;
-                (x, amm_strategy_sdk::math::cp_output_fee_bps(x, 10_000 * NANO, 100 * NANO, 30))
+                (
+                    x,
+                    amm_strategy_sdk::math::cp_output_fee_bps(x, 10_000 * NANO, 100 * NANO, 30),
+                )
             })
             .collect();
         assert_eq!(check_shape(&points), Ok(()));

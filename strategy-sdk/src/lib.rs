@@ -86,7 +86,7 @@ pub mod math;
 mod payload;
 mod storage;
 
-pub use payload::{spot_price, AfterSwap, EpochBoundary, PayloadError, QuoteRequest, Side};
+pub use payload::{AfterSwap, EpochBoundary, PayloadError, QuoteRequest, Side, spot_price};
 pub use storage::{Slot, SlotValue, Storage};
 
 /// A pool's pricing strategy.

@@ -28,14 +28,14 @@ pub fn fraction_to_wad(fraction: f64) -> u128 {
 
 /// `amount · (1 − fee_bps/10⁴)`, rounded down. A fee above 100 % is treated as 100 %.
 pub const fn after_fee_bps(amount: u64, fee_bps: u64) -> u64 {
-    let keep = if fee_bps >= BPS { 0 } else { BPS - fee_bps };
+    let keep = BPS.saturating_sub(fee_bps);
     // amount < 2^64 and keep ≤ 2^14: the product fits u128; the quotient fits u64.
     ((amount as u128 * keep as u128) / BPS as u128) as u64
 }
 
 /// `amount · (1 − fee_wad/10¹⁸)`, rounded down. A fee above 100 % is treated as 100 %.
 pub const fn after_fee_wad(amount: u64, fee_wad: u128) -> u64 {
-    let keep = if fee_wad >= WAD { 0 } else { WAD - fee_wad };
+    let keep = WAD.saturating_sub(fee_wad);
     // amount < 2^64 and keep ≤ 2^60: the product fits u128.
     ((amount as u128 * keep) / WAD) as u64
 }

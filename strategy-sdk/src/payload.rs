@@ -77,7 +77,10 @@ impl core::fmt::Display for PayloadError {
 
 fn check_len(payload: &[u8], expected: usize) -> Result<(), PayloadError> {
     if payload.len() < expected {
-        return Err(PayloadError::TooShort { expected, actual: payload.len() });
+        return Err(PayloadError::TooShort {
+            expected,
+            actual: payload.len(),
+        });
     }
     Ok(())
 }
@@ -191,7 +194,11 @@ impl<'a> QuoteRequest<'a> {
 
 /// Spot price `reserve_y / reserve_x` (Y per X); 0 when `reserve_x` is 0.
 pub fn spot_price(reserve_x: u64, reserve_y: u64) -> f64 {
-    if reserve_x == 0 { 0.0 } else { reserve_y as f64 / reserve_x as f64 }
+    if reserve_x == 0 {
+        0.0
+    } else {
+        reserve_y as f64 / reserve_x as f64
+    }
 }
 
 /// An executed trade on this pool (`after_swap`): arbitrage or routed retail.
@@ -298,7 +305,10 @@ impl AfterSwap {
 
     /// The competing spot prices actually in use (finite and positive).
     pub fn competitors(&self) -> impl Iterator<Item = f32> + '_ {
-        self.competing_spot_prices.iter().copied().filter(|p| p.is_finite() && *p > 0.0)
+        self.competing_spot_prices
+            .iter()
+            .copied()
+            .filter(|p| p.is_finite() && *p > 0.0)
     }
 }
 
@@ -369,7 +379,10 @@ mod tests {
         let mut buf = [0u8; 2048];
         assert_eq!(
             QuoteRequest::decode(&buf[..1048]).unwrap_err(),
-            PayloadError::TooShort { expected: 1049, actual: 1048 }
+            PayloadError::TooShort {
+                expected: 1049,
+                actual: 1048
+            }
         );
         buf[0] = 7;
         assert_eq!(QuoteRequest::decode(&buf).unwrap_err(), PayloadError::BadSide(7));
@@ -379,7 +392,10 @@ mod tests {
         );
         assert_eq!(
             EpochBoundary::decode(&mut buf[..1064]).unwrap_err(),
-            PayloadError::TooShort { expected: 1065, actual: 1064 }
+            PayloadError::TooShort {
+                expected: 1065,
+                actual: 1064
+            }
         );
         buf[0] = 2;
         buf[1] = 9;

@@ -79,14 +79,41 @@ pub struct ExpectedExport {
 /// Everything strategy ABI v1 requires a module to export. `wit/strategy.wit` describes the same
 /// interface; a test keeps the two in step.
 pub const EXPECTED_EXPORTS: &[ExpectedExport] = {
-    use amm_strategy_sdk::abi::exports::*;
     use WasmType::*;
+    use amm_strategy_sdk::abi::exports::*;
     &[
-        ExpectedExport { name: MEMORY, shape: ExportShape::Memory },
-        ExpectedExport { name: AMM_BUFFER, shape: ExportShape::Func { params: &[], results: &[I32] } },
-        ExpectedExport { name: COMPUTE_SWAP, shape: ExportShape::Func { params: &[I32], results: &[I64] } },
-        ExpectedExport { name: AFTER_SWAP, shape: ExportShape::Func { params: &[I32], results: &[] } },
-        ExpectedExport { name: EPOCH_BOUNDARY, shape: ExportShape::Func { params: &[I32], results: &[] } },
+        ExpectedExport {
+            name: MEMORY,
+            shape: ExportShape::Memory,
+        },
+        ExpectedExport {
+            name: AMM_BUFFER,
+            shape: ExportShape::Func {
+                params: &[],
+                results: &[I32],
+            },
+        },
+        ExpectedExport {
+            name: COMPUTE_SWAP,
+            shape: ExportShape::Func {
+                params: &[I32],
+                results: &[I64],
+            },
+        },
+        ExpectedExport {
+            name: AFTER_SWAP,
+            shape: ExportShape::Func {
+                params: &[I32],
+                results: &[],
+            },
+        },
+        ExpectedExport {
+            name: EPOCH_BOUNDARY,
+            shape: ExportShape::Func {
+                params: &[I32],
+                results: &[],
+            },
+        },
     ]
 };
 
@@ -94,7 +121,9 @@ pub const EXPECTED_EXPORTS: &[ExpectedExport] = {
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum LoadError {
     /// The file exceeds `sandbox.max_module_bytes`.
-    #[error("module is {size} bytes, over the limit of {limit} bytes (sandbox.max_module_bytes); build with --release and strip debug info")]
+    #[error(
+        "module is {size} bytes, over the limit of {limit} bytes (sandbox.max_module_bytes); build with --release and strip debug info"
+    )]
     TooLarge {
         /// File size.
         size: u64,
@@ -102,10 +131,14 @@ pub enum LoadError {
         limit: u64,
     },
     /// No wasm magic number.
-    #[error("not a WebAssembly module: the file does not start with \\0asm; pass the .wasm built for wasm32-unknown-unknown")]
+    #[error(
+        "not a WebAssembly module: the file does not start with \\0asm; pass the .wasm built for wasm32-unknown-unknown"
+    )]
     NotWasm,
     /// A component rather than a core module.
-    #[error("this is a WebAssembly component, not a core module; build with --target wasm32-unknown-unknown (or wasm32-wasip1), not wasm32-wasip2")]
+    #[error(
+        "this is a WebAssembly component, not a core module; build with --target wasm32-unknown-unknown (or wasm32-wasip1), not wasm32-wasip2"
+    )]
     Component,
     /// Invalid wasm.
     #[error("malformed module: {message}")]
@@ -124,7 +157,9 @@ pub enum LoadError {
         wasi_hint: &'static str,
     },
     /// A required export is absent.
-    #[error("missing export `{name}`: expected {expected}; define the strategy with amm_strategy_sdk::export_strategy!")]
+    #[error(
+        "missing export `{name}`: expected {expected}; define the strategy with amm_strategy_sdk::export_strategy!"
+    )]
     MissingExport {
         /// Export name.
         name: &'static str,
@@ -142,7 +177,9 @@ pub enum LoadError {
         found: String,
     },
     /// The declared initial memory exceeds the limit.
-    #[error("the module declares an initial memory of {declared} bytes, over the limit of {limit} bytes (sandbox.max_memory_bytes)")]
+    #[error(
+        "the module declares an initial memory of {declared} bytes, over the limit of {limit} bytes (sandbox.max_memory_bytes)"
+    )]
     MemoryTooLarge {
         /// Declared initial size in bytes.
         declared: u64,
@@ -150,7 +187,9 @@ pub enum LoadError {
         limit: u64,
     },
     /// The declared initial table exceeds the limit.
-    #[error("the module declares an initial table of {declared} elements, over the limit of {limit} (sandbox.max_table_elements)")]
+    #[error(
+        "the module declares an initial table of {declared} elements, over the limit of {limit} (sandbox.max_table_elements)"
+    )]
     TableTooLarge {
         /// Declared elements.
         declared: u64,
@@ -183,7 +222,9 @@ pub enum LoadError {
     #[error("instantiation failed: {0}")]
     Instantiate(Fault),
     /// `amm_buffer()` points outside memory.
-    #[error("amm_buffer() returned address {address}, but a {len}-byte buffer there does not fit in the {memory_size}-byte memory")]
+    #[error(
+        "amm_buffer() returned address {address}, but a {len}-byte buffer there does not fit in the {memory_size}-byte memory"
+    )]
     BufferOutOfBounds {
         /// The returned address (as u32).
         address: u32,
@@ -225,7 +266,10 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 pub fn inspect(bytes: &[u8], limits: &SandboxLimits) -> Result<ModuleInfo, LoadError> {
     let size = bytes.len() as u64;
     if size > limits.max_module_bytes {
-        return Err(LoadError::TooLarge { size, limit: limits.max_module_bytes });
+        return Err(LoadError::TooLarge {
+            size,
+            limit: limits.max_module_bytes,
+        });
     }
     if !bytes.starts_with(b"\0asm") {
         return Err(LoadError::NotWasm);
@@ -243,7 +287,10 @@ pub fn inspect(bytes: &[u8], limits: &SandboxLimits) -> Result<ModuleInfo, LoadE
     let mut function_index = 0u32;
     for payload in Parser::new(0).parse_all(bytes) {
         match payload.map_err(malformed)? {
-            Payload::Version { encoding: Encoding::Component, .. } => return Err(LoadError::Component),
+            Payload::Version {
+                encoding: Encoding::Component,
+                ..
+            } => return Err(LoadError::Component),
             Payload::ImportSection(reader) => {
                 for import in reader.into_imports() {
                     let import = import.map_err(malformed)?;
@@ -271,12 +318,17 @@ pub fn inspect(bytes: &[u8], limits: &SandboxLimits) -> Result<ModuleInfo, LoadE
                     let memory = memory.map_err(malformed)?;
                     memories += 1;
                     if memory.memory64 || memory.shared {
-                        return Err(LoadError::Unsupported { what: "a 64-bit or shared memory".into() });
+                        return Err(LoadError::Unsupported {
+                            what: "a 64-bit or shared memory".into(),
+                        });
                     }
                     let page = 1u64 << memory.page_size_log2.unwrap_or(16);
                     let declared = memory.initial.saturating_mul(page);
                     if declared > limits.max_memory_bytes {
-                        return Err(LoadError::MemoryTooLarge { declared, limit: limits.max_memory_bytes });
+                        return Err(LoadError::MemoryTooLarge {
+                            declared,
+                            limit: limits.max_memory_bytes,
+                        });
                     }
                 }
             }
@@ -315,7 +367,9 @@ pub fn inspect(bytes: &[u8], limits: &SandboxLimits) -> Result<ModuleInfo, LoadE
         }
     }
     if memories > 1 || tables > 1 {
-        return Err(LoadError::Unsupported { what: format!("{memories} memories and {tables} tables") });
+        return Err(LoadError::Unsupported {
+            what: format!("{memories} memories and {tables} tables"),
+        });
     }
     Ok(info)
 }

@@ -20,15 +20,15 @@ mod instance;
 mod limits;
 mod wasi;
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, Linker, Module, PoolingAllocationConfig};
 
 pub use fault::{CallKind, Fault, LimitExceeded, TrapKind};
 pub use inspect::{
-    inspect, sha256_hex, ExpectedExport, ExportShape, LoadError, ModuleInfo, WasmType, EXPECTED_EXPORTS, WASI_MODULE,
+    EXPECTED_EXPORTS, ExpectedExport, ExportShape, LoadError, ModuleInfo, WASI_MODULE, WasmType, inspect, sha256_hex,
 };
 pub use instance::{StrategyModule, WasmInstance};
 pub use limits::{LimitError, SandboxLimits};
@@ -130,7 +130,15 @@ impl SandboxEngine {
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_ticker(engine.clone(), ticker_stop.clone()).map_err(|e| EngineError(e.to_string()))?;
-        Ok(Self { inner: Arc::new(EngineInner { engine, plain_linker, wasi_linker, settings, ticker_stop }) })
+        Ok(Self {
+            inner: Arc::new(EngineInner {
+                engine,
+                plain_linker,
+                wasi_linker,
+                settings,
+                ticker_stop,
+            }),
+        })
     }
 
     /// The settings the engine was created with.
@@ -142,10 +150,18 @@ impl SandboxEngine {
     /// cheaply any number of times, from any thread.
     pub fn load(&self, bytes: &[u8], limits: &SandboxLimits) -> Result<StrategyModule, LoadError> {
         let info = inspect(bytes, limits)?;
-        let module = Module::new(&self.inner.engine, bytes).map_err(|e| LoadError::Compile { message: format!("{e:#}") })?;
+        let module = Module::new(&self.inner.engine, bytes).map_err(|e| LoadError::Compile {
+            message: format!("{e:#}"),
+        })?;
         instance::check_exports(&module)?;
-        let linker = if info.uses_wasi { &self.inner.wasi_linker } else { &self.inner.plain_linker };
-        let pre = linker.instantiate_pre(&module).map_err(|e| LoadError::Compile { message: format!("{e:#}") })?;
+        let linker = if info.uses_wasi {
+            &self.inner.wasi_linker
+        } else {
+            &self.inner.plain_linker
+        };
+        let pre = linker.instantiate_pre(&module).map_err(|e| LoadError::Compile {
+            message: format!("{e:#}"),
+        })?;
         let loaded = StrategyModule::new(self.clone(), info, pre);
         // A trial instantiation runs the start function and checks amm_buffer() once, so a module
         // that cannot start is refused here rather than faulting in every simulation.

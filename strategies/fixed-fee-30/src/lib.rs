@@ -1,7 +1,7 @@
 //! Constant-product pool (x·y = k) charging a fixed 30 bps fee on the input.
 #![cfg_attr(target_arch = "wasm32", no_std)]
 
-use amm_strategy_sdk::{math, QuoteRequest, Strategy};
+use amm_strategy_sdk::{QuoteRequest, Strategy, math};
 
 /// Constant product, 30 bps fee, no state.
 pub struct FixedFee30;

@@ -1,0 +1,11 @@
+//! amm-engine's integration tests: one binary, a module per topic.
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+mod support;
+
+mod abi;
+mod cli;
+mod hostile;
+mod parity;
+mod wit;

@@ -1,0 +1,74 @@
+//! Shared test helpers: the example strategies built to wasm once per test run, and a sandbox.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use amm_engine::builder::{BuildOptions, build_crate};
+use amm_engine::sandbox::{EngineSettings, SandboxEngine, SandboxLimits, StrategyModule};
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The example strategy crates, by directory name.
+pub const EXAMPLES: &[&str] = &[
+    "starter",
+    "fixed-fee-0",
+    "fixed-fee-30",
+    "fixed-fee-100",
+    "fixed-fee-500",
+];
+
+/// Builds (once) and returns the `.wasm` of example `name`.
+pub fn example_wasm(name: &str) -> PathBuf {
+    static BUILT: OnceLock<Vec<(String, PathBuf)>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        // A target directory of its own, so the build does not wait on the one running the tests.
+        let options = BuildOptions {
+            target_dir: Some(workspace().join("target/test-wasm")),
+        };
+        EXAMPLES
+            .iter()
+            .map(|example| {
+                let wasm = build_crate(&workspace().join("strategies").join(example), &options)
+                    .unwrap_or_else(|e| panic!("building example {example}: {e}"));
+                (example.to_string(), wasm)
+            })
+            .collect()
+    });
+    built
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, p)| p.clone())
+        .expect("known example")
+}
+
+/// One engine shared by the tests of this binary (as the CLI shares one per process).
+pub fn engine() -> &'static SandboxEngine {
+    static ENGINE: OnceLock<SandboxEngine> = OnceLock::new();
+    ENGINE
+        .get_or_init(|| SandboxEngine::new(EngineSettings::for_limits(&SandboxLimits::default(), 256)).expect("engine"))
+}
+
+/// Loads WAT text under `limits`.
+pub fn load_wat(wat: &str, limits: &SandboxLimits) -> Result<StrategyModule, amm_engine::sandbox::LoadError> {
+    let bytes = wat::parse_str(wat).expect("test WAT parses");
+    engine().load(&bytes, limits)
+}
+
+/// A minimal valid strategy in WAT, with `body` spliced into `compute_swap` before it returns
+/// `result` (an i64 expression), and `extra` spliced into the module.
+pub fn strategy_wat(compute_swap_body: &str, extra: &str) -> String {
+    format!(
+        r#"(module
+  (memory (export "memory") 17)
+  (func (export "amm_buffer") (result i32) (i32.const 1024))
+  (func (export "compute_swap") (param $len i32) (result i64)
+    {compute_swap_body})
+  (func (export "after_swap") (param i32))
+  (func (export "epoch_boundary") (param i32))
+  {extra}
+)"#
+    )
+}

@@ -15,7 +15,11 @@
 //! * [`scaffold`]: `amm-engine new`.
 
 pub mod builder;
+pub mod config;
+pub mod market;
 pub mod native;
+pub mod report;
+pub mod run;
 pub mod sandbox;
 pub mod scaffold;
 pub mod strategy;

@@ -5,7 +5,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use amm_engine::builder::{self, BuildOptions};
+use amm_engine::config::Config;
+use amm_engine::report::{html, leaderboard};
+use amm_engine::run::{self, RunOptions};
 use amm_engine::sandbox::{EngineSettings, SandboxEngine, SandboxLimits};
+use amm_engine::strategy::Backend;
 use amm_engine::{scaffold, validate};
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -17,8 +21,71 @@ struct Cli {
     command: Command,
 }
 
+/// Overrides of a config's `[run]` table.
+#[derive(clap::Args, Clone, Debug, Default)]
+struct RunOverrides {
+    /// Number of simulations.
+    #[arg(long)]
+    sims: Option<u32>,
+    /// Steps per simulation.
+    #[arg(long)]
+    steps: Option<u32>,
+    /// Steps per epoch.
+    #[arg(long)]
+    epoch_len: Option<u32>,
+    /// Seed of the first simulation.
+    #[arg(long)]
+    seed_start: Option<u64>,
+    /// Worker threads (0 = one per core); results do not depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Run strategies sandboxed (wasm) or as compiled-in native code (examples only).
+    #[arg(long, value_enum)]
+    backend: Option<Backend>,
+}
+
+impl RunOverrides {
+    fn apply(&self, config: &mut Config) {
+        let run = &mut config.run;
+        if let Some(v) = self.sims {
+            run.simulations = v;
+        }
+        if let Some(v) = self.steps {
+            run.steps = v;
+        }
+        if let Some(v) = self.epoch_len {
+            run.epoch_len = v;
+        }
+        if let Some(v) = self.seed_start {
+            run.seed_start = v;
+        }
+        if let Some(v) = self.threads {
+            run.threads = v;
+        }
+        if let Some(v) = self.backend {
+            run.backend = v;
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
+    /// Run each configuration: simulate, print the leaderboard, write results.json and
+    /// report.html.
+    Run {
+        /// Configuration files (TOML).
+        #[arg(required = true)]
+        configs: Vec<PathBuf>,
+        #[command(flatten)]
+        overrides: RunOverrides,
+        /// Output directory (default: results/<config name>; with several configs, one
+        /// subdirectory each).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Check strategies (.wasm files or strategy crate directories) against everything the
     /// engine enforces; exit 0 only if every check passes.
     Validate {
@@ -39,6 +106,12 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Run {
+            configs,
+            overrides,
+            out,
+            quiet,
+        } => run_command(&configs, &overrides, out.as_deref(), quiet),
         Command::Validate { paths } => validate_command(&paths),
         Command::New { name, sdk } => new_command(&name, sdk.as_deref()),
     };
@@ -49,6 +122,65 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn run_command(configs: &[PathBuf], overrides: &RunOverrides, out: Option<&Path>, quiet: bool) -> Result<ExitCode> {
+    let mut engine: Option<SandboxEngine> = None;
+    for path in configs {
+        let mut config = Config::load(path)?;
+        overrides.apply(&mut config);
+        config.check(path)?;
+        let stem = file_stem(path);
+        let out_dir = match out {
+            Some(dir) if configs.len() > 1 => dir.join(&stem),
+            Some(dir) => dir.to_path_buf(),
+            None => PathBuf::from("results").join(&stem),
+        };
+        let wanted = run::engine_for(&config)?;
+        let engine = match &engine {
+            Some(e)
+                if e.settings().covers(&config.sandbox)
+                    && e.settings().max_instances >= wanted.settings().max_instances =>
+            {
+                e.clone()
+            }
+            _ => {
+                engine = Some(wanted.clone());
+                wanted
+            }
+        };
+        eprintln!("== {} ({} strategies)", path.display(), config.strategies.len());
+        let options = RunOptions {
+            progress: !quiet,
+            build: BuildOptions::default(),
+        };
+        let entrants = run::load_entrants(&config, &engine, &options);
+        for e in &entrants {
+            match &e.info.rejected {
+                Some(reason) => eprintln!("  rejected  {}: {reason}", e.info.name),
+                None => eprintln!("  loaded    {} ({})", e.info.name, &e.info.sha256[..12]),
+            }
+        }
+        let started = std::time::Instant::now();
+        let results = run::run(&config, entrants, &options)?;
+        let elapsed = started.elapsed().as_secs_f64();
+        std::fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
+        let json = out_dir.join("results.json");
+        std::fs::write(&json, results.to_json()).with_context(|| format!("cannot write {}", json.display()))?;
+        let report = out_dir.join("report.html");
+        std::fs::write(&report, html::render(&results))
+            .with_context(|| format!("cannot write {}", report.display()))?;
+        println!("{}", leaderboard::render(&results));
+        let sims = f64::from(config.run.simulations);
+        let cores = run::threads(&config) as f64;
+        println!(
+            "wall time {elapsed:.2} s ({:.4} s per simulation per core on {} threads)",
+            elapsed * cores / sims,
+            cores
+        );
+        println!("wrote {} and {}", json.display(), report.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn validate_command(paths: &[PathBuf]) -> Result<ExitCode> {

@@ -34,7 +34,11 @@ fn trade(i: u64) -> AfterSwap {
         epoch_number: 0,
         n_pools: 3,
         pool_index: 1,
-        flow_captured: if i.is_multiple_of(3) { 0.0 } else { 0.1 * (i % 10) as f32 },
+        flow_captured: if i.is_multiple_of(3) {
+            0.0
+        } else {
+            0.1 * (i % 10) as f32
+        },
         capital_weight: 0.4,
         competing_spot_prices: competing,
     }

@@ -1,0 +1,570 @@
+//! What arbitrage and routing know about a pool's quote curve, and how they reason about it.
+//!
+//! A strategy's curve `f(x)` (output for input `x`) is known only through quotes, each a call
+//! into the sandbox. The rules promise it is nondecreasing and concave with `f(0) = 0`, which
+//! gives three tools:
+//!
+//! * **A constant-product model** `f(x) ≈ b·x / (a + x)`. Every constant-product pool with a fee
+//!   taken from the input is exactly of this form (`a = reserve_in / (1 − fee)`,
+//!   `b = reserve_out`), and in reciprocal coordinates it is a straight line, so two quotes fit
+//!   it exactly. Its marginal output is `a·b / (a + x)²`, so the input at which the marginal
+//!   falls to `λ` is `√(a·b/λ) − a`: the arbitrage optimum and the router's equimarginal split
+//!   have closed forms.
+//! * **A certificate.** Concavity bounds the curve from above between samples (by extending the
+//!   neighbouring chords) and monotonicity bounds it by the next sample, so
+//!   `max_x f(x) − λ·x` has a computable upper bound from the samples alone. Weak duality turns
+//!   that into an upper bound on the best achievable result; the gap to what was achieved says
+//!   when a search may stop.
+//! * **Shape checks.** The same samples expose a curve that is not monotone or not concave.
+
+/// Most samples kept per curve (fixed capacity: no allocation in the simulation loop).
+pub const MAX_SAMPLES: usize = 64;
+
+/// Sampled points `(input, output)` of one curve, sorted by input, `(0, 0)` implied.
+#[derive(Clone, Debug)]
+pub struct Samples {
+    points: [(u64, u64); MAX_SAMPLES],
+    len: usize,
+}
+
+impl Default for Samples {
+    fn default() -> Self {
+        Self {
+            points: [(0, 0); MAX_SAMPLES],
+            len: 0,
+        }
+    }
+}
+
+/// A sampled curve that breaks the rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShapeViolation {
+    /// A larger input gave a smaller output.
+    NotMonotone {
+        /// Smaller input and its output.
+        lower: (u64, u64),
+        /// Larger input and its (smaller) output.
+        higher: (u64, u64),
+    },
+    /// The marginal output rose between consecutive segments.
+    NotConcave {
+        /// The three inputs spanning the two segments.
+        inputs: (u64, u64, u64),
+    },
+}
+
+impl std::fmt::Display for ShapeViolation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ShapeViolation::NotMonotone { lower, higher } => write!(
+                f,
+                "quote curve not monotone: input {} gave {} but larger input {} gave {}",
+                lower.0, lower.1, higher.0, higher.1
+            ),
+            ShapeViolation::NotConcave { inputs } => write!(
+                f,
+                "quote curve not concave: marginal output rose between inputs {}, {}, {}",
+                inputs.0, inputs.1, inputs.2
+            ),
+        }
+    }
+}
+
+impl Samples {
+    /// No samples yet.
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// The sampled points, sorted by input (without the implied origin).
+    pub fn points(&self) -> &[(u64, u64)] {
+        &self.points[..self.len]
+    }
+
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when nothing has been sampled.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The output recorded for `input`, if sampled.
+    pub fn get(&self, input: u64) -> Option<u64> {
+        self.points()
+            .binary_search_by_key(&input, |p| p.0)
+            .ok()
+            .map(|i| self.points[i].1)
+    }
+
+    /// Records a sample (ignored when full or already present).
+    pub fn insert(&mut self, input: u64, output: u64) {
+        if input == 0 || self.len == MAX_SAMPLES {
+            return;
+        }
+        match self.points().binary_search_by_key(&input, |p| p.0) {
+            Ok(_) => {}
+            Err(at) => {
+                self.points.copy_within(at..self.len, at + 1);
+                self.points[at] = (input, output);
+                self.len += 1;
+            }
+        }
+    }
+
+    /// Checks the samples (with the origin) for a nondecreasing, concave curve, allowing
+    /// `rounding` of output error per point plus one nano unit of input rounding.
+    pub fn check_shape(&self) -> Result<(), ShapeViolation> {
+        let mut previous = (0u64, 0u64);
+        for &point in self.points() {
+            if point.1 < previous.1 {
+                return Err(ShapeViolation::NotMonotone {
+                    lower: previous,
+                    higher: point,
+                });
+            }
+            previous = point;
+        }
+        let with_origin = |i: usize| if i == 0 { (0, 0) } else { self.points[i - 1] };
+        for i in 0..self.len.saturating_sub(1) {
+            let (x0, y0) = with_origin(i);
+            let (x1, y1) = self.points[i];
+            let (x2, y2) = self.points[i + 1];
+            let (dx01, dx12) = ((x1 - x0) as f64, (x2 - x1) as f64);
+            let s01 = (y1 as f64 - y0 as f64) / dx01;
+            let s12 = (y2 as f64 - y1 as f64) / dx12;
+            // Each output may be off by one nano unit of output plus one of input (worth the
+            // slope): integer quotes round.
+            let error = 1.0 + s01.abs().max(s12.abs());
+            if s12 > s01 + error * (2.0 / dx01 + 2.0 / dx12) + 1e-12 * s01.abs() {
+                return Err(ShapeViolation::NotConcave { inputs: (x0, x1, x2) });
+            }
+        }
+        Ok(())
+    }
+
+    /// The two samples nearest `x`, one on each side when possible.
+    pub fn bracketing(&self, x: f64) -> Option<((u64, u64), (u64, u64))> {
+        if self.len < 2 {
+            return None;
+        }
+        let at = self.points().partition_point(|p| (p.0 as f64) < x);
+        let (i, j) = if at == 0 {
+            (0, 1)
+        } else if at >= self.len {
+            (self.len - 2, self.len - 1)
+        } else {
+            (at - 1, at)
+        };
+        Some((self.points[i], self.points[j]))
+    }
+
+    /// The two samples nearest `x`.
+    pub fn nearest_two(&self, x: u64) -> Option<((u64, u64), (u64, u64))> {
+        if self.len < 2 {
+            return None;
+        }
+        let at = self.points().partition_point(|p| p.0 < x);
+        // The nearest two lie within two places of the insertion point.
+        let lo = at.saturating_sub(2);
+        let hi = (at + 2).min(self.len);
+        let mut best: Option<(u64, usize)> = None;
+        let mut second: Option<(u64, usize)> = None;
+        for i in lo..hi {
+            let d = self.points[i].0.abs_diff(x);
+            if best.is_none_or(|b| d < b.0) {
+                second = best;
+                best = Some((d, i));
+            } else if second.is_none_or(|b| d < b.0) {
+                second = Some((d, i));
+            }
+        }
+        let (i, j) = (best?.1, second?.1);
+        Some((self.points[i.min(j)], self.points[i.max(j)]))
+    }
+
+    /// Bounds on the input where the marginal output falls to `lambda` (the demand at
+    /// `lambda`): by concavity it lies between the left end of the last chord steeper than
+    /// `lambda` and the right end of the first chord flatter than it (`None`: beyond the last
+    /// sample).
+    pub fn demand_bracket(&self, lambda: f64) -> (u64, Option<u64>) {
+        let point = |i: usize| if i == 0 { (0, 0) } else { self.points[i - 1] };
+        let slope = |k: usize| {
+            let ((x0, y0), (x1, y1)) = (point(k), point(k + 1));
+            (y1 as f64 - y0 as f64) / (x1 - x0) as f64
+        };
+        // Chord k joins point k and k + 1 (point 0 is the origin).
+        match (0..self.len).find(|&k| slope(k) < lambda) {
+            None => (point(self.len).0, None),
+            Some(k) => (point(k.saturating_sub(1)).0, Some(point(k + 1).0)),
+        }
+    }
+
+    /// Upper bound on `max_{0 ≤ x ≤ x_max} f(x) − λ·x` over every nondecreasing concave `f`
+    /// through these samples and the origin, with the `x` where the bound is attained.
+    pub fn envelope_max(&self, lambda: f64, x_max: f64) -> (f64, f64) {
+        let n = self.len;
+        let point = |i: usize| -> (f64, f64) {
+            if i == 0 {
+                (0.0, 0.0)
+            } else {
+                let (x, y) = self.points[i - 1];
+                (x as f64, y as f64)
+            }
+        };
+        // Segment k joins point k and k + 1 (point 0 = origin); there are n segments.
+        let slope = |k: usize| {
+            let ((x0, y0), (x1, y1)) = (point(k), point(k + 1));
+            (y1 - y0) / (x1 - x0)
+        };
+        let mut best = (0.0f64, 0.0f64);
+        let mut consider = |x: f64, value: f64| {
+            if x >= 0.0 && x <= x_max && value - lambda * x > best.0 {
+                best = (value - lambda * x, x);
+            }
+        };
+        for i in 0..=n {
+            let (x, y) = point(i);
+            consider(x, y);
+        }
+        for k in 0..n {
+            let ((x0, _), (x1, y1)) = (point(k), point(k + 1));
+            let hi = x1.min(x_max);
+            if hi <= x0 {
+                continue;
+            }
+            // Bounds valid on this segment: the next sample (monotone), the previous chord
+            // extended forward and the next chord extended backward (concave).
+            let forward = (k > 0).then(|| {
+                let (xp, yp) = point(k);
+                (xp, yp, slope(k - 1))
+            });
+            let backward = (k + 1 < n).then(|| (x1, y1, slope(k + 1)));
+            let line = |l: (f64, f64, f64), x: f64| l.1 + l.2 * (x - l.0);
+            let bound = |x: f64| {
+                let mut u = y1;
+                if let Some(l) = forward {
+                    u = u.min(line(l, x));
+                }
+                if let Some(l) = backward {
+                    u = u.min(line(l, x));
+                }
+                u
+            };
+            consider(x0, bound(x0));
+            consider(hi, bound(hi));
+            // Where two of the bounding lines cross, the (concave) bound may peak.
+            let lines = [forward, backward, Some((0.0, y1, 0.0))];
+            for a in 0..3 {
+                for b in a + 1..3 {
+                    if let (Some(la), Some(lb)) = (lines[a], lines[b])
+                        && (la.2 - lb.2).abs() > 0.0
+                    {
+                        let x = (lb.1 - lb.2 * lb.0 - la.1 + la.2 * la.0) / (la.2 - lb.2);
+                        if x > x0 && x < hi {
+                            consider(x, bound(x));
+                        }
+                    }
+                }
+            }
+        }
+        if n > 0 {
+            // Beyond the last sample, concavity allows at most the last chord's slope.
+            let (xl, yl) = point(n);
+            if x_max > xl {
+                let s = slope(n - 1).max(0.0);
+                consider(x_max, yl + s * (x_max - xl));
+            }
+        } else if x_max > 0.0 {
+            // Nothing sampled: no bound but the trivial one.
+            return (f64::INFINITY, x_max);
+        }
+        best
+    }
+}
+
+/// `f(x) = b·x / (a + x)`: a constant-product curve with the fee folded into `a`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CpModel {
+    /// Effective input reserve (`reserve_in / (1 − fee)` for a constant-product pool).
+    pub a: f64,
+    /// Effective output reserve.
+    pub b: f64,
+}
+
+impl CpModel {
+    /// Output for input `x`.
+    pub fn output(&self, x: f64) -> f64 {
+        self.b * x / (self.a + x)
+    }
+
+    /// Marginal output at zero input (the best price the curve offers).
+    pub fn initial_slope(&self) -> f64 {
+        self.b / self.a
+    }
+
+    /// Input at which the marginal output falls to `lambda` (0 if it starts below).
+    pub fn demand(&self, lambda: f64) -> f64 {
+        if lambda <= 0.0 || self.initial_slope() <= lambda {
+            return 0.0;
+        }
+        (self.a * self.b / lambda).sqrt() - self.a
+    }
+
+    /// `max_x output(x) − λ·x` for `x` in `[0, x_max]`.
+    pub fn best_surplus(&self, lambda: f64, x_max: f64) -> f64 {
+        let x = self.demand(lambda).min(x_max);
+        self.output(x) - lambda * x
+    }
+
+    /// The model through one sample, assuming the effective output reserve is `b`.
+    pub fn through_one(sample: (u64, u64), b: f64) -> Option<Self> {
+        let (x, y) = (sample.0 as f64, sample.1 as f64);
+        if y <= 0.0 || y >= b {
+            return None;
+        }
+        let a = x * (b / y - 1.0);
+        (a > 0.0 && a.is_finite()).then_some(Self { a, b })
+    }
+
+    /// The model through two samples: `1/f = (a/b)·(1/x) + 1/b` is a line in reciprocal
+    /// coordinates. `b_cap` bounds `b` when the samples are (nearly) linear.
+    pub fn through_two(p: (u64, u64), q: (u64, u64), b_cap: f64) -> Option<Self> {
+        if p.1 == 0 || q.1 == 0 || p.0 == q.0 {
+            return None;
+        }
+        let (u1, v1) = (1.0 / p.0 as f64, 1.0 / p.1 as f64);
+        let (u2, v2) = (1.0 / q.0 as f64, 1.0 / q.1 as f64);
+        let slope = (v1 - v2) / (u1 - u2);
+        let intercept = (v1 - slope * u1).max(1.0 / b_cap);
+        let b = 1.0 / intercept;
+        let a = slope * b;
+        (a > 0.0 && b > 0.0 && a.is_finite() && b.is_finite()).then_some(Self { a, b })
+    }
+}
+
+/// Fits less precise than this (relative) never confirm a model.
+const MAX_CONFIRMING_PRECISION: f64 = 1e-4;
+
+/// A confirming quote must be at least this far (relative) from the points of the fit.
+pub const MIN_CONFIRMING_DISTANCE: f64 = 0.01;
+
+/// A model and the samples it was fitted through, so a later quote can confirm it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Fit {
+    /// The model.
+    pub model: CpModel,
+    /// Inputs it was fitted through (0 = unused).
+    pub points: [u64; 2],
+    /// Relative uncertainty of the fit from integer rounding of its samples.
+    pub precision: f64,
+}
+
+impl Fit {
+    /// An exact model (nothing to confirm).
+    pub fn exact(model: CpModel) -> Self {
+        Self {
+            model,
+            points: [0, 0],
+            precision: 0.0,
+        }
+    }
+
+    /// True when fitted through two samples (it then knows the local slope).
+    pub fn is_secant(&self) -> bool {
+        self.points[1] != 0
+    }
+
+    /// Fits through one sample, assuming the effective output reserve `b`.
+    pub fn one(sample: (u64, u64), b: f64) -> Option<Self> {
+        let model = CpModel::through_one(sample, b)?;
+        Some(Self {
+            model,
+            points: [sample.0, 0],
+            precision: rounding(model, sample),
+        })
+    }
+
+    /// Fits through two samples. Close samples pin the curvature poorly: the fit's precision
+    /// is their rounding divided by their relative separation.
+    pub fn two(p: (u64, u64), q: (u64, u64), b_cap: f64) -> Option<Self> {
+        let model = CpModel::through_two(p, q, b_cap)?;
+        let separation = p.0.abs_diff(q.0) as f64 / p.0.max(q.0) as f64;
+        let precision = rounding(model, p).max(rounding(model, q)) / separation;
+        Some(Self {
+            model,
+            points: [p.0, q.0],
+            precision,
+        })
+    }
+
+    /// Whether the quote `y` at a new input `x` is what the model predicts, within the
+    /// rounding of the quote and of the samples the model came from.
+    ///
+    /// Only one-point fits can be confirmed: they assume the pool's own output reserve, so a
+    /// prediction that holds is the signature of a constant-product pool with a fee, and such
+    /// a curve is then known everywhere. (A two-point fit matches many curves locally — a
+    /// linear tier, say — that differ beyond; those are settled by convergence or certificate.)
+    /// And only a prediction at least 1 % away from the fit point counts: nearer, a wrong model
+    /// errs by too little to show.
+    pub fn predicts(&self, x: u64, y: u64) -> bool {
+        // A fit through imprecise samples (tiny outputs) would confirm almost anything, and a
+        // point next to one the fit went through tests nothing.
+        let near = |p: u64| p != 0 && (p.abs_diff(x) as f64) < MIN_CONFIRMING_DISTANCE * p.max(x) as f64;
+        if self.is_secant() || self.precision > MAX_CONFIRMING_PRECISION || self.points.iter().any(|&p| near(p)) {
+            return false;
+        }
+        let m = self.model;
+        let slope = m.a * m.b / (m.a + x as f64).powi(2);
+        let tolerance = 2.0 + 2.0 * slope + 4.0 * self.precision * y as f64 + 1e-9 * y as f64;
+        (m.output(x as f64) - y as f64).abs() <= tolerance
+    }
+}
+
+/// A safeguarded refit for the next step of a search for the demand at `lambda` near
+/// `centre`: a secant through the two samples nearest `centre` when its demand falls inside the
+/// bracket that concavity guarantees ([`Samples::demand_bracket`]); otherwise the point where
+/// the concavity bound is loosest, or the bracket's midpoint (bisection). The bracket shrinks every step, so the search
+/// converges on any concave curve, and as fast as the secant method on smooth ones.
+pub fn refit(samples: &Samples, centre: u64, lambda: f64, b_cap: f64, x_limit: f64) -> Option<Fit> {
+    let (lo, hi) = samples.demand_bracket(lambda);
+    let hi = hi.map_or(x_limit, |hi| hi as f64).min(x_limit);
+    let lo = lo as f64;
+    let inside = |d: f64| d >= lo && d <= hi;
+    if let Some((p, q)) = samples.nearest_two(centre)
+        && let Some(fit) = Fit::two(p, q, b_cap)
+        && inside(fit.model.demand(lambda))
+    {
+        return Some(fit);
+    }
+    // Where the concavity bound is loosest: on a piecewise-linear curve, the crossing of the
+    // chords either side of a kink, which is the kink itself.
+    let (_, apex) = samples.envelope_max(lambda, x_limit);
+    let m = if inside(apex) && samples.get(apex.round() as u64).is_none() {
+        apex
+    } else if hi > 4.0 * lo.max(1.0) {
+        (lo.max(1.0) * hi).sqrt() // bisect in log scale across orders of magnitude
+    } else {
+        0.5 * (lo + hi)
+    };
+    // A model whose demand at λ is exactly m: b·x/(a+x) with a = m, b = 4λm.
+    (m > 0.0).then(|| Fit {
+        model: CpModel {
+            a: m,
+            b: 4.0 * lambda * m,
+        },
+        points: [0, 0],
+        precision: f64::INFINITY,
+    })
+}
+
+/// Relative error a sample's integer rounding (one unit of output, one of input) puts on a fit.
+fn rounding(model: CpModel, (x, y): (u64, u64)) -> f64 {
+    let slope = model.a * model.b / (model.a + x as f64).powi(2);
+    (1.0 + slope) / (y as f64).max(1.0)
+}
+
+/// A quote curve the searches can sample: one pool, one side.
+pub trait Curve {
+    /// Output for `input`, or `None` if the quote faulted (the pool then offers nothing).
+    fn quote(&mut self, input: u64) -> Option<u64>;
+    /// The curve's exact model, when it is known in closed form (the normalizer).
+    fn exact_model(&self) -> Option<CpModel>;
+    /// The pool's output-side reserve: no quote can exceed it.
+    fn reserve_out(&self) -> u64;
+    /// The pool's input-side reserve.
+    fn reserve_in(&self) -> u64;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use amm_strategy_sdk::math::cp_output_fee_bps;
+
+    #[test]
+    fn cp_model_is_exact_for_a_constant_product_pool_with_fee() {
+        let (rin, rout) = (10_000_000_000_000u64, 100_000_000_000u64);
+        let p = (20_000_000_000, cp_output_fee_bps(20_000_000_000, rin, rout, 30));
+        let q = (90_000_000_000, cp_output_fee_bps(90_000_000_000, rin, rout, 30));
+        let model = CpModel::through_two(p, q, 1e30).unwrap();
+        assert!((model.a / (rin as f64 / 0.997) - 1.0).abs() < 1e-6, "{model:?}");
+        assert!((model.b / rout as f64 - 1.0).abs() < 1e-6, "{model:?}");
+        let one = CpModel::through_one(p, rout as f64).unwrap();
+        assert!((one.a / model.a - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn envelope_bounds_the_true_surplus_and_tightens_with_samples() {
+        let f = |x: u64| cp_output_fee_bps(x, 1_000_000_000, 1_000_000_000, 30);
+        let lambda = 0.5;
+        let true_max = (1..20_000u64)
+            .map(|i| {
+                let x = i * 100_000;
+                f(x) as f64 - lambda * x as f64
+            })
+            .fold(f64::MIN, f64::max);
+        let mut samples = Samples::default();
+        let mut gaps = Vec::new();
+        for x in [
+            1_000_000_000u64,
+            300_000_000,
+            500_000_000,
+            400_000_000,
+            420_000_000,
+            410_000_000,
+        ] {
+            samples.insert(x, f(x));
+            let (bound, _) = samples.envelope_max(lambda, 4e9);
+            assert!(bound >= true_max - 2.0, "bound {bound} below true max {true_max}");
+            gaps.push(bound - true_max);
+        }
+        assert!(gaps.last().unwrap() < &(gaps[0] / 100.0), "{gaps:?}");
+    }
+
+    #[test]
+    fn shape_check_flags_convex_and_falling_samples() {
+        let mut s = Samples::default();
+        for i in 1..10u64 {
+            s.insert(i * 1_000_000, i * i * 1_000_000);
+        }
+        assert!(matches!(s.check_shape(), Err(ShapeViolation::NotConcave { .. })));
+        let mut s = Samples::default();
+        s.insert(100, 50);
+        s.insert(200, 40);
+        assert!(matches!(s.check_shape(), Err(ShapeViolation::NotMonotone { .. })));
+    }
+}
+
+/// The curves of all pools on one side of an order, by index (so the market can expose its
+/// pools without building a list per order).
+pub trait CurveSet {
+    /// Number of pools.
+    fn len(&self) -> usize;
+    /// True when there are no pools.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Output of pool `i` for `input`; `None` if the quote faulted.
+    fn quote(&mut self, i: usize, input: u64) -> Option<u64>;
+    /// Pool `i`'s exact model, if known in closed form.
+    fn exact_model(&self, i: usize) -> Option<CpModel>;
+    /// Pool `i`'s output-side reserve.
+    fn reserve_out(&self, i: usize) -> u64;
+}
+
+impl<T: Curve> CurveSet for [T] {
+    fn len(&self) -> usize {
+        <[T]>::len(self)
+    }
+    fn quote(&mut self, i: usize, input: u64) -> Option<u64> {
+        self[i].quote(input)
+    }
+    fn exact_model(&self, i: usize) -> Option<CpModel> {
+        self[i].exact_model()
+    }
+    fn reserve_out(&self, i: usize) -> u64 {
+        self[i].reserve_out()
+    }
+}

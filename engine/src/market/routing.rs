@@ -1,0 +1,671 @@
+//! The retail router: splits each order across all live pools to maximise the trader's total
+//! output.
+//!
+//! Maximise `Σ fᵢ(xᵢ)` subject to `Σ xᵢ = X`, `xᵢ ≥ 0`, every `fᵢ` concave and nondecreasing.
+//! At the optimum every pool with flow has the same marginal output `λ` (equimarginal
+//! principle). The reference engine finds `λ` by nested bisection, `O(N·60·60)` quotes per
+//! order; this router needs a few quotes per pool:
+//!
+//! 1. **Probe** each strategy pool once at an even share of the order and fit a
+//!    constant-product model through it (the normalizer's model is exact).
+//! 2. **Solve** the models' equimarginal split in closed form: with `fᵢ = bᵢx/(aᵢ+x)`, pool `i`
+//!    takes `s·√(aᵢbᵢ) − aᵢ` where `s = (X + Σaᵢ) / Σ√(aᵢbᵢ)` over the active set.
+//! 3. **Quote** each pool at its share. A pool whose model predicted that quote (a new point)
+//!    is confirmed — every constant-product pool with a fee is, in two quotes.
+//! 4. Otherwise **refit** from the samples around the share and **certify**: weak duality with
+//!    the concavity upper bound on each unconfirmed curve bounds the true optimum; refine where
+//!    the bound is loosest until the gap is below `1e-7` of the output.
+//!
+//! Quotes grow linearly in the number of pools. The split executed is the best one quoted,
+//! at exactly the quoted outputs.
+
+use super::curve::{CpModel, CurveSet, Fit, MIN_CONFIRMING_DISTANCE, Samples, refit};
+
+/// Most solve-and-quote rounds per order.
+const MAX_ROUNDS: usize = 30;
+
+/// Relative gap to the optimum at which the certified search stops.
+const GAP_TOLERANCE: f64 = 1e-7;
+
+#[derive(Clone, Debug, Default)]
+struct PoolState {
+    samples: Samples,
+    fit: Option<Fit>,
+    exact: bool,
+    confirmed: bool,
+    /// Excluded from this order (faulted, or offers nothing).
+    out: bool,
+    share: u64,
+    previous_share: u64,
+    output: u64,
+}
+
+/// Reusable router state (no allocation per order once warmed up).
+#[derive(Clone, Debug, Default)]
+pub struct Router {
+    pools: Vec<PoolState>,
+    best: Vec<(u64, u64)>,
+    shares: Vec<f64>,
+    order: Vec<usize>,
+    /// Chords of the sampled curves, `(slope, pool, right end, right output)`, for the
+    /// piecewise-linear candidate.
+    chords: Vec<(f64, usize, u64, u64)>,
+    lower: Vec<(u64, u64)>,
+}
+
+/// How an order was split.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct RouteSummary {
+    /// Total output to the trader.
+    pub total_output: u64,
+    /// Quotes spent (strategy calls; the normalizer is computed natively).
+    pub quotes: u32,
+    /// Solve rounds used.
+    pub rounds: u32,
+}
+
+impl Router {
+    /// Splits `total` input across `curves`. Afterwards [`Router::split`] gives each pool's
+    /// `(input, output)`; pools listed in `faulted` had a quote fault and got nothing.
+    pub fn route<S: CurveSet + ?Sized>(
+        &mut self,
+        curves: &mut S,
+        total: u64,
+        faulted: &mut Vec<usize>,
+    ) -> RouteSummary {
+        let n = curves.len();
+        faulted.clear();
+        self.pools.clear();
+        self.pools.resize_with(n, PoolState::default);
+        self.best.clear();
+        self.best.resize(n, (0, 0));
+        let mut summary = RouteSummary::default();
+        if n == 0 || total == 0 {
+            return summary;
+        }
+        let mut quotes = 0u32;
+        let mut quote =
+            |curves: &mut S, pool: &mut PoolState, i: usize, x: u64, faulted: &mut Vec<usize>| -> Option<u64> {
+                if let Some(y) = pool.samples.get(x) {
+                    return Some(y);
+                }
+                if !pool.exact {
+                    quotes += 1;
+                }
+                match curves.quote(i, x) {
+                    Some(y) => {
+                        pool.samples.insert(x, y);
+                        Some(y)
+                    }
+                    None => {
+                        pool.out = true;
+                        faulted.push(i);
+                        None
+                    }
+                }
+            };
+
+        // 1. Probe.
+        let probe = (total / n as u64).max(1);
+        for i in 0..n {
+            let pool = &mut self.pools[i];
+            if let Some(model) = curves.exact_model(i) {
+                pool.fit = Some(Fit::exact(model));
+                pool.exact = true;
+                continue;
+            }
+            match quote(curves, pool, i, probe, faulted) {
+                Some(0) | None => pool.out = true,
+                Some(y) => {
+                    let reserve_out = curves.reserve_out(i) as f64;
+                    pool.fit = Fit::one((probe, y), reserve_out)
+                        .or_else(|| Fit::two((probe / 2, y / 2), (probe, y), reserve_out * 1e3));
+                    pool.out = pool.fit.is_none();
+                }
+            }
+        }
+
+        let mut best_total = 0u64;
+        for round in 0..MAX_ROUNDS {
+            summary.rounds = round as u32 + 1;
+            // 2. Solve the models.
+            let Some(lambda) = self.solve_models(total) else { break };
+            self.integerize(total);
+            // 3. Quote at the shares.
+            let mut round_total = 0u64;
+            let mut lost = false;
+            for i in 0..n {
+                let pool = &mut self.pools[i];
+                pool.output = 0;
+                if pool.out || pool.share == 0 {
+                    continue;
+                }
+                match quote(curves, pool, i, pool.share, faulted) {
+                    Some(y) => {
+                        pool.output = y;
+                        round_total += y;
+                    }
+                    None => lost = true,
+                }
+            }
+            if lost {
+                continue; // a pool faulted: solve again without it
+            }
+            if round_total >= best_total {
+                best_total = round_total;
+                for (slot, pool) in self.best.iter_mut().zip(&self.pools) {
+                    *slot = (pool.share, pool.output);
+                }
+            }
+            // Which pools are settled: exact, confirmed by a prediction, or stable.
+            let zero_tolerance = GAP_TOLERANCE * best_total as f64 + 2.0;
+            let mut settled = true;
+            for pool in self.pools.iter_mut().filter(|p| !p.out && !p.exact) {
+                if pool.share > 0 && !pool.confirmed {
+                    pool.confirmed = pool.fit.is_some_and(|f| f.predicts(pool.share, pool.output));
+                }
+                // A secant fit whose demand no longer moves has equal marginals at the share.
+                let stable = if pool.share > 0 {
+                    round > 0
+                        && pool
+                            .fit
+                            .is_some_and(|f| f.is_secant() && f.points.contains(&pool.previous_share))
+                        && pool.share.abs_diff(pool.previous_share) <= (total / 1_000_000_000).max(1)
+                } else {
+                    pool.samples.envelope_max(lambda, total as f64).0 <= zero_tolerance
+                };
+                pool.previous_share = pool.share;
+                settled &= pool.confirmed || stable;
+            }
+            if settled {
+                break;
+            }
+            // A second candidate, exact where curves are piecewise linear (tiers, caps) and
+            // the models are weakest: the best split of the chords through the samples.
+            let mut lambda = lambda;
+            if let Some((i, x, chord_lambda)) = self.solve_chords(total) {
+                let mut ok = true;
+                if let Some(y) = quote(curves, &mut self.pools[i], i, x, faulted) {
+                    self.lower[i] = (x, y);
+                } else {
+                    ok = false;
+                }
+                let chord_total: u64 = self.lower.iter().map(|s| s.1).sum();
+                if ok && chord_total > best_total {
+                    best_total = chord_total;
+                    self.best.copy_from_slice(&self.lower);
+                    // The split chord's slope is the marginal price of this better split:
+                    // refine the models there (it is robust where a linear tier makes the
+                    // models' λ swing).
+                    lambda = chord_lambda;
+                }
+            }
+            // 4. Certify, or refine the unsettled models.
+            let (bound, _) = self.dual_bound(total, lambda);
+            if bound - best_total as f64 <= GAP_TOLERANCE * best_total as f64 + 2.0 * n as f64 {
+                break;
+            }
+            for i in 0..n {
+                let pool = &mut self.pools[i];
+                if pool.out || pool.exact || pool.confirmed {
+                    continue;
+                }
+                let reserve_out = curves.reserve_out(i) as f64;
+                if pool.share == 0 {
+                    // Would this pool deserve flow? Sample where its bound is loosest; a model
+                    // that predicts that quote is confirmed.
+                    // (Not below 1e-4 of the order: tiny quotes round too coarsely to fit.)
+                    let (_, at) = pool.samples.envelope_max(lambda, total as f64);
+                    let x = at.round().clamp((total / 10_000).max(1) as f64, total as f64) as u64;
+                    if let Some(y) = quote(curves, pool, i, x, faulted)
+                        && pool.fit.is_some_and(|f| f.predicts(x, y))
+                    {
+                        pool.confirmed = true;
+                        continue;
+                    }
+                    pool.fit = refit(&pool.samples, x, lambda, reserve_out * 1e3, total as f64).or(pool.fit);
+                } else {
+                    // A secant needs a second sample at a useful distance from the share; the
+                    // quote there also tests the current model.
+                    let spread = pool.samples.nearest_two(pool.share).is_some_and(|(p, q)| {
+                        let other = if p.0 == pool.share { q.0 } else { p.0 };
+                        other.abs_diff(pool.share) as f64 >= MIN_CONFIRMING_DISTANCE * pool.share as f64
+                    });
+                    if !spread {
+                        let up = pool.share + pool.share / 50 + 1;
+                        let x = if up <= total { up } else { pool.share - pool.share / 50 };
+                        if let Some(y) = quote(curves, pool, i, x, faulted)
+                            && pool.fit.is_some_and(|f| f.predicts(x, y))
+                        {
+                            pool.confirmed = true;
+                            continue;
+                        }
+                    }
+                    pool.fit = refit(&pool.samples, pool.share, lambda, reserve_out * 1e3, total as f64).or(pool.fit);
+                }
+            }
+        }
+        summary.total_output = best_total;
+        summary.quotes = quotes;
+        summary
+    }
+
+    /// Each pool's `(input, output)` in the chosen split.
+    pub fn split(&self) -> &[(u64, u64)] {
+        &self.best
+    }
+
+    /// Closed-form equimarginal split of the models; shares as floats. Returns `λ`.
+    fn solve_models(&mut self, total: u64) -> Option<f64> {
+        let x = total as f64;
+        self.order.clear();
+        self.order
+            .extend((0..self.pools.len()).filter(|&i| !self.pools[i].out && self.pools[i].fit.is_some()));
+        if self.order.is_empty() {
+            for pool in &mut self.pools {
+                pool.share = 0;
+            }
+            return None;
+        }
+        let slope = |i: usize| self.pools[i].fit.map_or(0.0, |f| f.model.initial_slope());
+        self.order.sort_by(|&i, &j| slope(j).total_cmp(&slope(i)));
+        let (mut sum_a, mut sum_root) = (0.0, 0.0);
+        let mut s = 0.0;
+        let mut active = 0;
+        for (k, &i) in self.order.iter().enumerate() {
+            let m = self.pools[i].fit.map_or(CpModel { a: 1.0, b: 0.0 }, |f| f.model);
+            sum_a += m.a;
+            sum_root += (m.a * m.b).sqrt();
+            s = (x + sum_a) / sum_root;
+            active = k + 1;
+            let lambda = 1.0 / (s * s);
+            let next_enters = self.order.get(k + 1).is_some_and(|&j| slope(j) > lambda);
+            if !next_enters {
+                break;
+            }
+        }
+        self.shares.clear();
+        self.shares.resize(self.pools.len(), 0.0);
+        for &i in &self.order[..active] {
+            if let Some(f) = self.pools[i].fit {
+                self.shares[i] = (s * (f.model.a * f.model.b).sqrt() - f.model.a).max(0.0);
+            }
+        }
+        Some(1.0 / (s * s))
+    }
+
+    /// The optimal split of the concave chord interpolants of the samples (greedy by chord
+    /// slope, exact for piecewise-linear functions). Shares land on sampled points except at
+    /// most one, returned as `(pool, input, slope of its chord)` to be quoted; `lower` holds
+    /// the rest.
+    fn solve_chords(&mut self, total: u64) -> Option<(usize, u64, f64)> {
+        self.chords.clear();
+        for (i, pool) in self.pools.iter().enumerate() {
+            if pool.out || pool.exact {
+                continue;
+            }
+            // Upper concave hull of the samples and the origin: its vertices are real samples.
+            let start = self.chords.len();
+            let mut from = (0u64, 0u64);
+            for &(x, y) in pool.samples.points() {
+                let mut slope = (y as f64 - from.1 as f64) / (x - from.0) as f64;
+                while let Some(&(prev_slope, _, _, _)) = self.chords[start..].last()
+                    && slope >= prev_slope
+                {
+                    self.chords.pop();
+                    from = self.chords[start..].last().map_or((0, 0), |c| (c.2, c.3));
+                    slope = (y as f64 - from.1 as f64) / (x - from.0) as f64;
+                }
+                self.chords.push((slope, i, x, y));
+                from = (x, y);
+            }
+        }
+        if self.chords.is_empty() || self.pools.iter().any(|p| p.exact && !p.out) {
+            return None; // the normalizer's exact curve is better served by the models
+        }
+        self.chords.sort_by(|a, b| b.0.total_cmp(&a.0));
+        self.lower.clear();
+        self.lower.resize(self.pools.len(), (0, 0));
+        let mut left = total;
+        for &(slope, i, x, y) in &self.chords {
+            let at = self.lower[i].0;
+            let width = x - at;
+            if width <= left {
+                self.lower[i] = (x, y);
+                left -= width;
+                if left == 0 {
+                    return None;
+                }
+            } else {
+                return Some((i, at + left, slope));
+            }
+        }
+        // Every chord used: the rest goes past the last sample of the flattest chord's pool.
+        let &(slope, last, _, _) = self.chords.last()?;
+        Some((last, self.lower[last].0 + left, slope))
+    }
+
+    /// Rounds the float shares to integers summing exactly to `total`.
+    fn integerize(&mut self, total: u64) {
+        let sum: f64 = self.shares.iter().sum();
+        let scale = if sum > 0.0 { total as f64 / sum } else { 0.0 };
+        let mut assigned = 0u64;
+        let mut largest = None::<usize>;
+        for (i, pool) in self.pools.iter_mut().enumerate() {
+            let share = (self.shares[i] * scale).floor().clamp(0.0, total as f64) as u64;
+            pool.share = share.min(total - assigned);
+            assigned += pool.share;
+            if pool.share > 0 && largest.is_none_or(|l| self.shares[l] < self.shares[i]) {
+                largest = Some(i);
+            }
+        }
+        if let Some(l) = largest {
+            self.pools[l].share += total - assigned;
+        }
+    }
+
+    /// Weak-duality bound on the optimum: `min_λ λX + Σ max_x (Uᵢ(x) − λx)`, with `Uᵢ` the
+    /// model for trusted pools and the concavity envelope for the rest.
+    fn dual_bound(&self, total: u64, lambda0: f64) -> (f64, f64) {
+        let x = total as f64;
+        let bound = |lambda: f64| {
+            let mut sum = lambda * x;
+            for pool in self.pools.iter().filter(|p| !p.out) {
+                sum += match pool.fit {
+                    Some(f) if pool.exact || pool.confirmed => f.model.best_surplus(lambda, x),
+                    _ => pool.samples.envelope_max(lambda, x).0,
+                };
+            }
+            sum
+        };
+        // The bound is convex in λ: a short golden-section search around the models' λ.
+        let (mut lo, mut hi) = (lambda0 * 0.5, lambda0 * 2.0);
+        let phi = 0.618_033_988_75;
+        let mut c = hi - phi * (hi - lo);
+        let mut d = lo + phi * (hi - lo);
+        let (mut fc, mut fd) = (bound(c), bound(d));
+        for _ in 0..40 {
+            if fc < fd {
+                hi = d;
+                d = c;
+                fd = fc;
+                c = hi - phi * (hi - lo);
+                fc = bound(c);
+            } else {
+                lo = c;
+                c = d;
+                fc = fd;
+                d = lo + phi * (hi - lo);
+                fd = bound(d);
+            }
+        }
+        let (l_best, b_best) = if fc < fd { (c, fc) } else { (d, fd) };
+        let b0 = bound(lambda0);
+        if b0 <= b_best { (b0, lambda0) } else { (b_best, l_best) }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::market::curve::Curve;
+    use amm_strategy_sdk::math::cp_output_fee_bps;
+
+    /// A pure curve for tests, counting quotes.
+    pub struct TestCurve {
+        pub f: Box<dyn Fn(u64) -> u64>,
+        pub reserve_in: u64,
+        pub reserve_out: u64,
+        pub exact: Option<CpModel>,
+        pub quotes: u32,
+    }
+
+    impl Curve for TestCurve {
+        fn quote(&mut self, input: u64) -> Option<u64> {
+            self.quotes += 1;
+            let y = (self.f)(input);
+            Some(if y >= self.reserve_out { 0 } else { y })
+        }
+        fn exact_model(&self) -> Option<CpModel> {
+            self.exact
+        }
+        fn reserve_out(&self) -> u64 {
+            self.reserve_out
+        }
+        fn reserve_in(&self) -> u64 {
+            self.reserve_in
+        }
+    }
+
+    pub fn cp_curve(reserve_in: u64, reserve_out: u64, fee_bps: u64) -> TestCurve {
+        TestCurve {
+            f: Box::new(move |x| cp_output_fee_bps(x, reserve_in, reserve_out, fee_bps)),
+            reserve_in,
+            reserve_out,
+            exact: None,
+            quotes: 0,
+        }
+    }
+
+    /// Continuous optimum for constant-product pools with fees (closed form).
+    fn cp_optimum(pools: &[(u64, u64, u64)], total: f64) -> f64 {
+        let models: Vec<CpModel> = pools
+            .iter()
+            .map(|&(rin, rout, fee)| CpModel {
+                a: rin as f64 / (1.0 - fee as f64 / 1e4),
+                b: rout as f64,
+            })
+            .collect();
+        // Bisection on λ: Σ demand(λ) = total.
+        let (mut lo, mut hi) = (0.0f64, models.iter().map(|m| m.initial_slope()).fold(0.0, f64::max));
+        for _ in 0..200 {
+            let mid = 0.5 * (lo + hi);
+            let demand: f64 = models.iter().map(|m| m.demand(mid)).sum();
+            if demand > total { lo = mid } else { hi = mid }
+        }
+        models.iter().map(|m| m.output(m.demand(lo))).sum()
+    }
+
+    /// Brute force for arbitrary concave curves: bisection on λ with each pool's demand found
+    /// by a dense search of `f(x) − λx`.
+    fn brute_optimum(curves: &[Box<dyn Fn(u64) -> u64>], caps: &[u64], total: u64) -> f64 {
+        let value = |i: usize, x: u64| {
+            let y = curves[i](x);
+            if y >= caps[i] { 0.0 } else { y as f64 }
+        };
+        let demand = |i: usize, lambda: f64| -> (u64, f64) {
+            // Ternary search on the concave surplus, then a local scan.
+            let (mut lo, mut hi) = (0u64, total);
+            while hi - lo > 64 {
+                let m1 = lo + (hi - lo) / 3;
+                let m2 = hi - (hi - lo) / 3;
+                if value(i, m1) - lambda * (m1 as f64) < value(i, m2) - lambda * (m2 as f64) {
+                    lo = m1
+                } else {
+                    hi = m2
+                }
+            }
+            (lo..=hi)
+                .map(|x| (x, value(i, x) - lambda * x as f64))
+                .fold((0, f64::MIN), |a, b| if b.1 > a.1 { b } else { a })
+        };
+        let n = curves.len();
+        let (mut lo, mut hi) = (0.0f64, 1e6f64);
+        let mut best = 0.0f64;
+        for _ in 0..120 {
+            let mid = 0.5 * (lo + hi);
+            let xs: Vec<u64> = (0..n).map(|i| demand(i, mid).0).collect();
+            let used: u64 = xs.iter().sum();
+            if used > total {
+                lo = mid
+            } else {
+                hi = mid
+            }
+            if used <= total {
+                // Feasible: value of this split with the leftover on the best marginal pool.
+                let left = total - used;
+                let mut split_value: f64 = (0..n).map(|i| value(i, xs[i])).sum();
+                let bonus = (0..n)
+                    .map(|i| value(i, xs[i] + left) - value(i, xs[i]))
+                    .fold(0.0, f64::max);
+                split_value += bonus;
+                best = best.max(split_value);
+            }
+        }
+        best
+    }
+
+    #[test]
+    fn constant_product_pools_match_the_closed_form_optimum_from_2_to_17_pools() {
+        let nano = 1_000_000_000u64;
+        for n in 2..=17usize {
+            let pools: Vec<(u64, u64, u64)> = (0..n)
+                .map(|i| {
+                    let scale = 1 + (i as u64 * 7) % 5;
+                    let price_skew = 1.0 + ((i as f64 * 0.37).sin() * 0.004);
+                    let rin = (10_000.0 * price_skew * scale as f64) as u64 * nano;
+                    (rin, 100 * scale * nano, [0, 5, 30, 100, 500][i % 5])
+                })
+                .collect();
+            for total in [nano / 100, 20 * nano, 300 * nano, 5_000 * nano] {
+                let mut curves: Vec<TestCurve> =
+                    pools.iter().map(|&(rin, rout, fee)| cp_curve(rin, rout, fee)).collect();
+                let mut router = Router::default();
+                let mut faulted = Vec::new();
+                let summary = router.route(curves.as_mut_slice(), total, &mut faulted);
+                let split = router.split();
+                assert_eq!(split.iter().map(|s| s.0).sum::<u64>(), total, "whole order routed");
+                let optimum = cp_optimum(&pools, total as f64);
+                let got = summary.total_output as f64;
+                // Integer outputs round down by up to one nano unit per pool.
+                assert!(
+                    got >= optimum * (1.0 - 1e-6) - n as f64,
+                    "n={n} total={total}: {got} vs optimum {optimum} ({} quotes)",
+                    summary.quotes
+                );
+                // Outputs are what the curves give for the routed inputs.
+                for (i, &(x, y)) in split.iter().enumerate() {
+                    if x > 0 {
+                        assert_eq!(y, (curves[i].f)(x));
+                    }
+                }
+                assert!(
+                    summary.quotes as usize <= 3 * n,
+                    "n={n} total={total}: {} quotes",
+                    summary.quotes
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn diverse_concave_curves_match_brute_force() {
+        let nano = 1_000_000_000u64;
+        type F = std::rc::Rc<dyn Fn(u64) -> u64>;
+        fn rc(f: impl Fn(u64) -> u64 + 'static) -> F {
+            std::rc::Rc::new(f)
+        }
+        let families: Vec<(&str, Vec<(F, u64)>)> = vec![
+            (
+                "cp + sqrt",
+                vec![
+                    (
+                        rc(move |x| cp_output_fee_bps(x, 10_000 * nano, 100 * nano, 30)),
+                        100 * nano,
+                    ),
+                    (rc(|x: u64| (3e3 * (x as f64).sqrt()) as u64), 100 * nano),
+                ],
+            ),
+            (
+                "log + cp + virtual cp",
+                vec![
+                    (rc(|x: u64| (1e9 * (1.0 + x as f64 / 1e11).ln()) as u64), 100 * nano),
+                    (
+                        rc(move |x| cp_output_fee_bps(x, 8_000 * nano, 80 * nano, 60)),
+                        80 * nano,
+                    ),
+                    (
+                        rc(move |x| cp_output_fee_bps(x, 40_000 * nano, 400 * nano, 10)),
+                        100 * nano,
+                    ),
+                ],
+            ),
+            (
+                "capped linear + cp",
+                vec![
+                    (
+                        rc(move |x: u64| (0.0101 * x as f64).min(0.05 * nano as f64) as u64),
+                        100 * nano,
+                    ),
+                    (
+                        rc(move |x| cp_output_fee_bps(x, 10_000 * nano, 100 * nano, 30)),
+                        100 * nano,
+                    ),
+                ],
+            ),
+            (
+                "tiered + power",
+                vec![
+                    (
+                        rc(|x: u64| {
+                            let x = x as f64;
+                            (if x < 5e9 {
+                                0.0102 * x
+                            } else {
+                                0.0102 * 5e9 + 0.0095 * (x - 5e9)
+                            }) as u64
+                        }),
+                        100 * nano,
+                    ),
+                    (rc(|x: u64| (2e2 * (x as f64).powf(0.6)) as u64), 100 * nano),
+                    (
+                        rc(move |x| cp_output_fee_bps(x, 12_000 * nano, 110 * nano, 45)),
+                        110 * nano,
+                    ),
+                ],
+            ),
+        ];
+        for (name, pools) in families {
+            for total in [2 * nano, 20 * nano, 150 * nano] {
+                let caps: Vec<u64> = pools.iter().map(|p| p.1).collect();
+                let fs: Vec<Box<dyn Fn(u64) -> u64>> = pools
+                    .iter()
+                    .map(|(f, _)| {
+                        let f = f.clone();
+                        Box::new(move |x| f(x)) as Box<dyn Fn(u64) -> u64>
+                    })
+                    .collect();
+                let mut curves: Vec<TestCurve> = pools
+                    .iter()
+                    .map(|(f, cap)| {
+                        let f = f.clone();
+                        TestCurve {
+                            f: Box::new(move |x| f(x)),
+                            reserve_in: 10_000 * nano,
+                            reserve_out: *cap,
+                            exact: None,
+                            quotes: 0,
+                        }
+                    })
+                    .collect();
+                let mut router = Router::default();
+                let summary = router.route(curves.as_mut_slice(), total, &mut Vec::new());
+                let brute = brute_optimum(&fs, &caps, total);
+                let got = summary.total_output as f64;
+                eprintln!(
+                    "{name}, total {total}: {} quotes, {} rounds, rel gap {:.1e}",
+                    summary.quotes,
+                    summary.rounds,
+                    (brute - got) / brute
+                );
+                assert!(
+                    got >= brute * (1.0 - 1e-6),
+                    "{name}, total {total}: router {got} vs brute force {brute} (rel {:.2e}, {} quotes, {} rounds)",
+                    (brute - got) / brute,
+                    summary.quotes,
+                    summary.rounds
+                );
+            }
+        }
+    }
+}

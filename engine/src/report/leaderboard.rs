@@ -1,0 +1,111 @@
+//! The leaderboard printed at the end of a run.
+
+use std::fmt::Write;
+
+use super::RunResults;
+
+/// The leaderboard as text: strategies by mean edge, then the normalizer, then rejections and
+/// disqualification reasons.
+pub fn render(results: &RunResults) -> String {
+    let mut out = String::new();
+    let sims = results.seeds.count;
+    let _ = writeln!(
+        out,
+        "{sims} simulations × {} steps, seeds {}..{} (stride {}), backend {}",
+        results.config.run.steps,
+        results.seeds.start,
+        results.seeds.start + u64::from(sims.saturating_sub(1)) * results.seeds.stride,
+        results.seeds.stride,
+        match results.backend {
+            crate::strategy::Backend::Wasm => "wasm",
+            crate::strategy::Backend::Native => "native",
+        }
+    );
+    let _ = writeln!(
+        out,
+        "{:>4}  {:<28} {:>10} {:>9} {:>8} {:>18} {:>7} {:>8} {:>8} {:>9} {:>5}",
+        "rank",
+        "strategy",
+        "mean edge",
+        "std",
+        "± se",
+        "vs normalizer",
+        "sharpe",
+        "capital",
+        "retail",
+        "arb loss",
+        "dq"
+    );
+    let mut ranked: Vec<_> = results.strategies.iter().filter(|s| s.rejected.is_none()).collect();
+    ranked.sort_by(|a, b| b.mean_edge.total_cmp(&a.mean_edge));
+    for (rank, s) in ranked.iter().enumerate() {
+        let vs = match (s.mean_edge_vs_normalizer, s.stderr_edge_vs_normalizer) {
+            (Some(m), Some(se)) => format!("{m:+.2} ± {se:.2}"),
+            _ => "—".to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "{:>4}  {:<28} {:>10.2} {:>9.2} {:>8.2} {:>18} {:>7.3} {:>7.1}% {:>7.1}% {:>9.2} {:>5}",
+            rank + 1,
+            truncate(&s.name, 28),
+            s.mean_edge,
+            s.std_edge,
+            s.stderr_edge,
+            vs,
+            s.sharpe,
+            100.0 * s.mean_final_capital_weight,
+            100.0 * s.mean_retail_share,
+            -s.mean_arb_edge,
+            s.disqualified_sims,
+        );
+    }
+    if let Some(n) = &results.normalizer {
+        let _ = writeln!(
+            out,
+            "{:>4}  {:<28} {:>10.2} {:>9.2} {:>8.2} {:>18} {:>7} {:>8} {:>7.1}% {:>9.2} {:>5}",
+            "",
+            "[normalizer]",
+            n.mean_edge,
+            n.std_edge,
+            n.stderr_edge,
+            "",
+            "",
+            "",
+            100.0 * n.mean_retail_share,
+            -n.mean_arb_edge,
+            "",
+        );
+    }
+    for s in results.strategies.iter().filter(|s| s.rejected.is_some()) {
+        let _ = writeln!(
+            out,
+            "rejected  {}: {}",
+            s.name,
+            s.rejected.as_deref().unwrap_or_default()
+        );
+    }
+    for s in &results.strategies {
+        for (reason, count) in &s.disqualification_reasons {
+            let _ = writeln!(
+                out,
+                "disqualified  {} in {count} of {sims} simulations: {reason}",
+                s.name
+            );
+        }
+    }
+    let st = &results.stats;
+    let _ = writeln!(
+        out,
+        "calls per step {:.2} (arbitrage {:.2} quotes per pool-step, router {:.2} quotes per pool-order)",
+        st.calls_per_step, st.arb_quotes_per_pool_step, st.router_quotes_per_pool_order
+    );
+    out
+}
+
+fn truncate(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        s.to_string()
+    } else {
+        s.chars().take(width - 1).chain(['…']).collect()
+    }
+}

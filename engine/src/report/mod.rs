@@ -1,0 +1,280 @@
+//! What a run produces: the aggregated results (`results.json`), the leaderboard, and the HTML
+//! report.
+//!
+//! `results.json` is the record of a run: byte-identical for the same config, modules and seeds
+//! on any machine and at any thread count. It therefore holds no wall times, absolute paths or
+//! anything else that depends on where or how fast the run happened.
+
+pub mod html;
+pub mod leaderboard;
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::market::SimulationResult;
+use crate::strategy::Backend;
+
+/// Summary statistics of a sample.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Summary {
+    /// Mean.
+    pub mean: f64,
+    /// Sample standard deviation (n − 1).
+    pub std: f64,
+    /// Standard error of the mean.
+    pub stderr: f64,
+}
+
+impl Summary {
+    /// Summarises `values`.
+    pub fn of(values: impl Iterator<Item = f64> + Clone) -> Self {
+        let n = values.clone().count();
+        if n == 0 {
+            return Self::default();
+        }
+        let mean = values.clone().sum::<f64>() / n as f64;
+        let var = if n > 1 {
+            values.map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1) as f64
+        } else {
+            0.0
+        };
+        let std = var.sqrt();
+        Self {
+            mean,
+            std,
+            stderr: std / (n as f64).sqrt(),
+        }
+    }
+}
+
+/// One entrant's aggregated results.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StrategySummary {
+    /// Display name.
+    pub name: String,
+    /// Model that wrote it (`None` for human-written).
+    pub model: String,
+    /// SHA-256 of its `.wasm`.
+    pub sha256: String,
+    /// Why it was refused at load, if it was (it then took part in no simulation).
+    pub rejected: Option<String>,
+    /// Mean edge per simulation, Y.
+    pub mean_edge: f64,
+    /// Standard deviation of edge across simulations.
+    pub std_edge: f64,
+    /// Standard error of the mean edge.
+    pub stderr_edge: f64,
+    /// Mean of (this edge − the normalizer's edge), paired per seed.
+    pub mean_edge_vs_normalizer: Option<f64>,
+    /// Standard error of that paired difference.
+    pub stderr_edge_vs_normalizer: Option<f64>,
+    /// Mean edge / its standard deviation.
+    pub sharpe: f64,
+    /// Mean retail edge.
+    pub mean_retail_edge: f64,
+    /// Mean arbitrage edge (negative: the arbitrage loss).
+    pub mean_arb_edge: f64,
+    /// Mean share of retail volume.
+    pub mean_retail_share: f64,
+    /// Mean final capital weight.
+    pub mean_final_capital_weight: f64,
+    /// Simulations in which it was disqualified.
+    pub disqualified_sims: u32,
+    /// Reasons of its disqualifications, each with how many simulations it ended.
+    pub disqualification_reasons: Vec<(String, u32)>,
+}
+
+/// The normalizer's aggregated results.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NormalizerSummary {
+    /// Mean edge per simulation.
+    pub mean_edge: f64,
+    /// Standard deviation of edge.
+    pub std_edge: f64,
+    /// Standard error of the mean edge.
+    pub stderr_edge: f64,
+    /// Mean arbitrage edge.
+    pub mean_arb_edge: f64,
+    /// Mean share of retail volume.
+    pub mean_retail_share: f64,
+}
+
+/// Work done over the run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct RunStats {
+    /// Simulations.
+    pub simulations: u64,
+    /// Steps over all simulations.
+    pub steps: u64,
+    /// Retail orders.
+    pub orders: u64,
+    /// Strategy quote calls by the arbitrageur.
+    pub arb_quotes: u64,
+    /// Strategy quote calls by the router.
+    pub router_quotes: u64,
+    /// Hook calls.
+    pub hook_calls: u64,
+    /// Strategy calls (quotes and hooks) per step.
+    pub calls_per_step: f64,
+    /// Arbitrage quotes per strategy pool per step.
+    pub arb_quotes_per_pool_step: f64,
+    /// Router quotes per strategy pool per order.
+    pub router_quotes_per_pool_order: f64,
+}
+
+/// Seeds of the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Seeds {
+    /// First seed.
+    pub start: u64,
+    /// Distance between seeds.
+    pub stride: u64,
+    /// Number of simulations.
+    pub count: u32,
+}
+
+/// Everything a run produced: the content of `results.json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunResults {
+    /// amm-engine version.
+    pub engine_version: String,
+    /// Backend the strategies ran on.
+    pub backend: Backend,
+    /// The configuration, as run (after CLI overrides).
+    pub config: Config,
+    /// Seeds.
+    pub seeds: Seeds,
+    /// Entrants, in config order.
+    pub strategies: Vec<StrategySummary>,
+    /// The normalizer (absent when disabled).
+    pub normalizer: Option<NormalizerSummary>,
+    /// Work done.
+    pub stats: RunStats,
+    /// Every simulation, in seed order.
+    pub simulations: Vec<SimulationResult>,
+}
+
+/// Identity of an entrant for aggregation.
+pub struct EntrantInfo {
+    /// Display name.
+    pub name: String,
+    /// Model.
+    pub model: String,
+    /// SHA-256.
+    pub sha256: String,
+    /// Load-time rejection.
+    pub rejected: Option<String>,
+}
+
+impl RunResults {
+    /// Aggregates simulation results. `entrants` lists every entrant in config order; the
+    /// simulations' pools are the non-rejected ones in that order, then the normalizer.
+    pub fn aggregate(
+        config: &Config,
+        backend: Backend,
+        entrants: &[EntrantInfo],
+        simulations: Vec<SimulationResult>,
+    ) -> RunResults {
+        let has_normalizer = config.normalizer.enabled;
+        let running: Vec<usize> = (0..entrants.len())
+            .filter(|&i| entrants[i].rejected.is_none())
+            .collect();
+        let normalizer_index = running.len();
+        let normalizer_edges = |s: &SimulationResult| s.pools.get(normalizer_index).map_or(0.0, |p| p.edge);
+        let mut strategies = Vec::with_capacity(entrants.len());
+        for (i, entrant) in entrants.iter().enumerate() {
+            let slot = running.iter().position(|&r| r == i);
+            fn pool_at(s: &SimulationResult, slot: Option<usize>) -> Option<&crate::market::PoolResult> {
+                slot.and_then(|k| s.pools.get(k))
+            }
+            let pool = |s| pool_at(s, slot);
+            let sims = || simulations.iter().filter_map(pool);
+            let edge = Summary::of(sims().map(|p| p.edge));
+            let paired = Summary::of(
+                simulations
+                    .iter()
+                    .filter_map(|s| pool(s).map(|p| p.edge - normalizer_edges(s))),
+            );
+            let mean = |f: fn(&crate::market::PoolResult) -> f64| Summary::of(sims().map(f)).mean;
+            let mut reasons: Vec<(String, u32)> = Vec::new();
+            for p in sims() {
+                if let Some(d) = &p.disqualified {
+                    match reasons.iter_mut().find(|(r, _)| *r == d.reason) {
+                        Some((_, n)) => *n += 1,
+                        None => reasons.push((d.reason.clone(), 1)),
+                    }
+                }
+            }
+            strategies.push(StrategySummary {
+                name: entrant.name.clone(),
+                model: entrant.model.clone(),
+                sha256: entrant.sha256.clone(),
+                rejected: entrant.rejected.clone(),
+                mean_edge: edge.mean,
+                std_edge: edge.std,
+                stderr_edge: edge.stderr,
+                mean_edge_vs_normalizer: (has_normalizer && slot.is_some()).then_some(paired.mean),
+                stderr_edge_vs_normalizer: (has_normalizer && slot.is_some()).then_some(paired.stderr),
+                sharpe: if edge.std > 0.0 { edge.mean / edge.std } else { 0.0 },
+                mean_retail_edge: mean(|p| p.retail_edge),
+                mean_arb_edge: mean(|p| p.arb_edge),
+                mean_retail_share: mean(|p| p.retail_share),
+                mean_final_capital_weight: mean(|p| p.final_capital_weight.unwrap_or(0.0)),
+                disqualified_sims: sims().filter(|p| p.disqualified.is_some()).count() as u32,
+                disqualification_reasons: reasons,
+            });
+        }
+        let normalizer = has_normalizer.then(|| {
+            let sims = || simulations.iter().filter_map(|s| s.pools.get(normalizer_index));
+            let edge = Summary::of(sims().map(|p| p.edge));
+            NormalizerSummary {
+                mean_edge: edge.mean,
+                std_edge: edge.std,
+                stderr_edge: edge.stderr,
+                mean_arb_edge: Summary::of(sims().map(|p| p.arb_edge)).mean,
+                mean_retail_share: Summary::of(sims().map(|p| p.retail_share)).mean,
+            }
+        });
+        let mut stats = RunStats {
+            simulations: simulations.len() as u64,
+            ..RunStats::default()
+        };
+        for s in &simulations {
+            stats.steps += s.stats.steps;
+            stats.orders += s.stats.orders;
+            stats.arb_quotes += s.stats.arb_quotes;
+            stats.router_quotes += s.stats.router_quotes;
+            stats.hook_calls += s.stats.hook_calls;
+        }
+        let pools = running.len().max(1) as f64;
+        if stats.steps > 0 {
+            stats.calls_per_step =
+                (stats.arb_quotes + stats.router_quotes + stats.hook_calls) as f64 / stats.steps as f64;
+            stats.arb_quotes_per_pool_step = stats.arb_quotes as f64 / stats.steps as f64 / pools;
+        }
+        if stats.orders > 0 {
+            stats.router_quotes_per_pool_order = stats.router_quotes as f64 / stats.orders as f64 / pools;
+        }
+        RunResults {
+            engine_version: crate::ENGINE_VERSION.to_string(),
+            backend,
+            config: config.clone(),
+            seeds: Seeds {
+                start: config.run.seed_start,
+                stride: config.run.seed_stride,
+                count: config.run.simulations,
+            },
+            strategies,
+            normalizer,
+            stats,
+            simulations,
+        }
+    }
+
+    /// `results.json`: pretty-printed, deterministic.
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+        text.push('\n');
+        text
+    }
+}

@@ -1,0 +1,183 @@
+//! Running a configuration: load the entrants, run the simulations in parallel, aggregate.
+//!
+//! Entrants that fail to build or load are rejected with their reason and take no part; the
+//! others run as if the rejected had never been entered (same pool indices), so a broken
+//! submission cannot change how anyone else is treated.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::builder::{self, BuildOptions};
+use crate::config::Config;
+use crate::market::{Entrant, SimulationResult, simulate};
+use crate::native;
+use crate::report::{EntrantInfo, RunResults};
+use crate::sandbox::{EngineSettings, SandboxEngine, inspect, sha256_hex};
+use crate::strategy::{Backend, StrategyProgram};
+
+/// An entrant after loading: identity, and either a program or the reason it was refused.
+pub struct LoadedEntrant {
+    /// Name, model, hash, rejection.
+    pub info: EntrantInfo,
+    /// Where its module came from.
+    pub module_path: Option<PathBuf>,
+    /// What runs it (absent when rejected).
+    pub program: Option<StrategyProgram>,
+}
+
+/// Settings that apply across a whole invocation.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+    /// How to build strategy crates.
+    pub build: BuildOptions,
+}
+
+/// A run that could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The sandbox could not be created.
+    #[error(transparent)]
+    Engine(#[from] crate::sandbox::EngineError),
+    /// The thread pool could not be created.
+    #[error("could not start {threads} worker threads: {message}")]
+    Threads {
+        /// Threads asked for.
+        threads: usize,
+        /// Why not.
+        message: String,
+    },
+}
+
+/// A sandbox engine able to serve `config` on its thread count.
+pub fn engine_for(config: &Config) -> Result<SandboxEngine, RunError> {
+    let threads = threads(config);
+    // Each worker holds one instance per strategy, plus room for purity audits and validation.
+    let instances = (threads * (config.strategies.len() + 1) * 2 + 8).min(u32::MAX as usize) as u32;
+    Ok(SandboxEngine::new(EngineSettings::for_limits(
+        &config.sandbox,
+        instances,
+    ))?)
+}
+
+/// Worker threads for `config` (0 = one per core).
+pub fn threads(config: &Config) -> usize {
+    match config.run.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+}
+
+fn file_stem(path: &Path) -> String {
+    path.file_stem()
+        .map_or_else(|| "strategy".into(), |s| s.to_string_lossy().into_owned())
+}
+
+/// Builds and loads every entrant of `config`.
+pub fn load_entrants(config: &Config, engine: &SandboxEngine, options: &RunOptions) -> Vec<LoadedEntrant> {
+    config
+        .strategies
+        .iter()
+        .map(|entry| {
+            let path = config.strategy_path(entry);
+            let fallback_name = entry.name.clone().unwrap_or_else(|| file_stem(&path));
+            let reject = |name: String, sha256: String, reason: String| LoadedEntrant {
+                info: EntrantInfo { name, model: "None".into(), sha256, rejected: Some(reason) },
+                module_path: None,
+                program: None,
+            };
+            let module_path = match builder::resolve_module(&path, &options.build) {
+                Ok(p) => p,
+                Err(e) => return reject(fallback_name, String::new(), e.to_string()),
+            };
+            let bytes = match std::fs::read(&module_path) {
+                Ok(b) => b,
+                Err(e) => return reject(fallback_name, String::new(), format!("cannot read {}: {e}", module_path.display())),
+            };
+            let sha256 = sha256_hex(&bytes);
+            // Name and model come from the module's sections, read without running anything.
+            let info = inspect(&bytes, &config.sandbox).ok();
+            let section_name = info.as_ref().and_then(|i| i.name.clone()).filter(|n| !n.is_empty());
+            let name = entry.name.clone().or(section_name.clone()).unwrap_or_else(|| file_stem(&module_path));
+            let model = info.as_ref().and_then(|i| i.model.clone()).unwrap_or_else(|| "None".into());
+            let program = match engine.load(&bytes, &config.sandbox) {
+                Err(e) => return reject(name, sha256, e.to_string()),
+                Ok(module) => match config.run.backend {
+                    Backend::Wasm => StrategyProgram::Wasm(module),
+                    Backend::Native => {
+                        let key = section_name.unwrap_or_default();
+                        match native::find(&key) {
+                            Some(n) => StrategyProgram::Native(n),
+                            None => {
+                                return reject(
+                                    name,
+                                    sha256,
+                                    format!(
+                                        "no native build of {key:?}: --backend native runs only the strategies compiled into amm-engine ({})",
+                                        native::names().join(", ")
+                                    ),
+                                );
+                            }
+                        }
+                    }
+                },
+            };
+            LoadedEntrant {
+                info: EntrantInfo { name, model, sha256, rejected: None },
+                module_path: Some(module_path),
+                program: Some(program),
+            }
+        })
+        .collect()
+}
+
+/// Runs every simulation of `config` with `entrants` and aggregates the results.
+pub fn run(config: &Config, entrants: Vec<LoadedEntrant>, options: &RunOptions) -> Result<RunResults, RunError> {
+    let threads = threads(config);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("amm-sim-{i}"))
+        .build()
+        .map_err(|e| RunError::Threads {
+            threads,
+            message: e.to_string(),
+        })?;
+    let racing: Vec<(String, StrategyProgram)> = entrants
+        .iter()
+        .filter_map(|e| e.program.clone().map(|p| (e.info.name.clone(), p)))
+        .collect();
+    let racing = Arc::new(racing);
+    let sims = config.run.simulations;
+    let bar = if options.progress {
+        let bar = indicatif::ProgressBar::new(u64::from(sims));
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{prefix} [{bar:40}] {pos}/{len} sims, {elapsed} elapsed, eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        bar.set_prefix("simulating");
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let results: Vec<SimulationResult> = pool.install(|| {
+        (0..sims)
+            .into_par_iter()
+            .map(|k| {
+                let entrants: Vec<Entrant<'_>> =
+                    racing.iter().map(|(name, program)| Entrant { name, program }).collect();
+                let result = simulate(config, &entrants, config.seed(k));
+                bar.inc(1);
+                result
+            })
+            .collect()
+    });
+    bar.finish_and_clear();
+    let infos: Vec<EntrantInfo> = entrants.into_iter().map(|e| e.info).collect();
+    Ok(RunResults::aggregate(config, config.run.backend, &infos, results))
+}

@@ -1,15 +1,42 @@
 //! Building a strategy crate into a `.wasm` on demand.
 //!
 //! Authors point `validate`, `run` and configs at a crate directory as readily as at a `.wasm`;
-//! the engine runs `cargo build --release --target wasm32-unknown-unknown` for them and picks the
-//! produced module out of cargo's JSON messages (so workspace layouts and custom target
-//! directories just work).
+//! the engine runs `cargo build --release --target wasm32-unknown-unknown` for them (or the
+//! target the crate names in `[package.metadata.amm-engine]`) and picks the produced module out
+//! of cargo's JSON messages, so workspace layouts and custom target directories just work.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The target strategies are built for.
+/// The target strategies are built for, unless the crate asks for another with
+/// `[package.metadata.amm-engine] target = "wasm32-wasip1"` (a `std` strategy that prints).
 pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+/// Targets a crate may ask for.
+pub const ALLOWED_TARGETS: &[&str] = &[WASM_TARGET, "wasm32-wasip1"];
+
+/// The target a crate's manifest asks for (`[package.metadata.amm-engine] target`).
+fn crate_target(manifest: &Path) -> Result<String, BuildError> {
+    let text = std::fs::read_to_string(manifest).map_err(|_| BuildError::NotACrate(manifest.to_path_buf()))?;
+    let value: toml::Table = text.parse().map_err(|e: toml::de::Error| BuildError::Manifest {
+        manifest: manifest.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let target = value
+        .get("package")
+        .and_then(|p| p.get("metadata"))
+        .and_then(|m| m.get("amm-engine"))
+        .and_then(|a| a.get("target"))
+        .and_then(|t| t.as_str())
+        .unwrap_or(WASM_TARGET);
+    if !ALLOWED_TARGETS.contains(&target) {
+        return Err(BuildError::Manifest {
+            manifest: manifest.to_path_buf(),
+            message: format!("package.metadata.amm-engine.target = {target:?}: use one of {ALLOWED_TARGETS:?}"),
+        });
+    }
+    Ok(target.to_string())
+}
 
 /// Why a strategy crate could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -21,8 +48,16 @@ pub enum BuildError {
     #[error("could not run cargo ({0}); is the Rust toolchain installed and on PATH?")]
     Spawn(std::io::Error),
     /// The wasm target is missing.
-    #[error("the {WASM_TARGET} target is not installed: run `rustup target add {WASM_TARGET}`")]
-    TargetMissing,
+    #[error("the {0} target is not installed: run `rustup target add {0}`")]
+    TargetMissing(String),
+    /// The manifest cannot be read or asks for an unsupported target.
+    #[error("{manifest}: {message}")]
+    Manifest {
+        /// The Cargo.toml.
+        manifest: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// Compilation failed.
     #[error("building {crate_dir} failed:\n{diagnostics}")]
     Failed {
@@ -57,6 +92,7 @@ pub fn build_crate(crate_dir: &Path, options: &BuildOptions) -> Result<PathBuf, 
     let manifest = manifest
         .canonicalize()
         .map_err(|_| BuildError::NotACrate(crate_dir.to_path_buf()))?;
+    let target = crate_target(&manifest)?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
@@ -65,7 +101,7 @@ pub fn build_crate(crate_dir: &Path, options: &BuildOptions) -> Result<PathBuf, 
             "--release",
             "--lib",
             "--target",
-            WASM_TARGET,
+            &target,
             "--message-format=json-render-diagnostics",
         ])
         .arg("--manifest-path")
@@ -77,7 +113,7 @@ pub fn build_crate(crate_dir: &Path, options: &BuildOptions) -> Result<PathBuf, 
     let stderr = String::from_utf8_lossy(&output.stderr);
     if !output.status.success() {
         if stderr.contains("target may not be installed") || stderr.contains("can't find crate for `core`") {
-            return Err(BuildError::TargetMissing);
+            return Err(BuildError::TargetMissing(target));
         }
         let lines: Vec<&str> = stderr.lines().collect();
         let tail = lines[lines.len().saturating_sub(40)..].join("\n");

@@ -18,6 +18,7 @@ pub mod builder;
 pub mod config;
 pub mod market;
 pub mod native;
+pub mod receipt;
 pub mod report;
 pub mod run;
 pub mod sandbox;

@@ -86,6 +86,28 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Run a configuration into a verifiable bundle: modules, resolved config, results and a
+    /// receipt.json with the sha256 of each.
+    Submit {
+        /// Configuration file (TOML).
+        config: PathBuf,
+        #[command(flatten)]
+        overrides: RunOverrides,
+        /// Bundle directory (default: submissions/<config name>); must be empty or absent.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Re-run a bundle and confirm it reproduces its results exactly; exit 0 only if so.
+    Verify {
+        /// The bundle's receipt.json.
+        receipt: PathBuf,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Check strategies (.wasm files or strategy crate directories) against everything the
     /// engine enforces; exit 0 only if every check passes.
     Validate {
@@ -112,6 +134,13 @@ fn main() -> ExitCode {
             out,
             quiet,
         } => run_command(&configs, &overrides, out.as_deref(), quiet),
+        Command::Submit {
+            config,
+            overrides,
+            out,
+            quiet,
+        } => submit_command(&config, &overrides, out.as_deref(), quiet),
+        Command::Verify { receipt, quiet } => verify_command(&receipt, quiet),
         Command::Validate { paths } => validate_command(&paths),
         Command::New { name, sdk } => new_command(&name, sdk.as_deref()),
     };
@@ -170,6 +199,7 @@ fn run_command(configs: &[PathBuf], overrides: &RunOverrides, out: Option<&Path>
         let report = out_dir.join("report.html");
         std::fs::write(&report, html::render(&results))
             .with_context(|| format!("cannot write {}", report.display()))?;
+        write_logs(&out_dir, &results)?;
         println!("{}", leaderboard::render(&results));
         let sims = f64::from(config.run.simulations);
         let cores = run::threads(&config) as f64;
@@ -181,6 +211,90 @@ fn run_command(configs: &[PathBuf], overrides: &RunOverrides, out: Option<&Path>
         println!("wrote {} and {}", json.display(), report.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes what WASI strategies printed to `out/logs/<strategy>/seed-<seed>.log`.
+fn write_logs(out: &Path, results: &amm_engine::report::RunResults) -> Result<()> {
+    for sim in &results.simulations {
+        for pool in &sim.pools {
+            let Some((bytes, dropped)) = &pool.log else { continue };
+            if bytes.is_empty() && *dropped == 0 {
+                continue;
+            }
+            let safe: String = pool
+                .name
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+                .collect();
+            let dir = out.join("logs").join(safe);
+            std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            let mut text = bytes.clone();
+            if *dropped > 0 {
+                text.extend_from_slice(
+                    format!("\n[{dropped} more bytes dropped: sandbox.max_log_bytes reached]\n").as_bytes(),
+                );
+            }
+            let file = dir.join(format!("seed-{}.log", sim.seed));
+            std::fs::write(&file, text).with_context(|| format!("cannot write {}", file.display()))?;
+        }
+    }
+    Ok(())
+}
+
+fn submit_command(path: &Path, overrides: &RunOverrides, out: Option<&Path>, quiet: bool) -> Result<ExitCode> {
+    let mut config = Config::load(path)?;
+    overrides.apply(&mut config);
+    config.check(path)?;
+    let out = out.map_or_else(|| PathBuf::from("submissions").join(file_stem(path)), Path::to_path_buf);
+    let options = RunOptions {
+        progress: !quiet,
+        build: BuildOptions::default(),
+    };
+    let (receipt, results) = amm_engine::receipt::submit(&config, &out, &options)?;
+    println!("{}", leaderboard::render(&results));
+    for (name, reason) in &receipt.excluded {
+        println!("excluded {name}: {reason}");
+    }
+    println!("bundle {} (results sha256 {})", out.display(), receipt.results_sha256);
+    println!(
+        "check it with: amm-engine verify {}",
+        out.join("receipt.json").display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify_command(receipt: &Path, quiet: bool) -> Result<ExitCode> {
+    let options = RunOptions {
+        progress: !quiet,
+        build: BuildOptions::default(),
+    };
+    match amm_engine::receipt::verify(receipt, &options) {
+        Ok((r, amm_engine::receipt::Verdict::Identical)) => {
+            println!(
+                "VERIFIED: {} modules and the config match their hashes, and re-running {} simulations reproduced results.json exactly (sha256 {})",
+                r.modules.len(),
+                r.seeds.count,
+                r.results_sha256
+            );
+            if r.engine_version != amm_engine::ENGINE_VERSION {
+                println!(
+                    "note: produced by amm-engine {}, verified with {}",
+                    r.engine_version,
+                    amm_engine::ENGINE_VERSION
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok((_, amm_engine::receipt::Verdict::Differs(where_))) => {
+            println!("NOT VERIFIED: the re-run differs from the bundle's results: {where_}");
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e @ amm_engine::receipt::ReceiptError::Tampered { .. }) => {
+            println!("NOT VERIFIED: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn validate_command(paths: &[PathBuf]) -> Result<ExitCode> {

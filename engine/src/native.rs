@@ -51,6 +51,9 @@ pub static NATIVE_STRATEGIES: &[NativeStrategy] = &[
     NativeStrategy::of::<fixed_fee_30::FixedFee30>(),
     NativeStrategy::of::<fixed_fee_100::FixedFee100>(),
     NativeStrategy::of::<fixed_fee_500::FixedFee500>(),
+    NativeStrategy::of::<volatility_fee::VolatilityFee>(),
+    NativeStrategy::of::<inventory_skew::InventorySkew>(),
+    NativeStrategy::of::<competitor_match::CompetitorMatch>(),
 ];
 
 /// The native strategy whose name is `name`.

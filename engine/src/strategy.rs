@@ -116,6 +116,14 @@ impl StrategyInstance {
         }
     }
 
+    /// What a WASI module printed (kept bytes, dropped count); `None` otherwise.
+    pub fn log(&self) -> Option<(Vec<u8>, u64)> {
+        match self {
+            StrategyInstance::Wasm(instance) => instance.log(),
+            StrategyInstance::Native(_) => None,
+        }
+    }
+
     /// Fuel left after the last wasm call (`None` for native code).
     pub fn fuel_left(&self) -> Option<u64> {
         match self {

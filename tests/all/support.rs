@@ -18,6 +18,9 @@ pub const EXAMPLES: &[&str] = &[
     "fixed-fee-30",
     "fixed-fee-100",
     "fixed-fee-500",
+    "volatility-fee",
+    "inventory-skew",
+    "competitor-match",
 ];
 
 /// Builds (once) and returns the `.wasm` of example `name`.

@@ -77,6 +77,10 @@ pub struct PoolResult {
     pub disqualified: Option<Disqualification>,
     /// Per-epoch series.
     pub epochs: Vec<EpochRecord>,
+    /// What the strategy printed (WASI modules), and how many bytes were dropped past the
+    /// limit. Written beside the results, not into them.
+    #[serde(skip)]
+    pub log: Option<(Vec<u8>, u64)>,
 }
 
 /// Work done in one simulation.
@@ -105,6 +109,9 @@ pub struct SimulationResult {
     pub seed: u64,
     /// Its drawn parameters.
     pub params: MarketParams,
+    /// The fair price at the end of each epoch (the price path is the same whichever
+    /// strategies compete).
+    pub fair_prices: Vec<f64>,
     /// Strategy pools in config order, then the normalizer.
     pub pools: Vec<PoolResult>,
     /// Work done.
@@ -335,6 +342,7 @@ struct Simulation<'c> {
     faulted: Vec<usize>,
     scratch: Vec<f64>,
     weights: Vec<f64>,
+    fair_prices: Vec<f64>,
 }
 
 impl<'c> Simulation<'c> {
@@ -419,6 +427,7 @@ impl<'c> Simulation<'c> {
             faulted: Vec::new(),
             scratch: Vec::new(),
             weights: Vec::new(),
+            fair_prices: Vec::new(),
         }
     }
 
@@ -650,6 +659,7 @@ impl<'c> Simulation<'c> {
             }
         }
         // Close the epoch's books.
+        self.fair_prices.push(price);
         for pool in &mut self.pools {
             let weight = if matches!(pool.kind, Kind::Normalizer { .. }) {
                 0.0
@@ -699,6 +709,7 @@ impl<'c> Simulation<'c> {
 
     fn finish(mut self) -> SimulationResult {
         // Close the last (possibly partial) epoch.
+        self.fair_prices.push(self.price);
         for pool in &mut self.pools {
             let weight = if matches!(pool.kind, Kind::Normalizer { .. }) {
                 0.0
@@ -721,6 +732,13 @@ impl<'c> Simulation<'c> {
             .into_iter()
             .enumerate()
             .map(|(i, pool)| PoolResult {
+                log: match &pool.kind {
+                    Kind::Strategy {
+                        instance: Some(instance),
+                        ..
+                    } => instance.log(),
+                    _ => None,
+                },
                 name: pool.name,
                 edge: pool.total.total(),
                 retail_edge: pool.total.retail,
@@ -741,6 +759,7 @@ impl<'c> Simulation<'c> {
         SimulationResult {
             seed: self.seed,
             params: self.params,
+            fair_prices: self.fair_prices,
             pools,
             stats: self.stats,
         }

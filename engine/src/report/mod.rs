@@ -123,7 +123,7 @@ pub struct RunStats {
 }
 
 /// Seeds of the run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Seeds {
     /// First seed.
     pub start: u64,

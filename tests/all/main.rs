@@ -7,5 +7,6 @@ mod support;
 mod abi;
 mod cli;
 mod hostile;
+mod market;
 mod parity;
 mod wit;

@@ -47,6 +47,36 @@ pub fn example_wasm(name: &str) -> PathBuf {
         .expect("known example")
 }
 
+/// Builds (once per name) a fixture crate under `strategies/fixtures`.
+pub fn fixture_wasm(name: &str) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<(String, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, path)) = built.iter().find(|(n, _)| n == name) {
+        return path.clone();
+    }
+    let options = BuildOptions { target_dir: Some(workspace().join("target/test-wasm")) };
+    let wasm = build_crate(&workspace().join("strategies/fixtures").join(name), &options)
+        .unwrap_or_else(|e| panic!("building fixture {name}: {e}"));
+    built.push((name.to_string(), wasm.clone()));
+    wasm
+}
+
+/// Parses a config given as TOML text (strategy paths relative to the workspace root).
+pub fn config(text: &str) -> amm_engine::config::Config {
+    let mut config = amm_engine::config::Config::parse(text, Path::new("test.toml")).unwrap_or_else(|e| panic!("{e}"));
+    config.base_dir = workspace();
+    config
+}
+
+/// Runs a config through the library, as `amm-engine run` does.
+pub fn run(config: &amm_engine::config::Config) -> amm_engine::report::RunResults {
+    use amm_engine::run::{self, RunOptions};
+    let options = RunOptions { progress: false, build: BuildOptions { target_dir: Some(workspace().join("target/test-wasm")) } };
+    let engine = run::engine_for(config).expect("engine");
+    let entrants = run::load_entrants(config, &engine, &options);
+    run::run(config, entrants, &options).expect("run")
+}
+
 /// One engine shared by the tests of this binary (as the CLI shares one per process).
 pub fn engine() -> &'static SandboxEngine {
     static ENGINE: OnceLock<SandboxEngine> = OnceLock::new();

@@ -54,7 +54,9 @@ pub fn fixture_wasm(name: &str) -> PathBuf {
     if let Some((_, path)) = built.iter().find(|(n, _)| n == name) {
         return path.clone();
     }
-    let options = BuildOptions { target_dir: Some(workspace().join("target/test-wasm")) };
+    let options = BuildOptions {
+        target_dir: Some(workspace().join("target/test-wasm")),
+    };
     let wasm = build_crate(&workspace().join("strategies/fixtures").join(name), &options)
         .unwrap_or_else(|e| panic!("building fixture {name}: {e}"));
     built.push((name.to_string(), wasm.clone()));
@@ -71,7 +73,12 @@ pub fn config(text: &str) -> amm_engine::config::Config {
 /// Runs a config through the library, as `amm-engine run` does.
 pub fn run(config: &amm_engine::config::Config) -> amm_engine::report::RunResults {
     use amm_engine::run::{self, RunOptions};
-    let options = RunOptions { progress: false, build: BuildOptions { target_dir: Some(workspace().join("target/test-wasm")) } };
+    let options = RunOptions {
+        progress: false,
+        build: BuildOptions {
+            target_dir: Some(workspace().join("target/test-wasm")),
+        },
+    };
     let engine = run::engine_for(config).expect("engine");
     let entrants = run::load_entrants(config, &engine, &options);
     run::run(config, entrants, &options).expect("run")

@@ -250,6 +250,15 @@ impl Router {
         summary
     }
 
+    /// Whether pool `i`'s quotes sampled for the last order break the shape rules.
+    pub fn shape_violation(&self, i: usize) -> Option<super::curve::ShapeViolation> {
+        let pool = self.pools.get(i)?;
+        if pool.exact {
+            return None;
+        }
+        pool.samples.check_shape().err()
+    }
+
     /// Each pool's `(input, output)` in the chosen split.
     pub fn split(&self) -> &[(u64, u64)] {
         &self.best

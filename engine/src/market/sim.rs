@@ -130,14 +130,53 @@ impl Tally {
     }
 }
 
+/// A strategy's seat in one simulation: its live instance and storage, and its program, from
+/// which the purity audit takes pristine instances.
+struct Seat {
+    instance: StrategyInstance,
+    storage: Storage,
+    program: StrategyProgram,
+    wasi_seed: u64,
+    audit_key: u64,
+    quotes: u64,
+}
+
 enum Kind {
-    Strategy {
-        instance: Option<StrategyInstance>,
-        storage: Box<Storage>,
-    },
+    Strategy(Box<Seat>),
+    /// A strategy that could not be instantiated (disqualified from the start).
+    Absent,
     Normalizer {
         fee_bps: u64,
     },
+}
+
+/// The moment and the limits a call is made under.
+#[derive(Clone, Copy)]
+struct Ctx<'a> {
+    step: u64,
+    limits: &'a SandboxLimits,
+    /// Quotes whose hash falls below this are audited (see [`audit_due`]).
+    audit_threshold: u64,
+}
+
+/// Whether quote number `n` of the seat keyed `key` is audited: a fixed hash, so the sample is
+/// deterministic and independent of threads, yet not predictable by the strategy.
+fn audit_due(key: u64, n: u64, threshold: u64) -> bool {
+    let mut z = key ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    threshold == u64::MAX || z < threshold
+}
+
+fn audit_threshold(rate: f64) -> u64 {
+    if rate >= 1.0 {
+        u64::MAX
+    } else if rate <= 0.0 {
+        0
+    } else {
+        (rate * u64::MAX as f64) as u64
+    }
 }
 
 struct Pool {
@@ -192,11 +231,12 @@ impl Pool {
         }
     }
 
-    /// One quote; `None` when it faulted. A quote that would empty the pool counts as 0.
-    fn quote(&mut self, side: Side, input: u64, step: u64, max_faults: u32) -> Option<u64> {
+    /// One quote; `None` when it faulted or broke a rule. A quote that would empty the pool
+    /// counts as 0; one above the output reserve is absurd and disqualifies.
+    fn quote(&mut self, side: Side, input: u64, ctx: Ctx<'_>) -> Option<u64> {
         let (_, reserve_out) = self.reserves_in_out(side);
         let (rx, ry) = (self.reserve_x, self.reserve_y);
-        let output = match &mut self.kind {
+        let seat = match &mut self.kind {
             Kind::Normalizer { fee_bps } => {
                 let (rin, rout) = match side {
                     Side::BuyX => (ry, rx),
@@ -204,20 +244,42 @@ impl Pool {
                 };
                 return Some(cp_output_fee_bps(input, rin, rout, *fee_bps));
             }
-            Kind::Strategy {
-                instance: Some(instance),
-                storage,
-            } => instance.quote(side, input, rx, ry, storage),
-            Kind::Strategy { instance: None, .. } => return None,
+            Kind::Absent => return None,
+            Kind::Strategy(seat) => seat,
         };
-        match output {
-            Ok(y) if y >= reserve_out => Some(0),
-            Ok(y) => Some(y),
+        let y = match seat.instance.quote(side, input, rx, ry, &seat.storage) {
+            Ok(y) => y,
             Err(fault) => {
-                self.fault(step, CallKind::Quote, fault, max_faults);
-                None
+                self.fault(ctx.step, CallKind::Quote, fault, ctx.limits.max_faults);
+                return None;
+            }
+        };
+        seat.quotes += 1;
+        let mut broken = None;
+        if y > reserve_out {
+            broken = Some(format!(
+                "absurd quote: {y} for input {input} ({side:?}) exceeds the output reserve {reserve_out}"
+            ));
+        } else if audit_due(seat.audit_key, seat.quotes, ctx.audit_threshold)
+            && let Ok(mut pristine) = seat.program.instantiate(ctx.limits, seat.wasi_seed)
+        {
+            // Purity audit: the same payload on a fresh instance must give the same answer.
+            let again = pristine.quote(side, input, rx, ry, &seat.storage);
+            if again.as_ref() != Ok(&y) {
+                let shown = match again {
+                    Ok(z) => z.to_string(),
+                    Err(f) => format!("a fault ({f})"),
+                };
+                broken = Some(format!(
+                    "impure quote: {side:?} input {input} on reserves {rx}/{ry} gave {y}, but {shown} on a fresh instance"
+                ));
             }
         }
+        if let Some(reason) = broken {
+            self.disqualify(ctx.step, CallKind::Quote, reason);
+            return None;
+        }
+        Some(if y == reserve_out { 0 } else { y })
     }
 
     fn exact_model(&self, side: Side) -> Option<CpModel> {
@@ -229,7 +291,7 @@ impl Pool {
                     b: rout as f64,
                 })
             }
-            Kind::Strategy { .. } => None,
+            Kind::Strategy(_) | Kind::Absent => None,
         }
     }
 
@@ -264,17 +326,16 @@ impl Pool {
 struct PoolCurve<'a> {
     pool: &'a mut Pool,
     side: Side,
-    step: u64,
-    max_faults: u32,
+    ctx: Ctx<'a>,
     quotes: &'a mut u64,
 }
 
 impl Curve for PoolCurve<'_> {
     fn quote(&mut self, input: u64) -> Option<u64> {
-        if matches!(self.pool.kind, Kind::Strategy { .. }) {
+        if matches!(self.pool.kind, Kind::Strategy(_)) {
             *self.quotes += 1;
         }
-        self.pool.quote(self.side, input, self.step, self.max_faults)
+        self.pool.quote(self.side, input, self.ctx)
     }
     fn exact_model(&self) -> Option<CpModel> {
         self.pool.exact_model(self.side)
@@ -292,8 +353,7 @@ struct OrderCurves<'a> {
     pools: &'a mut [Pool],
     live: &'a [usize],
     side: Side,
-    step: u64,
-    max_faults: u32,
+    ctx: Ctx<'a>,
 }
 
 impl CurveSet for OrderCurves<'_> {
@@ -301,7 +361,7 @@ impl CurveSet for OrderCurves<'_> {
         self.live.len()
     }
     fn quote(&mut self, i: usize, input: u64) -> Option<u64> {
-        self.pools[self.live[i]].quote(self.side, input, self.step, self.max_faults)
+        self.pools[self.live[i]].quote(self.side, input, self.ctx)
     }
     fn exact_model(&self, i: usize) -> Option<CpModel> {
         self.pools[self.live[i]].exact_model(self.side)
@@ -343,6 +403,7 @@ struct Simulation<'c> {
     scratch: Vec<f64>,
     weights: Vec<f64>,
     fair_prices: Vec<f64>,
+    audit_threshold: u64,
 }
 
 impl<'c> Simulation<'c> {
@@ -372,22 +433,17 @@ impl<'c> Simulation<'c> {
         for (index, entrant) in entrants.iter().enumerate() {
             let wasi_seed = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (index as u64 + 1);
             let instance = entrant.program.instantiate(limits, wasi_seed);
-            let mut pool = blank(
-                entrant.name.to_string(),
-                Kind::Strategy {
-                    instance: None,
-                    storage: Box::new(Storage::zeroed()),
-                },
-                rx,
-                ry,
-                1.0 / n as f64,
-            );
+            let mut pool = blank(entrant.name.to_string(), Kind::Absent, rx, ry, 1.0 / n as f64);
             match instance {
                 Ok(instance) => {
-                    pool.kind = Kind::Strategy {
-                        instance: Some(instance),
-                        storage: Box::new(Storage::zeroed()),
-                    }
+                    pool.kind = Kind::Strategy(Box::new(Seat {
+                        instance,
+                        storage: Storage::zeroed(),
+                        program: entrant.program.clone(),
+                        wasi_seed,
+                        audit_key: wasi_seed.rotate_left(17) ^ 0xA0D1_7A0D_17A0_D17A,
+                        quotes: 0,
+                    }))
                 }
                 Err(e) => pool.disqualify(0, CallKind::Instantiate, e.to_string()),
             }
@@ -428,6 +484,7 @@ impl<'c> Simulation<'c> {
             scratch: Vec::new(),
             weights: Vec::new(),
             fair_prices: Vec::new(),
+            audit_threshold: audit_threshold(limits.audit_rate),
         }
     }
 
@@ -474,11 +531,18 @@ impl<'c> Simulation<'c> {
         self.finish()
     }
 
+    fn ctx(&self) -> Ctx<'c> {
+        Ctx {
+            step: self.step,
+            limits: self.limits,
+            audit_threshold: self.audit_threshold,
+        }
+    }
+
     fn arbitrage(&mut self, i: usize) {
         let price = self.price;
         let min_profit = self.config.market.min_arb_profit * NANO_F; // nano Y
-        let max_faults = self.limits.max_faults;
-        let step = self.step;
+        let ctx = self.ctx();
         let mut best: Option<(Side, ArbTrade, f64)> = None;
         for side in Side::BOTH {
             // λ: the input's price in output units; δ: the input worth the profit floor.
@@ -489,8 +553,7 @@ impl<'c> Simulation<'c> {
             let mut curve = PoolCurve {
                 pool: &mut self.pools[i],
                 side,
-                step,
-                max_faults,
+                ctx,
                 quotes: &mut self.stats.arb_quotes,
             };
             let search = best_trade(&mut curve, lambda, delta.ceil() as u64, min_surplus, &mut self.samples);
@@ -517,7 +580,7 @@ impl<'c> Simulation<'c> {
 
     /// Disqualifies a strategy whose sampled curve broke the shape rules.
     fn check_shape(&mut self, i: usize, call: CallKind) {
-        if matches!(self.pools[i].kind, Kind::Strategy { .. })
+        if matches!(self.pools[i].kind, Kind::Strategy(_))
             && let Err(violation) = self.samples.check_shape()
         {
             let step = self.step;
@@ -540,15 +603,26 @@ impl<'c> Simulation<'c> {
             return;
         }
         self.stats.orders += 1;
+        let ctx = Ctx {
+            step: self.step,
+            limits: self.limits,
+            audit_threshold: self.audit_threshold,
+        };
         let mut curves = OrderCurves {
             pools: &mut self.pools,
             live: &self.live,
             side,
-            step: self.step,
-            max_faults: self.limits.max_faults,
+            ctx,
         };
         let summary = self.router.route(&mut curves, input, &mut self.faulted);
         self.stats.router_quotes += u64::from(summary.quotes);
+        // In-run shape check on every point the router sampled.
+        for k in 0..self.live.len() {
+            if let Some(violation) = self.router.shape_violation(k) {
+                let step = self.step;
+                self.pools[self.live[k]].disqualify(step, CallKind::Quote, violation.to_string());
+            }
+        }
         let price = self.price;
         for k in 0..self.live.len() {
             let i = self.live[k];
@@ -563,7 +637,7 @@ impl<'c> Simulation<'c> {
     }
 
     fn after_swap(&mut self, i: usize, side: Side, input: u64, output: u64, flow_captured: f32) {
-        if !matches!(self.pools[i].kind, Kind::Strategy { .. }) || !self.pools[i].live {
+        if !matches!(self.pools[i].kind, Kind::Strategy(_)) || !self.pools[i].live {
             return;
         }
         let epoch_len = u64::from(self.config.run.epoch_len);
@@ -596,11 +670,8 @@ impl<'c> Simulation<'c> {
         let step = self.step;
         let max_faults = self.limits.max_faults;
         let pool = &mut self.pools[i];
-        if let Kind::Strategy {
-            instance: Some(instance),
-            storage,
-        } = &mut pool.kind
-            && let Err(fault) = instance.after_swap(&trade, storage)
+        if let Kind::Strategy(seat) = &mut pool.kind
+            && let Err(fault) = seat.instance.after_swap(&trade, &mut seat.storage)
         {
             pool.fault(step, CallKind::AfterSwap, fault, max_faults);
         }
@@ -696,11 +767,8 @@ impl<'c> Simulation<'c> {
                 capital_weight: pool.capital_weight as f32,
             };
             self.stats.hook_calls += 1;
-            if let Kind::Strategy {
-                instance: Some(instance),
-                storage,
-            } = &mut pool.kind
-                && let Err(fault) = instance.epoch_boundary(&message, storage)
+            if let Kind::Strategy(seat) = &mut pool.kind
+                && let Err(fault) = seat.instance.epoch_boundary(&message, &mut seat.storage)
             {
                 pool.fault(step, CallKind::EpochBoundary, fault, max_faults);
             }
@@ -733,10 +801,7 @@ impl<'c> Simulation<'c> {
             .enumerate()
             .map(|(i, pool)| PoolResult {
                 log: match &pool.kind {
-                    Kind::Strategy {
-                        instance: Some(instance),
-                        ..
-                    } => instance.log(),
+                    Kind::Strategy(seat) => seat.instance.log(),
                     _ => None,
                 },
                 name: pool.name,

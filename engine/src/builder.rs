@@ -66,6 +66,14 @@ pub enum BuildError {
         /// Cargo's error output (last lines).
         diagnostics: String,
     },
+    /// A module file could not be read (or, for `.wat`, assembled).
+    #[error("cannot read {path}: {message}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why not.
+        message: String,
+    },
     /// Cargo succeeded but produced no `.wasm` for this crate.
     #[error("building {0} produced no .wasm: give the crate `[lib] crate-type = [\"cdylib\", \"rlib\"]`")]
     NoArtifact(PathBuf),
@@ -149,6 +157,24 @@ pub fn build_crate(crate_dir: &Path, options: &BuildOptions) -> Result<PathBuf, 
         })
         .find(|file| file.extension().is_some_and(|ext| ext == "wasm"))
         .ok_or_else(|| BuildError::NoArtifact(crate_dir.to_path_buf()))
+}
+
+/// Reads a module file; WebAssembly text (`.wat`) is assembled to binary first, so fixtures and
+/// hand-written modules can be used as they are.
+pub fn read_module(path: &Path) -> Result<Vec<u8>, BuildError> {
+    let bytes = std::fs::read(path).map_err(|e| BuildError::Read {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    if path.extension().is_some_and(|e| e == "wat") {
+        return wat::parse_bytes(&bytes)
+            .map(|b| b.into_owned())
+            .map_err(|e| BuildError::Read {
+                path: path.to_path_buf(),
+                message: format!("not valid WebAssembly text: {e}"),
+            });
+    }
+    Ok(bytes)
 }
 
 /// A module's path: `path` itself for a file, the built `.wasm` for a crate directory.

@@ -318,7 +318,14 @@ fn validate_command(paths: &[PathBuf]) -> Result<ExitCode> {
         } else {
             path.clone()
         };
-        let bytes = std::fs::read(&module_path).with_context(|| format!("cannot read {}", module_path.display()))?;
+        let bytes = match builder::read_module(&module_path) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                println!("  {:<10} FAIL  {e}", "format");
+                all_passed = false;
+                continue;
+            }
+        };
         let (report, _) = validate::validate_module(&engine, &bytes, &file_stem(&module_path), &limits);
         for check in &report.checks {
             println!("  {:<10} {}  {}", check.name, check.outcome, check.detail);

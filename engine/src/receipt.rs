@@ -135,7 +135,7 @@ pub fn submit(config: &Config, out: &Path, options: &RunOptions) -> Result<(Rece
         });
         let bytes = crate::builder::resolve_module(&path, &options.build)
             .map_err(|e| e.to_string())
-            .and_then(|m| std::fs::read(&m).map_err(|e| format!("cannot read {}: {e}", m.display())));
+            .and_then(|m| crate::builder::read_module(&m).map_err(|e| e.to_string()));
         match bytes {
             Err(reason) => excluded.push((name, reason)),
             Ok(bytes) => {

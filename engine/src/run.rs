@@ -93,9 +93,9 @@ pub fn load_entrants(config: &Config, engine: &SandboxEngine, options: &RunOptio
                 Ok(p) => p,
                 Err(e) => return reject(fallback_name, String::new(), e.to_string()),
             };
-            let bytes = match std::fs::read(&module_path) {
+            let bytes = match builder::read_module(&module_path) {
                 Ok(b) => b,
-                Err(e) => return reject(fallback_name, String::new(), format!("cannot read {}: {e}", module_path.display())),
+                Err(e) => return reject(fallback_name, String::new(), e.to_string()),
             };
             let sha256 = sha256_hex(&bytes);
             // Name and model come from the module's sections, read without running anything.

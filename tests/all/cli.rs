@@ -41,7 +41,7 @@ fn validate_passes_every_example_strategy() {
 
 #[test]
 fn validate_fails_a_hostile_module_naming_the_reason() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::Scratch::new();
     let path = dir.path().join("looper.wasm");
     let looping = crate::support::strategy_wat("(loop $l (br $l)) (i64.const 0)", "");
     std::fs::write(&path, wat::parse_str(looping).unwrap()).unwrap();
@@ -56,7 +56,7 @@ fn validate_fails_a_hostile_module_naming_the_reason() {
 
 #[test]
 fn new_scaffolds_a_strategy_that_validates() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::Scratch::new();
     let (ok, out) = amm_engine(&["new", "demo"], dir.path());
     assert!(ok, "{out}");
     let (ok, out) = amm_engine(&["validate", "demo"], dir.path());

@@ -316,3 +316,345 @@ fn bulk_memory_fill_costs_fuel_per_byte() {
         }
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The fixture files of tests/fixtures/hostile: each refused at load or disqualified in-run with
+// its specific reason, while an honest strategy beside it runs to the end.
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    crate::support::workspace().join("tests/fixtures/hostile").join(name)
+}
+
+fn load_fixture(name: &str) -> Result<amm_engine::sandbox::StrategyModule, LoadError> {
+    let bytes = amm_engine::builder::read_module(&fixture(name)).expect("fixture reads");
+    crate::support::engine().load(&bytes, &SandboxLimits::default())
+}
+
+#[test]
+fn load_time_fixtures_are_refused_with_their_reason() {
+    let limits = SandboxLimits::default();
+    let cases: Vec<(&str, Box<dyn Fn(&LoadError) -> bool>)> = vec![
+        (
+            "loop_in_start.wat",
+            Box::new(|e| *e == LoadError::Instantiate(Fault::OutOfFuel { budget: 10_000_000 })),
+        ),
+        (
+            "huge_memory.wat",
+            Box::new(move |e| {
+                *e == LoadError::MemoryTooLarge {
+                    declared: 1 << 32,
+                    limit: limits.max_memory_bytes,
+                }
+            }),
+        ),
+        (
+            "huge_table.wat",
+            Box::new(|e| {
+                *e == LoadError::TableTooLarge {
+                    declared: 20_000_000,
+                    limit: 10_000,
+                }
+            }),
+        ),
+        (
+            "env_import.wat",
+            Box::new(
+                |e| matches!(e, LoadError::ForbiddenImport { module, name, .. } if module == "env" && name == "read_secret"),
+            ),
+        ),
+        (
+            "wasi_filesystem.wat",
+            Box::new(|e| matches!(e, LoadError::ForbiddenImport { name, .. } if name == "path_open")),
+        ),
+        (
+            "wasi_socket.wat",
+            Box::new(|e| matches!(e, LoadError::ForbiddenImport { name, .. } if name == "sock_accept")),
+        ),
+        (
+            "missing_export.wat",
+            Box::new(|e| {
+                matches!(
+                    e,
+                    LoadError::MissingExport {
+                        name: "epoch_boundary",
+                        ..
+                    }
+                )
+            }),
+        ),
+        (
+            "mistyped_export.wat",
+            Box::new(
+                |e| matches!(e, LoadError::MistypedExport { name: "compute_swap", found, .. } if found == "func (i32) -> i32"),
+            ),
+        ),
+        (
+            "bad_buffer.wat",
+            Box::new(|e| {
+                matches!(
+                    e,
+                    LoadError::BufferOutOfBounds {
+                        address: 4_294_967_280,
+                        ..
+                    }
+                )
+            }),
+        ),
+        ("component.wat", Box::new(|e| *e == LoadError::Component)),
+        (
+            "malformed.wasm",
+            Box::new(|e| matches!(e, LoadError::Malformed { message } if message.contains("end-of-file"))),
+        ),
+        ("not_wasm.wasm", Box::new(|e| *e == LoadError::NotWasm)),
+    ];
+    for (name, expected) in cases {
+        match load_fixture(name) {
+            Err(e) => assert!(expected(&e), "{name}: unexpected error {e:?}"),
+            Ok(_) => panic!("{name} loaded"),
+        }
+    }
+}
+
+#[test]
+fn a_function_built_to_be_slow_to_compile_is_refused_before_compiling() {
+    // 720 KB of straight-line code in one function.
+    let body = "(drop (i64.const 1234567))".repeat(120_000);
+    let wat = strategy_wat(&format!("{body} (i64.const 0)"), "");
+    match load_wat(&wat, &SandboxLimits::default()) {
+        Err(LoadError::FunctionTooLarge { size, limit, .. }) => {
+            assert!(size > limit && limit == 512 << 10, "{size} vs {limit}")
+        }
+        other => panic!("expected FunctionTooLarge, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_wall_clock_backstop_stops_what_fuel_would_not_in_time() {
+    // Fuel enough for hours; a 50 ms backstop ends the loop.
+    let limits = SandboxLimits {
+        quote_fuel: 1 << 40,
+        backstop_ms: 50,
+        ..SandboxLimits::default()
+    };
+    let fault = quote_fault("(loop $l (br $l)) (i64.const 0)", "", &limits);
+    assert_eq!(fault, Fault::Deadline { limit_ms: 50 });
+    assert!(fault.is_nondeterministic());
+}
+
+#[test]
+fn bulk_memory_copy_costs_fuel_per_byte() {
+    let limits = SandboxLimits::default();
+    let fault = quote_fault(
+        "(memory.copy (i32.const 0) (i32.const 8) (i32.const 1048576)) (i64.const 0)",
+        "",
+        &limits,
+    );
+    assert_eq!(
+        fault,
+        Fault::OutOfFuel {
+            budget: limits.quote_fuel
+        }
+    );
+}
+
+#[test]
+fn table_growth_beyond_the_limit_faults() {
+    let limits = SandboxLimits::default();
+    let fault = quote_fault(
+        "(drop (table.grow (ref.null func) (i32.const 20000))) (i64.const 0)",
+        "(table 1 funcref)",
+        &limits,
+    );
+    assert_eq!(
+        fault,
+        Fault::TableLimit {
+            requested: 20_001,
+            limit: 10_000
+        }
+    );
+}
+
+#[test]
+fn indirect_calls_to_null_and_with_the_wrong_signature_trap() {
+    let limits = SandboxLimits::default();
+    let table = "(table 2 funcref) (elem (i32.const 0) $f) (func $f (param i32)) (type $q (func (result i64)))";
+    assert_eq!(
+        quote_fault("(call_indirect (type $q) (i32.const 1))", table, &limits),
+        Fault::Trap {
+            trap: TrapKind::IndirectCallToNull
+        }
+    );
+    assert_eq!(
+        quote_fault("(call_indirect (type $q) (i32.const 0))", table, &limits),
+        Fault::Trap {
+            trap: TrapKind::BadSignature
+        }
+    );
+}
+
+#[test]
+fn a_hook_writing_garbage_storage_hurts_only_itself() {
+    let limits = SandboxLimits::default();
+    let module = load_fixture("garbage_storage.wat").unwrap();
+    let mut instance = module.instantiate(&limits, 0).unwrap();
+    let mut storage = Storage::zeroed();
+    let nano = 1_000_000_000;
+    let honest = instance
+        .quote(Side::BuyX, 10 * nano, 100 * nano, 10_000 * nano, &storage)
+        .unwrap();
+    assert!(honest > 0);
+    let trade = amm_strategy_sdk::AfterSwap {
+        side: Side::BuyX,
+        input_amount: nano,
+        output_amount: nano / 100,
+        reserve_x: 100 * nano,
+        reserve_y: 10_000 * nano,
+        sim_step: 0,
+        epoch_step: 0,
+        epoch_number: 0,
+        n_pools: 2,
+        pool_index: 0,
+        flow_captured: 1.0,
+        capital_weight: 1.0,
+        competing_spot_prices: [f32::NAN; 8],
+    };
+    instance.after_swap(&trade, &mut storage).unwrap();
+    assert!(
+        storage.as_bytes().iter().all(|&b| b == 0xff),
+        "the host keeps what the hook left, nothing more"
+    );
+    assert_eq!(
+        instance.quote(Side::BuyX, 10 * nano, 100 * nano, 10_000 * nano, &storage),
+        Ok(0)
+    );
+}
+
+/// A short market run of an honest fixed-fee pool beside `fixture`.
+fn race(fixture_name: &str, audit_rate: f64) -> amm_engine::report::RunResults {
+    let honest = crate::support::example_wasm("fixed-fee-30");
+    let config = crate::support::config(&format!(
+        r#"
+        [run]
+        simulations = 2
+        steps = 1500
+        epoch_len = 500
+        [market]
+        volatility = 0.005
+        [sandbox]
+        audit_rate = {audit_rate}
+        [[strategy]]
+        path = "{honest}"
+        [[strategy]]
+        path = "{hostile}"
+        "#,
+        honest = honest.display(),
+        hostile = fixture(fixture_name).display(),
+    ));
+    crate::support::run(&config)
+}
+
+#[test]
+fn in_run_fixtures_are_disqualified_with_their_reason_and_the_honest_pool_runs_on() {
+    use amm_engine::sandbox::CallKind;
+    let cases: &[(&str, f64, CallKind, &str)] = &[
+        ("loop_in_quote.wat", 0.0, CallKind::Quote, "out of fuel"),
+        ("loop_in_after_swap.wat", 0.0, CallKind::AfterSwap, "out of fuel"),
+        (
+            "loop_in_epoch_boundary.wat",
+            0.0,
+            CallKind::EpochBoundary,
+            "out of fuel",
+        ),
+        (
+            "memory_grow_bomb.wat",
+            0.0,
+            CallKind::Quote,
+            "memory limit: grew to 16842752 bytes",
+        ),
+        ("recursion.wat", 0.0, CallKind::Quote, "stack overflow"),
+        ("trap_unreachable.wat", 0.0, CallKind::Quote, "trap: unreachable"),
+        (
+            "trap_division.wat",
+            0.0,
+            CallKind::Quote,
+            "trap: integer division by zero",
+        ),
+        (
+            "trap_out_of_bounds.wat",
+            0.0,
+            CallKind::Quote,
+            "trap: out-of-bounds memory access",
+        ),
+        (
+            "trap_indirect_call.wat",
+            0.0,
+            CallKind::Quote,
+            "trap: indirect call to a null table entry",
+        ),
+        ("bulk_fill.wat", 0.0, CallKind::Quote, "out of fuel"),
+        ("bulk_copy.wat", 0.0, CallKind::Quote, "out of fuel"),
+        (
+            "table_grow.wat",
+            0.0,
+            CallKind::Quote,
+            "table limit: grew to 10001 elements",
+        ),
+        (
+            "absurd_output.wat",
+            0.0,
+            CallKind::Quote,
+            "absurd quote: 18446744073709551615",
+        ),
+        ("non_monotone.wat", 0.0, CallKind::Quote, "quote curve not monotone"),
+        ("non_concave.wat", 0.0, CallKind::Quote, "quote curve not concave"),
+        ("hidden_state_global.wat", 1.0, CallKind::Quote, "impure quote"),
+        ("hidden_state_memory.wat", 1.0, CallKind::Quote, "impure quote"),
+    ];
+    for &(name, audit_rate, call, reason) in cases {
+        let results = race(name, audit_rate);
+        let hostile = &results.strategies[1];
+        assert_eq!(hostile.rejected, None, "{name} loads");
+        for sim in &results.simulations {
+            let d = sim.pools[1]
+                .disqualified
+                .as_ref()
+                .unwrap_or_else(|| panic!("{name}: not disqualified in seed {}", sim.seed));
+            assert_eq!(d.call, call, "{name}: {d:?}");
+            assert!(
+                d.reason.contains(reason),
+                "{name}: reason {:?} lacks {reason:?}",
+                d.reason
+            );
+            let honest = &sim.pools[0];
+            assert!(
+                honest.disqualified.is_none(),
+                "{name}: the honest pool was disqualified"
+            );
+            assert_eq!(honest.epochs.len(), 3, "{name}: the honest pool ran every epoch");
+            assert!(honest.retail_volume > 0.0, "{name}: the honest pool traded");
+        }
+        assert_eq!(hostile.disqualified_sims, 2, "{name}");
+        assert!(
+            hostile
+                .disqualification_reasons
+                .iter()
+                .all(|d| d.example.contains(reason) && d.call == call),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn a_garbage_writing_strategy_is_not_disqualified_it_just_stops_trading() {
+    let results = race("garbage_storage.wat", 0.0);
+    for sim in &results.simulations {
+        assert!(
+            sim.pools[1].disqualified.is_none(),
+            "garbage in its own storage breaks no rule"
+        );
+        assert!(
+            sim.pools[0].retail_volume > 10.0 * sim.pools[1].retail_volume.max(1e-9),
+            "it offers (almost) nothing"
+        );
+    }
+}

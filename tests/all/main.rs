@@ -7,6 +7,7 @@ mod support;
 mod abi;
 mod cli;
 mod hostile;
+mod isolation;
 mod market;
 mod parity;
 mod wit;

@@ -293,7 +293,7 @@ fn a_seeds_price_path_and_order_flow_do_not_depend_on_the_strategies() {
 #[test]
 fn verify_accepts_an_honest_receipt_and_rejects_tampering() {
     use amm_engine::receipt::{self, ReceiptError, Verdict};
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::Scratch::new();
     let bundle = dir.path().join("bundle");
     let options = amm_engine::run::RunOptions::default();
     let (receipt, _) = receipt::submit(&quick(&["starter", "fixed-fee-30"], 0), &bundle, &options).unwrap();

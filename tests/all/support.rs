@@ -112,3 +112,31 @@ pub fn strategy_wat(compute_swap_body: &str, extra: &str) -> String {
 )"#
     )
 }
+
+/// A fresh, empty scratch directory under `target/test-scratch`, removed when dropped.
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    /// Creates one, unique per process and call.
+    pub fn new() -> Self {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = workspace()
+            .join("target/test-scratch")
+            .join(format!("{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("scratch directory");
+        Self(dir)
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

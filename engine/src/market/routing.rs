@@ -6,8 +6,8 @@
 //! principle). The reference engine finds `λ` by nested bisection, `O(N·60·60)` quotes per
 //! order; this router needs a few quotes per pool:
 //!
-//! 1. **Probe** each strategy pool once at an even share of the order and fit a
-//!    constant-product model through it (the normalizer's model is exact).
+//! 1. **Probe** each strategy pool once at half the order and fit a constant-product model
+//!    through it (the normalizer's model is exact).
 //! 2. **Solve** the models' equimarginal split in closed form: with `fᵢ = bᵢx/(aᵢ+x)`, pool `i`
 //!    takes `s·√(aᵢbᵢ) − aᵢ` where `s = (X + Σaᵢ) / Σ√(aᵢbᵢ)` over the active set.
 //! 3. **Quote** each pool at its share. A pool whose model predicted that quote (a new point)
@@ -106,7 +106,9 @@ impl Router {
             };
 
         // 1. Probe.
-        let probe = (total / n as u64).max(1);
+        // Half the order, whatever the number of pools: a pool's samples then depend only on
+        // itself and the order, so a neighbour that offers nothing cannot shift anyone's split.
+        let probe = (total / 2).max(1);
         for i in 0..n {
             let pool = &mut self.pools[i];
             if let Some(model) = curves.exact_model(i) {

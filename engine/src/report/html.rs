@@ -68,8 +68,7 @@ pub fn render(results: &RunResults) -> String {
 
 fn leaderboard_table(html: &mut String, results: &RunResults) {
     html.push_str("<h2>Leaderboard</h2>\n<table><tr><th>#</th><th>strategy</th><th>mean edge</th><th>± se</th><th>std</th><th>vs normalizer</th><th>sharpe</th><th>final capital</th><th>retail share</th><th>arb loss</th><th>disqualified</th></tr>\n");
-    let mut ranked: Vec<_> = results.strategies.iter().filter(|s| s.rejected.is_none()).collect();
-    ranked.sort_by(|a, b| b.mean_edge.total_cmp(&a.mean_edge));
+    let ranked = super::ranked(results);
     for (rank, s) in ranked.iter().enumerate() {
         let vs = match (s.mean_edge_vs_normalizer, s.stderr_edge_vs_normalizer) {
             (Some(m), Some(se)) => format!("{m:+.2} ± {se:.2}"),
@@ -106,12 +105,17 @@ fn leaderboard_table(html: &mut String, results: &RunResults) {
         if let Some(reason) = &s.rejected {
             let _ = writeln!(html, "<p>Rejected: <b>{}</b>: {}</p>", escape(&s.name), escape(reason));
         }
-        for (reason, count) in &s.disqualification_reasons {
+        for d in &s.disqualification_reasons {
             let _ = writeln!(
                 html,
-                "<p>Disqualified: <b>{}</b> in {count} simulations: {}</p>",
+                "<p>Disqualified: <b>{}</b> in {} simulations, in {}: {} (first: seed {}, step {}: {})</p>",
                 escape(&s.name),
-                escape(reason)
+                d.simulations,
+                d.call,
+                escape(&d.kind),
+                d.first_seed,
+                d.first_step,
+                escape(&d.example)
             );
         }
     }

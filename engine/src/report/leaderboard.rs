@@ -36,8 +36,7 @@ pub fn render(results: &RunResults) -> String {
         "arb loss",
         "dq"
     );
-    let mut ranked: Vec<_> = results.strategies.iter().filter(|s| s.rejected.is_none()).collect();
-    ranked.sort_by(|a, b| b.mean_edge.total_cmp(&a.mean_edge));
+    let ranked = super::ranked(results);
     for (rank, s) in ranked.iter().enumerate() {
         let vs = match (s.mean_edge_vs_normalizer, s.stderr_edge_vs_normalizer) {
             (Some(m), Some(se)) => format!("{m:+.2} ± {se:.2}"),
@@ -85,11 +84,11 @@ pub fn render(results: &RunResults) -> String {
         );
     }
     for s in &results.strategies {
-        for (reason, count) in &s.disqualification_reasons {
+        for d in &s.disqualification_reasons {
             let _ = writeln!(
                 out,
-                "disqualified  {} in {count} of {sims} simulations: {reason}",
-                s.name
+                "disqualified  {} in {} of {sims} simulations, in {}: {} (first: seed {}, step {}: {})",
+                s.name, d.simulations, d.call, d.kind, d.first_seed, d.first_step, d.example
             );
         }
     }

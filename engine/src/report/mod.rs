@@ -80,8 +80,25 @@ pub struct StrategySummary {
     pub mean_final_capital_weight: f64,
     /// Simulations in which it was disqualified.
     pub disqualified_sims: u32,
-    /// Reasons of its disqualifications, each with how many simulations it ended.
-    pub disqualification_reasons: Vec<(String, u32)>,
+    /// Its disqualifications, grouped by call and kind of reason.
+    pub disqualification_reasons: Vec<DisqualificationSummary>,
+}
+
+/// Disqualifications of one strategy sharing a call and a kind of reason.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DisqualificationSummary {
+    /// The call that failed.
+    pub call: crate::sandbox::CallKind,
+    /// The kind of reason (the reason up to its first colon).
+    pub kind: String,
+    /// Simulations ended this way.
+    pub simulations: u32,
+    /// The first of them: its seed, step and full reason.
+    pub first_seed: u64,
+    /// Step of the first.
+    pub first_step: u64,
+    /// Full reason of the first.
+    pub example: String,
 }
 
 /// The normalizer's aggregated results.
@@ -154,6 +171,18 @@ pub struct RunResults {
     pub simulations: Vec<SimulationResult>,
 }
 
+/// The entrants that ran, best first: those never disqualified by mean edge, then those
+/// disqualified in some simulation (a strategy cannot win by failing early).
+pub fn ranked(results: &RunResults) -> Vec<&StrategySummary> {
+    let mut ranked: Vec<_> = results.strategies.iter().filter(|s| s.rejected.is_none()).collect();
+    ranked.sort_by(|a, b| {
+        (a.disqualified_sims > 0)
+            .cmp(&(b.disqualified_sims > 0))
+            .then(b.mean_edge.total_cmp(&a.mean_edge))
+    });
+    ranked
+}
+
 /// Identity of an entrant for aggregation.
 pub struct EntrantInfo {
     /// Display name.
@@ -196,13 +225,22 @@ impl RunResults {
                     .filter_map(|s| pool(s).map(|p| p.edge - normalizer_edges(s))),
             );
             let mean = |f: fn(&crate::market::PoolResult) -> f64| Summary::of(sims().map(f)).mean;
-            let mut reasons: Vec<(String, u32)> = Vec::new();
-            for p in sims() {
-                if let Some(d) = &p.disqualified {
-                    match reasons.iter_mut().find(|(r, _)| *r == d.reason) {
-                        Some((_, n)) => *n += 1,
-                        None => reasons.push((d.reason.clone(), 1)),
-                    }
+            let mut reasons: Vec<DisqualificationSummary> = Vec::new();
+            for sim in &simulations {
+                let Some(d) = pool(sim).and_then(|p| p.disqualified.as_ref()) else {
+                    continue;
+                };
+                let kind = d.reason.split(':').next().unwrap_or_default().trim().to_string();
+                match reasons.iter_mut().find(|r| r.call == d.call && r.kind == kind) {
+                    Some(r) => r.simulations += 1,
+                    None => reasons.push(DisqualificationSummary {
+                        call: d.call,
+                        kind,
+                        simulations: 1,
+                        first_seed: sim.seed,
+                        first_step: d.step,
+                        example: d.reason.clone(),
+                    }),
                 }
             }
             strategies.push(StrategySummary {

@@ -16,6 +16,28 @@ use super::limits::SandboxLimits;
 /// The only import module a strategy may use (and only when WASI is allowed).
 pub const WASI_MODULE: &str = "wasi_snapshot_preview1";
 
+/// The WASI functions a strategy may import: what Rust's `std` needs to start, print, read
+/// clocks and draw random numbers. The host links them locked down (no preopened files, no
+/// environment, fixed clocks, seeded random). Filesystem paths and sockets are refused at load,
+/// so a module that would use them fails with a named import rather than at run time.
+pub const WASI_ALLOWED: &[&str] = &[
+    "args_get",
+    "args_sizes_get",
+    "environ_get",
+    "environ_sizes_get",
+    "clock_res_get",
+    "clock_time_get",
+    "fd_write",
+    "fd_close",
+    "fd_fdstat_get",
+    "fd_prestat_get",
+    "fd_prestat_dir_name",
+    "fd_seek",
+    "proc_exit",
+    "random_get",
+    "sched_yield",
+];
+
 /// A wasm value type in an export signature.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WasmType {
@@ -294,12 +316,16 @@ pub fn inspect(bytes: &[u8], limits: &SandboxLimits) -> Result<ModuleInfo, LoadE
             Payload::ImportSection(reader) => {
                 for import in reader.into_imports() {
                     let import = import.map_err(malformed)?;
-                    let is_wasi_func = import.module == WASI_MODULE && matches!(import.ty, TypeRef::Func(_));
+                    let is_wasi_func = import.module == WASI_MODULE
+                        && matches!(import.ty, TypeRef::Func(_))
+                        && WASI_ALLOWED.contains(&import.name);
                     if is_wasi_func && limits.allow_wasi {
                         info.uses_wasi = true;
                         continue;
                     }
-                    let wasi_hint = if !limits.allow_wasi && import.module == WASI_MODULE {
+                    let wasi_hint = if import.module == WASI_MODULE && limits.allow_wasi {
+                        " but a safe subset of WASI (no files beyond stdout/stderr, no sockets); see sandbox::WASI_ALLOWED"
+                    } else if !limits.allow_wasi && import.module == WASI_MODULE {
                         " (WASI is disabled by sandbox.allow_wasi = false)"
                     } else if limits.allow_wasi {
                         " (a wasm32-wasip1 module may import wasi_snapshot_preview1 functions); build for wasm32-unknown-unknown with amm-strategy-sdk"

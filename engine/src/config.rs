@@ -448,7 +448,7 @@ impl Config {
             ("pools.reserve_x", self.pools.reserve_x),
             ("pools.reserve_y", self.pools.reserve_y),
         ] {
-            if !(v >= 1e-3 && v <= MAX_TOKENS) {
+            if !(1e-3..=MAX_TOKENS).contains(&v) {
                 return Err(invalid(key, v.to_string(), "between 0.001 and 1e9 tokens"));
             }
         }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use amm_engine::builder::{self, BuildOptions};
 use amm_engine::config::Config;
-use amm_engine::report::{html, leaderboard};
+use amm_engine::report::{Shard, html, leaderboard, merge};
 use amm_engine::run::{self, RunOptions};
 use amm_engine::sandbox::{EngineSettings, SandboxEngine, SandboxLimits};
 use amm_engine::strategy::Backend;
@@ -85,6 +85,20 @@ enum Command {
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
+        /// Run only the K-th (0-based) of N disjoint seed ranges, e.g. `--shard 0/4`; combine
+        /// the shards' outputs with `amm-engine merge`.
+        #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+        shard: Option<Shard>,
+    },
+    /// Combine the outputs of `run --shard K/N` into the whole run's results.json and report
+    /// (byte-identical to running everything on one machine).
+    Merge {
+        /// Shard output directories (or their results.json files), any order.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        /// Where to write the merged results.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Run a configuration into a verifiable bundle: modules, resolved config, results and a
     /// receipt.json with the sha256 of each.
@@ -133,7 +147,9 @@ fn main() -> ExitCode {
             overrides,
             out,
             quiet,
-        } => run_command(&configs, &overrides, out.as_deref(), quiet),
+            shard,
+        } => run_command(&configs, &overrides, out.as_deref(), quiet, shard),
+        Command::Merge { shards, out } => merge_command(&shards, &out),
         Command::Submit {
             config,
             overrides,
@@ -153,7 +169,17 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_command(configs: &[PathBuf], overrides: &RunOverrides, out: Option<&Path>, quiet: bool) -> Result<ExitCode> {
+fn parse_shard(text: &str) -> Result<Shard, String> {
+    Shard::parse(text)
+}
+
+fn run_command(
+    configs: &[PathBuf],
+    overrides: &RunOverrides,
+    out: Option<&Path>,
+    quiet: bool,
+    shard: Option<Shard>,
+) -> Result<ExitCode> {
     let mut engine: Option<SandboxEngine> = None;
     for path in configs {
         let mut config = Config::load(path)?;
@@ -164,6 +190,10 @@ fn run_command(configs: &[PathBuf], overrides: &RunOverrides, out: Option<&Path>
             Some(dir) if configs.len() > 1 => dir.join(&stem),
             Some(dir) => dir.to_path_buf(),
             None => PathBuf::from("results").join(&stem),
+        };
+        let out_dir = match shard {
+            Some(s) if out.is_none() => out_dir.join(format!("shard-{}-of-{}", s.index, s.count)),
+            _ => out_dir,
         };
         let wanted = run::engine_for(&config)?;
         let engine = match &engine {
@@ -182,6 +212,7 @@ fn run_command(configs: &[PathBuf], overrides: &RunOverrides, out: Option<&Path>
         let options = RunOptions {
             progress: !quiet,
             build: BuildOptions::default(),
+            shard,
         };
         let entrants = run::load_entrants(&config, &engine, &options);
         for e in &entrants {
@@ -214,6 +245,27 @@ fn run_command(configs: &[PathBuf], overrides: &RunOverrides, out: Option<&Path>
 }
 
 /// Writes what WASI strategies printed to `out/logs/<strategy>/seed-<seed>.log`.
+fn merge_command(shards: &[PathBuf], out: &Path) -> Result<ExitCode> {
+    let mut parts = Vec::new();
+    for path in shards {
+        parts.push((path.clone(), merge::read(path)?));
+    }
+    let results = merge::merge(parts)?;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let json = out.join("results.json");
+    std::fs::write(&json, results.to_json()).with_context(|| format!("cannot write {}", json.display()))?;
+    let report = out.join("report.html");
+    std::fs::write(&report, html::render(&results)).with_context(|| format!("cannot write {}", report.display()))?;
+    println!("{}", leaderboard::render(&results));
+    println!(
+        "merged {} shards into {} and {}",
+        shards.len(),
+        json.display(),
+        report.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn write_logs(out: &Path, results: &amm_engine::report::RunResults) -> Result<()> {
     for sim in &results.simulations {
         for pool in &sim.pools {
@@ -249,6 +301,7 @@ fn submit_command(path: &Path, overrides: &RunOverrides, out: Option<&Path>, qui
     let options = RunOptions {
         progress: !quiet,
         build: BuildOptions::default(),
+        shard: None,
     };
     let (receipt, results) = amm_engine::receipt::submit(&config, &out, &options)?;
     println!("{}", leaderboard::render(&results));
@@ -267,6 +320,7 @@ fn verify_command(receipt: &Path, quiet: bool) -> Result<ExitCode> {
     let options = RunOptions {
         progress: !quiet,
         build: BuildOptions::default(),
+        shard: None,
     };
     match amm_engine::receipt::verify(receipt, &options) {
         Ok((r, amm_engine::receipt::Verdict::Identical)) => {

@@ -34,6 +34,8 @@ pub struct RunOptions {
     pub progress: bool,
     /// How to build strategy crates.
     pub build: BuildOptions,
+    /// Run only this part of the simulations.
+    pub shard: Option<crate::report::Shard>,
 }
 
 /// A run that could not start.
@@ -150,9 +152,11 @@ pub fn run(config: &Config, entrants: Vec<LoadedEntrant>, options: &RunOptions) 
         .filter_map(|e| e.program.clone().map(|p| (e.info.name.clone(), p)))
         .collect();
     let racing = Arc::new(racing);
-    let sims = config.run.simulations;
+    let range = options
+        .shard
+        .map_or(0..config.run.simulations, |s| s.range(config.run.simulations));
     let bar = if options.progress {
-        let bar = indicatif::ProgressBar::new(u64::from(sims));
+        let bar = indicatif::ProgressBar::new(u64::from(range.end - range.start));
         bar.set_style(
             indicatif::ProgressStyle::with_template(
                 "{prefix} [{bar:40}] {pos}/{len} sims, {elapsed} elapsed, eta {eta}",
@@ -166,7 +170,8 @@ pub fn run(config: &Config, entrants: Vec<LoadedEntrant>, options: &RunOptions) 
         indicatif::ProgressBar::hidden()
     };
     let results: Vec<SimulationResult> = pool.install(|| {
-        (0..sims)
+        range
+            .clone()
             .into_par_iter()
             .map(|k| {
                 let entrants: Vec<Entrant<'_>> =
@@ -179,5 +184,11 @@ pub fn run(config: &Config, entrants: Vec<LoadedEntrant>, options: &RunOptions) 
     });
     bar.finish_and_clear();
     let infos: Vec<EntrantInfo> = entrants.into_iter().map(|e| e.info).collect();
-    Ok(RunResults::aggregate(config, config.run.backend, &infos, results))
+    Ok(RunResults::aggregate(
+        config,
+        config.run.backend,
+        &infos,
+        results,
+        options.shard,
+    ))
 }

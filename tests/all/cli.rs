@@ -65,3 +65,58 @@ fn new_scaffolds_a_strategy_that_validates() {
     let (ok, out) = amm_engine(&["new", "demo"], dir.path());
     assert!(!ok && out.contains("already exists"), "refuses to overwrite:\n{out}");
 }
+
+#[test]
+fn the_job_array_script_runs_shards_that_merge_into_the_single_run() {
+    let dir = crate::support::Scratch::new();
+    let out = dir.path().join("out");
+    let script = workspace().join("deploy/shard-task.sh");
+    let config = workspace().join("configs/quick.toml");
+    for index in 0..2 {
+        let status = Command::new("bash")
+            .arg(&script)
+            .args(["--sims", "5", "--steps", "600"])
+            .env("CONFIG", &config)
+            .env("SHARDS", "2")
+            .env("OUT", &out)
+            .env("SLURM_ARRAY_TASK_ID", index.to_string())
+            .env("AMM_ENGINE", env!("CARGO_BIN_EXE_amm-engine"))
+            .current_dir(workspace())
+            .status()
+            .unwrap();
+        assert!(status.success(), "shard {index}");
+    }
+    let shards = [out.join("shard-0"), out.join("shard-1")];
+    let merged = out.join("merged");
+    let (ok, text) = amm_engine(
+        &[
+            "merge",
+            shards[1].to_str().unwrap(),
+            shards[0].to_str().unwrap(),
+            "--out",
+            merged.to_str().unwrap(),
+        ],
+        &workspace(),
+    );
+    assert!(ok, "{text}");
+    let single = dir.path().join("single");
+    let (ok, text) = amm_engine(
+        &[
+            "run",
+            config.to_str().unwrap(),
+            "--sims",
+            "5",
+            "--steps",
+            "600",
+            "--quiet",
+            "--out",
+            single.to_str().unwrap(),
+        ],
+        &workspace(),
+    );
+    assert!(ok, "{text}");
+    assert_eq!(
+        std::fs::read(merged.join("results.json")).unwrap(),
+        std::fs::read(single.join("results.json")).unwrap()
+    );
+}

@@ -333,7 +333,8 @@ fn load_fixture(name: &str) -> Result<amm_engine::sandbox::StrategyModule, LoadE
 #[test]
 fn load_time_fixtures_are_refused_with_their_reason() {
     let limits = SandboxLimits::default();
-    let cases: Vec<(&str, Box<dyn Fn(&LoadError) -> bool>)> = vec![
+    type Expect = Box<dyn Fn(&LoadError) -> bool>;
+    let cases: Vec<(&str, Expect)> = vec![
         (
             "loop_in_start.wat",
             Box::new(|e| *e == LoadError::Instantiate(Fault::OutOfFuel { budget: 10_000_000 })),

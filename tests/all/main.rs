@@ -10,4 +10,5 @@ mod hostile;
 mod isolation;
 mod market;
 mod parity;
+mod scale_out;
 mod wit;

@@ -78,6 +78,7 @@ pub fn run(config: &amm_engine::config::Config) -> amm_engine::report::RunResult
         build: BuildOptions {
             target_dir: Some(workspace().join("target/test-wasm")),
         },
+        shard: None,
     };
     let engine = run::engine_for(config).expect("engine");
     let entrants = run::load_entrants(config, &engine, &options);

@@ -210,12 +210,13 @@ mod tests {
     #[test]
     fn non_constant_product_curves_match_brute_force() {
         let nano = 1_000_000_000u64;
-        let curves: Vec<(&str, Box<dyn Fn(u64) -> u64>)> = vec![
+        type Named = (&'static str, Box<dyn Fn(u64) -> u64>);
+        let curves: Vec<Named> = vec![
             ("sqrt", Box::new(|x: u64| (3.0e4 * (x as f64).sqrt()) as u64)),
             ("log", Box::new(|x: u64| (5e9 * (1.0 + x as f64 / 1e11).ln()) as u64)),
             (
                 "capped linear",
-                Box::new(|x: u64| (0.012 * x as f64).min(40.0 * nano as f64) as u64),
+                Box::new(move |x: u64| (0.012 * x as f64).min(40.0 * nano as f64) as u64),
             ),
             (
                 "virtual reserves",

@@ -450,7 +450,7 @@ pub fn refit(samples: &Samples, centre: u64, lambda: f64, b_cap: f64, x_limit: f
         0.5 * (lo + hi)
     };
     // A model whose demand at λ is exactly m: b·x/(a+x) with a = m, b = 4λm.
-    (m > 0.0).then(|| Fit {
+    (m > 0.0).then_some(Fit {
         model: CpModel {
             a: m,
             b: 4.0 * lambda * m,
@@ -476,6 +476,38 @@ pub trait Curve {
     fn reserve_out(&self) -> u64;
     /// The pool's input-side reserve.
     fn reserve_in(&self) -> u64;
+}
+
+/// The curves of all pools on one side of an order, by index (so the market can expose its
+/// pools without building a list per order).
+pub trait CurveSet {
+    /// Number of pools.
+    fn len(&self) -> usize;
+    /// True when there are no pools.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Output of pool `i` for `input`; `None` if the quote faulted.
+    fn quote(&mut self, i: usize, input: u64) -> Option<u64>;
+    /// Pool `i`'s exact model, if known in closed form.
+    fn exact_model(&self, i: usize) -> Option<CpModel>;
+    /// Pool `i`'s output-side reserve.
+    fn reserve_out(&self, i: usize) -> u64;
+}
+
+impl<T: Curve> CurveSet for [T] {
+    fn len(&self) -> usize {
+        <[T]>::len(self)
+    }
+    fn quote(&mut self, i: usize, input: u64) -> Option<u64> {
+        self[i].quote(input)
+    }
+    fn exact_model(&self, i: usize) -> Option<CpModel> {
+        self[i].exact_model()
+    }
+    fn reserve_out(&self, i: usize) -> u64 {
+        self[i].reserve_out()
+    }
 }
 
 #[cfg(test)]
@@ -534,37 +566,5 @@ mod tests {
         s.insert(100, 50);
         s.insert(200, 40);
         assert!(matches!(s.check_shape(), Err(ShapeViolation::NotMonotone { .. })));
-    }
-}
-
-/// The curves of all pools on one side of an order, by index (so the market can expose its
-/// pools without building a list per order).
-pub trait CurveSet {
-    /// Number of pools.
-    fn len(&self) -> usize;
-    /// True when there are no pools.
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-    /// Output of pool `i` for `input`; `None` if the quote faulted.
-    fn quote(&mut self, i: usize, input: u64) -> Option<u64>;
-    /// Pool `i`'s exact model, if known in closed form.
-    fn exact_model(&self, i: usize) -> Option<CpModel>;
-    /// Pool `i`'s output-side reserve.
-    fn reserve_out(&self, i: usize) -> u64;
-}
-
-impl<T: Curve> CurveSet for [T] {
-    fn len(&self) -> usize {
-        <[T]>::len(self)
-    }
-    fn quote(&mut self, i: usize, input: u64) -> Option<u64> {
-        self[i].quote(input)
-    }
-    fn exact_model(&self, i: usize) -> Option<CpModel> {
-        self[i].exact_model()
-    }
-    fn reserve_out(&self, i: usize) -> u64 {
-        self[i].reserve_out()
     }
 }

@@ -33,7 +33,7 @@ pub fn stream(seed: u64, stream: Stream) -> ChaCha12Rng {
 }
 
 /// Parameters drawn once per simulation.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct MarketParams {
     /// σ of the fair price per step.
     pub volatility: f64,

@@ -29,7 +29,7 @@ use crate::strategy::{StrategyInstance, StrategyProgram};
 const NANO_F: f64 = NANO as f64;
 
 /// Why and when a strategy stopped trading in a simulation.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Disqualification {
     /// Step at which it happened (0-based).
     pub step: u64,
@@ -40,7 +40,7 @@ pub struct Disqualification {
 }
 
 /// One epoch of one pool.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct EpochRecord {
     /// Edge earned in the epoch, Y.
     pub edge: f64,
@@ -53,7 +53,7 @@ pub struct EpochRecord {
 }
 
 /// One pool's outcome in one simulation.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct PoolResult {
     /// Display name.
     pub name: String,
@@ -84,7 +84,7 @@ pub struct PoolResult {
 }
 
 /// Work done in one simulation.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct SimStats {
     /// Steps simulated.
     pub steps: u64,
@@ -103,7 +103,7 @@ pub struct SimStats {
 }
 
 /// Everything one simulation produced.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct SimulationResult {
     /// The simulation's seed.
     pub seed: u64,

@@ -7,6 +7,7 @@
 
 pub mod html;
 pub mod leaderboard;
+pub mod merge;
 
 use serde::Serialize;
 
@@ -48,7 +49,7 @@ impl Summary {
 }
 
 /// One entrant's aggregated results.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct StrategySummary {
     /// Display name.
     pub name: String,
@@ -85,7 +86,7 @@ pub struct StrategySummary {
 }
 
 /// Disqualifications of one strategy sharing a call and a kind of reason.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct DisqualificationSummary {
     /// The call that failed.
     pub call: crate::sandbox::CallKind,
@@ -102,7 +103,7 @@ pub struct DisqualificationSummary {
 }
 
 /// The normalizer's aggregated results.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct NormalizerSummary {
     /// Mean edge per simulation.
     pub mean_edge: f64,
@@ -117,7 +118,7 @@ pub struct NormalizerSummary {
 }
 
 /// Work done over the run.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct RunStats {
     /// Simulations.
     pub simulations: u64,
@@ -151,7 +152,7 @@ pub struct Seeds {
 }
 
 /// Everything a run produced: the content of `results.json`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct RunResults {
     /// amm-engine version.
     pub engine_version: String,
@@ -167,8 +168,43 @@ pub struct RunResults {
     pub normalizer: Option<NormalizerSummary>,
     /// Work done.
     pub stats: RunStats,
+    /// Which part of the run this is, for a shard's own results (absent for a whole run, and
+    /// for shards merged back into one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
     /// Every simulation, in seed order.
     pub simulations: Vec<SimulationResult>,
+}
+
+/// Part `index` (0-based) of `count` disjoint ranges of a run's simulations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Shard {
+    /// 0-based index.
+    pub index: u32,
+    /// Number of shards.
+    pub count: u32,
+}
+
+impl Shard {
+    /// Parses `K/N` (0 ≤ K < N).
+    pub fn parse(text: &str) -> Result<Shard, String> {
+        let bad = || format!("--shard {text:?}: expected K/N with 0 ≤ K < N, e.g. 0/4 (K is 0-based)");
+        let (k, n) = text.split_once('/').ok_or_else(bad)?;
+        let (index, count): (u32, u32) = (
+            k.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// The simulation indices (of `total`) this shard runs: a contiguous range.
+    pub fn range(&self, total: u32) -> std::ops::Range<u32> {
+        let at = |i: u32| (u64::from(total) * u64::from(i) / u64::from(self.count)) as u32;
+        at(self.index)..at(self.index + 1)
+    }
 }
 
 /// The entrants that ran, best first: those never disqualified by mean edge, then those
@@ -203,6 +239,7 @@ impl RunResults {
         backend: Backend,
         entrants: &[EntrantInfo],
         simulations: Vec<SimulationResult>,
+        shard: Option<Shard>,
     ) -> RunResults {
         let has_normalizer = config.normalizer.enabled;
         let running: Vec<usize> = (0..entrants.len())
@@ -305,6 +342,7 @@ impl RunResults {
             strategies,
             normalizer,
             stats,
+            shard,
             simulations,
         }
     }

@@ -8,7 +8,7 @@
 use serde::Serialize;
 
 /// Which strategy entry point was running.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CallKind {
     /// Instantiation, including the module's start function and `amm_buffer()`.

@@ -8,7 +8,7 @@ use amm_engine::builder::{self, BuildOptions};
 use amm_engine::config::Config;
 use amm_engine::report::{Shard, html, leaderboard, merge};
 use amm_engine::run::{self, RunOptions};
-use amm_engine::sandbox::{EngineSettings, SandboxEngine, SandboxLimits};
+use amm_engine::sandbox::{EngineSettings, ModuleCache, SandboxEngine, SandboxLimits, default_cache_dir};
 use amm_engine::strategy::Backend;
 use amm_engine::{scaffold, validate};
 use anyhow::{Context, Result};
@@ -19,6 +19,25 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Compile every module afresh instead of using the compiled-module cache
+    /// ($AMM_ENGINE_CACHE, else ~/.cache/amm-engine).
+    #[arg(long, global = true)]
+    no_cache: bool,
+}
+
+/// The compiled-module cache, unless disabled or unavailable (then modules are compiled).
+fn module_cache(disabled: bool) -> Option<ModuleCache> {
+    if disabled {
+        return None;
+    }
+    let dir = default_cache_dir()?;
+    match ModuleCache::open(&dir) {
+        Ok(cache) => Some(cache),
+        Err(e) => {
+            eprintln!("warning: {e}; compiling without a cache");
+            None
+        }
+    }
 }
 
 /// Overrides of a config's `[run]` table.
@@ -141,6 +160,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let cache = module_cache(cli.no_cache);
     let result = match cli.command {
         Command::Run {
             configs,
@@ -148,7 +168,7 @@ fn main() -> ExitCode {
             out,
             quiet,
             shard,
-        } => run_command(&configs, &overrides, out.as_deref(), quiet, shard),
+        } => run_command(&configs, &overrides, out.as_deref(), quiet, shard, cache),
         Command::Merge { shards, out } => merge_command(&shards, &out),
         Command::Submit {
             config,
@@ -157,7 +177,7 @@ fn main() -> ExitCode {
             quiet,
         } => submit_command(&config, &overrides, out.as_deref(), quiet),
         Command::Verify { receipt, quiet } => verify_command(&receipt, quiet),
-        Command::Validate { paths } => validate_command(&paths),
+        Command::Validate { paths } => validate_command(&paths, cache),
         Command::New { name, sdk } => new_command(&name, sdk.as_deref()),
     };
     match result {
@@ -179,6 +199,7 @@ fn run_command(
     out: Option<&Path>,
     quiet: bool,
     shard: Option<Shard>,
+    cache: Option<ModuleCache>,
 ) -> Result<ExitCode> {
     let mut engine: Option<SandboxEngine> = None;
     for path in configs {
@@ -195,7 +216,7 @@ fn run_command(
             Some(s) if out.is_none() => out_dir.join(format!("shard-{}-of-{}", s.index, s.count)),
             _ => out_dir,
         };
-        let wanted = run::engine_for(&config)?;
+        let wanted = run::engine_with_cache(&config, cache.clone())?;
         let engine = match &engine {
             Some(e)
                 if e.settings().covers(&config.sandbox)
@@ -351,9 +372,9 @@ fn verify_command(receipt: &Path, quiet: bool) -> Result<ExitCode> {
     }
 }
 
-fn validate_command(paths: &[PathBuf]) -> Result<ExitCode> {
+fn validate_command(paths: &[PathBuf], cache: Option<ModuleCache>) -> Result<ExitCode> {
     let limits = SandboxLimits::default();
-    let engine = SandboxEngine::new(EngineSettings::for_limits(&limits, 16))?;
+    let engine = SandboxEngine::with_cache(EngineSettings::for_limits(&limits, 16), cache)?;
     let mut all_passed = true;
     for path in paths {
         println!("validate {}", path.display());

@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::market::{Entrant, SimulationResult, simulate};
 use crate::native;
 use crate::report::{EntrantInfo, RunResults};
-use crate::sandbox::{EngineSettings, SandboxEngine, inspect, sha256_hex};
+use crate::sandbox::{EngineSettings, ModuleCache, SandboxEngine, inspect, sha256_hex};
 use crate::strategy::{Backend, StrategyProgram};
 
 /// An entrant after loading: identity, and either a program or the reason it was refused.
@@ -54,15 +54,20 @@ pub enum RunError {
     },
 }
 
-/// A sandbox engine able to serve `config` on its thread count.
+/// A sandbox engine able to serve `config` on its thread count (no module cache).
 pub fn engine_for(config: &Config) -> Result<SandboxEngine, RunError> {
+    engine_with_cache(config, None)
+}
+
+/// A sandbox engine able to serve `config`, compiling through `cache` when given.
+pub fn engine_with_cache(config: &Config, cache: Option<ModuleCache>) -> Result<SandboxEngine, RunError> {
     let threads = threads(config);
     // Each worker holds one instance per strategy, plus room for purity audits and validation.
     let instances = (threads * (config.strategies.len() + 1) * 2 + 8).min(u32::MAX as usize) as u32;
-    Ok(SandboxEngine::new(EngineSettings::for_limits(
-        &config.sandbox,
-        instances,
-    ))?)
+    Ok(SandboxEngine::with_cache(
+        EngineSettings::for_limits(&config.sandbox, instances),
+        cache,
+    )?)
 }
 
 /// Worker threads for `config` (0 = one per core).

@@ -5,6 +5,7 @@
 mod support;
 
 mod abi;
+mod cache;
 mod cli;
 mod hostile;
 mod isolation;

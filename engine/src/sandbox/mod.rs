@@ -14,6 +14,7 @@
 //! * **Typed failures.** Load problems are [`LoadError`]s naming the problem; call problems are
 //!   [`Fault`]s naming the trap, limit or budget.
 
+mod cache;
 mod fault;
 mod inspect;
 mod instance;
@@ -26,6 +27,7 @@ use std::time::Duration;
 
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, Linker, Module, PoolingAllocationConfig};
 
+pub use cache::{CacheError, ModuleCache, default_dir as default_cache_dir};
 pub use fault::{CallKind, Fault, LimitExceeded, TrapKind};
 pub use inspect::{
     EXPECTED_EXPORTS, ExpectedExport, ExportShape, LoadError, ModuleInfo, WASI_MODULE, WasmType, inspect, sha256_hex,
@@ -79,6 +81,7 @@ pub struct SandboxEngine {
 
 struct EngineInner {
     engine: Engine,
+    cache: Option<ModuleCache>,
     plain_linker: Linker<HostState>,
     wasi_linker: Linker<HostState>,
     settings: EngineSettings,
@@ -97,8 +100,13 @@ impl Drop for EngineInner {
 pub struct EngineError(String);
 
 impl SandboxEngine {
-    /// Creates the engine and starts its backstop clock.
+    /// Creates the engine (without a module cache) and starts its backstop clock.
     pub fn new(settings: EngineSettings) -> Result<Self, EngineError> {
+        Self::with_cache(settings, None)
+    }
+
+    /// Creates the engine, compiling through `cache` when given.
+    pub fn with_cache(settings: EngineSettings, cache: Option<ModuleCache>) -> Result<Self, EngineError> {
         let mut pool = PoolingAllocationConfig::new();
         pool.total_core_instances(settings.max_instances)
             .total_memories(settings.max_instances)
@@ -133,6 +141,7 @@ impl SandboxEngine {
         Ok(Self {
             inner: Arc::new(EngineInner {
                 engine,
+                cache,
                 plain_linker,
                 wasi_linker,
                 settings,
@@ -150,9 +159,23 @@ impl SandboxEngine {
     /// cheaply any number of times, from any thread.
     pub fn load(&self, bytes: &[u8], limits: &SandboxLimits) -> Result<StrategyModule, LoadError> {
         let info = inspect(bytes, limits)?;
-        let module = Module::new(&self.inner.engine, bytes).map_err(|e| LoadError::Compile {
-            message: format!("{e:#}"),
-        })?;
+        let cached = self
+            .inner
+            .cache
+            .as_ref()
+            .and_then(|c| c.get(&self.inner.engine, &info.sha256));
+        let module = match cached {
+            Some(module) => module,
+            None => {
+                let module = Module::new(&self.inner.engine, bytes).map_err(|e| LoadError::Compile {
+                    message: format!("{e:#}"),
+                })?;
+                if let Some(cache) = &self.inner.cache {
+                    cache.put(&self.inner.engine, &info.sha256, &module);
+                }
+                module
+            }
+        };
         instance::check_exports(&module)?;
         let linker = if info.uses_wasi {
             &self.inner.wasi_linker

@@ -37,7 +37,23 @@ struct PoolState {
     out: bool,
     share: u64,
     previous_share: u64,
+    /// Settled this round by a secant fit that stopped moving.
+    stable: bool,
     output: u64,
+}
+
+impl PoolState {
+    fn reset(&mut self) {
+        self.samples.clear();
+        self.fit = None;
+        self.exact = false;
+        self.confirmed = false;
+        self.out = false;
+        self.share = 0;
+        self.previous_share = 0;
+        self.stable = false;
+        self.output = 0;
+    }
 }
 
 /// Reusable router state (no allocation per order once warmed up).
@@ -75,8 +91,15 @@ impl Router {
     ) -> RouteSummary {
         let n = curves.len();
         faulted.clear();
-        self.pools.clear();
-        self.pools.resize_with(n, PoolState::default);
+        // Reuse the per-pool state (each holds a fixed-capacity sample buffer): reset, don't
+        // reallocate or re-zero it, for every order.
+        self.pools.truncate(n);
+        for pool in &mut self.pools {
+            pool.reset();
+        }
+        if self.pools.len() < n {
+            self.pools.resize_with(n, PoolState::default);
+        }
         self.best.clear();
         self.best.resize(n, (0, 0));
         let mut summary = RouteSummary::default();
@@ -160,24 +183,46 @@ impl Router {
                 }
             }
             // Which pools are settled: exact, confirmed by a prediction, or stable.
-            let zero_tolerance = GAP_TOLERANCE * best_total as f64 + 2.0;
             let mut settled = true;
-            for pool in self.pools.iter_mut().filter(|p| !p.out && !p.exact) {
-                if pool.share > 0 && !pool.confirmed {
+            for i in 0..n {
+                let pool = &mut self.pools[i];
+                if pool.out || pool.exact {
+                    continue;
+                }
+                if !pool.confirmed && pool.share > 0 {
                     pool.confirmed = pool.fit.is_some_and(|f| f.predicts(pool.share, pool.output));
+                } else if !pool.confirmed && round == 0 {
+                    // A pool left out: test its model once at a small order, far from the probe.
+                    // A constant-product pool is confirmed here, and rightly gets nothing.
+                    let x = (total / 32).max(1);
+                    if let Some(y) = quote(curves, pool, i, x, faulted)
+                        && pool.fit.is_some_and(|f| f.predicts(x, y))
+                    {
+                        pool.confirmed = true;
+                    }
                 }
                 // A secant fit whose demand no longer moves has equal marginals at the share.
-                let stable = if pool.share > 0 {
-                    round > 0
-                        && pool
-                            .fit
-                            .is_some_and(|f| f.is_secant() && f.points.contains(&pool.previous_share))
-                        && pool.share.abs_diff(pool.previous_share) <= (total / 1_000_000_000).max(1)
-                } else {
-                    pool.samples.envelope_max(lambda, total as f64).0 <= zero_tolerance
-                };
+                let stable = pool.share > 0
+                    && round > 0
+                    && pool
+                        .fit
+                        .is_some_and(|f| f.is_secant() && f.points.contains(&pool.previous_share))
+                    && pool.share.abs_diff(pool.previous_share) <= (total / 1_000_000_000).max(1);
                 pool.previous_share = pool.share;
-                settled &= pool.confirmed || stable;
+                pool.stable = stable;
+                settled &= pool.out || pool.confirmed || stable;
+            }
+            if !settled {
+                // The costlier test: a pool left out is settled if, by concavity, no sampled
+                // curve through its points could have earned anything at this price.
+                let zero_tolerance = GAP_TOLERANCE * best_total as f64 + 2.0;
+                settled = self.pools.iter().all(|p| {
+                    p.out
+                        || p.exact
+                        || p.confirmed
+                        || p.stable
+                        || (p.share == 0 && p.samples.envelope_max(lambda, total as f64).0 <= zero_tolerance)
+                });
             }
             if settled {
                 break;

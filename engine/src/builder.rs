@@ -97,21 +97,12 @@ pub fn build_crate(crate_dir: &Path, options: &BuildOptions) -> Result<PathBuf, 
     if !manifest.is_file() {
         return Err(BuildError::NotACrate(crate_dir.to_path_buf()));
     }
-    let manifest = manifest
-        .canonicalize()
-        .map_err(|_| BuildError::NotACrate(crate_dir.to_path_buf()))?;
+    let manifest = manifest.canonicalize().map_err(|_| BuildError::NotACrate(crate_dir.to_path_buf()))?;
     let target = crate_target(&manifest)?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
-        .args([
-            "build",
-            "--release",
-            "--lib",
-            "--target",
-            &target,
-            "--message-format=json-render-diagnostics",
-        ])
+        .args(["build", "--release", "--lib", "--target", &target, "--message-format=json-render-diagnostics"])
         .arg("--manifest-path")
         .arg(&manifest);
     if let Some(dir) = &options.target_dir {
@@ -133,10 +124,7 @@ pub fn build_crate(crate_dir: &Path, options: &BuildOptions) -> Result<PathBuf, 
             .filter_map(|msg| msg["message"]["rendered"].as_str().map(str::to_string))
             .collect();
         let diagnostics = if rendered.is_empty() { tail } else { rendered.join("\n") };
-        return Err(BuildError::Failed {
-            crate_dir: crate_dir.to_path_buf(),
-            diagnostics,
-        });
+        return Err(BuildError::Failed { crate_dir: crate_dir.to_path_buf(), diagnostics });
     }
     let stdout = String::from_utf8_lossy(&output.stdout);
     let manifest_str = manifest.to_string_lossy();
@@ -147,12 +135,7 @@ pub fn build_crate(crate_dir: &Path, options: &BuildOptions) -> Result<PathBuf, 
         .flat_map(|msg| {
             msg["filenames"]
                 .as_array()
-                .map(|files| {
-                    files
-                        .iter()
-                        .filter_map(|f| f.as_str().map(PathBuf::from))
-                        .collect::<Vec<_>>()
-                })
+                .map(|files| files.iter().filter_map(|f| f.as_str().map(PathBuf::from)).collect::<Vec<_>>())
                 .unwrap_or_default()
         })
         .find(|file| file.extension().is_some_and(|ext| ext == "wasm"))
@@ -162,26 +145,18 @@ pub fn build_crate(crate_dir: &Path, options: &BuildOptions) -> Result<PathBuf, 
 /// Reads a module file; WebAssembly text (`.wat`) is assembled to binary first, so fixtures and
 /// hand-written modules can be used as they are.
 pub fn read_module(path: &Path) -> Result<Vec<u8>, BuildError> {
-    let bytes = std::fs::read(path).map_err(|e| BuildError::Read {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
+    let bytes =
+        std::fs::read(path).map_err(|e| BuildError::Read { path: path.to_path_buf(), message: e.to_string() })?;
     if path.extension().is_some_and(|e| e == "wat") {
-        return wat::parse_bytes(&bytes)
-            .map(|b| b.into_owned())
-            .map_err(|e| BuildError::Read {
-                path: path.to_path_buf(),
-                message: format!("not valid WebAssembly text: {e}"),
-            });
+        return wat::parse_bytes(&bytes).map(|b| b.into_owned()).map_err(|e| BuildError::Read {
+            path: path.to_path_buf(),
+            message: format!("not valid WebAssembly text: {e}"),
+        });
     }
     Ok(bytes)
 }
 
 /// A module's path: `path` itself for a file, the built `.wasm` for a crate directory.
 pub fn resolve_module(path: &Path, options: &BuildOptions) -> Result<PathBuf, BuildError> {
-    if is_crate_dir(path) {
-        build_crate(path, options)
-    } else {
-        Ok(path.to_path_buf())
-    }
+    if is_crate_dir(path) { build_crate(path, options) } else { Ok(path.to_path_buf()) }
 }

@@ -167,10 +167,7 @@ pub struct PoolsConfig {
 
 impl Default for PoolsConfig {
     fn default() -> Self {
-        Self {
-            reserve_x: 100.0,
-            reserve_y: 10_000.0,
-        }
+        Self { reserve_x: 100.0, reserve_y: 10_000.0 }
     }
 }
 
@@ -188,11 +185,7 @@ pub struct NormalizerConfig {
 
 impl Default for NormalizerConfig {
     fn default() -> Self {
-        Self {
-            enabled: true,
-            fee_bps: Param::range(30.0, 80.0),
-            liquidity: Param::range(0.4, 2.0),
-        }
+        Self { enabled: true, fee_bps: Param::range(30.0, 80.0), liquidity: Param::range(0.4, 2.0) }
     }
 }
 
@@ -225,13 +218,7 @@ pub struct CapitalConfig {
 
 impl Default for CapitalConfig {
     fn default() -> Self {
-        Self {
-            enabled: true,
-            lambda: 2.0,
-            temperature: 1.0,
-            min_weight: 0.02,
-            score: Score::Edge,
-        }
+        Self { enabled: true, lambda: 2.0, temperature: 1.0, min_weight: 0.02, score: Score::Edge }
     }
 }
 
@@ -315,10 +302,8 @@ const MAX_TOKENS: f64 = 1e9;
 impl Config {
     /// Reads, parses and checks `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
         let mut config = Config::parse(&text, path)?;
         config.base_dir = path.parent().map_or_else(PathBuf::new, Path::to_path_buf);
         Ok(config)
@@ -326,19 +311,13 @@ impl Config {
 
     /// Where strategy `entry`'s path points (relative paths are relative to the config file).
     pub fn strategy_path(&self, entry: &StrategyEntry) -> PathBuf {
-        if entry.path.is_relative() {
-            self.base_dir.join(&entry.path)
-        } else {
-            entry.path.clone()
-        }
+        if entry.path.is_relative() { self.base_dir.join(&entry.path) } else { entry.path.clone() }
     }
 
     /// Parses and checks TOML `text` (`path` is for messages only).
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        let config: Config = toml::from_str(text)
+            .map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })?;
         config.check(path)?;
         Ok(config)
     }
@@ -377,9 +356,8 @@ impl Config {
         if run.seed_stride == 0 {
             return Err(invalid("run.seed_stride", "0".into(), "at least 1 (seeds must differ)"));
         }
-        let last_seed = u64::from(run.simulations - 1)
-            .checked_mul(run.seed_stride)
-            .and_then(|d| d.checked_add(run.seed_start));
+        let last_seed =
+            u64::from(run.simulations - 1).checked_mul(run.seed_stride).and_then(|d| d.checked_add(run.seed_start));
         if last_seed.is_none() {
             return Err(invalid(
                 "run.seed_start",
@@ -388,48 +366,14 @@ impl Config {
             ));
         }
         if run.threads > 1024 {
-            return Err(invalid(
-                "run.threads",
-                run.threads.to_string(),
-                "0 (one per core) to 1024",
-            ));
+            return Err(invalid("run.threads", run.threads.to_string(), "0 (one per core) to 1024"));
         }
         let m = &self.market;
-        param(
-            "market.volatility",
-            &m.volatility,
-            0.0,
-            0.5,
-            "between 0 and 0.5 per step",
-        )?;
-        param(
-            "market.arrival_rate",
-            &m.arrival_rate,
-            0.0,
-            100.0,
-            "between 0 and 100 orders per step",
-        )?;
-        param(
-            "market.mean_order_size",
-            &m.mean_order_size,
-            1e-6,
-            1e6,
-            "between 1e-6 and 1e6 Y",
-        )?;
-        param(
-            "market.order_size_sigma",
-            &m.order_size_sigma,
-            0.0,
-            5.0,
-            "between 0 and 5",
-        )?;
-        param(
-            "market.buy_probability",
-            &m.buy_probability,
-            0.0,
-            1.0,
-            "a probability, 0 to 1",
-        )?;
+        param("market.volatility", &m.volatility, 0.0, 0.5, "between 0 and 0.5 per step")?;
+        param("market.arrival_rate", &m.arrival_rate, 0.0, 100.0, "between 0 and 100 orders per step")?;
+        param("market.mean_order_size", &m.mean_order_size, 1e-6, 1e6, "between 1e-6 and 1e6 Y")?;
+        param("market.order_size_sigma", &m.order_size_sigma, 0.0, 5.0, "between 0 and 5")?;
+        param("market.buy_probability", &m.buy_probability, 0.0, 1.0, "a probability, 0 to 1")?;
         if !(m.min_arb_profit > 0.0 && m.min_arb_profit < 1e6) {
             return Err(invalid(
                 "market.min_arb_profit",
@@ -438,47 +382,26 @@ impl Config {
             ));
         }
         if !(m.initial_price > 1e-6 && m.initial_price < 1e6) {
-            return Err(invalid(
-                "market.initial_price",
-                m.initial_price.to_string(),
-                "between 1e-6 and 1e6 Y per X",
-            ));
+            return Err(invalid("market.initial_price", m.initial_price.to_string(), "between 1e-6 and 1e6 Y per X"));
         }
-        for (key, v) in [
-            ("pools.reserve_x", self.pools.reserve_x),
-            ("pools.reserve_y", self.pools.reserve_y),
-        ] {
+        for (key, v) in [("pools.reserve_x", self.pools.reserve_x), ("pools.reserve_y", self.pools.reserve_y)] {
             if !(1e-3..=MAX_TOKENS).contains(&v) {
                 return Err(invalid(key, v.to_string(), "between 0.001 and 1e9 tokens"));
             }
         }
         let n = &self.normalizer;
         param("normalizer.fee_bps", &n.fee_bps, 0.0, 9_999.0, "0 to 9999 basis points")?;
-        param(
-            "normalizer.liquidity",
-            &n.liquidity,
-            1e-3,
-            1e3,
-            "a multiple between 0.001 and 1000",
-        )?;
+        param("normalizer.liquidity", &n.liquidity, 1e-3, 1e3, "a multiple between 0.001 and 1000")?;
         let c = &self.capital;
         if !(c.lambda >= 0.0 && c.lambda.is_finite()) {
             return Err(invalid("capital.lambda", c.lambda.to_string(), "a finite number ≥ 0"));
         }
         if !(c.temperature > 0.0 && c.temperature.is_finite()) {
-            return Err(invalid(
-                "capital.temperature",
-                c.temperature.to_string(),
-                "a finite number > 0",
-            ));
+            return Err(invalid("capital.temperature", c.temperature.to_string(), "a finite number > 0"));
         }
         let strategies = self.strategies.len();
         if strategies == 0 {
-            return Err(invalid(
-                "strategy",
-                "none".into(),
-                "at least one [[strategy]] entry with a path",
-            ));
+            return Err(invalid("strategy", "none".into(), "at least one [[strategy]] entry with a path"));
         }
         if strategies > 254 {
             return Err(invalid(
@@ -498,16 +421,10 @@ impl Config {
             if let Some(name) = &s.name
                 && (name.is_empty() || name.len() > 64 || name.chars().any(char::is_control))
             {
-                return Err(invalid(
-                    &format!("strategy[{i}].name"),
-                    format!("{name:?}"),
-                    "1-64 printable characters",
-                ));
+                return Err(invalid(&format!("strategy[{i}].name"), format!("{name:?}"), "1-64 printable characters"));
             }
         }
-        self.sandbox
-            .check()
-            .map_err(|e| invalid(&format!("sandbox.{}", e.key), e.value, e.expected))?;
+        self.sandbox.check().map_err(|e| invalid(&format!("sandbox.{}", e.key), e.value, e.expected))?;
         Ok(())
     }
 
@@ -532,45 +449,29 @@ mod tests {
         let c = parse(ONE).unwrap();
         assert_eq!(c.run.steps, 10_000);
         assert_eq!(c.run.epoch_len, 1_000);
-        assert_eq!(
-            c.market.volatility,
-            Param::Range {
-                min: 0.0001,
-                max: 0.007
-            }
-        );
+        assert_eq!(c.market.volatility, Param::Range { min: 0.0001, max: 0.007 });
         assert_eq!(c.market.arrival_rate, Param::Range { min: 0.4, max: 1.2 });
         assert_eq!(c.market.mean_order_size, Param::Range { min: 12.0, max: 28.0 });
         assert_eq!(c.market.order_size_sigma, Param::Fixed(1.2));
         assert_eq!(c.market.min_arb_profit, 0.01);
         assert_eq!(c.normalizer.fee_bps, Param::Range { min: 30.0, max: 80.0 });
         assert_eq!(c.normalizer.liquidity, Param::Range { min: 0.4, max: 2.0 });
-        assert_eq!(
-            (c.capital.lambda, c.capital.temperature, c.capital.min_weight),
-            (2.0, 1.0, 0.02)
-        );
+        assert_eq!((c.capital.lambda, c.capital.temperature, c.capital.min_weight), (2.0, 1.0, 0.02));
         assert_eq!((c.pools.reserve_x, c.pools.reserve_y), (100.0, 10_000.0));
     }
 
     #[test]
     fn params_take_numbers_or_ranges() {
-        let c = parse(&format!(
-            "[market]\nvolatility = 0.003\narrival_rate = {{ min = 1, max = 2 }}\n{ONE}"
-        ))
-        .unwrap();
+        let c = parse(&format!("[market]\nvolatility = 0.003\narrival_rate = {{ min = 1, max = 2 }}\n{ONE}")).unwrap();
         assert_eq!(c.market.volatility, Param::Fixed(0.003));
         assert_eq!(c.market.arrival_rate, Param::Range { min: 1.0, max: 2.0 });
     }
 
     #[test]
     fn unknown_keys_are_named() {
-        let err = parse(&format!("[market]\nvolatilty = 0.003\n{ONE}"))
-            .unwrap_err()
-            .to_string();
+        let err = parse(&format!("[market]\nvolatilty = 0.003\n{ONE}")).unwrap_err().to_string();
         assert!(err.contains("unknown field `volatilty`"), "{err}");
-        let err = parse(&format!("[market]\nvolatility = {{ min = 1, mx = 2 }}\n{ONE}"))
-            .unwrap_err()
-            .to_string();
+        let err = parse(&format!("[market]\nvolatility = {{ min = 1, mx = 2 }}\n{ONE}")).unwrap_err().to_string();
         assert!(err.contains("unknown field `mx`"), "{err}");
         let err = parse(&format!("[runn]\nsteps = 5\n{ONE}")).unwrap_err().to_string();
         assert!(err.contains("unknown field `runn`"), "{err}");
@@ -578,25 +479,18 @@ mod tests {
 
     #[test]
     fn invalid_values_name_the_key_and_the_range() {
-        let err = parse(&format!("[market]\nbuy_probability = 1.5\n{ONE}"))
-            .unwrap_err()
-            .to_string();
+        let err = parse(&format!("[market]\nbuy_probability = 1.5\n{ONE}")).unwrap_err().to_string();
         assert!(err.contains("market.buy_probability = 1.5: a probability"), "{err}");
-        let err = parse(&format!("[market]\nvolatility = {{ min = 0.01, max = 0.001 }}\n{ONE}"))
-            .unwrap_err()
-            .to_string();
+        let err =
+            parse(&format!("[market]\nvolatility = {{ min = 0.01, max = 0.001 }}\n{ONE}")).unwrap_err().to_string();
         assert!(err.contains("market.volatility") && err.contains("min ≤ max"), "{err}");
         let err = parse(&format!("[run]\nepoch_len = 0\n{ONE}")).unwrap_err().to_string();
         assert!(err.contains("run.epoch_len = 0"), "{err}");
         let err = parse("[run]\nsteps = 5\n").unwrap_err().to_string();
         assert!(err.contains("at least one [[strategy]]"), "{err}");
-        let err = parse(&format!("[capital]\nmin_weight = 0.6\n{ONE}{ONE}"))
-            .unwrap_err()
-            .to_string();
+        let err = parse(&format!("[capital]\nmin_weight = 0.6\n{ONE}{ONE}")).unwrap_err().to_string();
         assert!(err.contains("capital.min_weight = 0.6") && err.contains("1/2"), "{err}");
-        let err = parse(&format!("[sandbox]\nquote_fuel = 5\n{ONE}"))
-            .unwrap_err()
-            .to_string();
+        let err = parse(&format!("[sandbox]\nquote_fuel = 5\n{ONE}")).unwrap_err().to_string();
         assert!(err.contains("sandbox.quote_fuel"), "{err}");
     }
 }

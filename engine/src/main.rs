@@ -162,20 +162,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let cache = module_cache(cli.no_cache);
     let result = match cli.command {
-        Command::Run {
-            configs,
-            overrides,
-            out,
-            quiet,
-            shard,
-        } => run_command(&configs, &overrides, out.as_deref(), quiet, shard, cache),
+        Command::Run { configs, overrides, out, quiet, shard } => {
+            run_command(&configs, &overrides, out.as_deref(), quiet, shard, cache)
+        }
         Command::Merge { shards, out } => merge_command(&shards, &out),
-        Command::Submit {
-            config,
-            overrides,
-            out,
-            quiet,
-        } => submit_command(&config, &overrides, out.as_deref(), quiet),
+        Command::Submit { config, overrides, out, quiet } => submit_command(&config, &overrides, out.as_deref(), quiet),
         Command::Verify { receipt, quiet } => verify_command(&receipt, quiet),
         Command::Validate { paths } => validate_command(&paths, cache),
         Command::New { name, sdk } => new_command(&name, sdk.as_deref()),
@@ -230,11 +221,7 @@ fn run_command(
             }
         };
         eprintln!("== {} ({} strategies)", path.display(), config.strategies.len());
-        let options = RunOptions {
-            progress: !quiet,
-            build: BuildOptions::default(),
-            shard,
-        };
+        let options = RunOptions { progress: !quiet, build: BuildOptions::default(), shard };
         let entrants = run::load_entrants(&config, &engine, &options);
         for e in &entrants {
             match &e.info.rejected {
@@ -278,12 +265,7 @@ fn merge_command(shards: &[PathBuf], out: &Path) -> Result<ExitCode> {
     let report = out.join("report.html");
     std::fs::write(&report, html::render(&results)).with_context(|| format!("cannot write {}", report.display()))?;
     println!("{}", leaderboard::render(&results));
-    println!(
-        "merged {} shards into {} and {}",
-        shards.len(),
-        json.display(),
-        report.display()
-    );
+    println!("merged {} shards into {} and {}", shards.len(), json.display(), report.display());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -294,11 +276,8 @@ fn write_logs(out: &Path, results: &amm_engine::report::RunResults) -> Result<()
             if bytes.is_empty() && *dropped == 0 {
                 continue;
             }
-            let safe: String = pool
-                .name
-                .chars()
-                .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
-                .collect();
+            let safe: String =
+                pool.name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
             let dir = out.join("logs").join(safe);
             std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
             let mut text = bytes.clone();
@@ -319,30 +298,19 @@ fn submit_command(path: &Path, overrides: &RunOverrides, out: Option<&Path>, qui
     overrides.apply(&mut config);
     config.check(path)?;
     let out = out.map_or_else(|| PathBuf::from("submissions").join(file_stem(path)), Path::to_path_buf);
-    let options = RunOptions {
-        progress: !quiet,
-        build: BuildOptions::default(),
-        shard: None,
-    };
+    let options = RunOptions { progress: !quiet, build: BuildOptions::default(), shard: None };
     let (receipt, results) = amm_engine::receipt::submit(&config, &out, &options)?;
     println!("{}", leaderboard::render(&results));
     for (name, reason) in &receipt.excluded {
         println!("excluded {name}: {reason}");
     }
     println!("bundle {} (results sha256 {})", out.display(), receipt.results_sha256);
-    println!(
-        "check it with: amm-engine verify {}",
-        out.join("receipt.json").display()
-    );
+    println!("check it with: amm-engine verify {}", out.join("receipt.json").display());
     Ok(ExitCode::SUCCESS)
 }
 
 fn verify_command(receipt: &Path, quiet: bool) -> Result<ExitCode> {
-    let options = RunOptions {
-        progress: !quiet,
-        build: BuildOptions::default(),
-        shard: None,
-    };
+    let options = RunOptions { progress: !quiet, build: BuildOptions::default(), shard: None };
     match amm_engine::receipt::verify(receipt, &options) {
         Ok((r, amm_engine::receipt::Verdict::Identical)) => {
             println!(
@@ -408,11 +376,7 @@ fn validate_command(paths: &[PathBuf], cache: Option<ModuleCache>) -> Result<Exi
         all_passed &= report.passed();
         println!("  => {}", if report.passed() { "PASS" } else { "FAIL" });
     }
-    Ok(if all_passed {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(if all_passed { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 fn new_command(name: &Path, sdk: Option<&Path>) -> Result<ExitCode> {
@@ -426,6 +390,5 @@ fn new_command(name: &Path, sdk: Option<&Path>) -> Result<ExitCode> {
 }
 
 fn file_stem(path: &Path) -> String {
-    path.file_stem()
-        .map_or_else(|| "strategy".into(), |s| s.to_string_lossy().into_owned())
+    path.file_stem().map_or_else(|| "strategy".into(), |s| s.to_string_lossy().into_owned())
 }

@@ -25,9 +25,7 @@ pub struct NativeStrategy {
 
 impl std::fmt::Debug for NativeStrategy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NativeStrategy")
-            .field("name", &self.name)
-            .finish_non_exhaustive()
+        f.debug_struct("NativeStrategy").field("name", &self.name).finish_non_exhaustive()
     }
 }
 

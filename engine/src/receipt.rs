@@ -110,10 +110,7 @@ pub enum ReceiptError {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReceiptError + '_ {
-    move |source| ReceiptError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
+    move |source| ReceiptError::Io { path: path.to_path_buf(), source }
 }
 
 /// Makes a bundle of `config` in `out` and runs it; returns the receipt and the results.
@@ -129,10 +126,10 @@ pub fn submit(config: &Config, out: &Path, options: &RunOptions) -> Result<(Rece
     let mut excluded = Vec::new();
     for entry in &config.strategies {
         let path = config.strategy_path(entry);
-        let name = entry.name.clone().unwrap_or_else(|| {
-            path.file_stem()
-                .map_or("strategy".into(), |s| s.to_string_lossy().into())
-        });
+        let name = entry
+            .name
+            .clone()
+            .unwrap_or_else(|| path.file_stem().map_or("strategy".into(), |s| s.to_string_lossy().into()));
         let bytes = crate::builder::resolve_module(&path, &options.build)
             .map_err(|e| e.to_string())
             .and_then(|m| crate::builder::read_module(&m).map_err(|e| e.to_string()));
@@ -143,10 +140,7 @@ pub fn submit(config: &Config, out: &Path, options: &RunOptions) -> Result<(Rece
                 let file = format!("modules/{sha256}.wasm");
                 let target = out.join(&file);
                 std::fs::write(&target, &bytes).map_err(io(&target))?;
-                bundled.strategies.push(StrategyEntry {
-                    path: PathBuf::from(&file),
-                    name: entry.name.clone(),
-                });
+                bundled.strategies.push(StrategyEntry { path: PathBuf::from(&file), name: entry.name.clone() });
                 modules.push(BundledModule { name, sha256, file });
             }
         }
@@ -179,18 +173,12 @@ pub fn submit(config: &Config, out: &Path, options: &RunOptions) -> Result<(Rece
         standings: results
             .strategies
             .iter()
-            .map(|s| Standing {
-                name: s.name.clone(),
-                mean_edge: s.mean_edge,
-                stderr_edge: s.stderr_edge,
-            })
+            .map(|s| Standing { name: s.name.clone(), mean_edge: s.mean_edge, stderr_edge: s.stderr_edge })
             .collect(),
     };
     let receipt_path = out.join("receipt.json");
-    let receipt_json = serde_json::to_string_pretty(&receipt).map_err(|e| ReceiptError::Malformed {
-        path: receipt_path.clone(),
-        message: e.to_string(),
-    })?;
+    let receipt_json = serde_json::to_string_pretty(&receipt)
+        .map_err(|e| ReceiptError::Malformed { path: receipt_path.clone(), message: e.to_string() })?;
     std::fs::write(&receipt_path, receipt_json + "\n").map_err(io(&receipt_path))?;
     Ok((receipt, results))
 }
@@ -214,21 +202,15 @@ pub enum Verdict {
 /// Checks every hash in the receipt at `receipt_path` and re-runs the bundle.
 pub fn verify(receipt_path: &Path, options: &RunOptions) -> Result<(Receipt, Verdict), ReceiptError> {
     let text = std::fs::read_to_string(receipt_path).map_err(io(receipt_path))?;
-    let receipt: Receipt = serde_json::from_str(&text).map_err(|e| ReceiptError::Malformed {
-        path: receipt_path.to_path_buf(),
-        message: e.to_string(),
-    })?;
+    let receipt: Receipt = serde_json::from_str(&text)
+        .map_err(|e| ReceiptError::Malformed { path: receipt_path.to_path_buf(), message: e.to_string() })?;
     let bundle = receipt_path.parent().map_or_else(PathBuf::new, Path::to_path_buf);
     let check = |file: &str, expected: &str| -> Result<Vec<u8>, ReceiptError> {
         let path = bundle.join(file);
         let bytes = std::fs::read(&path).map_err(io(&path))?;
         let actual = sha256_hex(&bytes);
         if actual != expected {
-            return Err(ReceiptError::Tampered {
-                file: file.to_string(),
-                expected: expected.to_string(),
-                actual,
-            });
+            return Err(ReceiptError::Tampered { file: file.to_string(), expected: expected.to_string(), actual });
         }
         Ok(bytes)
     };
@@ -243,11 +225,7 @@ pub fn verify(receipt_path: &Path, options: &RunOptions) -> Result<(Receipt, Ver
         return Ok((receipt, Verdict::Identical));
     }
     let recorded = String::from_utf8_lossy(&recorded);
-    let line = rerun
-        .lines()
-        .zip(recorded.lines())
-        .position(|(a, b)| a != b)
-        .unwrap_or(0);
+    let line = rerun.lines().zip(recorded.lines()).position(|(a, b)| a != b).unwrap_or(0);
     let show = |text: &str| text.lines().nth(line).unwrap_or("").trim().to_string();
     Ok((
         receipt,

@@ -64,10 +64,7 @@ pub fn engine_with_cache(config: &Config, cache: Option<ModuleCache>) -> Result<
     let threads = threads(config);
     // Each worker holds one instance per strategy, plus room for purity audits and validation.
     let instances = (threads * (config.strategies.len() + 1) * 2 + 8).min(u32::MAX as usize) as u32;
-    Ok(SandboxEngine::with_cache(
-        EngineSettings::for_limits(&config.sandbox, instances),
-        cache,
-    )?)
+    Ok(SandboxEngine::with_cache(EngineSettings::for_limits(&config.sandbox, instances), cache)?)
 }
 
 /// Worker threads for `config` (0 = one per core).
@@ -79,8 +76,7 @@ pub fn threads(config: &Config) -> usize {
 }
 
 fn file_stem(path: &Path) -> String {
-    path.file_stem()
-        .map_or_else(|| "strategy".into(), |s| s.to_string_lossy().into_owned())
+    path.file_stem().map_or_else(|| "strategy".into(), |s| s.to_string_lossy().into_owned())
 }
 
 /// Builds and loads every entrant of `config`.
@@ -148,18 +144,11 @@ pub fn run(config: &Config, entrants: Vec<LoadedEntrant>, options: &RunOptions) 
         .num_threads(threads)
         .thread_name(|i| format!("amm-sim-{i}"))
         .build()
-        .map_err(|e| RunError::Threads {
-            threads,
-            message: e.to_string(),
-        })?;
-    let racing: Vec<(String, StrategyProgram)> = entrants
-        .iter()
-        .filter_map(|e| e.program.clone().map(|p| (e.info.name.clone(), p)))
-        .collect();
+        .map_err(|e| RunError::Threads { threads, message: e.to_string() })?;
+    let racing: Vec<(String, StrategyProgram)> =
+        entrants.iter().filter_map(|e| e.program.clone().map(|p| (e.info.name.clone(), p))).collect();
     let racing = Arc::new(racing);
-    let range = options
-        .shard
-        .map_or(0..config.run.simulations, |s| s.range(config.run.simulations));
+    let range = options.shard.map_or(0..config.run.simulations, |s| s.range(config.run.simulations));
     let bar = if options.progress {
         let bar = indicatif::ProgressBar::new(u64::from(range.end - range.start));
         bar.set_style(
@@ -189,11 +178,5 @@ pub fn run(config: &Config, entrants: Vec<LoadedEntrant>, options: &RunOptions) 
     });
     bar.finish_and_clear();
     let infos: Vec<EntrantInfo> = entrants.into_iter().map(|e| e.info).collect();
-    Ok(RunResults::aggregate(
-        config,
-        config.run.backend,
-        &infos,
-        results,
-        options.shard,
-    ))
+    Ok(RunResults::aggregate(config, config.run.backend, &infos, results, options.shard))
 }

@@ -35,10 +35,8 @@ pub enum ScaffoldError {
 
 /// Creates crate `dir` (its last component is the crate name) depending on the SDK at `sdk`.
 pub fn new_strategy(dir: &Path, sdk: &Path) -> Result<Vec<PathBuf>, ScaffoldError> {
-    let name = dir
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| ScaffoldError::BadName(dir.display().to_string()))?;
+    let name =
+        dir.file_name().and_then(|n| n.to_str()).ok_or_else(|| ScaffoldError::BadName(dir.display().to_string()))?;
     let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !valid {
@@ -47,9 +45,7 @@ pub fn new_strategy(dir: &Path, sdk: &Path) -> Result<Vec<PathBuf>, ScaffoldErro
     if dir.exists() && std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
         return Err(ScaffoldError::Exists(dir.to_path_buf()));
     }
-    let sdk = sdk
-        .canonicalize()
-        .map_err(|_| ScaffoldError::NoSdk(sdk.to_path_buf()))?;
+    let sdk = sdk.canonicalize().map_err(|_| ScaffoldError::NoSdk(sdk.to_path_buf()))?;
     if !sdk.join("Cargo.toml").is_file() {
         return Err(ScaffoldError::NoSdk(sdk));
     }
@@ -69,15 +65,10 @@ pub fn new_strategy(dir: &Path, sdk: &Path) -> Result<Vec<PathBuf>, ScaffoldErro
     for (relative, contents) in files {
         let path = dir.join(relative);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|source| ScaffoldError::Io {
-                path: parent.to_path_buf(),
-                source,
-            })?;
+            std::fs::create_dir_all(parent)
+                .map_err(|source| ScaffoldError::Io { path: parent.to_path_buf(), source })?;
         }
-        std::fs::write(&path, contents).map_err(|source| ScaffoldError::Io {
-            path: path.clone(),
-            source,
-        })?;
+        std::fs::write(&path, contents).map_err(|source| ScaffoldError::Io { path: path.clone(), source })?;
         written.push(path);
     }
     Ok(written)

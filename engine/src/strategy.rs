@@ -82,13 +82,7 @@ impl StrategyInstance {
         match self {
             StrategyInstance::Wasm(instance) => instance.quote(side, input, reserve_x, reserve_y, storage),
             StrategyInstance::Native(native) => {
-                let request = QuoteRequest {
-                    side,
-                    input_amount: input,
-                    reserve_x,
-                    reserve_y,
-                    storage,
-                };
+                let request = QuoteRequest { side, input_amount: input, reserve_x, reserve_y, storage };
                 Ok((native.compute_swap)(&request))
             }
         }

@@ -67,11 +67,7 @@ impl Report {
     /// Records checks that could not run.
     pub fn skip(&mut self, names: &[&'static str], why: &str) {
         for name in names {
-            self.checks.push(Check {
-                name,
-                outcome: Outcome::Skip,
-                detail: why.to_string(),
-            });
+            self.checks.push(Check { name, outcome: Outcome::Skip, detail: why.to_string() });
         }
     }
 
@@ -101,19 +97,8 @@ pub fn validate_module(
             return (report, None);
         }
     };
-    let imports = if info.uses_wasi {
-        "imports only wasi_snapshot_preview1"
-    } else {
-        "no imports"
-    };
-    report.push(
-        "format",
-        Ok(format!(
-            "core module, {} bytes, {imports}, sha256 {}",
-            info.size,
-            &info.sha256[..16]
-        )),
-    );
+    let imports = if info.uses_wasi { "imports only wasi_snapshot_preview1" } else { "no imports" };
+    report.push("format", Ok(format!("core module, {} bytes, {imports}, sha256 {}", info.size, &info.sha256[..16])));
 
     let module = match engine.load(bytes, limits) {
         Ok(module) => module,
@@ -124,15 +109,9 @@ pub fn validate_module(
         }
     };
     let exports: Vec<&str> = crate::sandbox::EXPECTED_EXPORTS.iter().map(|e| e.name).collect();
-    report.push(
-        "interface",
-        Ok(format!("exports {}; amm_buffer() in bounds", exports.join(", "))),
-    );
+    report.push("interface", Ok(format!("exports {}; amm_buffer() in bounds", exports.join(", "))));
 
-    report.push(
-        "metadata",
-        check_metadata(module.info().name.as_deref(), module.info().model.as_deref(), stem),
-    );
+    report.push("metadata", check_metadata(module.info().name.as_deref(), module.info().model.as_deref(), stem));
 
     let fresh = || module.instantiate(limits, 0).map_err(|e| e.to_string());
     let limits_ok = report.push("limits", check_limits(&module, limits));
@@ -183,10 +162,7 @@ fn check_metadata(name: Option<&str>, model: Option<&str>, stem: &str) -> Result
     {
         return Err(format!("amm.model {model:?} must be 1-64 printable characters"));
     }
-    let shown_name = name.map_or_else(
-        || format!("{stem:?} (no amm.name section: file stem)"),
-        |n| format!("{n:?}"),
-    );
+    let shown_name = name.map_or_else(|| format!("{stem:?} (no amm.name section: file stem)"), |n| format!("{n:?}"));
     let shown_model = model.map_or_else(|| "None (no amm.model section)".to_string(), |m| format!("{m:?}"));
     Ok(format!("name {shown_name}, model {shown_model}"))
 }
@@ -262,14 +238,10 @@ fn run_hooks(instance: &mut WasmInstance, limits: &SandboxLimits) -> Result<(u64
     let mut storage = Storage::zeroed();
     let mut max_fuel = 0;
     for (i, trade) in sample_trades().iter().enumerate() {
-        instance
-            .after_swap(trade, &mut storage)
-            .map_err(|f| format!("after_swap call {} faulted: {f}", i + 1))?;
+        instance.after_swap(trade, &mut storage).map_err(|f| format!("after_swap call {} faulted: {f}", i + 1))?;
         max_fuel = max_fuel.max(limits.hook_fuel - instance.fuel_left());
     }
-    instance
-        .epoch_boundary(&sample_epoch(), &mut storage)
-        .map_err(|f| format!("epoch_boundary faulted: {f}"))?;
+    instance.epoch_boundary(&sample_epoch(), &mut storage).map_err(|f| format!("epoch_boundary faulted: {f}"))?;
     max_fuel = max_fuel.max(limits.hook_fuel - instance.fuel_left());
     Ok((max_fuel, storage))
 }
@@ -282,15 +254,12 @@ fn check_hooks(
     let (_, again) = run_hooks(&mut fresh()?, limits)?;
     if storage != again {
         return Err(
-            "the same hook calls left different storage on two fresh instances: hooks must be deterministic".into(),
+            "the same hook calls left different storage on two fresh instances: hooks must be deterministic".into()
         );
     }
     let calls = sample_trades().len();
     Ok((
-        format!(
-            "{calls} after_swap + 1 epoch_boundary, max {max_fuel} of {} fuel; deterministic",
-            limits.hook_fuel
-        ),
+        format!("{calls} after_swap + 1 epoch_boundary, max {max_fuel} of {} fuel; deterministic", limits.hook_fuel),
         storage,
     ))
 }
@@ -348,10 +317,7 @@ fn check_quotes(
                     count += 1;
                     max_fuel = max_fuel.max(limits.quote_fuel - instance.fuel_left());
                     if output > reserve_out {
-                        return Err(format!(
-                            "quote {output} exceeds the output reserve {reserve_out}: {}",
-                            at()
-                        ));
+                        return Err(format!("quote {output} exceeds the output reserve {reserve_out}: {}", at()));
                     }
                     if output == 0 && fraction >= NONZERO_FROM {
                         return Err(format!("quote is 0 (offers no liquidity): {}", at()));
@@ -375,9 +341,7 @@ pub fn check_shape(points: &[(u64, u64)]) -> Result<(), String> {
     for pair in points.windows(2) {
         let ((x0, y0), (x1, y1)) = (pair[0], pair[1]);
         if x1 > x0 && y1 < y0 {
-            return Err(format!(
-                "not monotone: input {x0} gives {y0} but larger input {x1} gives {y1}"
-            ));
+            return Err(format!("not monotone: input {x0} gives {y0} but larger input {x1} gives {y1}"));
         }
     }
     for triple in points.windows(3) {
@@ -417,25 +381,16 @@ fn check_purity(
         }
     }
     for &(side, input, rx, ry) in &samples {
-        let used = instance
-            .quote(side, input, rx, ry, warmed)
-            .map_err(|f| format!("compute_swap faulted: {f}"))?;
-        let again = instance
-            .quote(side, input, rx, ry, warmed)
-            .map_err(|f| format!("compute_swap faulted: {f}"))?;
-        let pristine = fresh()?
-            .quote(side, input, rx, ry, warmed)
-            .map_err(|f| format!("compute_swap faulted: {f}"))?;
+        let used = instance.quote(side, input, rx, ry, warmed).map_err(|f| format!("compute_swap faulted: {f}"))?;
+        let again = instance.quote(side, input, rx, ry, warmed).map_err(|f| format!("compute_swap faulted: {f}"))?;
+        let pristine = fresh()?.quote(side, input, rx, ry, warmed).map_err(|f| format!("compute_swap faulted: {f}"))?;
         if used != again || used != pristine {
             return Err(format!(
                 "quote depends on hidden state: {side:?} input {input} on reserves {rx}/{ry} gave {pristine} on a fresh instance, {used} then {again} after other calls"
             ));
         }
     }
-    Ok(format!(
-        "{} quotes identical on a fresh instance and after other calls",
-        samples.len()
-    ))
+    Ok(format!("{} quotes identical on a fresh instance and after other calls", samples.len()))
 }
 
 /// `1.06 MiB`-style sizes.
@@ -447,11 +402,7 @@ pub fn human_bytes(bytes: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.2} {}", UNITS[unit])
-    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{value:.2} {}", UNITS[unit]) }
 }
 
 /// Whether a load error is the module's fault (as opposed to the host running out of room).
@@ -468,10 +419,7 @@ mod tests {
         let points: Vec<(u64, u64)> = (1..200u64)
             .map(|i| {
                 let x = i * i * 1_000;
-                (
-                    x,
-                    amm_strategy_sdk::math::cp_output_fee_bps(x, 10_000 * NANO, 100 * NANO, 30),
-                )
+                (x, amm_strategy_sdk::math::cp_output_fee_bps(x, 10_000 * NANO, 100 * NANO, 30))
             })
             .collect();
         assert_eq!(check_shape(&points), Ok(()));

@@ -77,10 +77,7 @@ impl core::fmt::Display for PayloadError {
 
 fn check_len(payload: &[u8], expected: usize) -> Result<(), PayloadError> {
     if payload.len() < expected {
-        return Err(PayloadError::TooShort {
-            expected,
-            actual: payload.len(),
-        });
+        return Err(PayloadError::TooShort { expected, actual: payload.len() });
     }
     Ok(())
 }
@@ -113,16 +110,13 @@ fn read_f64(payload: &[u8], at: usize) -> f64 {
 }
 
 fn storage_at(payload: &[u8], at: usize) -> &Storage {
-    let bytes: &[u8; STORAGE_LEN] = payload[at..at + STORAGE_LEN]
-        .try_into()
-        .expect("length checked by the caller");
+    let bytes: &[u8; STORAGE_LEN] = payload[at..at + STORAGE_LEN].try_into().expect("length checked by the caller");
     Storage::from_bytes(bytes)
 }
 
 fn storage_at_mut(payload: &mut [u8], at: usize) -> &mut Storage {
-    let bytes: &mut [u8; STORAGE_LEN] = (&mut payload[at..at + STORAGE_LEN])
-        .try_into()
-        .expect("length checked by the caller");
+    let bytes: &mut [u8; STORAGE_LEN] =
+        (&mut payload[at..at + STORAGE_LEN]).try_into().expect("length checked by the caller");
     Storage::from_bytes_mut(bytes)
 }
 
@@ -194,11 +188,7 @@ impl<'a> QuoteRequest<'a> {
 
 /// Spot price `reserve_y / reserve_x` (Y per X); 0 when `reserve_x` is 0.
 pub fn spot_price(reserve_x: u64, reserve_y: u64) -> f64 {
-    if reserve_x == 0 {
-        0.0
-    } else {
-        reserve_y as f64 / reserve_x as f64
-    }
+    if reserve_x == 0 { 0.0 } else { reserve_y as f64 / reserve_x as f64 }
 }
 
 /// An executed trade on this pool (`after_swap`): arbitrage or routed retail.
@@ -305,10 +295,7 @@ impl AfterSwap {
 
     /// The competing spot prices actually in use (finite and positive).
     pub fn competitors(&self) -> impl Iterator<Item = f32> + '_ {
-        self.competing_spot_prices
-            .iter()
-            .copied()
-            .filter(|p| p.is_finite() && *p > 0.0)
+        self.competing_spot_prices.iter().copied().filter(|p| p.is_finite() && *p > 0.0)
     }
 }
 
@@ -379,23 +366,14 @@ mod tests {
         let mut buf = [0u8; 2048];
         assert_eq!(
             QuoteRequest::decode(&buf[..1048]).unwrap_err(),
-            PayloadError::TooShort {
-                expected: 1049,
-                actual: 1048
-            }
+            PayloadError::TooShort { expected: 1049, actual: 1048 }
         );
         buf[0] = 7;
         assert_eq!(QuoteRequest::decode(&buf).unwrap_err(), PayloadError::BadSide(7));
-        assert_eq!(
-            AfterSwap::decode(&mut buf).unwrap_err(),
-            PayloadError::BadTag { expected: 2, found: 7 }
-        );
+        assert_eq!(AfterSwap::decode(&mut buf).unwrap_err(), PayloadError::BadTag { expected: 2, found: 7 });
         assert_eq!(
             EpochBoundary::decode(&mut buf[..1064]).unwrap_err(),
-            PayloadError::TooShort {
-                expected: 1065,
-                actual: 1064
-            }
+            PayloadError::TooShort { expected: 1065, actual: 1064 }
         );
         buf[0] = 2;
         buf[1] = 9;

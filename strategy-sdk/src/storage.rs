@@ -32,9 +32,7 @@ impl Default for Storage {
 impl Storage {
     /// All-zero storage, as at the start of a simulation.
     pub const fn zeroed() -> Self {
-        Self {
-            bytes: [0; STORAGE_LEN],
-        }
+        Self { bytes: [0; STORAGE_LEN] }
     }
 
     /// Views raw bytes as storage.
@@ -117,10 +115,7 @@ impl<T: SlotValue> Slot<T> {
     /// The slot at `index` (0..128). Panics (at compile time in a `const`) when out of range.
     pub const fn new(index: usize) -> Self {
         assert!(index < STORAGE_SLOTS, "storage slot index must be below 128");
-        Self {
-            index,
-            _value: PhantomData,
-        }
+        Self { index, _value: PhantomData }
     }
 
     /// The slot's index.

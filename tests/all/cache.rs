@@ -9,30 +9,18 @@ fn quote(engine: &SandboxEngine, bytes: &[u8]) -> u64 {
     let limits = SandboxLimits::default();
     let module = engine.load(bytes, &limits).expect("loads");
     let mut instance = module.instantiate(&limits, 0).unwrap();
-    instance
-        .quote(
-            Side::BuyX,
-            1_000_000_000,
-            100_000_000_000,
-            10_000_000_000_000,
-            &Storage::zeroed(),
-        )
-        .unwrap()
+    instance.quote(Side::BuyX, 1_000_000_000, 100_000_000_000, 10_000_000_000_000, &Storage::zeroed()).unwrap()
 }
 
 #[test]
 fn cached_modules_are_reused_and_tampered_entries_rebuilt() {
     let dir = Scratch::new();
     let cache = ModuleCache::open(dir.path()).unwrap();
-    let engine = SandboxEngine::with_cache(
-        EngineSettings::for_limits(&SandboxLimits::default(), 8),
-        Some(cache.clone()),
-    )
-    .unwrap();
-    let (a, b) = (
-        std::fs::read(example_wasm("fixed-fee-30")).unwrap(),
-        std::fs::read(example_wasm("fixed-fee-500")).unwrap(),
-    );
+    let engine =
+        SandboxEngine::with_cache(EngineSettings::for_limits(&SandboxLimits::default(), 8), Some(cache.clone()))
+            .unwrap();
+    let (a, b) =
+        (std::fs::read(example_wasm("fixed-fee-30")).unwrap(), std::fs::read(example_wasm("fixed-fee-500")).unwrap());
     let expected = (quote(&engine, &a), quote(&engine, &b));
     assert_eq!(cache.hits(), 0, "first loads compile");
     assert_eq!((quote(&engine, &a), quote(&engine, &b)), expected);
@@ -67,11 +55,9 @@ fn cached_modules_are_reused_and_tampered_entries_rebuilt() {
     // An entry written with another key (another user's cache) is not trusted either.
     let other_dir = Scratch::new();
     let other = ModuleCache::open(other_dir.path()).unwrap();
-    let other_engine = SandboxEngine::with_cache(
-        EngineSettings::for_limits(&SandboxLimits::default(), 8),
-        Some(other.clone()),
-    )
-    .unwrap();
+    let other_engine =
+        SandboxEngine::with_cache(EngineSettings::for_limits(&SandboxLimits::default(), 8), Some(other.clone()))
+            .unwrap();
     quote(&other_engine, &b);
     let theirs = std::fs::read_dir(other_dir.path())
         .unwrap()

@@ -6,16 +6,8 @@ use std::process::Command;
 use crate::support::workspace;
 
 fn amm_engine(args: &[&str], cwd: &Path) -> (bool, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_amm-engine"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = Command::new(env!("CARGO_BIN_EXE_amm-engine")).args(args).current_dir(cwd).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     (output.status.success(), text)
 }
 
@@ -25,17 +17,11 @@ fn validate_passes_every_example_strategy() {
         .iter()
         .map(|e| crate::support::example_wasm(e).to_string_lossy().into_owned())
         .collect();
-    let args: Vec<&str> = std::iter::once("validate")
-        .chain(wasm.iter().map(String::as_str))
-        .collect();
+    let args: Vec<&str> = std::iter::once("validate").chain(wasm.iter().map(String::as_str)).collect();
     let (ok, out) = amm_engine(&args, &workspace());
     assert!(ok, "{out}");
     for check in ["format", "interface", "metadata", "limits", "hooks", "quotes", "purity"] {
-        assert_eq!(
-            out.matches(&format!("  {check:<10} PASS")).count(),
-            wasm.len(),
-            "{check}:\n{out}"
-        );
+        assert_eq!(out.matches(&format!("  {check:<10} PASS")).count(), wasm.len(), "{check}:\n{out}");
     }
 }
 
@@ -47,10 +33,7 @@ fn validate_fails_a_hostile_module_naming_the_reason() {
     std::fs::write(&path, wat::parse_str(looping).unwrap()).unwrap();
     let (ok, out) = amm_engine(&["validate", path.to_str().unwrap()], dir.path());
     assert!(!ok, "{out}");
-    assert!(
-        out.contains("quotes     FAIL  compute_swap faulted: out of fuel"),
-        "{out}"
-    );
+    assert!(out.contains("quotes     FAIL  compute_swap faulted: out of fuel"), "{out}");
     assert!(out.contains("purity     SKIP"), "{out}");
 }
 
@@ -89,13 +72,7 @@ fn the_job_array_script_runs_shards_that_merge_into_the_single_run() {
     let shards = [out.join("shard-0"), out.join("shard-1")];
     let merged = out.join("merged");
     let (ok, text) = amm_engine(
-        &[
-            "merge",
-            shards[1].to_str().unwrap(),
-            shards[0].to_str().unwrap(),
-            "--out",
-            merged.to_str().unwrap(),
-        ],
+        &["merge", shards[1].to_str().unwrap(), shards[0].to_str().unwrap(), "--out", merged.to_str().unwrap()],
         &workspace(),
     );
     assert!(ok, "{text}");

@@ -9,21 +9,14 @@ use crate::support::{load_wat, strategy_wat};
 fn quote_fault(compute_swap_body: &str, extra: &str, limits: &SandboxLimits) -> Fault {
     let module = load_wat(&strategy_wat(compute_swap_body, extra), limits).expect("module loads");
     let mut instance = module.instantiate(limits, 0).expect("instantiates");
-    instance
-        .quote(Side::BuyX, 1_000, 100_000, 10_000_000, &Storage::zeroed())
-        .expect_err("the quote must fault")
+    instance.quote(Side::BuyX, 1_000, 100_000, 10_000_000, &Storage::zeroed()).expect_err("the quote must fault")
 }
 
 #[test]
 fn infinite_loop_in_compute_swap_runs_out_of_fuel() {
     let limits = SandboxLimits::default();
     let fault = quote_fault("(loop $l (br $l)) (i64.const 0)", "", &limits);
-    assert_eq!(
-        fault,
-        Fault::OutOfFuel {
-            budget: limits.quote_fuel
-        }
-    );
+    assert_eq!(fault, Fault::OutOfFuel { budget: limits.quote_fuel });
 }
 
 #[test]
@@ -33,29 +26,16 @@ fn a_faulted_instance_can_be_replaced_and_the_store_survives() {
     let mut instance = module.instantiate(&limits, 0).unwrap();
     for _ in 0..3 {
         let fault = instance.quote(Side::SellX, 1, 1, 1, &Storage::zeroed()).unwrap_err();
-        assert_eq!(
-            fault,
-            Fault::OutOfFuel {
-                budget: limits.quote_fuel
-            }
-        );
+        assert_eq!(fault, Fault::OutOfFuel { budget: limits.quote_fuel });
     }
 }
 
 #[test]
 fn infinite_loop_in_start_function_is_refused_at_load() {
     let limits = SandboxLimits::default();
-    let err = load_wat(
-        &strategy_wat("(i64.const 0)", "(func $start (loop $l (br $l))) (start $start)"),
-        &limits,
-    )
-    .unwrap_err();
-    assert_eq!(
-        err,
-        LoadError::Instantiate(Fault::OutOfFuel {
-            budget: limits.instantiate_fuel
-        })
-    );
+    let err = load_wat(&strategy_wat("(i64.const 0)", "(func $start (loop $l (br $l))) (start $start)"), &limits)
+        .unwrap_err();
+    assert_eq!(err, LoadError::Instantiate(Fault::OutOfFuel { budget: limits.instantiate_fuel }));
 }
 
 #[test]
@@ -86,10 +66,7 @@ fn wasi_import_is_forbidden_when_wasi_is_disabled() {
       (func (export "compute_swap") (param i32) (result i64) (i64.const 0))
       (func (export "after_swap") (param i32))
       (func (export "epoch_boundary") (param i32)))"#;
-    let limits = SandboxLimits {
-        allow_wasi: false,
-        ..SandboxLimits::default()
-    };
+    let limits = SandboxLimits { allow_wasi: false, ..SandboxLimits::default() };
     assert!(matches!(
         load_wat(wat, &limits).unwrap_err(),
         LoadError::ForbiddenImport { ref module, ref name, .. } if module == "wasi_snapshot_preview1" && name == "fd_write"
@@ -109,17 +86,10 @@ fn missing_export_is_named_with_its_signature() {
         err,
         LoadError::MissingExport {
             name: "after_swap",
-            expected: ExportShape::Func {
-                params: &[WasmType::I32],
-                results: &[]
-            }
+            expected: ExportShape::Func { params: &[WasmType::I32], results: &[] }
         }
     );
-    assert!(
-        err.to_string()
-            .contains("missing export `after_swap`: expected func (i32)"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("missing export `after_swap`: expected func (i32)"), "{err}");
 }
 
 #[test]
@@ -138,11 +108,7 @@ fn mistyped_export_shows_expected_and_found() {
         }
         other => panic!("expected MistypedExport, got {other:?}"),
     }
-    assert!(
-        err.to_string()
-            .contains("expected func (i32) -> i64, found func (i32) -> i32"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("expected func (i32) -> i64, found func (i32) -> i32"), "{err}");
 }
 
 #[test]
@@ -156,11 +122,7 @@ fn memory_exported_as_a_function_is_mistyped() {
       (func (export "epoch_boundary") (param i32)))"#;
     assert!(matches!(
         load_wat(wat, &SandboxLimits::default()).unwrap_err(),
-        LoadError::MistypedExport {
-            name: "memory",
-            expected: ExportShape::Memory,
-            ..
-        }
+        LoadError::MistypedExport { name: "memory", expected: ExportShape::Memory, .. }
     ));
 }
 
@@ -171,41 +133,27 @@ fn malformed_bytes_are_refused() {
     let mut bytes = wat::parse_str(strategy_wat("(i64.const 0)", "")).unwrap();
     let len = bytes.len();
     bytes.truncate(len - 3);
-    assert!(matches!(
-        engine.load(&bytes, &limits).unwrap_err(),
-        LoadError::Malformed { .. }
-    ));
+    assert!(matches!(engine.load(&bytes, &limits).unwrap_err(), LoadError::Malformed { .. }));
     assert_eq!(engine.load(b"hello, world", &limits).unwrap_err(), LoadError::NotWasm);
-    assert!(matches!(
-        engine.load(b"\0asm\x01\0\0\0\xff\xff", &limits).unwrap_err(),
-        LoadError::Malformed { .. }
-    ));
+    assert!(matches!(engine.load(b"\0asm\x01\0\0\0\xff\xff", &limits).unwrap_err(), LoadError::Malformed { .. }));
 }
 
 #[test]
 fn a_component_is_refused_with_advice() {
     let bytes = wat::parse_str("(component)").unwrap();
-    let err = crate::support::engine()
-        .load(&bytes, &SandboxLimits::default())
-        .unwrap_err();
+    let err = crate::support::engine().load(&bytes, &SandboxLimits::default()).unwrap_err();
     assert_eq!(err, LoadError::Component);
     assert!(err.to_string().contains("wasm32-unknown-unknown"));
 }
 
 #[test]
 fn oversized_module_is_refused_before_compiling() {
-    let limits = SandboxLimits {
-        max_module_bytes: 4_096,
-        ..SandboxLimits::default()
-    };
+    let limits = SandboxLimits { max_module_bytes: 4_096, ..SandboxLimits::default() };
     let padding = format!(r#"(data (i32.const 4096) "{}")"#, "x".repeat(5_000));
     let bytes = wat::parse_str(strategy_wat("(i64.const 0)", &padding)).unwrap();
     assert_eq!(
         crate::support::engine().load(&bytes, &limits).unwrap_err(),
-        LoadError::TooLarge {
-            size: bytes.len() as u64,
-            limit: 4_096
-        }
+        LoadError::TooLarge { size: bytes.len() as u64, limit: 4_096 }
     );
 }
 
@@ -214,44 +162,25 @@ fn memory_grow_beyond_the_limit_faults_with_the_sizes() {
     let limits = SandboxLimits::default();
     // 17 pages now; ask for 1000 more (≈ 66 MiB total) against a 16 MiB limit.
     let fault = quote_fault("(drop (memory.grow (i32.const 1000))) (i64.const 0)", "", &limits);
-    assert_eq!(
-        fault,
-        Fault::MemoryLimit {
-            requested: (17 + 1000) * 65_536,
-            limit: limits.max_memory_bytes
-        }
-    );
+    assert_eq!(fault, Fault::MemoryLimit { requested: (17 + 1000) * 65_536, limit: limits.max_memory_bytes });
 }
 
 #[test]
 fn memory_grow_within_the_limit_succeeds() {
     let limits = SandboxLimits::default();
-    let module = load_wat(
-        &strategy_wat("(i64.extend_i32_s (memory.grow (i32.const 10)))", ""),
-        &limits,
-    )
-    .unwrap();
+    let module = load_wat(&strategy_wat("(i64.extend_i32_s (memory.grow (i32.const 10)))", ""), &limits).unwrap();
     let mut instance = module.instantiate(&limits, 0).unwrap();
-    assert_eq!(
-        instance.quote(Side::BuyX, 1, 1, 1, &Storage::zeroed()),
-        Ok(17),
-        "memory.grow returns the old size"
-    );
+    assert_eq!(instance.quote(Side::BuyX, 1, 1, 1, &Storage::zeroed()), Ok(17), "memory.grow returns the old size");
 }
 
 #[test]
 fn huge_declared_memory_is_refused_at_load() {
-    let wat = strategy_wat("(i64.const 0)", "").replace(
-        r#"(memory (export "memory") 17)"#,
-        r#"(memory (export "memory") 60000)"#,
-    );
+    let wat = strategy_wat("(i64.const 0)", "")
+        .replace(r#"(memory (export "memory") 17)"#, r#"(memory (export "memory") 60000)"#);
     let limits = SandboxLimits::default();
     assert_eq!(
         load_wat(&wat, &limits).unwrap_err(),
-        LoadError::MemoryTooLarge {
-            declared: 60_000 * 65_536,
-            limit: limits.max_memory_bytes
-        }
+        LoadError::MemoryTooLarge { declared: 60_000 * 65_536, limit: limits.max_memory_bytes }
     );
 }
 
@@ -260,11 +189,7 @@ fn amm_buffer_outside_memory_is_refused_at_load() {
     let wat = strategy_wat("(i64.const 0)", "").replace("(i32.const 1024))", "(i32.const 1113000))");
     assert_eq!(
         load_wat(&wat, &SandboxLimits::default()).unwrap_err(),
-        LoadError::BufferOutOfBounds {
-            address: 1_113_000,
-            len: 2048,
-            memory_size: 17 * 65_536
-        }
+        LoadError::BufferOutOfBounds { address: 1_113_000, len: 2048, memory_size: 17 * 65_536 }
     );
 }
 
@@ -284,14 +209,8 @@ fn traps_are_classified_by_kind() {
     let limits = SandboxLimits::default();
     let cases = [
         ("(unreachable)", TrapKind::Unreachable),
-        (
-            "(i64.div_s (i64.const 1) (i64.const 0))",
-            TrapKind::IntegerDivisionByZero,
-        ),
-        (
-            "(i64.div_s (i64.const -9223372036854775808) (i64.const -1))",
-            TrapKind::IntegerOverflow,
-        ),
+        ("(i64.div_s (i64.const 1) (i64.const 0))", TrapKind::IntegerDivisionByZero),
+        ("(i64.div_s (i64.const -9223372036854775808) (i64.const -1))", TrapKind::IntegerOverflow),
         ("(i64.trunc_f64_s (f64.const nan))", TrapKind::BadConversionToInteger),
         ("(i64.load (i32.const -8))", TrapKind::MemoryOutOfBounds),
     ];
@@ -304,17 +223,8 @@ fn traps_are_classified_by_kind() {
 fn bulk_memory_fill_costs_fuel_per_byte() {
     let limits = SandboxLimits::default();
     // One instruction filling 1 MiB: far more than the quote budget if charged per byte.
-    let fault = quote_fault(
-        "(memory.fill (i32.const 0) (i32.const 7) (i32.const 1048576)) (i64.const 0)",
-        "",
-        &limits,
-    );
-    assert_eq!(
-        fault,
-        Fault::OutOfFuel {
-            budget: limits.quote_fuel
-        }
-    );
+    let fault = quote_fault("(memory.fill (i32.const 0) (i32.const 7) (i32.const 1048576)) (i64.const 0)", "", &limits);
+    assert_eq!(fault, Fault::OutOfFuel { budget: limits.quote_fuel });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -335,28 +245,12 @@ fn load_time_fixtures_are_refused_with_their_reason() {
     let limits = SandboxLimits::default();
     type Expect = Box<dyn Fn(&LoadError) -> bool>;
     let cases: Vec<(&str, Expect)> = vec![
-        (
-            "loop_in_start.wat",
-            Box::new(|e| *e == LoadError::Instantiate(Fault::OutOfFuel { budget: 10_000_000 })),
-        ),
+        ("loop_in_start.wat", Box::new(|e| *e == LoadError::Instantiate(Fault::OutOfFuel { budget: 10_000_000 }))),
         (
             "huge_memory.wat",
-            Box::new(move |e| {
-                *e == LoadError::MemoryTooLarge {
-                    declared: 1 << 32,
-                    limit: limits.max_memory_bytes,
-                }
-            }),
+            Box::new(move |e| *e == LoadError::MemoryTooLarge { declared: 1 << 32, limit: limits.max_memory_bytes }),
         ),
-        (
-            "huge_table.wat",
-            Box::new(|e| {
-                *e == LoadError::TableTooLarge {
-                    declared: 20_000_000,
-                    limit: 10_000,
-                }
-            }),
-        ),
+        ("huge_table.wat", Box::new(|e| *e == LoadError::TableTooLarge { declared: 20_000_000, limit: 10_000 })),
         (
             "env_import.wat",
             Box::new(
@@ -371,36 +265,14 @@ fn load_time_fixtures_are_refused_with_their_reason() {
             "wasi_socket.wat",
             Box::new(|e| matches!(e, LoadError::ForbiddenImport { name, .. } if name == "sock_accept")),
         ),
-        (
-            "missing_export.wat",
-            Box::new(|e| {
-                matches!(
-                    e,
-                    LoadError::MissingExport {
-                        name: "epoch_boundary",
-                        ..
-                    }
-                )
-            }),
-        ),
+        ("missing_export.wat", Box::new(|e| matches!(e, LoadError::MissingExport { name: "epoch_boundary", .. }))),
         (
             "mistyped_export.wat",
             Box::new(
                 |e| matches!(e, LoadError::MistypedExport { name: "compute_swap", found, .. } if found == "func (i32) -> i32"),
             ),
         ),
-        (
-            "bad_buffer.wat",
-            Box::new(|e| {
-                matches!(
-                    e,
-                    LoadError::BufferOutOfBounds {
-                        address: 4_294_967_280,
-                        ..
-                    }
-                )
-            }),
-        ),
+        ("bad_buffer.wat", Box::new(|e| matches!(e, LoadError::BufferOutOfBounds { address: 4_294_967_280, .. }))),
         ("component.wat", Box::new(|e| *e == LoadError::Component)),
         (
             "malformed.wasm",
@@ -432,11 +304,7 @@ fn a_function_built_to_be_slow_to_compile_is_refused_before_compiling() {
 #[test]
 fn the_wall_clock_backstop_stops_what_fuel_would_not_in_time() {
     // Fuel enough for hours; a 50 ms backstop ends the loop.
-    let limits = SandboxLimits {
-        quote_fuel: 1 << 40,
-        backstop_ms: 50,
-        ..SandboxLimits::default()
-    };
+    let limits = SandboxLimits { quote_fuel: 1 << 40, backstop_ms: 50, ..SandboxLimits::default() };
     let fault = quote_fault("(loop $l (br $l)) (i64.const 0)", "", &limits);
     assert_eq!(fault, Fault::Deadline { limit_ms: 50 });
     assert!(fault.is_nondeterministic());
@@ -445,17 +313,8 @@ fn the_wall_clock_backstop_stops_what_fuel_would_not_in_time() {
 #[test]
 fn bulk_memory_copy_costs_fuel_per_byte() {
     let limits = SandboxLimits::default();
-    let fault = quote_fault(
-        "(memory.copy (i32.const 0) (i32.const 8) (i32.const 1048576)) (i64.const 0)",
-        "",
-        &limits,
-    );
-    assert_eq!(
-        fault,
-        Fault::OutOfFuel {
-            budget: limits.quote_fuel
-        }
-    );
+    let fault = quote_fault("(memory.copy (i32.const 0) (i32.const 8) (i32.const 1048576)) (i64.const 0)", "", &limits);
+    assert_eq!(fault, Fault::OutOfFuel { budget: limits.quote_fuel });
 }
 
 #[test]
@@ -466,13 +325,7 @@ fn table_growth_beyond_the_limit_faults() {
         "(table 1 funcref)",
         &limits,
     );
-    assert_eq!(
-        fault,
-        Fault::TableLimit {
-            requested: 20_001,
-            limit: 10_000
-        }
-    );
+    assert_eq!(fault, Fault::TableLimit { requested: 20_001, limit: 10_000 });
 }
 
 #[test]
@@ -481,15 +334,11 @@ fn indirect_calls_to_null_and_with_the_wrong_signature_trap() {
     let table = "(table 2 funcref) (elem (i32.const 0) $f) (func $f (param i32)) (type $q (func (result i64)))";
     assert_eq!(
         quote_fault("(call_indirect (type $q) (i32.const 1))", table, &limits),
-        Fault::Trap {
-            trap: TrapKind::IndirectCallToNull
-        }
+        Fault::Trap { trap: TrapKind::IndirectCallToNull }
     );
     assert_eq!(
         quote_fault("(call_indirect (type $q) (i32.const 0))", table, &limits),
-        Fault::Trap {
-            trap: TrapKind::BadSignature
-        }
+        Fault::Trap { trap: TrapKind::BadSignature }
     );
 }
 
@@ -500,9 +349,7 @@ fn a_hook_writing_garbage_storage_hurts_only_itself() {
     let mut instance = module.instantiate(&limits, 0).unwrap();
     let mut storage = Storage::zeroed();
     let nano = 1_000_000_000;
-    let honest = instance
-        .quote(Side::BuyX, 10 * nano, 100 * nano, 10_000 * nano, &storage)
-        .unwrap();
+    let honest = instance.quote(Side::BuyX, 10 * nano, 100 * nano, 10_000 * nano, &storage).unwrap();
     assert!(honest > 0);
     let trade = amm_strategy_sdk::AfterSwap {
         side: Side::BuyX,
@@ -520,14 +367,8 @@ fn a_hook_writing_garbage_storage_hurts_only_itself() {
         competing_spot_prices: [f32::NAN; 8],
     };
     instance.after_swap(&trade, &mut storage).unwrap();
-    assert!(
-        storage.as_bytes().iter().all(|&b| b == 0xff),
-        "the host keeps what the hook left, nothing more"
-    );
-    assert_eq!(
-        instance.quote(Side::BuyX, 10 * nano, 100 * nano, 10_000 * nano, &storage),
-        Ok(0)
-    );
+    assert!(storage.as_bytes().iter().all(|&b| b == 0xff), "the host keeps what the hook left, nothing more");
+    assert_eq!(instance.quote(Side::BuyX, 10 * nano, 100 * nano, 10_000 * nano, &storage), Ok(0));
 }
 
 /// A short market run of an honest fixed-fee pool beside `fixture`.
@@ -560,52 +401,17 @@ fn in_run_fixtures_are_disqualified_with_their_reason_and_the_honest_pool_runs_o
     let cases: &[(&str, f64, CallKind, &str)] = &[
         ("loop_in_quote.wat", 0.0, CallKind::Quote, "out of fuel"),
         ("loop_in_after_swap.wat", 0.0, CallKind::AfterSwap, "out of fuel"),
-        (
-            "loop_in_epoch_boundary.wat",
-            0.0,
-            CallKind::EpochBoundary,
-            "out of fuel",
-        ),
-        (
-            "memory_grow_bomb.wat",
-            0.0,
-            CallKind::Quote,
-            "memory limit: grew to 16842752 bytes",
-        ),
+        ("loop_in_epoch_boundary.wat", 0.0, CallKind::EpochBoundary, "out of fuel"),
+        ("memory_grow_bomb.wat", 0.0, CallKind::Quote, "memory limit: grew to 16842752 bytes"),
         ("recursion.wat", 0.0, CallKind::Quote, "stack overflow"),
         ("trap_unreachable.wat", 0.0, CallKind::Quote, "trap: unreachable"),
-        (
-            "trap_division.wat",
-            0.0,
-            CallKind::Quote,
-            "trap: integer division by zero",
-        ),
-        (
-            "trap_out_of_bounds.wat",
-            0.0,
-            CallKind::Quote,
-            "trap: out-of-bounds memory access",
-        ),
-        (
-            "trap_indirect_call.wat",
-            0.0,
-            CallKind::Quote,
-            "trap: indirect call to a null table entry",
-        ),
+        ("trap_division.wat", 0.0, CallKind::Quote, "trap: integer division by zero"),
+        ("trap_out_of_bounds.wat", 0.0, CallKind::Quote, "trap: out-of-bounds memory access"),
+        ("trap_indirect_call.wat", 0.0, CallKind::Quote, "trap: indirect call to a null table entry"),
         ("bulk_fill.wat", 0.0, CallKind::Quote, "out of fuel"),
         ("bulk_copy.wat", 0.0, CallKind::Quote, "out of fuel"),
-        (
-            "table_grow.wat",
-            0.0,
-            CallKind::Quote,
-            "table limit: grew to 10001 elements",
-        ),
-        (
-            "absurd_output.wat",
-            0.0,
-            CallKind::Quote,
-            "absurd quote: 18446744073709551615",
-        ),
+        ("table_grow.wat", 0.0, CallKind::Quote, "table limit: grew to 10001 elements"),
+        ("absurd_output.wat", 0.0, CallKind::Quote, "absurd quote: 18446744073709551615"),
         ("non_monotone.wat", 0.0, CallKind::Quote, "quote curve not monotone"),
         ("non_concave.wat", 0.0, CallKind::Quote, "quote curve not concave"),
         ("hidden_state_global.wat", 1.0, CallKind::Quote, "impure quote"),
@@ -621,25 +427,15 @@ fn in_run_fixtures_are_disqualified_with_their_reason_and_the_honest_pool_runs_o
                 .as_ref()
                 .unwrap_or_else(|| panic!("{name}: not disqualified in seed {}", sim.seed));
             assert_eq!(d.call, call, "{name}: {d:?}");
-            assert!(
-                d.reason.contains(reason),
-                "{name}: reason {:?} lacks {reason:?}",
-                d.reason
-            );
+            assert!(d.reason.contains(reason), "{name}: reason {:?} lacks {reason:?}", d.reason);
             let honest = &sim.pools[0];
-            assert!(
-                honest.disqualified.is_none(),
-                "{name}: the honest pool was disqualified"
-            );
+            assert!(honest.disqualified.is_none(), "{name}: the honest pool was disqualified");
             assert_eq!(honest.epochs.len(), 3, "{name}: the honest pool ran every epoch");
             assert!(honest.retail_volume > 0.0, "{name}: the honest pool traded");
         }
         assert_eq!(hostile.disqualified_sims, 2, "{name}");
         assert!(
-            hostile
-                .disqualification_reasons
-                .iter()
-                .all(|d| d.example.contains(reason) && d.call == call),
+            hostile.disqualification_reasons.iter().all(|d| d.example.contains(reason) && d.call == call),
             "{name}"
         );
     }
@@ -649,13 +445,7 @@ fn in_run_fixtures_are_disqualified_with_their_reason_and_the_honest_pool_runs_o
 fn a_garbage_writing_strategy_is_not_disqualified_it_just_stops_trading() {
     let results = race("garbage_storage.wat", 0.0);
     for sim in &results.simulations {
-        assert!(
-            sim.pools[1].disqualified.is_none(),
-            "garbage in its own storage breaks no rule"
-        );
-        assert!(
-            sim.pools[0].retail_volume > 10.0 * sim.pools[1].retail_volume.max(1e-9),
-            "it offers (almost) nothing"
-        );
+        assert!(sim.pools[1].disqualified.is_none(), "garbage in its own storage breaks no rule");
+        assert!(sim.pools[0].retail_volume > 10.0 * sim.pools[1].retail_volume.max(1e-9), "it offers (almost) nothing");
     }
 }

@@ -13,10 +13,8 @@ fn line_up(
     let mut entries = String::new();
     // The hostile entrant goes first, so the honest pools' indices would shift if it counted.
     if let Some(h) = hostile {
-        entries += &format!(
-            "[[strategy]]\npath = \"{}\"\n",
-            workspace().join("tests/fixtures/hostile").join(h).display()
-        );
+        entries +=
+            &format!("[[strategy]]\npath = \"{}\"\n", workspace().join("tests/fixtures/hostile").join(h).display());
     }
     for (k, path) in honest.iter().enumerate() {
         entries += &format!("[[strategy]]\npath = \"{}\"\nname = \"Honest {k}\"\n", path.display());
@@ -32,23 +30,9 @@ fn a_module_rejected_at_load_leaves_everyone_elses_results_identical() {
     let alone = run(&line_up(None, 3000, 1000, &honest));
     let with = run(&line_up(Some("env_import.wat"), 3000, 1000, &honest));
     let rejected = &with.strategies[0];
-    assert!(
-        rejected
-            .rejected
-            .as_deref()
-            .is_some_and(|r| r.contains("env.read_secret")),
-        "{rejected:?}"
-    );
-    assert_eq!(
-        json(&alone.strategies[..]),
-        json(&with.strategies[1..]),
-        "the honest strategies' summaries"
-    );
-    assert_eq!(
-        json(&alone.simulations[..]),
-        json(&with.simulations[..]),
-        "every simulation, pool by pool"
-    );
+    assert!(rejected.rejected.as_deref().is_some_and(|r| r.contains("env.read_secret")), "{rejected:?}");
+    assert_eq!(json(&alone.strategies[..]), json(&with.strategies[1..]), "the honest strategies' summaries");
+    assert_eq!(json(&alone.simulations[..]), json(&with.simulations[..]), "every simulation, pool by pool");
     assert_eq!(json(&alone.normalizer), json(&with.normalizer));
 }
 
@@ -70,27 +54,16 @@ fn a_module_disqualified_mid_run_changes_no_honest_trade_before_it() {
     let alone = run(&line_up(None, 2600, 2500, &honest));
     let with = run(&line_up(Some("zero_then_trap.wat"), 2600, 2500, &honest));
     for (a, w) in alone.simulations.iter().zip(&with.simulations) {
-        let d = w.pools[0]
-            .disqualified
-            .as_ref()
-            .expect("the hostile module is disqualified");
+        let d = w.pools[0].disqualified.as_ref().expect("the hostile module is disqualified");
         assert!(d.reason.contains("unreachable"), "{d:?}");
-        assert!(
-            d.step < 2400,
-            "disqualified early enough to compare after it too (step {})",
-            d.step
-        );
+        assert!(d.step < 2400, "disqualified early enough to compare after it too (step {})", d.step);
         for k in 0..2 {
             let (log_alone, _) = a.pools[k].log.as_ref().unwrap();
             let (log_with, _) = w.pools[k + 1].log.as_ref().unwrap();
             let (ta, tw) = (trades(log_alone), trades(log_with));
             let step = |t: &String| t.split(' ').nth(6).and_then(|s| s.parse::<u64>().ok()).unwrap();
             let before = |t: &Vec<String>| t.iter().filter(|x| step(x) < 2499).cloned().collect::<Vec<_>>();
-            assert!(
-                before(&ta).len() > 500,
-                "seed {}: enough trades to mean something",
-                a.seed
-            );
+            assert!(before(&ta).len() > 500, "seed {}: enough trades to mean something", a.seed);
             assert_eq!(before(&ta), before(&tw), "seed {}: honest pool {k}'s trades", a.seed);
         }
     }

@@ -138,10 +138,7 @@ fn recorder_sees_every_hook_field_the_host_means_to_send() {
         let mut arb_steps = std::collections::HashSet::new();
         let mut epochs_seen = 0u32;
         let mut cumulative = 0.0f64;
-        assert!(
-            events.iter().filter(|e| matches!(e, Event::Swap { .. })).count() > 100,
-            "recorder {i} saw few trades"
-        );
+        assert!(events.iter().filter(|e| matches!(e, Event::Swap { .. })).count() > 100, "recorder {i} saw few trades");
         for event in events {
             match *event {
                 Event::Swap {
@@ -193,30 +190,17 @@ fn recorder_sees_every_hook_field_the_host_means_to_send() {
                     );
                     assert!(competing[2..].iter().all(|p| p.is_nan()), "unused slots are NaN");
                 }
-                Event::Epoch {
-                    number,
-                    rx: new_rx,
-                    ry: new_ry,
-                    edge,
-                    cumulative: cum,
-                    weight: w,
-                } => {
+                Event::Epoch { number, rx: new_rx, ry: new_ry, edge, cumulative: cum, weight: w } => {
                     assert_eq!(number, epochs_seen, "epochs numbered in order");
                     let record = &pool.epochs[number as usize];
                     assert_eq!(edge.to_bits(), record.edge.to_bits(), "epoch {number} edge");
                     cumulative += edge;
-                    assert!(
-                        (cum - cumulative).abs() <= 1e-9 * cumulative.abs().max(1.0),
-                        "cumulative edge"
-                    );
+                    assert!((cum - cumulative).abs() <= 1e-9 * cumulative.abs().max(1.0), "cumulative edge");
                     assert_eq!(w, record.capital_weight as f32, "new weight");
                     // The price is kept through rebalancing.
                     let before = ry as f64 / rx as f64;
                     let after = new_ry as f64 / new_rx as f64;
-                    assert!(
-                        (after / before - 1.0).abs() < 1e-9,
-                        "rebalancing moved the price: {before} -> {after}"
-                    );
+                    assert!((after / before - 1.0).abs() < 1e-9, "rebalancing moved the price: {before} -> {after}");
                     pre_boundary.insert((i, number), (rx, ry));
                     (rx, ry) = (new_rx, new_ry);
                     pre_boundary.insert((i + 2, number), (rx, ry));
@@ -225,10 +209,7 @@ fn recorder_sees_every_hook_field_the_host_means_to_send() {
                 }
             }
         }
-        assert_eq!(
-            epochs_seen, 3,
-            "1200 steps in epochs of 300: three boundaries, none after the last step"
-        );
+        assert_eq!(epochs_seen, 3, "1200 steps in epochs of 300: three boundaries, none after the last step");
         assert_eq!(pool.epochs.len(), 4);
     }
     // Capital conserved at each boundary (valued at the fair price), and each pool given its weight.
@@ -237,27 +218,19 @@ fn recorder_sees_every_hook_field_the_host_means_to_send() {
         let value = |(rx, ry): (u64, u64)| (ry as f64 + rx as f64 * price) / 1e9;
         let before = value(pre_boundary[&(0, e)]) + value(pre_boundary[&(1, e)]);
         let after = value(pre_boundary[&(2, e)]) + value(pre_boundary[&(3, e)]);
-        assert!(
-            (after - before).abs() < 1e-6,
-            "epoch {e}: capital {before} became {after}"
-        );
+        assert!((after - before).abs() < 1e-6, "epoch {e}: capital {before} became {after}");
         for i in 0..2 {
             let share = value(pre_boundary[&(i + 2, e)]) / after;
             let weight = sim.pools[i].epochs[e as usize].capital_weight;
-            assert!(
-                (share - weight).abs() < 1e-9,
-                "epoch {e} pool {i}: share {share} vs weight {weight}"
-            );
+            assert!((share - weight).abs() < 1e-9, "epoch {e} pool {i}: share {share} vs weight {weight}");
             assert!(weight >= 0.02, "floor");
         }
     }
 }
 
 fn quick(strategies: &[&str], threads: usize) -> amm_engine::config::Config {
-    let entries: String = strategies
-        .iter()
-        .map(|s| format!("[[strategy]]\npath = \"{}\"\n", example_wasm(s).display()))
-        .collect();
+    let entries: String =
+        strategies.iter().map(|s| format!("[[strategy]]\npath = \"{}\"\n", example_wasm(s).display())).collect();
     config(&format!(
         "[run]\nsimulations = 6\nsteps = 1500\nepoch_len = 300\nseed_start = 40\nthreads = {threads}\n{entries}"
     ))
@@ -318,10 +291,7 @@ fn verify_accepts_an_honest_receipt_and_rejects_tampering() {
     let honest = std::fs::read_to_string(&results_path).unwrap();
     let edited = honest.replacen("\"mean_edge\": ", "\"mean_edge\": 1", 1);
     std::fs::write(&results_path, &edited).unwrap();
-    assert!(matches!(
-        receipt::verify(&receipt_path, &options),
-        Err(ReceiptError::Tampered { .. })
-    ));
+    assert!(matches!(receipt::verify(&receipt_path, &options), Err(ReceiptError::Tampered { .. })));
 
     // A modified result whose hash was updated in the receipt too: the re-run exposes it.
     let mut forged: receipt::Receipt = serde_json::from_str(&std::fs::read_to_string(&receipt_path).unwrap()).unwrap();

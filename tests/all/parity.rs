@@ -34,11 +34,7 @@ fn trade(i: u64) -> AfterSwap {
         epoch_number: 0,
         n_pools: 3,
         pool_index: 1,
-        flow_captured: if i.is_multiple_of(3) {
-            0.0
-        } else {
-            0.1 * (i % 10) as f32
-        },
+        flow_captured: if i.is_multiple_of(3) { 0.0 } else { 0.1 * (i % 10) as f32 },
         capital_weight: 0.4,
         competing_spot_prices: competing,
     }
@@ -51,11 +47,7 @@ fn assert_quotes_match(
     storage: &Storage,
 ) -> usize {
     let mut compared = 0;
-    for (rx, ry) in [
-        (100 * NANO, 10_000 * NANO),
-        (37 * NANO, 5_123 * NANO),
-        (2_500 * NANO, 180_000 * NANO),
-    ] {
+    for (rx, ry) in [(100 * NANO, 10_000 * NANO), (37 * NANO, 5_123 * NANO), (2_500 * NANO, 180_000 * NANO)] {
         for side in Side::BOTH {
             let reserve_in = if side == Side::BuyX { ry } else { rx };
             for k in 0..60 {

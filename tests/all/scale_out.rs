@@ -17,9 +17,7 @@ fn line_up() -> amm_engine::config::Config {
 fn run_shard(config: &amm_engine::config::Config, shard: Option<Shard>) -> amm_engine::report::RunResults {
     let options = RunOptions {
         progress: false,
-        build: amm_engine::builder::BuildOptions {
-            target_dir: Some(workspace().join("target/test-wasm")),
-        },
+        build: amm_engine::builder::BuildOptions { target_dir: Some(workspace().join("target/test-wasm")) },
         shard,
     };
     let engine = run::engine_for(config).unwrap();
@@ -38,10 +36,7 @@ fn merged_shards_equal_the_single_run_byte_for_byte() {
             let shard = Shard { index, count: 3 };
             let text = run_shard(&config, Some(shard)).to_json();
             assert!(text.contains("\"shard\""), "a shard's results say which shard they are");
-            (
-                std::path::PathBuf::from(format!("shard-{index}")),
-                serde_json::from_str(&text).unwrap(),
-            )
+            (std::path::PathBuf::from(format!("shard-{index}")), serde_json::from_str(&text).unwrap())
         })
         .collect();
     let merged = merge::merge(parts).unwrap();
@@ -60,16 +55,12 @@ fn merge_refuses_missing_repeated_or_foreign_shards() {
     let named = |r: &amm_engine::report::RunResults, n: &str| (std::path::PathBuf::from(n), r.clone());
     let missing = merge::merge(vec![named(&a, "a")]).unwrap_err().to_string();
     assert!(missing.contains("shard 1/2 is missing"), "{missing}");
-    let twice = merge::merge(vec![named(&a, "a"), named(&a, "a2")])
-        .unwrap_err()
-        .to_string();
+    let twice = merge::merge(vec![named(&a, "a"), named(&a, "a2")]).unwrap_err().to_string();
     assert!(twice.contains("given twice"), "{twice}");
     let mut other = config.clone();
     other.market.min_arb_profit = 0.02;
     let foreign = run_shard(&other, Some(Shard { index: 1, count: 2 }));
-    let err = merge::merge(vec![named(&a, "a"), named(&foreign, "f")])
-        .unwrap_err()
-        .to_string();
+    let err = merge::merge(vec![named(&a, "a"), named(&foreign, "f")]).unwrap_err().to_string();
     assert!(err.contains("the configuration differs"), "{err}");
     assert!(merge::merge(vec![named(&b, "b"), named(&a, "a")]).is_ok());
 }

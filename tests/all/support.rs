@@ -28,9 +28,7 @@ pub fn example_wasm(name: &str) -> PathBuf {
     static BUILT: OnceLock<Vec<(String, PathBuf)>> = OnceLock::new();
     let built = BUILT.get_or_init(|| {
         // A target directory of its own, so the build does not wait on the one running the tests.
-        let options = BuildOptions {
-            target_dir: Some(workspace().join("target/test-wasm")),
-        };
+        let options = BuildOptions { target_dir: Some(workspace().join("target/test-wasm")) };
         EXAMPLES
             .iter()
             .map(|example| {
@@ -40,11 +38,7 @@ pub fn example_wasm(name: &str) -> PathBuf {
             })
             .collect()
     });
-    built
-        .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, p)| p.clone())
-        .expect("known example")
+    built.iter().find(|(n, _)| n == name).map(|(_, p)| p.clone()).expect("known example")
 }
 
 /// Builds (once per name) a fixture crate under `strategies/fixtures`.
@@ -54,9 +48,7 @@ pub fn fixture_wasm(name: &str) -> PathBuf {
     if let Some((_, path)) = built.iter().find(|(n, _)| n == name) {
         return path.clone();
     }
-    let options = BuildOptions {
-        target_dir: Some(workspace().join("target/test-wasm")),
-    };
+    let options = BuildOptions { target_dir: Some(workspace().join("target/test-wasm")) };
     let wasm = build_crate(&workspace().join("strategies/fixtures").join(name), &options)
         .unwrap_or_else(|e| panic!("building fixture {name}: {e}"));
     built.push((name.to_string(), wasm.clone()));
@@ -75,9 +67,7 @@ pub fn run(config: &amm_engine::config::Config) -> amm_engine::report::RunResult
     use amm_engine::run::{self, RunOptions};
     let options = RunOptions {
         progress: false,
-        build: BuildOptions {
-            target_dir: Some(workspace().join("target/test-wasm")),
-        },
+        build: BuildOptions { target_dir: Some(workspace().join("target/test-wasm")) },
         shard: None,
     };
     let engine = run::engine_for(config).expect("engine");
@@ -122,9 +112,7 @@ impl Scratch {
     pub fn new() -> Self {
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = workspace()
-            .join("target/test-scratch")
-            .join(format!("{}-{n}", std::process::id()));
+        let dir = workspace().join("target/test-scratch").join(format!("{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("scratch directory");
         Self(dir)

@@ -10,13 +10,8 @@ use crate::support::workspace;
 
 fn wit_world() -> (Resolve, wit_parser::WorldId) {
     let mut resolve = Resolve::default();
-    let package = resolve
-        .push_path(workspace().join("wit/strategy.wit"))
-        .expect("wit/strategy.wit parses")
-        .0;
-    let world = resolve
-        .select_world(&[package], Some("strategy"))
-        .expect("world `strategy`");
+    let package = resolve.push_path(workspace().join("wit/strategy.wit")).expect("wit/strategy.wit parses").0;
+    let world = resolve.select_world(&[package], Some("strategy")).expect("world `strategy`");
     (resolve, world)
 }
 
@@ -75,12 +70,7 @@ fn wit_offset_tables_match_the_sdk_layout() {
             _ => unreachable!(),
         }
     };
-    let expect = |pairs: &[(&str, usize)]| {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), *v))
-            .collect::<BTreeMap<_, _>>()
-    };
+    let expect = |pairs: &[(&str, usize)]| pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect::<BTreeMap<_, _>>();
     {
         use abi::quote::*;
         assert_eq!(

@@ -42,28 +42,36 @@ pub fn best_trade<C: Curve>(curve: &mut C, lambda: f64, delta: u64, min_surplus:
     if (delta as f64) >= x_max {
         return Search::default();
     }
-    let faulted = Search {
-        trade: None,
-        faulted: true,
-    };
-    let Some(y_delta) = curve.quote(delta) else {
-        return faulted;
-    };
-    samples.insert(delta, y_delta);
+    let faulted = Search { trade: None, faulted: true };
     let surplus_at = |x: u64, y: u64| y as f64 - lambda * x as f64;
+    // A model confirmed for this very pool state decides without the pruning quote when the
+    // decision is clear of rounding, and names the optimum, quoted once to trade at.
+    if let Some(known) = curve.known_fit() {
+        let predicted = known.model.output(delta as f64) - lambda * delta as f64;
+        let margin = known.tolerance(delta);
+        if predicted + margin <= 0.0 {
+            return Search::default();
+        }
+        if predicted - margin > 0.0 {
+            let x = known.model.demand(lambda).clamp(delta as f64, x_max).round() as u64;
+            let Some(y) = curve.quote(x) else { return faulted };
+            samples.insert(x, y);
+            if known.holds(x, y) {
+                let trade = ArbTrade { input: x, output: y, surplus: surplus_at(x, y) };
+                return Search { trade: (trade.surplus >= min_surplus).then_some(trade), faulted: false };
+            }
+            // The model failed (it cannot, for a pure strategy): search as if it never was.
+        }
+    }
+    let Some(y_delta) = curve.quote(delta) else { return faulted };
+    samples.insert(delta, y_delta);
     if surplus_at(delta, y_delta) <= 0.0 {
         return Search::default();
     }
-    let mut best = ArbTrade {
-        input: delta,
-        output: y_delta,
-        surplus: surplus_at(delta, y_delta),
-    };
+    let mut best = ArbTrade { input: delta, output: y_delta, surplus: surplus_at(delta, y_delta) };
 
     let exact = curve.exact_model();
-    let mut fit = exact
-        .map(Fit::exact)
-        .or_else(|| Fit::one((delta, y_delta), reserve_out));
+    let mut fit = exact.map(Fit::exact).or_else(|| Fit::one((delta, y_delta), reserve_out));
     let mut previous = delta;
     for _ in 0..MAX_ROUNDS {
         let target = match fit {
@@ -81,13 +89,15 @@ pub fn best_trade<C: Curve>(curve: &mut C, lambda: f64, delta: u64, min_surplus:
         let Some(y) = curve.quote(x) else { return faulted };
         samples.insert(x, y);
         if surplus_at(x, y) > best.surplus {
-            best = ArbTrade {
-                input: x,
-                output: y,
-                surplus: surplus_at(x, y),
-            };
+            best = ArbTrade { input: x, output: y, surplus: surplus_at(x, y) };
         }
-        if exact.is_some() || fit.is_some_and(|f| f.predicts(x, y)) {
+        if exact.is_some() {
+            break;
+        }
+        if let Some(f) = fit
+            && f.predicts(x, y)
+        {
+            curve.remember_fit(f);
             break; // the model is right: its optimum is the optimum
         }
         let stable = fit.is_some_and(|f| f.is_secant() && f.points.contains(&previous))
@@ -131,6 +141,7 @@ mod tests {
         pub reserve_out: u64,
         pub quotes: u32,
         pub exact: Option<CpModel>,
+        pub known: Option<Fit>,
     }
 
     impl<F: FnMut(u64) -> u64> Curve for FnCurve<F> {
@@ -147,6 +158,12 @@ mod tests {
         }
         fn reserve_in(&self) -> u64 {
             self.reserve_in
+        }
+        fn known_fit(&self) -> Option<Fit> {
+            self.known
+        }
+        fn remember_fit(&mut self, fit: Fit) {
+            self.known = Some(fit);
         }
     }
 
@@ -182,23 +199,13 @@ mod tests {
             let f = move |y: u64| cp_output_fee_bps(y, ry, rx, fee);
             let lambda = 1.0 / fair_price;
             let delta = (0.01 * nano as f64) as u64;
-            let mut curve = FnCurve {
-                f,
-                reserve_in: ry,
-                reserve_out: rx,
-                quotes: 0,
-                exact: None,
-            };
+            let mut curve = FnCurve { f, reserve_in: ry, reserve_out: rx, quotes: 0, exact: None, known: None };
             let mut samples = Samples::default();
             let search = best_trade(&mut curve, lambda, delta, 0.0, &mut samples);
             let brute = brute_force(&mut { f }, lambda, (rx as f64 / lambda) as u64);
             if fair_price > 100.0 * 1.0 / (1.0 - fee as f64 / 1e4) {
                 let trade = search.trade.expect("profitable");
-                assert!(
-                    trade.surplus >= brute * (1.0 - 1e-6) - 10.0,
-                    "P={fair_price}: {} vs {brute}",
-                    trade.surplus
-                );
+                assert!(trade.surplus >= brute * (1.0 - 1e-6) - 10.0, "P={fair_price}: {} vs {brute}", trade.surplus);
                 assert!(curve.quotes <= 3, "P={fair_price}: {} quotes", curve.quotes);
             } else {
                 assert_eq!(search.trade, None, "P={fair_price}");
@@ -208,43 +215,47 @@ mod tests {
     }
 
     #[test]
+    fn a_remembered_model_saves_the_quotes_a_search_does_not_need() {
+        let nano = 1_000_000_000u64;
+        let (rx, ry) = (100 * nano, 10_000 * nano);
+        let f = move |y: u64| cp_output_fee_bps(y, ry, rx, 30);
+        let mut curve = FnCurve { f, reserve_in: ry, reserve_out: rx, quotes: 0, exact: None, known: None };
+        let mut samples = Samples::default();
+        let delta = nano / 100;
+        // A profitable search confirms and remembers the model...
+        let first = best_trade(&mut curve, 1.0 / 103.0, delta, 0.0, &mut samples).trade.unwrap();
+        assert!(curve.known.is_some(), "confirmed models are remembered");
+        // ...so the same state needs one quote to trade (at the optimum) and none to prune.
+        curve.quotes = 0;
+        let again = best_trade(&mut curve, 1.0 / 103.0, delta, 0.0, &mut samples).trade.unwrap();
+        assert_eq!((curve.quotes, again), (1, first));
+        curve.quotes = 0;
+        assert_eq!(best_trade(&mut curve, 1.0 / 99.0, delta, 0.0, &mut samples).trade, None);
+        assert_eq!(curve.quotes, 0, "pruned from the model alone");
+    }
+
+    #[test]
     fn non_constant_product_curves_match_brute_force() {
         let nano = 1_000_000_000u64;
         type Named = (&'static str, Box<dyn Fn(u64) -> u64>);
         let curves: Vec<Named> = vec![
             ("sqrt", Box::new(|x: u64| (3.0e4 * (x as f64).sqrt()) as u64)),
             ("log", Box::new(|x: u64| (5e9 * (1.0 + x as f64 / 1e11).ln()) as u64)),
-            (
-                "capped linear",
-                Box::new(move |x: u64| (0.012 * x as f64).min(40.0 * nano as f64) as u64),
-            ),
-            (
-                "virtual reserves",
-                Box::new(move |x: u64| cp_output_fee_bps(x, 29_400 * nano, 300 * nano, 5)),
-            ),
+            ("capped linear", Box::new(move |x: u64| (0.012 * x as f64).min(40.0 * nano as f64) as u64)),
+            ("virtual reserves", Box::new(move |x: u64| cp_output_fee_bps(x, 29_400 * nano, 300 * nano, 5))),
             (
                 "two-tier",
                 Box::new(|x: u64| {
                     let x = x as f64;
-                    (if x < 2e12 {
-                        0.011 * x
-                    } else {
-                        0.011 * 2e12 + 0.009 * (x - 2e12)
-                    })
-                    .min(9e10) as u64
+                    (if x < 2e12 { 0.011 * x } else { 0.011 * 2e12 + 0.009 * (x - 2e12) }).min(9e10) as u64
                 }),
             ),
         ];
         for (name, f) in curves {
             let lambda = 1.0 / 100.0;
             let reserve_out = 100 * nano;
-            let mut curve = FnCurve {
-                f: |x| f(x),
-                reserve_in: 10_000 * nano,
-                reserve_out,
-                quotes: 0,
-                exact: None,
-            };
+            let mut curve =
+                FnCurve { f: |x| f(x), reserve_in: 10_000 * nano, reserve_out, quotes: 0, exact: None, known: None };
             let mut samples = Samples::default();
             let search = best_trade(&mut curve, lambda, 10_000_000, 0.0, &mut samples);
             let brute = brute_force(
@@ -259,11 +270,7 @@ mod tests {
                 trade.surplus,
                 curve.quotes
             );
-            assert!(
-                curve.quotes as usize <= MAX_ROUNDS + 1,
-                "{name}: {} quotes",
-                curve.quotes
-            );
+            assert!(curve.quotes as usize <= MAX_ROUNDS + 1, "{name}: {} quotes", curve.quotes);
         }
     }
 }

@@ -33,12 +33,7 @@ mod tests {
     #[test]
     fn weights_sum_to_one_and_respect_the_floor() {
         let mut w = Vec::new();
-        for scores in [
-            vec![0.0, 0.0],
-            vec![1e3, -1e3, 5.0],
-            vec![-50.0; 7],
-            vec![3.0, 2.0, 1.0, 0.5, -0.5],
-        ] {
+        for scores in [vec![0.0, 0.0], vec![1e3, -1e3, 5.0], vec![-50.0; 7], vec![3.0, 2.0, 1.0, 0.5, -0.5]] {
             weights(&scores, 1.0, 0.02, &mut w);
             let sum: f64 = w.iter().sum();
             assert!((sum - 1.0).abs() < 1e-12, "{scores:?}: sum {sum}");

@@ -29,10 +29,7 @@ pub struct Samples {
 
 impl Default for Samples {
     fn default() -> Self {
-        Self {
-            points: [(0, 0); MAX_SAMPLES],
-            len: 0,
-        }
+        Self { points: [(0, 0); MAX_SAMPLES], len: 0 }
     }
 }
 
@@ -93,10 +90,7 @@ impl Samples {
 
     /// The output recorded for `input`, if sampled.
     pub fn get(&self, input: u64) -> Option<u64> {
-        self.points()
-            .binary_search_by_key(&input, |p| p.0)
-            .ok()
-            .map(|i| self.points[i].1)
+        self.points().binary_search_by_key(&input, |p| p.0).ok().map(|i| self.points[i].1)
     }
 
     /// Records a sample (ignored when full or already present).
@@ -120,10 +114,7 @@ impl Samples {
         let mut previous = (0u64, 0u64);
         for &point in self.points() {
             if point.1 < previous.1 {
-                return Err(ShapeViolation::NotMonotone {
-                    lower: previous,
-                    higher: point,
-                });
+                return Err(ShapeViolation::NotMonotone { lower: previous, higher: point });
             }
             previous = point;
         }
@@ -365,11 +356,21 @@ pub struct Fit {
 impl Fit {
     /// An exact model (nothing to confirm).
     pub fn exact(model: CpModel) -> Self {
-        Self {
-            model,
-            points: [0, 0],
-            precision: 0.0,
-        }
+        Self { model, points: [0, 0], precision: 0.0 }
+    }
+
+    /// How far a quote at `x` may sit from the model's prediction through integer rounding
+    /// (of the quote and of the samples the model came from).
+    pub fn tolerance(&self, x: u64) -> f64 {
+        let m = self.model;
+        let slope = m.a * m.b / (m.a + x as f64).powi(2);
+        let y = m.output(x as f64);
+        2.0 + 2.0 * slope + 4.0 * self.precision * y + 1e-9 * y
+    }
+
+    /// Whether a confirmed model still agrees with the quote `y` at `x`.
+    pub fn holds(&self, x: u64, y: u64) -> bool {
+        (self.model.output(x as f64) - y as f64).abs() <= self.tolerance(x)
     }
 
     /// True when fitted through two samples (it then knows the local slope).
@@ -380,11 +381,7 @@ impl Fit {
     /// Fits through one sample, assuming the effective output reserve `b`.
     pub fn one(sample: (u64, u64), b: f64) -> Option<Self> {
         let model = CpModel::through_one(sample, b)?;
-        Some(Self {
-            model,
-            points: [sample.0, 0],
-            precision: rounding(model, sample),
-        })
+        Some(Self { model, points: [sample.0, 0], precision: rounding(model, sample) })
     }
 
     /// Fits through two samples. Close samples pin the curvature poorly: the fit's precision
@@ -393,11 +390,7 @@ impl Fit {
         let model = CpModel::through_two(p, q, b_cap)?;
         let separation = p.0.abs_diff(q.0) as f64 / p.0.max(q.0) as f64;
         let precision = rounding(model, p).max(rounding(model, q)) / separation;
-        Some(Self {
-            model,
-            points: [p.0, q.0],
-            precision,
-        })
+        Some(Self { model, points: [p.0, q.0], precision })
     }
 
     /// Whether the quote `y` at a new input `x` is what the model predicts, within the
@@ -450,14 +443,7 @@ pub fn refit(samples: &Samples, centre: u64, lambda: f64, b_cap: f64, x_limit: f
         0.5 * (lo + hi)
     };
     // A model whose demand at λ is exactly m: b·x/(a+x) with a = m, b = 4λm.
-    (m > 0.0).then_some(Fit {
-        model: CpModel {
-            a: m,
-            b: 4.0 * lambda * m,
-        },
-        points: [0, 0],
-        precision: f64::INFINITY,
-    })
+    (m > 0.0).then_some(Fit { model: CpModel { a: m, b: 4.0 * lambda * m }, points: [0, 0], precision: f64::INFINITY })
 }
 
 /// Relative error a sample's integer rounding (one unit of output, one of input) puts on a fit.
@@ -476,6 +462,15 @@ pub trait Curve {
     fn reserve_out(&self) -> u64;
     /// The pool's input-side reserve.
     fn reserve_in(&self) -> u64;
+    /// A model confirmed earlier for the pool's current state (reserves and storage), if any.
+    /// Quotes are pure, so it still holds and the probe quotes it replaces are not needed.
+    fn known_fit(&self) -> Option<Fit> {
+        None
+    }
+    /// Records a model a quote has just confirmed, for the pool's current state.
+    fn remember_fit(&mut self, fit: Fit) {
+        let _ = fit;
+    }
 }
 
 /// The curves of all pools on one side of an order, by index (so the market can expose its
@@ -493,6 +488,15 @@ pub trait CurveSet {
     fn exact_model(&self, i: usize) -> Option<CpModel>;
     /// Pool `i`'s output-side reserve.
     fn reserve_out(&self, i: usize) -> u64;
+    /// A model confirmed earlier for pool `i`'s current state (see [`Curve::known_fit`]).
+    fn known_fit(&self, i: usize) -> Option<Fit> {
+        let _ = i;
+        None
+    }
+    /// Records a model a quote has just confirmed for pool `i`'s current state.
+    fn remember_fit(&mut self, i: usize, fit: Fit) {
+        let _ = (i, fit);
+    }
 }
 
 impl<T: Curve> CurveSet for [T] {
@@ -507,6 +511,12 @@ impl<T: Curve> CurveSet for [T] {
     }
     fn reserve_out(&self, i: usize) -> u64 {
         self[i].reserve_out()
+    }
+    fn known_fit(&self, i: usize) -> Option<Fit> {
+        self[i].known_fit()
+    }
+    fn remember_fit(&mut self, i: usize, fit: Fit) {
+        self[i].remember_fit(fit)
     }
 }
 
@@ -539,14 +549,7 @@ mod tests {
             .fold(f64::MIN, f64::max);
         let mut samples = Samples::default();
         let mut gaps = Vec::new();
-        for x in [
-            1_000_000_000u64,
-            300_000_000,
-            500_000_000,
-            400_000_000,
-            420_000_000,
-            410_000_000,
-        ] {
+        for x in [1_000_000_000u64, 300_000_000, 500_000_000, 400_000_000, 420_000_000, 410_000_000] {
             samples.insert(x, f(x));
             let (bound, _) = samples.envelope_max(lambda, 4e9);
             assert!(bound >= true_max - 2.0, "bound {bound} below true max {true_max}");

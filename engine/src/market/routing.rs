@@ -39,6 +39,8 @@ struct PoolState {
     previous_share: u64,
     /// Settled this round by a secant fit that stopped moving.
     stable: bool,
+    /// Its fit is remembered for the pool's state (given, or confirmed and handed back).
+    known: bool,
     output: u64,
 }
 
@@ -52,6 +54,7 @@ impl PoolState {
         self.share = 0;
         self.previous_share = 0;
         self.stable = false;
+        self.known = false;
         self.output = 0;
     }
 }
@@ -139,6 +142,13 @@ impl Router {
                 pool.exact = true;
                 continue;
             }
+            if let Some(known) = curves.known_fit(i) {
+                // Confirmed before for this very pool state: no probe needed.
+                pool.fit = Some(known);
+                pool.confirmed = true;
+                pool.known = true;
+                continue;
+            }
             match quote(curves, pool, i, probe, faulted) {
                 Some(0) | None => pool.out = true,
                 Some(y) => {
@@ -189,7 +199,13 @@ impl Router {
                 if pool.out || pool.exact {
                     continue;
                 }
-                if !pool.confirmed && pool.share > 0 {
+                if pool.known && pool.share > 0 && !pool.fit.is_some_and(|f| f.holds(pool.share, pool.output)) {
+                    // A remembered model that no longer holds (impossible for a pure strategy):
+                    // start this pool afresh from the quote just made.
+                    pool.known = false;
+                    pool.confirmed = false;
+                    pool.fit = Fit::one((pool.share, pool.output), curves.reserve_out(i) as f64);
+                } else if !pool.confirmed && pool.share > 0 {
                     pool.confirmed = pool.fit.is_some_and(|f| f.predicts(pool.share, pool.output));
                 } else if !pool.confirmed && round == 0 {
                     // A pool left out: test its model once at a small order, far from the probe.
@@ -201,12 +217,17 @@ impl Router {
                         pool.confirmed = true;
                     }
                 }
+                if pool.confirmed
+                    && !pool.known
+                    && let Some(f) = pool.fit
+                {
+                    curves.remember_fit(i, f);
+                    pool.known = true;
+                }
                 // A secant fit whose demand no longer moves has equal marginals at the share.
                 let stable = pool.share > 0
                     && round > 0
-                    && pool
-                        .fit
-                        .is_some_and(|f| f.is_secant() && f.points.contains(&pool.previous_share))
+                    && pool.fit.is_some_and(|f| f.is_secant() && f.points.contains(&pool.previous_share))
                     && pool.share.abs_diff(pool.previous_share) <= (total / 1_000_000_000).max(1);
                 pool.previous_share = pool.share;
                 pool.stable = stable;
@@ -315,8 +336,7 @@ impl Router {
     fn solve_models(&mut self, total: u64) -> Option<f64> {
         let x = total as f64;
         self.order.clear();
-        self.order
-            .extend((0..self.pools.len()).filter(|&i| !self.pools[i].out && self.pools[i].fit.is_some()));
+        self.order.extend((0..self.pools.len()).filter(|&i| !self.pools[i].out && self.pools[i].fit.is_some()));
         if self.order.is_empty() {
             for pool in &mut self.pools {
                 pool.share = 0;
@@ -507,10 +527,7 @@ pub(crate) mod tests {
     fn cp_optimum(pools: &[(u64, u64, u64)], total: f64) -> f64 {
         let models: Vec<CpModel> = pools
             .iter()
-            .map(|&(rin, rout, fee)| CpModel {
-                a: rin as f64 / (1.0 - fee as f64 / 1e4),
-                b: rout as f64,
-            })
+            .map(|&(rin, rout, fee)| CpModel { a: rin as f64 / (1.0 - fee as f64 / 1e4), b: rout as f64 })
             .collect();
         // Bisection on λ: Σ demand(λ) = total.
         let (mut lo, mut hi) = (0.0f64, models.iter().map(|m| m.initial_slope()).fold(0.0, f64::max));
@@ -561,9 +578,7 @@ pub(crate) mod tests {
                 // Feasible: value of this split with the leftover on the best marginal pool.
                 let left = total - used;
                 let mut split_value: f64 = (0..n).map(|i| value(i, xs[i])).sum();
-                let bonus = (0..n)
-                    .map(|i| value(i, xs[i] + left) - value(i, xs[i]))
-                    .fold(0.0, f64::max);
+                let bonus = (0..n).map(|i| value(i, xs[i] + left) - value(i, xs[i])).fold(0.0, f64::max);
                 split_value += bonus;
                 best = best.max(split_value);
             }
@@ -605,11 +620,7 @@ pub(crate) mod tests {
                         assert_eq!(y, (curves[i].f)(x));
                     }
                 }
-                assert!(
-                    summary.quotes as usize <= 3 * n,
-                    "n={n} total={total}: {} quotes",
-                    summary.quotes
-                );
+                assert!(summary.quotes as usize <= 3 * n, "n={n} total={total}: {} quotes", summary.quotes);
             }
         }
     }
@@ -625,10 +636,7 @@ pub(crate) mod tests {
             (
                 "cp + sqrt",
                 vec![
-                    (
-                        rc(move |x| cp_output_fee_bps(x, 10_000 * nano, 100 * nano, 30)),
-                        100 * nano,
-                    ),
+                    (rc(move |x| cp_output_fee_bps(x, 10_000 * nano, 100 * nano, 30)), 100 * nano),
                     (rc(|x: u64| (3e3 * (x as f64).sqrt()) as u64), 100 * nano),
                 ],
             ),
@@ -636,27 +644,15 @@ pub(crate) mod tests {
                 "log + cp + virtual cp",
                 vec![
                     (rc(|x: u64| (1e9 * (1.0 + x as f64 / 1e11).ln()) as u64), 100 * nano),
-                    (
-                        rc(move |x| cp_output_fee_bps(x, 8_000 * nano, 80 * nano, 60)),
-                        80 * nano,
-                    ),
-                    (
-                        rc(move |x| cp_output_fee_bps(x, 40_000 * nano, 400 * nano, 10)),
-                        100 * nano,
-                    ),
+                    (rc(move |x| cp_output_fee_bps(x, 8_000 * nano, 80 * nano, 60)), 80 * nano),
+                    (rc(move |x| cp_output_fee_bps(x, 40_000 * nano, 400 * nano, 10)), 100 * nano),
                 ],
             ),
             (
                 "capped linear + cp",
                 vec![
-                    (
-                        rc(move |x: u64| (0.0101 * x as f64).min(0.05 * nano as f64) as u64),
-                        100 * nano,
-                    ),
-                    (
-                        rc(move |x| cp_output_fee_bps(x, 10_000 * nano, 100 * nano, 30)),
-                        100 * nano,
-                    ),
+                    (rc(move |x: u64| (0.0101 * x as f64).min(0.05 * nano as f64) as u64), 100 * nano),
+                    (rc(move |x| cp_output_fee_bps(x, 10_000 * nano, 100 * nano, 30)), 100 * nano),
                 ],
             ),
             (
@@ -665,19 +661,12 @@ pub(crate) mod tests {
                     (
                         rc(|x: u64| {
                             let x = x as f64;
-                            (if x < 5e9 {
-                                0.0102 * x
-                            } else {
-                                0.0102 * 5e9 + 0.0095 * (x - 5e9)
-                            }) as u64
+                            (if x < 5e9 { 0.0102 * x } else { 0.0102 * 5e9 + 0.0095 * (x - 5e9) }) as u64
                         }),
                         100 * nano,
                     ),
                     (rc(|x: u64| (2e2 * (x as f64).powf(0.6)) as u64), 100 * nano),
-                    (
-                        rc(move |x| cp_output_fee_bps(x, 12_000 * nano, 110 * nano, 45)),
-                        110 * nano,
-                    ),
+                    (rc(move |x| cp_output_fee_bps(x, 12_000 * nano, 110 * nano, 45)), 110 * nano),
                 ],
             ),
         ];

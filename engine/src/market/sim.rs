@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use super::arbitrage::{ArbTrade, best_trade};
 use super::capital;
-use super::curve::{CpModel, Curve, CurveSet, Samples};
+use super::curve::{CpModel, Curve, CurveSet, Fit, Samples};
 use super::params::{MarketParams, Stream, stream};
 use super::routing::Router;
 use crate::config::{Config, Score};
@@ -194,9 +194,25 @@ struct Pool {
     retail_volume: f64,
     arb_volume: f64,
     epochs: Vec<EpochRecord>,
+    /// Bumped whenever the reserves or the storage may have changed: a quote curve is a pure
+    /// function of them, so a model confirmed at one version holds until the next.
+    version: u64,
+    /// Per side, a confirmed model and the version it was confirmed at.
+    fits: [Option<(u64, Fit)>; 2],
 }
 
 impl Pool {
+    fn known_fit(&self, side: Side) -> Option<Fit> {
+        match self.fits[side as usize] {
+            Some((version, fit)) if version == self.version => Some(fit),
+            _ => None,
+        }
+    }
+
+    fn remember_fit(&mut self, side: Side, fit: Fit) {
+        self.fits[side as usize] = Some((self.version, fit));
+    }
+
     fn reserves_in_out(&self, side: Side) -> (u64, u64) {
         match side {
             Side::BuyX => (self.reserve_y, self.reserve_x),
@@ -209,11 +225,7 @@ impl Pool {
     }
 
     fn spot(&self) -> f64 {
-        if self.reserve_x == 0 {
-            f64::NAN
-        } else {
-            self.reserve_y as f64 / self.reserve_x as f64
-        }
+        if self.reserve_x == 0 { f64::NAN } else { self.reserve_y as f64 / self.reserve_x as f64 }
     }
 
     /// Records a fault; disqualifies at the limit.
@@ -286,10 +298,7 @@ impl Pool {
         match self.kind {
             Kind::Normalizer { fee_bps } => {
                 let (rin, rout) = self.reserves_in_out(side);
-                Some(CpModel {
-                    a: rin as f64 * 1e4 / (1e4 - fee_bps as f64),
-                    b: rout as f64,
-                })
+                Some(CpModel { a: rin as f64 * 1e4 / (1e4 - fee_bps as f64), b: rout as f64 })
             }
             Kind::Strategy(_) | Kind::Absent => None,
         }
@@ -297,6 +306,7 @@ impl Pool {
 
     /// Applies an executed trade and its edge.
     fn execute(&mut self, side: Side, input: u64, output: u64, price: f64, retail: bool) {
+        self.version += 1;
         let (edge, volume) = match side {
             Side::BuyX => {
                 self.reserve_y += input;
@@ -306,10 +316,7 @@ impl Pool {
             Side::SellX => {
                 self.reserve_x += input;
                 self.reserve_y -= output;
-                (
-                    (input as f64 * price - output as f64) / NANO_F,
-                    input as f64 * price / NANO_F,
-                )
+                ((input as f64 * price - output as f64) / NANO_F, input as f64 * price / NANO_F)
             }
         };
         if retail {
@@ -346,6 +353,12 @@ impl Curve for PoolCurve<'_> {
     fn reserve_in(&self) -> u64 {
         self.pool.reserves_in_out(self.side).0
     }
+    fn known_fit(&self) -> Option<Fit> {
+        self.pool.known_fit(self.side)
+    }
+    fn remember_fit(&mut self, fit: Fit) {
+        self.pool.remember_fit(self.side, fit)
+    }
 }
 
 /// The live pools on one side of a retail order, as the router sees them.
@@ -368,6 +381,12 @@ impl CurveSet for OrderCurves<'_> {
     }
     fn reserve_out(&self, i: usize) -> u64 {
         self.pools[self.live[i]].reserves_in_out(self.side).1
+    }
+    fn known_fit(&self, i: usize) -> Option<Fit> {
+        self.pools[self.live[i]].known_fit(self.side)
+    }
+    fn remember_fit(&mut self, i: usize, fit: Fit) {
+        self.pools[self.live[i]].remember_fit(self.side, fit)
     }
 }
 
@@ -429,6 +448,8 @@ impl<'c> Simulation<'c> {
             retail_volume: 0.0,
             arb_volume: 0.0,
             epochs: Vec::with_capacity((config.run.steps / config.run.epoch_len + 1) as usize),
+            version: 0,
+            fits: [None, None],
         };
         for (index, entrant) in entrants.iter().enumerate() {
             let wasi_seed = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (index as u64 + 1);
@@ -453,9 +474,7 @@ impl<'c> Simulation<'c> {
             let scale = params.normalizer_liquidity;
             pools.push(blank(
                 "Normalizer".to_string(),
-                Kind::Normalizer {
-                    fee_bps: u64::from(params.normalizer_fee_bps),
-                },
+                Kind::Normalizer { fee_bps: u64::from(params.normalizer_fee_bps) },
                 (rx as f64 * scale).round() as u64,
                 (ry as f64 * scale).round() as u64,
                 0.0,
@@ -495,10 +514,7 @@ impl<'c> Simulation<'c> {
         let sigma = self.params.order_size_sigma;
         let mu = self.params.mean_order_size.ln() - 0.5 * sigma * sigma;
         let sizes = LogNormal::new(mu, sigma).ok();
-        let (vol, drift) = (
-            self.params.volatility,
-            -0.5 * self.params.volatility * self.params.volatility,
-        );
+        let (vol, drift) = (self.params.volatility, -0.5 * self.params.volatility * self.params.volatility);
         for step in 0..steps {
             self.step = step;
             // 1. The fair price moves.
@@ -516,9 +532,7 @@ impl<'c> Simulation<'c> {
                 _ => 0,
             };
             for _ in 0..count {
-                let size_y = sizes
-                    .as_ref()
-                    .map_or(self.params.mean_order_size, |d| d.sample(&mut self.retail_rng));
+                let size_y = sizes.as_ref().map_or(self.params.mean_order_size, |d| d.sample(&mut self.retail_rng));
                 let buy = self.retail_rng.random_bool(self.params.buy_probability.clamp(0.0, 1.0));
                 self.retail(size_y, buy);
             }
@@ -532,11 +546,7 @@ impl<'c> Simulation<'c> {
     }
 
     fn ctx(&self) -> Ctx<'c> {
-        Ctx {
-            step: self.step,
-            limits: self.limits,
-            audit_threshold: self.audit_threshold,
-        }
+        Ctx { step: self.step, limits: self.limits, audit_threshold: self.audit_threshold }
     }
 
     fn arbitrage(&mut self, i: usize) {
@@ -550,12 +560,7 @@ impl<'c> Simulation<'c> {
                 Side::BuyX => (1.0 / price, min_profit, min_profit / price, price),
                 Side::SellX => (price, min_profit / price, min_profit, 1.0),
             };
-            let mut curve = PoolCurve {
-                pool: &mut self.pools[i],
-                side,
-                ctx,
-                quotes: &mut self.stats.arb_quotes,
-            };
+            let mut curve = PoolCurve { pool: &mut self.pools[i], side, ctx, quotes: &mut self.stats.arb_quotes };
             let search = best_trade(&mut curve, lambda, delta.ceil() as u64, min_surplus, &mut self.samples);
             if !self.pools[i].live {
                 return;
@@ -603,17 +608,8 @@ impl<'c> Simulation<'c> {
             return;
         }
         self.stats.orders += 1;
-        let ctx = Ctx {
-            step: self.step,
-            limits: self.limits,
-            audit_threshold: self.audit_threshold,
-        };
-        let mut curves = OrderCurves {
-            pools: &mut self.pools,
-            live: &self.live,
-            side,
-            ctx,
-        };
+        let ctx = Ctx { step: self.step, limits: self.limits, audit_threshold: self.audit_threshold };
+        let mut curves = OrderCurves { pools: &mut self.pools, live: &self.live, side, ctx };
         let summary = self.router.route(&mut curves, input, &mut self.faulted);
         self.stats.router_quotes += u64::from(summary.quotes);
         // In-run shape check on every point the router sampled.
@@ -670,6 +666,7 @@ impl<'c> Simulation<'c> {
         let step = self.step;
         let max_faults = self.limits.max_faults;
         let pool = &mut self.pools[i];
+        pool.version += 1; // the hook may change the storage
         if let Kind::Strategy(seat) = &mut pool.kind
             && let Err(fault) = seat.instance.after_swap(&trade, &mut seat.storage)
         {
@@ -700,12 +697,7 @@ impl<'c> Simulation<'c> {
         }
         let live_count = self.scratch.len();
         if capital.enabled && live_count > 0 {
-            capital::weights(
-                &self.scratch,
-                capital.temperature,
-                capital.min_weight,
-                &mut self.weights,
-            );
+            capital::weights(&self.scratch, capital.temperature, capital.min_weight, &mut self.weights);
             let total_value: f64 = self.pools[..self.strategies].iter().map(|p| p.value(price)).sum();
             let mut k = 0;
             for pool in &mut self.pools[..self.strategies] {
@@ -727,16 +719,13 @@ impl<'c> Simulation<'c> {
                     pool.reserve_x = (target / 2.0 / price * NANO_F).round() as u64;
                 }
                 pool.capital_weight = weight;
+                pool.version += 1;
             }
         }
         // Close the epoch's books.
         self.fair_prices.push(price);
         for pool in &mut self.pools {
-            let weight = if matches!(pool.kind, Kind::Normalizer { .. }) {
-                0.0
-            } else {
-                pool.capital_weight
-            };
+            let weight = if matches!(pool.kind, Kind::Normalizer { .. }) { 0.0 } else { pool.capital_weight };
             pool.epochs.push(EpochRecord {
                 edge: pool.epoch.total(),
                 retail_edge: pool.epoch.retail,
@@ -767,6 +756,7 @@ impl<'c> Simulation<'c> {
                 capital_weight: pool.capital_weight as f32,
             };
             self.stats.hook_calls += 1;
+            pool.version += 1; // the hook may change the storage
             if let Kind::Strategy(seat) = &mut pool.kind
                 && let Err(fault) = seat.instance.epoch_boundary(&message, &mut seat.storage)
             {
@@ -779,11 +769,7 @@ impl<'c> Simulation<'c> {
         // Close the last (possibly partial) epoch.
         self.fair_prices.push(self.price);
         for pool in &mut self.pools {
-            let weight = if matches!(pool.kind, Kind::Normalizer { .. }) {
-                0.0
-            } else {
-                pool.capital_weight
-            };
+            let weight = if matches!(pool.kind, Kind::Normalizer { .. }) { 0.0 } else { pool.capital_weight };
             pool.epochs.push(EpochRecord {
                 edge: pool.epoch.total(),
                 retail_edge: pool.epoch.retail,
@@ -809,11 +795,7 @@ impl<'c> Simulation<'c> {
                 retail_edge: pool.total.retail,
                 arb_edge: pool.total.arb,
                 retail_volume: pool.retail_volume,
-                retail_share: if retail_total > 0.0 {
-                    pool.retail_volume / retail_total
-                } else {
-                    0.0
-                },
+                retail_share: if retail_total > 0.0 { pool.retail_volume / retail_total } else { 0.0 },
                 arb_volume: pool.arb_volume,
                 final_capital_weight: (i < strategies).then_some(pool.capital_weight),
                 faults: pool.faults,

@@ -8,9 +8,8 @@ use std::fmt::Write;
 
 use super::RunResults;
 
-const PALETTE: [&str; 10] = [
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
-];
+const PALETTE: [&str; 10] =
+    ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 
 /// Escapes text for HTML content and attributes.
 pub fn escape(text: &str) -> String {
@@ -123,51 +122,30 @@ fn leaderboard_table(html: &mut String, results: &RunResults) {
 
 /// Strategy slots in the simulations: (name, pool index) for the non-rejected entrants.
 fn running(results: &RunResults) -> Vec<(String, usize)> {
-    results
-        .strategies
-        .iter()
-        .filter(|s| s.rejected.is_none())
-        .enumerate()
-        .map(|(k, s)| (s.name.clone(), k))
-        .collect()
+    results.strategies.iter().filter(|s| s.rejected.is_none()).enumerate().map(|(k, s)| (s.name.clone(), k)).collect()
 }
 
 /// Mean over simulations of `f(epoch record)` per epoch, per pool.
 fn epoch_means(results: &RunResults, pool: usize, f: fn(&crate::market::EpochRecord) -> f64) -> Vec<f64> {
-    let epochs = results
-        .simulations
-        .first()
-        .and_then(|s| s.pools.get(pool))
-        .map_or(0, |p| p.epochs.len());
+    let epochs = results.simulations.first().and_then(|s| s.pools.get(pool)).map_or(0, |p| p.epochs.len());
     (0..epochs)
         .map(|e| {
-            let values: Vec<f64> = results
-                .simulations
-                .iter()
-                .filter_map(|s| s.pools.get(pool)?.epochs.get(e).map(f))
-                .collect();
-            if values.is_empty() {
-                0.0
-            } else {
-                values.iter().sum::<f64>() / values.len() as f64
-            }
+            let values: Vec<f64> =
+                results.simulations.iter().filter_map(|s| s.pools.get(pool)?.epochs.get(e).map(f)).collect();
+            if values.is_empty() { 0.0 } else { values.iter().sum::<f64>() / values.len() as f64 }
         })
         .collect()
 }
 
 fn capital_chart(results: &RunResults) -> String {
-    let series: Vec<(String, Vec<f64>)> = running(results)
-        .into_iter()
-        .map(|(name, k)| (name, epoch_means(results, k, |e| e.capital_weight)))
-        .collect();
+    let series: Vec<(String, Vec<f64>)> =
+        running(results).into_iter().map(|(name, k)| (name, epoch_means(results, k, |e| e.capital_weight))).collect();
     line_chart(&series, "epoch", "capital weight", Some((0.0, 1.0)))
 }
 
 fn epoch_edge_chart(results: &RunResults) -> String {
-    let mut series: Vec<(String, Vec<f64>)> = running(results)
-        .into_iter()
-        .map(|(name, k)| (name, epoch_means(results, k, |e| e.edge)))
-        .collect();
+    let mut series: Vec<(String, Vec<f64>)> =
+        running(results).into_iter().map(|(name, k)| (name, epoch_means(results, k, |e| e.edge))).collect();
     if results.normalizer.is_some() {
         let k = series.len();
         series.push(("[normalizer]".into(), epoch_means(results, k, |e| e.edge)));
@@ -194,14 +172,7 @@ fn line_chart(series: &[(String, Vec<f64>)], x_label: &str, y_label: &str, y_ran
             (lo, hi) = (lo - 1.0, hi + 1.0);
         }
     }
-    let x = |i: usize| {
-        left + (w - left - right)
-            * if points > 1 {
-                i as f64 / (points - 1) as f64
-            } else {
-                0.5
-            }
-    };
+    let x = |i: usize| left + (w - left - right) * if points > 1 { i as f64 / (points - 1) as f64 } else { 0.5 };
     let y = |v: f64| top + (h - top - bottom) * (1.0 - (v - lo) / (hi - lo));
     let mut svg =
         format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">\n");
@@ -321,26 +292,13 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 fn edge_boxes(results: &RunResults) -> String {
     let mut rows: Vec<(String, Vec<f64>)> = running(results)
         .into_iter()
-        .map(|(name, k)| {
-            (
-                name,
-                results
-                    .simulations
-                    .iter()
-                    .filter_map(|s| s.pools.get(k).map(|p| p.edge))
-                    .collect(),
-            )
-        })
+        .map(|(name, k)| (name, results.simulations.iter().filter_map(|s| s.pools.get(k).map(|p| p.edge)).collect()))
         .collect();
     if results.normalizer.is_some() {
         let k = rows.len();
         rows.push((
             "[normalizer]".into(),
-            results
-                .simulations
-                .iter()
-                .filter_map(|s| s.pools.get(k).map(|p| p.edge))
-                .collect(),
+            results.simulations.iter().filter_map(|s| s.pools.get(k).map(|p| p.edge)).collect(),
         ));
     }
     for row in &mut rows {

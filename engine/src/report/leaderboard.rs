@@ -76,12 +76,7 @@ pub fn render(results: &RunResults) -> String {
         );
     }
     for s in results.strategies.iter().filter(|s| s.rejected.is_some()) {
-        let _ = writeln!(
-            out,
-            "rejected  {}: {}",
-            s.name,
-            s.rejected.as_deref().unwrap_or_default()
-        );
+        let _ = writeln!(out, "rejected  {}: {}", s.name, s.rejected.as_deref().unwrap_or_default());
     }
     for s in &results.strategies {
         for d in &s.disqualification_reasons {
@@ -102,9 +97,5 @@ pub fn render(results: &RunResults) -> String {
 }
 
 fn truncate(s: &str, width: usize) -> String {
-    if s.chars().count() <= width {
-        s.to_string()
-    } else {
-        s.chars().take(width - 1).chain(['…']).collect()
-    }
+    if s.chars().count() <= width { s.to_string() } else { s.chars().take(width - 1).chain(['…']).collect() }
 }

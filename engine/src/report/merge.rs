@@ -37,27 +37,15 @@ pub enum MergeError {
 
 /// Reads `results.json` from a file or a run's output directory.
 pub fn read(path: &Path) -> Result<RunResults, MergeError> {
-    let file = if path.is_dir() {
-        path.join("results.json")
-    } else {
-        path.to_path_buf()
-    };
-    let text = std::fs::read_to_string(&file).map_err(|e| MergeError::Read {
-        path: file.clone(),
-        message: e.to_string(),
-    })?;
-    serde_json::from_str(&text).map_err(|e| MergeError::Read {
-        path: file,
-        message: format!("not amm-engine results: {e}"),
-    })
+    let file = if path.is_dir() { path.join("results.json") } else { path.to_path_buf() };
+    let text =
+        std::fs::read_to_string(&file).map_err(|e| MergeError::Read { path: file.clone(), message: e.to_string() })?;
+    serde_json::from_str(&text)
+        .map_err(|e| MergeError::Read { path: file, message: format!("not amm-engine results: {e}") })
 }
 
 fn identity(results: &RunResults) -> Vec<(String, String, String, Option<String>)> {
-    results
-        .strategies
-        .iter()
-        .map(|s| (s.name.clone(), s.model.clone(), s.sha256.clone(), s.rejected.clone()))
-        .collect()
+    results.strategies.iter().map(|s| (s.name.clone(), s.model.clone(), s.sha256.clone(), s.rejected.clone())).collect()
 }
 
 fn json<T: serde::Serialize>(value: &T) -> String {
@@ -72,11 +60,7 @@ pub fn merge(parts: Vec<(PathBuf, RunResults)>) -> Result<RunResults, MergeError
     let count = first.shard.map_or(1, |s| s.count);
     let mut seen = vec![false; count as usize];
     for (path, part) in &parts {
-        let mismatch = |what| MergeError::Mismatch {
-            path: path.clone(),
-            first: first_path.clone(),
-            what,
-        };
+        let mismatch = |what| MergeError::Mismatch { path: path.clone(), first: first_path.clone(), what };
         if part.engine_version != first.engine_version {
             return Err(mismatch("the engine version"));
         }
@@ -96,10 +80,7 @@ pub fn merge(parts: Vec<(PathBuf, RunResults)>) -> Result<RunResults, MergeError
             return Err(mismatch("the number of shards"));
         }
         if std::mem::replace(&mut seen[shard.index as usize], true) {
-            return Err(MergeError::Coverage(format!(
-                "shard {}/{count} given twice",
-                shard.index
-            )));
+            return Err(MergeError::Coverage(format!("shard {}/{count} given twice", shard.index)));
         }
     }
     if let Some(missing) = seen.iter().position(|s| !s) {

@@ -34,17 +34,9 @@ impl Summary {
             return Self::default();
         }
         let mean = values.clone().sum::<f64>() / n as f64;
-        let var = if n > 1 {
-            values.map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1) as f64
-        } else {
-            0.0
-        };
+        let var = if n > 1 { values.map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1) as f64 } else { 0.0 };
         let std = var.sqrt();
-        Self {
-            mean,
-            std,
-            stderr: std / (n as f64).sqrt(),
-        }
+        Self { mean, std, stderr: std / (n as f64).sqrt() }
     }
 }
 
@@ -190,10 +182,7 @@ impl Shard {
     pub fn parse(text: &str) -> Result<Shard, String> {
         let bad = || format!("--shard {text:?}: expected K/N with 0 ≤ K < N, e.g. 0/4 (K is 0-based)");
         let (k, n) = text.split_once('/').ok_or_else(bad)?;
-        let (index, count): (u32, u32) = (
-            k.trim().parse().map_err(|_| bad())?,
-            n.trim().parse().map_err(|_| bad())?,
-        );
+        let (index, count): (u32, u32) = (k.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
         if count == 0 || index >= count {
             return Err(bad());
         }
@@ -212,9 +201,7 @@ impl Shard {
 pub fn ranked(results: &RunResults) -> Vec<&StrategySummary> {
     let mut ranked: Vec<_> = results.strategies.iter().filter(|s| s.rejected.is_none()).collect();
     ranked.sort_by(|a, b| {
-        (a.disqualified_sims > 0)
-            .cmp(&(b.disqualified_sims > 0))
-            .then(b.mean_edge.total_cmp(&a.mean_edge))
+        (a.disqualified_sims > 0).cmp(&(b.disqualified_sims > 0)).then(b.mean_edge.total_cmp(&a.mean_edge))
     });
     ranked
 }
@@ -242,9 +229,7 @@ impl RunResults {
         shard: Option<Shard>,
     ) -> RunResults {
         let has_normalizer = config.normalizer.enabled;
-        let running: Vec<usize> = (0..entrants.len())
-            .filter(|&i| entrants[i].rejected.is_none())
-            .collect();
+        let running: Vec<usize> = (0..entrants.len()).filter(|&i| entrants[i].rejected.is_none()).collect();
         let normalizer_index = running.len();
         let normalizer_edges = |s: &SimulationResult| s.pools.get(normalizer_index).map_or(0.0, |p| p.edge);
         let mut strategies = Vec::with_capacity(entrants.len());
@@ -256,11 +241,7 @@ impl RunResults {
             let pool = |s| pool_at(s, slot);
             let sims = || simulations.iter().filter_map(pool);
             let edge = Summary::of(sims().map(|p| p.edge));
-            let paired = Summary::of(
-                simulations
-                    .iter()
-                    .filter_map(|s| pool(s).map(|p| p.edge - normalizer_edges(s))),
-            );
+            let paired = Summary::of(simulations.iter().filter_map(|s| pool(s).map(|p| p.edge - normalizer_edges(s))));
             let mean = |f: fn(&crate::market::PoolResult) -> f64| Summary::of(sims().map(f)).mean;
             let mut reasons: Vec<DisqualificationSummary> = Vec::new();
             for sim in &simulations {
@@ -310,10 +291,7 @@ impl RunResults {
                 mean_retail_share: Summary::of(sims().map(|p| p.retail_share)).mean,
             }
         });
-        let mut stats = RunStats {
-            simulations: simulations.len() as u64,
-            ..RunStats::default()
-        };
+        let mut stats = RunStats { simulations: simulations.len() as u64, ..RunStats::default() };
         for s in &simulations {
             stats.steps += s.stats.steps;
             stats.orders += s.stats.orders;

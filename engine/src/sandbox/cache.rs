@@ -40,9 +40,7 @@ pub struct ModuleCache {
 
 impl std::fmt::Debug for ModuleCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ModuleCache")
-            .field("dir", &self.dir)
-            .finish_non_exhaustive()
+        f.debug_struct("ModuleCache").field("dir", &self.dir).finish_non_exhaustive()
     }
 }
 
@@ -71,10 +69,7 @@ fn private_dir(dir: &Path) -> std::io::Result<()> {
 impl ModuleCache {
     /// Opens (creating if needed) the cache in `dir`.
     pub fn open(dir: &Path) -> Result<Self, CacheError> {
-        let fail = |message: String| CacheError {
-            path: dir.to_path_buf(),
-            message,
-        };
+        let fail = |message: String| CacheError { path: dir.to_path_buf(), message };
         private_dir(dir).map_err(|e| fail(format!("cannot create the directory: {e}")))?;
         let key_path = dir.join("key");
         let key = match std::fs::read(&key_path) {
@@ -90,11 +85,7 @@ impl ModuleCache {
                 key
             }
         };
-        Ok(Self {
-            dir: dir.to_path_buf(),
-            key,
-            hits: Default::default(),
-        })
+        Ok(Self { dir: dir.to_path_buf(), key, hits: Default::default() })
     }
 
     /// Modules served from the cache so far (by this handle and its clones).

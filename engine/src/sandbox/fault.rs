@@ -166,9 +166,7 @@ impl Fault {
             return Fault::Exit { code: exit.0 };
         }
         let Some(trap) = error.downcast_ref::<wasmtime::Trap>() else {
-            return Fault::Other {
-                message: format!("{error:#}"),
-            };
+            return Fault::Other { message: format!("{error:#}") };
         };
         use wasmtime::Trap as T;
         let kind = match trap {

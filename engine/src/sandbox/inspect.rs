@@ -104,38 +104,11 @@ pub const EXPECTED_EXPORTS: &[ExpectedExport] = {
     use WasmType::*;
     use amm_strategy_sdk::abi::exports::*;
     &[
-        ExpectedExport {
-            name: MEMORY,
-            shape: ExportShape::Memory,
-        },
-        ExpectedExport {
-            name: AMM_BUFFER,
-            shape: ExportShape::Func {
-                params: &[],
-                results: &[I32],
-            },
-        },
-        ExpectedExport {
-            name: COMPUTE_SWAP,
-            shape: ExportShape::Func {
-                params: &[I32],
-                results: &[I64],
-            },
-        },
-        ExpectedExport {
-            name: AFTER_SWAP,
-            shape: ExportShape::Func {
-                params: &[I32],
-                results: &[],
-            },
-        },
-        ExpectedExport {
-            name: EPOCH_BOUNDARY,
-            shape: ExportShape::Func {
-                params: &[I32],
-                results: &[],
-            },
-        },
+        ExpectedExport { name: MEMORY, shape: ExportShape::Memory },
+        ExpectedExport { name: AMM_BUFFER, shape: ExportShape::Func { params: &[], results: &[I32] } },
+        ExpectedExport { name: COMPUTE_SWAP, shape: ExportShape::Func { params: &[I32], results: &[I64] } },
+        ExpectedExport { name: AFTER_SWAP, shape: ExportShape::Func { params: &[I32], results: &[] } },
+        ExpectedExport { name: EPOCH_BOUNDARY, shape: ExportShape::Func { params: &[I32], results: &[] } },
     ]
 };
 
@@ -288,31 +261,19 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 pub fn inspect(bytes: &[u8], limits: &SandboxLimits) -> Result<ModuleInfo, LoadError> {
     let size = bytes.len() as u64;
     if size > limits.max_module_bytes {
-        return Err(LoadError::TooLarge {
-            size,
-            limit: limits.max_module_bytes,
-        });
+        return Err(LoadError::TooLarge { size, limit: limits.max_module_bytes });
     }
     if !bytes.starts_with(b"\0asm") {
         return Err(LoadError::NotWasm);
     }
     let malformed = |e: wasmparser::BinaryReaderError| LoadError::Malformed { message: e.to_string() };
-    let mut info = ModuleInfo {
-        name: None,
-        model: None,
-        sha256: sha256_hex(bytes),
-        size,
-        uses_wasi: false,
-    };
+    let mut info = ModuleInfo { name: None, model: None, sha256: sha256_hex(bytes), size, uses_wasi: false };
     let mut memories = 0;
     let mut tables = 0;
     let mut function_index = 0u32;
     for payload in Parser::new(0).parse_all(bytes) {
         match payload.map_err(malformed)? {
-            Payload::Version {
-                encoding: Encoding::Component,
-                ..
-            } => return Err(LoadError::Component),
+            Payload::Version { encoding: Encoding::Component, .. } => return Err(LoadError::Component),
             Payload::ImportSection(reader) => {
                 for import in reader.into_imports() {
                     let import = import.map_err(malformed)?;
@@ -344,17 +305,12 @@ pub fn inspect(bytes: &[u8], limits: &SandboxLimits) -> Result<ModuleInfo, LoadE
                     let memory = memory.map_err(malformed)?;
                     memories += 1;
                     if memory.memory64 || memory.shared {
-                        return Err(LoadError::Unsupported {
-                            what: "a 64-bit or shared memory".into(),
-                        });
+                        return Err(LoadError::Unsupported { what: "a 64-bit or shared memory".into() });
                     }
                     let page = 1u64 << memory.page_size_log2.unwrap_or(16);
                     let declared = memory.initial.saturating_mul(page);
                     if declared > limits.max_memory_bytes {
-                        return Err(LoadError::MemoryTooLarge {
-                            declared,
-                            limit: limits.max_memory_bytes,
-                        });
+                        return Err(LoadError::MemoryTooLarge { declared, limit: limits.max_memory_bytes });
                     }
                 }
             }
@@ -393,9 +349,7 @@ pub fn inspect(bytes: &[u8], limits: &SandboxLimits) -> Result<ModuleInfo, LoadE
         }
     }
     if memories > 1 || tables > 1 {
-        return Err(LoadError::Unsupported {
-            what: format!("{memories} memories and {tables} tables"),
-        });
+        return Err(LoadError::Unsupported { what: format!("{memories} memories and {tables} tables") });
     }
     Ok(info)
 }

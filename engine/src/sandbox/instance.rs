@@ -22,9 +22,7 @@ impl HostState {
     pub(crate) fn wasi_ctx(&mut self) -> &mut WasiP1Ctx {
         // Only modules that import WASI are linked with the WASI linker, and their stores are
         // always created with a context (see `StrategyModule::instantiate`).
-        self.wasi
-            .as_mut()
-            .expect("WASI context present for WASI-linked modules")
+        self.wasi.as_mut().expect("WASI context present for WASI-linked modules")
     }
 }
 
@@ -32,10 +30,7 @@ impl HostState {
 pub(crate) fn check_exports(module: &Module) -> Result<(), LoadError> {
     for expected in EXPECTED_EXPORTS {
         let Some(found) = module.get_export(expected.name) else {
-            return Err(LoadError::MissingExport {
-                name: expected.name,
-                expected: expected.shape,
-            });
+            return Err(LoadError::MissingExport { name: expected.name, expected: expected.shape });
         };
         let matches = match (&expected.shape, &found) {
             (ExportShape::Memory, ExternType::Memory(_)) => true,
@@ -70,11 +65,7 @@ fn describe(ty: &ExternType) -> String {
                 |types: &mut dyn Iterator<Item = ValType>| types.map(|t| t.to_string()).collect::<Vec<_>>().join(", ");
             let params = list(&mut f.params());
             let results = list(&mut f.results());
-            if results.is_empty() {
-                format!("func ({params})")
-            } else {
-                format!("func ({params}) -> {results}")
-            }
+            if results.is_empty() { format!("func ({params})") } else { format!("func ({params}) -> {results}") }
         }
         ExternType::Memory(_) => "a memory".into(),
         ExternType::Table(_) => "a table".into(),
@@ -93,9 +84,7 @@ pub struct StrategyModule {
 
 impl std::fmt::Debug for StrategyModule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StrategyModule")
-            .field("info", &self.info)
-            .finish_non_exhaustive()
+        f.debug_struct("StrategyModule").field("info", &self.info).finish_non_exhaustive()
     }
 }
 
@@ -112,10 +101,7 @@ impl StrategyModule {
     /// A fresh instance with zeroed memory state, under `limits`. `wasi_seed` seeds the WASI
     /// random streams (ignored by modules that do not import WASI).
     pub fn instantiate(&self, limits: &SandboxLimits, wasi_seed: u64) -> Result<WasmInstance, LoadError> {
-        let log = self
-            .info
-            .uses_wasi
-            .then(|| BoundedLog::new(limits.max_log_bytes as usize));
+        let log = self.info.uses_wasi.then(|| BoundedLog::new(limits.max_log_bytes as usize));
         let state = HostState {
             limiter: StoreLimiter {
                 max_memory_bytes: limits.max_memory_bytes,
@@ -142,24 +128,16 @@ impl StrategyModule {
         // report rather than panic if they ever do.
         let missing = |name: &'static str| LoadError::MissingExport {
             name,
-            expected: EXPECTED_EXPORTS
-                .iter()
-                .find(|e| e.name == name)
-                .map_or(ExportShape::Memory, |e| e.shape),
+            expected: EXPECTED_EXPORTS.iter().find(|e| e.name == name).map_or(ExportShape::Memory, |e| e.shape),
         };
         use amm_strategy_sdk::abi::exports as ex;
-        let memory = instance
-            .get_memory(&mut store, ex::MEMORY)
-            .ok_or_else(|| missing(ex::MEMORY))?;
-        let amm_buffer = instance
-            .get_typed_func::<(), i32>(&mut store, ex::AMM_BUFFER)
-            .map_err(|_| missing(ex::AMM_BUFFER))?;
-        let compute_swap = instance
-            .get_typed_func::<i32, i64>(&mut store, ex::COMPUTE_SWAP)
-            .map_err(|_| missing(ex::COMPUTE_SWAP))?;
-        let after_swap = instance
-            .get_typed_func::<i32, ()>(&mut store, ex::AFTER_SWAP)
-            .map_err(|_| missing(ex::AFTER_SWAP))?;
+        let memory = instance.get_memory(&mut store, ex::MEMORY).ok_or_else(|| missing(ex::MEMORY))?;
+        let amm_buffer =
+            instance.get_typed_func::<(), i32>(&mut store, ex::AMM_BUFFER).map_err(|_| missing(ex::AMM_BUFFER))?;
+        let compute_swap =
+            instance.get_typed_func::<i32, i64>(&mut store, ex::COMPUTE_SWAP).map_err(|_| missing(ex::COMPUTE_SWAP))?;
+        let after_swap =
+            instance.get_typed_func::<i32, ()>(&mut store, ex::AFTER_SWAP).map_err(|_| missing(ex::AFTER_SWAP))?;
         let epoch_boundary = instance
             .get_typed_func::<i32, ()>(&mut store, ex::EPOCH_BOUNDARY)
             .map_err(|_| missing(ex::EPOCH_BOUNDARY))?;
@@ -167,11 +145,7 @@ impl StrategyModule {
         let address = amm_buffer.call(&mut store, ()).map_err(fault)? as u32;
         let memory_size = memory.data_size(&store) as u64;
         if u64::from(address) + BUFFER_LEN as u64 > memory_size {
-            return Err(LoadError::BufferOutOfBounds {
-                address,
-                len: BUFFER_LEN,
-                memory_size,
-            });
+            return Err(LoadError::BufferOutOfBounds { address, len: BUFFER_LEN, memory_size });
         }
         Ok(WasmInstance {
             store,
@@ -212,9 +186,9 @@ impl WasmInstance {
     }
 
     fn arm(&mut self, fuel: u64, kind: CallKind) -> Result<(), Fault> {
-        self.store.set_fuel(fuel).map_err(|e| Fault::Other {
-            message: format!("{kind}: could not set fuel: {e:#}"),
-        })?;
+        self.store
+            .set_fuel(fuel)
+            .map_err(|e| Fault::Other { message: format!("{kind}: could not set fuel: {e:#}") })?;
         self.store.set_epoch_deadline(self.backstop_ticks);
         Ok(())
     }
@@ -228,13 +202,7 @@ impl WasmInstance {
         reserve_y: u64,
         storage: &Storage,
     ) -> Result<u64, Fault> {
-        let request = QuoteRequest {
-            side,
-            input_amount: input,
-            reserve_x,
-            reserve_y,
-            storage,
-        };
+        let request = QuoteRequest { side, input_amount: input, reserve_x, reserve_y, storage };
         request.encode_into(self.buffer_mut());
         self.arm(self.quote_fuel, CallKind::Quote)?;
         match self.compute_swap.call(&mut self.store, abi::quote::LEN as i32) {
@@ -260,10 +228,7 @@ impl WasmInstance {
     pub fn epoch_boundary(&mut self, epoch: &EpochBoundary, storage: &mut Storage) -> Result<(), Fault> {
         epoch.encode_into(storage, self.buffer_mut());
         self.arm(self.hook_fuel, CallKind::EpochBoundary)?;
-        match self
-            .epoch_boundary
-            .call(&mut self.store, abi::epoch_boundary::LEN as i32)
-        {
+        match self.epoch_boundary.call(&mut self.store, abi::epoch_boundary::LEN as i32) {
             Ok(()) => {
                 self.read_storage(abi::epoch_boundary::STORAGE, storage);
                 Ok(())
@@ -274,9 +239,7 @@ impl WasmInstance {
 
     fn read_storage(&mut self, offset: usize, storage: &mut Storage) {
         let buffer = self.buffer_mut();
-        storage
-            .as_bytes_mut()
-            .copy_from_slice(&buffer[offset..offset + STORAGE_LEN]);
+        storage.as_bytes_mut().copy_from_slice(&buffer[offset..offset + STORAGE_LEN]);
     }
 
     /// Fuel left after the last call (its budget minus what it used).

@@ -82,58 +82,18 @@ impl SandboxLimits {
     pub fn check(&self) -> Result<(), LimitError> {
         fn range(key: &'static str, v: u64, lo: u64, hi: u64, expected: &'static str) -> Result<(), LimitError> {
             if v < lo || v > hi {
-                return Err(LimitError {
-                    key,
-                    value: v.to_string(),
-                    expected,
-                });
+                return Err(LimitError { key, value: v.to_string(), expected });
             }
             Ok(())
         }
         range("quote_fuel", self.quote_fuel, 1_000, 1 << 40, "1,000 to 2^40")?;
         range("hook_fuel", self.hook_fuel, 1_000, 1 << 40, "1,000 to 2^40")?;
-        range(
-            "instantiate_fuel",
-            self.instantiate_fuel,
-            1_000,
-            1 << 40,
-            "1,000 to 2^40",
-        )?;
-        range(
-            "max_memory_bytes",
-            self.max_memory_bytes,
-            65_536,
-            1 << 30,
-            "64 KiB to 1 GiB",
-        )?;
-        range(
-            "max_table_elements",
-            self.max_table_elements,
-            0,
-            10_000_000,
-            "0 to 10,000,000",
-        )?;
-        range(
-            "max_module_bytes",
-            self.max_module_bytes,
-            1_024,
-            256 << 20,
-            "1 KiB to 256 MiB",
-        )?;
-        range(
-            "max_function_bytes",
-            self.max_function_bytes,
-            1_024,
-            256 << 20,
-            "1 KiB to 256 MiB",
-        )?;
-        range(
-            "max_wasm_stack_bytes",
-            self.max_wasm_stack_bytes,
-            64 << 10,
-            64 << 20,
-            "64 KiB to 64 MiB",
-        )?;
+        range("instantiate_fuel", self.instantiate_fuel, 1_000, 1 << 40, "1,000 to 2^40")?;
+        range("max_memory_bytes", self.max_memory_bytes, 65_536, 1 << 30, "64 KiB to 1 GiB")?;
+        range("max_table_elements", self.max_table_elements, 0, 10_000_000, "0 to 10,000,000")?;
+        range("max_module_bytes", self.max_module_bytes, 1_024, 256 << 20, "1 KiB to 256 MiB")?;
+        range("max_function_bytes", self.max_function_bytes, 1_024, 256 << 20, "1 KiB to 256 MiB")?;
+        range("max_wasm_stack_bytes", self.max_wasm_stack_bytes, 64 << 10, 64 << 20, "64 KiB to 64 MiB")?;
         range("backstop_ms", self.backstop_ms, 10, 3_600_000, "10 ms to 1 hour")?;
         range("max_log_bytes", self.max_log_bytes, 0, 64 << 20, "0 to 64 MiB")?;
         range("max_faults", u64::from(self.max_faults), 1, 1_000_000, "1 to 1,000,000")?;
@@ -161,11 +121,7 @@ impl ResourceLimiter for StoreLimiter {
     fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         let requested = desired as u64;
         if requested > self.max_memory_bytes {
-            return Err(LimitExceeded::Memory {
-                requested,
-                limit: self.max_memory_bytes,
-            }
-            .into());
+            return Err(LimitExceeded::Memory { requested, limit: self.max_memory_bytes }.into());
         }
         Ok(true)
     }
@@ -173,11 +129,7 @@ impl ResourceLimiter for StoreLimiter {
     fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         let requested = desired as u64;
         if requested > self.max_table_elements {
-            return Err(LimitExceeded::Table {
-                requested,
-                limit: self.max_table_elements,
-            }
-            .into());
+            return Err(LimitExceeded::Table { requested, limit: self.max_table_elements }.into());
         }
         Ok(true)
     }

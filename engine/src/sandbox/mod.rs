@@ -138,16 +138,7 @@ impl SandboxEngine {
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_ticker(engine.clone(), ticker_stop.clone()).map_err(|e| EngineError(e.to_string()))?;
-        Ok(Self {
-            inner: Arc::new(EngineInner {
-                engine,
-                cache,
-                plain_linker,
-                wasi_linker,
-                settings,
-                ticker_stop,
-            }),
-        })
+        Ok(Self { inner: Arc::new(EngineInner { engine, cache, plain_linker, wasi_linker, settings, ticker_stop }) })
     }
 
     /// The settings the engine was created with.
@@ -159,17 +150,12 @@ impl SandboxEngine {
     /// cheaply any number of times, from any thread.
     pub fn load(&self, bytes: &[u8], limits: &SandboxLimits) -> Result<StrategyModule, LoadError> {
         let info = inspect(bytes, limits)?;
-        let cached = self
-            .inner
-            .cache
-            .as_ref()
-            .and_then(|c| c.get(&self.inner.engine, &info.sha256));
+        let cached = self.inner.cache.as_ref().and_then(|c| c.get(&self.inner.engine, &info.sha256));
         let module = match cached {
             Some(module) => module,
             None => {
-                let module = Module::new(&self.inner.engine, bytes).map_err(|e| LoadError::Compile {
-                    message: format!("{e:#}"),
-                })?;
+                let module = Module::new(&self.inner.engine, bytes)
+                    .map_err(|e| LoadError::Compile { message: format!("{e:#}") })?;
                 if let Some(cache) = &self.inner.cache {
                     cache.put(&self.inner.engine, &info.sha256, &module);
                 }
@@ -177,14 +163,8 @@ impl SandboxEngine {
             }
         };
         instance::check_exports(&module)?;
-        let linker = if info.uses_wasi {
-            &self.inner.wasi_linker
-        } else {
-            &self.inner.plain_linker
-        };
-        let pre = linker.instantiate_pre(&module).map_err(|e| LoadError::Compile {
-            message: format!("{e:#}"),
-        })?;
+        let linker = if info.uses_wasi { &self.inner.wasi_linker } else { &self.inner.plain_linker };
+        let pre = linker.instantiate_pre(&module).map_err(|e| LoadError::Compile { message: format!("{e:#}") })?;
         let loaded = StrategyModule::new(self.clone(), info, pre);
         // A trial instantiation runs the start function and checks amm_buffer() once, so a module
         // that cannot start is refused here rather than faulting in every simulation.

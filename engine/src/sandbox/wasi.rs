@@ -62,10 +62,7 @@ pub struct BoundedLog {
 impl BoundedLog {
     /// An empty log keeping at most `capacity` bytes.
     pub fn new(capacity: usize) -> Self {
-        Self {
-            inner: Arc::default(),
-            capacity,
-        }
+        Self { inner: Arc::default(), capacity }
     }
 
     fn append(&self, data: &[u8]) {

@@ -108,11 +108,7 @@ impl Strategy for CompetitorMatch {
         // price down to the others'. Cheaper here: they buy X (the ask side).
         let gap_bps = 10_000.0 * if deviation < 0.0 { -deviation } else { deviation };
         let guarded = if gap_bps > base { gap_bps } else { base };
-        let (bid, ask) = if deviation > 0.0 {
-            (guarded, base)
-        } else {
-            (base, guarded)
-        };
+        let (bid, ask) = if deviation > 0.0 { (guarded, base) } else { (base, guarded) };
         storage.set(BID_FEE_WAD, bps_f64_to_wad(bid));
         storage.set(ASK_FEE_WAD, bps_f64_to_wad(ask));
     }
@@ -193,14 +189,8 @@ mod tests {
     #[test]
     fn fresh_storage_quotes_30_bps() {
         let storage = Storage::zeroed();
-        assert_eq!(
-            quote(&storage, Side::BuyX),
-            math::cp_output_fee_bps(NANO, 10_000 * NANO, 100 * NANO, 30)
-        );
-        assert_eq!(
-            quote(&storage, Side::SellX),
-            math::cp_output_fee_bps(NANO, 100 * NANO, 10_000 * NANO, 30)
-        );
+        assert_eq!(quote(&storage, Side::BuyX), math::cp_output_fee_bps(NANO, 10_000 * NANO, 100 * NANO, 30));
+        assert_eq!(quote(&storage, Side::SellX), math::cp_output_fee_bps(NANO, 100 * NANO, 10_000 * NANO, 30));
     }
 
     #[test]

@@ -79,11 +79,7 @@ impl Strategy for InventorySkew {
                     trade.reserve_y.saturating_add(trade.output_amount),
                 ),
             };
-            let (x, y) = if x == 0 {
-                (trade.reserve_x, trade.reserve_y)
-            } else {
-                (x, y)
-            };
+            let (x, y) = if x == 0 { (trade.reserve_x, trade.reserve_y) } else { (x, y) };
             storage.set(REF_X, x);
             storage.set(REF_Y, y);
         }
@@ -135,11 +131,7 @@ mod tests {
 
     impl Pool {
         fn new() -> Self {
-            Self {
-                x: 100 * NANO,
-                y: 10_000 * NANO,
-                storage: Storage::zeroed(),
-            }
+            Self { x: 100 * NANO, y: 10_000 * NANO, storage: Storage::zeroed() }
         }
 
         fn quote(&self, side: Side, input: u64) -> u64 {
@@ -191,14 +183,8 @@ mod tests {
     #[test]
     fn fresh_storage_quotes_30_bps_both_ways() {
         let pool = Pool::new();
-        assert_eq!(
-            pool.quote(Side::BuyX, NANO),
-            math::cp_output_fee_bps(NANO, 10_000 * NANO, 100 * NANO, 30)
-        );
-        assert_eq!(
-            pool.quote(Side::SellX, NANO),
-            math::cp_output_fee_bps(NANO, 100 * NANO, 10_000 * NANO, 30)
-        );
+        assert_eq!(pool.quote(Side::BuyX, NANO), math::cp_output_fee_bps(NANO, 10_000 * NANO, 100 * NANO, 30));
+        assert_eq!(pool.quote(Side::SellX, NANO), math::cp_output_fee_bps(NANO, 100 * NANO, 10_000 * NANO, 30));
     }
 
     #[test]
@@ -209,10 +195,7 @@ mod tests {
         assert_eq!(pool.storage.get(REF_Y), 10_000 * NANO);
         // 2 % more X: skew 0.2, bid 36 bps, ask 24 bps.
         let (bid, ask) = pool.fees_bps();
-        assert!(
-            (bid - 36.0).abs() < 1e-6 && (ask - 24.0).abs() < 1e-6,
-            "bid {bid} ask {ask}"
-        );
+        assert!((bid - 36.0).abs() < 1e-6 && (ask - 24.0).abs() < 1e-6, "bid {bid} ask {ask}");
     }
 
     #[test]

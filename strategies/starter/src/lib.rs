@@ -115,11 +115,7 @@ fn set_fees(storage: &mut Storage, price: f64, reference: f64, n_strategies: u8)
     }
 
     // Positive when X is dearer here than elsewhere: arbitrageurs would sell X to this pool.
-    let deviation = if reference > 0.0 {
-        (price - reference) / reference
-    } else {
-        0.0
-    };
+    let deviation = if reference > 0.0 { (price - reference) / reference } else { 0.0 };
     let skew = (deviation * 50.0).clamp(-0.5, 0.5);
     let bid = (fee_bps * (1.0 + skew)).clamp(MIN_FEE_BPS, MAX_FEE_BPS);
     let ask = (fee_bps * (1.0 - skew)).clamp(MIN_FEE_BPS, MAX_FEE_BPS);

@@ -78,7 +78,7 @@ impl Report {
 }
 
 /// Names of the checks after loading, in order.
-const AFTER_LOAD: &[&str] = &["metadata", "limits", "hooks", "quotes", "purity"];
+const AFTER_LOAD: &[&str] = &["metadata", "limits", "hooks", "quotes", "purity", "smoke"];
 
 /// Runs every check on module `bytes`. `stem` is the display-name fallback (the file stem).
 pub fn validate_module(
@@ -135,15 +135,17 @@ pub fn validate_module(
         Ok(mut instance) => {
             let quotes = check_quotes(&mut instance, &grid, &warmed, limits);
             let quotes_ok = report.push("quotes", quotes);
-            if quotes_ok {
-                report.push("purity", check_purity(&mut instance, &fresh, &grid, &warmed));
+            if !quotes_ok {
+                report.skip(&["purity", "smoke"], "the module failed the quotes check");
+            } else if report.push("purity", check_purity(&mut instance, &fresh, &grid, &warmed)) {
+                report.push("smoke", smoke_simulation(&module, limits));
             } else {
-                report.skip(&["purity"], "the module failed the quotes check");
+                report.skip(&["smoke"], "the module failed the purity check");
             }
         }
         Err(e) => {
             report.push("quotes", Err(e));
-            report.skip(&["purity"], "the module could not be instantiated");
+            report.skip(&["purity", "smoke"], "the module could not be instantiated");
         }
     }
     (report, Some(module))
@@ -391,6 +393,35 @@ fn check_purity(
         }
     }
     Ok(format!("{} quotes identical on a fresh instance and after other calls", samples.len()))
+}
+
+/// Steps of the smoke simulation.
+const SMOKE_STEPS: u32 = 2_000;
+
+/// A short simulation against the normalizer, with every in-run check (shape, purity audit
+/// of every quote, faults) on: it must run to the end without disqualification.
+fn smoke_simulation(module: &StrategyModule, limits: &SandboxLimits) -> Result<String, String> {
+    let mut config = crate::config::Config::parse(
+        &format!(
+            "[run]\nsimulations = 1\nsteps = {SMOKE_STEPS}\nepoch_len = 500\n[[strategy]]\npath = \"module.wasm\"\n"
+        ),
+        std::path::Path::new("smoke.toml"),
+    )
+    .map_err(|e| format!("internal: {e}"))?;
+    config.sandbox = SandboxLimits { audit_rate: 1.0, ..limits.clone() };
+    let program = crate::strategy::StrategyProgram::Wasm(module.clone());
+    let entrants = [crate::market::Entrant { name: "strategy", program: &program }];
+    let result = crate::market::simulate(&config, &entrants, 1);
+    let pool = &result.pools[0];
+    if let Some(d) = &pool.disqualified {
+        return Err(format!("disqualified at step {} in {}: {}", d.step, d.call, d.reason));
+    }
+    let calls = result.stats.arb_quotes + result.stats.router_quotes + result.stats.hook_calls;
+    Ok(format!(
+        "{SMOKE_STEPS} steps against the normalizer, every quote audited: edge {:+.2} ({:.0}% of retail volume), {calls} calls",
+        pool.edge,
+        100.0 * pool.retail_share
+    ))
 }
 
 /// `1.06 MiB`-style sizes.

@@ -20,7 +20,7 @@ fn validate_passes_every_example_strategy() {
     let args: Vec<&str> = std::iter::once("validate").chain(wasm.iter().map(String::as_str)).collect();
     let (ok, out) = amm_engine(&args, &workspace());
     assert!(ok, "{out}");
-    for check in ["format", "interface", "metadata", "limits", "hooks", "quotes", "purity"] {
+    for check in ["format", "interface", "metadata", "limits", "hooks", "quotes", "purity", "smoke"] {
         assert_eq!(out.matches(&format!("  {check:<10} PASS")).count(), wasm.len(), "{check}:\n{out}");
     }
 }
@@ -96,4 +96,14 @@ fn the_job_array_script_runs_shards_that_merge_into_the_single_run() {
         std::fs::read(merged.join("results.json")).unwrap(),
         std::fs::read(single.join("results.json")).unwrap()
     );
+}
+
+#[test]
+fn validate_catches_a_time_bomb_in_its_smoke_simulation() {
+    let path = workspace().join("tests/fixtures/hostile/time_bomb.wat");
+    let (ok, out) = amm_engine(&["validate", path.to_str().unwrap()], &workspace());
+    assert!(!ok, "{out}");
+    assert!(out.contains("quotes     PASS") && out.contains("hooks      PASS"), "short checks pass:\n{out}");
+    assert!(out.contains("smoke      FAIL  disqualified at step"), "{out}");
+    assert!(out.contains("in after_swap: trap: unreachable"), "{out}");
 }

@@ -416,6 +416,7 @@ fn in_run_fixtures_are_disqualified_with_their_reason_and_the_honest_pool_runs_o
         ("non_concave.wat", 0.0, CallKind::Quote, "quote curve not concave"),
         ("hidden_state_global.wat", 1.0, CallKind::Quote, "impure quote"),
         ("hidden_state_memory.wat", 1.0, CallKind::Quote, "impure quote"),
+        ("time_bomb.wat", 0.0, CallKind::AfterSwap, "trap: unreachable"),
     ];
     for &(name, audit_rate, call, reason) in cases {
         let results = race(name, audit_rate);

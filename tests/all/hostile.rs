@@ -450,3 +450,57 @@ fn a_garbage_writing_strategy_is_not_disqualified_it_just_stops_trading() {
         assert!(sim.pools[0].retail_volume > 10.0 * sim.pools[1].retail_volume.max(1e-9), "it offers (almost) nothing");
     }
 }
+
+#[test]
+fn validate_fails_every_hostile_fixture_naming_a_reason() {
+    let dir = crate::support::workspace().join("tests/fixtures/hostile");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_amm-engine"))
+            .args(["--no-cache", "validate"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(!output.status.success(), "{} passed validate:\n{text}", path.display());
+        let fail = text.lines().find(|l| l.contains(" FAIL  ")).unwrap_or_else(|| panic!("no FAIL line:\n{text}"));
+        assert!(fail.split(" FAIL  ").nth(1).is_some_and(|reason| reason.len() > 10), "{fail}");
+        checked += 1;
+    }
+    assert!(checked >= 30, "only {checked} fixtures");
+}
+
+#[test]
+fn wasi_is_locked_down_and_deterministic() {
+    // A wasip1-style module: the quote returns 8 random bytes xor the wall clock's seconds.
+    let wat = r#"(module
+      (import "wasi_snapshot_preview1" "random_get" (func $random (param i32 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "clock_time_get" (func $clock (param i32 i64 i32) (result i32)))
+      (memory (export "memory") 17)
+      (func (export "amm_buffer") (result i32) (i32.const 1024))
+      (func (export "compute_swap") (param i32) (result i64)
+        (drop (call $random (i32.const 16) (i32.const 8)))
+        (drop (call $clock (i32.const 0) (i64.const 1) (i32.const 32)))
+        (i64.xor (i64.load (i32.const 16)) (i64.div_u (i64.load (i32.const 32)) (i64.const 1000000000))))
+      (func (export "after_swap") (param i32))
+      (func (export "epoch_boundary") (param i32)))"#;
+    let limits = SandboxLimits::default();
+    let module = load_wat(wat, &limits).unwrap();
+    assert!(module.info().uses_wasi);
+    let first = |seed: u64| {
+        let mut instance = module.instantiate(&limits, seed).unwrap();
+        let a = instance.quote(Side::BuyX, 1, 1, 1, &Storage::zeroed()).unwrap();
+        let b = instance.quote(Side::BuyX, 1, 1, 1, &Storage::zeroed()).unwrap();
+        (a, b)
+    };
+    assert_eq!(first(7), first(7), "same seed, same random numbers and time");
+    assert_ne!(first(7), first(8), "the seed matters");
+    assert_ne!(first(7).0, first(7).1, "a stream, not a constant");
+    // The wall clock is fixed at 2024-01-01T00:00:00Z: random xor time, twice, cancels to the
+    // same time only if the clock never moves; check it directly.
+    let wat_clock = wat.replace("(i64.xor (i64.load (i32.const 16)) ", "(i64.add (i64.const 0) ");
+    let clock = load_wat(&wat_clock, &limits).unwrap();
+    let mut instance = clock.instantiate(&limits, 1).unwrap();
+    assert_eq!(instance.quote(Side::BuyX, 1, 1, 1, &Storage::zeroed()), Ok(1_704_067_200));
+}

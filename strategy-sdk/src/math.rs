@@ -61,9 +61,45 @@ pub const fn cp_output_fee_wad(input: u64, reserve_in: u64, reserve_out: u64, fe
     cp_output(after_fee_wad(input, fee_wad), reserve_in, reserve_out)
 }
 
+/// Natural logarithm without `std` (which `no_std` wasm strategies lack), accurate to ~1e-12
+/// relative for positive normal `x`; NaN for `x ≤ 0` or NaN, and for subnormals.
+///
+/// Splits `x = m·2^e` with `m` in [√½, √2) and sums the series of `ln m = 2·atanh((m−1)/(m+1))`,
+/// which converges fast there (|z| < 0.172).
+pub fn ln(x: f64) -> f64 {
+    if !(x > 0.0 && x.is_normal()) {
+        return if x == f64::INFINITY { x } else { f64::NAN };
+    }
+    let bits = x.to_bits();
+    let mut exponent = ((bits >> 52) & 0x7ff) as i64 - 1023;
+    let mut m = f64::from_bits((bits & ((1u64 << 52) - 1)) | (1023u64 << 52));
+    if m > core::f64::consts::SQRT_2 {
+        m *= 0.5;
+        exponent += 1;
+    }
+    let z = (m - 1.0) / (m + 1.0);
+    let z2 = z * z;
+    let series = z
+        * (1.0
+            + z2 * (1.0 / 3.0
+                + z2 * (1.0 / 5.0 + z2 * (1.0 / 7.0 + z2 * (1.0 / 9.0 + z2 * (1.0 / 11.0 + z2 / 13.0))))));
+    exponent as f64 * core::f64::consts::LN_2 + 2.0 * series
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ln_matches_std() {
+        extern crate std;
+        for &x in &[1e-300, 1e-9, 0.37, 0.999_999, 1.0, 1.000_001, 2.0, 100.0, 1e18, 1.7e308] {
+            let (ours, exact) = (ln(x), std::primitive::f64::ln(x));
+            assert!((ours - exact).abs() <= 1e-12 * exact.abs().max(1.0), "ln({x}) = {ours}, std says {exact}");
+        }
+        assert!(ln(0.0).is_nan() && ln(-1.0).is_nan() && ln(f64::NAN).is_nan());
+        assert_eq!(ln(f64::INFINITY), f64::INFINITY);
+    }
 
     #[test]
     fn fee_conversions() {

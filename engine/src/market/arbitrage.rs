@@ -131,41 +131,9 @@ pub struct Search {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::market::curve::CpModel;
     use amm_strategy_sdk::math::cp_output_fee_bps;
 
-    /// A pure test curve with quote counting.
-    pub struct FnCurve<F: FnMut(u64) -> u64> {
-        pub f: F,
-        pub reserve_in: u64,
-        pub reserve_out: u64,
-        pub quotes: u32,
-        pub exact: Option<CpModel>,
-        pub known: Option<Fit>,
-    }
-
-    impl<F: FnMut(u64) -> u64> Curve for FnCurve<F> {
-        fn quote(&mut self, input: u64) -> Option<u64> {
-            self.quotes += 1;
-            let y = (self.f)(input);
-            Some(if y >= self.reserve_out { 0 } else { y })
-        }
-        fn exact_model(&self) -> Option<CpModel> {
-            self.exact
-        }
-        fn reserve_out(&self) -> u64 {
-            self.reserve_out
-        }
-        fn reserve_in(&self) -> u64 {
-            self.reserve_in
-        }
-        fn known_fit(&self) -> Option<Fit> {
-            self.known
-        }
-        fn remember_fit(&mut self, fit: Fit) {
-            self.known = Some(fit);
-        }
-    }
+    use crate::market::curve::testing::TestCurve;
 
     fn brute_force(f: &mut dyn FnMut(u64) -> u64, lambda: f64, x_max: u64) -> f64 {
         // Dense geometric grid, then a fine linear scan around the best grid point.
@@ -199,7 +167,7 @@ mod tests {
             let f = move |y: u64| cp_output_fee_bps(y, ry, rx, fee);
             let lambda = 1.0 / fair_price;
             let delta = (0.01 * nano as f64) as u64;
-            let mut curve = FnCurve { f, reserve_in: ry, reserve_out: rx, quotes: 0, exact: None, known: None };
+            let mut curve = TestCurve::new(f, ry, rx);
             let mut samples = Samples::default();
             let search = best_trade(&mut curve, lambda, delta, 0.0, &mut samples);
             let brute = brute_force(&mut { f }, lambda, (rx as f64 / lambda) as u64);
@@ -219,7 +187,7 @@ mod tests {
         let nano = 1_000_000_000u64;
         let (rx, ry) = (100 * nano, 10_000 * nano);
         let f = move |y: u64| cp_output_fee_bps(y, ry, rx, 30);
-        let mut curve = FnCurve { f, reserve_in: ry, reserve_out: rx, quotes: 0, exact: None, known: None };
+        let mut curve = TestCurve::new(f, ry, rx);
         let mut samples = Samples::default();
         let delta = nano / 100;
         // A profitable search confirms and remembers the model...
@@ -252,10 +220,11 @@ mod tests {
             ),
         ];
         for (name, f) in curves {
+            let f: std::rc::Rc<dyn Fn(u64) -> u64> = f.into();
+            let g = f.clone();
             let lambda = 1.0 / 100.0;
             let reserve_out = 100 * nano;
-            let mut curve =
-                FnCurve { f: |x| f(x), reserve_in: 10_000 * nano, reserve_out, quotes: 0, exact: None, known: None };
+            let mut curve = TestCurve::new(move |x| g(x), 10_000 * nano, reserve_out);
             let mut samples = Samples::default();
             let search = best_trade(&mut curve, lambda, 10_000_000, 0.0, &mut samples);
             let brute = brute_force(

@@ -520,6 +520,51 @@ impl<T: Curve> CurveSet for [T] {
     }
 }
 
+/// A pure test curve, counting its quotes.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::{CpModel, Curve, Fit};
+
+    /// `f` as a pool's curve (a quote at or above the reserve counts as 0, as in the market).
+    pub struct TestCurve {
+        pub f: Box<dyn Fn(u64) -> u64>,
+        pub reserve_in: u64,
+        pub reserve_out: u64,
+        pub exact: Option<CpModel>,
+        pub known: Option<Fit>,
+        pub quotes: u32,
+    }
+
+    impl TestCurve {
+        pub fn new(f: impl Fn(u64) -> u64 + 'static, reserve_in: u64, reserve_out: u64) -> Self {
+            Self { f: Box::new(f), reserve_in, reserve_out, exact: None, known: None, quotes: 0 }
+        }
+    }
+
+    impl Curve for TestCurve {
+        fn quote(&mut self, input: u64) -> Option<u64> {
+            self.quotes += 1;
+            let y = (self.f)(input);
+            Some(if y >= self.reserve_out { 0 } else { y })
+        }
+        fn exact_model(&self) -> Option<CpModel> {
+            self.exact
+        }
+        fn reserve_out(&self) -> u64 {
+            self.reserve_out
+        }
+        fn reserve_in(&self) -> u64 {
+            self.reserve_in
+        }
+        fn known_fit(&self) -> Option<Fit> {
+            self.known
+        }
+        fn remember_fit(&mut self, fit: Fit) {
+            self.known = Some(fit);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -484,43 +484,12 @@ impl Router {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::market::curve::Curve;
     use amm_strategy_sdk::math::cp_output_fee_bps;
 
-    /// A pure curve for tests, counting quotes.
-    pub struct TestCurve {
-        pub f: Box<dyn Fn(u64) -> u64>,
-        pub reserve_in: u64,
-        pub reserve_out: u64,
-        pub exact: Option<CpModel>,
-        pub quotes: u32,
-    }
-
-    impl Curve for TestCurve {
-        fn quote(&mut self, input: u64) -> Option<u64> {
-            self.quotes += 1;
-            let y = (self.f)(input);
-            Some(if y >= self.reserve_out { 0 } else { y })
-        }
-        fn exact_model(&self) -> Option<CpModel> {
-            self.exact
-        }
-        fn reserve_out(&self) -> u64 {
-            self.reserve_out
-        }
-        fn reserve_in(&self) -> u64 {
-            self.reserve_in
-        }
-    }
+    pub use crate::market::curve::testing::TestCurve;
 
     pub fn cp_curve(reserve_in: u64, reserve_out: u64, fee_bps: u64) -> TestCurve {
-        TestCurve {
-            f: Box::new(move |x| cp_output_fee_bps(x, reserve_in, reserve_out, fee_bps)),
-            reserve_in,
-            reserve_out,
-            exact: None,
-            quotes: 0,
-        }
+        TestCurve::new(move |x| cp_output_fee_bps(x, reserve_in, reserve_out, fee_bps), reserve_in, reserve_out)
     }
 
     /// Continuous optimum for constant-product pools with fees (closed form).
@@ -684,13 +653,7 @@ pub(crate) mod tests {
                     .iter()
                     .map(|(f, cap)| {
                         let f = f.clone();
-                        TestCurve {
-                            f: Box::new(move |x| f(x)),
-                            reserve_in: 10_000 * nano,
-                            reserve_out: *cap,
-                            exact: None,
-                            quotes: 0,
-                        }
+                        TestCurve::new(move |x| f(x), 10_000 * nano, *cap)
                     })
                     .collect();
                 let mut router = Router::default();

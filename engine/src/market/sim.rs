@@ -722,21 +722,7 @@ impl<'c> Simulation<'c> {
                 pool.version += 1;
             }
         }
-        // Close the epoch's books.
-        self.fair_prices.push(price);
-        for pool in &mut self.pools {
-            let weight = if matches!(pool.kind, Kind::Normalizer { .. }) { 0.0 } else { pool.capital_weight };
-            pool.epochs.push(EpochRecord {
-                edge: pool.epoch.total(),
-                retail_edge: pool.epoch.retail,
-                arb_edge: pool.epoch.arb,
-                capital_weight: weight,
-            });
-            pool.total.retail += pool.epoch.retail;
-            pool.total.arb += pool.epoch.arb;
-            pool.epoch = Tally::default();
-            pool.epoch_start_value = pool.value(price);
-        }
+        self.close_epoch();
         // Tell each live strategy.
         let step = self.step;
         let max_faults = self.limits.max_faults;
@@ -765,9 +751,11 @@ impl<'c> Simulation<'c> {
         }
     }
 
-    fn finish(mut self) -> SimulationResult {
-        // Close the last (possibly partial) epoch.
-        self.fair_prices.push(self.price);
+    /// Records each pool's epoch (edge and the capital weight it ends with) and the fair price,
+    /// and starts the next epoch's books.
+    fn close_epoch(&mut self) {
+        let price = self.price;
+        self.fair_prices.push(price);
         for pool in &mut self.pools {
             let weight = if matches!(pool.kind, Kind::Normalizer { .. }) { 0.0 } else { pool.capital_weight };
             pool.epochs.push(EpochRecord {
@@ -778,7 +766,13 @@ impl<'c> Simulation<'c> {
             });
             pool.total.retail += pool.epoch.retail;
             pool.total.arb += pool.epoch.arb;
+            pool.epoch = Tally::default();
+            pool.epoch_start_value = pool.value(price);
         }
+    }
+
+    fn finish(mut self) -> SimulationResult {
+        self.close_epoch(); // the last, possibly partial, epoch
         let retail_total: f64 = self.pools.iter().map(|p| p.retail_volume).sum();
         let strategies = self.strategies;
         let pools = self

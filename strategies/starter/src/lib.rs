@@ -128,13 +128,9 @@ fn bps_f64_to_wad(bps: f64) -> u64 {
     math::fraction_to_wad(bps / 10_000.0) as u64
 }
 
-/// |ln(r)| without `std`: ln(r) ≈ 2·atanh((r−1)/(r+1)), a series accurate to ~1e-12 for the
-/// per-trade ratios seen here (|r − 1| < 20 %) and still monotone beyond.
+/// |ln(r)| (the SDK's `ln`: `no_std` strategies have no `f64::ln`).
 fn libm_abs_ln(r: f64) -> f64 {
-    let z = (r - 1.0) / (r + 1.0);
-    let z2 = z * z;
-    let series = z * (1.0 + z2 * (1.0 / 3.0 + z2 * (1.0 / 5.0 + z2 * (1.0 / 7.0 + z2 / 9.0))));
-    (2.0 * series).abs()
+    math::ln(r).abs()
 }
 
 amm_strategy_sdk::export_strategy!(Starter);

@@ -87,33 +87,10 @@ pub fn fee_wad_for(vol: f64) -> u64 {
     (bps * 1e14) as u64
 }
 
-/// |x| without `std`.
-fn abs(x: f64) -> f64 {
-    if x < 0.0 { -x } else { x }
-}
-
-/// |ln(r)| without `std`, for positive, normal `r` (anything else gives 0).
-///
-/// Splits `r = m · 2^e` with `m` in [√½, √2), then `ln m = 2·atanh((m−1)/(m+1))` by its series,
-/// which converges fast there (|z| < 0.172): accurate to ~1e-12 over the whole range.
+/// |ln(r)|, with 0 for anything but a positive normal ratio.
 fn abs_ln(r: f64) -> f64 {
-    if !(r > 0.0 && r.is_normal()) {
-        return 0.0;
-    }
-    let bits = r.to_bits();
-    let mut exponent = ((bits >> 52) & 0x7ff) as i64 - 1023;
-    let mut m = f64::from_bits((bits & ((1u64 << 52) - 1)) | (1023u64 << 52));
-    if m > core::f64::consts::SQRT_2 {
-        m *= 0.5;
-        exponent += 1;
-    }
-    let z = (m - 1.0) / (m + 1.0);
-    let z2 = z * z;
-    let series = z
-        * (1.0
-            + z2 * (1.0 / 3.0
-                + z2 * (1.0 / 5.0 + z2 * (1.0 / 7.0 + z2 * (1.0 / 9.0 + z2 * (1.0 / 11.0 + z2 / 13.0))))));
-    abs(exponent as f64 * core::f64::consts::LN_2 + 2.0 * series)
+    let l = math::ln(r);
+    if l.is_nan() { 0.0 } else { l.abs() }
 }
 
 amm_strategy_sdk::export_strategy!(VolatilityFee);

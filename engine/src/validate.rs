@@ -285,7 +285,7 @@ impl QuoteGrid {
             (100 * NANO, 5_000 * NANO),
             (100 * NANO, 20_000 * NANO),
         ];
-        let fractions = (0..30).map(|i| 1e-6 * (2e6f64).powf(f64::from(i) / 29.0)).collect();
+        let fractions = (0..30).map(|i| 1e-6 * libm::pow(2e6, f64::from(i) / 29.0)).collect();
         Self { reserves, fractions }
     }
 }

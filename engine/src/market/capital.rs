@@ -18,7 +18,7 @@ pub fn weights(scores: &[f64], temperature: f64, min_weight: f64, weights: &mut 
         return;
     }
     let top = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    weights.extend(scores.iter().map(|s| ((s - top) / temperature).exp()));
+    weights.extend(scores.iter().map(|s| libm::exp((s - top) / temperature)));
     let sum: f64 = weights.iter().sum();
     let free = 1.0 - n as f64 * min_weight;
     for w in weights.iter_mut() {

@@ -5,6 +5,9 @@
 //! pool's `after_swap`. Every `epoch_len` steps capital is rebalanced between the strategies
 //! and each is told with `epoch_boundary`.
 //!
+//! Transcendental functions come from the pure-Rust `libm` (as do `rand_distr`'s), never the
+//! platform's, so a seed gives the same bits on every machine.
+//!
 //! Edge is measured at the fair price per trade: a pool receiving X earns `x·P − y`, a pool
 //! receiving Y earns `y − x·P`. Positive edge is what the pool captured from traders; the
 //! arbitrageur's trades usually have negative edge for the pool.
@@ -512,14 +515,14 @@ impl<'c> Simulation<'c> {
         let epoch_len = u64::from(self.config.run.epoch_len);
         let orders = Poisson::new(self.params.arrival_rate.max(1e-12)).ok();
         let sigma = self.params.order_size_sigma;
-        let mu = self.params.mean_order_size.ln() - 0.5 * sigma * sigma;
+        let mu = libm::log(self.params.mean_order_size) - 0.5 * sigma * sigma;
         let sizes = LogNormal::new(mu, sigma).ok();
         let (vol, drift) = (self.params.volatility, -0.5 * self.params.volatility * self.params.volatility);
         for step in 0..steps {
             self.step = step;
             // 1. The fair price moves.
             let z: f64 = StandardNormal.sample(&mut self.price_rng);
-            self.price *= (drift + vol * z).exp();
+            self.price *= libm::exp(drift + vol * z);
             // 2. Arbitrage, pool by pool.
             for i in 0..self.pools.len() {
                 if self.pools[i].live {

@@ -65,9 +65,9 @@ fn the_job_array_script_runs_shards_that_merge_into_the_single_run() {
             .env("SLURM_ARRAY_TASK_ID", index.to_string())
             .env("AMM_ENGINE", env!("CARGO_BIN_EXE_amm-engine"))
             .current_dir(workspace())
-            .status()
+            .output()
             .unwrap();
-        assert!(status.success(), "shard {index}");
+        assert!(status.status.success(), "shard {index}: {}", String::from_utf8_lossy(&status.stderr));
     }
     let shards = [out.join("shard-0"), out.join("shard-1")];
     let merged = out.join("merged");

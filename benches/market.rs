@@ -42,9 +42,6 @@ impl Curve for Cp {
     fn reserve_out(&self) -> u64 {
         self.rout
     }
-    fn reserve_in(&self) -> u64 {
-        self.rin
-    }
 }
 
 fn router(c: &mut Criterion) {

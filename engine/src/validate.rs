@@ -7,7 +7,7 @@
 use amm_strategy_sdk::abi::NANO;
 use amm_strategy_sdk::{AfterSwap, EpochBoundary, Side, Storage};
 
-use crate::sandbox::{LoadError, SandboxEngine, SandboxLimits, StrategyModule, WasmInstance, inspect};
+use crate::sandbox::{SandboxEngine, SandboxLimits, StrategyModule, WasmInstance, inspect};
 
 /// Outcome of one check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -434,11 +434,6 @@ pub fn human_bytes(bytes: u64) -> String {
         unit += 1;
     }
     if unit == 0 { format!("{bytes} B") } else { format!("{value:.2} {}", UNITS[unit]) }
-}
-
-/// Whether a load error is the module's fault (as opposed to the host running out of room).
-pub fn is_module_fault(error: &LoadError) -> bool {
-    !matches!(error, LoadError::Resources { .. })
 }
 
 #[cfg(test)]

@@ -167,7 +167,7 @@ mod tests {
             let f = move |y: u64| cp_output_fee_bps(y, ry, rx, fee);
             let lambda = 1.0 / fair_price;
             let delta = (0.01 * nano as f64) as u64;
-            let mut curve = TestCurve::new(f, ry, rx);
+            let mut curve = TestCurve::new(f, rx);
             let mut samples = Samples::default();
             let search = best_trade(&mut curve, lambda, delta, 0.0, &mut samples);
             let brute = brute_force(&mut { f }, lambda, (rx as f64 / lambda) as u64);
@@ -187,7 +187,7 @@ mod tests {
         let nano = 1_000_000_000u64;
         let (rx, ry) = (100 * nano, 10_000 * nano);
         let f = move |y: u64| cp_output_fee_bps(y, ry, rx, 30);
-        let mut curve = TestCurve::new(f, ry, rx);
+        let mut curve = TestCurve::new(f, rx);
         let mut samples = Samples::default();
         let delta = nano / 100;
         // A profitable search confirms and remembers the model...
@@ -224,7 +224,7 @@ mod tests {
             let g = f.clone();
             let lambda = 1.0 / 100.0;
             let reserve_out = 100 * nano;
-            let mut curve = TestCurve::new(move |x| g(x), 10_000 * nano, reserve_out);
+            let mut curve = TestCurve::new(move |x| g(x), reserve_out);
             let mut samples = Samples::default();
             let search = best_trade(&mut curve, lambda, 10_000_000, 0.0, &mut samples);
             let brute = brute_force(

@@ -136,22 +136,6 @@ impl Samples {
         Ok(())
     }
 
-    /// The two samples nearest `x`, one on each side when possible.
-    pub fn bracketing(&self, x: f64) -> Option<((u64, u64), (u64, u64))> {
-        if self.len < 2 {
-            return None;
-        }
-        let at = self.points().partition_point(|p| (p.0 as f64) < x);
-        let (i, j) = if at == 0 {
-            (0, 1)
-        } else if at >= self.len {
-            (self.len - 2, self.len - 1)
-        } else {
-            (at - 1, at)
-        };
-        Some((self.points[i], self.points[j]))
-    }
-
     /// The two samples nearest `x`.
     pub fn nearest_two(&self, x: u64) -> Option<((u64, u64), (u64, u64))> {
         if self.len < 2 {
@@ -460,8 +444,6 @@ pub trait Curve {
     fn exact_model(&self) -> Option<CpModel>;
     /// The pool's output-side reserve: no quote can exceed it.
     fn reserve_out(&self) -> u64;
-    /// The pool's input-side reserve.
-    fn reserve_in(&self) -> u64;
     /// A model confirmed earlier for the pool's current state (reserves and storage), if any.
     /// Quotes are pure, so it still holds and the probe quotes it replaces are not needed.
     fn known_fit(&self) -> Option<Fit> {
@@ -528,7 +510,6 @@ pub(crate) mod testing {
     /// `f` as a pool's curve (a quote at or above the reserve counts as 0, as in the market).
     pub struct TestCurve {
         pub f: Box<dyn Fn(u64) -> u64>,
-        pub reserve_in: u64,
         pub reserve_out: u64,
         pub exact: Option<CpModel>,
         pub known: Option<Fit>,
@@ -536,8 +517,8 @@ pub(crate) mod testing {
     }
 
     impl TestCurve {
-        pub fn new(f: impl Fn(u64) -> u64 + 'static, reserve_in: u64, reserve_out: u64) -> Self {
-            Self { f: Box::new(f), reserve_in, reserve_out, exact: None, known: None, quotes: 0 }
+        pub fn new(f: impl Fn(u64) -> u64 + 'static, reserve_out: u64) -> Self {
+            Self { f: Box::new(f), reserve_out, exact: None, known: None, quotes: 0 }
         }
     }
 
@@ -552,9 +533,6 @@ pub(crate) mod testing {
         }
         fn reserve_out(&self) -> u64 {
             self.reserve_out
-        }
-        fn reserve_in(&self) -> u64 {
-            self.reserve_in
         }
         fn known_fit(&self) -> Option<Fit> {
             self.known

@@ -489,7 +489,7 @@ pub(crate) mod tests {
     pub use crate::market::curve::testing::TestCurve;
 
     pub fn cp_curve(reserve_in: u64, reserve_out: u64, fee_bps: u64) -> TestCurve {
-        TestCurve::new(move |x| cp_output_fee_bps(x, reserve_in, reserve_out, fee_bps), reserve_in, reserve_out)
+        TestCurve::new(move |x| cp_output_fee_bps(x, reserve_in, reserve_out, fee_bps), reserve_out)
     }
 
     /// Continuous optimum for constant-product pools with fees (closed form).
@@ -653,7 +653,7 @@ pub(crate) mod tests {
                     .iter()
                     .map(|(f, cap)| {
                         let f = f.clone();
-                        TestCurve::new(move |x| f(x), 10_000 * nano, *cap)
+                        TestCurve::new(move |x| f(x), *cap)
                     })
                     .collect();
                 let mut router = Router::default();

@@ -353,9 +353,6 @@ impl Curve for PoolCurve<'_> {
     fn reserve_out(&self) -> u64 {
         self.pool.reserves_in_out(self.side).1
     }
-    fn reserve_in(&self) -> u64 {
-        self.pool.reserves_in_out(self.side).0
-    }
     fn known_fit(&self) -> Option<Fit> {
         self.pool.known_fit(self.side)
     }

@@ -112,13 +112,11 @@ impl StrategyModule {
         let mut store = Store::new(self.engine.engine(), state);
         store.limiter(|state| &mut state.limiter);
         let fault = |e: wasmtime::Error| {
-            let fault = Fault::from_wasmtime(&e, limits.instantiate_fuel, limits.backstop_ms);
-            match fault {
-                Fault::Other { message } if message.contains("pooling") || message.contains("maximum concurrent") => {
-                    LoadError::Resources { message }
-                }
-                fault => LoadError::Instantiate(fault),
+            // The host running out of instance slots is not the module's fault.
+            if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() {
+                return LoadError::Resources { message: format!("{e:#}") };
             }
+            LoadError::Instantiate(Fault::from_wasmtime(&e, limits.instantiate_fuel, limits.backstop_ms))
         };
         store.set_fuel(limits.instantiate_fuel).map_err(fault)?;
         store.set_epoch_deadline(backstop_ticks(limits.backstop_ms));

@@ -19,7 +19,7 @@
 //!
 //! ```
 //! #![cfg_attr(target_arch = "wasm32", no_std)]
-//! use amm_strategy_sdk::{math, AfterSwap, QuoteRequest, Slot, Storage, Strategy};
+//! use amm_strategy_sdk::{AfterSwap, QuoteRequest, Slot, Storage, Strategy};
 //!
 //! /// Charges 30 bps, doubled after a large trade until the next small one.
 //! pub struct Cautious;
@@ -34,8 +34,7 @@
 //!             0 => 30, // fresh storage
 //!             fee => fee,
 //!         };
-//!         let (reserve_in, reserve_out) = quote.reserves_in_out();
-//!         math::cp_output_fee_bps(quote.input_amount, reserve_in, reserve_out, fee)
+//!         quote.cp_output_fee_bps(fee)
 //!     }
 //!
 //!     fn after_swap(trade: &AfterSwap, storage: &mut Storage) {

@@ -184,6 +184,18 @@ impl<'a> QuoteRequest<'a> {
     pub fn spot_price(&self) -> f64 {
         spot_price(self.reserve_x, self.reserve_y)
     }
+    /// The constant-product quote for this request with a fee in basis points taken from the
+    /// input: [`crate::math::cp_output_fee_bps`] on this side's reserves.
+    pub fn cp_output_fee_bps(&self, fee_bps: u64) -> u64 {
+        let (reserve_in, reserve_out) = self.reserves_in_out();
+        crate::math::cp_output_fee_bps(self.input_amount, reserve_in, reserve_out, fee_bps)
+    }
+
+    /// The constant-product quote for this request with a WAD fee taken from the input.
+    pub fn cp_output_fee_wad(&self, fee_wad: u128) -> u64 {
+        let (reserve_in, reserve_out) = self.reserves_in_out();
+        crate::math::cp_output_fee_wad(self.input_amount, reserve_in, reserve_out, fee_wad)
+    }
 }
 
 /// Spot price `reserve_y / reserve_x` (Y per X); 0 when `reserve_x` is 0.

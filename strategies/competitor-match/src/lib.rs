@@ -21,7 +21,7 @@
 //! constant-product quote (pure, monotone, concave). Fresh (all-zero) storage quotes 30 bps.
 #![cfg_attr(target_arch = "wasm32", no_std)]
 
-use amm_strategy_sdk::math::{self, bps_to_wad};
+use amm_strategy_sdk::math::bps_to_wad;
 use amm_strategy_sdk::{AfterSwap, QuoteRequest, Side, Slot, Storage, Strategy};
 
 /// Fee (WAD) when the pool buys X (the trader sells X); 0 in fresh storage means 30 bps.
@@ -67,8 +67,7 @@ impl Strategy for CompetitorMatch {
             0 => bps_to_wad(DEFAULT_FEE_BPS),
             fee => u128::from(fee).clamp(bps_to_wad(MIN_FEE_BPS), bps_to_wad(MAX_FEE_BPS)),
         };
-        let (reserve_in, reserve_out) = quote.reserves_in_out();
-        math::cp_output_fee_wad(quote.input_amount, reserve_in, reserve_out, fee_wad)
+        quote.cp_output_fee_wad(fee_wad)
     }
 
     fn after_swap(trade: &AfterSwap, storage: &mut Storage) {
@@ -149,6 +148,7 @@ amm_strategy_sdk::export_strategy!(CompetitorMatch);
 mod tests {
     use super::*;
     use amm_strategy_sdk::abi::NANO;
+    use amm_strategy_sdk::math;
 
     /// A trade leaving this pool at price 100, with competitors at `competitors`.
     fn trade(flow: f32, competitors: &[f32]) -> AfterSwap {

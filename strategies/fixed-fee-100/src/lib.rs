@@ -1,7 +1,7 @@
 //! Constant-product pool (x·y = k) charging a fixed 100 bps fee on the input.
 #![cfg_attr(target_arch = "wasm32", no_std)]
 
-use amm_strategy_sdk::{QuoteRequest, Strategy, math};
+use amm_strategy_sdk::{QuoteRequest, Strategy};
 
 /// Constant product, 100 bps fee, no state.
 pub struct FixedFee100;
@@ -10,8 +10,7 @@ impl Strategy for FixedFee100 {
     const NAME: &'static str = "Fixed 100 bps";
 
     fn compute_swap(quote: &QuoteRequest<'_>) -> u64 {
-        let (reserve_in, reserve_out) = quote.reserves_in_out();
-        math::cp_output_fee_bps(quote.input_amount, reserve_in, reserve_out, 100)
+        quote.cp_output_fee_bps(100)
     }
 }
 

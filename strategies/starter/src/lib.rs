@@ -57,8 +57,7 @@ impl Strategy for Starter {
             0 => bps_to_wad(DEFAULT_FEE_BPS),
             fee => u128::from(fee),
         };
-        let (reserve_in, reserve_out) = quote.reserves_in_out();
-        math::cp_output_fee_wad(quote.input_amount, reserve_in, reserve_out, fee_wad)
+        quote.cp_output_fee_wad(fee_wad)
     }
 
     fn after_swap(trade: &AfterSwap, storage: &mut Storage) {

@@ -51,8 +51,7 @@ impl Strategy for VolatilityFee {
             0 => bps_to_wad(BASE_FEE_BPS),
             fee => u128::from(fee).clamp(bps_to_wad(MIN_FEE_BPS), bps_to_wad(MAX_FEE_BPS)),
         };
-        let (reserve_in, reserve_out) = quote.reserves_in_out();
-        math::cp_output_fee_wad(quote.input_amount, reserve_in, reserve_out, fee_wad)
+        quote.cp_output_fee_wad(fee_wad)
     }
 
     fn after_swap(trade: &AfterSwap, storage: &mut Storage) {

@@ -101,9 +101,13 @@ pub struct RunConfig {
     pub seed_start: u64,
     /// Distance between consecutive seeds. Default 1.
     pub seed_stride: u64,
-    /// Worker threads; 0 = one per core. Default 0. Results do not depend on it.
+    /// Worker threads; 0 = one per core. Default 0. Results do not depend on it, so it is
+    /// not written into `results.json` (see [`crate::report::RunFacts`]).
+    #[serde(skip_serializing)]
     pub threads: usize,
-    /// `wasm` (sandboxed, default) or `native` (example strategies compiled in).
+    /// `wasm` (sandboxed, default) or `native` (example strategies compiled in). Results do
+    /// not depend on it, so it is not written into `results.json` either.
+    #[serde(skip_serializing)]
     pub backend: Backend,
 }
 

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use amm_engine::builder::{self, BuildOptions};
 use amm_engine::config::Config;
-use amm_engine::report::{Shard, html, leaderboard, merge};
+use amm_engine::report::{RunFacts, Shard, html, leaderboard, merge};
 use amm_engine::run::{self, RunOptions};
 use amm_engine::sandbox::{EngineSettings, ModuleCache, SandboxEngine, SandboxLimits, default_cache_dir};
 use amm_engine::strategy::Backend;
@@ -239,15 +239,22 @@ fn run_command(
         std::fs::write(&report, html::render(&results))
             .with_context(|| format!("cannot write {}", report.display()))?;
         write_logs(&out_dir, &results)?;
+        let threads = run::threads(&config);
+        let sims = results.simulations.len() as u32;
+        let facts = RunFacts::now(config.run.backend, threads, elapsed, sims);
+        let facts_path = out_dir.join("run.json");
+        std::fs::write(&facts_path, facts.to_json())
+            .with_context(|| format!("cannot write {}", facts_path.display()))?;
         println!("{}", leaderboard::render(&results));
-        let sims = f64::from(config.run.simulations);
-        let cores = run::threads(&config) as f64;
         println!(
-            "wall time {elapsed:.2} s ({:.4} s per simulation per core on {} threads)",
-            elapsed * cores / sims,
-            cores
+            "wall time {elapsed:.2} s ({:.4} s per simulation per core on {threads} threads, {} backend)",
+            facts.seconds_per_simulation_per_core,
+            match config.run.backend {
+                Backend::Wasm => "wasm",
+                Backend::Native => "native",
+            }
         );
-        println!("wrote {} and {}", json.display(), report.display());
+        println!("wrote {}, {} and {}", json.display(), report.display(), facts_path.display());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -178,5 +178,5 @@ pub fn run(config: &Config, entrants: Vec<LoadedEntrant>, options: &RunOptions) 
     });
     bar.finish_and_clear();
     let infos: Vec<EntrantInfo> = entrants.into_iter().map(|e| e.info).collect();
-    Ok(RunResults::aggregate(config, config.run.backend, &infos, results, options.shard))
+    Ok(RunResults::aggregate(config, &infos, results, options.shard))
 }

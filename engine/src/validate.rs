@@ -318,9 +318,9 @@ fn check_quotes(
                         .map_err(|f| format!("compute_swap faulted: {f}, {}", at()))?;
                     count += 1;
                     max_fuel = max_fuel.max(limits.quote_fuel - instance.fuel_left());
-                    if output > reserve_out {
-                        return Err(format!("quote {output} exceeds the output reserve {reserve_out}: {}", at()));
-                    }
+                    // The rule a run applies: at the reserve, one unit less; above it, absurd.
+                    let output = crate::market::delivered_output(output, reserve_out)
+                        .map_err(|absurd| format!("{absurd}: {}", at()))?;
                     if output == 0 && fraction >= NONZERO_FROM {
                         return Err(format!("quote is 0 (offers no liquidity): {}", at()));
                     }
@@ -399,7 +399,8 @@ fn check_purity(
 const SMOKE_STEPS: u32 = 2_000;
 
 /// A short simulation against the normalizer, with every in-run check (shape, purity audit
-/// of every quote, faults) on: it must run to the end without disqualification.
+/// of every quote and every hook, probe cross-checks, faults) on: it must run to the end
+/// without disqualification.
 fn smoke_simulation(module: &StrategyModule, limits: &SandboxLimits) -> Result<String, String> {
     let mut config = crate::config::Config::parse(
         &format!(
@@ -408,7 +409,7 @@ fn smoke_simulation(module: &StrategyModule, limits: &SandboxLimits) -> Result<S
         std::path::Path::new("smoke.toml"),
     )
     .map_err(|e| format!("internal: {e}"))?;
-    config.sandbox = SandboxLimits { audit_rate: 1.0, ..limits.clone() };
+    config.sandbox = SandboxLimits { audit_rate: 1.0, hook_audit_rate: 1.0, ..limits.clone() };
     let program = crate::strategy::StrategyProgram::Wasm(module.clone());
     let entrants = [crate::market::Entrant { name: "strategy", program: &program }];
     let result = crate::market::simulate(&config, &entrants, 1);
@@ -418,7 +419,7 @@ fn smoke_simulation(module: &StrategyModule, limits: &SandboxLimits) -> Result<S
     }
     let calls = result.stats.arb_quotes + result.stats.router_quotes + result.stats.hook_calls;
     Ok(format!(
-        "{SMOKE_STEPS} steps against the normalizer, every quote audited: edge {:+.2} ({:.0}% of retail volume), {calls} calls",
+        "{SMOKE_STEPS} steps against the normalizer, every quote and hook audited: edge {:+.2} ({:.0}% of retail volume), {calls} calls",
         pool.edge,
         100.0 * pool.retail_share
     ))

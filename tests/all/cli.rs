@@ -96,6 +96,12 @@ fn the_job_array_script_runs_shards_that_merge_into_the_single_run() {
         std::fs::read(merged.join("results.json")).unwrap(),
         std::fs::read(single.join("results.json")).unwrap()
     );
+    // How the run happened is recorded beside the results, not in them.
+    let facts: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(single.join("run.json")).unwrap()).unwrap();
+    assert!(facts["threads"].as_u64().is_some_and(|t| t >= 1), "{facts}");
+    assert_eq!(facts["backend"], "wasm", "{facts}");
+    assert!(facts["wall_seconds"].as_f64().is_some_and(|t| t > 0.0), "{facts}");
 }
 
 #[test]

@@ -417,6 +417,10 @@ fn in_run_fixtures_are_disqualified_with_their_reason_and_the_honest_pool_runs_o
         ("hidden_state_global.wat", 1.0, CallKind::Quote, "impure quote"),
         ("hidden_state_memory.wat", 1.0, CallKind::Quote, "impure quote"),
         ("time_bomb.wat", 0.0, CallKind::AfterSwap, "trap: unreachable"),
+        // At the default hook audit rate: a quote-to-hook channel is caught by replaying hooks.
+        ("quote_to_hook_leak.wat", 0.0, CallKind::AfterSwap, "impure after_swap: the storage it left differs"),
+        // Zero liquidity at probe-sized inputs only: the cross-check quote exposes the kink.
+        ("probe_recognizer.wat", 0.0, CallKind::Quote, "quote curve not concave"),
     ];
     for &(name, audit_rate, call, reason) in cases {
         let results = race(name, audit_rate);

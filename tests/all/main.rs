@@ -7,6 +7,7 @@ mod support;
 mod abi;
 mod cache;
 mod cli;
+mod fairness;
 mod hostile;
 mod isolation;
 mod market;

@@ -21,8 +21,10 @@ pub enum Stream {
     Price = 1,
     /// Retail arrivals, sizes and sides.
     Retail = 2,
-    /// The arbitrageur's and the auditor's sampling.
+    /// The arbitrageur's sampling (probe sizes, cross-checks).
     Arbitrage = 3,
+    /// The router's probe sizes (one draw per order, whichever pools compete).
+    Probes = 4,
 }
 
 /// The generator for `stream` of simulation `seed`.

@@ -5,6 +5,30 @@
 //! pool's `after_swap`. Every `epoch_len` steps capital is rebalanced between the strategies
 //! and each is told with `epoch_boundary`.
 //!
+//! **Simultaneous moves.** A strategy's result must depend on its strategy alone, never on its
+//! place among the entrants, so nothing here runs "pool 0 first":
+//! * The pools are seated in an order drawn per simulation from the seed and each entrant's
+//!   name ([`seating`]), not in config order; results are mapped back to config order at the end.
+//!   Whatever is still sequential (the order of work, the router's tie-breaks and its leftover
+//!   nano unit, `pool_index`, the order of `competing_spot_prices`) therefore follows a seeded
+//!   draw, and permuting the `[[strategy]]` entries changes nobody's results.
+//! * Every pool's arbitrage in a step is decided against the same market (the fair price and that
+//!   pool's own state). The hooks of a phase — the step's arbitrage, then each retail order — are
+//!   delivered after the whole phase has executed, and all see one post-phase snapshot of every
+//!   pool's spot price and liveness.
+//!
+//! **Searches a strategy cannot recognise.** The arbitrageur's pruning probe is a random
+//! fraction, drawn from the arbitrage stream, of the input worth the profit floor (buying X: a
+//! Y amount, independent of the fair price; selling X: valued at the higher of the fair price
+//! and the pool's own spot price, which arbitrage keeps within the fee of each other); the
+//! router's probe is a random fraction of the order. A pruning decision is cross-checked now and then with a quote at a random larger input,
+//! so a curve that answers probe-sized inputs differently from its other inputs breaks the
+//! concavity check and is disqualified.
+//!
+//! **Audits.** A sample of quotes and of hooks is replayed on a pristine instance: a quote must
+//! give the same output, a hook must leave the same storage, or the strategy is disqualified
+//! (a strategy may not carry information between calls outside its storage).
+//!
 //! Transcendental functions come from the pure-Rust `libm` (as do `rand_distr`'s), never the
 //! platform's, so a seed gives the same bits on every machine.
 //!
@@ -15,7 +39,7 @@
 use amm_strategy_sdk::abi::{NANO, after_swap::COMPETING_SLOTS};
 use amm_strategy_sdk::math::cp_output_fee_bps;
 use amm_strategy_sdk::{AfterSwap, EpochBoundary, Side, Storage};
-use rand::RngExt;
+use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha12Rng;
 use rand_distr::{Distribution, LogNormal, Poisson, StandardNormal};
 use serde::Serialize;
@@ -142,6 +166,7 @@ struct Seat {
     wasi_seed: u64,
     audit_key: u64,
     quotes: u64,
+    hooks: u64,
 }
 
 enum Kind {
@@ -160,6 +185,74 @@ struct Ctx<'a> {
     limits: &'a SandboxLimits,
     /// Quotes whose hash falls below this are audited (see [`audit_due`]).
     audit_threshold: u64,
+    /// Hooks whose hash falls below this are audited.
+    hook_audit_threshold: u64,
+}
+
+/// Salt separating the hook audit sample from the quote audit sample.
+const HOOK_AUDIT_SALT: u64 = 0x400C_A0D1_7000_0001;
+
+/// The arbitrageur's pruning probe is the input worth the profit floor times a factor drawn
+/// log-uniformly from `[1/PROBE_RANGE, 1]`: any input at or below the floor's worth prunes
+/// exactly (see [`super::arbitrage`]).
+const PROBE_RANGE: f64 = 2.0;
+
+/// Chance that a pruning decision made on one quote is cross-checked with a quote at a random
+/// larger input (the shape check then sees a curve that special-cases probe-sized inputs).
+const PRUNE_CROSS_CHECK: f64 = 0.1;
+
+/// The router probes at a fraction of the order drawn uniformly from this range.
+const ROUTER_PROBE_FRACTION: (f64, f64) = (0.3, 0.7);
+
+/// A hook call owed to a pool once the current phase has executed.
+#[derive(Clone, Copy, Debug)]
+struct PendingSwap {
+    pool: usize,
+    side: Side,
+    input: u64,
+    output: u64,
+    flow_captured: f32,
+}
+
+/// 64-bit mixing (splitmix64's finaliser).
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// A stable 64-bit hash of a name (FNV-1a, then mixed): the same on every machine.
+fn name_key(name: &str) -> u64 {
+    let mut h = 0xCBF2_9CE4_8422_2325u64;
+    for b in name.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3);
+    }
+    mix(h)
+}
+
+/// A pool's own generator for `stream` of simulation `seed`, keyed by its name.
+fn pool_stream(seed: u64, name: &str, stream: Stream) -> ChaCha12Rng {
+    let mut rng = ChaCha12Rng::seed_from_u64(mix(seed ^ name_key(name).rotate_left(29)));
+    rng.set_stream(stream as u64);
+    rng
+}
+
+/// The seating of simulation `seed`: `seats[k]` is the config index of the entrant in seat `k`.
+///
+/// Seats are ordered by a hash of the seed and the entrant's name, so they are a fresh draw in
+/// every simulation and move with the entrant, not with its place in the config: permuting the
+/// config's entries seats everyone the same. Entrants with the same name are ordered by a hash
+/// of the seed and their config index (they are the same strategy, so which of them sits first
+/// is a coin toss per seed, never always the first listed).
+pub fn seating(names: &[&str], seed: u64) -> Vec<usize> {
+    let mut seats: Vec<usize> = (0..names.len()).collect();
+    let key = |i: usize| {
+        let primary = mix(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ name_key(names[i]));
+        let secondary = mix(primary ^ (i as u64 + 1).wrapping_mul(0xD6E8_FEB8_6659_FD93));
+        (primary, secondary)
+    };
+    seats.sort_by_key(|&i| key(i));
+    seats
 }
 
 /// Whether quote number `n` of the seat keyed `key` is audited: a fixed hash, so the sample is
@@ -202,6 +295,9 @@ struct Pool {
     version: u64,
     /// Per side, a confirmed model and the version it was confirmed at.
     fits: [Option<(u64, Fit)>; 2],
+    /// The arbitrageur's draws for this pool (probe sizes, cross-checks): a stream of its own,
+    /// from the seed and the pool's name, so no other entrant's presence shifts them.
+    arb_rng: ChaCha12Rng,
 }
 
 impl Pool {
@@ -246,8 +342,9 @@ impl Pool {
         }
     }
 
-    /// One quote; `None` when it faulted or broke a rule. A quote that would empty the pool
-    /// counts as 0; one above the output reserve is absurd and disqualifies.
+    /// One quote; `None` when it faulted or broke a rule. The output delivered follows
+    /// [`super::delivered_output`]: a quote equal to the output reserve is capped one nano unit
+    /// below it, and one above it is absurd and disqualifies.
     fn quote(&mut self, side: Side, input: u64, ctx: Ctx<'_>) -> Option<u64> {
         let (_, reserve_out) = self.reserves_in_out(side);
         let (rx, ry) = (self.reserve_x, self.reserve_y);
@@ -271,10 +368,8 @@ impl Pool {
         };
         seat.quotes += 1;
         let mut broken = None;
-        if y > reserve_out {
-            broken = Some(format!(
-                "absurd quote: {y} for input {input} ({side:?}) exceeds the output reserve {reserve_out}"
-            ));
+        if let Err(absurd) = super::delivered_output(y, reserve_out) {
+            broken = Some(format!("{absurd} for input {input} ({side:?})"));
         } else if audit_due(seat.audit_key, seat.quotes, ctx.audit_threshold)
             && let Ok(mut pristine) = seat.program.instantiate(ctx.limits, seat.wasi_seed)
         {
@@ -294,7 +389,7 @@ impl Pool {
             self.disqualify(ctx.step, CallKind::Quote, reason);
             return None;
         }
-        Some(if y == reserve_out { 0 } else { y })
+        super::delivered_output(y, reserve_out).ok()
     }
 
     fn exact_model(&self, side: Side) -> Option<CpModel> {
@@ -304,6 +399,45 @@ impl Pool {
                 Some(CpModel { a: rin as f64 * 1e4 / (1e4 - fee_bps as f64), b: rout as f64 })
             }
             Kind::Strategy(_) | Kind::Absent => None,
+        }
+    }
+
+    /// Calls a hook on the live instance. A sample of hook calls (`sandbox.hook_audit_rate`) is
+    /// replayed on a pristine instance with the same payload and storage: a hook must leave
+    /// storage that is a function of those alone, or the strategy is disqualified (a hook that
+    /// reads what an earlier call left in memory — a quote's input, say — is carrying hidden
+    /// state).
+    fn hook(&mut self, hook: Hook<'_>, ctx: Ctx<'_>) {
+        self.version += 1; // the hook may change the storage
+        let Kind::Strategy(seat) = &mut self.kind else { return };
+        seat.hooks += 1;
+        let call = hook.call();
+        let audit = audit_due(seat.audit_key ^ HOOK_AUDIT_SALT, seat.hooks, ctx.hook_audit_threshold);
+        let before = audit.then(|| seat.storage.clone());
+        if let Err(fault) = hook.run(&mut seat.instance, &mut seat.storage) {
+            self.fault(ctx.step, call, fault, ctx.limits.max_faults);
+            return;
+        }
+        let Some(mut replayed) = before else { return };
+        let Ok(mut pristine) = seat.program.instantiate(ctx.limits, seat.wasi_seed) else { return };
+        let verdict = match hook.run(&mut pristine, &mut replayed) {
+            Err(fault) => Some(format!("a fresh instance faulted on the same payload and storage ({fault})")),
+            Ok(()) => {
+                let (live, fresh) = (seat.storage.as_bytes(), replayed.as_bytes());
+                live.iter().zip(fresh).position(|(a, b)| a != b).map(|at| {
+                    format!(
+                        "the storage it left differs from what a fresh instance leaves for the same payload and storage (first at byte {at}: {} vs {})",
+                        live[at], fresh[at]
+                    )
+                })
+            }
+        };
+        if let Some(why) = verdict {
+            self.disqualify(
+                ctx.step,
+                call,
+                format!("impure {call}: {why}; hooks may depend only on their payload and storage"),
+            );
         }
     }
 
@@ -328,6 +462,29 @@ impl Pool {
         } else {
             self.epoch.arb += edge;
             self.arb_volume += volume;
+        }
+    }
+}
+
+/// A hook call and its payload.
+#[derive(Clone, Copy)]
+enum Hook<'a> {
+    AfterSwap(&'a AfterSwap),
+    EpochBoundary(&'a EpochBoundary),
+}
+
+impl Hook<'_> {
+    fn call(self) -> CallKind {
+        match self {
+            Hook::AfterSwap(_) => CallKind::AfterSwap,
+            Hook::EpochBoundary(_) => CallKind::EpochBoundary,
+        }
+    }
+
+    fn run(self, instance: &mut StrategyInstance, storage: &mut Storage) -> Result<(), Fault> {
+        match self {
+            Hook::AfterSwap(trade) => instance.after_swap(trade, storage),
+            Hook::EpochBoundary(message) => instance.epoch_boundary(message, storage),
         }
     }
 }
@@ -415,6 +572,13 @@ struct Simulation<'c> {
     stats: SimStats,
     price_rng: ChaCha12Rng,
     retail_rng: ChaCha12Rng,
+    probe_rng: ChaCha12Rng,
+    /// `seats[k]`: config index of the entrant in seat `k` (see [`seating`]).
+    seats: Vec<usize>,
+    /// Hook calls owed once the current phase has executed.
+    pending: Vec<PendingSwap>,
+    /// Spot price of every pool after the phase (NaN for pools not live then).
+    snapshot: Vec<f32>,
     router: Router,
     samples: Samples,
     live: Vec<usize>,
@@ -423,6 +587,7 @@ struct Simulation<'c> {
     weights: Vec<f64>,
     fair_prices: Vec<f64>,
     audit_threshold: u64,
+    hook_audit_threshold: u64,
 }
 
 impl<'c> Simulation<'c> {
@@ -432,8 +597,11 @@ impl<'c> Simulation<'c> {
         let rx = (config.pools.reserve_x * NANO_F).round() as u64;
         let ry = (config.pools.reserve_y * NANO_F).round() as u64;
         let n = entrants.len();
+        let names: Vec<&str> = entrants.iter().map(|e| e.name).collect();
+        let seats = seating(&names, seed);
         let mut pools: Vec<Pool> = Vec::with_capacity(n + 1);
         let blank = |name: String, kind: Kind, reserve_x: u64, reserve_y: u64, weight: f64| Pool {
+            arb_rng: pool_stream(seed, &name, Stream::Arbitrage),
             name,
             kind,
             reserve_x,
@@ -451,8 +619,10 @@ impl<'c> Simulation<'c> {
             version: 0,
             fits: [None, None],
         };
-        for (index, entrant) in entrants.iter().enumerate() {
-            let wasi_seed = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (index as u64 + 1);
+        for &index in &seats {
+            let entrant = &entrants[index];
+            // Seeded by the simulation and the strategy's name, never by its place.
+            let wasi_seed = mix(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ name_key(entrant.name));
             let instance = entrant.program.instantiate(limits, wasi_seed);
             let mut pool = blank(entrant.name.to_string(), Kind::Absent, rx, ry, 1.0 / n as f64);
             match instance {
@@ -464,6 +634,7 @@ impl<'c> Simulation<'c> {
                         wasi_seed,
                         audit_key: wasi_seed.rotate_left(17) ^ 0xA0D1_7A0D_17A0_D17A,
                         quotes: 0,
+                        hooks: 0,
                     }))
                 }
                 Err(e) => pool.disqualify(0, CallKind::Instantiate, e.to_string()),
@@ -496,6 +667,10 @@ impl<'c> Simulation<'c> {
             stats: SimStats::default(),
             price_rng: stream(seed, Stream::Price),
             retail_rng: stream(seed, Stream::Retail),
+            probe_rng: stream(seed, Stream::Probes),
+            seats,
+            pending: Vec::new(),
+            snapshot: Vec::new(),
             router: Router::default(),
             samples: Samples::default(),
             live: Vec::new(),
@@ -504,6 +679,7 @@ impl<'c> Simulation<'c> {
             weights: Vec::new(),
             fair_prices: Vec::new(),
             audit_threshold: audit_threshold(limits.audit_rate),
+            hook_audit_threshold: audit_threshold(limits.hook_audit_rate),
         }
     }
 
@@ -520,12 +696,14 @@ impl<'c> Simulation<'c> {
             // 1. The fair price moves.
             let z: f64 = StandardNormal.sample(&mut self.price_rng);
             self.price *= libm::exp(drift + vol * z);
-            // 2. Arbitrage, pool by pool.
+            // 2. Arbitrage: every pool against the same fair price, each decided on its own
+            // state; the phase's hooks follow, all seeing the market after it.
             for i in 0..self.pools.len() {
                 if self.pools[i].live {
                     self.arbitrage(i);
                 }
             }
+            self.deliver_hooks();
             // 3. Retail orders.
             let count = match &orders {
                 Some(poisson) if self.params.arrival_rate > 0.0 => poisson.sample(&mut self.retail_rng) as u64,
@@ -546,7 +724,12 @@ impl<'c> Simulation<'c> {
     }
 
     fn ctx(&self) -> Ctx<'c> {
-        Ctx { step: self.step, limits: self.limits, audit_threshold: self.audit_threshold }
+        Ctx {
+            step: self.step,
+            limits: self.limits,
+            audit_threshold: self.audit_threshold,
+            hook_audit_threshold: self.hook_audit_threshold,
+        }
     }
 
     fn arbitrage(&mut self, i: usize) {
@@ -554,16 +737,52 @@ impl<'c> Simulation<'c> {
         let min_profit = self.config.market.min_arb_profit * NANO_F; // nano Y
         let ctx = self.ctx();
         let mut best: Option<(Side, ArbTrade, f64)> = None;
+        let spot = self.pools[i].spot();
         for side in Side::BOTH {
             // λ: the input's price in output units; δ: the input worth the profit floor.
             let (lambda, delta, min_surplus, to_profit) = match side {
                 Side::BuyX => (1.0 / price, min_profit, min_profit / price, price),
                 Side::SellX => (price, min_profit / price, min_profit, 1.0),
             };
+            // The pruning probe: a random fraction of an input worth at most the floor. Buying
+            // X it is a Y amount, independent of the fair price; selling X it is valued at the
+            // higher of the fair price and the pool's own spot price (which arbitrage keeps
+            // within the fee of each other), so it tells the strategy nothing its reserves
+            // do not, and the random fraction hides even that.
+            let fraction = libm::exp(-libm::log(PROBE_RANGE) * self.pools[i].arb_rng.random::<f64>());
+            let probe = match side {
+                Side::BuyX => fraction * delta,
+                Side::SellX if spot.is_finite() => fraction * min_profit / spot.max(price),
+                Side::SellX => fraction * delta,
+            };
+            let probe = (probe.floor() as u64).max(1);
             let mut curve = PoolCurve { pool: &mut self.pools[i], side, ctx, quotes: &mut self.stats.arb_quotes };
-            let search = best_trade(&mut curve, lambda, delta.ceil() as u64, min_surplus, &mut self.samples);
+            let search = best_trade(&mut curve, lambda, probe, min_surplus, &mut self.samples);
             if !self.pools[i].live {
                 return;
+            }
+            // Now and then, test a decision made on one quote with a quote at a random larger
+            // input: a curve that answers probe-sized inputs differently from the rest is not
+            // concave there, and the shape check below sees it.
+            if search.trade.is_none()
+                && !search.faulted
+                && self.samples.len() == 1
+                && self.pools[i].arb_rng.random::<f64>() < PRUNE_CROSS_CHECK
+            {
+                let (at, _) = self.samples.points()[0];
+                let u = self.pools[i].arb_rng.random::<f64>();
+                let mut curve = PoolCurve { pool: &mut self.pools[i], side, ctx, quotes: &mut self.stats.arb_quotes };
+                let x_max = (curve.reserve_out() as f64 / lambda).max(at as f64);
+                let span = libm::log(x_max / at as f64).max(0.0);
+                let x = (at as f64 * libm::exp(span * u)).round() as u64;
+                if x > at
+                    && let Some(y) = curve.quote(x)
+                {
+                    self.samples.insert(x, y);
+                }
+                if !self.pools[i].live {
+                    return;
+                }
             }
             self.check_shape(i, CallKind::Quote);
             if !self.pools[i].live {
@@ -579,7 +798,13 @@ impl<'c> Simulation<'c> {
         if let Some((side, trade, _)) = best {
             self.pools[i].execute(side, trade.input, trade.output, price, false);
             self.stats.arb_trades += 1;
-            self.after_swap(i, side, trade.input, trade.output, 0.0);
+            self.pending.push(PendingSwap {
+                pool: i,
+                side,
+                input: trade.input,
+                output: trade.output,
+                flow_captured: 0.0,
+            });
         }
     }
 
@@ -608,7 +833,9 @@ impl<'c> Simulation<'c> {
             return;
         }
         self.stats.orders += 1;
-        let ctx = Ctx { step: self.step, limits: self.limits, audit_threshold: self.audit_threshold };
+        let ctx = self.ctx();
+        let (lo, hi) = ROUTER_PROBE_FRACTION;
+        let _probe_fraction = lo + (hi - lo) * self.probe_rng.random::<f64>();
         let mut curves = OrderCurves { pools: &mut self.pools, live: &self.live, side, ctx };
         let summary = self.router.route(&mut curves, input, &mut self.faulted);
         self.stats.router_quotes += u64::from(summary.quotes);
@@ -628,23 +855,42 @@ impl<'c> Simulation<'c> {
             }
             self.pools[i].execute(side, x, y, price, true);
             self.stats.retail_fills += 1;
-            self.after_swap(i, side, x, y, (x as f64 / input as f64) as f32);
+            let flow_captured = (x as f64 / input as f64) as f32;
+            self.pending.push(PendingSwap { pool: i, side, input: x, output: y, flow_captured });
         }
+        // Every fill of the order has executed: now each pool hears of its own.
+        self.deliver_hooks();
     }
 
-    fn after_swap(&mut self, i: usize, side: Side, input: u64, output: u64, flow_captured: f32) {
+    /// Delivers the phase's owed `after_swap` calls. All of them see one snapshot of the
+    /// market taken after the whole phase (and before any of them runs), so no pool sees a
+    /// mixture of updated and stale competitors, and a hook that faults changes nothing for the
+    /// others until the next phase.
+    fn deliver_hooks(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        self.snapshot.clear();
+        self.snapshot.extend(self.pools.iter().map(|p| if p.live { p.spot() as f32 } else { f32::NAN }));
+        let mut pending = std::mem::take(&mut self.pending);
+        for swap in pending.drain(..) {
+            self.after_swap(swap);
+        }
+        self.pending = pending; // keep the allocation
+    }
+
+    fn after_swap(&mut self, swap: PendingSwap) {
+        let PendingSwap { pool: i, side, input, output, flow_captured } = swap;
         if !matches!(self.pools[i].kind, Kind::Strategy(_)) || !self.pools[i].live {
             return;
         }
         let epoch_len = u64::from(self.config.run.epoch_len);
         let mut competing = [f32::NAN; COMPETING_SLOTS];
-        let mut slot = 0;
-        // Other live strategy pools in index order, then the normalizer (always last).
-        for (j, pool) in self.pools.iter().enumerate() {
-            if j != i && pool.live && slot < COMPETING_SLOTS {
-                competing[slot] = pool.spot() as f32;
-                slot += 1;
-            }
+        // The other pools live at the end of the phase, in seat order, then the normalizer
+        // (always last), from the phase's snapshot.
+        let others = self.snapshot.iter().enumerate().filter(|&(j, spot)| j != i && !spot.is_nan());
+        for (slot, (_, &spot)) in competing.iter_mut().zip(others) {
+            *slot = spot;
         }
         let pool = &self.pools[i];
         let trade = AfterSwap {
@@ -663,15 +909,8 @@ impl<'c> Simulation<'c> {
             competing_spot_prices: competing,
         };
         self.stats.hook_calls += 1;
-        let step = self.step;
-        let max_faults = self.limits.max_faults;
-        let pool = &mut self.pools[i];
-        pool.version += 1; // the hook may change the storage
-        if let Kind::Strategy(seat) = &mut pool.kind
-            && let Err(fault) = seat.instance.after_swap(&trade, &mut seat.storage)
-        {
-            pool.fault(step, CallKind::AfterSwap, fault, max_faults);
-        }
+        let ctx = self.ctx();
+        self.pools[i].hook(Hook::AfterSwap(&trade), ctx);
     }
 
     fn epoch_boundary(&mut self, epoch_number: u32) {
@@ -724,8 +963,7 @@ impl<'c> Simulation<'c> {
         }
         self.close_epoch();
         // Tell each live strategy.
-        let step = self.step;
-        let max_faults = self.limits.max_faults;
+        let ctx = self.ctx();
         for pool in &mut self.pools[..self.strategies] {
             if !pool.live {
                 continue;
@@ -742,12 +980,7 @@ impl<'c> Simulation<'c> {
                 capital_weight: pool.capital_weight as f32,
             };
             self.stats.hook_calls += 1;
-            pool.version += 1; // the hook may change the storage
-            if let Kind::Strategy(seat) = &mut pool.kind
-                && let Err(fault) = seat.instance.epoch_boundary(&message, &mut seat.storage)
-            {
-                pool.fault(step, CallKind::EpochBoundary, fault, max_faults);
-            }
+            pool.hook(Hook::EpochBoundary(&message), ctx);
         }
     }
 
@@ -775,8 +1008,15 @@ impl<'c> Simulation<'c> {
         self.close_epoch(); // the last, possibly partial, epoch
         let retail_total: f64 = self.pools.iter().map(|p| p.retail_volume).sum();
         let strategies = self.strategies;
-        let pools = self
-            .pools
+        // Back from seats to config order (the normalizer stays last).
+        let mut seated: Vec<Option<Pool>> = self.pools.into_iter().map(Some).collect();
+        let mut in_config_order = Vec::with_capacity(seated.len());
+        for index in 0..strategies {
+            let seat = self.seats.iter().position(|&s| s == index).unwrap_or(index);
+            in_config_order.extend(seated.get_mut(seat).and_then(Option::take));
+        }
+        in_config_order.extend(seated.into_iter().skip(strategies).flatten());
+        let pools = in_config_order
             .into_iter()
             .enumerate()
             .map(|(i, pool)| PoolResult {

@@ -43,12 +43,8 @@ pub fn render(results: &RunResults) -> String {
     let run = &results.config.run;
     let _ = writeln!(
         html,
-        "<p class=\"note\">amm-engine {} · backend {} · {} simulations × {} steps (epochs of {}) · seeds from {} stride {}</p>",
+        "<p class=\"note\">amm-engine {} · {} simulations × {} steps (epochs of {}) · seeds from {} stride {}</p>",
         escape(&results.engine_version),
-        match results.backend {
-            crate::strategy::Backend::Wasm => "wasm",
-            crate::strategy::Backend::Native => "native",
-        },
         results.seeds.count,
         run.steps,
         run.epoch_len,

@@ -11,15 +11,11 @@ pub fn render(results: &RunResults) -> String {
     let sims = results.seeds.count;
     let _ = writeln!(
         out,
-        "{sims} simulations × {} steps, seeds {}..{} (stride {}), backend {}",
+        "{sims} simulations × {} steps, seeds {}..{} (stride {})",
         results.config.run.steps,
         results.seeds.start,
         results.seeds.start + u64::from(sims.saturating_sub(1)) * results.seeds.stride,
         results.seeds.stride,
-        match results.backend {
-            crate::strategy::Backend::Wasm => "wasm",
-            crate::strategy::Backend::Native => "native",
-        }
     );
     let _ = writeln!(
         out,

@@ -64,9 +64,6 @@ pub fn merge(parts: Vec<(PathBuf, RunResults)>) -> Result<RunResults, MergeError
         if part.engine_version != first.engine_version {
             return Err(mismatch("the engine version"));
         }
-        if part.backend != first.backend {
-            return Err(mismatch("the backend"));
-        }
         if json(&part.config) != json(&first.config) {
             return Err(mismatch("the configuration"));
         }
@@ -87,7 +84,6 @@ pub fn merge(parts: Vec<(PathBuf, RunResults)>) -> Result<RunResults, MergeError
         return Err(MergeError::Coverage(format!("shard {missing}/{count} is missing")));
     }
     let config = first.config.clone();
-    let backend = first.backend;
     let entrants: Vec<EntrantInfo> = first
         .strategies
         .iter()
@@ -109,5 +105,5 @@ pub fn merge(parts: Vec<(PathBuf, RunResults)>) -> Result<RunResults, MergeError
             expected.len()
         )));
     }
-    Ok(RunResults::aggregate(&config, backend, &entrants, simulations, None))
+    Ok(RunResults::aggregate(&config, &entrants, simulations, None))
 }

@@ -2,8 +2,9 @@
 //! report.
 //!
 //! `results.json` is the record of a run: byte-identical for the same config, modules and seeds
-//! on any machine and at any thread count. It therefore holds no wall times, absolute paths or
-//! anything else that depends on where or how fast the run happened.
+//! on any machine, at any thread count and on either backend. It therefore holds no wall times,
+//! thread counts, backend, absolute paths or anything else that depends on where or how the run
+//! happened; those facts go to `run.json` beside it ([`RunFacts`]).
 
 pub mod html;
 pub mod leaderboard;
@@ -132,6 +133,66 @@ pub struct RunStats {
     pub router_quotes_per_pool_order: f64,
 }
 
+/// How and where a run happened: the content of `run.json`, written beside `results.json`.
+/// Nothing here affects the results, which is why it is kept out of them.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct RunFacts {
+    /// amm-engine version.
+    pub engine_version: String,
+    /// Backend the strategies ran on (`wasm` or `native`).
+    pub backend: Backend,
+    /// Worker threads used.
+    pub threads: usize,
+    /// Wall time of the simulations, seconds.
+    pub wall_seconds: f64,
+    /// Wall time × threads / simulations: seconds per simulation per core.
+    pub seconds_per_simulation_per_core: f64,
+    /// Host name (from the operating system; empty when unknown).
+    pub host: String,
+    /// Operating system and architecture, e.g. `linux x86_64`.
+    pub platform: String,
+    /// Cores the operating system reports.
+    pub cores: usize,
+    /// When the run finished, seconds since the Unix epoch.
+    pub finished_unix: u64,
+}
+
+impl RunFacts {
+    /// Facts of a run that took `wall_seconds` for `simulations` simulations on `threads`.
+    pub fn now(backend: Backend, threads: usize, wall_seconds: f64, simulations: u32) -> Self {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .or_else(|_| std::env::var("HOSTNAME"))
+            .or_else(|_| std::env::var("COMPUTERNAME"))
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        Self {
+            engine_version: crate::ENGINE_VERSION.to_string(),
+            backend,
+            threads,
+            wall_seconds,
+            seconds_per_simulation_per_core: if simulations > 0 {
+                wall_seconds * threads as f64 / f64::from(simulations)
+            } else {
+                0.0
+            },
+            host,
+            platform: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            finished_unix: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        }
+    }
+
+    /// `run.json`: pretty-printed.
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+        text.push('\n');
+        text
+    }
+}
+
 /// Seeds of the run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Seeds {
@@ -148,8 +209,6 @@ pub struct Seeds {
 pub struct RunResults {
     /// amm-engine version.
     pub engine_version: String,
-    /// Backend the strategies ran on.
-    pub backend: Backend,
     /// The configuration, as run (after CLI overrides).
     pub config: Config,
     /// Seeds.
@@ -223,7 +282,6 @@ impl RunResults {
     /// simulations' pools are the non-rejected ones in that order, then the normalizer.
     pub fn aggregate(
         config: &Config,
-        backend: Backend,
         entrants: &[EntrantInfo],
         simulations: Vec<SimulationResult>,
         shard: Option<Shard>,
@@ -310,7 +368,6 @@ impl RunResults {
         }
         RunResults {
             engine_version: crate::ENGINE_VERSION.to_string(),
-            backend,
             config: config.clone(),
             seeds: Seeds {
                 start: config.run.seed_start,

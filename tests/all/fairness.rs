@@ -1,0 +1,143 @@
+//! Fairness: a strategy's results depend on its strategy alone — not on its place among the
+//! entrants, and not on anything it could learn about the engine's searches.
+
+use std::collections::HashMap;
+
+use crate::support::{config, example_wasm, run, workspace};
+
+const EXAMPLES: [&str; 8] = [
+    "starter",
+    "fixed-fee-0",
+    "fixed-fee-30",
+    "fixed-fee-100",
+    "fixed-fee-500",
+    "volatility-fee",
+    "inventory-skew",
+    "competitor-match",
+];
+
+fn line_up(order: &[usize], sims: u32, steps: u32, epoch_len: u32) -> amm_engine::config::Config {
+    let entries: String =
+        order.iter().map(|&k| format!("[[strategy]]\npath = \"{}\"\n", example_wasm(EXAMPLES[k]).display())).collect();
+    config(&format!("[run]\nsimulations = {sims}\nsteps = {steps}\nepoch_len = {epoch_len}\nseed_start = 3\n{entries}"))
+}
+
+/// Each strategy's per-seed results as JSON, by name.
+fn by_name(results: &amm_engine::report::RunResults) -> HashMap<String, Vec<String>> {
+    let mut map: HashMap<String, Vec<String>> = HashMap::new();
+    for sim in &results.simulations {
+        for pool in &sim.pools {
+            map.entry(pool.name.clone()).or_default().push(serde_json::to_string(pool).unwrap());
+        }
+    }
+    map
+}
+
+#[test]
+fn permuting_the_entries_changes_no_strategys_results() {
+    let forward: Vec<usize> = (0..8).collect();
+    let reversed: Vec<usize> = (0..8).rev().collect();
+    let shuffled = vec![5, 2, 7, 0, 3, 6, 1, 4];
+    let base = run(&line_up(&forward, 4, 2_000, 500));
+    let expected = by_name(&base);
+    assert_eq!(expected.len(), 9, "eight strategies and the normalizer");
+    for order in [reversed, shuffled] {
+        let other = run(&line_up(&order, 4, 2_000, 500));
+        let got = by_name(&other);
+        for (name, sims) in &expected {
+            assert_eq!(
+                got.get(name),
+                Some(sims),
+                "{name}'s results changed when the entries were permuted to {order:?}"
+            );
+        }
+        for (a, b) in base.simulations.iter().zip(&other.simulations) {
+            assert_eq!(a.stats, b.stats, "seed {}: the same work", a.seed);
+            assert_eq!(a.fair_prices, b.fair_prices);
+        }
+    }
+    // Not vacuous: the strategies did trade, and differently.
+    let edges: Vec<f64> = base.strategies.iter().map(|s| s.mean_edge).collect();
+    assert!(edges.windows(2).any(|w| w[0] != w[1]), "{edges:?}");
+    assert!(base.strategies.iter().all(|s| s.mean_retail_share > 0.0 || s.name.contains("500")), "{edges:?}");
+}
+
+/// Mean and standard error of the per-seed differences `a − b`.
+fn paired(a: &[f64], b: &[f64]) -> (f64, f64) {
+    let d: Vec<f64> = a.iter().zip(b).map(|(x, y)| x - y).collect();
+    let n = d.len() as f64;
+    let mean = d.iter().sum::<f64>() / n;
+    let var = d.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0);
+    (mean, (var / n).sqrt())
+}
+
+/// Runs `copies` identical copies of `example` and checks every pair is indistinguishable:
+/// the paired mean difference within 3 standard errors.
+fn copies_are_indistinguishable(example: &str, copies: usize, sims: u32, steps: u32, epoch_len: u32) {
+    let path = example_wasm(example);
+    let entries: String = (0..copies).map(|_| format!("[[strategy]]\npath = \"{}\"\n", path.display())).collect();
+    let results = run(&config(&format!(
+        "[run]\nsimulations = {sims}\nsteps = {steps}\nepoch_len = {epoch_len}\nseed_start = 1000\n{entries}"
+    )));
+    let edges: Vec<Vec<f64>> =
+        (0..copies).map(|k| results.simulations.iter().map(|s| s.pools[k].edge).collect()).collect();
+    for i in 0..copies {
+        for j in i + 1..copies {
+            let (mean, se) = paired(&edges[i], &edges[j]);
+            assert!(
+                mean.abs() <= 3.0 * se || (mean == 0.0 && se == 0.0),
+                "{example}: copy {i} vs copy {j} differ by {mean:+.3} ± {se:.3} Y over {sims} seeds (entry order must not matter)"
+            );
+        }
+    }
+}
+
+#[test]
+fn four_identical_starters_show_no_entry_order_effect() {
+    copies_are_indistinguishable("starter", 4, 500, 3_000, 1_000);
+}
+
+#[test]
+fn identical_copies_of_every_example_are_indistinguishable() {
+    for example in EXAMPLES {
+        copies_are_indistinguishable(example, 3, 500, 1_000, 250);
+    }
+}
+
+#[test]
+fn an_honest_curve_capped_at_the_reserve_is_no_shape_violation() {
+    let capped = workspace().join("tests/fixtures/honest/capped_virtual_reserves.wat");
+    // In a run: with deep virtual liquidity it trades a lot, and retail can ask for more than
+    // its reserve; never disqualified.
+    let results = run(&config(&format!(
+        "[run]\nsimulations = 4\nsteps = 2000\nepoch_len = 500\n[market]\nmean_order_size = 400.0\n[[strategy]]\npath = \"{}\"\n[[strategy]]\npath = \"{}\"\n",
+        capped.display(),
+        example_wasm("fixed-fee-30").display()
+    )));
+    for sim in &results.simulations {
+        assert_eq!(sim.pools[0].disqualified, None, "seed {}", sim.seed);
+        assert!(sim.pools[0].retail_volume > 0.0);
+    }
+    // In validate: the same rule, so the same verdict.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_amm-engine"))
+        .args(["--no-cache", "validate"])
+        .arg(&capped)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("quotes     PASS"), "{text}");
+    assert!(output.status.success(), "{text}");
+}
+
+#[test]
+fn a_quote_at_the_reserve_is_delivered_one_unit_short_and_above_it_is_absurd() {
+    use amm_engine::market::{AbsurdQuote, delivered_output};
+    assert_eq!(delivered_output(5, 10), Ok(5));
+    assert_eq!(delivered_output(10, 10), Ok(9));
+    assert_eq!(delivered_output(0, 0), Ok(0));
+    assert_eq!(delivered_output(11, 10), Err(AbsurdQuote { quote: 11, reserve_out: 10 }));
+    // Capping keeps a capped curve nondecreasing.
+    let curve = |x: u64| (x * 3).min(1_000);
+    let delivered: Vec<u64> = (0..1_000).map(|x| delivered_output(curve(x), 1_000).unwrap()).collect();
+    assert!(delivered.windows(2).all(|w| w[0] <= w[1]));
+}

@@ -141,3 +141,40 @@ fn a_quote_at_the_reserve_is_delivered_one_unit_short_and_above_it_is_absurd() {
     let delivered: Vec<u64> = (0..1_000).map(|x| delivered_output(curve(x), 1_000).unwrap()).collect();
     assert!(delivered.windows(2).all(|w| w[0] <= w[1]));
 }
+
+#[test]
+fn a_strategy_whose_every_hook_leaks_is_caught_in_its_first_epoch_at_the_default_audit_rate() {
+    let leak = workspace().join("tests/fixtures/hostile/quote_to_hook_leak.wat");
+    let entries: String = ["starter", "fixed-fee-30", "inventory-skew"]
+        .iter()
+        .map(|k| format!("[[strategy]]\npath = \"{}\"\n", example_wasm(k).display()))
+        .collect();
+    let results = run(&config(&format!(
+        "[run]\nsimulations = 200\nsteps = 1000\nepoch_len = 1000\n[[strategy]]\npath = \"{}\"\n{entries}",
+        leak.display()
+    )));
+    let caught = results
+        .simulations
+        .iter()
+        .filter(|s| s.pools[0].disqualified.as_ref().is_some_and(|d| d.reason.starts_with("impure after_swap")))
+        .count();
+    assert!(caught as f64 >= 0.99 * 200.0, "caught in the first epoch in {caught} of 200 simulations");
+    for sim in &results.simulations {
+        assert!(sim.pools[1..4].iter().all(|p| p.disqualified.is_none()), "seed {}: an honest pool was hit", sim.seed);
+    }
+}
+
+#[test]
+fn honest_strategies_pass_every_hook_and_quote_audit() {
+    let entries: String =
+        EXAMPLES.iter().map(|k| format!("[[strategy]]\npath = \"{}\"\n", example_wasm(k).display())).collect();
+    let results = run(&config(&format!(
+        "[run]\nsimulations = 3\nsteps = 1500\nepoch_len = 500\n[sandbox]\naudit_rate = 1.0\nhook_audit_rate = 1.0\n{entries}"
+    )));
+    for sim in &results.simulations {
+        for pool in &sim.pools {
+            assert_eq!(pool.disqualified, None, "seed {}: {} was disqualified", sim.seed, pool.name);
+        }
+    }
+    assert!(results.stats.hook_calls > 1_000, "hooks ran");
+}

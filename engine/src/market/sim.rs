@@ -39,7 +39,7 @@
 use amm_strategy_sdk::abi::{NANO, after_swap::COMPETING_SLOTS};
 use amm_strategy_sdk::math::cp_output_fee_bps;
 use amm_strategy_sdk::{AfterSwap, EpochBoundary, Side, Storage};
-use rand::{RngExt, SeedableRng};
+use rand::RngExt;
 use rand_chacha::ChaCha12Rng;
 use rand_distr::{Distribution, LogNormal, Poisson, StandardNormal};
 use serde::Serialize;
@@ -167,6 +167,10 @@ struct Seat {
     audit_key: u64,
     quotes: u64,
     hooks: u64,
+    /// Hook calls so far in this epoch.
+    epoch_hooks: u64,
+    /// The hook call of this epoch (counted from 0) that is audited whatever the sample says.
+    audited_hook: u64,
 }
 
 enum Kind {
@@ -189,13 +193,19 @@ struct Ctx<'a> {
     hook_audit_threshold: u64,
 }
 
+/// Every epoch, one of a strategy's first `HOOK_AUDIT_WINDOW` hook calls, drawn from its own
+/// stream, is audited on top of the `hook_audit_rate` sample: a strategy whose every hook leaks
+/// is caught in its first epoch for certain once it has this many hook calls (the example
+/// strategies get ~540 an epoch in `configs/tournament.toml`), at the cost of one replay.
+const HOOK_AUDIT_WINDOW: u64 = 64;
+
 /// Salt separating the hook audit sample from the quote audit sample.
 const HOOK_AUDIT_SALT: u64 = 0x400C_A0D1_7000_0001;
 
 /// The arbitrageur's pruning probe is the input worth the profit floor times a factor drawn
-/// log-uniformly from `[1/PROBE_RANGE, 1]`: any input at or below the floor's worth prunes
-/// exactly (see [`super::arbitrage`]).
-const PROBE_RANGE: f64 = 2.0;
+/// uniformly from `(1/PROBE_RANGE, 1]`: any input at or below the floor's worth prunes
+/// exactly (see [`super::arbitrage`]), and a smaller one prunes less often (more searches).
+const PROBE_RANGE: f64 = 4.0 / 3.0;
 
 /// Chance that a pruning decision made on one quote is cross-checked with a quote at a random
 /// larger input (the shape check then sees a curve that special-cases probe-sized inputs).
@@ -228,13 +238,6 @@ fn name_key(name: &str) -> u64 {
         h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3);
     }
     mix(h)
-}
-
-/// A pool's own generator for `stream` of simulation `seed`, keyed by its name.
-fn pool_stream(seed: u64, name: &str, stream: Stream) -> ChaCha12Rng {
-    let mut rng = ChaCha12Rng::seed_from_u64(mix(seed ^ name_key(name).rotate_left(29)));
-    rng.set_stream(stream as u64);
-    rng
 }
 
 /// The seating of simulation `seed`: `seats[k]` is the config index of the entrant in seat `k`.
@@ -295,12 +298,48 @@ struct Pool {
     version: u64,
     /// Per side, a confirmed model and the version it was confirmed at.
     fits: [Option<(u64, Fit)>; 2],
-    /// The arbitrageur's draws for this pool (probe sizes, cross-checks): a stream of its own,
-    /// from the seed and the pool's name, so no other entrant's presence shifts them.
-    arb_rng: ChaCha12Rng,
+    /// The arbitrageur's and auditor's draws for this pool (probe sizes, cross-checks, the
+    /// audited hook): a stream of its own, from the seed and the pool's name, so no other
+    /// entrant's presence shifts them.
+    draws: Draws,
+}
+
+/// A counter-based stream of uniform draws: `mix(key + n·φ)` for n = 1, 2, … — as good as the
+/// 64-bit mixer for sampling, deterministic everywhere, and a few nanoseconds a draw (a ChaCha
+/// stream per pool cost more than the draws were worth).
+#[derive(Clone, Copy, Debug)]
+struct Draws {
+    key: u64,
+    n: u64,
+}
+
+impl Draws {
+    fn new(seed: u64, name: &str) -> Self {
+        Self { key: mix(seed ^ name_key(name).rotate_left(29) ^ 0xA4B1_7A6E_0000_0003), n: 0 }
+    }
+
+    /// Uniform in [0, 1).
+    fn uniform(&mut self) -> f64 {
+        self.n += 1;
+        let z = mix(self.key.wrapping_add(self.n.wrapping_mul(0x9E37_79B9_7F4A_7C15)));
+        (z >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
+    /// Uniform in `0..n`.
+    fn below(&mut self, n: u64) -> u64 {
+        ((self.uniform() * n as f64) as u64).min(n.saturating_sub(1))
+    }
 }
 
 impl Pool {
+    /// Starts an epoch's hook count and draws which of its first hook calls is audited.
+    fn draw_audited_hook(&mut self) {
+        if let Kind::Strategy(seat) = &mut self.kind {
+            seat.epoch_hooks = 0;
+            seat.audited_hook = self.draws.below(HOOK_AUDIT_WINDOW);
+        }
+    }
+
     fn known_fit(&self, side: Side) -> Option<Fit> {
         match self.fits[side as usize] {
             Some((version, fit)) if version == self.version => Some(fit),
@@ -411,8 +450,10 @@ impl Pool {
         self.version += 1; // the hook may change the storage
         let Kind::Strategy(seat) = &mut self.kind else { return };
         seat.hooks += 1;
+        seat.epoch_hooks += 1;
         let call = hook.call();
-        let audit = audit_due(seat.audit_key ^ HOOK_AUDIT_SALT, seat.hooks, ctx.hook_audit_threshold);
+        let audit = (ctx.hook_audit_threshold > 0 && seat.epoch_hooks == seat.audited_hook + 1)
+            || audit_due(seat.audit_key ^ HOOK_AUDIT_SALT, seat.hooks, ctx.hook_audit_threshold);
         let before = audit.then(|| seat.storage.clone());
         if let Err(fault) = hook.run(&mut seat.instance, &mut seat.storage) {
             self.fault(ctx.step, call, fault, ctx.limits.max_faults);
@@ -601,7 +642,7 @@ impl<'c> Simulation<'c> {
         let seats = seating(&names, seed);
         let mut pools: Vec<Pool> = Vec::with_capacity(n + 1);
         let blank = |name: String, kind: Kind, reserve_x: u64, reserve_y: u64, weight: f64| Pool {
-            arb_rng: pool_stream(seed, &name, Stream::Arbitrage),
+            draws: Draws::new(seed, &name),
             name,
             kind,
             reserve_x,
@@ -635,6 +676,8 @@ impl<'c> Simulation<'c> {
                         audit_key: wasi_seed.rotate_left(17) ^ 0xA0D1_7A0D_17A0_D17A,
                         quotes: 0,
                         hooks: 0,
+                        epoch_hooks: 0,
+                        audited_hook: 0,
                     }))
                 }
                 Err(e) => pool.disqualify(0, CallKind::Instantiate, e.to_string()),
@@ -654,6 +697,7 @@ impl<'c> Simulation<'c> {
         let price = config.market.initial_price;
         for pool in &mut pools {
             pool.epoch_start_value = pool.value(price);
+            pool.draw_audited_hook();
         }
         Self {
             config,
@@ -749,7 +793,7 @@ impl<'c> Simulation<'c> {
             // higher of the fair price and the pool's own spot price (which arbitrage keeps
             // within the fee of each other), so it tells the strategy nothing its reserves
             // do not, and the random fraction hides even that.
-            let fraction = libm::exp(-libm::log(PROBE_RANGE) * self.pools[i].arb_rng.random::<f64>());
+            let fraction = 1.0 - (1.0 - 1.0 / PROBE_RANGE) * self.pools[i].draws.uniform();
             let probe = match side {
                 Side::BuyX => fraction * delta,
                 Side::SellX if spot.is_finite() => fraction * min_profit / spot.max(price),
@@ -767,10 +811,10 @@ impl<'c> Simulation<'c> {
             if search.trade.is_none()
                 && !search.faulted
                 && self.samples.len() == 1
-                && self.pools[i].arb_rng.random::<f64>() < PRUNE_CROSS_CHECK
+                && self.pools[i].draws.uniform() < PRUNE_CROSS_CHECK
             {
                 let (at, _) = self.samples.points()[0];
-                let u = self.pools[i].arb_rng.random::<f64>();
+                let u = self.pools[i].draws.uniform();
                 let mut curve = PoolCurve { pool: &mut self.pools[i], side, ctx, quotes: &mut self.stats.arb_quotes };
                 let x_max = (curve.reserve_out() as f64 / lambda).max(at as f64);
                 let span = libm::log(x_max / at as f64).max(0.0);
@@ -1001,6 +1045,7 @@ impl<'c> Simulation<'c> {
             pool.total.arb += pool.epoch.arb;
             pool.epoch = Tally::default();
             pool.epoch_start_value = pool.value(price);
+            pool.draw_audited_hook();
         }
     }
 

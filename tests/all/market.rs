@@ -314,3 +314,44 @@ fn native_and_wasm_backends_give_identical_results() {
     assert_eq!(wasm, native, "results.json must not depend on (or record) the backend");
     assert!(!wasm.contains("\"backend\""));
 }
+
+/// One zero-fee constant-product pool, no retail, σ fixed, arbitraged at `floor` Y.
+fn zero_fee_alone(floor: f64, sims: u32, steps: u32) -> amm_engine::report::RunResults {
+    run(&config(&format!(
+        "[run]\nsimulations = {sims}\nsteps = {steps}\nepoch_len = {steps}\nseed_start = 500\n\
+         [market]\nvolatility = 0.005\narrival_rate = 0.0\nmin_arb_profit = {floor:e}\n\
+         [normalizer]\nenabled = false\n[capital]\nenabled = false\n\
+         [[strategy]]\npath = \"{}\"\n",
+        example_wasm("fixed-fee-0").display()
+    )))
+}
+
+/// A zero-fee constant-product pool's expected arbitrage loss over `T` steps is
+/// `−y0·(2 − 2a)·Σ_{t<T} aᵗ = −2·y0·(1 − a^T)`, `a = exp(−σ²/8)`: the fair price is a
+/// martingale, so the expected sum of the pool's edges is `E[V_T] − V_0`, and a pool kept at the
+/// fair price is worth `2·√(k·P)`, with `E[√(P_{t+1}/P_t)] = a`. Whatever the profit floor, the
+/// pool must end within the floor of the fair price, so the loss must match at every floor.
+#[test]
+fn zero_fee_arbitrage_loss_matches_the_closed_form_at_every_floor() {
+    let (sims, steps, sigma, y0) = (200u32, 2_000u32, 0.005f64, 10_000.0f64);
+    let a = (-sigma * sigma / 8.0).exp();
+    let expected = -2.0 * y0 * (1.0 - a.powi(steps as i32));
+    let mut trades_at = Vec::new();
+    for floor in [1e-9, 1e-6, 1e-3, 1e-2] {
+        let results = zero_fee_alone(floor, sims, steps);
+        let losses: Vec<f64> = results.simulations.iter().map(|s| s.pools[0].arb_edge).collect();
+        let n = losses.len() as f64;
+        let mean = losses.iter().sum::<f64>() / n;
+        let se = (losses.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0) / n).sqrt();
+        assert!(
+            (mean - expected).abs() <= 3.0 * se + floor,
+            "floor {floor:e} Y: mean arbitrage edge {mean:.3} ± {se:.3} Y, closed form {expected:.3} Y"
+        );
+        let trades: u64 = results.simulations.iter().map(|s| s.stats.arb_trades).sum();
+        trades_at.push((floor, trades));
+    }
+    // A lower floor never means fewer trades.
+    for pair in trades_at.windows(2) {
+        assert!(pair[0].1 >= pair[1].1, "fewer trades at the lower floor: {trades_at:?}");
+    }
+}

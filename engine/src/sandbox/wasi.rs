@@ -245,7 +245,7 @@ fn fd_write(
             if span(data, ptr, len).is_none() {
                 return Ok(EFAULT);
             }
-            total += len;
+            total = total.saturating_add(len);
         }
     }
     charge_fuel(caller, NAME, 0, total, HOST_BYTE_FUEL)?;

@@ -118,6 +118,15 @@ impl StrategyInstance {
         }
     }
 
+    /// Fuel used by all wasm calls of this instance so far, units: what counts against
+    /// `sandbox.sim_fuel` (`None` for native code, which has no budget).
+    pub fn fuel_used(&self) -> Option<u64> {
+        match self {
+            StrategyInstance::Wasm(instance) => Some(instance.fuel_used()),
+            StrategyInstance::Native(_) => None,
+        }
+    }
+
     /// Fuel left after the last wasm call (`None` for native code).
     pub fn fuel_left(&self) -> Option<u64> {
         match self {

@@ -373,6 +373,11 @@ fn a_hook_writing_garbage_storage_hurts_only_itself() {
 
 /// A short market run of an honest fixed-fee pool beside `fixture`.
 fn race(fixture_name: &str, audit_rate: f64) -> amm_engine::report::RunResults {
+    race_with(fixture_name, audit_rate, "")
+}
+
+/// [`race`], with `sandbox` (TOML lines) added to the `[sandbox]` table.
+fn race_with(fixture_name: &str, audit_rate: f64, sandbox: &str) -> amm_engine::report::RunResults {
     let honest = crate::support::example_wasm("fixed-fee-30");
     let config = crate::support::config(&format!(
         r#"
@@ -384,6 +389,7 @@ fn race(fixture_name: &str, audit_rate: f64) -> amm_engine::report::RunResults {
         volatility = 0.005
         [sandbox]
         audit_rate = {audit_rate}
+        {sandbox}
         [[strategy]]
         path = "{honest}"
         [[strategy]]
@@ -507,4 +513,53 @@ fn wasi_is_locked_down_and_deterministic() {
     let clock = load_wat(&wat_clock, &limits).unwrap();
     let mut instance = clock.instantiate(&limits, 1).unwrap();
     assert_eq!(instance.quote(Side::BuyX, 1, 1, 1, &Storage::zeroed()), Ok(1_704_067_200));
+}
+
+/// The host-work fixtures, the `[sandbox]` lines their run uses, and the reason they must be
+/// disqualified (in a run) or refused (by validate) with.
+const HOST_WORK_FIXTURES: &[(&str, &str, &str)] = &[
+    ("fd_write_spam.wat", "", "out of fuel in host work: wasi fd_write needed"),
+    ("random_get_spam.wat", "", "out of fuel in host work: wasi random_get needed"),
+    // About 90,000 fuel a quote and 900,000 a hook, every call within its own budget.
+    ("budget_burner.wat", "sim_fuel = 100000000", "simulation budget exhausted"),
+];
+
+#[test]
+fn host_work_spam_and_budget_burners_are_disqualified_in_a_run_with_their_reason() {
+    use amm_engine::sandbox::CallKind;
+    for &(name, sandbox, reason) in HOST_WORK_FIXTURES {
+        // max_faults above 1: the spam's faults count as usual, the budget fault is fatal.
+        let results = race_with(name, 0.0, &format!("{sandbox}\nmax_faults = 3"));
+        assert_eq!(results.strategies[1].rejected, None, "{name} loads");
+        for sim in &results.simulations {
+            let d = sim.pools[1].disqualified.as_ref().unwrap_or_else(|| panic!("{name}: not disqualified"));
+            assert!(d.reason.contains(reason), "{name}: reason {:?} lacks {reason:?}", d.reason);
+            if name.contains("spam") {
+                assert_eq!(d.call, CallKind::Quote, "{name}: {d:?}");
+                assert!(d.step <= 1, "{name}: the first quotes fault ({d:?})");
+            } else {
+                assert!(d.reason.contains("(sandbox.sim_fuel)"), "{}", d.reason);
+                assert!(d.step < 1_000, "{name}: 10^8 fuel lasts a few hundred steps ({d:?})");
+            }
+            let honest = &sim.pools[0];
+            assert!(honest.disqualified.is_none(), "{name}: the honest pool was disqualified");
+            assert_eq!(honest.epochs.len(), 3, "{name}: the honest pool ran every epoch");
+            assert!(honest.retail_volume > 0.0, "{name}: the honest pool traded");
+        }
+    }
+}
+
+#[test]
+fn validate_refuses_host_work_spam_and_budget_burners_with_their_reason() {
+    for &(name, _, reason) in HOST_WORK_FIXTURES {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_amm-engine"))
+            .args(["--no-cache", "validate"])
+            .arg(fixture(name))
+            .output()
+            .expect("runs validate");
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(!output.status.success(), "{name} passed validate:\n{text}");
+        let fail = text.lines().find(|l| l.contains(" FAIL  ")).unwrap_or_else(|| panic!("no FAIL line:\n{text}"));
+        assert!(fail.contains(reason), "{name}: {fail}");
+    }
 }

@@ -10,6 +10,17 @@ fn line_up(
     epoch_len: u32,
     honest: &[std::path::PathBuf],
 ) -> amm_engine::config::Config {
+    line_up_with(hostile, steps, epoch_len, honest, "")
+}
+
+/// [`line_up`], with `sandbox` (TOML lines) added to the `[sandbox]` table.
+fn line_up_with(
+    hostile: Option<&str>,
+    steps: u32,
+    epoch_len: u32,
+    honest: &[std::path::PathBuf],
+    sandbox: &str,
+) -> amm_engine::config::Config {
     let mut entries = String::new();
     // The hostile entrant goes first, so the honest pools' indices would shift if it counted.
     if let Some(h) = hostile {
@@ -20,7 +31,7 @@ fn line_up(
         entries += &format!("[[strategy]]\npath = \"{}\"\nname = \"Honest {k}\"\n", path.display());
     }
     config(&format!(
-        "[run]\nsimulations = 3\nsteps = {steps}\nepoch_len = {epoch_len}\nseed_start = 11\n[sandbox]\nmax_log_bytes = 8000000\n{entries}"
+        "[run]\nsimulations = 3\nsteps = {steps}\nepoch_len = {epoch_len}\nseed_start = 11\n[sandbox]\nmax_log_bytes = 8000000\n{sandbox}\n{entries}"
     ))
 }
 
@@ -65,6 +76,69 @@ fn a_module_disqualified_mid_run_changes_no_honest_trade_before_it() {
             let before = |t: &Vec<String>| t.iter().filter(|x| step(x) < 2499).cloned().collect::<Vec<_>>();
             assert!(before(&ta).len() > 500, "seed {}: enough trades to mean something", a.seed);
             assert_eq!(before(&ta), before(&tw), "seed {}: honest pool {k}'s trades", a.seed);
+        }
+    }
+}
+
+#[test]
+fn host_work_spam_is_disqualified_and_changes_no_honest_trade() {
+    let recorder = fixture_wasm("recorder");
+    let honest = [recorder.clone(), recorder];
+    let alone = run(&line_up(None, 2600, 2500, &honest));
+    for (spam, reason) in [
+        ("fd_write_spam.wat", "out of fuel in host work: wasi fd_write"),
+        ("random_get_spam.wat", "out of fuel in host work: wasi random_get"),
+    ] {
+        let with = run(&line_up(Some(spam), 2600, 2500, &honest));
+        for (a, w) in alone.simulations.iter().zip(&with.simulations) {
+            let d = w.pools[0].disqualified.as_ref().expect("the spam is disqualified");
+            assert!(d.reason.contains(reason), "{spam}: {d:?}");
+            for k in 0..2 {
+                let (log_alone, dropped_alone) = a.pools[k].log.as_ref().unwrap();
+                let (log_with, dropped_with) = w.pools[k + 1].log.as_ref().unwrap();
+                assert_eq!(dropped_alone, dropped_with);
+                let (ta, tw) = (trades(log_alone), trades(log_with));
+                let step = |t: &String| t.split(' ').nth(6).and_then(|s| s.parse::<u64>().ok()).unwrap();
+                let before = |t: &Vec<String>| t.iter().filter(|x| step(x) < 2499).cloned().collect::<Vec<_>>();
+                assert!(before(&ta).len() > 500, "seed {}: enough trades to mean something", a.seed);
+                assert_eq!(before(&ta), before(&tw), "{spam}, seed {}: honest pool {k}'s trades", a.seed);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_budget_overrun_costs_the_other_strategies_nothing() {
+    // The burner against its twin: the same module without the burning. Their quotes are the
+    // same, so until the burner's budget runs out, the honest pools' trades must be identical
+    // in both runs: fuel spent is the spender's alone.
+    let scratch = crate::support::Scratch::new();
+    let burner = workspace().join("tests/fixtures/hostile/budget_burner.wat");
+    let source = std::fs::read_to_string(&burner).unwrap();
+    let twin_source =
+        source.replace("(call $burn (i32.const 11250))", "").replace("(call $burn (i32.const 112500))", "");
+    assert_eq!(twin_source.matches("call $burn").count(), 0, "the twin burns nothing");
+    // Same file name, so the same display name: pools are seated by name, and the twin must
+    // sit where the burner sits for the comparison to be exact.
+    let twin = scratch.path().join("budget_burner.wat");
+    std::fs::write(&twin, twin_source).unwrap();
+    let recorder = fixture_wasm("recorder");
+    let honest = [recorder.clone(), recorder];
+    let tight = "sim_fuel = 200000000";
+    let with_burner = run(&line_up_with(Some("budget_burner.wat"), 2600, 2500, &honest, tight));
+    let with_twin = run(&line_up_with(Some(twin.to_str().unwrap()), 2600, 2500, &honest, tight));
+    for (b, t) in with_burner.simulations.iter().zip(&with_twin.simulations) {
+        let d = b.pools[0].disqualified.as_ref().expect("the burner is disqualified");
+        assert!(d.reason.starts_with("simulation budget exhausted"), "{d:?}");
+        assert!(t.pools[0].disqualified.is_none(), "the twin is honest and cheap");
+        assert!(b.pools[1..3].iter().all(|p| p.disqualified.is_none()), "seed {}", b.seed);
+        for k in 0..2 {
+            let (ta, tt) =
+                (trades(&b.pools[k + 1].log.as_ref().unwrap().0), trades(&t.pools[k + 1].log.as_ref().unwrap().0));
+            let step = |x: &String| x.split(' ').nth(6).and_then(|s| s.parse::<u64>().ok()).unwrap();
+            let before = |x: &Vec<String>| x.iter().filter(|y| step(y) < d.step).cloned().collect::<Vec<_>>();
+            assert!(before(&ta).len() > 50, "seed {}: enough trades before step {} to mean something", b.seed, d.step);
+            assert_eq!(before(&ta), before(&tt), "seed {}: honest pool {k}'s trades before the overrun", b.seed);
         }
     }
 }

@@ -369,7 +369,8 @@ impl Pool {
     /// Records a fault; disqualifies at the limit.
     fn fault(&mut self, step: u64, call: CallKind, fault: Fault, max_faults: u32) {
         self.faults += 1;
-        if self.faults >= max_faults && self.live {
+        // A spent simulation budget disqualifies at once: every later call would fail the same way.
+        if (self.faults >= max_faults || fault.is_fatal()) && self.live {
             self.disqualify(step, call, fault.to_string());
         }
     }

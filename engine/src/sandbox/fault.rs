@@ -2,10 +2,13 @@
 //!
 //! Wasmtime reports failures as an opaque error; its message text is not a stable interface.
 //! [`Fault::from_wasmtime`] classifies by downcasting instead: to [`wasmtime::Trap`], to our own
-//! [`LimitExceeded`], or to a WASI exit. Every fault is deterministic except
-//! [`Fault::Deadline`], the wall-clock backstop, which exists only for what fuel cannot bound.
+//! [`LimitExceeded`], to our WASI's [`HostFuelExhausted`] or to a WASI exit. Every fault is
+//! deterministic except [`Fault::Deadline`], the wall-clock backstop, which exists only for what
+//! fuel cannot bound.
 
 use serde::Serialize;
+
+use super::wasi::{GuestExit, HostFuelExhausted};
 
 /// Which strategy entry point was running.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
@@ -40,6 +43,34 @@ pub enum Fault {
     #[error("out of fuel: used the whole budget of {budget} units")]
     OutOfFuel {
         /// The budget the call had.
+        budget: u64,
+    },
+    /// A WASI call's host work (a fixed cost plus a cost per byte it handles) needed more fuel
+    /// than the call had left.
+    #[error(
+        "out of fuel in host work: wasi {function} needed {cost} fuel for {bytes} bytes, only {left} of the call's budget of {budget} units left"
+    )]
+    HostWorkOverFuel {
+        /// The WASI function.
+        function: &'static str,
+        /// Bytes of guest memory it was asked to read or write.
+        bytes: u64,
+        /// Fuel it needed, units.
+        cost: u64,
+        /// Fuel the call had left when it asked, units.
+        left: u64,
+        /// The call's budget, units.
+        budget: u64,
+    },
+    /// The strategy used up its CPU budget for the simulation (`sandbox.sim_fuel`): the fuel of
+    /// all its quote and hook calls, host work included. Fatal: see [`Fault::is_fatal`].
+    #[error(
+        "simulation budget exhausted: the strategy's calls used {used} of the {budget} fuel units it may use per simulation (sandbox.sim_fuel)"
+    )]
+    SimulationBudget {
+        /// Fuel used in this simulation so far, units.
+        used: u64,
+        /// The per-simulation budget, units.
         budget: u64,
     },
     /// The wall-clock backstop fired: the call ran longer than the configured limit.
@@ -162,8 +193,17 @@ impl Fault {
                 LimitExceeded::Table { requested, limit } => Fault::TableLimit { requested, limit },
             };
         }
-        if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        if let Some(exit) = error.downcast_ref::<GuestExit>() {
             return Fault::Exit { code: exit.0 };
+        }
+        if let Some(host) = error.downcast_ref::<HostFuelExhausted>() {
+            return Fault::HostWorkOverFuel {
+                function: host.function,
+                bytes: host.bytes,
+                cost: host.cost,
+                left: host.left,
+                budget: fuel_budget,
+            };
         }
         let Some(trap) = error.downcast_ref::<wasmtime::Trap>() else {
             return Fault::Other { message: format!("{error:#}") };
@@ -190,5 +230,19 @@ impl Fault {
     /// True for the only fault that depends on wall time rather than on the module alone.
     pub fn is_nondeterministic(&self) -> bool {
         matches!(self, Fault::Deadline { .. })
+    }
+
+    /// True for a fault that must disqualify at once, whatever `sandbox.max_faults` says:
+    /// [`Fault::SimulationBudget`], after which every later call of the simulation would fail
+    /// the same way.
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, Fault::SimulationBudget { .. })
+    }
+
+    /// True when the call ran out of fuel, in the module or in host work: the faults that
+    /// become [`Fault::SimulationBudget`] when the simulation's budget, not the call's, was the
+    /// tighter limit.
+    pub fn is_out_of_fuel(&self) -> bool {
+        matches!(self, Fault::OutOfFuel { .. } | Fault::HostWorkOverFuel { .. })
     }
 }

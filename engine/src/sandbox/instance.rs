@@ -4,26 +4,18 @@
 use amm_strategy_sdk::abi::{self, BUFFER_LEN, STORAGE_LEN};
 use amm_strategy_sdk::{AfterSwap, EpochBoundary, QuoteRequest, Side, Storage};
 use wasmtime::{ExternType, InstancePre, Memory, Module, Store, TypedFunc, ValType};
-use wasmtime_wasi::p1::WasiP1Ctx;
 
 use super::fault::{CallKind, Fault};
 use super::inspect::{EXPECTED_EXPORTS, ExportShape, LoadError, ModuleInfo, WasmType};
 use super::limits::{SandboxLimits, StoreLimiter};
-use super::wasi::{BoundedLog, locked_down_ctx};
+use super::wasi::WasiState;
 use super::{SandboxEngine, backstop_ticks};
 
 /// Per-store host data.
 pub(crate) struct HostState {
     limiter: StoreLimiter,
-    wasi: Option<WasiP1Ctx>,
-}
-
-impl HostState {
-    pub(crate) fn wasi_ctx(&mut self) -> &mut WasiP1Ctx {
-        // Only modules that import WASI are linked with the WASI linker, and their stores are
-        // always created with a context (see `StrategyModule::instantiate`).
-        self.wasi.as_mut().expect("WASI context present for WASI-linked modules")
-    }
+    /// Present for modules that import WASI (the only ones linked with the WASI functions).
+    pub(crate) wasi: Option<WasiState>,
 }
 
 /// Checks the compiled module's exports against [`EXPECTED_EXPORTS`].
@@ -101,13 +93,12 @@ impl StrategyModule {
     /// A fresh instance with zeroed memory state, under `limits`. `wasi_seed` seeds the WASI
     /// random streams (ignored by modules that do not import WASI).
     pub fn instantiate(&self, limits: &SandboxLimits, wasi_seed: u64) -> Result<WasmInstance, LoadError> {
-        let log = self.info.uses_wasi.then(|| BoundedLog::new(limits.max_log_bytes as usize));
         let state = HostState {
             limiter: StoreLimiter {
                 max_memory_bytes: limits.max_memory_bytes,
                 max_table_elements: limits.max_table_elements,
             },
-            wasi: log.as_ref().map(|log| locked_down_ctx(wasi_seed, log)),
+            wasi: self.info.uses_wasi.then(|| WasiState::new(wasi_seed, limits.max_log_bytes as usize)),
         };
         let mut store = Store::new(self.engine.engine(), state);
         store.limiter(|state| &mut state.limiter);
@@ -154,14 +145,21 @@ impl StrategyModule {
             epoch_boundary,
             quote_fuel: limits.quote_fuel,
             hook_fuel: limits.hook_fuel,
+            sim_fuel: limits.sim_fuel,
+            sim_used: 0,
             backstop_ms: limits.backstop_ms,
             backstop_ticks: backstop_ticks(limits.backstop_ms),
-            log,
         })
     }
 }
 
 /// A live strategy instance: its own store, memory and fuel.
+///
+/// Besides each call's own budget (`quote_fuel`, `hook_fuel`), the instance has a budget for
+/// its whole life, one simulation: `sim_fuel`, spent by every quote and hook call (host work
+/// included; instantiation is bounded by `instantiate_fuel` and not counted). A call is armed
+/// with the smaller of its own budget and what is left of the simulation's; running out when
+/// the simulation's was the smaller is [`Fault::SimulationBudget`].
 pub struct WasmInstance {
     store: Store<HostState>,
     memory: Memory,
@@ -171,9 +169,10 @@ pub struct WasmInstance {
     epoch_boundary: TypedFunc<i32, ()>,
     quote_fuel: u64,
     hook_fuel: u64,
+    sim_fuel: u64,
+    sim_used: u64,
     backstop_ms: u64,
     backstop_ticks: u64,
-    log: Option<BoundedLog>,
 }
 
 impl WasmInstance {
@@ -183,12 +182,34 @@ impl WasmInstance {
         &mut self.memory.data_mut(&mut self.store)[start..start + BUFFER_LEN]
     }
 
-    fn arm(&mut self, fuel: u64, kind: CallKind) -> Result<(), Fault> {
+    /// Arms the store for a call with budget `call_fuel`: the fuel it actually gets is capped by
+    /// what is left of the simulation's budget. Returns that fuel.
+    fn arm(&mut self, call_fuel: u64, kind: CallKind) -> Result<u64, Fault> {
+        let left = self.sim_fuel.saturating_sub(self.sim_used);
+        if left == 0 {
+            return Err(Fault::SimulationBudget { used: self.sim_used, budget: self.sim_fuel });
+        }
+        let armed = call_fuel.min(left);
         self.store
-            .set_fuel(fuel)
+            .set_fuel(armed)
             .map_err(|e| Fault::Other { message: format!("{kind}: could not set fuel: {e:#}") })?;
         self.store.set_epoch_deadline(self.backstop_ticks);
-        Ok(())
+        Ok(armed)
+    }
+
+    /// Books the fuel a call armed with `armed` used, and classifies its error: running out
+    /// when the simulation's budget was the binding one is [`Fault::SimulationBudget`].
+    fn settle<T>(&mut self, armed: u64, call_fuel: u64, result: wasmtime::Result<T>) -> Result<T, Fault> {
+        let left = self.store.get_fuel().unwrap_or(0).min(armed);
+        self.sim_used = self.sim_used.saturating_add(armed - left);
+        result.map_err(|e| {
+            let fault = Fault::from_wasmtime(&e, call_fuel, self.backstop_ms);
+            if fault.is_out_of_fuel() && armed < call_fuel {
+                Fault::SimulationBudget { used: self.sim_used, budget: self.sim_fuel }
+            } else {
+                fault
+            }
+        })
     }
 
     /// Calls `compute_swap` with a quote payload built from the arguments.
@@ -202,37 +223,29 @@ impl WasmInstance {
     ) -> Result<u64, Fault> {
         let request = QuoteRequest { side, input_amount: input, reserve_x, reserve_y, storage };
         request.encode_into(self.buffer_mut());
-        self.arm(self.quote_fuel, CallKind::Quote)?;
-        match self.compute_swap.call(&mut self.store, abi::quote::LEN as i32) {
-            Ok(bits) => Ok(bits as u64),
-            Err(e) => Err(Fault::from_wasmtime(&e, self.quote_fuel, self.backstop_ms)),
-        }
+        let armed = self.arm(self.quote_fuel, CallKind::Quote)?;
+        let result = self.compute_swap.call(&mut self.store, abi::quote::LEN as i32);
+        self.settle(armed, self.quote_fuel, result).map(|bits| bits as u64)
     }
 
     /// Calls `after_swap`; on success `storage` becomes what the strategy left in the buffer.
     pub fn after_swap(&mut self, trade: &AfterSwap, storage: &mut Storage) -> Result<(), Fault> {
         trade.encode_into(storage, self.buffer_mut());
-        self.arm(self.hook_fuel, CallKind::AfterSwap)?;
-        match self.after_swap.call(&mut self.store, abi::after_swap::LEN as i32) {
-            Ok(()) => {
-                self.read_storage(abi::after_swap::STORAGE, storage);
-                Ok(())
-            }
-            Err(e) => Err(Fault::from_wasmtime(&e, self.hook_fuel, self.backstop_ms)),
-        }
+        let armed = self.arm(self.hook_fuel, CallKind::AfterSwap)?;
+        let result = self.after_swap.call(&mut self.store, abi::after_swap::LEN as i32);
+        self.settle(armed, self.hook_fuel, result)?;
+        self.read_storage(abi::after_swap::STORAGE, storage);
+        Ok(())
     }
 
     /// Calls `epoch_boundary`; on success `storage` becomes what the strategy left in the buffer.
     pub fn epoch_boundary(&mut self, epoch: &EpochBoundary, storage: &mut Storage) -> Result<(), Fault> {
         epoch.encode_into(storage, self.buffer_mut());
-        self.arm(self.hook_fuel, CallKind::EpochBoundary)?;
-        match self.epoch_boundary.call(&mut self.store, abi::epoch_boundary::LEN as i32) {
-            Ok(()) => {
-                self.read_storage(abi::epoch_boundary::STORAGE, storage);
-                Ok(())
-            }
-            Err(e) => Err(Fault::from_wasmtime(&e, self.hook_fuel, self.backstop_ms)),
-        }
+        let armed = self.arm(self.hook_fuel, CallKind::EpochBoundary)?;
+        let result = self.epoch_boundary.call(&mut self.store, abi::epoch_boundary::LEN as i32);
+        self.settle(armed, self.hook_fuel, result)?;
+        self.read_storage(abi::epoch_boundary::STORAGE, storage);
+        Ok(())
     }
 
     fn read_storage(&mut self, offset: usize, storage: &mut Storage) {
@@ -240,9 +253,15 @@ impl WasmInstance {
         storage.as_bytes_mut().copy_from_slice(&buffer[offset..offset + STORAGE_LEN]);
     }
 
-    /// Fuel left after the last call (its budget minus what it used).
+    /// Fuel left after the last call (its budget minus what it used), units.
     pub fn fuel_left(&self) -> u64 {
         self.store.get_fuel().unwrap_or(0)
+    }
+
+    /// Fuel used by every quote and hook call of this instance so far (host work included),
+    /// units: what counts against `sandbox.sim_fuel`.
+    pub fn fuel_used(&self) -> u64 {
+        self.sim_used
     }
 
     /// Current size of the instance's linear memory, in bytes.
@@ -252,6 +271,6 @@ impl WasmInstance {
 
     /// Captured stdout/stderr (WASI modules only): kept bytes and the count dropped.
     pub fn log(&self) -> Option<(Vec<u8>, u64)> {
-        self.log.as_ref().map(BoundedLog::contents)
+        self.store.data().wasi.as_ref().map(|wasi| wasi.log().contents())
     }
 }

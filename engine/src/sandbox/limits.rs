@@ -6,6 +6,16 @@ use wasmtime::ResourceLimiter;
 
 use super::fault::LimitExceeded;
 
+/// Default [`SandboxLimits::sim_fuel`], fuel units per simulation: 2 × 10^9.
+///
+/// Measured: the example strategies use 1.7 × 10^6 to 5.4 × 10^7 fuel per 10,000-step
+/// simulation (largest: `starter` in `configs/default.toml`, 5.36 × 10^7 over 100 seeds;
+/// in `configs/tournament.toml` 4.71 × 10^7), so the default is 37 × the largest, room for
+/// 10,000-step simulations of strategies doing far more work per call, or for runs of about
+/// 370,000 steps of the examples. At 0.07-0.11 ns per fuel unit it bounds one strategy's
+/// time per simulation to about 0.2 s.
+pub const DEFAULT_SIM_FUEL: u64 = 2_000_000_000;
+
 /// Limits applied to every strategy. Loaded from a config's `[sandbox]` table; every field is
 /// optional there and defaults to the value documented on it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -15,6 +25,14 @@ pub struct SandboxLimits {
     pub quote_fuel: u64,
     /// Fuel for one `after_swap` or `epoch_boundary` call. Default 1,000,000.
     pub hook_fuel: u64,
+    /// The strategy's CPU-time budget per simulation, in fuel: everything its quote and hook
+    /// calls use in one simulation, WASI host work included (instantiation is bounded by
+    /// `instantiate_fuel` and not counted). Overrunning it disqualifies the strategy in that
+    /// simulation with [`Fault::SimulationBudget`](super::Fault::SimulationBudget), whatever
+    /// `max_faults` says. Default 2,000,000,000 ([`DEFAULT_SIM_FUEL`], 37 × the most any example
+    /// strategy uses in a 10,000-step simulation); raise it in proportion for much longer
+    /// simulations. Native strategies have no budget.
+    pub sim_fuel: u64,
     /// Fuel for instantiation: the start function, data initialisation and `amm_buffer()`.
     /// Default 10,000,000.
     pub instantiate_fuel: u64,
@@ -28,7 +46,8 @@ pub struct SandboxLimits {
     /// Largest single function body, in bytes, checked before compiling (bounds compile time).
     /// Default 512 KiB.
     pub max_function_bytes: u64,
-    /// Wasm stack per call, in bytes; deeper recursion is a stack-overflow fault. Default 512 KiB.
+    /// Wasm stack per call, in bytes; deeper recursion is a stack-overflow fault. Default 512 KiB,
+    /// at most 1 MiB ([`MAX_WASM_STACK_BYTES`]: wasm runs on the host threads' 2 MiB stacks).
     pub max_wasm_stack_bytes: u64,
     /// Wall-clock backstop per call, in milliseconds, for what fuel cannot bound (e.g. time in
     /// host functions). Fuel, not this, decides faults in normal operation. Default 1,000 ms.
@@ -58,6 +77,7 @@ impl Default for SandboxLimits {
             quote_fuel: 100_000,
             hook_fuel: 1_000_000,
             instantiate_fuel: 10_000_000,
+            sim_fuel: DEFAULT_SIM_FUEL,
             max_memory_bytes: 16 << 20,
             max_table_elements: 10_000,
             max_module_bytes: 4 << 20,
@@ -85,26 +105,140 @@ pub struct LimitError {
     pub expected: &'static str,
 }
 
+/// The accepted range of one integer `[sandbox]` key.
+#[derive(Clone, Copy)]
+pub(crate) struct Range {
+    /// The key.
+    pub key: &'static str,
+    /// Smallest accepted value.
+    pub min: u64,
+    /// Largest accepted value.
+    pub max: u64,
+    /// The range in words, for the error message.
+    pub expected: &'static str,
+    /// Reads the key.
+    pub get: fn(&SandboxLimits) -> u64,
+    /// Sets the key (tests use it to try each end of the range).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub set: fn(&mut SandboxLimits, u64),
+}
+
+/// Largest `max_wasm_stack_bytes`: 1 MiB. Wasm runs on the calling thread's own stack (the run's
+/// worker threads, a test's thread), and Rust gives new threads 2 MiB; a wasm stack limit near
+/// or above the thread's stack would let deep recursion overflow the host thread, aborting the
+/// process, instead of faulting the call. 1 MiB leaves the other half for the host's frames.
+pub const MAX_WASM_STACK_BYTES: u64 = 1 << 20;
+
+/// Every integer key [`SandboxLimits::check`] bounds, with its range. One table, so tests can
+/// build the engine at both ends of every range.
+pub(crate) const RANGES: &[Range] = &[
+    Range {
+        key: "quote_fuel",
+        min: 1_000,
+        max: 1 << 40,
+        expected: "1,000 to 2^40",
+        get: |l| l.quote_fuel,
+        set: |l, v| l.quote_fuel = v,
+    },
+    Range {
+        key: "hook_fuel",
+        min: 1_000,
+        max: 1 << 40,
+        expected: "1,000 to 2^40",
+        get: |l| l.hook_fuel,
+        set: |l, v| l.hook_fuel = v,
+    },
+    Range {
+        key: "instantiate_fuel",
+        min: 1_000,
+        max: 1 << 40,
+        expected: "1,000 to 2^40",
+        get: |l| l.instantiate_fuel,
+        set: |l, v| l.instantiate_fuel = v,
+    },
+    Range {
+        key: "sim_fuel",
+        min: 1_000,
+        max: 1 << 60,
+        expected: "1,000 to 2^60",
+        get: |l| l.sim_fuel,
+        set: |l, v| l.sim_fuel = v,
+    },
+    Range {
+        key: "max_memory_bytes",
+        min: 65_536,
+        max: 1 << 30,
+        expected: "64 KiB to 1 GiB",
+        get: |l| l.max_memory_bytes,
+        set: |l, v| l.max_memory_bytes = v,
+    },
+    Range {
+        key: "max_table_elements",
+        min: 0,
+        max: 10_000_000,
+        expected: "0 to 10,000,000",
+        get: |l| l.max_table_elements,
+        set: |l, v| l.max_table_elements = v,
+    },
+    Range {
+        key: "max_module_bytes",
+        min: 1_024,
+        max: 256 << 20,
+        expected: "1 KiB to 256 MiB",
+        get: |l| l.max_module_bytes,
+        set: |l, v| l.max_module_bytes = v,
+    },
+    Range {
+        key: "max_function_bytes",
+        min: 1_024,
+        max: 256 << 20,
+        expected: "1 KiB to 256 MiB",
+        get: |l| l.max_function_bytes,
+        set: |l, v| l.max_function_bytes = v,
+    },
+    Range {
+        key: "max_wasm_stack_bytes",
+        min: 64 << 10,
+        max: MAX_WASM_STACK_BYTES,
+        expected: "64 KiB to 1 MiB (wasm runs on the host threads' 2 MiB stacks)",
+        get: |l| l.max_wasm_stack_bytes,
+        set: |l, v| l.max_wasm_stack_bytes = v,
+    },
+    Range {
+        key: "backstop_ms",
+        min: 10,
+        max: 3_600_000,
+        expected: "10 ms to 1 hour",
+        get: |l| l.backstop_ms,
+        set: |l, v| l.backstop_ms = v,
+    },
+    Range {
+        key: "max_log_bytes",
+        min: 0,
+        max: 64 << 20,
+        expected: "0 to 64 MiB",
+        get: |l| l.max_log_bytes,
+        set: |l, v| l.max_log_bytes = v,
+    },
+    Range {
+        key: "max_faults",
+        min: 1,
+        max: 1_000_000,
+        expected: "1 to 1,000,000",
+        get: |l| u64::from(l.max_faults),
+        set: |l, v| l.max_faults = u32::try_from(v).unwrap_or(u32::MAX),
+    },
+];
+
 impl SandboxLimits {
     /// Checks every limit is in a range the sandbox can honour.
     pub fn check(&self) -> Result<(), LimitError> {
-        fn range(key: &'static str, v: u64, lo: u64, hi: u64, expected: &'static str) -> Result<(), LimitError> {
-            if v < lo || v > hi {
-                return Err(LimitError { key, value: v.to_string(), expected });
+        for range in RANGES {
+            let value = (range.get)(self);
+            if value < range.min || value > range.max {
+                return Err(LimitError { key: range.key, value: value.to_string(), expected: range.expected });
             }
-            Ok(())
         }
-        range("quote_fuel", self.quote_fuel, 1_000, 1 << 40, "1,000 to 2^40")?;
-        range("hook_fuel", self.hook_fuel, 1_000, 1 << 40, "1,000 to 2^40")?;
-        range("instantiate_fuel", self.instantiate_fuel, 1_000, 1 << 40, "1,000 to 2^40")?;
-        range("max_memory_bytes", self.max_memory_bytes, 65_536, 1 << 30, "64 KiB to 1 GiB")?;
-        range("max_table_elements", self.max_table_elements, 0, 10_000_000, "0 to 10,000,000")?;
-        range("max_module_bytes", self.max_module_bytes, 1_024, 256 << 20, "1 KiB to 256 MiB")?;
-        range("max_function_bytes", self.max_function_bytes, 1_024, 256 << 20, "1 KiB to 256 MiB")?;
-        range("max_wasm_stack_bytes", self.max_wasm_stack_bytes, 64 << 10, 64 << 20, "64 KiB to 64 MiB")?;
-        range("backstop_ms", self.backstop_ms, 10, 3_600_000, "10 ms to 1 hour")?;
-        range("max_log_bytes", self.max_log_bytes, 0, 64 << 20, "0 to 64 MiB")?;
-        range("max_faults", u64::from(self.max_faults), 1, 1_000_000, "1 to 1,000,000")?;
         for (key, rate) in [("audit_rate", self.audit_rate), ("hook_audit_rate", self.hook_audit_rate)] {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(LimitError { key, value: rate.to_string(), expected: "a fraction from 0 to 1" });

@@ -6,7 +6,9 @@
 //! * **One store and instance per pool per simulation** ([`WasmInstance`]), from a pooling
 //!   allocator, so a strategy's memory is its own and instantiation costs microseconds.
 //! * **Fuel decides faults.** Every call gets a fresh fuel budget (quotes and hooks separately),
-//!   instantiation included; bulk memory operations cost fuel per byte. A wall-clock backstop
+//!   instantiation included; bulk memory operations cost fuel per byte, and so does the host
+//!   work of every WASI call. Each instance also has a fuel budget for the whole simulation
+//!   (quotes and hooks together), so no strategy can slow a tournament down much. A wall-clock backstop
 //!   (epoch interruption, ticked by a background thread) catches what fuel cannot bound.
 //! * **Determinism.** NaN canonicalisation, deterministic relaxed SIMD, no threads or shared
 //!   memory, fixed WASI clocks and seeded WASI randomness: the same module and inputs give the
@@ -19,6 +21,8 @@ mod fault;
 mod inspect;
 mod instance;
 mod limits;
+#[cfg(test)]
+mod tests;
 mod wasi;
 
 use std::sync::Arc;
@@ -30,13 +34,17 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, Linker, Module, Pooli
 pub use cache::{CacheError, ModuleCache, default_dir as default_cache_dir};
 pub use fault::{CallKind, Fault, LimitExceeded, TrapKind};
 pub use inspect::{
-    EXPECTED_EXPORTS, ExpectedExport, ExportShape, LoadError, ModuleInfo, WASI_MODULE, WasmType, inspect, sha256_hex,
+    EXPECTED_EXPORTS, ExpectedExport, ExportShape, LoadError, ModuleInfo, WASI_ALLOWED, WASI_MODULE, WasmType, inspect,
+    sha256_hex,
 };
 pub use instance::{StrategyModule, WasmInstance};
-pub use limits::{LimitError, SandboxLimits};
-pub use wasi::BoundedLog;
+pub use limits::{DEFAULT_SIM_FUEL, LimitError, MAX_WASM_STACK_BYTES, SandboxLimits};
+pub use wasi::{BoundedLog, HOST_BYTE_FUEL, HOST_CALL_FUEL, RANDOM_BYTE_FUEL};
 
 use instance::HostState;
+
+/// Room above the wasm stack in the (unused) async stack size Wasmtime checks it against, bytes.
+const ASYNC_STACK_FLOOR: usize = 2 << 20;
 
 /// How often the backstop clock ticks.
 const TICK: Duration = Duration::from_millis(5);
@@ -122,19 +130,21 @@ impl SandboxEngine {
             .consume_fuel(true)
             .epoch_interruption(true)
             .max_wasm_stack(settings.max_wasm_stack_bytes)
+            // Wasmtime refuses a wasm stack larger than the async stack, even with async support
+            // compiled out (as here: calls run on the calling thread's stack). Keep it above.
+            .async_stack_size(settings.max_wasm_stack_bytes.saturating_add(ASYNC_STACK_FLOOR))
             .cranelift_nan_canonicalization(true)
             .relaxed_simd_deterministic(true)
             .shared_memory(false)
             .wasm_memory64(false)
             .wasm_multi_memory(false)
-            .wasm_component_model(false)
+            // (The component model is compiled out: no Wasmtime feature enables it.)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
 
         let engine = Engine::new(&config).map_err(|e| EngineError(format!("{e:#}")))?;
         let plain_linker = Linker::new(&engine);
         let mut wasi_linker = Linker::new(&engine);
-        wasmtime_wasi::p1::add_to_linker_sync(&mut wasi_linker, |state: &mut HostState| state.wasi_ctx())
-            .map_err(|e| EngineError(format!("{e:#}")))?;
+        wasi::add_to_linker(&mut wasi_linker).map_err(|e| EngineError(format!("{e:#}")))?;
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_ticker(engine.clone(), ticker_stop.clone()).map_err(|e| EngineError(e.to_string()))?;

@@ -1,0 +1,419 @@
+//! Sandbox unit tests: every accepted `[sandbox]` value against a real engine (issue 8, item 8),
+//! and the fuel the WASI host functions and the simulation budget charge (item 4).
+
+use amm_strategy_sdk::{AfterSwap, EpochBoundary, Side, Storage};
+
+use super::limits::RANGES;
+use super::*;
+
+fn engine_for(limits: &SandboxLimits) -> SandboxEngine {
+    SandboxEngine::new(EngineSettings::for_limits(limits, 4))
+        .unwrap_or_else(|e| panic!("engine refused limits {limits:?}: {e}"))
+}
+
+fn load(engine: &SandboxEngine, wat: &str, limits: &SandboxLimits) -> StrategyModule {
+    let bytes = wat::parse_str(wat).expect("test WAT parses");
+    engine.load(&bytes, limits).unwrap_or_else(|e| panic!("load under {limits:?}: {e}"))
+}
+
+fn trade() -> AfterSwap {
+    AfterSwap {
+        side: Side::BuyX,
+        input_amount: 1_000,
+        output_amount: 9,
+        reserve_x: 100_000,
+        reserve_y: 10_000_000,
+        sim_step: 3,
+        epoch_step: 3,
+        epoch_number: 0,
+        n_pools: 2,
+        pool_index: 0,
+        flow_captured: 0.5,
+        capital_weight: 0.5,
+        competing_spot_prices: [f32::NAN; 8],
+    }
+}
+
+fn epoch() -> EpochBoundary {
+    EpochBoundary {
+        epoch_number: 0,
+        new_reserve_x: 100_000,
+        new_reserve_y: 10_000_000,
+        epoch_edge: 1.0,
+        cumulative_edge: 1.0,
+        capital_weight: 0.5,
+    }
+}
+
+/// A small WASI strategy that uses every limit up to its edge: one 64 KiB page declared, a
+/// table of exactly `max_table_elements`, and a quote that grows memory to exactly
+/// `max_memory_bytes`, prints 3 bytes, draws 8 random bytes and returns the memory's pages.
+fn edge_strategy(limits: &SandboxLimits) -> String {
+    let pages = limits.max_memory_bytes / 65_536;
+    let table = limits.max_table_elements;
+    format!(
+        r#"(module
+      (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "random_get" (func $r (param i32 i32) (result i32)))
+      (memory (export "memory") 1)
+      (table {table} funcref)
+      (data (i32.const 60000) "ok\n")
+      (func (export "amm_buffer") (result i32) (i32.const 0))
+      (func (export "compute_swap") (param i32) (result i64)
+        (if (i32.eq (memory.grow (i32.sub (i32.const {pages}) (memory.size))) (i32.const -1)) (then unreachable))
+        (i32.store (i32.const 60008) (i32.const 60000))
+        (i32.store (i32.const 60012) (i32.const 3))
+        (if (call $w (i32.const 1) (i32.const 60008) (i32.const 1) (i32.const 60016)) (then unreachable))
+        (if (call $r (i32.const 60020) (i32.const 8)) (then unreachable))
+        (i64.extend_i32_u (memory.size)))
+      (func (export "after_swap") (param i32))
+      (func (export "epoch_boundary") (param i32)))"#
+    )
+}
+
+/// Builds an engine for `limits`, loads [`edge_strategy`] and calls every entry point.
+fn exercise(limits: &SandboxLimits, what: &str) {
+    limits.check().unwrap_or_else(|e| panic!("{what}: check refused an accepted value: {e}"));
+    let engine = engine_for(limits);
+    let module = load(&engine, &edge_strategy(limits), limits);
+    let mut instance = module.instantiate(limits, 1).unwrap_or_else(|e| panic!("{what}: instantiate: {e}"));
+    let pages = instance.quote(Side::BuyX, 1_000, 100_000, 10_000_000, &Storage::zeroed());
+    assert_eq!(pages, Ok(limits.max_memory_bytes / 65_536), "{what}: the quote grows memory to the limit");
+    let mut storage = Storage::zeroed();
+    assert_eq!(instance.after_swap(&trade(), &mut storage), Ok(()), "{what}");
+    assert_eq!(instance.epoch_boundary(&epoch(), &mut storage), Ok(()), "{what}");
+    let (kept, dropped) = instance.log().expect("a WASI module has a log");
+    let room = (limits.max_log_bytes as usize).min(3);
+    assert_eq!((kept.as_slice(), dropped), (&b"ok\n"[..room], (3 - room) as u64), "{what}: the log");
+}
+
+#[test]
+fn every_accepted_sandbox_value_builds_an_engine_that_runs_a_strategy() {
+    for range in RANGES {
+        for value in [range.min, range.max] {
+            let mut limits = SandboxLimits::default();
+            (range.set)(&mut limits, value);
+            exercise(&limits, &format!("{} = {value}", range.key));
+        }
+    }
+}
+
+#[test]
+fn every_key_at_its_minimum_or_its_maximum_at_once_works_too() {
+    let mut lowest = SandboxLimits::default();
+    let mut highest = SandboxLimits::default();
+    for range in RANGES {
+        (range.set)(&mut lowest, range.min);
+        (range.set)(&mut highest, range.max);
+    }
+    exercise(&lowest, "every key at its minimum");
+    exercise(&highest, "every key at its maximum");
+}
+
+#[test]
+fn values_just_outside_each_range_are_refused_naming_the_key() {
+    for range in RANGES {
+        let outside = range.min.checked_sub(1).into_iter().chain([range.max + 1]);
+        for value in outside {
+            let mut limits = SandboxLimits::default();
+            (range.set)(&mut limits, value);
+            let err = limits.check().expect_err("out of range");
+            assert_eq!((err.key, err.value.as_str()), (range.key, value.to_string().as_str()));
+            assert_eq!(err.expected, range.expected);
+        }
+    }
+    let mut limits = SandboxLimits::default();
+    limits.max_wasm_stack_bytes = 64 << 20;
+    let message = limits.check().expect_err("64 MiB is over the range").to_string();
+    assert!(message.contains("64 KiB to 1 MiB") && message.contains("2 MiB stacks"), "{message}");
+}
+
+#[test]
+fn deep_recursion_faults_at_both_ends_of_the_stack_range_on_a_default_sized_thread() {
+    // Rust gives new threads 2 MiB (the run's workers and the test harness's threads alike).
+    let outcome = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(|| {
+            let range = RANGES.iter().find(|r| r.key == "max_wasm_stack_bytes").expect("the stack key");
+            [range.min, range.max].map(|stack| {
+                let limits =
+                    SandboxLimits { max_wasm_stack_bytes: stack, quote_fuel: 1 << 40, ..SandboxLimits::default() };
+                let wat = r#"(module
+                  (memory (export "memory") 1)
+                  (func (export "amm_buffer") (result i32) (i32.const 0))
+                  (func $deep (param i64) (result i64) (call $deep (local.get 0)))
+                  (func (export "compute_swap") (param i32) (result i64) (call $deep (i64.const 0)))
+                  (func (export "after_swap") (param i32))
+                  (func (export "epoch_boundary") (param i32)))"#;
+                let module = load(&engine_for(&limits), wat, &limits);
+                let mut instance = module.instantiate(&limits, 0).expect("instantiates");
+                instance.quote(Side::BuyX, 1, 1, 1, &Storage::zeroed())
+            })
+        })
+        .expect("spawn")
+        .join()
+        .expect("no crash");
+    assert_eq!(outcome, [Err(Fault::StackOverflow), Err(Fault::StackOverflow)]);
+}
+
+/// The preview 1 signature of every allowed WASI function, as Rust's `std` imports it.
+const SIGNATURES: &[(&str, &str)] = &[
+    ("args_get", "(param i32 i32) (result i32)"),
+    ("args_sizes_get", "(param i32 i32) (result i32)"),
+    ("environ_get", "(param i32 i32) (result i32)"),
+    ("environ_sizes_get", "(param i32 i32) (result i32)"),
+    ("clock_res_get", "(param i32 i32) (result i32)"),
+    ("clock_time_get", "(param i32 i64 i32) (result i32)"),
+    ("fd_write", "(param i32 i32 i32 i32) (result i32)"),
+    ("fd_close", "(param i32) (result i32)"),
+    ("fd_fdstat_get", "(param i32 i32) (result i32)"),
+    ("fd_prestat_get", "(param i32 i32) (result i32)"),
+    ("fd_prestat_dir_name", "(param i32 i32 i32) (result i32)"),
+    ("fd_seek", "(param i32 i64 i32 i32) (result i32)"),
+    ("proc_exit", "(param i32)"),
+    ("random_get", "(param i32 i32) (result i32)"),
+    ("sched_yield", "(result i32)"),
+];
+
+#[test]
+fn the_host_provides_every_allowed_wasi_function_with_its_preview1_signature() {
+    let mut names: Vec<&str> = SIGNATURES.iter().map(|(n, _)| *n).collect();
+    let mut allowed = WASI_ALLOWED.to_vec();
+    names.sort_unstable();
+    allowed.sort_unstable();
+    assert_eq!(names, allowed, "the signature table covers exactly the allowlist");
+    let imports: String =
+        SIGNATURES.iter().map(|(name, sig)| format!("(import \"{WASI_MODULE}\" \"{name}\" (func {sig}))\n")).collect();
+    let wat = format!(
+        r#"(module {imports}
+          (memory (export "memory") 1)
+          (func (export "amm_buffer") (result i32) (i32.const 0))
+          (func (export "compute_swap") (param i32) (result i64) (i64.const 1))
+          (func (export "after_swap") (param i32))
+          (func (export "epoch_boundary") (param i32)))"#
+    );
+    let limits = SandboxLimits::default();
+    // Linking fails (a compile error naming the import) if any is missing or mistyped.
+    let module = load(&engine_for(&limits), &wat, &limits);
+    assert!(module.info().uses_wasi);
+}
+
+/// Fuel a quote uses when its body is `call`, a call to `name` with signature `sig`, or (with
+/// `stub`) to a wasm function of the same signature returning 0; and what the call returned.
+fn quote_fuel_with(name: &str, sig: &str, call: &str, stub: bool, limits: &SandboxLimits) -> (u64, Result<u64, Fault>) {
+    let callee = if stub {
+        format!("(func $f {sig} (i32.const 0))")
+    } else {
+        format!("(import \"{WASI_MODULE}\" \"{name}\" (func $f {sig}))")
+    };
+    let wat = format!(
+        r#"(module {callee}
+          (memory (export "memory") 2)
+          (data (i32.const 4096) "0123456789")
+          (func (export "amm_buffer") (result i32) (i32.const 0))
+          (func (export "compute_swap") (param i32) (result i64)
+            ;; One iovec at 2048: 100 bytes from 4096.
+            (i32.store (i32.const 2048) (i32.const 4096))
+            (i32.store (i32.const 2052) (i32.const 100))
+            (i64.extend_i32_u {call}))
+          (func (export "after_swap") (param i32))
+          (func (export "epoch_boundary") (param i32)))"#
+    );
+    let module = load(&engine_for(limits), &wat, limits);
+    let mut instance = module.instantiate(limits, 5).expect("instantiates");
+    let result = instance.quote(Side::BuyX, 1, 1, 1, &Storage::zeroed());
+    (instance.fuel_used(), result)
+}
+
+#[test]
+fn every_wasi_call_charges_a_fixed_cost_plus_its_bytes_before_working() {
+    let (call, byte, random) = (HOST_CALL_FUEL, HOST_BYTE_FUEL, RANDOM_BYTE_FUEL);
+    // (function, call expression, fuel it must cost, errno it must return)
+    let cases: &[(&str, &str, u64, u64)] = &[
+        ("args_get", "(call $f (i32.const 64) (i32.const 128))", call, 0),
+        ("args_sizes_get", "(call $f (i32.const 64) (i32.const 128))", call + 8 * byte, 0),
+        ("environ_get", "(call $f (i32.const 64) (i32.const 128))", call, 0),
+        ("environ_sizes_get", "(call $f (i32.const 64) (i32.const 128))", call + 8 * byte, 0),
+        ("clock_res_get", "(call $f (i32.const 0) (i32.const 64))", call + 8 * byte, 0),
+        ("clock_time_get", "(call $f (i32.const 0) (i64.const 1) (i32.const 64))", call + 8 * byte, 0),
+        ("clock_time_get", "(call $f (i32.const 2) (i64.const 1) (i32.const 64))", call + 8 * byte, 28),
+        // 8 bytes of iovec and 4 of result, then the 100 data bytes.
+        ("fd_write", "(call $f (i32.const 1) (i32.const 2048) (i32.const 1) (i32.const 64))", call + 112 * byte, 0),
+        ("fd_write", "(call $f (i32.const 3) (i32.const 2048) (i32.const 1) (i32.const 64))", call + 12 * byte, 8),
+        ("fd_close", "(call $f (i32.const 9))", call, 8),
+        ("fd_fdstat_get", "(call $f (i32.const 1) (i32.const 64))", call + 24 * byte, 0),
+        ("fd_prestat_get", "(call $f (i32.const 3) (i32.const 64))", call, 8),
+        ("fd_prestat_dir_name", "(call $f (i32.const 3) (i32.const 64) (i32.const 8))", call, 8),
+        ("fd_seek", "(call $f (i32.const 1) (i64.const 0) (i32.const 0) (i32.const 64))", call, 70),
+        ("random_get", "(call $f (i32.const 64) (i32.const 32))", call + 32 * random, 0),
+        ("sched_yield", "(call $f)", call, 0),
+    ];
+    let limits = SandboxLimits::default();
+    for &(name, expr, cost, errno) in cases {
+        let sig = SIGNATURES.iter().find(|(n, _)| *n == name).map(|(_, s)| *s).expect("known");
+        let (with_host, result) = quote_fuel_with(name, sig, expr, false, &limits);
+        let (with_stub, _) = quote_fuel_with(name, sig, expr, true, &limits);
+        assert_eq!(result, Ok(errno), "{name}: errno");
+        // The stub itself costs 2 (its `i32.const 0` and its return).
+        assert_eq!(with_host + 2 - with_stub, cost, "{name}: fuel charged for {expr}");
+    }
+}
+
+#[test]
+fn proc_exit_is_an_exit_fault_and_still_costs_fuel() {
+    let limits = SandboxLimits::default();
+    let (used, result) = quote_fuel_with(
+        "proc_exit",
+        "(param i32)",
+        "(block (result i32) (call $f (i32.const 3)) (i32.const 0))",
+        false,
+        &limits,
+    );
+    assert_eq!(result, Err(Fault::Exit { code: 3 }));
+    assert!(used >= HOST_CALL_FUEL, "{used}");
+}
+
+/// A module whose quote writes `bytes` bytes to stdout in one call.
+fn writer(bytes: u32) -> String {
+    format!(
+        r#"(module
+          (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+          (memory (export "memory") 2)
+          (func (export "amm_buffer") (result i32) (i32.const 0))
+          (func (export "compute_swap") (param i32) (result i64)
+            (i32.store (i32.const 2048) (i32.const 65536))
+            (i32.store (i32.const 2052) (i32.const {bytes}))
+            (i64.extend_i32_u (call $w (i32.const 1) (i32.const 2048) (i32.const 1) (i32.const 2056))))
+          (func (export "after_swap") (param i32))
+          (func (export "epoch_boundary") (param i32)))"#
+    )
+}
+
+#[test]
+fn host_work_over_the_calls_fuel_faults_before_doing_it_and_consumes_the_rest() {
+    let limits = SandboxLimits { quote_fuel: 10_000, ..SandboxLimits::default() };
+    let module = load(&engine_for(&limits), &writer(65_536), &limits);
+    let mut instance = module.instantiate(&limits, 0).expect("instantiates");
+    let fault = instance.quote(Side::BuyX, 1, 1, 1, &Storage::zeroed()).expect_err("64 KiB is over 10,000 fuel");
+    match &fault {
+        Fault::HostWorkOverFuel { function: "fd_write", bytes: 65_536, cost, left, budget: 10_000 } => {
+            assert_eq!(*cost, 65_536 * HOST_BYTE_FUEL);
+            assert!(*left < 10_000 - HOST_CALL_FUEL, "{left}");
+        }
+        other => panic!("expected HostWorkOverFuel in fd_write, got {other:?}"),
+    }
+    assert!(fault.to_string().starts_with("out of fuel in host work: wasi fd_write needed"), "{fault}");
+    assert!(!fault.is_fatal(), "a call's own budget: max_faults decides");
+    assert_eq!(instance.fuel_left(), 0, "the failed call consumed what it had");
+    assert_eq!(instance.fuel_used(), 10_000);
+    assert_eq!(instance.log(), Some((Vec::new(), 0)), "nothing was written");
+    // Within budget, the same call works and costs exactly its bytes more per byte.
+    let small = |bytes: u32| {
+        let module = load(&engine_for(&limits), &writer(bytes), &limits);
+        let mut instance = module.instantiate(&limits, 0).expect("instantiates");
+        assert_eq!(instance.quote(Side::BuyX, 1, 1, 1, &Storage::zeroed()), Ok(0));
+        assert_eq!(instance.log().map(|(kept, _)| kept.len()), Some(bytes as usize));
+        instance.fuel_used()
+    };
+    assert_eq!(small(2_000) - small(1_000), 1_000 * HOST_BYTE_FUEL);
+}
+
+/// A module whose quote burns about `rounds × 8` fuel, and whose `after_swap` writes
+/// `bytes` to stdout.
+fn burner(rounds: u32, bytes: u32) -> String {
+    format!(
+        r#"(module
+          (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+          (memory (export "memory") 2)
+          (func (export "amm_buffer") (result i32) (i32.const 0))
+          (func (export "compute_swap") (param i32) (result i64) (local $n i32)
+            (local.set $n (i32.const {rounds}))
+            (loop $l
+              (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+              (br_if $l (i32.gt_s (local.get $n) (i32.const 0))))
+            (i64.const 1))
+          (func (export "after_swap") (param i32)
+            (i32.store (i32.const 2048) (i32.const 65536))
+            (i32.store (i32.const 2052) (i32.const {bytes}))
+            (drop (call $w (i32.const 1) (i32.const 2048) (i32.const 1) (i32.const 2056))))
+          (func (export "epoch_boundary") (param i32)))"#
+    )
+}
+
+#[test]
+fn the_simulation_budget_spans_all_calls_and_its_fault_is_fatal() {
+    let limits = SandboxLimits { quote_fuel: 100_000, sim_fuel: 50_000, ..SandboxLimits::default() };
+    let module = load(&engine_for(&limits), &burner(1_500, 10_000), &limits);
+    let mut instance = module.instantiate(&limits, 0).expect("instantiates");
+    let quote = |i: &mut WasmInstance| i.quote(Side::BuyX, 1, 1, 1, &Storage::zeroed());
+    // Each quote (~12,000 fuel) is far within its own 100,000; four fit in 50,000.
+    let mut ok = 0;
+    let fault = loop {
+        match quote(&mut instance) {
+            Ok(1) => ok += 1,
+            Ok(other) => panic!("quote returned {other}"),
+            Err(fault) => break fault,
+        }
+    };
+    assert_eq!(ok, 4, "50,000 fuel buys four quotes of about 12,000");
+    assert_eq!(fault, Fault::SimulationBudget { used: 50_000, budget: 50_000 });
+    assert!(fault.is_fatal());
+    assert_eq!(
+        fault.to_string(),
+        "simulation budget exhausted: the strategy's calls used 50000 of the 50000 fuel units it may use per simulation (sandbox.sim_fuel)"
+    );
+    // Every later call fails the same way without running.
+    assert_eq!(quote(&mut instance), Err(fault.clone()));
+    let mut storage = Storage::zeroed();
+    assert_eq!(instance.after_swap(&trade(), &mut storage), Err(fault));
+    assert_eq!(instance.fuel_used(), 50_000);
+
+    // Host work that the simulation's budget (not the call's) cannot pay is the budget fault.
+    let module = load(&engine_for(&limits), &burner(1_500, 40_000), &limits);
+    let mut instance = module.instantiate(&limits, 0).expect("instantiates");
+    assert_eq!(quote(&mut instance), Ok(1));
+    let fault = instance.after_swap(&trade(), &mut storage).expect_err("80,000 fuel of writing");
+    assert_eq!(fault, Fault::SimulationBudget { used: 50_000, budget: 50_000 });
+
+    // Running out of the call's own budget, with simulation budget to spare, is not fatal.
+    let limits = SandboxLimits { quote_fuel: 5_000, ..SandboxLimits::default() };
+    let module = load(&engine_for(&limits), &burner(1_500, 0), &limits);
+    let mut instance = module.instantiate(&limits, 0).expect("instantiates");
+    let fault = quote(&mut instance).expect_err("12,000 fuel in a 5,000 budget");
+    assert_eq!(fault, Fault::OutOfFuel { budget: 5_000 });
+    assert!(!fault.is_fatal());
+}
+
+#[test]
+fn wasi_randomness_is_seeded_and_clocks_are_fixed() {
+    // The quote returns 8 bytes written at 4096 by `call`.
+    let module_with = |call: &str| {
+        format!(
+            r#"(module
+          (import "wasi_snapshot_preview1" "random_get" (func $r (param i32 i32) (result i32)))
+          (import "wasi_snapshot_preview1" "clock_time_get" (func $c (param i32 i64 i32) (result i32)))
+          (memory (export "memory") 1)
+          (func (export "amm_buffer") (result i32) (i32.const 0))
+          (func (export "compute_swap") (param i32) (result i64)
+            (if {call} (then unreachable))
+            (i64.load (i32.const 4096)))
+          (func (export "after_swap") (param i32))
+          (func (export "epoch_boundary") (param i32)))"#
+        )
+    };
+    let limits = SandboxLimits::default();
+    let engine = engine_for(&limits);
+    let quotes = |call: &str, seed: u64| {
+        let module = load(&engine, &module_with(call), &limits);
+        let mut instance = module.instantiate(&limits, seed).expect("instantiates");
+        [0; 3].map(|_| instance.quote(Side::BuyX, 1, 1, 1, &Storage::zeroed()).expect("quote"))
+    };
+    let random = "(call $r (i32.const 4096) (i32.const 8))";
+    assert_eq!(quotes(random, 9), quotes(random, 9), "same seed, same stream");
+    assert_ne!(quotes(random, 9), quotes(random, 10), "the seed matters");
+    assert_ne!(quotes(random, 9)[0], quotes(random, 9)[1], "a stream, not a constant");
+    let wall = "(call $c (i32.const 0) (i64.const 1) (i32.const 4096))";
+    assert_eq!(quotes(wall, 1), [1_704_067_200_000_000_000; 3], "2024-01-01T00:00:00Z, fixed");
+    let monotonic = "(call $c (i32.const 1) (i64.const 1) (i32.const 4096))";
+    assert_eq!(quotes(monotonic, 1), [0; 3], "the monotonic clock never moves");
+}

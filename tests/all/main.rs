@@ -12,4 +12,5 @@ mod isolation;
 mod market;
 mod parity;
 mod scale_out;
+mod searches;
 mod wit;

@@ -12,6 +12,7 @@
 
 use amm_engine::market::arbitrage::{ArbTrade, best_trade};
 use amm_engine::market::curve::{CpModel, Curve, Fit, Samples};
+use amm_engine::market::routing::Router;
 use amm_strategy_sdk::math::cp_output_fee_bps;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -33,11 +34,13 @@ struct Rounded {
     exact: Option<CpModel>,
     known: Option<Fit>,
     quotes: u32,
+    /// Prints every quote (debugging a failed case).
+    trace: bool,
 }
 
 impl Rounded {
     fn new(f: F, reserve_out: u64) -> Self {
-        Self { f, reserve_out, exact: None, known: None, quotes: 0 }
+        Self { f, reserve_out, exact: None, known: None, quotes: 0, trace: false }
     }
     fn value(&self, x: u64) -> u64 {
         let y = (self.f)(x);
@@ -48,6 +51,9 @@ impl Rounded {
 impl Curve for Rounded {
     fn quote(&mut self, input: u64) -> Option<u64> {
         self.quotes += 1;
+        if self.trace {
+            eprintln!("  quote {input} -> {}", self.value(input));
+        }
         Some(self.value(input))
     }
     fn exact_model(&self) -> Option<CpModel> {
@@ -190,6 +196,7 @@ fn arbitrage_matches_brute_force_on_rounded_curves_at_every_scale() {
         // 1/100 to 100 Y).
         let m = log_uniform(&mut rng, 1e-2, 1e11);
         case.curve.quotes = 0;
+        case.curve.trace = std::env::var("TRACE_CASE").is_ok_and(|c| c == case_no.to_string());
         let trade = search(&mut case, m, &mut rng, &mut samples);
         quotes += u64::from(case.curve.quotes);
         calls += 1;
@@ -300,6 +307,17 @@ impl CpPool {
             let mut curve = self.curve(side);
             let search = best_trade(&mut curve, lambda, (delta * u).ceil() as u64, min_surplus, samples);
             quotes[k] = curve.quotes;
+            if curve.quotes > 10 && std::env::var("TRACE_LONG").is_ok() {
+                let mut again = self.curve(side);
+                again.trace = true;
+                eprintln!(
+                    "long search: λ={lambda} δ={} m={min_surplus} rx={} ry={}",
+                    (delta * u).ceil(),
+                    self.rx,
+                    self.ry
+                );
+                best_trade(&mut again, lambda, (delta * u).ceil() as u64, min_surplus, samples);
+            }
             if let Some(t) = search.trade
                 && best.is_none_or(|b| t.surplus * to_y > b.2)
             {
@@ -414,4 +432,125 @@ fn zero_fee_arbitrage_loss_matches_the_closed_form_at_every_floor() {
         }
         report.push(line);
     }
+}
+
+/// The best split of `total` between two curves: `max f(x) + g(total − x)` over integer `x`,
+/// by a geometric grid from both ends (ratio 1.002) and a fine scan around the best point.
+fn best_pair(f: &Rounded, g: &Rounded, total: u64) -> (f64, u64) {
+    let v = |x: u64| f.value(x) as f64 + g.value(total - x) as f64;
+    let mut best = (v(0).max(v(total)), if v(0) >= v(total) { 0 } else { total });
+    let mut consider = |best: &mut (f64, u64), x: u64| {
+        if x <= total {
+            let value = v(x);
+            if value > best.0 {
+                *best = (value, x);
+            }
+        }
+    };
+    let mut d = 1.0f64;
+    while d < total as f64 {
+        consider(&mut best, d as u64);
+        consider(&mut best, total - d as u64);
+        d = (d * 1.002).max(d + 1.0);
+    }
+    let centre = best.1;
+    let width = (centre.min(total - centre) as f64 * 0.003) as u64 + 2;
+    let (lo, hi) = (centre.saturating_sub(width), (centre + width).min(total));
+    let step = ((hi - lo) / 20_000).max(1);
+    let mut x = lo;
+    while x <= hi {
+        consider(&mut best, x);
+        x += step;
+    }
+    for x in centre.saturating_sub(200)..=(centre + 200).min(total) {
+        consider(&mut best, x);
+    }
+    best
+}
+
+/// Brute-force optimum of splitting `total` across `pools` (2 or 3): pairwise exact splits
+/// (coordinate ascent), from an even split, until no pair improves. For concave curves a split
+/// no pair can improve is optimal.
+fn brute_route(pools: &[Rounded], total: u64) -> f64 {
+    let n = pools.len();
+    let mut x: Vec<u64> = (0..n).map(|i| total / n as u64 + u64::from(i == 0) * (total % n as u64)).collect();
+    let value = |x: &[u64]| (0..n).map(|i| pools[i].value(x[i]) as f64).sum::<f64>();
+    let mut current = value(&x);
+    for _pass in 0..6 {
+        let before = current;
+        for i in 0..n {
+            for j in i + 1..n {
+                let pair = x[i] + x[j];
+                let (_, xi) = best_pair(&pools[i], &pools[j], pair);
+                let (old_i, old_j) = (x[i], x[j]);
+                x[i] = xi;
+                x[j] = pair - xi;
+                let v = value(&x);
+                if v >= current {
+                    current = v;
+                } else {
+                    (x[i], x[j]) = (old_i, old_j);
+                }
+            }
+        }
+        if current <= before {
+            break;
+        }
+    }
+    current
+}
+
+#[test]
+fn routing_matches_brute_force_at_any_probe_fraction() {
+    let mut rng = ChaCha8Rng::seed_from_u64(0x5eed_0006);
+    let mut router = Router::default();
+    let mut failures = Vec::new();
+    let (mut quotes, mut orders, mut worst_per_pool) = (0u64, 0u64, 0.0f64);
+    for case_no in 0..150 {
+        let n = rng.random_range(2..=3usize);
+        // Pools near one price, reserves within 100× of each other, at any scale.
+        let scale = log_uniform(&mut rng, 1e-3, 1e9) * 1e9;
+        let p0 = log_uniform(&mut rng, 1e-2, 1e2);
+        let mut names = Vec::new();
+        let mut pools: Vec<Rounded> = (0..n)
+            .map(|_| {
+                let reserve_out = (scale * log_uniform(&mut rng, 0.1, 10.0)).max(1e6) as u64;
+                let price =
+                    p0 * (log_uniform(&mut rng, 1e-6, 0.02) * if rng.random_bool(0.5) { 1.0 } else { -1.0 }).exp();
+                let (name, f) = random_curve(&mut rng, reserve_out, price);
+                names.push(name);
+                Rounded::new(f, reserve_out)
+            })
+            .collect();
+        // Orders 1e-6…1e6 Y, but at most a tenth of what the smallest pool holds.
+        let smallest = pools.iter().map(|p| p.reserve_out as f64).fold(f64::MAX, f64::min) / p0;
+        let total = log_uniform(&mut rng, 1e3, 1e15).min(0.1 * smallest).max(1.0) as u64;
+        let fraction = rng.random_range(0.02..0.98);
+        router.set_probe_fraction(fraction);
+        let summary = router.route(pools.as_mut_slice(), total, &mut Vec::new());
+        let split = router.split().to_vec();
+        quotes += u64::from(summary.quotes);
+        orders += 1;
+        worst_per_pool = worst_per_pool.max(f64::from(summary.quotes) / n as f64);
+        let brute = brute_route(&pools, total);
+        let got = summary.total_output as f64;
+        let allow = n as f64 * allowance(brute, p0);
+        let what = format!(
+            "case {case_no} ({names:?}): total {total}, p0 {p0:.4e}, probe fraction {fraction:.3}: router {got} vs brute force {brute} ({} quotes, {} rounds)",
+            summary.quotes, summary.rounds
+        );
+        if split.iter().map(|s| s.0).sum::<u64>() != total {
+            failures.push(format!("{what}: split does not add up to the order"));
+        } else if split.iter().enumerate().any(|(i, &(x, y))| x > 0 && y != pools[i].value(x)) {
+            failures.push(format!("{what}: an output is not its pool's quote"));
+        } else if got < brute - allow {
+            failures.push(format!("{what}: short by {:.3} (allowance {allow:.3})", brute - got));
+        }
+        // Quotes grow at most linearly in the pools: a probe and at most two quotes a round.
+        if summary.quotes as usize > n * (1 + 2 * 30) {
+            failures.push(format!("{what}: too many quotes"));
+        }
+    }
+    eprintln!("routing: {:.2} quotes per order, at most {worst_per_pool:.1} per pool", quotes as f64 / orders as f64);
+    assert!(failures.is_empty(), "{} of 150 orders failed:\n{}", failures.len(), failures.join("\n"));
 }

@@ -109,10 +109,17 @@ pub fn best_trade<C: Curve>(curve: &mut C, lambda: f64, delta: u64, min_surplus:
     // quote may exceed the curve near the optimum.
     let (err, above) = (1.0, rounding_error(lambda));
     let mut previous = delta;
+    let mut refitted = false;
     for _ in 0..MAX_ROUNDS {
+        // When the model expects no trade to reach the floor, only a sample where the bound
+        // is loosest (often far out) can show that no straighter curve through the samples
+        // reaches it: go there rather than refine an optimum that does not pay.
+        let no_trade_expected = exact.is_none()
+            && best.surplus < min_surplus
+            && fit.is_some_and(|f| f.model.best_surplus(lambda, x_max) < 0.5 * min_surplus);
         let target = match fit {
-            Some(f) => f.model.demand(lambda),
-            None => samples.envelope_max(lambda, x_max, err).1,
+            Some(f) if !no_trade_expected => f.model.demand(lambda),
+            _ => samples.envelope_max(lambda, x_max, err).1,
         };
         let mut x = target.clamp(delta as f64, x_max).round() as u64;
         if samples.get(x).is_some()
@@ -165,8 +172,11 @@ pub fn best_trade<C: Curve>(curve: &mut C, lambda: f64, delta: u64, min_surplus:
             }
             break;
         }
+        // (Not while every chord is steeper than λ: the optimum then lies beyond the samples,
+        // and a secant through a straight stretch only seems to settle.)
         let stable = fit.is_some_and(|f| f.is_secant() && f.points.contains(&previous))
-            && x.abs_diff(previous) <= (x / 1_000_000_000).max(1);
+            && x.abs_diff(previous) <= (x / 1_000_000_000).max(1)
+            && samples.demand_bracket(lambda).1.is_some();
         // Certificate: no input earns more than the bound (plus a quote's rounding).
         let (bound, _) = samples.envelope_max(lambda, x_max, err);
         let bound = bound + above;
@@ -176,8 +186,13 @@ pub fn best_trade<C: Curve>(curve: &mut C, lambda: f64, delta: u64, min_surplus:
         previous = x;
         // Refit near the best point: through it alone first (precise, assumes the reserve),
         // then through the samples on either side of it.
+        // (Once: a one-point fit assumes the reserve, and a curve with a different effective
+        // reserve would lead repeated one-point fits to a false fixed point.)
         fit = match fit {
-            Some(f) if !f.is_secant() && f.points[0] != best.input => Fit::one((best.input, best.output), reserve_out),
+            Some(f) if !refitted && !f.is_secant() && f.points[0] != best.input => {
+                refitted = true;
+                Fit::one((best.input, best.output), reserve_out)
+            }
             _ => None,
         }
         .or_else(|| refit(samples, x, lambda, reserve_out * 1e3, x_max, err));

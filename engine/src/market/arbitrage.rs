@@ -5,14 +5,21 @@
 //! output units (`1/P` when buying X with Y, `P` when selling X for Y), the profit in output
 //! units is the surplus `f(x) − λ·x`: concave, zero at zero. Three facts keep this cheap:
 //!
-//! * **Exact pruning.** Let `δ` be an input worth exactly `min_arb_profit`. If the surplus at
-//!   `δ` is not positive, no trade pays: concavity makes every larger input worse, and any
-//!   smaller one returns less than `δ` is worth. Most steps cost one quote per side.
+//! * **Exact pruning.** Let `δ` be an input worth exactly `min_arb_profit`, and `d ≤ δ` the
+//!   pruning input (the caller may draw it at random). If the curve's surplus at `d` is not
+//!   positive, no trade pays: concavity makes every larger input worse, and any smaller one
+//!   returns less than `δ` is worth. Quotes are integers, so the quote at `d` must show this
+//!   with a margin of one output unit plus two input units at the price `λ`; a quote too small
+//!   to decide (a floor near the rounding) leads to a search, never to a wrong prune. Most
+//!   steps cost one quote per side.
 //! * **Closed form.** For a constant-product model `b·x/(a+x)` the optimum is `√(ab/λ) − a`.
 //!   The normalizer is such a pool exactly; a strategy pool gets a model from its pruning quote
-//!   and the reserves, and a second quote at the model's optimum confirms it.
+//!   (or a larger probe, when that quote has too few output units) and the reserves, and a
+//!   second quote at the model's optimum confirms it — if it also shows the model's curvature
+//!   beyond rounding, since a straight stretch would "confirm" any model nearby.
 //! * **A certificate** when the model does not fit (see [`super::curve`]): refine until the
-//!   concavity upper bound is within tolerance of the best surplus found.
+//!   concavity upper bound (each sample allowed its rounding) is within tolerance of the best
+//!   surplus found, or below the floor.
 //!
 //! The trade executes at the quote it was chosen on; nothing is re-quoted.
 

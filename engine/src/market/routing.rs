@@ -6,15 +6,17 @@
 //! principle). The reference engine finds `λ` by nested bisection, `O(N·60·60)` quotes per
 //! order; this router needs a few quotes per pool:
 //!
-//! 1. **Probe** each strategy pool once at half the order and fit a constant-product model
-//!    through it (the normalizer's model is exact).
+//! 1. **Probe** each strategy pool once at a fraction of the order (half unless
+//!    [`Router::set_probe_fraction`] says otherwise) and fit a constant-product model through
+//!    it (the normalizer's model is exact).
 //! 2. **Solve** the models' equimarginal split in closed form: with `fᵢ = bᵢx/(aᵢ+x)`, pool `i`
 //!    takes `s·√(aᵢbᵢ) − aᵢ` where `s = (X + Σaᵢ) / Σ√(aᵢbᵢ)` over the active set.
 //! 3. **Quote** each pool at its share. A pool whose model predicted that quote (a new point)
 //!    is confirmed — every constant-product pool with a fee is, in two quotes.
 //! 4. Otherwise **refit** from the samples around the share and **certify**: weak duality with
-//!    the concavity upper bound on each unconfirmed curve bounds the true optimum; refine where
-//!    the bound is loosest until the gap is below `1e-7` of the output.
+//!    the concavity upper bound on each unconfirmed curve (each sample allowed its integer
+//!    rounding) bounds the true optimum; refine where the bound is loosest until the gap is
+//!    below `1e-7` of the output plus the rounding.
 //!
 //! Quotes grow linearly in the number of pools. The split executed is the best one quoted,
 //! at exactly the quoted outputs.

@@ -432,7 +432,7 @@ fn zero_fee_arbitrage_loss_matches_the_closed_form_at_every_floor() {
 fn best_pair(f: &Rounded, g: &Rounded, total: u64) -> (f64, u64) {
     let v = |x: u64| f.value(x) as f64 + g.value(total - x) as f64;
     let mut best = (v(0).max(v(total)), if v(0) >= v(total) { 0 } else { total });
-    let mut consider = |best: &mut (f64, u64), x: u64| {
+    let consider = |best: &mut (f64, u64), x: u64| {
         if x <= total {
             let value = v(x);
             if value > best.0 {

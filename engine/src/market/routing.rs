@@ -292,10 +292,11 @@ impl Router {
                 }
             }
             // 4. Certify, or refine the unsettled models.
-            // Each unconfirmed pool's bound carries its samples' rounding twice (the curve may
-            // sit that far above a sample, and a quote that far above the curve).
+            // Each unconfirmed pool's bound carries its samples' rounding several times over
+            // (the curve may sit that far above a sample, a chord extended through two samples
+            // doubles it, and a quote may sit that far above the curve).
             let rounding: f64 = self.pools.iter().filter(|p| !(p.out || p.exact || p.confirmed)).count() as f64
-                * 4.0
+                * 8.0
                 * rounding_error(lambda);
             let gap = GAP_TOLERANCE * best_total as f64 + 2.0 * n as f64 + rounding;
             let (bound, _) = self.dual_bound(total, lambda, best_total as f64 + gap);

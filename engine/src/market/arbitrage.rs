@@ -5,18 +5,25 @@
 //! output units (`1/P` when buying X with Y, `P` when selling X for Y), the profit in output
 //! units is the surplus `f(x) − λ·x`: concave, zero at zero. Three facts keep this cheap:
 //!
-//! * **Exact pruning.** Let `δ` be an input worth exactly `min_arb_profit`. If the surplus at
-//!   `δ` is not positive, no trade pays: concavity makes every larger input worse, and any
-//!   smaller one returns less than `δ` is worth. Most steps cost one quote per side.
+//! * **Exact pruning.** Let `δ` be an input worth exactly `min_arb_profit`, and `d ≤ δ` the
+//!   pruning input (the caller may draw it at random). If the curve's surplus at `d` is not
+//!   positive, no trade pays: concavity makes every larger input worse, and any smaller one
+//!   returns less than `δ` is worth. Quotes are integers, so the quote at `d` must show this
+//!   with a margin of one output unit plus two input units at the price `λ`; a quote too small
+//!   to decide (a floor near the rounding) leads to a search, never to a wrong prune. Most
+//!   steps cost one quote per side.
 //! * **Closed form.** For a constant-product model `b·x/(a+x)` the optimum is `√(ab/λ) − a`.
 //!   The normalizer is such a pool exactly; a strategy pool gets a model from its pruning quote
-//!   and the reserves, and a second quote at the model's optimum confirms it.
+//!   (or a larger probe, when that quote has too few output units) and the reserves, and a
+//!   second quote at the model's optimum confirms it — if it also shows the model's curvature
+//!   beyond rounding, since a straight stretch would "confirm" any model nearby.
 //! * **A certificate** when the model does not fit (see [`super::curve`]): refine until the
-//!   concavity upper bound is within tolerance of the best surplus found.
+//!   concavity upper bound (each sample allowed its rounding) is within tolerance of the best
+//!   surplus found, or below the floor.
 //!
 //! The trade executes at the quote it was chosen on; nothing is re-quoted.
 
-use super::curve::{Curve, Fit, Samples, refit};
+use super::curve::{Curve, Fit, Samples, refit, rounding_error};
 
 /// Most quotes one side's search may spend after pruning.
 const MAX_ROUNDS: usize = 60;
@@ -33,7 +40,20 @@ pub struct ArbTrade {
 }
 
 /// Searches one side of one pool: the surplus-maximising input, if any input has surplus
-/// worth at least `min_surplus`. `delta` is the pruning input (worth `min_surplus`).
+/// worth at least `min_surplus` (output nano units).
+///
+/// `lambda` is the input's price in output units; `delta` the pruning input (input nano units),
+/// any size up to `δ = min_surplus / lambda` (the caller may draw it at random so a strategy
+/// cannot recognise it). Quotes are integers, so the contract holds up to rounding: with `e`
+/// = one output unit plus one input unit's worth at the local slope ([`rounding_error`]),
+///
+/// * a pruned side (no trade, after one quote) has no input with surplus `≥ min_surplus` more
+///   than `e` above the curve the quotes round (for curves rounded down, none at all);
+/// * a trade's surplus is at least `min_surplus`, and within `8e` at the slope `lambda` (or
+///   `1e-7` relative) of the best any input earns.
+///
+/// When the pruning quote is too small to decide (the floor is near the rounding), the side is
+/// searched rather than pruned, so a lower floor never means fewer trades.
 pub fn best_trade<C: Curve>(curve: &mut C, lambda: f64, delta: u64, min_surplus: f64, samples: &mut Samples) -> Search {
     samples.clear();
     let reserve_out = curve.reserve_out() as f64;
@@ -48,7 +68,7 @@ pub fn best_trade<C: Curve>(curve: &mut C, lambda: f64, delta: u64, min_surplus:
     // decision is clear of rounding, and names the optimum, quoted once to trade at.
     if let Some(known) = curve.known_fit() {
         let predicted = known.model.output(delta as f64) - lambda * delta as f64;
-        let margin = known.tolerance(delta);
+        let margin = known.tolerance(delta) + rounding_error(lambda);
         if predicted + margin <= 0.0 {
             return Search::default();
         }
@@ -65,23 +85,65 @@ pub fn best_trade<C: Curve>(curve: &mut C, lambda: f64, delta: u64, min_surplus:
     }
     let Some(y_delta) = curve.quote(delta) else { return faulted };
     samples.insert(delta, y_delta);
-    if surplus_at(delta, y_delta) <= 0.0 {
+    // The quote may sit `err` below the curve it rounds. Prune only when even the curve's
+    // highest value at δ earns nothing: by concavity nothing larger earns either, and anything
+    // smaller returns less than δ is worth (monotonicity), so nothing reaches the floor.
+    // (Were the curve above λ·δ at δ, concavity through the origin would keep it above
+    // λ·(δ − 1) an input unit lower, so the rounded quote could fall short of λ·δ only by the
+    // rounding at the slope λ.)
+    if surplus_at(delta, y_delta) + rounding_error(lambda) <= 0.0 {
         return Search::default();
     }
     let mut best = ArbTrade { input: delta, output: y_delta, surplus: surplus_at(delta, y_delta) };
 
     let exact = curve.exact_model();
     let mut fit = exact.map(Fit::exact).or_else(|| Fit::one((delta, y_delta), reserve_out));
+    if exact.is_none() && fit.is_none_or(|f| f.precision > PRECISE) {
+        // Too few output units at δ to fit a model (the floor is near the rounding): probe
+        // where the output is large enough, and fit there.
+        let x = (PROBE_OUTPUT / lambda).max(x_max * 1e-3).min(x_max / 4.0).max(delta as f64 * 2.0).min(x_max).round()
+            as u64;
+        if samples.get(x).is_none() {
+            let Some(y) = curve.quote(x) else { return faulted };
+            samples.insert(x, y);
+            if surplus_at(x, y) > best.surplus {
+                best = ArbTrade { input: x, output: y, surplus: surplus_at(x, y) };
+            }
+            fit = Fit::one((x, y), reserve_out).or(fit);
+        }
+    }
+    // The samples' rounding for the certificate (see `Samples::envelope_max`), and how far a
+    // quote may exceed the curve near the optimum.
+    let (err, above) = (1.0, rounding_error(lambda));
     let mut previous = delta;
+    let mut refitted = false;
     for _ in 0..MAX_ROUNDS {
+        // When the model expects no trade to reach the floor, only a sample where the bound
+        // is loosest (often far out) can show that no straighter curve through the samples
+        // reaches it: go there rather than refine an optimum that does not pay.
+        let no_trade_expected = exact.is_none()
+            && best.surplus < min_surplus
+            && fit.is_some_and(|f| f.model.best_surplus(lambda, x_max) < 0.5 * min_surplus);
         let target = match fit {
-            Some(f) => f.model.demand(lambda),
-            None => samples.envelope_max(lambda, x_max).1,
+            Some(f) if !no_trade_expected => f.model.demand(lambda),
+            _ => samples.envelope_max(lambda, x_max, err).1,
         };
         let mut x = target.clamp(delta as f64, x_max).round() as u64;
+        if samples.get(x).is_some()
+            && let Some(f) = fit
+            && !f.is_secant()
+            && f.points[0] != 0
+        {
+            // The model points at a known sample (its optimum is at δ or below: likely no
+            // trade): test it away from its fit point instead; confirmed, it decides.
+            x = f.points[0].saturating_mul(4).min(x_max as u64);
+            if samples.get(x).is_some() {
+                x = f.points[0] / 4;
+            }
+        }
         if samples.get(x).is_some() {
-            // The model points at a known sample: sample where the bound is loosest instead.
-            x = samples.envelope_max(lambda, x_max).1.round() as u64;
+            // Sample where the bound is loosest instead.
+            x = samples.envelope_max(lambda, x_max, err).1.round() as u64;
             if x == 0 || samples.get(x).is_some() {
                 break;
             }
@@ -95,29 +157,69 @@ pub fn best_trade<C: Curve>(curve: &mut C, lambda: f64, delta: u64, min_surplus:
             break;
         }
         if let Some(f) = fit
-            && f.predicts(x, y)
+            && f.predicts_curvature(x, y)
         {
+            // Confirmed: refit through the larger of the two points (more output units, so
+            // less rounding), whose optimum is then the sharper.
+            let f = match Fit::one((x, y), reserve_out) {
+                Some(g) if g.precision < f.precision => g,
+                _ => f,
+            };
             curve.remember_fit(f);
-            break; // the model is right: its optimum is the optimum
+            // The model is right: its optimum is the optimum. Trade there, if not yet sampled.
+            let at = f.model.demand(lambda).clamp(delta as f64, x_max).round() as u64;
+            let gain = |x: u64| f.model.output(x as f64) - lambda * x as f64;
+            // (Only when the sharper optimum earns more than a quote's rounding.)
+            if samples.get(at).is_none() && gain(at) - gain(best.input) > rounding_error(lambda) {
+                let Some(y) = curve.quote(at) else { return faulted };
+                samples.insert(at, y);
+                if surplus_at(at, y) > best.surplus {
+                    best = ArbTrade { input: at, output: y, surplus: surplus_at(at, y) };
+                }
+            }
+            break;
         }
+        // (Not while every chord is steeper than λ: the optimum then lies beyond the samples,
+        // and a secant through a straight stretch only seems to settle.)
         let stable = fit.is_some_and(|f| f.is_secant() && f.points.contains(&previous))
-            && x.abs_diff(previous) <= (x / 1_000_000_000).max(1);
-        let (bound, _) = samples.envelope_max(lambda, x_max);
-        if stable || bound - best.surplus <= (1e-7 * best.surplus).max(1.0) {
+            && x.abs_diff(previous) <= (x / 1_000_000_000).max(1)
+            && samples.demand_bracket(lambda).1.is_some();
+        // Certificate: no input earns more than the bound (plus a quote's rounding).
+        let (bound, _) = samples.envelope_max(lambda, x_max, err);
+        let bound = bound + above;
+        if stable || bound < min_surplus || bound - best.surplus <= (1e-7 * best.surplus).max(CERTIFIED * above) {
             break;
         }
         previous = x;
         // Refit near the best point: through it alone first (precise, assumes the reserve),
         // then through the samples on either side of it.
+        // (Once: a one-point fit assumes the reserve, and a curve with a different effective
+        // reserve would lead repeated one-point fits to a false fixed point.)
         fit = match fit {
-            Some(f) if f.points == [delta, 0] => Fit::one((best.input, best.output), reserve_out),
+            Some(f) if !refitted && !f.is_secant() && f.points[0] != best.input => {
+                refitted = true;
+                Fit::one((best.input, best.output), reserve_out)
+            }
             _ => None,
         }
-        .or_else(|| refit(samples, x, lambda, reserve_out * 1e3, x_max));
+        .or_else(|| refit(samples, x, lambda, reserve_out * 1e3, x_max, err));
     }
     let trade = (best.surplus >= min_surplus).then_some(best);
     Search { trade, faulted: false }
 }
+
+/// A one-point fit less precise than this (relative) is not worth a search step: its sample
+/// has too few output units.
+const PRECISE: f64 = 1e-4;
+
+/// The certificate's absolute gap, in quote roundings ([`rounding_error`] at the price): the
+/// envelope of rounded samples allows each sample its rounding either way, so it cannot close
+/// much below a few roundings above the best quote.
+const CERTIFIED: f64 = 8.0;
+
+/// Output units (nano) at which an ambiguous search probes when the pruning quote was too small
+/// to fit (or a thousandth of the reserve, if more): rounding is then a millionth of the output.
+const PROBE_OUTPUT: f64 = 1e6;
 
 /// Result of [`best_trade`].
 #[derive(Clone, Copy, Debug, Default, PartialEq)]

@@ -177,23 +177,44 @@ impl Samples {
         }
     }
 
-    /// Upper bound on `max_{0 ≤ x ≤ x_max} f(x) − λ·x` over every nondecreasing concave `f`
-    /// through these samples and the origin, with the `x` where the bound is attained.
-    pub fn envelope_max(&self, lambda: f64, x_max: f64) -> (f64, f64) {
+    /// Upper bound on `max_{0 ≤ x ≤ x_max} g(x) − λ·x` over every nondecreasing concave `g`
+    /// through the origin that passes near every sample, with the `x` where the bound is
+    /// attained.
+    ///
+    /// Quotes are integers: a sample may sit below the curve it rounds by `err` output units
+    /// plus `2·err` input units worth the curve's slope there (a fee taken from the input and
+    /// rounded down). Each sample `i` is therefore allowed `err·(1 + 2sᵢ)` either way, `sᵢ` the
+    /// steepest the chord from the previous sample (or the origin) may be. A quote may then
+    /// also exceed the bound by up to [`rounding_error`] at the slope `λ`. With `err = 0` the
+    /// samples are taken as exact.
+    pub fn envelope_max(&self, lambda: f64, x_max: f64, err: f64) -> (f64, f64) {
         let n = self.len;
-        let point = |i: usize| -> (f64, f64) {
-            if i == 0 {
-                (0.0, 0.0)
+        let err = err.max(0.0);
+        // Sample i's input and the highest and lowest values the curve may take there (i = 0:
+        // the exact origin), computed once.
+        let mut xs = [0.0f64; MAX_SAMPLES + 1];
+        let mut his = [0.0f64; MAX_SAMPLES + 1];
+        let mut los = [0.0f64; MAX_SAMPLES + 1];
+        for i in 1..=n {
+            let (x, y) = self.points[i - 1];
+            let (x, y) = (x as f64, y as f64);
+            let allowance = if err == 0.0 {
+                0.0
             } else {
-                let (x, y) = self.points[i - 1];
-                (x as f64, y as f64)
-            }
-        };
-        // Segment k joins point k and k + 1 (point 0 = origin); there are n segments.
-        let slope = |k: usize| {
-            let ((x0, y0), (x1, y1)) = (point(k), point(k + 1));
-            (y1 - y0) / (x1 - x0)
-        };
+                let (xp, yp) = if i == 1 { (0.0, 0.0) } else { (xs[i - 1], self.points[i - 2].1 as f64) };
+                err * rounding_error((y - yp + 2.0 * err) / (x - xp))
+            };
+            xs[i] = x;
+            his[i] = y + allowance;
+            los[i] = (y - allowance).max(0.0);
+        }
+        let x_at = |i: usize| xs[i];
+        let high = |i: usize| his[i];
+        let low = |i: usize| los[i];
+        // The steepest the chord from sample k to k + 1 may be.
+        let steepest = |k: usize| (high(k + 1) - low(k)) / (x_at(k + 1) - x_at(k));
+        // The flattest it may be.
+        let flattest = |k: usize| (low(k + 1) - high(k)) / (x_at(k + 1) - x_at(k));
         let mut best = (0.0f64, 0.0f64);
         let mut consider = |x: f64, value: f64| {
             if x >= 0.0 && x <= x_max && value - lambda * x > best.0 {
@@ -201,25 +222,23 @@ impl Samples {
             }
         };
         for i in 0..=n {
-            let (x, y) = point(i);
-            consider(x, y);
+            consider(x_at(i), high(i));
         }
         for k in 0..n {
-            let ((x0, _), (x1, y1)) = (point(k), point(k + 1));
+            let (x0, x1) = (x_at(k), x_at(k + 1));
             let hi = x1.min(x_max);
             if hi <= x0 {
                 continue;
             }
             // Bounds valid on this segment: the next sample (monotone), the previous chord
-            // extended forward and the next chord extended backward (concave).
-            let forward = (k > 0).then(|| {
-                let (xp, yp) = point(k);
-                (xp, yp, slope(k - 1))
-            });
-            let backward = (k + 1 < n).then(|| (x1, y1, slope(k + 1)));
+            // extended forward and the next chord extended backward (concave), each at its
+            // most generous within the rounding.
+            let forward = (k > 0).then(|| (x0, high(k), steepest(k - 1)));
+            let backward = (k + 1 < n).then(|| (x1, high(k + 1), flattest(k + 1)));
             let line = |l: (f64, f64, f64), x: f64| l.1 + l.2 * (x - l.0);
+            let cap = high(k + 1);
             let bound = |x: f64| {
-                let mut u = y1;
+                let mut u = cap;
                 if let Some(l) = forward {
                     u = u.min(line(l, x));
                 }
@@ -231,7 +250,7 @@ impl Samples {
             consider(x0, bound(x0));
             consider(hi, bound(hi));
             // Where two of the bounding lines cross, the (concave) bound may peak.
-            let lines = [forward, backward, Some((0.0, y1, 0.0))];
+            let lines = [forward, backward, Some((0.0, cap, 0.0))];
             for a in 0..3 {
                 for b in a + 1..3 {
                     if let (Some(la), Some(lb)) = (lines[a], lines[b])
@@ -247,10 +266,10 @@ impl Samples {
         }
         if n > 0 {
             // Beyond the last sample, concavity allows at most the last chord's slope.
-            let (xl, yl) = point(n);
+            let xl = x_at(n);
             if x_max > xl {
-                let s = slope(n - 1).max(0.0);
-                consider(x_max, yl + s * (x_max - xl));
+                let s = steepest(n - 1).max(0.0);
+                consider(x_max, high(n) + s * (x_max - xl));
             }
         } else if x_max > 0.0 {
             // Nothing sampled: no bound but the trivial one.
@@ -258,6 +277,13 @@ impl Samples {
         }
         best
     }
+}
+
+/// How far (output units) an integer quote may sit from the concave curve it rounds: one
+/// output unit, plus up to two input units worth `slope` (the curve's marginal output there):
+/// a fee taken from the input and rounded down loses up to `1/(1 − fee)` input units.
+pub fn rounding_error(slope: f64) -> f64 {
+    1.0 + 2.0 * slope.max(0.0)
 }
 
 /// `f(x) = b·x / (a + x)`: a constant-product curve with the fee folded into `a`.
@@ -322,6 +348,9 @@ impl CpModel {
 
 /// Fits less precise than this (relative) never confirm a model.
 const MAX_CONFIRMING_PRECISION: f64 = 1e-4;
+
+/// A confirming quote must tell the model from a straight line by this many tolerances.
+const CURVATURE_MARGIN: f64 = 4.0;
 
 /// A confirming quote must be at least this far (relative) from the points of the fit.
 pub const MIN_CONFIRMING_DISTANCE: f64 = 0.01;
@@ -393,19 +422,40 @@ impl Fit {
         if self.is_secant() || self.precision > MAX_CONFIRMING_PRECISION || self.points.iter().any(|&p| near(p)) {
             return false;
         }
+        (self.model.output(x as f64) - y as f64).abs() <= self.confirming_tolerance(x, y)
+    }
+
+    /// How far a confirming quote `y` at `x` may sit from the prediction.
+    fn confirming_tolerance(&self, x: u64, y: u64) -> f64 {
         let m = self.model;
         let slope = m.a * m.b / (m.a + x as f64).powi(2);
-        let tolerance = 2.0 + 2.0 * slope + 4.0 * self.precision * y as f64 + 1e-9 * y as f64;
-        (m.output(x as f64) - y as f64).abs() <= tolerance
+        2.0 + 2.0 * slope + 4.0 * self.precision * y as f64 + 1e-9 * y as f64
+    }
+
+    /// Whether a quote `y` at `x` that [`Fit::predicts`] also tells the model from a straight
+    /// line: the model must stand clear of the line through the origin and its fit point (the
+    /// least curved concave curve there, e.g. a linear tier) by more than the rounding. Short
+    /// of that, with few output units or inputs far inside the reserve, any concave curve
+    /// would "confirm" the model, and a confirmed model may not be extrapolated (as the
+    /// arbitrageur does, to its optimum). Within the sampled range (the router's split) a
+    /// curve that close to the model is as good as it.
+    pub fn predicts_curvature(&self, x: u64, y: u64) -> bool {
+        if !self.predicts(x, y) {
+            return false;
+        }
+        let m = self.model;
+        let x1 = self.points[0] as f64;
+        let straight = m.output(x1) * x as f64 / x1;
+        (straight - m.output(x as f64)).abs() >= CURVATURE_MARGIN * self.confirming_tolerance(x, y)
     }
 }
 
-/// A safeguarded refit for the next step of a search for the demand at `lambda` near
+/// A safeguarded refit (`err`: the samples' rounding, as for [`Samples::envelope_max`]) for the next step of a search for the demand at `lambda` near
 /// `centre`: a secant through the two samples nearest `centre` when its demand falls inside the
 /// bracket that concavity guarantees ([`Samples::demand_bracket`]); otherwise the point where
 /// the concavity bound is loosest, or the bracket's midpoint (bisection). The bracket shrinks every step, so the search
 /// converges on any concave curve, and as fast as the secant method on smooth ones.
-pub fn refit(samples: &Samples, centre: u64, lambda: f64, b_cap: f64, x_limit: f64) -> Option<Fit> {
+pub fn refit(samples: &Samples, centre: u64, lambda: f64, b_cap: f64, x_limit: f64, err: f64) -> Option<Fit> {
     let (lo, hi) = samples.demand_bracket(lambda);
     let hi = hi.map_or(x_limit, |hi| hi as f64).min(x_limit);
     let lo = lo as f64;
@@ -418,7 +468,7 @@ pub fn refit(samples: &Samples, centre: u64, lambda: f64, b_cap: f64, x_limit: f
     }
     // Where the concavity bound is loosest: on a piecewise-linear curve, the crossing of the
     // chords either side of a kink, which is the kink itself.
-    let (_, apex) = samples.envelope_max(lambda, x_limit);
+    let (_, apex) = samples.envelope_max(lambda, x_limit, err);
     let m = if inside(apex) && samples.get(apex.round() as u64).is_none() {
         apex
     } else if hi > 4.0 * lo.max(1.0) {
@@ -574,7 +624,7 @@ mod tests {
         let mut gaps = Vec::new();
         for x in [1_000_000_000u64, 300_000_000, 500_000_000, 400_000_000, 420_000_000, 410_000_000] {
             samples.insert(x, f(x));
-            let (bound, _) = samples.envelope_max(lambda, 4e9);
+            let (bound, _) = samples.envelope_max(lambda, 4e9, 0.0);
             assert!(bound >= true_max - 2.0, "bound {bound} below true max {true_max}");
             gaps.push(bound - true_max);
         }

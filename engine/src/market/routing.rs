@@ -6,20 +6,22 @@
 //! principle). The reference engine finds `λ` by nested bisection, `O(N·60·60)` quotes per
 //! order; this router needs a few quotes per pool:
 //!
-//! 1. **Probe** each strategy pool once at half the order and fit a constant-product model
-//!    through it (the normalizer's model is exact).
+//! 1. **Probe** each strategy pool once at a fraction of the order (half unless
+//!    [`Router::set_probe_fraction`] says otherwise) and fit a constant-product model through
+//!    it (the normalizer's model is exact).
 //! 2. **Solve** the models' equimarginal split in closed form: with `fᵢ = bᵢx/(aᵢ+x)`, pool `i`
 //!    takes `s·√(aᵢbᵢ) − aᵢ` where `s = (X + Σaᵢ) / Σ√(aᵢbᵢ)` over the active set.
 //! 3. **Quote** each pool at its share. A pool whose model predicted that quote (a new point)
 //!    is confirmed — every constant-product pool with a fee is, in two quotes.
 //! 4. Otherwise **refit** from the samples around the share and **certify**: weak duality with
-//!    the concavity upper bound on each unconfirmed curve bounds the true optimum; refine where
-//!    the bound is loosest until the gap is below `1e-7` of the output.
+//!    the concavity upper bound on each unconfirmed curve (each sample allowed its integer
+//!    rounding) bounds the true optimum; refine where the bound is loosest until the gap is
+//!    below `1e-7` of the output plus the rounding.
 //!
 //! Quotes grow linearly in the number of pools. The split executed is the best one quoted,
 //! at exactly the quoted outputs.
 
-use super::curve::{CpModel, CurveSet, Fit, MIN_CONFIRMING_DISTANCE, Samples, refit};
+use super::curve::{CpModel, CurveSet, Fit, MIN_CONFIRMING_DISTANCE, Samples, refit, rounding_error};
 
 /// Most solve-and-quote rounds per order.
 const MAX_ROUNDS: usize = 30;
@@ -70,6 +72,8 @@ pub struct Router {
     /// piecewise-linear candidate.
     chords: Vec<(f64, usize, u64, u64)>,
     lower: Vec<(u64, u64)>,
+    /// Where each pool is probed, as a fraction of the order (0.5 unless set).
+    probe_fraction: Option<f64>,
 }
 
 /// How an order was split.
@@ -84,6 +88,20 @@ pub struct RouteSummary {
 }
 
 impl Router {
+    /// Sets where the next orders probe each pool: at `fraction` of the order (default 0.5).
+    /// Any fraction in (0, 1) gives the same split up to rounding; the market draws it per
+    /// order so a strategy cannot recognise the probe. Values outside (0, 1) or NaN are
+    /// clamped into it.
+    pub fn set_probe_fraction(&mut self, fraction: f64) {
+        let f = if fraction.is_nan() { 0.5 } else { fraction.clamp(1e-6, 1.0 - 1e-6) };
+        self.probe_fraction = Some(f);
+    }
+
+    /// Where pools are probed, as a fraction of the order.
+    pub fn probe_fraction(&self) -> f64 {
+        self.probe_fraction.unwrap_or(0.5)
+    }
+
     /// Splits `total` input across `curves`. Afterwards [`Router::split`] gives each pool's
     /// `(input, output)`; pools listed in `faulted` had a quote fault and got nothing.
     pub fn route<S: CurveSet + ?Sized>(
@@ -132,9 +150,10 @@ impl Router {
             };
 
         // 1. Probe.
-        // Half the order, whatever the number of pools: a pool's samples then depend only on
-        // itself and the order, so a neighbour that offers nothing cannot shift anyone's split.
-        let probe = (total / 2).max(1);
+        // A fixed fraction of the order (half unless set), whatever the number of pools: a
+        // pool's samples then depend only on itself and the order, so a neighbour that offers
+        // nothing cannot shift anyone's split.
+        let probe = ((total as f64 * self.probe_fraction()).round() as u64).clamp(1, total);
         for i in 0..n {
             let pool = &mut self.pools[i];
             if let Some(model) = curves.exact_model(i) {
@@ -236,13 +255,17 @@ impl Router {
             if !settled {
                 // The costlier test: a pool left out is settled if, by concavity, no sampled
                 // curve through its points could have earned anything at this price.
+                // Rounded quotes: the bound allows each sample its rounding, and the flow it
+                // could earn is worth up to that much again.
                 let zero_tolerance = GAP_TOLERANCE * best_total as f64 + 2.0;
+                let err = rounding_error(lambda);
                 settled = self.pools.iter().all(|p| {
                     p.out
                         || p.exact
                         || p.confirmed
                         || p.stable
-                        || (p.share == 0 && p.samples.envelope_max(lambda, total as f64).0 <= zero_tolerance)
+                        || (p.share == 0
+                            && p.samples.envelope_max(lambda, total as f64, 1.0).0 <= zero_tolerance + 2.0 * err)
                 });
             }
             if settled {
@@ -269,8 +292,15 @@ impl Router {
                 }
             }
             // 4. Certify, or refine the unsettled models.
-            let (bound, _) = self.dual_bound(total, lambda);
-            if bound - best_total as f64 <= GAP_TOLERANCE * best_total as f64 + 2.0 * n as f64 {
+            // Each unconfirmed pool's bound carries its samples' rounding several times over
+            // (the curve may sit that far above a sample, a chord extended through two samples
+            // doubles it, and a quote may sit that far above the curve).
+            let rounding: f64 = self.pools.iter().filter(|p| !(p.out || p.exact || p.confirmed)).count() as f64
+                * 8.0
+                * rounding_error(lambda);
+            let gap = GAP_TOLERANCE * best_total as f64 + 2.0 * n as f64 + rounding;
+            let (bound, _) = self.dual_bound(total, lambda, best_total as f64 + gap);
+            if bound - best_total as f64 <= gap {
                 break;
             }
             for i in 0..n {
@@ -283,7 +313,7 @@ impl Router {
                     // Would this pool deserve flow? Sample where its bound is loosest; a model
                     // that predicts that quote is confirmed.
                     // (Not below 1e-4 of the order: tiny quotes round too coarsely to fit.)
-                    let (_, at) = pool.samples.envelope_max(lambda, total as f64);
+                    let (_, at) = pool.samples.envelope_max(lambda, total as f64, 1.0);
                     let x = at.round().clamp((total / 10_000).max(1) as f64, total as f64) as u64;
                     if let Some(y) = quote(curves, pool, i, x, faulted)
                         && pool.fit.is_some_and(|f| f.predicts(x, y))
@@ -291,7 +321,7 @@ impl Router {
                         pool.confirmed = true;
                         continue;
                     }
-                    pool.fit = refit(&pool.samples, x, lambda, reserve_out * 1e3, total as f64).or(pool.fit);
+                    pool.fit = refit(&pool.samples, x, lambda, reserve_out * 1e3, total as f64, 1.0).or(pool.fit);
                 } else {
                     // A secant needs a second sample at a useful distance from the share; the
                     // quote there also tests the current model.
@@ -309,7 +339,8 @@ impl Router {
                             continue;
                         }
                     }
-                    pool.fit = refit(&pool.samples, pool.share, lambda, reserve_out * 1e3, total as f64).or(pool.fit);
+                    pool.fit =
+                        refit(&pool.samples, pool.share, lambda, reserve_out * 1e3, total as f64, 1.0).or(pool.fit);
                 }
             }
         }
@@ -442,18 +473,23 @@ impl Router {
 
     /// Weak-duality bound on the optimum: `min_λ λX + Σ max_x (Uᵢ(x) − λx)`, with `Uᵢ` the
     /// model for trusted pools and the concavity envelope for the rest.
-    fn dual_bound(&self, total: u64, lambda0: f64) -> (f64, f64) {
+    /// Stops early, at `lambda0`, when the bound there is already below `enough`.
+    fn dual_bound(&self, total: u64, lambda0: f64, enough: f64) -> (f64, f64) {
         let x = total as f64;
         let bound = |lambda: f64| {
             let mut sum = lambda * x;
             for pool in self.pools.iter().filter(|p| !p.out) {
                 sum += match pool.fit {
                     Some(f) if pool.exact || pool.confirmed => f.model.best_surplus(lambda, x),
-                    _ => pool.samples.envelope_max(lambda, x).0,
+                    _ => pool.samples.envelope_max(lambda, x, 1.0).0 + rounding_error(lambda),
                 };
             }
             sum
         };
+        let b0 = bound(lambda0);
+        if b0 <= enough {
+            return (b0, lambda0);
+        }
         // The bound is convex in λ: a short golden-section search around the models' λ.
         let (mut lo, mut hi) = (lambda0 * 0.5, lambda0 * 2.0);
         let phi = 0.618_033_988_75;
@@ -476,7 +512,6 @@ impl Router {
             }
         }
         let (l_best, b_best) = if fc < fd { (c, fc) } else { (d, fd) };
-        let b0 = bound(lambda0);
         if b0 <= b_best { (b0, lambda0) } else { (b_best, l_best) }
     }
 }

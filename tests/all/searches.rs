@@ -26,8 +26,8 @@ const ALLOW_IN: f64 = 16.0;
 
 type F = Rc<dyn Fn(u64) -> u64>;
 
-/// A pure quote curve counting its quotes (a quote at or above the reserve counts as 0, as in
-/// the market).
+/// A pure quote curve counting its quotes, delivered as the market delivers it (one unit short
+/// at the reserve; above it, which disqualifies in a run, 0 here).
 struct Rounded {
     f: F,
     reserve_out: u64,
@@ -44,7 +44,7 @@ impl Rounded {
     }
     fn value(&self, x: u64) -> u64 {
         let y = (self.f)(x);
-        if y >= self.reserve_out { 0 } else { y }
+        amm_engine::market::delivered_output(y, self.reserve_out).unwrap_or(0)
     }
 }
 

@@ -330,7 +330,7 @@ mod tests {
             let mut samples = Samples::default();
             let search = best_trade(&mut curve, lambda, 10_000_000, 0.0, &mut samples);
             let brute = brute_force(
-                &mut |x| if f(x) >= reserve_out { 0 } else { f(x) },
+                &mut |x| crate::market::delivered_output(f(x), reserve_out).unwrap_or(0),
                 lambda,
                 (reserve_out as f64 / lambda) as u64,
             );

@@ -557,7 +557,8 @@ impl<T: Curve> CurveSet for [T] {
 pub(crate) mod testing {
     use super::{CpModel, Curve, Fit};
 
-    /// `f` as a pool's curve (a quote at or above the reserve counts as 0, as in the market).
+    /// `f` as a pool's curve, delivered as the market delivers it ([`crate::market::delivered_output`]:
+    /// one unit short at the reserve; above it, which disqualifies in a run, 0 here).
     pub struct TestCurve {
         pub f: Box<dyn Fn(u64) -> u64>,
         pub reserve_out: u64,
@@ -576,7 +577,7 @@ pub(crate) mod testing {
         fn quote(&mut self, input: u64) -> Option<u64> {
             self.quotes += 1;
             let y = (self.f)(input);
-            Some(if y >= self.reserve_out { 0 } else { y })
+            Some(crate::market::delivered_output(y, self.reserve_out).unwrap_or(0))
         }
         fn exact_model(&self) -> Option<CpModel> {
             self.exact

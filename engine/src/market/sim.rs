@@ -880,7 +880,7 @@ impl<'c> Simulation<'c> {
         self.stats.orders += 1;
         let ctx = self.ctx();
         let (lo, hi) = ROUTER_PROBE_FRACTION;
-        let _probe_fraction = lo + (hi - lo) * self.probe_rng.random::<f64>();
+        self.router.set_probe_fraction(lo + (hi - lo) * self.probe_rng.random::<f64>());
         let mut curves = OrderCurves { pools: &mut self.pools, live: &self.live, side, ctx };
         let summary = self.router.route(&mut curves, input, &mut self.faulted);
         self.stats.router_quotes += u64::from(summary.quotes);

@@ -3,18 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::support::{config, example_wasm, run, workspace};
-
-const EXAMPLES: [&str; 8] = [
-    "starter",
-    "fixed-fee-0",
-    "fixed-fee-30",
-    "fixed-fee-100",
-    "fixed-fee-500",
-    "volatility-fee",
-    "inventory-skew",
-    "competitor-match",
-];
+use crate::support::{EXAMPLES, config, example_wasm, run, validate, workspace};
 
 fn line_up(order: &[usize], sims: u32, steps: u32, epoch_len: u32) -> amm_engine::config::Config {
     let entries: String =
@@ -99,7 +88,7 @@ fn four_identical_starters_show_no_entry_order_effect() {
 
 #[test]
 fn identical_copies_of_every_example_are_indistinguishable() {
-    for example in EXAMPLES {
+    for &example in EXAMPLES {
         copies_are_indistinguishable(example, 3, 500, 1_000, 250);
     }
 }
@@ -119,14 +108,9 @@ fn an_honest_curve_capped_at_the_reserve_is_no_shape_violation() {
         assert!(sim.pools[0].retail_volume > 0.0);
     }
     // In validate: the same rule, so the same verdict.
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_amm-engine"))
-        .args(["--no-cache", "validate"])
-        .arg(&capped)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&output.stdout);
+    let (passed, text) = validate(&capped);
     assert!(text.contains("quotes     PASS"), "{text}");
-    assert!(output.status.success(), "{text}");
+    assert!(passed, "{text}");
 }
 
 #[test]

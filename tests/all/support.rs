@@ -129,3 +129,13 @@ impl Drop for Scratch {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// Runs `amm-engine --no-cache validate PATH`: whether it passed, and what it printed.
+pub fn validate(path: &Path) -> (bool, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_amm-engine"))
+        .args(["--no-cache", "validate"])
+        .arg(path)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run amm-engine: {e}"));
+    (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned())
+}

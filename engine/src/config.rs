@@ -109,6 +109,13 @@ pub struct RunConfig {
     /// not depend on it, so it is not written into `results.json` either.
     #[serde(skip_serializing)]
     pub backend: Backend,
+    /// A secret mixed into every draw a strategy must not be able to predict: the
+    /// arbitrageur's probe sizes and cross-checks, which quotes and hooks are audited, and each
+    /// strategy's WASI randomness (never into the price path or the order flow). Default empty:
+    /// then a strategy that knows the seed and its own name could compute them, which is fine
+    /// for local runs. A competition sets a fresh secret per evaluation and publishes it
+    /// afterwards: `results.json` and bundles record it, so `verify` reproduces the run.
+    pub salt: String,
 }
 
 impl Default for RunConfig {
@@ -121,6 +128,7 @@ impl Default for RunConfig {
             seed_stride: 1,
             threads: 0,
             backend: Backend::Wasm,
+            salt: String::new(),
         }
     }
 }

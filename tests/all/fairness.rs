@@ -162,3 +162,38 @@ fn honest_strategies_pass_every_hook_and_quote_audit() {
     }
     assert!(results.stats.hook_calls > 1_000, "hooks ran");
 }
+
+#[test]
+fn the_salt_moves_every_draw_a_strategy_must_not_predict_and_nothing_else() {
+    let line_up = |salt: &str, extra: &str| {
+        let entries: String = ["starter", "fixed-fee-30"]
+            .iter()
+            .map(|k| format!("[[strategy]]\npath = \"{}\"\n", example_wasm(k).display()))
+            .collect();
+        config(&format!("[run]\nsimulations = 3\nsteps = 1500\nepoch_len = 500\nsalt = \"{salt}\"\n{extra}{entries}"))
+    };
+    let a = run(&line_up("first secret", ""));
+    let b = run(&line_up("second secret", ""));
+    let mut differs = false;
+    for (x, y) in a.simulations.iter().zip(&b.simulations) {
+        assert_eq!(x.fair_prices, y.fair_prices, "the price path is the seed's alone");
+        assert_eq!(x.stats.orders, y.stats.orders, "so is the order flow");
+        differs |= x.stats.arb_quotes != y.stats.arb_quotes;
+    }
+    assert!(differs, "the arbitrageur's probes depend on the salt");
+    assert!(a.to_json().contains("\"salt\": \"first secret\""), "recorded, so verify can reproduce");
+    assert_eq!(a.to_json(), run(&line_up("first secret", "")).to_json(), "and deterministic");
+}
+
+#[test]
+fn any_positive_hook_audit_rate_keeps_the_scheduled_audit() {
+    let leak = workspace().join("tests/fixtures/hostile/quote_to_hook_leak.wat");
+    let results = run(&config(&format!(
+        "[run]\nsimulations = 4\nsteps = 1000\nepoch_len = 1000\n[sandbox]\nhook_audit_rate = 1e-300\n[[strategy]]\npath = \"{}\"\n",
+        leak.display()
+    )));
+    for sim in &results.simulations {
+        let d = sim.pools[0].disqualified.as_ref().unwrap_or_else(|| panic!("seed {}: the leak went unseen", sim.seed));
+        assert!(d.reason.starts_with("impure after_swap"), "{d:?}");
+    }
+}

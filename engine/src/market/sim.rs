@@ -167,10 +167,10 @@ struct Seat {
     audit_key: u64,
     quotes: u64,
     hooks: u64,
-    /// Hook calls so far in this epoch.
-    epoch_hooks: u64,
-    /// The hook call of this epoch (counted from 0) that is audited whatever the sample says.
-    audited_hook: u64,
+    /// The step of this epoch from which the next hook call is audited whatever the sample says.
+    audit_step: u64,
+    /// That audit has not happened yet this epoch.
+    audit_pending: bool,
 }
 
 enum Kind {
@@ -191,13 +191,9 @@ struct Ctx<'a> {
     audit_threshold: u64,
     /// Hooks whose hash falls below this are audited.
     hook_audit_threshold: u64,
+    /// Hook audits are on (`hook_audit_rate > 0`): the scheduled one each epoch happens.
+    hook_audits: bool,
 }
-
-/// Every epoch, one of a strategy's first `HOOK_AUDIT_WINDOW` hook calls, drawn from its own
-/// stream, is audited on top of the `hook_audit_rate` sample: a strategy whose every hook leaks
-/// is caught in its first epoch for certain once it has this many hook calls (the example
-/// strategies get ~540 an epoch in `configs/tournament.toml`), at the cost of one replay.
-const HOOK_AUDIT_WINDOW: u64 = 64;
 
 /// Salt separating the hook audit sample from the quote audit sample.
 const HOOK_AUDIT_SALT: u64 = 0x400C_A0D1_7000_0001;
@@ -334,11 +330,14 @@ impl Draws {
 }
 
 impl Pool {
-    /// Starts an epoch's hook count and draws which of its first hook calls is audited.
-    fn draw_audited_hook(&mut self) {
+    /// Draws the step of the epoch starting at `start` (`epoch_len` steps) from which the next
+    /// hook call is audited whatever the sample says. One replay an epoch, at a step nobody can
+    /// predict (with a salted run): a strategy whose every hook leaks is caught in its first
+    /// epoch for certain, and one that leaks only from some step on is caught in proportion.
+    fn draw_audit_step(&mut self, start: u64, epoch_len: u64) {
         if let Kind::Strategy(seat) = &mut self.kind {
-            seat.epoch_hooks = 0;
-            seat.audited_hook = self.draws.below(HOOK_AUDIT_WINDOW);
+            seat.audit_step = start + self.draws.below(epoch_len.max(1));
+            seat.audit_pending = true;
         }
     }
 
@@ -453,10 +452,12 @@ impl Pool {
         self.version += 1; // the hook may change the storage
         let Kind::Strategy(seat) = &mut self.kind else { return };
         seat.hooks += 1;
-        seat.epoch_hooks += 1;
         let call = hook.call();
-        let audit = (ctx.hook_audit_threshold > 0 && seat.epoch_hooks == seat.audited_hook + 1)
-            || audit_due(seat.audit_key ^ HOOK_AUDIT_SALT, seat.hooks, ctx.hook_audit_threshold);
+        let scheduled = ctx.hook_audits && seat.audit_pending && ctx.step >= seat.audit_step;
+        if scheduled {
+            seat.audit_pending = false;
+        }
+        let audit = scheduled || audit_due(seat.audit_key ^ HOOK_AUDIT_SALT, seat.hooks, ctx.hook_audit_threshold);
         let before = audit.then(|| seat.storage.clone());
         if let Err(fault) = hook.run(&mut seat.instance, &mut seat.storage) {
             self.fault(ctx.step, call, fault, ctx.limits.max_faults);
@@ -642,10 +643,13 @@ impl<'c> Simulation<'c> {
         let ry = (config.pools.reserve_y * NANO_F).round() as u64;
         let n = entrants.len();
         let names: Vec<&str> = entrants.iter().map(|e| e.name).collect();
+        // The run's secret: mixed into every draw a strategy must not predict (probe sizes,
+        // cross-checks, audits, its WASI randomness), never into the market's own streams.
+        let salt_key = name_key(&config.run.salt).rotate_left(13);
         let seats = seating(&names, seed);
         let mut pools: Vec<Pool> = Vec::with_capacity(n + 1);
         let blank = |name: String, kind: Kind, reserve_x: u64, reserve_y: u64, weight: f64| Pool {
-            draws: Draws::new(seed, &name),
+            draws: Draws::new(seed ^ salt_key, &name),
             name,
             kind,
             reserve_x,
@@ -666,7 +670,7 @@ impl<'c> Simulation<'c> {
         for &index in &seats {
             let entrant = &entrants[index];
             // Seeded by the simulation and the strategy's name, never by its place.
-            let wasi_seed = mix(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ name_key(entrant.name));
+            let wasi_seed = mix(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ name_key(entrant.name) ^ salt_key);
             let instance = entrant.program.instantiate(limits, wasi_seed);
             let mut pool = blank(entrant.name.to_string(), Kind::Absent, rx, ry, 1.0 / n as f64);
             match instance {
@@ -679,8 +683,8 @@ impl<'c> Simulation<'c> {
                         audit_key: wasi_seed.rotate_left(17) ^ 0xA0D1_7A0D_17A0_D17A,
                         quotes: 0,
                         hooks: 0,
-                        epoch_hooks: 0,
-                        audited_hook: 0,
+                        audit_step: 0,
+                        audit_pending: false,
                     }))
                 }
                 Err(e) => pool.disqualify(0, CallKind::Instantiate, e.to_string()),
@@ -700,7 +704,7 @@ impl<'c> Simulation<'c> {
         let price = config.market.initial_price;
         for pool in &mut pools {
             pool.epoch_start_value = pool.value(price);
-            pool.draw_audited_hook();
+            pool.draw_audit_step(0, u64::from(config.run.epoch_len));
         }
         Self {
             config,
@@ -776,6 +780,7 @@ impl<'c> Simulation<'c> {
             limits: self.limits,
             audit_threshold: self.audit_threshold,
             hook_audit_threshold: self.hook_audit_threshold,
+            hook_audits: self.limits.hook_audit_rate > 0.0,
         }
     }
 
@@ -1035,6 +1040,7 @@ impl<'c> Simulation<'c> {
     /// and starts the next epoch's books.
     fn close_epoch(&mut self) {
         let price = self.price;
+        let epoch_len = u64::from(self.config.run.epoch_len);
         self.fair_prices.push(price);
         for pool in &mut self.pools {
             let weight = if matches!(pool.kind, Kind::Normalizer { .. }) { 0.0 } else { pool.capital_weight };
@@ -1048,7 +1054,7 @@ impl<'c> Simulation<'c> {
             pool.total.arb += pool.epoch.arb;
             pool.epoch = Tally::default();
             pool.epoch_start_value = pool.value(price);
-            pool.draw_audited_hook();
+            pool.draw_audit_step(self.step + 1, epoch_len);
         }
     }
 

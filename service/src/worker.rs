@@ -1,0 +1,151 @@
+//! Evaluation workers: a bounded pool of dedicated threads (never the async runtime's), each
+//! claiming one job at a time under a lease renewed by heartbeats; and the reaper that re-queues
+//! the jobs of workers that died.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::runtime::Handle;
+
+use crate::State;
+use crate::db::{Completion, DbError, Job};
+use crate::eval::{self, JobError};
+
+/// Starts `workers` evaluation threads; they stop when `state.shutdown` is set.
+pub fn start(state: &Arc<State>, handle: &Handle) -> Vec<std::thread::JoinHandle<()>> {
+    (0..state.file.competition.jobs.workers)
+        .map(|i| {
+            let state = state.clone();
+            let handle = handle.clone();
+            std::thread::Builder::new()
+                .name(format!("amm-worker-{i}"))
+                .spawn(move || worker_loop(&state, &handle, i))
+                .unwrap_or_else(|e| panic!("cannot start a worker thread: {e}"))
+        })
+        .collect()
+}
+
+fn worker_loop(state: &Arc<State>, handle: &Handle, index: u32) {
+    let owner = format!("{}/{index}", state.worker_id);
+    let lease_ms = state.lease().as_millis() as i64;
+    while !state.shutdown.load(Ordering::Relaxed) {
+        state.worker_tick.store(crate::db::now_ms() as u64, Ordering::Relaxed);
+        let claimed = handle.block_on(state.db.claim(&owner, lease_ms));
+        match claimed {
+            Ok(Some(job)) => {
+                tracing::info!(job = job.id, submission = job.submission, attempt = job.attempts, "job claimed");
+                if let Err(e) = run_job(state, handle, &job) {
+                    tracing::error!(job = job.id, error = %e, "job bookkeeping failed; its lease will expire");
+                }
+            }
+            Ok(None) => {
+                // Wait for an upload (or poll: other processes may queue work too).
+                handle.block_on(async {
+                    let _ = tokio::time::timeout(Duration::from_millis(500), state.wake.notified()).await;
+                });
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot claim a job");
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+    }
+}
+
+fn run_job(state: &Arc<State>, handle: &Handle, job: &Job) -> Result<(), DbError> {
+    let max_attempts = i64::from(state.file.competition.jobs.max_attempts);
+    let Some(sub) = handle.block_on(state.db.submission(job.submission))? else {
+        return handle.block_on(state.db.fail(job.id, job.fence, "submission missing", false, max_attempts));
+    };
+    let entry = (!sub.baseline).then(|| (state.data.join(&sub.bytes_path), sub.name.clone()));
+    let config = eval::evaluation_config(&state.file.config, entry);
+    let done = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let finished = Arc::new(AtomicBool::new(false));
+    // Heartbeats on the runtime: renew the lease every third of it and record progress; a lost
+    // lease (re-leased after expiry, cancelled) tells the job to stop.
+    let beat = {
+        let (db, done, stop, finished) = (state.db.clone(), done.clone(), stop.clone(), finished.clone());
+        let (id, fence, lease) = (job.id, job.fence, state.lease());
+        handle.spawn(async move {
+            loop {
+                tokio::time::sleep(lease / 3).await;
+                if finished.load(Ordering::Relaxed) {
+                    break;
+                }
+                match db.heartbeat(id, fence, lease.as_millis() as i64, done.load(Ordering::Relaxed) as i64).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        stop.store(true, Ordering::Relaxed);
+                        break;
+                    }
+                    Err(e) => tracing::warn!(job = id, error = %e, "heartbeat failed"),
+                }
+            }
+        })
+    };
+    let wall = Duration::from_secs(state.file.competition.jobs.wall_clock_seconds);
+    let outcome = eval::run_shards(
+        &state.engine,
+        &config,
+        job.shard_lo as u32..job.shard_hi as u32,
+        job.shard_count as u32,
+        wall,
+        &done,
+        &stop,
+    );
+    finished.store(true, Ordering::Relaxed);
+    beat.abort();
+    match outcome {
+        Ok(shards) => match handle.block_on(state.db.complete(job.id, job.fence, &shards))? {
+            Completion::Stale => tracing::warn!(job = job.id, "finished under a stale lease: discarded"),
+            Completion::Recorded(last) => {
+                tracing::info!(job = job.id, "job succeeded");
+                if last {
+                    finish_submission(state, handle, sub.id, !sub.baseline, job)?;
+                }
+            }
+        },
+        Err(JobError::Abandoned) => tracing::info!(job = job.id, "job abandoned (cancelled or lease lost)"),
+        Err(e) => {
+            tracing::warn!(job = job.id, error = %e, "job failed");
+            handle.block_on(state.db.fail(job.id, job.fence, &e.to_string(), e.retry(), max_attempts))?;
+        }
+    }
+    Ok(())
+}
+
+fn finish_submission(state: &Arc<State>, handle: &Handle, id: i64, entry: bool, job: &Job) -> Result<(), DbError> {
+    let shards = handle.block_on(state.db.shard_results(id))?;
+    match eval::merge_shards(&shards) {
+        Ok(results) => {
+            let summary = serde_json::to_string(&eval::summarize(&results, entry)).unwrap_or_default();
+            if handle.block_on(state.db.finish_submission(id, &summary, &results.to_json()))? {
+                tracing::info!(submission = id, "evaluation complete");
+            }
+        }
+        Err(e) => {
+            tracing::error!(submission = id, job = job.id, error = %e, "cannot merge the shards");
+            return Err(DbError::Corrupt { what: "shard results", message: e });
+        }
+    }
+    Ok(())
+}
+
+/// Re-queues jobs with expired leases, every half lease, until shutdown.
+pub async fn reaper(state: Arc<State>) {
+    let period = (state.lease() / 2).max(Duration::from_millis(250));
+    let max_attempts = i64::from(state.file.competition.jobs.max_attempts);
+    while !state.shutdown.load(Ordering::Relaxed) {
+        match state.db.reap(max_attempts).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::warn!(jobs = n, "re-queued jobs whose lease expired");
+                state.wake.notify_waiters();
+            }
+            Err(e) => tracing::error!(error = %e, "reaper"),
+        }
+        tokio::time::sleep(period).await;
+    }
+}

@@ -471,6 +471,19 @@ impl Db {
         rows.iter().map(|r| Ok((r.try_get("shard")?, r.try_get("json")?))).collect()
     }
 
+    /// Pending submissions whose jobs have all succeeded (not yet merged), with their
+    /// baseline flag.
+    pub async fn unmerged(&self) -> Result<Vec<(i64, bool)>, DbError> {
+        let rows = sqlx::query(
+            "SELECT s.id AS id, s.baseline AS baseline FROM submissions s WHERE s.status = 'pending' \
+             AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.submission = s.id AND j.state <> 'succeeded') \
+             AND EXISTS (SELECT 1 FROM jobs j WHERE j.submission = s.id)",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get::<i64, _>("baseline")? != 0))).collect()
+    }
+
     /// Records submission `id` evaluated (once: a second call changes nothing).
     pub async fn finish_submission(&self, id: i64, summary: &str, results: &str) -> Result<bool, DbError> {
         let r = sqlx::query(

@@ -90,7 +90,9 @@ impl JobError {
 }
 
 /// Runs shards `[lo, hi)` of `count` of `config`, returning each shard's results.json text.
-/// `done` counts finished simulations; `stop` is checked between shards.
+/// `done` counts finished simulations; after each shard `checkpoint` is called (it records
+/// progress and renews the lease), and the job stops when it returns false or `stop` is set.
+#[allow(clippy::too_many_arguments)]
 pub fn run_shards(
     engine: &SandboxEngine,
     config: &Config,
@@ -99,6 +101,7 @@ pub fn run_shards(
     wall_clock: Duration,
     done: &AtomicU64,
     stop: &AtomicBool,
+    checkpoint: &mut dyn FnMut() -> bool,
 ) -> Result<Vec<(u32, String)>, JobError> {
     let started = Instant::now();
     let options = RunOptions { progress: false, build: Default::default(), shard: None };
@@ -117,6 +120,9 @@ pub fn run_shards(
             run::run(config, copy_entrants(&loaded), &options).map_err(|e| JobError::Engine(e.to_string()))?;
         done.fetch_add(results.simulations.len() as u64, Ordering::Relaxed);
         out.push((index, results.to_json()));
+        if !checkpoint() {
+            return Err(JobError::Abandoned);
+        }
     }
     Ok(out)
 }

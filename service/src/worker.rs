@@ -86,6 +86,18 @@ fn run_job(state: &Arc<State>, handle: &Handle, job: &Job) -> Result<(), DbError
         })
     };
     let wall = Duration::from_secs(state.file.competition.jobs.wall_clock_seconds);
+    let lease_ms = state.lease().as_millis() as i64;
+    let mut checkpoint = || {
+        let done = done.load(Ordering::Relaxed) as i64;
+        match handle.block_on(state.db.heartbeat(job.id, job.fence, lease_ms, done)) {
+            Ok(held) => held,
+            // The database is unreachable: keep going; the lease decides.
+            Err(e) => {
+                tracing::warn!(job = job.id, error = %e, "progress not recorded");
+                true
+            }
+        }
+    };
     let outcome = eval::run_shards(
         &state.engine,
         &config,
@@ -94,6 +106,7 @@ fn run_job(state: &Arc<State>, handle: &Handle, job: &Job) -> Result<(), DbError
         wall,
         &done,
         &stop,
+        &mut checkpoint,
     );
     finished.store(true, Ordering::Relaxed);
     beat.abort();
@@ -103,7 +116,7 @@ fn run_job(state: &Arc<State>, handle: &Handle, job: &Job) -> Result<(), DbError
             Completion::Recorded(last) => {
                 tracing::info!(job = job.id, "job succeeded");
                 if last {
-                    finish_submission(state, handle, sub.id, !sub.baseline, job)?;
+                    handle.block_on(finish_submission(state, sub.id, !sub.baseline))?;
                 }
             }
         },
@@ -116,21 +129,31 @@ fn run_job(state: &Arc<State>, handle: &Handle, job: &Job) -> Result<(), DbError
     Ok(())
 }
 
-fn finish_submission(state: &Arc<State>, handle: &Handle, id: i64, entry: bool, job: &Job) -> Result<(), DbError> {
-    let shards = handle.block_on(state.db.shard_results(id))?;
-    match eval::merge_shards(&shards) {
-        Ok(results) => {
+/// Merges the shards of submission `id` (all its jobs succeeded) and records it evaluated.
+/// Idempotent: whoever gets there first records it, later calls change nothing.
+pub async fn finish_submission(state: &State, id: i64, entry: bool) -> Result<(), DbError> {
+    let shards = state.db.shard_results(id).await?;
+    // Parsing and merging is CPU work: off the runtime's threads.
+    let merged = tokio::task::spawn_blocking(move || {
+        eval::merge_shards(&shards).map(|results| {
             let summary = serde_json::to_string(&eval::summarize(&results, entry)).unwrap_or_default();
-            if handle.block_on(state.db.finish_submission(id, &summary, &results.to_json()))? {
+            (summary, results.to_json())
+        })
+    })
+    .await
+    .unwrap_or_else(|e| Err(format!("merge task: {e}")));
+    match merged {
+        Ok((summary, results)) => {
+            if state.db.finish_submission(id, &summary, &results).await? {
                 tracing::info!(submission = id, "evaluation complete");
             }
+            Ok(())
         }
         Err(e) => {
-            tracing::error!(submission = id, job = job.id, error = %e, "cannot merge the shards");
-            return Err(DbError::Corrupt { what: "shard results", message: e });
+            tracing::error!(submission = id, error = %e, "cannot merge the shards");
+            Err(DbError::Corrupt { what: "shard results", message: e })
         }
     }
-    Ok(())
 }
 
 /// Re-queues jobs with expired leases, every half lease, until shutdown.
@@ -143,6 +166,18 @@ pub async fn reaper(state: Arc<State>) {
             Ok(n) => {
                 tracing::warn!(jobs = n, "re-queued jobs whose lease expired");
                 state.wake.notify_waiters();
+            }
+            Err(e) => tracing::error!(error = %e, "reaper"),
+        }
+        // Evaluations whose last job was recorded but not merged (the process died between
+        // the two): merge them now.
+        match state.db.unmerged().await {
+            Ok(ids) => {
+                for (id, baseline) in ids {
+                    if let Err(e) = finish_submission(&state, id, !baseline).await {
+                        tracing::error!(submission = id, error = %e, "merging a finished evaluation");
+                    }
+                }
             }
             Err(e) => tracing::error!(error = %e, "reaper"),
         }

@@ -13,4 +13,5 @@ mod isolation;
 mod market;
 mod parity;
 mod scale_out;
+mod service;
 mod wit;

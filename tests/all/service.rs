@@ -1,0 +1,448 @@
+//! `amm-engine serve` as operators and contestants use it: a real server process on a loopback
+//! port, a real SQLite file in a scratch data directory, real HTTP.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::{Scratch, example_wasm, workspace};
+
+/// A small competition: the house field is fixed-fee-30 (a built example), `seeds` public
+/// seeds of `steps` steps. `extra` lands in the `[competition]` table.
+fn competition(dir: &Path, seeds: u32, steps: u32, extra: &str) -> PathBuf {
+    let house = example_wasm("fixed-fee-30");
+    let text = format!(
+        r#"[run]
+steps = {steps}
+epoch_len = 500
+threads = 2
+
+[[strategy]]
+path = "{}"
+name = "house 30 bps"
+
+[competition]
+name = "test cup"
+public_seeds = {{ start = 1, count = {seeds} }}
+hidden_seeds = {{ start = 1000000, count = 10 }}
+max_upload_bytes = 200000
+{extra}
+"#,
+        house.display()
+    );
+    let path = dir.join("competition.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn token(data: &Path, handle: &str, admin: bool) -> String {
+    let mut args = vec!["token", "create", handle, "--data", data.to_str().unwrap()];
+    if admin {
+        args.push("--admin");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_amm-engine")).args(&args).output().unwrap();
+    assert!(out.status.success(), "token create: {}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let token = text.trim().to_string();
+    assert!(token.starts_with("amm_") && token.len() == 68 && !token.contains('\n'), "one token line: {text:?}");
+    token
+}
+
+/// A running `amm-engine serve`, killed when dropped.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Server {
+    fn start(competition: &Path, data: &Path) -> Server {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(data.with_extension("log")).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_amm-engine"))
+            .args(["serve", competition.to_str().unwrap(), "--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .env("AMM_ENGINE_CACHE", data.with_extension("cache"))
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("first line {line:?}; log: {}", log_text(data)))
+            .parse()
+            .unwrap();
+        Server { child, addr }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill(); // SIGKILL
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn log_text(data: &Path) -> String {
+    std::fs::read_to_string(data.with_extension("log")).unwrap_or_default()
+}
+
+/// A response: status, headers (lower-case names), body.
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Response {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {} {}", self.status, String::from_utf8_lossy(&self.body)))
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection (the server closes it after the response).
+fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, String)], body: &[u8]) -> Response {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    // The server may answer (413) and stop reading before the body is sent: keep the answer.
+    let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(body));
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no HTTP response to {method} {path}: {:?}", String::from_utf8_lossy(&raw)));
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.lines();
+    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    if headers.iter().any(|(n, v)| n == "transfer-encoding" && v.contains("chunked")) {
+        body = dechunk(&body);
+    }
+    Response { status, headers, body }
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(eol) = data.windows(2).position(|w| w == b"\r\n") else { return out };
+        let size = usize::from_str_radix(String::from_utf8_lossy(&data[..eol]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&data[eol + 2..eol + 2 + size]);
+        data = &data[eol + 2 + size + 2..];
+    }
+}
+
+fn get(addr: SocketAddr, path: &str) -> Response {
+    request(addr, "GET", path, &[], b"")
+}
+
+fn post(addr: SocketAddr, path: &str, token: Option<&str>) -> Response {
+    let auth: Vec<(&str, String)> = token.map(|t| ("Authorization", format!("Bearer {t}"))).into_iter().collect();
+    request(addr, "POST", path, &auth, b"")
+}
+
+/// Uploads `module` (and `name`) as multipart/form-data, as `curl -F` does.
+fn upload(addr: SocketAddr, token: Option<&str>, module: &[u8], name: Option<&str>) -> Response {
+    let boundary = "----amm-test-boundary-7f3a";
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"module\"; filename=\"s.wasm\"\r\n\
+             Content-Type: application/wasm\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(module);
+    body.extend_from_slice(b"\r\n");
+    if let Some(name) = name {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\n{name}\r\n").as_bytes(),
+        );
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let mut headers = vec![("Content-Type", format!("multipart/form-data; boundary={boundary}"))];
+    if let Some(t) = token {
+        headers.push(("Authorization", format!("Bearer {t}")));
+    }
+    request(addr, "POST", "/api/submissions", &headers, &body)
+}
+
+/// Polls job `id` until it is in a final state (or `timeout`), returning its last view.
+fn wait_for_job(addr: SocketAddr, id: i64, timeout: Duration) -> Value {
+    let started = Instant::now();
+    loop {
+        let job = get(addr, &format!("/api/jobs/{id}")).json();
+        let state = job["state"].as_str().unwrap().to_string();
+        if ["succeeded", "failed", "cancelled"].contains(&state.as_str()) || started.elapsed() > timeout {
+            return job;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn board(addr: SocketAddr) -> Vec<Value> {
+    let r = get(addr, "/api/leaderboard");
+    assert_eq!(r.status, 200);
+    r.json().as_array().unwrap().clone()
+}
+
+fn wasm_of(fixture: &Path) -> Vec<u8> {
+    let bytes = std::fs::read(fixture).unwrap();
+    if fixture.extension().is_some_and(|e| e == "wat") { wat::parse_bytes(&bytes).unwrap().into_owned() } else { bytes }
+}
+
+#[test]
+fn serve_authenticates_validates_evaluates_and_ranks() {
+    let scratch = Scratch::new();
+    let data = scratch.path().join("data");
+    let comp = competition(scratch.path(), 4, 1_000, "");
+    let alice = token(&data, "alice", false);
+    let mut server = Server::start(&comp, &data);
+    let addr = server.addr;
+
+    // Health, readiness, the public definition, the OpenAPI document.
+    assert_eq!(get(addr, "/healthz").json()["status"], "ok");
+    let ready = get(addr, "/readyz");
+    assert_eq!((ready.status, ready.json()["database"].as_str()), (200, Some("ok")), "{}", ready.json());
+    let definition = get(addr, "/api/competition").json();
+    assert_eq!(definition["name"], "test cup");
+    assert_eq!(definition["public_seeds"]["count"], 4);
+    assert!(definition["hidden_seeds"].get("start").is_none(), "hidden seeds stay hidden: {definition}");
+    let openapi = get(addr, "/openapi.json").json();
+    assert!(openapi["openapi"].as_str().unwrap().starts_with("3."));
+    for path in ["/api/submissions", "/api/jobs/{id}", "/api/jobs/{id}/cancel", "/api/leaderboard"] {
+        assert!(openapi["paths"].get(path).is_some(), "{path} missing from the OpenAPI document");
+    }
+
+    let honest = std::fs::read(example_wasm("fixed-fee-30")).unwrap();
+    // 401 without a token or with a wrong one.
+    let r = upload(addr, None, &honest, None);
+    assert_eq!(r.status, 401, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(upload(addr, Some("amm_wrong"), &honest, None).status, 401);
+    // 413 over the upload limit (200,000 bytes).
+    let r = upload(addr, Some(&alice), &vec![0u8; 300_000], None);
+    assert_eq!(r.status, 413, "{}", String::from_utf8_lossy(&r.body));
+    // 422 with the failed check for every hostile fixture; none is queued.
+    let mut refused = 0;
+    for entry in std::fs::read_dir(workspace().join("tests/fixtures/hostile")).unwrap() {
+        let path = entry.unwrap().path();
+        let r = upload(addr, Some(&alice), &wasm_of(&path), None);
+        assert_eq!(r.status, 422, "{} was not refused: {}", path.display(), String::from_utf8_lossy(&r.body));
+        let body = r.json();
+        let failed = body["failed"].as_array().unwrap();
+        assert!(!failed.is_empty() && failed[0]["detail"].as_str().unwrap().len() > 10, "{body}");
+        let file = path.file_name().unwrap().to_string_lossy().into_owned();
+        let (check, detail) = (failed[0]["name"].as_str().unwrap(), failed[0]["detail"].as_str().unwrap());
+        match file.as_str() {
+            "loop_in_quote.wat" => assert!(check == "quotes" && detail.contains("out of fuel"), "{body}"),
+            "env_import.wat" => assert!(check == "format" && detail.contains("env.read_secret"), "{body}"),
+            "not_wasm.wasm" => assert_eq!(check, "format", "{body}"),
+            _ => {}
+        }
+        refused += 1;
+    }
+    assert!(refused >= 30, "only {refused} fixtures");
+
+    // 202 for an honest module; its job reaches `succeeded` with full progress.
+    let r = upload(addr, Some(&alice), &honest, Some("alice 30"));
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let accepted = r.json();
+    let (submission, job) = (accepted["submission"].as_i64().unwrap(), accepted["job"].as_i64().unwrap());
+    let done = wait_for_job(addr, job, Duration::from_secs(30));
+    assert_eq!(done["state"], "succeeded", "{done}\n{}", log_text(&data));
+    assert_eq!(done["progress"]["done"], done["progress"]["total"]);
+    assert_eq!(done["progress"]["total"], 4);
+    assert_eq!(done["attempts"], 1);
+
+    // The same bytes again: the earlier submission, nothing re-evaluated.
+    let r = upload(addr, Some(&alice), &honest, Some("again"));
+    assert_eq!(r.status, 200);
+    assert_eq!((r.json()["duplicate"].as_bool(), r.json()["submission"].as_i64()), (Some(true), Some(submission)));
+
+    // The submission page: validation, summary, per-seed edges.
+    let view = get(addr, &format!("/api/submissions/{submission}")).json();
+    assert_eq!(view["status"], "evaluated", "{view}");
+    assert_eq!(view["name"], "alice 30");
+    assert!(view["validation"].as_array().unwrap().iter().all(|c| c["outcome"] == "PASS"), "{view}");
+    let edges = view["summary"]["per_seed_edges"].as_array().unwrap();
+    assert_eq!(edges.iter().map(|e| e[0].as_u64().unwrap()).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+    let entry = view["summary"]["entrants"].as_array().unwrap().last().unwrap().clone();
+    let mean = edges.iter().map(|e| e[1].as_f64().unwrap()).sum::<f64>() / 4.0;
+    assert!((entry["mean_edge"].as_f64().unwrap() - mean).abs() < 1e-9, "{entry}");
+
+    // The board: alice's row, and the baselines (house field, normalizer) flagged.
+    let started = Instant::now();
+    let rows = loop {
+        let rows = board(addr);
+        if rows.iter().any(|r| r["baseline"] == true) || started.elapsed() > Duration::from_secs(30) {
+            break rows;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mine: Vec<&Value> = rows.iter().filter(|r| r["submitter"] == "alice").collect();
+    assert_eq!(mine.len(), 1, "{rows:?}");
+    assert_eq!((mine[0]["rank"].as_u64(), mine[0]["submission"].as_i64()), (Some(1), Some(submission)));
+    assert_eq!(mine[0]["mean_edge"], entry["mean_edge"]);
+    assert!(mine[0]["edge_vs_normalizer"].is_f64() && mine[0]["stderr_vs_normalizer"].is_f64());
+    let baselines: Vec<&str> =
+        rows.iter().filter(|r| r["baseline"] == true).map(|r| r["strategy"].as_str().unwrap()).collect();
+    assert_eq!(baselines.len(), 2, "{rows:?}");
+    assert!(baselines.contains(&"house 30 bps") && baselines.contains(&"normalizer"), "{baselines:?}");
+    assert!(rows.iter().filter(|r| r["baseline"] == true).all(|r| r["rank"].is_null()));
+    let csv = get(addr, "/api/leaderboard.csv");
+    assert_eq!(csv.header("content-type"), Some("text/csv; charset=utf-8"));
+    let csv = String::from_utf8(csv.body).unwrap();
+    assert!(csv.starts_with("rank,baseline,submitter,strategy,submission,mean_edge,"), "{csv}");
+    assert!(csv.lines().any(|l| l.starts_with(&format!("1,false,alice,alice 30,{submission},"))), "{csv}");
+    assert_eq!(csv.lines().count(), 1 + rows.len());
+
+    // The README's curl upload, verbatim but for the address, token and file.
+    let readme = std::fs::read_to_string(workspace().join("README.md")).unwrap();
+    let curl = readme
+        .lines()
+        .find(|l| l.trim_start().starts_with("curl ") && l.contains("/api/submissions"))
+        .expect("a curl upload example in the README");
+    if Command::new("curl").arg("--version").output().is_ok() {
+        let bob = token(&data, "bob", false);
+        let command = curl
+            .replace("$TOKEN", &bob)
+            .replace("http://127.0.0.1:8080", &format!("http://{addr}"))
+            .replace("my-strategy.wasm", example_wasm("fixed-fee-100").to_str().unwrap());
+        let out = Command::new("sh").arg("-c").arg(&command).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{command}: {text}");
+        let body: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        let job = wait_for_job(addr, body["job"].as_i64().unwrap(), Duration::from_secs(30));
+        assert_eq!(job["state"], "succeeded", "{job}");
+        let rows = board(addr);
+        assert_eq!(rows.iter().filter(|r| r["submitter"] == "bob").count(), 1, "{rows:?}");
+    }
+    server.kill();
+}
+
+#[test]
+fn serve_enforces_quotas_and_cancels_on_request() {
+    let scratch = Scratch::new();
+    let data = scratch.path().join("data");
+    // Long enough that a job is still running when cancelled; one at a time per submitter,
+    // three a day.
+    let comp = competition(
+        scratch.path(),
+        100,
+        10_000,
+        "[competition.quotas]\nper_day = 3\nconcurrent = 1\n[competition.jobs]\nseeds_per_job = 100\n",
+    );
+    let carol = token(&data, "carol", false);
+    let dave = token(&data, "dave", false);
+    let admin = token(&data, "root", true);
+    let server = Server::start(&comp, &data);
+    let addr = server.addr;
+    let a = std::fs::read(example_wasm("fixed-fee-100")).unwrap();
+    let b = std::fs::read(example_wasm("fixed-fee-500")).unwrap();
+    let c = std::fs::read(example_wasm("fixed-fee-0")).unwrap();
+
+    let first = upload(addr, Some(&carol), &a, None);
+    assert_eq!(first.status, 202, "{}", String::from_utf8_lossy(&first.body));
+    let job = first.json()["job"].as_i64().unwrap();
+    // A second upload while the first is evaluated: over the concurrency quota.
+    let r = upload(addr, Some(&carol), &b, None);
+    assert_eq!(r.status, 429, "{}", String::from_utf8_lossy(&r.body));
+    let retry: u64 = r.header("retry-after").expect("Retry-After").parse().unwrap();
+    assert!(retry >= 1, "{retry}");
+    assert!(r.json()["error"].as_str().unwrap().contains("at most 1 at once"));
+
+    // Cancel: not by someone else, by the owner; then it is over.
+    assert_eq!(post(addr, &format!("/api/jobs/{job}/cancel"), None).status, 401);
+    assert_eq!(post(addr, &format!("/api/jobs/{job}/cancel"), Some(&dave)).status, 403);
+    let r = post(addr, &format!("/api/jobs/{job}/cancel"), Some(&carol));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["state"], "cancelled");
+    assert_eq!(post(addr, &format!("/api/jobs/{job}/cancel"), Some(&carol)).status, 409);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(get(addr, &format!("/api/jobs/{job}")).json()["state"], "cancelled", "stays cancelled");
+    assert!(board(addr).iter().all(|r| r["submitter"] != "carol"), "a cancelled entry has no row");
+
+    // The concurrency slot is free again; an admin may cancel anyone's job.
+    let r = upload(addr, Some(&carol), &b, None);
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let job = r.json()["job"].as_i64().unwrap();
+    assert_eq!(post(addr, &format!("/api/jobs/{job}/cancel"), Some(&admin)).status, 200);
+    // Three uploads accepted today: the daily quota answers 429 with the wait until the oldest
+    // leaves the 24-hour window.
+    let r = upload(addr, Some(&carol), &c, None);
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let job = r.json()["job"].as_i64().unwrap();
+    assert_eq!(post(addr, &format!("/api/jobs/{job}/cancel"), Some(&carol)).status, 200);
+    let d = std::fs::read(example_wasm("volatility-fee")).unwrap();
+    let r = upload(addr, Some(&carol), &d, None);
+    assert_eq!(r.status, 429, "{}", String::from_utf8_lossy(&r.body));
+    let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((86_000..=86_400).contains(&retry), "{retry}");
+}
+
+#[test]
+fn a_job_running_when_the_server_is_killed_completes_once_after_a_restart() {
+    let scratch = Scratch::new();
+    let data = scratch.path().join("data");
+    let comp = competition(scratch.path(), 200, 10_000, "[competition.jobs]\nseeds_per_job = 200\nlease_seconds = 2\n");
+    let erin = token(&data, "erin", false);
+    let mut server = Server::start(&comp, &data);
+    let addr = server.addr;
+    let r = upload(addr, Some(&erin), &std::fs::read(example_wasm("starter")).unwrap(), None);
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let (submission, job) = (r.json()["submission"].as_i64().unwrap(), r.json()["job"].as_i64().unwrap());
+    // Wait until the job has made progress, then kill -9 mid-evaluation.
+    let started = Instant::now();
+    loop {
+        let view = get(addr, &format!("/api/jobs/{job}")).json();
+        assert!(started.elapsed() < Duration::from_secs(30), "never ran: {view}");
+        assert_ne!(view["state"], "succeeded", "finished before the kill: make the job longer");
+        if view["state"] == "running" && view["progress"]["done"].as_i64().unwrap() > 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server.kill();
+
+    // Restart on the same data directory: the lease expires, the reaper re-queues, the job
+    // runs again and is recorded once.
+    let server = Server::start(&comp, &data);
+    let addr = server.addr;
+    let done = wait_for_job(addr, job, Duration::from_secs(40));
+    assert_eq!(done["state"], "succeeded", "{done}\n{}", log_text(&data));
+    assert_eq!(done["attempts"], 2, "{done}");
+    assert_eq!(done["progress"]["done"], 200);
+    let view = get(addr, &format!("/api/submissions/{submission}")).json();
+    assert_eq!(view["status"], "evaluated");
+    let seeds: Vec<u64> =
+        view["summary"]["per_seed_edges"].as_array().unwrap().iter().map(|e| e[0].as_u64().unwrap()).collect();
+    assert_eq!(seeds, (1..=200).collect::<Vec<u64>>(), "every seed exactly once");
+    let rows = board(addr);
+    assert_eq!(rows.iter().filter(|r| r["submitter"] == "erin").count(), 1, "{rows:?}");
+}

@@ -60,6 +60,7 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/api/competition", get(competition))
         .route("/api/submissions", post(submit).layer(DefaultBodyLimit::max(body_limit)))
         .route("/api/submissions/{id}", get(submission))
+        .route("/api/submissions/{id}/results.json", get(results_json))
         .route("/api/jobs/{id}", get(job))
         .route("/api/jobs/{id}/cancel", post(cancel))
         .route("/api/leaderboard", get(leaderboard))
@@ -73,7 +74,7 @@ pub fn router(state: Arc<State>) -> Router {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "amm-engine competition service", description = "Submissions, evaluation jobs and the leaderboard."),
-    paths(healthz, readyz, competition, submit, submission, job, cancel, leaderboard, leaderboard_csv),
+    paths(healthz, readyz, competition, submit, submission, results_json, job, cancel, leaderboard, leaderboard_csv),
     components(schemas(Accepted, JobView, Progress, BoardRow, SubmissionView, CheckView, Summary, EntrantSummary))
 )]
 pub struct ApiDoc;
@@ -481,6 +482,15 @@ async fn submission(state: Shared, Path(id): Path<i64>) -> Result<Json<Submissio
         evaluated_at: s.evaluated_at.map(iso8601),
         engine_version: s.engine_version,
     }))
+}
+
+/// The evaluation's merged `results.json`, byte-identical to `amm-engine run` of the same
+/// configuration (the house field, then the entry).
+#[utoipa::path(get, path = "/api/submissions/{id}/results.json", params(("id" = i64, Path, description = "submission id")),
+    responses((status = 200, description = "results.json"), (status = 404, description = "no such evaluated submission")))]
+async fn results_json(state: Shared, Path(id): Path<i64>) -> Result<Response, ApiError> {
+    let text = state.db.results(id).await?.ok_or_else(|| not_found("evaluated submission", id))?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], text).into_response())
 }
 
 /// One row of the board.

@@ -221,7 +221,8 @@ fn wasm_of(fixture: &Path) -> Vec<u8> {
 fn serve_authenticates_validates_evaluates_and_ranks() {
     let scratch = Scratch::new();
     let data = scratch.path().join("data");
-    let comp = competition(scratch.path(), 4, 1_000, "");
+    // 8 seeds in two jobs of 4 (so the evaluation is merged from shards).
+    let comp = competition(scratch.path(), 8, 1_000, "[competition.jobs]\nseeds_per_job = 4\n");
     let alice = token(&data, "alice", false);
     let mut server = Server::start(&comp, &data);
     let addr = server.addr;
@@ -232,7 +233,7 @@ fn serve_authenticates_validates_evaluates_and_ranks() {
     assert_eq!((ready.status, ready.json()["database"].as_str()), (200, Some("ok")), "{}", ready.json());
     let definition = get(addr, "/api/competition").json();
     assert_eq!(definition["name"], "test cup");
-    assert_eq!(definition["public_seeds"]["count"], 4);
+    assert_eq!(definition["public_seeds"]["count"], 8);
     assert!(definition["hidden_seeds"].get("start").is_none(), "hidden seeds stay hidden: {definition}");
     let openapi = get(addr, "/openapi.json").json();
     assert!(openapi["openapi"].as_str().unwrap().starts_with("3."));
@@ -279,6 +280,9 @@ fn serve_authenticates_validates_evaluates_and_ranks() {
     assert_eq!(done["progress"]["done"], done["progress"]["total"]);
     assert_eq!(done["progress"]["total"], 4);
     assert_eq!(done["attempts"], 1);
+    let jobs: Vec<i64> = accepted["jobs"].as_array().unwrap().iter().map(|j| j.as_i64().unwrap()).collect();
+    assert_eq!(jobs.len(), 2, "{accepted}");
+    assert_eq!(wait_for_job(addr, jobs[1], Duration::from_secs(30))["state"], "succeeded");
 
     // The same bytes again: the earlier submission, nothing re-evaluated.
     let r = upload(addr, Some(&alice), &honest, Some("again"));
@@ -291,10 +295,36 @@ fn serve_authenticates_validates_evaluates_and_ranks() {
     assert_eq!(view["name"], "alice 30");
     assert!(view["validation"].as_array().unwrap().iter().all(|c| c["outcome"] == "PASS"), "{view}");
     let edges = view["summary"]["per_seed_edges"].as_array().unwrap();
-    assert_eq!(edges.iter().map(|e| e[0].as_u64().unwrap()).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+    assert_eq!(edges.iter().map(|e| e[0].as_u64().unwrap()).collect::<Vec<_>>(), (1..=8).collect::<Vec<u64>>());
     let entry = view["summary"]["entrants"].as_array().unwrap().last().unwrap().clone();
-    let mean = edges.iter().map(|e| e[1].as_f64().unwrap()).sum::<f64>() / 4.0;
+    let mean = edges.iter().map(|e| e[1].as_f64().unwrap()).sum::<f64>() / 8.0;
     assert!((entry["mean_edge"].as_f64().unwrap() - mean).abs() < 1e-9, "{entry}");
+
+    // The merged evaluation is byte for byte what `amm-engine run` gives for the same config.
+    let served = get(addr, &format!("/api/submissions/{submission}/results.json"));
+    assert_eq!(served.status, 200);
+    let module =
+        std::fs::canonicalize(&data).unwrap().join(format!("modules/{}.wasm", view["sha256"].as_str().unwrap()));
+    let run_config = scratch.path().join("same.toml");
+    std::fs::write(
+        &run_config,
+        format!(
+            "[run]\nsimulations = 8\nseed_start = 1\nsteps = 1000\nepoch_len = 500\nthreads = 2\n\n\
+             [[strategy]]\npath = \"{}\"\nname = \"house 30 bps\"\n\n[[strategy]]\npath = \"{}\"\nname = \"alice 30\"\n",
+            std::fs::canonicalize(example_wasm("fixed-fee-30")).unwrap().display(),
+            module.display()
+        ),
+    )
+    .unwrap();
+    let out = scratch.path().join("same-out");
+    let status = Command::new(env!("CARGO_BIN_EXE_amm-engine"))
+        .args(["run", run_config.to_str().unwrap(), "--quiet", "--out", out.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let expected = std::fs::read(out.join("results.json")).unwrap();
+    assert!(served.body == expected, "the service's results.json differs from amm-engine run's");
 
     // The board: alice's row, and the baselines (house field, normalizer) flagged.
     let started = Instant::now();

@@ -93,7 +93,7 @@ async fn healthz() -> Json<serde_json::Value> {
 }
 
 /// Readiness: the database answers and (when this process evaluates) a worker looked for work
-/// in the last 10 s.
+/// or finished a shard within the last two leases (at least 10 s).
 #[utoipa::path(get, path = "/readyz", responses((status = 200, description = "ready"), (status = 503, description = "not ready")))]
 async fn readyz(state: Shared) -> Response {
     let db = state.db.ping().await;
@@ -101,8 +101,10 @@ async fn readyz(state: Shared) -> Response {
     let workers = match state.role {
         crate::Role::Web => "elsewhere".to_string(),
         _ => {
+            // Workers tick when they look for work and after every shard of a job.
             let tick = state.worker_tick.load(std::sync::atomic::Ordering::Relaxed) as i64;
-            if now_ms() - tick < 10_000 { "alive".into() } else { "stalled".into() }
+            let patience = (2 * state.lease().as_millis() as i64).max(10_000);
+            if now_ms() - tick < patience { "alive".into() } else { "stalled".into() }
         }
     };
     let ready = db.is_ok() && workers != "stalled";

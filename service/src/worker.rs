@@ -14,6 +14,7 @@ use crate::eval::{self, JobError};
 
 /// Starts `workers` evaluation threads; they stop when `state.shutdown` is set.
 pub fn start(state: &Arc<State>, handle: &Handle) -> Vec<std::thread::JoinHandle<()>> {
+    state.worker_tick.store(crate::db::now_ms() as u64, Ordering::Relaxed);
     (0..state.file.competition.jobs.workers)
         .map(|i| {
             let state = state.clone();
@@ -88,6 +89,7 @@ fn run_job(state: &Arc<State>, handle: &Handle, job: &Job) -> Result<(), DbError
     let wall = Duration::from_secs(state.file.competition.jobs.wall_clock_seconds);
     let lease_ms = state.lease().as_millis() as i64;
     let mut checkpoint = || {
+        state.worker_tick.store(crate::db::now_ms() as u64, Ordering::Relaxed);
         let done = done.load(Ordering::Relaxed) as i64;
         match handle.block_on(state.db.heartbeat(job.id, job.fence, lease_ms, done)) {
             Ok(held) => held,

@@ -206,6 +206,18 @@ fn wait_for_job(addr: SocketAddr, id: i64, timeout: Duration) -> Value {
     }
 }
 
+/// Polls submission `id` until it leaves `pending` (or `timeout`), returning its last view.
+fn wait_for_submission(addr: SocketAddr, id: i64, timeout: Duration) -> Value {
+    let started = Instant::now();
+    loop {
+        let view = get(addr, &format!("/api/submissions/{id}")).json();
+        if view["status"] != "pending" || started.elapsed() > timeout {
+            return view;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn board(addr: SocketAddr) -> Vec<Value> {
     let r = get(addr, "/api/leaderboard");
     assert_eq!(r.status, 200);
@@ -290,7 +302,7 @@ fn serve_authenticates_validates_evaluates_and_ranks() {
     assert_eq!((r.json()["duplicate"].as_bool(), r.json()["submission"].as_i64()), (Some(true), Some(submission)));
 
     // The submission page: validation, summary, per-seed edges.
-    let view = get(addr, &format!("/api/submissions/{submission}")).json();
+    let view = wait_for_submission(addr, submission, Duration::from_secs(30));
     assert_eq!(view["status"], "evaluated", "{view}");
     assert_eq!(view["name"], "alice 30");
     assert!(view["validation"].as_array().unwrap().iter().all(|c| c["outcome"] == "PASS"), "{view}");
@@ -468,8 +480,8 @@ fn a_job_running_when_the_server_is_killed_completes_once_after_a_restart() {
     assert_eq!(done["state"], "succeeded", "{done}\n{}", log_text(&data));
     assert_eq!(done["attempts"], 2, "{done}");
     assert_eq!(done["progress"]["done"], 200);
-    let view = get(addr, &format!("/api/submissions/{submission}")).json();
-    assert_eq!(view["status"], "evaluated");
+    let view = wait_for_submission(addr, submission, Duration::from_secs(30));
+    assert_eq!(view["status"], "evaluated", "{view}");
     let seeds: Vec<u64> =
         view["summary"]["per_seed_edges"].as_array().unwrap().iter().map(|e| e[0].as_u64().unwrap()).collect();
     assert_eq!(seeds, (1..=200).collect::<Vec<u64>>(), "every seed exactly once");

@@ -258,9 +258,12 @@ fn serve_authenticates_validates_evaluates_and_ranks() {
     let r = upload(addr, None, &honest, None);
     assert_eq!(r.status, 401, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(upload(addr, Some("amm_wrong"), &honest, None).status, 401);
-    // 413 over the upload limit (200,000 bytes).
+    // 413 over the upload limit (200,000 bytes); just under it, the bytes reach validation.
     let r = upload(addr, Some(&alice), &vec![0u8; 300_000], None);
     assert_eq!(r.status, 413, "{}", String::from_utf8_lossy(&r.body));
+    let r = upload(addr, Some(&alice), &vec![0u8; 199_000], None);
+    assert_eq!(r.status, 422, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["failed"][0]["name"], "format");
     // 422 with the failed check for every hostile fixture; none is queued.
     let mut refused = 0;
     for entry in std::fs::read_dir(workspace().join("tests/fixtures/hostile")).unwrap() {

@@ -335,6 +335,7 @@ fn serve_authenticates_validates_evaluates_and_ranks() {
     let status = Command::new(env!("CARGO_BIN_EXE_amm-engine"))
         .args(["run", run_config.to_str().unwrap(), "--quiet", "--out", out.to_str().unwrap()])
         .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .status()
         .unwrap();
     assert!(status.success());
@@ -490,4 +491,54 @@ fn a_job_running_when_the_server_is_killed_completes_once_after_a_restart() {
     assert_eq!(seeds, (1..=200).collect::<Vec<u64>>(), "every seed exactly once");
     let rows = board(addr);
     assert_eq!(rows.iter().filter(|r| r["submitter"] == "erin").count(), 1, "{rows:?}");
+}
+
+#[test]
+fn concurrent_uploads_from_several_tokens_are_each_evaluated_once() {
+    let scratch = Scratch::new();
+    let data = scratch.path().join("data");
+    let comp = competition(scratch.path(), 8, 1_000, "");
+    let handles = ["p1", "p2", "p3", "p4"];
+    let tokens: Vec<String> = handles.iter().map(|h| token(&data, h, false)).collect();
+    let server = Server::start(&comp, &data);
+    let addr = server.addr;
+    let modules = ["fixed-fee-0", "fixed-fee-100", "fixed-fee-500", "volatility-fee"];
+    // Each token uploads its module twice at once: one upload is accepted, the other answers
+    // with the same submission as a duplicate.
+    let answers: Vec<(usize, u16, Value)> = std::thread::scope(|s| {
+        let mut threads = Vec::new();
+        for (i, t) in tokens.iter().enumerate() {
+            for _ in 0..2 {
+                let bytes = std::fs::read(example_wasm(modules[i])).unwrap();
+                threads.push(s.spawn(move || {
+                    let r = upload(addr, Some(t), &bytes, None);
+                    (i, r.status, r.json())
+                }));
+            }
+        }
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    let mut submissions = Vec::new();
+    for i in 0..handles.len() {
+        let mine: Vec<&(usize, u16, Value)> = answers.iter().filter(|a| a.0 == i).collect();
+        let mut statuses: Vec<u16> = mine.iter().map(|a| a.1).collect();
+        statuses.sort_unstable();
+        assert_eq!(statuses, vec![200, 202], "{mine:?}");
+        assert_eq!(mine[0].2["submission"], mine[1].2["submission"], "{mine:?}");
+        submissions.push(mine[0].2["submission"].as_i64().unwrap());
+    }
+    submissions.sort_unstable();
+    submissions.dedup();
+    assert_eq!(submissions.len(), handles.len());
+    for id in &submissions {
+        let view = wait_for_submission(addr, *id, Duration::from_secs(40));
+        assert_eq!(view["status"], "evaluated", "{view}");
+        assert!(view["jobs"].as_array().unwrap().iter().all(|j| j["attempts"] == 1), "{view}");
+    }
+    let rows = board(addr);
+    for h in handles {
+        assert_eq!(rows.iter().filter(|r| r["submitter"] == h).count(), 1, "{h}: {rows:?}");
+    }
+    let ranks: Vec<u64> = rows.iter().filter_map(|r| r["rank"].as_u64()).collect();
+    assert_eq!(ranks, vec![1, 2, 3, 4], "{rows:?}");
 }

@@ -525,6 +525,21 @@ impl Db {
         Ok(())
     }
 
+    /// Hands job `id` (held under `fence`) back to the queue without counting the attempt (its
+    /// worker is shutting down).
+    pub async fn release(&self, id: i64, fence: i64) -> Result<(), DbError> {
+        sqlx::query(
+            "UPDATE jobs SET state = 'queued', attempts = attempts - 1, done = 0, lease_owner = NULL, \
+             lease_expires_at = NULL, updated_at = $1 WHERE id = $2 AND fence = $3 AND state = 'running'",
+        )
+        .bind(now_ms())
+        .bind(id)
+        .bind(fence)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Re-queues running jobs whose lease has expired (their worker died or stalled); those
     /// out of attempts fail. Returns how many jobs were re-queued or failed.
     pub async fn reap(&self, max_attempts: i64) -> Result<u64, DbError> {

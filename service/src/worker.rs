@@ -90,6 +90,9 @@ fn run_job(state: &Arc<State>, handle: &Handle, job: &Job) -> Result<(), DbError
     let lease_ms = state.lease().as_millis() as i64;
     let mut checkpoint = || {
         state.worker_tick.store(crate::db::now_ms() as u64, Ordering::Relaxed);
+        if state.shutdown.load(Ordering::Relaxed) {
+            return false;
+        }
         let done = done.load(Ordering::Relaxed) as i64;
         match handle.block_on(state.db.heartbeat(job.id, job.fence, lease_ms, done)) {
             Ok(held) => held,
@@ -100,16 +103,28 @@ fn run_job(state: &Arc<State>, handle: &Handle, job: &Job) -> Result<(), DbError
             }
         }
     };
-    let outcome = eval::run_shards(
-        &state.engine,
-        &config,
-        job.shard_lo as u32..job.shard_hi as u32,
-        job.shard_count as u32,
-        wall,
-        &done,
-        &stop,
-        &mut checkpoint,
-    );
+    // A panic in the engine must not take the worker thread with it: it fails this attempt
+    // as an infrastructure fault (retried, then failed).
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        eval::run_shards(
+            &state.engine,
+            &config,
+            job.shard_lo as u32..job.shard_hi as u32,
+            job.shard_count as u32,
+            wall,
+            &done,
+            &stop,
+            &mut checkpoint,
+        )
+    }))
+    .unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "unknown".into());
+        Err(JobError::Engine(format!("the engine panicked: {message}")))
+    });
     finished.store(true, Ordering::Relaxed);
     beat.abort();
     match outcome {
@@ -122,6 +137,11 @@ fn run_job(state: &Arc<State>, handle: &Handle, job: &Job) -> Result<(), DbError
                 }
             }
         },
+        Err(JobError::Abandoned) if state.shutdown.load(Ordering::Relaxed) => {
+            // Shutting down: hand the job back to the queue at once (not counted as an attempt).
+            handle.block_on(state.db.release(job.id, job.fence))?;
+            tracing::info!(job = job.id, "job handed back to the queue for shutdown");
+        }
         Err(JobError::Abandoned) => tracing::info!(job = job.id, "job abandoned (cancelled or lease lost)"),
         Err(e) => {
             tracing::warn!(job = job.id, error = %e, "job failed");

@@ -542,3 +542,38 @@ fn concurrent_uploads_from_several_tokens_are_each_evaluated_once() {
     let ranks: Vec<u64> = rows.iter().filter_map(|r| r["rank"].as_u64()).collect();
     assert_eq!(ranks, vec![1, 2, 3, 4], "{rows:?}");
 }
+
+#[test]
+fn sigterm_hands_a_running_job_back_and_a_restart_finishes_it_without_a_lost_attempt() {
+    let scratch = Scratch::new();
+    let data = scratch.path().join("data");
+    let comp = competition(scratch.path(), 200, 10_000, "[competition.jobs]\nseeds_per_job = 200\n");
+    let fay = token(&data, "fay", false);
+    let mut server = Server::start(&comp, &data);
+    let addr = server.addr;
+    let r = upload(addr, Some(&fay), &std::fs::read(example_wasm("inventory-skew")).unwrap(), None);
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let (submission, job) = (r.json()["submission"].as_i64().unwrap(), r.json()["job"].as_i64().unwrap());
+    let started = Instant::now();
+    loop {
+        let view = get(addr, &format!("/api/jobs/{job}")).json();
+        assert!(started.elapsed() < Duration::from_secs(30), "never ran: {view}");
+        assert_ne!(view["state"], "succeeded", "finished before the signal: make the job longer");
+        if view["state"] == "running" && view["progress"]["done"].as_i64().unwrap() > 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "graceful exit: {status:?}\n{}", log_text(&data));
+    assert!(log_text(&data).contains("handed back to the queue"), "{}", log_text(&data));
+
+    // No lease to wait out: the restart takes the job at once, as the same attempt.
+    let server = Server::start(&comp, &data);
+    let done = wait_for_job(server.addr, job, Duration::from_secs(30));
+    assert_eq!((done["state"].as_str(), done["attempts"].as_i64()), (Some("succeeded"), Some(1)), "{done}");
+    let view = wait_for_submission(server.addr, submission, Duration::from_secs(30));
+    assert_eq!(view["status"], "evaluated", "{view}");
+}

@@ -1,6 +1,7 @@
 //! The HTTP API (JSON) and its OpenAPI 3 document, generated from these handlers.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State as Extract};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -57,6 +58,7 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi))
+        .route("/metrics", get(metrics))
         .route("/api/competition", get(competition))
         .route("/api/submissions", post(submit).layer(DefaultBodyLimit::max(body_limit)))
         .route("/api/submissions/{id}", get(submission))
@@ -74,7 +76,19 @@ pub fn router(state: Arc<State>) -> Router {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "amm-engine competition service", description = "Submissions, evaluation jobs and the leaderboard."),
-    paths(healthz, readyz, competition, submit, submission, results_json, job, cancel, leaderboard, leaderboard_csv),
+    paths(
+        healthz,
+        readyz,
+        metrics,
+        competition,
+        submit,
+        submission,
+        results_json,
+        job,
+        cancel,
+        leaderboard,
+        leaderboard_csv
+    ),
     components(schemas(Accepted, JobView, Progress, BoardRow, SubmissionView, CheckView, Summary, EntrantSummary))
 )]
 pub struct ApiDoc;
@@ -117,6 +131,14 @@ async fn readyz(state: Shared) -> Response {
     });
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(body)).into_response()
+}
+
+/// Prometheus metrics: jobs by state, uploads by outcome, lease expiries, job durations.
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+async fn metrics(state: Shared) -> Result<Response, ApiError> {
+    let jobs = state.db.jobs_by_state().await?;
+    let text = state.metrics.render(&jobs);
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
 
 /// The public definition of the competition.
@@ -189,8 +211,22 @@ pub struct Accepted {
         (status = 422, description = "refused by validation: the failed checks"),
         (status = 429, description = "over quota (Retry-After)"),
     ))]
-async fn submit(state: Shared, headers: HeaderMap, mut multipart: Multipart) -> Result<Response, ApiError> {
-    let who = caller(&state, &headers).await?;
+async fn submit(state: Shared, headers: HeaderMap, multipart: Multipart) -> Result<Response, ApiError> {
+    let answer = submit_inner(&state, &headers, multipart).await;
+    let counters = &state.metrics;
+    match &answer {
+        Ok(r) if r.status() == StatusCode::ACCEPTED => counters.accepted.fetch_add(1, Ordering::Relaxed),
+        Ok(_) => counters.duplicates.fetch_add(1, Ordering::Relaxed),
+        Err(e) => {
+            counters.reject(e.status.as_u16());
+            0
+        }
+    };
+    answer
+}
+
+async fn submit_inner(state: &Arc<State>, headers: &HeaderMap, mut multipart: Multipart) -> Result<Response, ApiError> {
+    let who = caller(state, headers).await?;
     let limit = state.file.competition.max_upload_bytes;
     let too_large = || {
         ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the module is over the upload limit of {limit} bytes"))
@@ -271,7 +307,7 @@ async fn submit(state: Shared, headers: HeaderMap, mut multipart: Multipart) -> 
         .await
         .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting down"))?;
     let (passed, checks, info) = {
-        let state = state.0.clone();
+        let state = state.clone();
         let bytes = bytes.clone();
         tokio::task::spawn_blocking(move || {
             let (passed, checks) = eval::validate_upload(&state.engine, &state.file.config, &bytes, "submission");
@@ -320,7 +356,7 @@ async fn submit(state: Shared, headers: HeaderMap, mut multipart: Multipart) -> 
         created_at: 0,
         evaluated_at: None,
     };
-    let plan = crate::plan_for(&state);
+    let plan = crate::plan_for(state);
     match state.db.insert_submission(&sub, &plan).await? {
         Inserted::New(id, jobs) => {
             state.wake.notify_waiters();

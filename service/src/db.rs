@@ -594,6 +594,14 @@ impl Db {
         Ok((row.try_get("queued")?, row.try_get("running")?))
     }
 
+    /// Jobs by state.
+    pub async fn jobs_by_state(&self) -> Result<Vec<(String, i64)>, DbError> {
+        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state ORDER BY state")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok((r.try_get("state")?, r.try_get("n")?))).collect()
+    }
+
     /// Closes the pool.
     pub async fn close(&self) {
         self.pool.close().await;

@@ -9,12 +9,14 @@
 //! * [`db`]: tokens, submissions, jobs, shard results; the queue's guarded updates.
 //! * [`eval`]: validation, job planning, running shards, merging, summaries.
 //! * [`worker`]: the worker pool and the reaper.
+//! * [`metrics`]: counters for `GET /metrics`.
 //! * [`api`]: the HTTP routes and the OpenAPI document.
 
 pub mod api;
 pub mod competition;
 pub mod db;
 pub mod eval;
+pub mod metrics;
 pub mod worker;
 
 use std::net::SocketAddr;
@@ -103,6 +105,8 @@ pub struct State {
     pub role: Role,
     /// Validations running now (bounded: each runs a smoke simulation).
     pub validations: tokio::sync::Semaphore,
+    /// Counters for `GET /metrics`.
+    pub metrics: metrics::Metrics,
 }
 
 impl State {
@@ -209,6 +213,7 @@ pub async fn serve(options: ServeOptions, handle: tokio::runtime::Handle) -> Res
         worker_tick: AtomicU64::new(0),
         role: options.role,
         validations: tokio::sync::Semaphore::new(2),
+        metrics: metrics::Metrics::default(),
     });
     queue_baseline(&state).await?;
 

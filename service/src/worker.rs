@@ -87,6 +87,7 @@ fn run_job(state: &Arc<State>, handle: &Handle, job: &Job) -> Result<(), DbError
         })
     };
     let wall = Duration::from_secs(state.file.competition.jobs.wall_clock_seconds);
+    let started = std::time::Instant::now();
     let lease_ms = state.lease().as_millis() as i64;
     let mut checkpoint = || {
         state.worker_tick.store(crate::db::now_ms() as u64, Ordering::Relaxed);
@@ -131,7 +132,10 @@ fn run_job(state: &Arc<State>, handle: &Handle, job: &Job) -> Result<(), DbError
         Ok(shards) => match handle.block_on(state.db.complete(job.id, job.fence, &shards))? {
             Completion::Stale => tracing::warn!(job = job.id, "finished under a stale lease: discarded"),
             Completion::Recorded(last) => {
-                tracing::info!(job = job.id, "job succeeded");
+                let metrics = &state.metrics;
+                metrics.jobs_succeeded.fetch_add(1, Ordering::Relaxed);
+                metrics.job_micros.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+                tracing::info!(job = job.id, seconds = started.elapsed().as_secs_f64(), "job succeeded");
                 if last {
                     handle.block_on(finish_submission(state, sub.id, !sub.baseline))?;
                 }
@@ -145,6 +149,7 @@ fn run_job(state: &Arc<State>, handle: &Handle, job: &Job) -> Result<(), DbError
         Err(JobError::Abandoned) => tracing::info!(job = job.id, "job abandoned (cancelled or lease lost)"),
         Err(e) => {
             tracing::warn!(job = job.id, error = %e, "job failed");
+            state.metrics.jobs_failed.fetch_add(1, Ordering::Relaxed);
             handle.block_on(state.db.fail(job.id, job.fence, &e.to_string(), e.retry(), max_attempts))?;
         }
     }
@@ -186,6 +191,7 @@ pub async fn reaper(state: Arc<State>) {
         match state.db.reap(max_attempts).await {
             Ok(0) => {}
             Ok(n) => {
+                state.metrics.lease_expiries.fetch_add(n, Ordering::Relaxed);
                 tracing::warn!(jobs = n, "re-queued jobs whose lease expired");
                 state.wake.notify_waiters();
             }

@@ -315,6 +315,19 @@ fn serve_authenticates_validates_evaluates_and_ranks() {
     let mean = edges.iter().map(|e| e[1].as_f64().unwrap()).sum::<f64>() / 8.0;
     assert!((entry["mean_edge"].as_f64().unwrap() - mean).abs() < 1e-9, "{entry}");
 
+    // Prometheus metrics count what happened, rejections by reason.
+    let metrics = String::from_utf8(get(addr, "/metrics").body).unwrap();
+    for line in [
+        "amm_uploads_total{outcome=\"unauthorized\"} 2".to_string(),
+        "amm_uploads_total{outcome=\"too_large\"} 1".to_string(),
+        format!("amm_uploads_total{{outcome=\"invalid\"}} {}", refused + 1),
+        "amm_uploads_total{outcome=\"accepted\"} 1".to_string(),
+        "amm_uploads_total{outcome=\"duplicate\"} 1".to_string(),
+        "amm_jobs{state=\"failed\"} 0".to_string(),
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} not in\n{metrics}");
+    }
+
     // The merged evaluation is byte for byte what `amm-engine run` gives for the same config.
     let served = get(addr, &format!("/api/submissions/{submission}/results.json"));
     assert_eq!(served.status, 200);
@@ -491,6 +504,8 @@ fn a_job_running_when_the_server_is_killed_completes_once_after_a_restart() {
     assert_eq!(seeds, (1..=200).collect::<Vec<u64>>(), "every seed exactly once");
     let rows = board(addr);
     assert_eq!(rows.iter().filter(|r| r["submitter"] == "erin").count(), 1, "{rows:?}");
+    let metrics = String::from_utf8(get(addr, "/metrics").body).unwrap();
+    assert!(metrics.lines().any(|l| l == "amm_lease_expiries_total 1"), "{metrics}");
 }
 
 #[test]

@@ -536,6 +536,9 @@ async fn results_json(state: Shared, Path(id): Path<i64>) -> Result<Response, Ap
 pub struct BoardRow {
     /// Rank among entries (baselines are unranked).
     pub rank: Option<u32>,
+    /// Tie group: consecutive entries a paired test on their common seeds cannot separate
+    /// (|mean paired difference| < 2 standard errors) share one (baselines have none).
+    pub tie_group: Option<u32>,
     /// A baseline: the normalizer or a house strategy, racing without any entry.
     pub baseline: bool,
     /// Submitter handle ('house' for baselines).
@@ -569,6 +572,7 @@ pub struct BoardRow {
 fn row(sub: &Submission, e: &EntrantSummary, engine_version: &str) -> BoardRow {
     BoardRow {
         rank: None,
+        tie_group: None,
         baseline: sub.baseline,
         submitter: sub.submitter.clone(),
         strategy: e.name.clone(),
@@ -595,12 +599,12 @@ fn better(a: &BoardRow, b: &BoardRow) -> std::cmp::Ordering {
 }
 
 async fn board(state: &State) -> Result<Vec<BoardRow>, ApiError> {
-    let mut best: Vec<BoardRow> = Vec::new();
+    // Each row with its per-seed edges (for the paired tie test).
+    let mut best: Vec<(BoardRow, Vec<(u64, f64)>)> = Vec::new();
     let mut baseline: Vec<BoardRow> = Vec::new();
     for sub in state.db.evaluated().await? {
         let Some(text) = &sub.summary else { continue };
-        let summary: Summary = serde_json::from_str(text)
-            .map_err(|e| ApiError::from(DbError::Corrupt { what: "summary", message: e.to_string() }))?;
+        let summary: Summary = parse(text, "summary")?;
         if sub.baseline {
             // The latest baseline evaluation stands for the house field.
             baseline = summary.entrants.iter().map(|e| row(&sub, e, &summary.engine_version)).collect();
@@ -609,22 +613,52 @@ async fn board(state: &State) -> Result<Vec<BoardRow>, ApiError> {
         }
         let Some(entry) = summary.entrants.last() else { continue };
         let candidate = row(&sub, entry, &summary.engine_version);
-        match best.iter_mut().find(|r| r.submitter == candidate.submitter) {
-            Some(current) if better(&candidate, current).is_lt() => *current = candidate,
+        match best.iter_mut().find(|(r, _)| r.submitter == candidate.submitter) {
+            Some(current) if better(&candidate, &current.0).is_lt() => *current = (candidate, summary.per_seed_edges),
             Some(_) => {}
-            None => best.push(candidate),
+            None => best.push((candidate, summary.per_seed_edges)),
         }
     }
-    best.extend(baseline);
-    best.sort_by(better);
-    let mut rank = 0;
-    for r in &mut best {
-        if !r.baseline {
-            rank += 1;
-            r.rank = Some(rank);
+    best.sort_by(|a, b| better(&a.0, &b.0));
+    let edges: Vec<&[(u64, f64)]> = best.iter().map(|(_, e)| e.as_slice()).collect();
+    let groups = tie_groups(&edges);
+    let mut rows: Vec<BoardRow> = best
+        .iter()
+        .zip(groups)
+        .enumerate()
+        .map(|(i, ((r, _), group))| BoardRow { rank: Some(i as u32 + 1), tie_group: Some(group), ..r.clone() })
+        .collect();
+    rows.extend(baseline);
+    rows.sort_by(better);
+    Ok(rows)
+}
+
+/// Tie groups of entries in rank order: an entry shares its neighbour's group when a paired
+/// test on their common seeds cannot separate them (|mean difference| < 2 standard errors of
+/// the paired difference, or fewer than 2 common seeds).
+pub fn tie_groups(edges: &[&[(u64, f64)]]) -> Vec<u32> {
+    let mut groups = Vec::with_capacity(edges.len());
+    let mut group = 1;
+    for (i, e) in edges.iter().enumerate() {
+        if i > 0 && separable(edges[i - 1], e) {
+            group += 1;
         }
+        groups.push(group);
     }
-    Ok(best)
+    groups
+}
+
+fn separable(a: &[(u64, f64)], b: &[(u64, f64)]) -> bool {
+    let by_seed: std::collections::HashMap<u64, f64> = b.iter().copied().collect();
+    let diffs: Vec<f64> = a.iter().filter_map(|(seed, x)| by_seed.get(seed).map(|y| x - y)).collect();
+    let n = diffs.len();
+    if n < 2 {
+        return false;
+    }
+    let mean = diffs.iter().sum::<f64>() / n as f64;
+    let var = diffs.iter().map(|d| (d - mean) * (d - mean)).sum::<f64>() / (n - 1) as f64;
+    let se = (var / n as f64).sqrt();
+    mean.abs() > 2.0 * se && mean != 0.0
 }
 
 /// One row per submitter (their best evaluated submission), with baselines as flagged rows.
@@ -638,14 +672,15 @@ async fn leaderboard(state: Shared) -> Result<Json<Vec<BoardRow>>, ApiError> {
 async fn leaderboard_csv(state: Shared) -> Result<Response, ApiError> {
     let rows = board(&state).await?;
     let mut out = String::from(
-        "rank,baseline,submitter,strategy,submission,mean_edge,stderr_edge,edge_vs_normalizer,stderr_vs_normalizer,\
+        "rank,tie_group,baseline,submitter,strategy,submission,mean_edge,stderr_edge,edge_vs_normalizer,stderr_vs_normalizer,\
          sharpe,retail_share,arb_loss,disqualified_sims,submitted_at,engine_version\n",
     );
     let opt = |v: Option<f64>| v.map_or_else(String::new, |v| v.to_string());
     for r in rows {
         out.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
             r.rank.map_or_else(String::new, |n| n.to_string()),
+            r.tie_group.map_or_else(String::new, |n| n.to_string()),
             r.baseline,
             csv_field(&r.submitter),
             csv_field(&r.strategy),
@@ -699,6 +734,22 @@ mod tests {
         assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(iso8601(951_782_400_000), "2000-02-29T00:00:00.000Z");
         assert_eq!(iso8601(1_795_944_469_123), "2026-11-29T09:27:49.123Z");
+    }
+
+    #[test]
+    fn neighbours_a_paired_test_cannot_separate_share_a_tie_group() {
+        let seeds = |f: &dyn Fn(u64) -> f64| (0..50).map(|s| (s, f(s))).collect::<Vec<(u64, f64)>>();
+        // Large seed-to-seed noise shared by all (common random numbers), small true gaps.
+        let noise = |s: u64| ((s * 7919 % 101) as f64 - 50.0) * 10.0;
+        let a = seeds(&|s| noise(s) + 5.0 + (s % 3) as f64 * 0.1);
+        let b = seeds(&|s| noise(s) + 4.9 + (s % 5) as f64 * 0.1); // within noise of a's gap
+        let c = seeds(&|s| noise(s) + 1.0); // clearly below b, paired
+        let d = seeds(&|s| noise(s) + 1.0); // identical to c
+        assert_eq!(tie_groups(&[&a, &b, &c, &d]), vec![1, 1, 2, 2]);
+        // Without common seeds nothing can be separated.
+        let e: Vec<(u64, f64)> = (100..150).map(|s| (s, -1000.0)).collect();
+        assert_eq!(tie_groups(&[&a, &e]), vec![1, 1]);
+        assert_eq!(tie_groups(&[]), Vec::<u32>::new());
     }
 
     #[test]

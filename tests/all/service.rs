@@ -377,8 +377,8 @@ fn serve_authenticates_validates_evaluates_and_ranks() {
     let csv = get(addr, "/api/leaderboard.csv");
     assert_eq!(csv.header("content-type"), Some("text/csv; charset=utf-8"));
     let csv = String::from_utf8(csv.body).unwrap();
-    assert!(csv.starts_with("rank,baseline,submitter,strategy,submission,mean_edge,"), "{csv}");
-    assert!(csv.lines().any(|l| l.starts_with(&format!("1,false,alice,alice 30,{submission},"))), "{csv}");
+    assert!(csv.starts_with("rank,tie_group,baseline,submitter,strategy,submission,mean_edge,"), "{csv}");
+    assert!(csv.lines().any(|l| l.starts_with(&format!("1,1,false,alice,alice 30,{submission},"))), "{csv}");
     assert_eq!(csv.lines().count(), 1 + rows.len());
 
     // The README's curl upload, verbatim but for the address, token and file.
@@ -397,8 +397,8 @@ fn serve_authenticates_validates_evaluates_and_ranks() {
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{command}: {text}");
         let body: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
-        let job = wait_for_job(addr, body["job"].as_i64().unwrap(), Duration::from_secs(30));
-        assert_eq!(job["state"], "succeeded", "{job}");
+        let view = wait_for_submission(addr, body["submission"].as_i64().unwrap(), Duration::from_secs(30));
+        assert_eq!(view["status"], "evaluated", "{view}");
         let rows = board(addr);
         assert_eq!(rows.iter().filter(|r| r["submitter"] == "bob").count(), 1, "{rows:?}");
     }
@@ -556,6 +556,12 @@ fn concurrent_uploads_from_several_tokens_are_each_evaluated_once() {
     }
     let ranks: Vec<u64> = rows.iter().filter_map(|r| r["rank"].as_u64()).collect();
     assert_eq!(ranks, vec![1, 2, 3, 4], "{rows:?}");
+    // Tie groups: the leader's is 1, and each neighbour shares the group or opens the next.
+    let groups: Vec<u64> = rows.iter().filter_map(|r| r["tie_group"].as_u64()).collect();
+    assert_eq!(groups.len(), 4);
+    assert_eq!(groups[0], 1);
+    assert!(groups.windows(2).all(|w| w[1] == w[0] || w[1] == w[0] + 1), "{groups:?}");
+    assert!(rows.iter().filter(|r| r["baseline"] == true).all(|r| r["tie_group"].is_null()));
 }
 
 #[test]

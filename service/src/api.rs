@@ -64,6 +64,7 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/api/submissions/{id}", get(submission))
         .route("/api/submissions/{id}/results.json", get(results_json))
         .route("/api/jobs/{id}", get(job))
+        .route("/api/jobs/{id}/events", get(job_events))
         .route("/api/jobs/{id}/cancel", post(cancel))
         .route("/api/leaderboard", get(leaderboard))
         .route("/api/leaderboard.csv", get(leaderboard_csv))
@@ -428,6 +429,50 @@ fn not_found(what: &str, id: i64) -> ApiError {
 async fn job(state: Shared, Path(id): Path<i64>) -> Result<Json<JobView>, ApiError> {
     let j = state.db.job(id).await?.ok_or_else(|| not_found("job", id))?;
     Ok(Json(job_view(&j)))
+}
+
+/// A job's state as Server-Sent Events: an `event: job` with the job (as `GET /api/jobs/{id}`)
+/// at once and whenever its state, progress or attempts change; the stream ends after the
+/// final state.
+#[utoipa::path(get, path = "/api/jobs/{id}/events", params(("id" = i64, Path, description = "job id")),
+    responses((status = 200, description = "text/event-stream of `job` events", content_type = "text/event-stream"),
+        (status = 404, description = "no such job")))]
+async fn job_events(state: Shared, Path(id): Path<i64>) -> Result<Response, ApiError> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let first = state.db.job(id).await?.ok_or_else(|| not_found("job", id))?;
+    let db = state.db.clone();
+    // (the job to send now, the last sent (state, done, attempts), the stream is over)
+    let seed = (Some(first), None::<(String, i64, i64)>, false);
+    let stream = futures_util::stream::unfold(seed, move |(mut next, mut last, over)| {
+        let db = db.clone();
+        async move {
+            if over {
+                return None;
+            }
+            loop {
+                let job = match next.take() {
+                    Some(job) => job,
+                    None => {
+                        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                        match db.job(id).await {
+                            Ok(Some(job)) => job,
+                            // Gone or the database failed: end the stream (clients reconnect).
+                            _ => return None,
+                        }
+                    }
+                };
+                let key = (job.state.clone(), job.done, job.attempts);
+                if last.as_ref() == Some(&key) {
+                    continue;
+                }
+                last = Some(key);
+                let done = ["succeeded", "failed", "cancelled"].contains(&job.state.as_str());
+                let event = Event::default().event("job").json_data(job_view(&job));
+                return Some((event, (None, last, done)));
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
 }
 
 /// Cancels a job's evaluation (all of its submission's jobs): its owner or an admin.

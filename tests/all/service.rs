@@ -290,11 +290,21 @@ fn serve_authenticates_validates_evaluates_and_ranks() {
     assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
     let accepted = r.json();
     let (submission, job) = (accepted["submission"].as_i64().unwrap(), accepted["job"].as_i64().unwrap());
+    // Follow it as Server-Sent Events meanwhile: the stream ends after the final state.
+    let events = std::thread::spawn(move || get(addr, &format!("/api/jobs/{job}/events")));
     let done = wait_for_job(addr, job, Duration::from_secs(30));
     assert_eq!(done["state"], "succeeded", "{done}\n{}", log_text(&data));
     assert_eq!(done["progress"]["done"], done["progress"]["total"]);
     assert_eq!(done["progress"]["total"], 4);
     assert_eq!(done["attempts"], 1);
+    let events = events.join().unwrap();
+    assert_eq!(events.header("content-type"), Some("text/event-stream"));
+    let events = String::from_utf8(events.body).unwrap();
+    let views: Vec<Value> =
+        events.lines().filter_map(|l| l.strip_prefix("data: ")).map(|d| serde_json::from_str(d).unwrap()).collect();
+    assert!(events.lines().filter(|l| l.starts_with("event: ")).all(|l| l == "event: job"), "{events}");
+    assert_eq!(views.last().map(|v| v["state"].clone()), Some(Value::from("succeeded")), "{events}");
+    assert_eq!(views.last().unwrap()["progress"], done["progress"]);
     let jobs: Vec<i64> = accepted["jobs"].as_array().unwrap().iter().map(|j| j.as_i64().unwrap()).collect();
     assert_eq!(jobs.len(), 2, "{accepted}");
     assert_eq!(wait_for_job(addr, jobs[1], Duration::from_secs(30))["state"], "succeeded");

@@ -68,9 +68,62 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/api/jobs/{id}/cancel", post(cancel))
         .route("/api/leaderboard", get(leaderboard))
         .route("/api/leaderboard.csv", get(leaderboard_csv))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Per-IP token buckets: (tokens left, last refill).
+#[derive(Debug, Default)]
+pub struct RateLimiter {
+    buckets: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, (f64, std::time::Instant)>>,
+}
+
+impl RateLimiter {
+    /// Takes one request from `ip`'s bucket of `per_minute`; on refusal, the seconds until
+    /// the next request is allowed.
+    pub fn take(&self, ip: std::net::IpAddr, per_minute: u32) -> Result<(), u64> {
+        let capacity = f64::from(per_minute);
+        let rate = capacity / 60.0;
+        let now = std::time::Instant::now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if buckets.len() > 100_000 {
+            // Forget clients whose bucket has refilled (they lose nothing).
+            buckets.retain(|_, (tokens, at)| *tokens + now.duration_since(*at).as_secs_f64() * rate < capacity);
+        }
+        let (tokens, at) = buckets.entry(ip).or_insert((capacity, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * rate).min(capacity);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - *tokens) / rate).ceil().max(1.0) as u64)
+        }
+    }
+}
+
+/// 429 with Retry-After for a client IP over `quotas.requests_per_minute` (the peer address:
+/// forwarding headers are not trusted).
+async fn rate_limit(
+    state: Shared,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = request.uri().path();
+    if ["/healthz", "/readyz", "/metrics"].contains(&path) {
+        return next.run(request).await;
+    }
+    match state.limiter.take(peer.ip(), state.file.competition.quotas.requests_per_minute) {
+        Ok(()) => next.run(request).await,
+        Err(seconds) => {
+            let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too many requests from your address");
+            e.retry_after = Some(seconds);
+            e.into_response()
+        }
+    }
 }
 
 /// The OpenAPI document.
@@ -795,6 +848,17 @@ mod tests {
         let e: Vec<(u64, f64)> = (100..150).map(|s| (s, -1000.0)).collect();
         assert_eq!(tie_groups(&[&a, &e]), vec![1, 1]);
         assert_eq!(tie_groups(&[]), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn the_rate_limiter_allows_a_burst_then_refuses_with_the_wait() {
+        let limiter = RateLimiter::default();
+        let (a, b) = ("127.0.0.1".parse().unwrap(), "127.0.0.2".parse().unwrap());
+        for _ in 0..6 {
+            assert_eq!(limiter.take(a, 6), Ok(()));
+        }
+        assert_eq!(limiter.take(a, 6), Err(10), "6 a minute: one every 10 s");
+        assert_eq!(limiter.take(b, 6), Ok(()), "another address has its own bucket");
     }
 
     #[test]

@@ -28,11 +28,14 @@ pub struct Quotas {
     pub per_day: u32,
     /// Submissions of one submitter still being evaluated at once.
     pub concurrent: u32,
+    /// API requests per client IP address per minute (a token bucket of this size, refilled
+    /// continuously); probes (`/healthz`, `/readyz`, `/metrics`) are exempt.
+    pub requests_per_minute: u32,
 }
 
 impl Default for Quotas {
     fn default() -> Self {
-        Self { per_day: 20, concurrent: 2 }
+        Self { per_day: 20, concurrent: 2, requests_per_minute: 600 }
     }
 }
 
@@ -197,8 +200,8 @@ impl Competition {
         if self.accept_source {
             return Err("competition.accept_source = true: source uploads are not supported yet".into());
         }
-        if self.quotas.per_day == 0 || self.quotas.concurrent == 0 {
-            return Err("competition.quotas: per_day and concurrent must be at least 1".into());
+        if self.quotas.per_day == 0 || self.quotas.concurrent == 0 || self.quotas.requests_per_minute == 0 {
+            return Err("competition.quotas: per_day, concurrent and requests_per_minute must be at least 1".into());
         }
         let j = self.jobs;
         if j.wall_clock_seconds == 0 || j.seeds_per_job == 0 || j.workers == 0 || j.max_attempts == 0 {

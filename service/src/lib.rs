@@ -107,6 +107,8 @@ pub struct State {
     pub validations: tokio::sync::Semaphore,
     /// Counters for `GET /metrics`.
     pub metrics: metrics::Metrics,
+    /// Per-IP request rate limit.
+    pub limiter: api::RateLimiter,
 }
 
 impl State {
@@ -214,6 +216,7 @@ pub async fn serve(options: ServeOptions, handle: tokio::runtime::Handle) -> Res
         role: options.role,
         validations: tokio::sync::Semaphore::new(2),
         metrics: metrics::Metrics::default(),
+        limiter: api::RateLimiter::default(),
     });
     queue_baseline(&state).await?;
 

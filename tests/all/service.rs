@@ -425,7 +425,7 @@ fn serve_enforces_quotas_and_cancels_on_request() {
         scratch.path(),
         100,
         10_000,
-        "[competition.quotas]\nper_day = 3\nconcurrent = 1\n[competition.jobs]\nseeds_per_job = 100\n",
+        "[competition.quotas]\nper_day = 3\nconcurrent = 1\nrequests_per_minute = 60\n[competition.jobs]\nseeds_per_job = 100\n",
     );
     let carol = token(&data, "carol", false);
     let dave = token(&data, "dave", false);
@@ -473,6 +473,14 @@ fn serve_enforces_quotas_and_cancels_on_request() {
     assert_eq!(r.status, 429, "{}", String::from_utf8_lossy(&r.body));
     let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
     assert!((86_000..=86_400).contains(&retry), "{retry}");
+
+    // 60 requests a minute from one address: a burst beyond it gets 429 with Retry-After;
+    // probes are never limited.
+    let statuses: Vec<Response> = (0..70).map(|_| get(addr, "/api/competition")).collect();
+    let limited: Vec<&Response> = statuses.iter().filter(|r| r.status == 429).collect();
+    assert!(!limited.is_empty() && limited.len() < 70, "{} of 70 limited", limited.len());
+    assert_eq!(limited[0].header("retry-after"), Some("1"));
+    assert_eq!(get(addr, "/healthz").status, 200);
 }
 
 #[test]

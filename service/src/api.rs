@@ -63,6 +63,7 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/api/submissions", post(submit).layer(DefaultBodyLimit::max(body_limit)))
         .route("/api/submissions/{id}", get(submission))
         .route("/api/submissions/{id}/results.json", get(results_json))
+        .route("/api/submissions/{id}/bundle.tar", get(bundle_tar))
         .route("/api/jobs/{id}", get(job))
         .route("/api/jobs/{id}/events", get(job_events))
         .route("/api/jobs/{id}/cancel", post(cancel))
@@ -138,7 +139,9 @@ async fn rate_limit(
         submit,
         submission,
         results_json,
+        bundle_tar,
         job,
+        job_events,
         cancel,
         leaderboard,
         leaderboard_csv
@@ -627,6 +630,23 @@ async fn submission(state: Shared, Path(id): Path<i64>) -> Result<Json<Submissio
 async fn results_json(state: Shared, Path(id): Path<i64>) -> Result<Response, ApiError> {
     let text = state.db.results(id).await?.ok_or_else(|| not_found("evaluated submission", id))?;
     Ok(([(header::CONTENT_TYPE, "application/json")], text).into_response())
+}
+
+/// The evaluation as a submission bundle (tar of `bundle/`: modules, config.toml,
+/// results.json, receipt.json): `amm-engine verify bundle/receipt.json` re-runs it offline.
+#[utoipa::path(get, path = "/api/submissions/{id}/bundle.tar", params(("id" = i64, Path, description = "submission id")),
+    responses((status = 200, description = "a tar archive", content_type = "application/x-tar"),
+        (status = 404, description = "no such evaluated submission")))]
+async fn bundle_tar(state: Shared, Path(id): Path<i64>) -> Result<Response, ApiError> {
+    let text = state.db.results(id).await?.ok_or_else(|| not_found("evaluated submission", id))?;
+    let data = state.data.clone();
+    let archive = tokio::task::spawn_blocking(move || crate::bundle::tar(&text, &data))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e))?;
+    let disposition = format!("attachment; filename=\"submission-{id}.tar\"");
+    Ok(([(header::CONTENT_TYPE, "application/x-tar".to_string()), (header::CONTENT_DISPOSITION, disposition)], archive)
+        .into_response())
 }
 
 /// One row of the board.

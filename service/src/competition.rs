@@ -175,6 +175,28 @@ impl CompetitionFile {
     }
 }
 
+impl CompetitionFile {
+    /// Copies every (resolved) house module into `data/modules/<sha256>.wasm` and points the
+    /// config at those copies, relative to `data`: an evaluation's configuration then names
+    /// every module as a submission bundle does (`modules/<sha256>.wasm`), so its results.json
+    /// is the one `amm-engine verify` reproduces from a bundle.
+    pub fn bundle_house(&mut self, data: &Path) -> Result<(), CompetitionError> {
+        for entry in &mut self.config.strategies {
+            let fail = |message: String| CompetitionError::House { path: entry.path.clone(), message };
+            let bytes = builder::read_module(&entry.path).map_err(|e| fail(e.to_string()))?;
+            let rel = crate::eval::module_rel_path(&amm_engine::sandbox::sha256_hex(&bytes));
+            let target = data.join(&rel);
+            if !target.exists() {
+                std::fs::write(&target, &bytes)
+                    .map_err(|e| fail(format!("cannot copy to {}: {e}", target.display())))?;
+            }
+            entry.path = rel;
+        }
+        self.config.base_dir = data.to_path_buf();
+        Ok(())
+    }
+}
+
 impl Competition {
     fn check(&self) -> Result<(), String> {
         if self.name.trim().is_empty() || self.name.len() > 100 {

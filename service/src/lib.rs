@@ -10,9 +10,11 @@
 //! * [`eval`]: validation, job planning, running shards, merging, summaries.
 //! * [`worker`]: the worker pool and the reaper.
 //! * [`metrics`]: counters for `GET /metrics`.
+//! * [`bundle`]: an evaluation as a verifiable submission bundle (tar).
 //! * [`api`]: the HTTP routes and the OpenAPI document.
 
 pub mod api;
+pub mod bundle;
 pub mod competition;
 pub mod db;
 pub mod eval;
@@ -196,6 +198,7 @@ pub async fn serve(options: ServeOptions, handle: tokio::runtime::Handle) -> Res
     .await
     .map_err(|e| ServiceError::Other(format!("building the house field: {e}")))??;
     file = file_resolved;
+    file.bundle_house(&data)?;
     let db = Db::open(&database_url(&data, options.db.as_deref())).await?;
     let cache = ModuleCache::open(&data.join("cache")).ok();
     let workers = file.competition.jobs.workers as usize;

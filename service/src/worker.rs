@@ -59,7 +59,8 @@ fn run_job(state: &Arc<State>, handle: &Handle, job: &Job) -> Result<(), DbError
     let Some(sub) = handle.block_on(state.db.submission(job.submission))? else {
         return handle.block_on(state.db.fail(job.id, job.fence, "submission missing", false, max_attempts));
     };
-    let entry = (!sub.baseline).then(|| (state.data.join(&sub.bytes_path), sub.name.clone()));
+    // Relative to the data directory (the config's base), as a bundle names modules.
+    let entry = (!sub.baseline).then(|| (std::path::PathBuf::from(&sub.bytes_path), sub.name.clone()));
     let config = eval::evaluation_config(&state.file.config, entry);
     let done = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));

@@ -249,7 +249,15 @@ fn serve_authenticates_validates_evaluates_and_ranks() {
     assert!(definition["hidden_seeds"].get("start").is_none(), "hidden seeds stay hidden: {definition}");
     let openapi = get(addr, "/openapi.json").json();
     assert!(openapi["openapi"].as_str().unwrap().starts_with("3."));
-    for path in ["/api/submissions", "/api/jobs/{id}", "/api/jobs/{id}/cancel", "/api/leaderboard"] {
+    for path in [
+        "/api/submissions",
+        "/api/submissions/{id}/bundle.tar",
+        "/api/jobs/{id}",
+        "/api/jobs/{id}/events",
+        "/api/jobs/{id}/cancel",
+        "/api/leaderboard",
+        "/metrics",
+    ] {
         assert!(openapi["paths"].get(path).is_some(), "{path} missing from the OpenAPI document");
     }
 
@@ -341,16 +349,16 @@ fn serve_authenticates_validates_evaluates_and_ranks() {
     // The merged evaluation is byte for byte what `amm-engine run` gives for the same config.
     let served = get(addr, &format!("/api/submissions/{submission}/results.json"));
     assert_eq!(served.status, 200);
-    let module =
-        std::fs::canonicalize(&data).unwrap().join(format!("modules/{}.wasm", view["sha256"].as_str().unwrap()));
-    let run_config = scratch.path().join("same.toml");
+    // A run config in the data directory, naming its modules as the service (and a bundle) does.
+    let house_sha = amm_engine::sandbox::sha256_hex(&std::fs::read(example_wasm("fixed-fee-30")).unwrap());
+    let run_config = data.join("same.toml");
     std::fs::write(
         &run_config,
         format!(
             "[run]\nsimulations = 8\nseed_start = 1\nsteps = 1000\nepoch_len = 500\nthreads = 2\n\n\
-             [[strategy]]\npath = \"{}\"\nname = \"house 30 bps\"\n\n[[strategy]]\npath = \"{}\"\nname = \"alice 30\"\n",
-            std::fs::canonicalize(example_wasm("fixed-fee-30")).unwrap().display(),
-            module.display()
+             [[strategy]]\npath = \"modules/{house_sha}.wasm\"\nname = \"house 30 bps\"\n\n\
+             [[strategy]]\npath = \"modules/{}.wasm\"\nname = \"alice 30\"\n",
+            view["sha256"].as_str().unwrap()
         ),
     )
     .unwrap();
@@ -364,6 +372,26 @@ fn serve_authenticates_validates_evaluates_and_ranks() {
     assert!(status.success());
     let expected = std::fs::read(out.join("results.json")).unwrap();
     assert!(served.body == expected, "the service's results.json differs from amm-engine run's");
+
+    // The evaluation as a bundle that `amm-engine verify` reproduces offline.
+    let tar = get(addr, &format!("/api/submissions/{submission}/bundle.tar"));
+    assert_eq!((tar.status, tar.header("content-type")), (200, Some("application/x-tar")));
+    let unpacked = scratch.path().join("unpacked");
+    std::fs::create_dir_all(&unpacked).unwrap();
+    std::fs::write(unpacked.join("b.tar"), &tar.body).unwrap();
+    assert!(Command::new("tar").arg("-xf").arg("b.tar").current_dir(&unpacked).status().unwrap().success());
+    assert_eq!(std::fs::read(unpacked.join("bundle/results.json")).unwrap(), expected);
+    let verify = Command::new(env!("CARGO_BIN_EXE_amm-engine"))
+        .args(["verify", "--quiet"])
+        .arg(unpacked.join("bundle/receipt.json"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&verify.stdout);
+    assert!(
+        verify.status.success() && text.starts_with("VERIFIED"),
+        "{text}{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
 
     // The board: alice's row, and the baselines (house field, normalizer) flagged.
     let started = Instant::now();

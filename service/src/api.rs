@@ -716,7 +716,20 @@ fn better(a: &BoardRow, b: &BoardRow) -> std::cmp::Ordering {
         .then(a.submission.cmp(&b.submission))
 }
 
-async fn board(state: &State) -> Result<Vec<BoardRow>, ApiError> {
+/// The board, recomputed only when the set of evaluated submissions changed.
+async fn board(state: &State) -> Result<Arc<Vec<BoardRow>>, ApiError> {
+    let version = state.db.evaluated_version().await?;
+    if let Some((v, rows)) = state.board_cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_ref()
+        && *v == version
+    {
+        return Ok(rows.clone());
+    }
+    let rows = Arc::new(compute_board(state).await?);
+    *state.board_cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((version, rows.clone()));
+    Ok(rows)
+}
+
+async fn compute_board(state: &State) -> Result<Vec<BoardRow>, ApiError> {
     // Each row with its per-seed edges (for the paired tie test).
     let mut best: Vec<(BoardRow, Vec<(u64, f64)>)> = Vec::new();
     let mut baseline: Vec<BoardRow> = Vec::new();
@@ -781,8 +794,8 @@ fn separable(a: &[(u64, f64)], b: &[(u64, f64)]) -> bool {
 
 /// One row per submitter (their best evaluated submission), with baselines as flagged rows.
 #[utoipa::path(get, path = "/api/leaderboard", responses((status = 200, body = Vec<BoardRow>)))]
-async fn leaderboard(state: Shared) -> Result<Json<Vec<BoardRow>>, ApiError> {
-    Ok(Json(board(&state).await?))
+async fn leaderboard(state: Shared) -> Result<Response, ApiError> {
+    Ok(Json(board(&state).await?.as_slice()).into_response())
 }
 
 /// The board as CSV (same columns).
@@ -794,7 +807,7 @@ async fn leaderboard_csv(state: Shared) -> Result<Response, ApiError> {
          sharpe,retail_share,arb_loss,disqualified_sims,submitted_at,engine_version\n",
     );
     let opt = |v: Option<f64>| v.map_or_else(String::new, |v| v.to_string());
-    for r in rows {
+    for r in rows.iter() {
         out.push_str(&format!(
             "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
             r.rank.map_or_else(String::new, |n| n.to_string()),

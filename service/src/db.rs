@@ -284,6 +284,17 @@ impl Db {
         Ok(rows.iter().map(submission).collect::<Result<_, _>>()?)
     }
 
+    /// A version of the set of evaluated submissions: (how many, the largest id); the board
+    /// changes only when it does.
+    pub async fn evaluated_version(&self) -> Result<(i64, i64), DbError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, COALESCE(MAX(id), 0) AS last FROM submissions WHERE status = 'evaluated'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.try_get("n")?, row.try_get("last")?))
+    }
+
     /// The merged results.json of submission `id`, once evaluated.
     pub async fn results(&self, id: i64) -> Result<Option<String>, DbError> {
         let row =

@@ -111,6 +111,8 @@ pub struct State {
     pub metrics: metrics::Metrics,
     /// Per-IP request rate limit.
     pub limiter: api::RateLimiter,
+    /// The last board computed, with the evaluated-submissions version it reflects.
+    pub board_cache: std::sync::Mutex<Option<((i64, i64), Arc<Vec<api::BoardRow>>)>>,
 }
 
 impl State {
@@ -220,6 +222,7 @@ pub async fn serve(options: ServeOptions, handle: tokio::runtime::Handle) -> Res
         validations: tokio::sync::Semaphore::new(2),
         metrics: metrics::Metrics::default(),
         limiter: api::RateLimiter::default(),
+        board_cache: std::sync::Mutex::new(None),
     });
     queue_baseline(&state).await?;
 

@@ -414,7 +414,7 @@ async fn submit_inner(state: &Arc<State>, headers: &HeaderMap, mut multipart: Mu
         evaluated_at: None,
     };
     let plan = crate::plan_for(state);
-    match state.db.insert_submission(&sub, &plan).await? {
+    match state.db.insert_submission(&sub, Some(&bytes), &plan).await? {
         Inserted::New(id, jobs) => {
             state.wake.notify_waiters();
             tracing::info!(submission = id, submitter = %who.handle, "accepted");

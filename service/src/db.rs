@@ -149,6 +149,8 @@ pub enum Inserted {
 #[derive(Clone, Debug)]
 pub struct Db {
     pool: AnyPool,
+    /// PostgreSQL (else SQLite): the few statements that differ check it.
+    postgres: bool,
 }
 
 // Queries built with format! splice in only these constant column lists (hence AssertSqlSafe);
@@ -213,6 +215,13 @@ impl Db {
     pub async fn open(url: &str) -> Result<Self, DbError> {
         sqlx::any::install_default_drivers();
         let sqlite = url.starts_with("sqlite:");
+        let postgres = url.starts_with("postgres:") || url.starts_with("postgresql:");
+        if !sqlite && !postgres {
+            return Err(DbError::Corrupt {
+                what: "database URL",
+                message: "expected sqlite://FILE or postgres://…".into(),
+            });
+        }
         let pool = AnyPoolOptions::new()
             .max_connections(if sqlite { 4 } else { 16 })
             .after_connect(move |conn, _| {
@@ -229,8 +238,12 @@ impl Db {
             })
             .connect(url)
             .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool })
+        if postgres {
+            sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        } else {
+            sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        }
+        Ok(Self { pool, postgres })
     }
 
     /// Checks the database answers.
@@ -325,9 +338,24 @@ impl Db {
         Ok((pending, times))
     }
 
-    /// Inserts a submission and its jobs in one transaction, unless the same submitter already
-    /// submitted the same bytes.
-    pub async fn insert_submission(&self, s: &Submission, jobs: &[NewJob]) -> Result<Inserted, DbError> {
+    /// The bytes of module `sha256`, if stored.
+    pub async fn module(&self, sha256: &str) -> Result<Option<Vec<u8>>, DbError> {
+        let row =
+            sqlx::query("SELECT bytes FROM modules WHERE sha256 = $1").bind(sha256).fetch_optional(&self.pool).await?;
+        Ok(match row {
+            Some(r) => Some(r.try_get("bytes")?),
+            None => None,
+        })
+    }
+
+    /// Inserts a submission, its module's bytes (when given) and its jobs in one transaction,
+    /// unless the same submitter already submitted the same bytes.
+    pub async fn insert_submission(
+        &self,
+        s: &Submission,
+        module: Option<&[u8]>,
+        jobs: &[NewJob],
+    ) -> Result<Inserted, DbError> {
         if let Some(existing) = self.find_submission(&s.submitter, &s.sha256).await? {
             return Ok(Inserted::Duplicate(existing.id));
         }
@@ -361,6 +389,13 @@ impl Db {
             }
             Err(e) => return Err(e.into()),
         };
+        if let Some(bytes) = module {
+            sqlx::query("INSERT INTO modules (sha256, bytes) VALUES ($1, $2) ON CONFLICT (sha256) DO NOTHING")
+                .bind(&s.sha256)
+                .bind(bytes.to_vec())
+                .execute(&mut *tx)
+                .await?;
+        }
         let mut ids = Vec::with_capacity(jobs.len());
         for j in jobs {
             let row = sqlx::query(
@@ -398,10 +433,13 @@ impl Db {
     /// Claims the oldest queued job for `owner` with a lease of `lease_ms`.
     pub async fn claim(&self, owner: &str, lease_ms: i64) -> Result<Option<Job>, DbError> {
         let now = now_ms();
+        // PostgreSQL: concurrent claimers skip each other's candidate row instead of queueing
+        // behind it. SQLite has one writer at a time, so the plain subquery is enough.
+        let lock = if self.postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
         let sql = format!(
             "UPDATE jobs SET state = 'running', lease_owner = $1, lease_expires_at = $2, fence = fence + 1, \
              attempts = attempts + 1, done = 0, started_at = $3, updated_at = $3 \
-             WHERE id = (SELECT id FROM jobs WHERE state = 'queued' ORDER BY id LIMIT 1) AND state = 'queued' \
+             WHERE id = (SELECT id FROM jobs WHERE state = 'queued' ORDER BY id LIMIT 1{lock}) AND state = 'queued' \
              RETURNING {JOB_COLUMNS}"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -597,8 +635,8 @@ impl Db {
     /// Jobs waiting and running (for readiness and logs).
     pub async fn queue_depth(&self) -> Result<(i64, i64), DbError> {
         let row = sqlx::query(
-            "SELECT COALESCE(SUM(CASE WHEN state = 'queued' THEN 1 ELSE 0 END), 0) AS queued, \
-             COALESCE(SUM(CASE WHEN state = 'running' THEN 1 ELSE 0 END), 0) AS running FROM jobs",
+            "SELECT CAST(COALESCE(SUM(CASE WHEN state = 'queued' THEN 1 ELSE 0 END), 0) AS BIGINT) AS queued, \
+             CAST(COALESCE(SUM(CASE WHEN state = 'running' THEN 1 ELSE 0 END), 0) AS BIGINT) AS running FROM jobs",
         )
         .fetch_one(&self.pool)
         .await?;

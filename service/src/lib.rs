@@ -309,7 +309,7 @@ async fn queue_baseline(state: &Arc<State>) -> Result<(), ServiceError> {
         created_at: 0,
         evaluated_at: None,
     };
-    if let Inserted::New(id, _) = state.db.insert_submission(&sub, &jobs).await? {
+    if let Inserted::New(id, _) = state.db.insert_submission(&sub, None, &jobs).await? {
         tracing::info!(submission = id, "queued the house field's baseline evaluation");
         state.wake.notify_waiters();
     }

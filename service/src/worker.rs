@@ -59,6 +59,12 @@ fn run_job(state: &Arc<State>, handle: &Handle, job: &Job) -> Result<(), DbError
     let Some(sub) = handle.block_on(state.db.submission(job.submission))? else {
         return handle.block_on(state.db.fail(job.id, job.fence, "submission missing", false, max_attempts));
     };
+    if !sub.baseline
+        && let Err(e) = fetch_module(state, handle, &sub.sha256, &sub.bytes_path)
+    {
+        tracing::warn!(job = job.id, error = %e, "module unavailable");
+        return handle.block_on(state.db.fail(job.id, job.fence, &e, true, max_attempts));
+    }
     // Relative to the data directory (the config's base), as a bundle names modules.
     let entry = (!sub.baseline).then(|| (std::path::PathBuf::from(&sub.bytes_path), sub.name.clone()));
     let config = eval::evaluation_config(&state.file.config, entry);
@@ -155,6 +161,26 @@ fn run_job(state: &Arc<State>, handle: &Handle, job: &Job) -> Result<(), DbError
         }
     }
     Ok(())
+}
+
+/// Makes sure module `sha256` is in this process's data directory at `rel` (a worker on
+/// another machine than the upload fetches it from the database).
+fn fetch_module(state: &State, handle: &Handle, sha256: &str, rel: &str) -> Result<(), String> {
+    let path = state.data.join(rel);
+    if path.exists() {
+        return Ok(());
+    }
+    let bytes = handle
+        .block_on(state.db.module(sha256))
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("module {sha256} is neither in {} nor in the database", path.display()))?;
+    if amm_engine::sandbox::sha256_hex(&bytes) != sha256 {
+        return Err(format!("the stored module {sha256} does not match its hash"));
+    }
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    std::fs::write(&tmp, &bytes)
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 /// Merges the shards of submission `id` (all its jobs succeeded) and records it evaluated.

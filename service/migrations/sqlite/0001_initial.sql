@@ -1,4 +1,5 @@
--- amm-service schema v1. Times are Unix milliseconds; JSON is stored as text.
+-- amm-service schema v1 (SQLite; keep migrations/postgres in step). Times are Unix
+-- milliseconds; JSON is stored as text; flags are integers 0/1.
 
 CREATE TABLE tokens (
     hash        TEXT PRIMARY KEY,       -- sha256 (hex) of the bearer token
@@ -48,6 +49,11 @@ CREATE TABLE jobs (
 );
 CREATE INDEX jobs_by_state ON jobs (state, id);
 CREATE INDEX jobs_by_submission ON jobs (submission);
+
+CREATE TABLE modules (
+    sha256      TEXT PRIMARY KEY,
+    bytes       BLOB NOT NULL           -- the uploaded .wasm: workers on other machines fetch it from here
+);
 
 CREATE TABLE results (
     job         BIGINT NOT NULL REFERENCES jobs (id),

@@ -644,3 +644,88 @@ fn sigterm_hands_a_running_job_back_and_a_restart_finishes_it_without_a_lost_att
     let view = wait_for_submission(server.addr, submission, Duration::from_secs(30));
     assert_eq!(view["status"], "evaluated", "{view}");
 }
+
+/// Starts `amm-engine serve --role worker` (no HTTP), killed when dropped.
+struct Worker(Child);
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn workers_on_one_postgresql_queue_do_each_job_once() {
+    // Runs where a PostgreSQL database is at hand: AMM_TEST_POSTGRES_URL, e.g.
+    // postgres://root@localhost/amm_test?host=/var/run/postgresql (data from earlier runs is
+    // left alone: this run's handle is unique).
+    let Ok(url) = std::env::var("AMM_TEST_POSTGRES_URL") else {
+        eprintln!("skipped: set AMM_TEST_POSTGRES_URL to run the PostgreSQL queue test");
+        return;
+    };
+    let scratch = Scratch::new();
+    // Jobs long enough (4 seeds × 10,000 steps) that both workers poll while some are queued.
+    let comp = competition(scratch.path(), 16, 10_000, "[competition.jobs]\nseeds_per_job = 4\n");
+    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    let handle = format!("pg{}t{}", std::process::id(), since_epoch.as_millis());
+    let web_data = scratch.path().join("web");
+    let out = Command::new(env!("CARGO_BIN_EXE_amm-engine"))
+        .args(["token", "create", &handle, "--db", &url, "--data"])
+        .arg(&web_data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let workers: Vec<Worker> = (0..2)
+        .map(|i| {
+            let data = scratch.path().join(format!("worker-{i}"));
+            std::fs::create_dir_all(&data).unwrap();
+            let log = std::fs::File::create(data.with_extension("log")).unwrap();
+            Worker(
+                Command::new(env!("CARGO_BIN_EXE_amm-engine"))
+                    .args(["serve", comp.to_str().unwrap(), "--role", "worker", "--db", &url, "--data"])
+                    .arg(&data)
+                    .stdout(Stdio::null())
+                    .stderr(log)
+                    .spawn()
+                    .unwrap(),
+            )
+        })
+        .collect();
+    // The web process evaluates nothing: it only serves (its database URL via --db).
+    let log = std::fs::File::create(web_data.with_extension("log")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_amm-engine"))
+        .args(["serve", comp.to_str().unwrap(), "--role", "web", "--listen", "127.0.0.1:0", "--db", &url, "--data"])
+        .arg(&web_data)
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let server = Server { addr: line.trim().strip_prefix("listening on http://").unwrap().parse().unwrap(), child };
+    let addr = server.addr;
+    assert_eq!(get(addr, "/readyz").json()["workers"], "elsewhere");
+    let mut submissions = Vec::new();
+    for module in ["fixed-fee-100", "fixed-fee-500"] {
+        let r = upload(addr, Some(&token), &std::fs::read(example_wasm(module)).unwrap(), None);
+        assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+        submissions.push(r.json()["submission"].as_i64().unwrap());
+    }
+    for id in submissions {
+        let view = wait_for_submission(addr, id, Duration::from_secs(40));
+        assert_eq!(view["status"], "evaluated", "{view}");
+        let jobs = view["jobs"].as_array().unwrap();
+        assert_eq!(jobs.len(), 4);
+        assert!(jobs.iter().all(|j| j["state"] == "succeeded" && j["attempts"] == 1), "{view}");
+        let seeds: Vec<u64> =
+            view["summary"]["per_seed_edges"].as_array().unwrap().iter().map(|e| e[0].as_u64().unwrap()).collect();
+        assert_eq!(seeds, (1..=16).collect::<Vec<u64>>());
+    }
+    let claims: Vec<usize> =
+        (0..2).map(|i| log_text(&scratch.path().join(format!("worker-{i}"))).matches("job claimed").count()).collect();
+    assert!(claims.iter().all(|&n| n > 0), "both workers took jobs: {claims:?}");
+    assert_eq!(board(addr).iter().filter(|r| r["submitter"] == handle.as_str()).count(), 1);
+    drop(workers);
+}

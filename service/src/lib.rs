@@ -85,6 +85,9 @@ pub enum ServiceError {
     Other(String),
 }
 
+/// A computed board and the evaluated-submissions version it reflects.
+pub type CachedBoard = ((i64, i64), Arc<Vec<api::BoardRow>>);
+
 /// Shared state of a running service.
 pub struct State {
     /// The competition.
@@ -112,7 +115,7 @@ pub struct State {
     /// Per-IP request rate limit.
     pub limiter: api::RateLimiter,
     /// The last board computed, with the evaluated-submissions version it reflects.
-    pub board_cache: std::sync::Mutex<Option<((i64, i64), Arc<Vec<api::BoardRow>>)>>,
+    pub board_cache: std::sync::Mutex<Option<CachedBoard>>,
 }
 
 impl State {

@@ -104,7 +104,8 @@ pub fn run_shards(
     checkpoint: &mut dyn FnMut() -> bool,
 ) -> Result<Vec<(u32, String)>, JobError> {
     let started = Instant::now();
-    let options = RunOptions { progress: false, build: Default::default(), shard: None };
+    // Defaults: no progress bar, no builds (every module is a .wasm by now), the whole run.
+    let options = RunOptions::default();
     let loaded = run::load_entrants(config, engine, &options);
     let mut out = Vec::new();
     for index in shards {

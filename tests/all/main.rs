@@ -14,4 +14,5 @@ mod market;
 mod parity;
 mod scale_out;
 mod searches;
+mod service;
 mod wit;

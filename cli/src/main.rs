@@ -148,6 +148,30 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Host a competition: the HTTP API, the job queue and the evaluation workers over one
+    /// database (SQLite in DIR by default).
+    Serve {
+        /// Competition file: a run configuration plus a `[competition]` table.
+        competition: PathBuf,
+        /// Address to listen on (port 0: any free port; the address is printed on stdout).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Data directory: the SQLite database, uploaded modules, the module cache.
+        #[arg(long, default_value = "competition-data")]
+        data: PathBuf,
+        /// Database URL (default: sqlite://DIR/amm-service.db).
+        #[arg(long)]
+        db: Option<String>,
+        /// What this process does: serve HTTP and evaluate (all), only HTTP (web), only
+        /// evaluate (worker).
+        #[arg(long, value_enum, default_value = "all")]
+        role: amm_service::Role,
+    },
+    /// Manage the bearer tokens of a competition.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// Create a strategy crate from the starter.
     New {
         /// Directory to create; its name is the crate name.
@@ -155,6 +179,24 @@ enum Command {
         /// Path to amm-strategy-sdk (default: the SDK of the checkout this binary was built from).
         #[arg(long)]
         sdk: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token for HANDLE and print it on stdout (only its sha256 is stored).
+    Create {
+        /// The submitter's handle, shown on the leaderboard.
+        handle: String,
+        /// Data directory of the competition.
+        #[arg(long)]
+        data: PathBuf,
+        /// Database URL (default: sqlite://DIR/amm-service.db).
+        #[arg(long)]
+        db: Option<String>,
+        /// An administrator's token (may cancel anyone's jobs).
+        #[arg(long)]
+        admin: bool,
     },
 }
 
@@ -170,6 +212,18 @@ fn main() -> ExitCode {
         Command::Verify { receipt, quiet } => verify_command(&receipt, quiet),
         Command::Validate { paths } => validate_command(&paths, cache),
         Command::New { name, sdk } => new_command(&name, sdk.as_deref()),
+        Command::Serve { competition, listen, data, db, role } => {
+            let options = amm_service::ServeOptions { competition, listen, data, db, role };
+            amm_service::serve_blocking(options).map(|()| ExitCode::SUCCESS).map_err(anyhow::Error::from)
+        }
+        Command::Token { command: TokenCommand::Create { handle, data, db, admin } } => {
+            amm_service::create_token_blocking(&data, db.as_deref(), &handle, admin)
+                .map(|token| {
+                    println!("{token}");
+                    ExitCode::SUCCESS
+                })
+                .map_err(anyhow::Error::from)
+        }
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,904 @@
+//! The HTTP API (JSON) and its OpenAPI 3 document, generated from these handlers.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::extract::{DefaultBodyLimit, Multipart, Path, State as Extract};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use utoipa::OpenApi;
+
+use crate::State;
+use crate::db::{Caller, DbError, Inserted, Job, Submission, now_ms};
+use crate::eval::{self, CheckView, EntrantSummary, Summary};
+
+/// An error response: a status and `{"error": message, ...details}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    body: serde_json::Value,
+    retry_after: Option<u64>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self { status, body: json!({ "error": message.into() }), retry_after: None }
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> Self {
+        tracing::error!(error = %e, "database error");
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, Json(self.body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+type Shared = Extract<Arc<State>>;
+
+/// The routes.
+pub fn router(state: Arc<State>) -> Router {
+    // Room for the multipart framing and the name part around the module.
+    let body_limit = state.file.competition.max_upload_bytes as usize + 64 * 1024;
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/openapi.json", get(openapi))
+        .route("/metrics", get(metrics))
+        .route("/api/competition", get(competition))
+        .route("/api/submissions", post(submit).layer(DefaultBodyLimit::max(body_limit)))
+        .route("/api/submissions/{id}", get(submission))
+        .route("/api/submissions/{id}/results.json", get(results_json))
+        .route("/api/submissions/{id}/bundle.tar", get(bundle_tar))
+        .route("/api/jobs/{id}", get(job))
+        .route("/api/jobs/{id}/events", get(job_events))
+        .route("/api/jobs/{id}/cancel", post(cancel))
+        .route("/api/leaderboard", get(leaderboard))
+        .route("/api/leaderboard.csv", get(leaderboard_csv))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit))
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Per-IP token buckets: (tokens left, last refill).
+#[derive(Debug, Default)]
+pub struct RateLimiter {
+    buckets: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, (f64, std::time::Instant)>>,
+}
+
+impl RateLimiter {
+    /// Takes one request from `ip`'s bucket of `per_minute`; on refusal, the seconds until
+    /// the next request is allowed.
+    pub fn take(&self, ip: std::net::IpAddr, per_minute: u32) -> Result<(), u64> {
+        let capacity = f64::from(per_minute);
+        let rate = capacity / 60.0;
+        let now = std::time::Instant::now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if buckets.len() > 100_000 {
+            // Forget clients whose bucket has refilled (they lose nothing).
+            buckets.retain(|_, (tokens, at)| *tokens + now.duration_since(*at).as_secs_f64() * rate < capacity);
+        }
+        let (tokens, at) = buckets.entry(ip).or_insert((capacity, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * rate).min(capacity);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - *tokens) / rate).ceil().max(1.0) as u64)
+        }
+    }
+}
+
+/// 429 with Retry-After for a client IP over `quotas.requests_per_minute` (the peer address:
+/// forwarding headers are not trusted).
+async fn rate_limit(
+    state: Shared,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = request.uri().path();
+    if ["/healthz", "/readyz", "/metrics"].contains(&path) {
+        return next.run(request).await;
+    }
+    match state.limiter.take(peer.ip(), state.file.competition.quotas.requests_per_minute) {
+        Ok(()) => next.run(request).await,
+        Err(seconds) => {
+            let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too many requests from your address");
+            e.retry_after = Some(seconds);
+            e.into_response()
+        }
+    }
+}
+
+/// The OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "amm-engine competition service", description = "Submissions, evaluation jobs and the leaderboard."),
+    paths(
+        healthz,
+        readyz,
+        metrics,
+        competition,
+        submit,
+        submission,
+        results_json,
+        bundle_tar,
+        job,
+        job_events,
+        cancel,
+        leaderboard,
+        leaderboard_csv
+    ),
+    components(schemas(Accepted, JobView, Progress, BoardRow, SubmissionView, CheckView, Summary, EntrantSummary))
+)]
+pub struct ApiDoc;
+
+async fn openapi() -> Response {
+    match ApiDoc::openapi().to_pretty_json() {
+        Ok(text) => ([(header::CONTENT_TYPE, "application/json")], text).into_response(),
+        Err(e) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "alive")))]
+async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// Readiness: the database answers and (when this process evaluates) a worker looked for work
+/// or finished a shard within the last two leases (at least 10 s).
+#[utoipa::path(get, path = "/readyz", responses((status = 200, description = "ready"), (status = 503, description = "not ready")))]
+async fn readyz(state: Shared) -> Response {
+    let db = state.db.ping().await;
+    let queue = state.db.queue_depth().await.ok();
+    let workers = match state.role {
+        crate::Role::Web => "elsewhere".to_string(),
+        _ => {
+            // Workers tick when they look for work and after every shard of a job.
+            let tick = state.worker_tick.load(std::sync::atomic::Ordering::Relaxed) as i64;
+            let patience = (2 * state.lease().as_millis() as i64).max(10_000);
+            if now_ms() - tick < patience { "alive".into() } else { "stalled".into() }
+        }
+    };
+    let ready = db.is_ok() && workers != "stalled";
+    let body = json!({
+        "ready": ready,
+        "database": db.map_or_else(|e| e.to_string(), |()| "ok".into()),
+        "workers": workers,
+        "queued": queue.map(|q| q.0),
+        "running": queue.map(|q| q.1),
+    });
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(body)).into_response()
+}
+
+/// Prometheus metrics: jobs by state, uploads by outcome, lease expiries, job durations.
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+async fn metrics(state: Shared) -> Result<Response, ApiError> {
+    let jobs = state.db.jobs_by_state().await?;
+    let text = state.metrics.render(&jobs);
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
+}
+
+/// The public definition of the competition.
+#[utoipa::path(get, path = "/api/competition", responses((status = 200, description = "the competition")))]
+async fn competition(state: Shared) -> Json<serde_json::Value> {
+    let c = &state.file.competition;
+    let config = &state.file.config;
+    let house: Vec<String> = config
+        .strategies
+        .iter()
+        .map(|s| {
+            s.name.clone().unwrap_or_else(|| {
+                s.path.file_stem().map_or_else(|| "strategy".into(), |n| n.to_string_lossy().into_owned())
+            })
+        })
+        .collect();
+    Json(json!({
+        "name": c.name,
+        "engine_version": amm_engine::ENGINE_VERSION,
+        "public_seeds": c.public_seeds,
+        "hidden_seeds": { "count": c.hidden_seeds.count },
+        "steps": config.run.steps,
+        "epoch_len": config.run.epoch_len,
+        "market": config.market,
+        "pools": config.pools,
+        "normalizer": config.normalizer,
+        "capital": config.capital,
+        "sandbox": config.sandbox,
+        "house": house,
+        "max_upload_bytes": c.max_upload_bytes,
+        "accept_source": c.accept_source,
+        "quotas": c.quotas,
+        "jobs": { "wall_clock_seconds": c.jobs.wall_clock_seconds, "seeds_per_job": c.jobs.seeds_per_job },
+    }))
+}
+
+async fn caller(state: &State, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    let unauthorized = || ApiError::new(StatusCode::UNAUTHORIZED, "a valid 'Authorization: Bearer TOKEN' is required");
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.len() <= 200)
+        .ok_or_else(unauthorized)?;
+    state.db.caller(&crate::token_hash(token)).await?.ok_or_else(unauthorized)
+}
+
+/// An accepted upload.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Accepted {
+    /// The submission.
+    pub submission: i64,
+    /// Its first evaluation job.
+    pub job: i64,
+    /// All its jobs.
+    pub jobs: Vec<i64>,
+    /// True when the same bytes from the same submitter were submitted before (then nothing
+    /// new is evaluated and this is the earlier submission).
+    pub duplicate: bool,
+}
+
+/// Uploads a module: multipart part `module` (the `.wasm` bytes), optional part `name`.
+#[utoipa::path(post, path = "/api/submissions", security(("bearer" = [])),
+    responses(
+        (status = 202, description = "accepted and queued", body = Accepted),
+        (status = 200, description = "the same bytes were submitted before", body = Accepted),
+        (status = 401, description = "no valid token"),
+        (status = 413, description = "over the upload limit"),
+        (status = 422, description = "refused by validation: the failed checks"),
+        (status = 429, description = "over quota (Retry-After)"),
+    ))]
+async fn submit(state: Shared, headers: HeaderMap, multipart: Multipart) -> Result<Response, ApiError> {
+    let answer = submit_inner(&state, &headers, multipart).await;
+    let counters = &state.metrics;
+    match &answer {
+        Ok(r) if r.status() == StatusCode::ACCEPTED => counters.accepted.fetch_add(1, Ordering::Relaxed),
+        Ok(_) => counters.duplicates.fetch_add(1, Ordering::Relaxed),
+        Err(e) => {
+            counters.reject(e.status.as_u16());
+            0
+        }
+    };
+    answer
+}
+
+async fn submit_inner(state: &Arc<State>, headers: &HeaderMap, mut multipart: Multipart) -> Result<Response, ApiError> {
+    let who = caller(state, headers).await?;
+    let limit = state.file.competition.max_upload_bytes;
+    let too_large = || {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the module is over the upload limit of {limit} bytes"))
+    };
+    let multipart_error = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE { too_large() } else { ApiError::new(e.status(), e.body_text()) }
+    };
+    let mut module: Option<Vec<u8>> = None;
+    let mut name: Option<String> = None;
+    while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
+        match field.name() {
+            Some("module") => {
+                let mut bytes = Vec::new();
+                while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+                    bytes.extend_from_slice(&chunk);
+                    if bytes.len() as u64 > limit {
+                        return Err(too_large());
+                    }
+                }
+                module = Some(bytes);
+            }
+            Some("name") => {
+                let text = field.text().await.map_err(multipart_error)?;
+                let text = text.trim().to_string();
+                if text.is_empty() || text.len() > 64 || text.chars().any(char::is_control) {
+                    return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "name: 1-64 printable characters"));
+                }
+                name = Some(text);
+            }
+            Some(other) => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("unexpected part {other:?}: send 'module' and optionally 'name'"),
+                ));
+            }
+            None => return Err(ApiError::new(StatusCode::BAD_REQUEST, "a multipart part without a name")),
+        }
+    }
+    let Some(bytes) = module else {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "the multipart part 'module' (the .wasm bytes) is missing"));
+    };
+    let sha256: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+
+    // The same bytes from the same submitter: never evaluated twice.
+    if let Some(existing) = state.db.find_submission(&who.handle, &sha256).await? {
+        let jobs: Vec<i64> = state.db.jobs_of(existing.id).await?.iter().map(|j| j.id).collect();
+        let body = Accepted { submission: existing.id, job: jobs.first().copied().unwrap_or(0), jobs, duplicate: true };
+        return Ok((StatusCode::OK, Json(body)).into_response());
+    }
+
+    // Quotas.
+    let quotas = state.file.competition.quotas;
+    let day_ms = 86_400_000;
+    let (pending, recent) = state.db.quota_usage(&who.handle, now_ms() - day_ms).await?;
+    if pending >= i64::from(quotas.concurrent) {
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("{pending} of your submissions are still being evaluated (at most {} at once)", quotas.concurrent),
+        );
+        e.retry_after = Some(state.file.competition.jobs.lease_seconds.max(5));
+        return Err(e);
+    }
+    if recent.len() as u64 >= u64::from(quotas.per_day) {
+        let oldest = recent.first().copied().unwrap_or_else(now_ms);
+        let wait_ms = (oldest + day_ms - now_ms()).max(1000);
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("{} submissions in the last 24 hours (at most {})", recent.len(), quotas.per_day),
+        );
+        e.retry_after = Some((wait_ms as u64).div_ceil(1000));
+        return Err(e);
+    }
+
+    // Every check of `amm-engine validate`, off the async runtime, a bounded number at once.
+    let permit = state
+        .validations
+        .acquire()
+        .await
+        .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting down"))?;
+    let (passed, checks, info) = {
+        let state = state.clone();
+        let bytes = bytes.clone();
+        tokio::task::spawn_blocking(move || {
+            let (passed, checks) = eval::validate_upload(&state.engine, &state.file.config, &bytes, "submission");
+            let info = amm_engine::sandbox::inspect(&bytes, &state.file.config.sandbox).ok();
+            (passed, checks, info)
+        })
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("validation: {e}")))?
+    };
+    drop(permit);
+    if !passed {
+        let failed: Vec<&CheckView> = checks.iter().filter(|c| c.outcome == "FAIL").collect();
+        let message = failed.first().map_or_else(
+            || "the module was refused".to_string(),
+            |c| format!("the module was refused: {}: {}", c.name, c.detail),
+        );
+        let body = json!({ "error": message, "failed": failed, "checks": checks });
+        return Err(ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, body, retry_after: None });
+    }
+
+    // Keep the bytes under the data directory, named by their hash.
+    let rel = eval::module_rel_path(&sha256);
+    let path = state.data.join(&rel);
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    std::fs::write(&tmp, &bytes)
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(|e| ApiError::new(StatusCode::INSUFFICIENT_STORAGE, format!("cannot store the module: {e}")))?;
+
+    let section_name = info.as_ref().and_then(|i| i.name.clone()).filter(|n| !n.is_empty());
+    let name = name.or(section_name).unwrap_or_else(|| format!("{}-{}", who.handle, &sha256[..8]));
+    let model = info.and_then(|i| i.model).unwrap_or_else(|| "None".into());
+    let sub = Submission {
+        id: 0,
+        submitter: who.handle.clone(),
+        name,
+        model,
+        sha256,
+        bytes_path: rel.to_string_lossy().into_owned(),
+        size: bytes.len() as i64,
+        baseline: false,
+        status: "pending".into(),
+        validation: serde_json::to_string(&checks).unwrap_or_default(),
+        summary: None,
+        engine_version: amm_engine::ENGINE_VERSION.into(),
+        error: None,
+        created_at: 0,
+        evaluated_at: None,
+    };
+    let plan = crate::plan_for(state);
+    match state.db.insert_submission(&sub, Some(&bytes), &plan).await? {
+        Inserted::New(id, jobs) => {
+            state.wake.notify_waiters();
+            tracing::info!(submission = id, submitter = %who.handle, "accepted");
+            let body = Accepted { submission: id, job: jobs.first().copied().unwrap_or(0), jobs, duplicate: false };
+            Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+        }
+        Inserted::Duplicate(id) => {
+            let jobs: Vec<i64> = state.db.jobs_of(id).await?.iter().map(|j| j.id).collect();
+            let body = Accepted { submission: id, job: jobs.first().copied().unwrap_or(0), jobs, duplicate: true };
+            Ok((StatusCode::OK, Json(body)).into_response())
+        }
+    }
+}
+
+/// Progress of a job, in simulations.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Progress {
+    /// Simulations finished.
+    pub done: i64,
+    /// Simulations in the job.
+    pub total: i64,
+}
+
+/// A job.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct JobView {
+    /// Id.
+    pub id: i64,
+    /// Its submission.
+    pub submission: i64,
+    /// queued | running | succeeded | failed | cancelled.
+    pub state: String,
+    /// Progress.
+    pub progress: Progress,
+    /// Claims so far (more than one after an infrastructure fault or a dead worker).
+    pub attempts: i64,
+    /// Last error.
+    pub error: Option<String>,
+    /// Times, ISO 8601 UTC.
+    pub created_at: String,
+    /// Start of the latest attempt.
+    pub started_at: Option<String>,
+    /// End.
+    pub finished_at: Option<String>,
+}
+
+fn job_view(j: &Job) -> JobView {
+    JobView {
+        id: j.id,
+        submission: j.submission,
+        state: j.state.clone(),
+        progress: Progress { done: j.done, total: j.total },
+        attempts: j.attempts,
+        error: j.error.clone(),
+        created_at: iso8601(j.created_at),
+        started_at: j.started_at.map(iso8601),
+        finished_at: j.finished_at.map(iso8601),
+    }
+}
+
+fn not_found(what: &str, id: i64) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, format!("no {what} {id}"))
+}
+
+/// A job's state and progress.
+#[utoipa::path(get, path = "/api/jobs/{id}", params(("id" = i64, Path, description = "job id")),
+    responses((status = 200, body = JobView), (status = 404, description = "no such job")))]
+async fn job(state: Shared, Path(id): Path<i64>) -> Result<Json<JobView>, ApiError> {
+    let j = state.db.job(id).await?.ok_or_else(|| not_found("job", id))?;
+    Ok(Json(job_view(&j)))
+}
+
+/// A job's state as Server-Sent Events: an `event: job` with the job (as `GET /api/jobs/{id}`)
+/// at once and whenever its state, progress or attempts change; the stream ends after the
+/// final state.
+#[utoipa::path(get, path = "/api/jobs/{id}/events", params(("id" = i64, Path, description = "job id")),
+    responses((status = 200, description = "text/event-stream of `job` events", content_type = "text/event-stream"),
+        (status = 404, description = "no such job")))]
+async fn job_events(state: Shared, Path(id): Path<i64>) -> Result<Response, ApiError> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let first = state.db.job(id).await?.ok_or_else(|| not_found("job", id))?;
+    let db = state.db.clone();
+    // (the job to send now, the last sent (state, done, attempts), the stream is over)
+    let seed = (Some(first), None::<(String, i64, i64)>, false);
+    let stream = futures_util::stream::unfold(seed, move |(mut next, mut last, over)| {
+        let db = db.clone();
+        async move {
+            if over {
+                return None;
+            }
+            loop {
+                let job = match next.take() {
+                    Some(job) => job,
+                    None => {
+                        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                        match db.job(id).await {
+                            Ok(Some(job)) => job,
+                            // Gone or the database failed: end the stream (clients reconnect).
+                            _ => return None,
+                        }
+                    }
+                };
+                let key = (job.state.clone(), job.done, job.attempts);
+                if last.as_ref() == Some(&key) {
+                    continue;
+                }
+                last = Some(key);
+                let done = ["succeeded", "failed", "cancelled"].contains(&job.state.as_str());
+                let event = Event::default().event("job").json_data(job_view(&job));
+                return Some((event, (None, last, done)));
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
+}
+
+/// Cancels a job's evaluation (all of its submission's jobs): its owner or an admin.
+#[utoipa::path(post, path = "/api/jobs/{id}/cancel", params(("id" = i64, Path, description = "job id")),
+    security(("bearer" = [])),
+    responses((status = 200, body = JobView), (status = 401, description = "no valid token"),
+        (status = 403, description = "not yours"), (status = 404, description = "no such job"),
+        (status = 409, description = "already finished")))]
+async fn cancel(state: Shared, headers: HeaderMap, Path(id): Path<i64>) -> Result<Json<JobView>, ApiError> {
+    let who = caller(&state, &headers).await?;
+    let j = state.db.job(id).await?.ok_or_else(|| not_found("job", id))?;
+    let sub = state.db.submission(j.submission).await?.ok_or_else(|| not_found("submission", j.submission))?;
+    if sub.submitter != who.handle && !who.admin {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "only the submitter or an admin may cancel this job"));
+    }
+    if !state.db.cancel(sub.id).await? {
+        return Err(ApiError::new(StatusCode::CONFLICT, format!("the evaluation has already ended ({})", sub.status)));
+    }
+    let j = state.db.job(id).await?.ok_or_else(|| not_found("job", id))?;
+    Ok(Json(job_view(&j)))
+}
+
+/// A submission: status, validation report, summary, per-seed edges, disqualifications.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SubmissionView {
+    /// Id.
+    pub id: i64,
+    /// Submitter.
+    pub submitter: String,
+    /// Strategy name.
+    pub name: String,
+    /// Model that wrote it.
+    pub model: String,
+    /// sha256 of the module.
+    pub sha256: String,
+    /// Module size, bytes.
+    pub size: i64,
+    /// pending | evaluated | failed | cancelled.
+    pub status: String,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// The validation checks it passed.
+    pub validation: Vec<CheckView>,
+    /// Its jobs.
+    pub jobs: Vec<JobView>,
+    /// Simulations done over all jobs, and in all.
+    pub progress: Progress,
+    /// The evaluation (the entry is the last entrant), once evaluated.
+    pub summary: Option<Summary>,
+    /// Upload time.
+    pub submitted_at: String,
+    /// Evaluation end.
+    pub evaluated_at: Option<String>,
+    /// Engine version.
+    pub engine_version: String,
+}
+
+fn parse<T: serde::de::DeserializeOwned>(text: &str, what: &'static str) -> Result<T, ApiError> {
+    serde_json::from_str(text).map_err(|e| ApiError::from(DbError::Corrupt { what, message: e.to_string() }))
+}
+
+/// A submission's validation, evaluation and per-seed results.
+#[utoipa::path(get, path = "/api/submissions/{id}", params(("id" = i64, Path, description = "submission id")),
+    responses((status = 200, body = SubmissionView), (status = 404, description = "no such submission")))]
+async fn submission(state: Shared, Path(id): Path<i64>) -> Result<Json<SubmissionView>, ApiError> {
+    let s = state.db.submission(id).await?.ok_or_else(|| not_found("submission", id))?;
+    let jobs = state.db.jobs_of(id).await?;
+    let validation = parse(&s.validation, "validation report")?;
+    let summary = match &s.summary {
+        Some(text) => Some(parse(text, "summary")?),
+        None => None,
+    };
+    Ok(Json(SubmissionView {
+        id: s.id,
+        submitter: s.submitter,
+        name: s.name,
+        model: s.model,
+        sha256: s.sha256,
+        size: s.size,
+        status: s.status,
+        error: s.error,
+        validation,
+        progress: Progress {
+            done: jobs.iter().map(|j| if j.state == "succeeded" { j.total } else { j.done }).sum(),
+            total: jobs.iter().map(|j| j.total).sum(),
+        },
+        jobs: jobs.iter().map(job_view).collect(),
+        summary,
+        submitted_at: iso8601(s.created_at),
+        evaluated_at: s.evaluated_at.map(iso8601),
+        engine_version: s.engine_version,
+    }))
+}
+
+/// The evaluation's merged `results.json`, byte-identical to `amm-engine run` of the same
+/// configuration (the house field, then the entry).
+#[utoipa::path(get, path = "/api/submissions/{id}/results.json", params(("id" = i64, Path, description = "submission id")),
+    responses((status = 200, description = "results.json"), (status = 404, description = "no such evaluated submission")))]
+async fn results_json(state: Shared, Path(id): Path<i64>) -> Result<Response, ApiError> {
+    let text = state.db.results(id).await?.ok_or_else(|| not_found("evaluated submission", id))?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], text).into_response())
+}
+
+/// The evaluation as a submission bundle (tar of `bundle/`: modules, config.toml,
+/// results.json, receipt.json): `amm-engine verify bundle/receipt.json` re-runs it offline.
+#[utoipa::path(get, path = "/api/submissions/{id}/bundle.tar", params(("id" = i64, Path, description = "submission id")),
+    responses((status = 200, description = "a tar archive", content_type = "application/x-tar"),
+        (status = 404, description = "no such evaluated submission")))]
+async fn bundle_tar(state: Shared, Path(id): Path<i64>) -> Result<Response, ApiError> {
+    let text = state.db.results(id).await?.ok_or_else(|| not_found("evaluated submission", id))?;
+    let data = state.data.clone();
+    let archive = tokio::task::spawn_blocking(move || crate::bundle::tar(&text, &data))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e))?;
+    let disposition = format!("attachment; filename=\"submission-{id}.tar\"");
+    Ok(([(header::CONTENT_TYPE, "application/x-tar".to_string()), (header::CONTENT_DISPOSITION, disposition)], archive)
+        .into_response())
+}
+
+/// One row of the board.
+#[derive(Clone, Serialize, utoipa::ToSchema)]
+pub struct BoardRow {
+    /// Rank among entries (baselines are unranked).
+    pub rank: Option<u32>,
+    /// Tie group: consecutive entries a paired test on their common seeds cannot separate
+    /// (|mean paired difference| < 2 standard errors) share one (baselines have none).
+    pub tie_group: Option<u32>,
+    /// A baseline: the normalizer or a house strategy, racing without any entry.
+    pub baseline: bool,
+    /// Submitter handle ('house' for baselines).
+    pub submitter: String,
+    /// Strategy name.
+    pub strategy: String,
+    /// Submission id.
+    pub submission: i64,
+    /// Mean edge per simulation, Y.
+    pub mean_edge: f64,
+    /// Its standard error, Y.
+    pub stderr_edge: f64,
+    /// Mean paired edge over the normalizer, Y.
+    pub edge_vs_normalizer: Option<f64>,
+    /// Its standard error, Y.
+    pub stderr_vs_normalizer: Option<f64>,
+    /// Sharpe ratio of edge.
+    pub sharpe: f64,
+    /// Mean share of retail volume, 0–1.
+    pub retail_share: f64,
+    /// Mean arbitrage loss, Y.
+    pub arb_loss: f64,
+    /// Simulations disqualified.
+    pub disqualified_sims: u32,
+    /// Upload time, ISO 8601 UTC.
+    pub submitted_at: String,
+    /// Engine version that evaluated it.
+    pub engine_version: String,
+}
+
+fn row(sub: &Submission, e: &EntrantSummary, engine_version: &str) -> BoardRow {
+    BoardRow {
+        rank: None,
+        tie_group: None,
+        baseline: sub.baseline,
+        submitter: sub.submitter.clone(),
+        strategy: e.name.clone(),
+        submission: sub.id,
+        mean_edge: e.mean_edge,
+        stderr_edge: e.stderr_edge,
+        edge_vs_normalizer: e.edge_vs_normalizer,
+        stderr_vs_normalizer: e.stderr_vs_normalizer,
+        sharpe: e.sharpe,
+        retail_share: e.retail_share,
+        arb_loss: e.arb_loss,
+        disqualified_sims: e.disqualified_sims,
+        submitted_at: iso8601(sub.created_at),
+        engine_version: engine_version.to_string(),
+    }
+}
+
+/// The board's order: never disqualified first, then by mean edge (as `amm-engine run` ranks).
+fn better(a: &BoardRow, b: &BoardRow) -> std::cmp::Ordering {
+    (a.disqualified_sims > 0)
+        .cmp(&(b.disqualified_sims > 0))
+        .then(b.mean_edge.total_cmp(&a.mean_edge))
+        .then(a.submission.cmp(&b.submission))
+}
+
+/// The board, recomputed only when the set of evaluated submissions changed.
+async fn board(state: &State) -> Result<Arc<Vec<BoardRow>>, ApiError> {
+    let version = state.db.evaluated_version().await?;
+    if let Some((v, rows)) = state.board_cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_ref()
+        && *v == version
+    {
+        return Ok(rows.clone());
+    }
+    let rows = Arc::new(compute_board(state).await?);
+    *state.board_cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((version, rows.clone()));
+    Ok(rows)
+}
+
+async fn compute_board(state: &State) -> Result<Vec<BoardRow>, ApiError> {
+    // Each row with its per-seed edges (for the paired tie test).
+    let mut best: Vec<(BoardRow, Vec<(u64, f64)>)> = Vec::new();
+    let mut baseline: Vec<BoardRow> = Vec::new();
+    for sub in state.db.evaluated().await? {
+        let Some(text) = &sub.summary else { continue };
+        let summary: Summary = parse(text, "summary")?;
+        if sub.baseline {
+            // The latest baseline evaluation stands for the house field.
+            baseline = summary.entrants.iter().map(|e| row(&sub, e, &summary.engine_version)).collect();
+            baseline.extend(summary.normalizer.iter().map(|n| row(&sub, n, &summary.engine_version)));
+            continue;
+        }
+        let Some(entry) = summary.entrants.last() else { continue };
+        let candidate = row(&sub, entry, &summary.engine_version);
+        match best.iter_mut().find(|(r, _)| r.submitter == candidate.submitter) {
+            Some(current) if better(&candidate, &current.0).is_lt() => *current = (candidate, summary.per_seed_edges),
+            Some(_) => {}
+            None => best.push((candidate, summary.per_seed_edges)),
+        }
+    }
+    best.sort_by(|a, b| better(&a.0, &b.0));
+    let edges: Vec<&[(u64, f64)]> = best.iter().map(|(_, e)| e.as_slice()).collect();
+    let groups = tie_groups(&edges);
+    let mut rows: Vec<BoardRow> = best
+        .iter()
+        .zip(groups)
+        .enumerate()
+        .map(|(i, ((r, _), group))| BoardRow { rank: Some(i as u32 + 1), tie_group: Some(group), ..r.clone() })
+        .collect();
+    rows.extend(baseline);
+    rows.sort_by(better);
+    Ok(rows)
+}
+
+/// Tie groups of entries in rank order: an entry shares its neighbour's group when a paired
+/// test on their common seeds cannot separate them (|mean difference| < 2 standard errors of
+/// the paired difference, or fewer than 2 common seeds).
+pub fn tie_groups(edges: &[&[(u64, f64)]]) -> Vec<u32> {
+    let mut groups = Vec::with_capacity(edges.len());
+    let mut group = 1;
+    for (i, e) in edges.iter().enumerate() {
+        if i > 0 && separable(edges[i - 1], e) {
+            group += 1;
+        }
+        groups.push(group);
+    }
+    groups
+}
+
+fn separable(a: &[(u64, f64)], b: &[(u64, f64)]) -> bool {
+    let by_seed: std::collections::HashMap<u64, f64> = b.iter().copied().collect();
+    let diffs: Vec<f64> = a.iter().filter_map(|(seed, x)| by_seed.get(seed).map(|y| x - y)).collect();
+    let n = diffs.len();
+    if n < 2 {
+        return false;
+    }
+    let mean = diffs.iter().sum::<f64>() / n as f64;
+    let var = diffs.iter().map(|d| (d - mean) * (d - mean)).sum::<f64>() / (n - 1) as f64;
+    let se = (var / n as f64).sqrt();
+    mean.abs() > 2.0 * se && mean != 0.0
+}
+
+/// One row per submitter (their best evaluated submission), with baselines as flagged rows.
+#[utoipa::path(get, path = "/api/leaderboard", responses((status = 200, body = Vec<BoardRow>)))]
+async fn leaderboard(state: Shared) -> Result<Response, ApiError> {
+    Ok(Json(board(&state).await?.as_slice()).into_response())
+}
+
+/// The board as CSV (same columns).
+#[utoipa::path(get, path = "/api/leaderboard.csv", responses((status = 200, description = "text/csv", content_type = "text/csv")))]
+async fn leaderboard_csv(state: Shared) -> Result<Response, ApiError> {
+    let rows = board(&state).await?;
+    let mut out = String::from(
+        "rank,tie_group,baseline,submitter,strategy,submission,mean_edge,stderr_edge,edge_vs_normalizer,stderr_vs_normalizer,\
+         sharpe,retail_share,arb_loss,disqualified_sims,submitted_at,engine_version\n",
+    );
+    let opt = |v: Option<f64>| v.map_or_else(String::new, |v| v.to_string());
+    for r in rows.iter() {
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            r.rank.map_or_else(String::new, |n| n.to_string()),
+            r.tie_group.map_or_else(String::new, |n| n.to_string()),
+            r.baseline,
+            csv_field(&r.submitter),
+            csv_field(&r.strategy),
+            r.submission,
+            r.mean_edge,
+            r.stderr_edge,
+            opt(r.edge_vs_normalizer),
+            opt(r.stderr_vs_normalizer),
+            r.sharpe,
+            r.retail_share,
+            r.arb_loss,
+            r.disqualified_sims,
+            r.submitted_at,
+            csv_field(&r.engine_version),
+        ));
+    }
+    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], out).into_response())
+}
+
+/// Quotes a CSV field when needed, and defuses spreadsheet formulas (a leading = + - @).
+fn csv_field(text: &str) -> String {
+    let text = if text.starts_with(['=', '+', '-', '@']) { format!("'{text}") } else { text.to_string() };
+    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text }
+}
+
+/// Unix milliseconds as ISO 8601 UTC (`2026-11-29T09:27:49.123Z`).
+pub fn iso8601(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let millis = ms.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Days to civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso8601_matches_known_instants() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso8601(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(iso8601(1_795_944_469_123), "2026-11-29T09:27:49.123Z");
+    }
+
+    #[test]
+    fn neighbours_a_paired_test_cannot_separate_share_a_tie_group() {
+        let seeds = |f: &dyn Fn(u64) -> f64| (0..50).map(|s| (s, f(s))).collect::<Vec<(u64, f64)>>();
+        // Large seed-to-seed noise shared by all (common random numbers), small true gaps.
+        let noise = |s: u64| ((s * 7919 % 101) as f64 - 50.0) * 10.0;
+        let a = seeds(&|s| noise(s) + 5.0 + (s % 3) as f64 * 0.1);
+        let b = seeds(&|s| noise(s) + 4.9 + (s % 5) as f64 * 0.1); // within noise of a's gap
+        let c = seeds(&|s| noise(s) + 1.0); // clearly below b, paired
+        let d = seeds(&|s| noise(s) + 1.0); // identical to c
+        assert_eq!(tie_groups(&[&a, &b, &c, &d]), vec![1, 1, 2, 2]);
+        // Without common seeds nothing can be separated.
+        let e: Vec<(u64, f64)> = (100..150).map(|s| (s, -1000.0)).collect();
+        assert_eq!(tie_groups(&[&a, &e]), vec![1, 1]);
+        assert_eq!(tie_groups(&[]), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn the_rate_limiter_allows_a_burst_then_refuses_with_the_wait() {
+        let limiter = RateLimiter::default();
+        let (a, b) = ("127.0.0.1".parse().unwrap(), "127.0.0.2".parse().unwrap());
+        for _ in 0..6 {
+            assert_eq!(limiter.take(a, 6), Ok(()));
+        }
+        assert_eq!(limiter.take(a, 6), Err(10), "6 a minute: one every 10 s");
+        assert_eq!(limiter.take(b, 6), Ok(()), "another address has its own bucket");
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_and_formulas_defused() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=cmd()"), "'=cmd()");
+    }
+}

@@ -1,0 +1,273 @@
+//! Evaluation through the engine library: validating an upload, splitting an evaluation into
+//! seed-range jobs, running one job's shards, merging the shards, and the summary the board
+//! shows.
+//!
+//! An evaluation runs the house field, then the entry (last), and the normalizer on the
+//! competition's public seeds; it is split into `shard_count` shards exactly as
+//! `amm-engine run --shard K/N` splits a run, and the shards are merged exactly as
+//! `amm-engine merge` merges them, so the result equals a single `run` of the same config.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use amm_engine::config::{Config, StrategyEntry};
+use amm_engine::report::{EntrantInfo, RunResults, Shard, merge};
+use amm_engine::run::{self, LoadedEntrant, RunOptions};
+use amm_engine::sandbox::SandboxEngine;
+use amm_engine::validate;
+use serde::Serialize;
+
+use crate::db::NewJob;
+
+/// One validation check, as the API reports it.
+#[derive(Clone, Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct CheckView {
+    /// Check name (format, interface, metadata, limits, hooks, quotes, purity, smoke).
+    pub name: String,
+    /// PASS, FAIL or SKIP.
+    pub outcome: String,
+    /// What was found.
+    pub detail: String,
+}
+
+/// Runs every check of `amm-engine validate` (smoke simulation included) on `bytes`.
+pub fn validate_upload(engine: &SandboxEngine, config: &Config, bytes: &[u8], stem: &str) -> (bool, Vec<CheckView>) {
+    let (report, _) = validate::validate_module(engine, bytes, stem, &config.sandbox);
+    let checks = report
+        .checks
+        .iter()
+        .map(|c| CheckView { name: c.name.to_string(), outcome: c.outcome.to_string(), detail: c.detail.clone() })
+        .collect();
+    (report.passed(), checks)
+}
+
+/// Shards an evaluation of `simulations` seeds is split into, and its jobs: about
+/// `per_shard` seeds a shard (the progress step), at most `seeds_per_job` a job.
+pub fn plan(simulations: u32, seeds_per_job: u32, per_shard: u32) -> Vec<NewJob> {
+    let per_shard = per_shard.clamp(1, seeds_per_job.max(1));
+    let shard_count = simulations.div_ceil(per_shard).max(1);
+    let shards_per_job = (seeds_per_job / per_shard).max(1);
+    let mut jobs = Vec::new();
+    let mut lo = 0;
+    while lo < shard_count {
+        let hi = (lo + shards_per_job).min(shard_count);
+        let total = (lo..hi).map(|i| Shard { index: i, count: shard_count }.range(simulations).len() as u32).sum();
+        jobs.push(NewJob { shard_lo: lo, shard_hi: hi, shard_count, total });
+        lo = hi;
+    }
+    jobs
+}
+
+/// The configuration evaluating `entry` (absent for the baseline: the house field alone).
+pub fn evaluation_config(base: &Config, entry: Option<(PathBuf, String)>) -> Config {
+    let mut config = base.clone();
+    if let Some((path, name)) = entry {
+        config.strategies.push(StrategyEntry { path, name: Some(name) });
+    }
+    config
+}
+
+/// Why a job stopped without results.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// The engine could not run (thread pool, sandbox): an infrastructure fault, retried.
+    #[error("engine: {0}")]
+    Engine(String),
+    /// Over the wall-clock limit: not retried.
+    #[error("wall-clock limit of {0} s exceeded")]
+    WallClock(u64),
+    /// The lease was lost or the job cancelled: stop quietly.
+    #[error("lease lost or job cancelled")]
+    Abandoned,
+}
+
+impl JobError {
+    /// Whether another attempt may succeed.
+    pub fn retry(&self) -> bool {
+        matches!(self, JobError::Engine(_))
+    }
+}
+
+/// Runs shards `[lo, hi)` of `count` of `config`, returning each shard's results.json text.
+/// `done` counts finished simulations; after each shard `checkpoint` is called (it records
+/// progress and renews the lease), and the job stops when it returns false or `stop` is set.
+#[allow(clippy::too_many_arguments)]
+pub fn run_shards(
+    engine: &SandboxEngine,
+    config: &Config,
+    shards: std::ops::Range<u32>,
+    count: u32,
+    wall_clock: Duration,
+    done: &AtomicU64,
+    stop: &AtomicBool,
+    checkpoint: &mut dyn FnMut() -> bool,
+) -> Result<Vec<(u32, String)>, JobError> {
+    let started = Instant::now();
+    // Defaults: no progress bar, no builds (every module is a .wasm by now), the whole run.
+    let options = RunOptions::default();
+    let loaded = run::load_entrants(config, engine, &options);
+    let mut out = Vec::new();
+    for index in shards {
+        if stop.load(Ordering::Relaxed) {
+            return Err(JobError::Abandoned);
+        }
+        if started.elapsed() > wall_clock {
+            return Err(JobError::WallClock(wall_clock.as_secs()));
+        }
+        let shard = Shard { index, count };
+        let options = RunOptions { shard: Some(shard), ..options.clone() };
+        let results =
+            run::run(config, copy_entrants(&loaded), &options).map_err(|e| JobError::Engine(e.to_string()))?;
+        done.fetch_add(results.simulations.len() as u64, Ordering::Relaxed);
+        out.push((index, results.to_json()));
+        if !checkpoint() {
+            return Err(JobError::Abandoned);
+        }
+    }
+    Ok(out)
+}
+
+fn copy_entrants(loaded: &[LoadedEntrant]) -> Vec<LoadedEntrant> {
+    loaded
+        .iter()
+        .map(|e| LoadedEntrant {
+            info: EntrantInfo {
+                name: e.info.name.clone(),
+                model: e.info.model.clone(),
+                sha256: e.info.sha256.clone(),
+                rejected: e.info.rejected.clone(),
+            },
+            module_path: e.module_path.clone(),
+            program: e.program.clone(),
+        })
+        .collect()
+}
+
+/// Merges the shard results of an evaluation (any order) as `amm-engine merge` does.
+pub fn merge_shards(shards: &[(i64, String)]) -> Result<RunResults, String> {
+    let mut parts = Vec::with_capacity(shards.len());
+    for (index, json) in shards {
+        let results: RunResults =
+            serde_json::from_str(json).map_err(|e| format!("stored shard {index} does not parse: {e}"))?;
+        parts.push((PathBuf::from(format!("shard-{index}")), results));
+    }
+    merge::merge(parts).map_err(|e| e.to_string())
+}
+
+/// What the board and the submission page show of one entrant.
+#[derive(Clone, Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct EntrantSummary {
+    /// Strategy name.
+    pub name: String,
+    /// Mean edge per simulation, Y.
+    pub mean_edge: f64,
+    /// Its standard error, Y.
+    pub stderr_edge: f64,
+    /// Mean paired edge over the normalizer's on the same seeds, Y.
+    pub edge_vs_normalizer: Option<f64>,
+    /// Its standard error, Y.
+    pub stderr_vs_normalizer: Option<f64>,
+    /// Mean edge / its standard deviation.
+    pub sharpe: f64,
+    /// Mean share of retail volume, 0–1.
+    pub retail_share: f64,
+    /// Mean arbitrage loss per simulation, Y (positive: lost).
+    pub arb_loss: f64,
+    /// Simulations in which it was disqualified.
+    pub disqualified_sims: u32,
+    /// Disqualification reasons: call, kind, simulations, first seed and step, an example.
+    #[schema(value_type = Vec<Object>)]
+    pub disqualification_reasons: serde_json::Value,
+    /// Refused at load (then it took part in nothing).
+    pub rejected: Option<String>,
+}
+
+/// An evaluation's summary: every entrant (house field, then the entry) and the normalizer,
+/// with the entry's per-seed edges.
+#[derive(Clone, Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Summary {
+    /// Engine version that produced it.
+    pub engine_version: String,
+    /// Simulations.
+    pub simulations: u32,
+    /// Every entrant, in config order (the entry last, unless a baseline).
+    pub entrants: Vec<EntrantSummary>,
+    /// The normalizer: mean edge, its standard error, arbitrage loss, retail share.
+    pub normalizer: Option<EntrantSummary>,
+    /// The entry's edge per seed, Y, as `[seed, edge]` (empty for a baseline).
+    pub per_seed_edges: Vec<(u64, f64)>,
+}
+
+/// Summarises merged `results`; `entry` says whether the last entrant is the submission.
+pub fn summarize(results: &RunResults, entry: bool) -> Summary {
+    let entrants: Vec<EntrantSummary> = results
+        .strategies
+        .iter()
+        .map(|s| EntrantSummary {
+            name: s.name.clone(),
+            mean_edge: s.mean_edge,
+            stderr_edge: s.stderr_edge,
+            edge_vs_normalizer: s.mean_edge_vs_normalizer,
+            stderr_vs_normalizer: s.stderr_edge_vs_normalizer,
+            sharpe: s.sharpe,
+            retail_share: s.mean_retail_share,
+            arb_loss: -s.mean_arb_edge,
+            disqualified_sims: s.disqualified_sims,
+            disqualification_reasons: serde_json::to_value(&s.disqualification_reasons).unwrap_or_default(),
+            rejected: s.rejected.clone(),
+        })
+        .collect();
+    let normalizer = results.normalizer.as_ref().map(|n| EntrantSummary {
+        name: "normalizer".into(),
+        mean_edge: n.mean_edge,
+        stderr_edge: n.stderr_edge,
+        edge_vs_normalizer: None,
+        stderr_vs_normalizer: None,
+        sharpe: if n.std_edge > 0.0 { n.mean_edge / n.std_edge } else { 0.0 },
+        retail_share: n.mean_retail_share,
+        arb_loss: -n.mean_arb_edge,
+        disqualified_sims: 0,
+        disqualification_reasons: serde_json::Value::Array(Vec::new()),
+        rejected: None,
+    });
+    // The simulations' pools are the entrants that were not rejected, in config order.
+    let per_seed_edges = match results.strategies.last() {
+        Some(last) if entry && last.rejected.is_none() => {
+            let slot = results.strategies.iter().filter(|s| s.rejected.is_none()).count() - 1;
+            results.simulations.iter().filter_map(|s| s.pools.get(slot).map(|p| (s.seed, p.edge))).collect()
+        }
+        _ => Vec::new(),
+    };
+    Summary {
+        engine_version: results.engine_version.clone(),
+        simulations: results.seeds.count,
+        entrants,
+        normalizer,
+        per_seed_edges,
+    }
+}
+
+/// Where uploaded module `sha256` is kept, relative to the data directory. The name is the
+/// hash (hex only), so no upload can choose a path.
+pub fn module_rel_path(sha256: &str) -> PathBuf {
+    Path::new("modules").join(format!("{sha256}.wasm"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plans_cover_every_seed_once() {
+        for (sims, per_job, per_shard) in [(4, 50, 4), (200, 50, 4), (7, 3, 2), (1, 1, 1), (1000, 100, 8)] {
+            let jobs = plan(sims, per_job, per_shard);
+            let total: u32 = jobs.iter().map(|j| j.total).sum();
+            assert_eq!(total, sims, "{sims} {per_job} {per_shard}");
+            assert!(jobs.iter().all(|j| j.total <= per_job.max(per_shard.min(per_job))), "{jobs:?}");
+            assert_eq!(jobs[0].shard_lo, 0);
+            assert!(jobs.windows(2).all(|w| w[0].shard_hi == w[1].shard_lo));
+            assert_eq!(jobs.last().unwrap().shard_hi, jobs[0].shard_count);
+        }
+    }
+}

@@ -1,0 +1,326 @@
+//! # amm-service
+//!
+//! The competition service behind `amm-engine serve`: an HTTP API (axum) over one database
+//! (SQLite in the data directory by default, through sqlx), a job queue with leases,
+//! heartbeats and fencing, and evaluation workers that call the `amm-engine` library directly
+//! (never the command line).
+//!
+//! * [`competition`]: the competition file (`[competition]` + an ordinary run config).
+//! * [`db`]: tokens, submissions, jobs, shard results; the queue's guarded updates.
+//! * [`eval`]: validation, job planning, running shards, merging, summaries.
+//! * [`worker`]: the worker pool and the reaper.
+//! * [`metrics`]: counters for `GET /metrics`.
+//! * [`bundle`]: an evaluation as a verifiable submission bundle (tar).
+//! * [`api`]: the HTTP routes and the OpenAPI document.
+
+pub mod api;
+pub mod bundle;
+pub mod competition;
+pub mod db;
+pub mod eval;
+pub mod metrics;
+pub mod worker;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use amm_engine::builder::BuildOptions;
+use amm_engine::sandbox::{EngineSettings, ModuleCache, SandboxEngine};
+use sha2::{Digest, Sha256};
+
+use crate::competition::CompetitionFile;
+use crate::db::{Db, Inserted, Submission};
+
+/// What a `serve` process does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// HTTP and evaluation workers.
+    All,
+    /// HTTP only (workers elsewhere share the database).
+    Web,
+    /// Evaluation workers only.
+    Worker,
+}
+
+/// Options of `amm-engine serve`.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    /// The competition file.
+    pub competition: PathBuf,
+    /// Address to listen on (port 0: any free port).
+    pub listen: SocketAddr,
+    /// Data directory: database, uploaded modules, module cache.
+    pub data: PathBuf,
+    /// Database URL (default: SQLite in `data`).
+    pub db: Option<String>,
+    /// What this process does.
+    pub role: Role,
+}
+
+/// Why the service could not start or went down.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The competition file.
+    #[error(transparent)]
+    Competition(#[from] competition::CompetitionError),
+    /// The database.
+    #[error(transparent)]
+    Db(#[from] db::DbError),
+    /// The sandbox engine.
+    #[error(transparent)]
+    Engine(#[from] amm_engine::sandbox::EngineError),
+    /// Files, sockets, the runtime.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Anything else, with its reason.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A computed board and the evaluated-submissions version it reflects.
+pub type CachedBoard = ((i64, i64), Arc<Vec<api::BoardRow>>);
+
+/// Shared state of a running service.
+pub struct State {
+    /// The competition.
+    pub file: CompetitionFile,
+    /// The database.
+    pub db: Db,
+    /// Data directory (absolute).
+    pub data: PathBuf,
+    /// One sandbox engine for validation and every worker.
+    pub engine: SandboxEngine,
+    /// This process's worker id (in leases).
+    pub worker_id: String,
+    /// Wakes idle workers when a job is queued.
+    pub wake: tokio::sync::Notify,
+    /// Set on shutdown.
+    pub shutdown: AtomicBool,
+    /// Last time (Unix ms) a worker looked for work; 0 when this process has no workers.
+    pub worker_tick: AtomicU64,
+    /// The role.
+    pub role: Role,
+    /// Validations running now (bounded: each runs a smoke simulation).
+    pub validations: tokio::sync::Semaphore,
+    /// Counters for `GET /metrics`.
+    pub metrics: metrics::Metrics,
+    /// Per-IP request rate limit.
+    pub limiter: api::RateLimiter,
+    /// The last board computed, with the evaluated-submissions version it reflects.
+    pub board_cache: std::sync::Mutex<Option<CachedBoard>>,
+}
+
+impl State {
+    /// The lease of a running job.
+    pub fn lease(&self) -> Duration {
+        Duration::from_secs(self.file.competition.jobs.lease_seconds)
+    }
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServiceError {
+    let what = what.into();
+    move |source| ServiceError::Io { what, source }
+}
+
+fn database_url(data: &Path, db: Option<&str>) -> String {
+    db.map_or_else(|| db::sqlite_url(data), str::to_string)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, ServiceError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(io("cannot start the async runtime"))
+}
+
+/// Creates a bearer token for `handle` and returns it (only its sha256 is stored).
+pub async fn create_token(data: &Path, db: Option<&str>, handle: &str, admin: bool) -> Result<String, ServiceError> {
+    if handle.is_empty() || handle.len() > 40 || !handle.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(ServiceError::Other(format!(
+            "handle {handle:?}: 1-40 characters from A-Z, a-z, 0-9, '-', '_', '.'"
+        )));
+    }
+    std::fs::create_dir_all(data).map_err(io(format!("cannot create {}", data.display())))?;
+    let db = Db::open(&database_url(data, db)).await?;
+    let bytes: [u8; 32] = rand::random();
+    let token = format!("amm_{}", hex(&bytes));
+    db.insert_token(&token_hash(&token), handle, admin).await?;
+    db.close().await;
+    Ok(token)
+}
+
+/// [`create_token`] on a runtime of its own.
+pub fn create_token_blocking(data: &Path, db: Option<&str>, handle: &str, admin: bool) -> Result<String, ServiceError> {
+    runtime()?.block_on(create_token(data, db, handle, admin))
+}
+
+/// The stored form of a token: its sha256, hex.
+pub fn token_hash(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Runs `serve` until SIGINT/SIGTERM on a runtime of its own.
+pub fn serve_blocking(options: ServeOptions) -> Result<(), ServiceError> {
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .try_init();
+    let rt = runtime()?;
+    let handle = rt.handle().clone();
+    rt.block_on(serve(options, handle))
+}
+
+/// Starts everything `options.role` asks for and runs until a shutdown signal.
+pub async fn serve(options: ServeOptions, handle: tokio::runtime::Handle) -> Result<(), ServiceError> {
+    std::fs::create_dir_all(options.data.join("modules"))
+        .map_err(io(format!("cannot create {}", options.data.display())))?;
+    let data =
+        std::fs::canonicalize(&options.data).map_err(io(format!("cannot resolve {}", options.data.display())))?;
+    let mut file = CompetitionFile::load(&options.competition)?;
+    let house = file.clone();
+    // Building house crates may take a while (cargo): not on the runtime's threads.
+    let file_resolved = tokio::task::spawn_blocking(move || {
+        let mut f = house;
+        f.resolve_house(&BuildOptions::default()).map(|()| f)
+    })
+    .await
+    .map_err(|e| ServiceError::Other(format!("building the house field: {e}")))??;
+    file = file_resolved;
+    file.bundle_house(&data)?;
+    let db = Db::open(&database_url(&data, options.db.as_deref())).await?;
+    let cache = ModuleCache::open(&data.join("cache")).ok();
+    let workers = file.competition.jobs.workers as usize;
+    let threads = amm_engine::run::threads(&file.config);
+    let per_run = threads * (file.config.strategies.len() + 2) * 2 + 8;
+    let instances = (per_run * (workers + 1) + 16).min(100_000) as u32;
+    let engine = SandboxEngine::with_cache(EngineSettings::for_limits(&file.config.sandbox, instances), cache)?;
+    let random: [u8; 4] = rand::random();
+    let state = Arc::new(State {
+        file,
+        db,
+        data,
+        engine,
+        worker_id: format!("{}-{}", std::process::id(), hex(&random)),
+        wake: tokio::sync::Notify::new(),
+        shutdown: AtomicBool::new(false),
+        worker_tick: AtomicU64::new(0),
+        role: options.role,
+        validations: tokio::sync::Semaphore::new(2),
+        metrics: metrics::Metrics::default(),
+        limiter: api::RateLimiter::default(),
+        board_cache: std::sync::Mutex::new(None),
+    });
+    queue_baseline(&state).await?;
+
+    let mut threads = Vec::new();
+    if options.role != Role::Web {
+        threads = worker::start(&state, &handle);
+        handle.spawn(worker::reaper(state.clone()));
+    }
+    let result = if options.role == Role::Worker {
+        println!("worker {} started", state.worker_id);
+        shutdown_signal().await;
+        Ok(())
+    } else {
+        let listener = tokio::net::TcpListener::bind(options.listen)
+            .await
+            .map_err(io(format!("cannot listen on {}", options.listen)))?;
+        let addr = listener.local_addr().map_err(io("local address"))?;
+        // The first line on stdout: scripts and tests read the address from it.
+        println!("listening on http://{addr}");
+        tracing::info!(%addr, competition = %state.file.competition.name, "serving");
+        axum::serve(listener, api::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .map_err(io("server"))
+    };
+    state.shutdown.store(true, Ordering::Relaxed);
+    state.wake.notify_waiters();
+    let _ = tokio::task::spawn_blocking(move || {
+        for t in threads {
+            let _ = t.join();
+        }
+    })
+    .await;
+    state.db.close().await;
+    result
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+/// Queues the house field's own evaluation (the board's baseline rows) unless this exact
+/// evaluation (same config, same engine) exists already.
+async fn queue_baseline(state: &Arc<State>) -> Result<(), ServiceError> {
+    let config = &state.file.config;
+    let identity = format!(
+        "{}\n{}",
+        amm_engine::ENGINE_VERSION,
+        serde_json::to_string(config).map_err(|e| ServiceError::Other(e.to_string()))?
+    );
+    let sha256 = hex(&Sha256::digest(identity.as_bytes()));
+    let jobs = plan_for(state);
+    let sub = Submission {
+        id: 0,
+        submitter: "house".into(),
+        name: "house field".into(),
+        model: "None".into(),
+        sha256,
+        bytes_path: String::new(),
+        size: 0,
+        baseline: true,
+        status: "pending".into(),
+        validation: "[]".into(),
+        summary: None,
+        engine_version: amm_engine::ENGINE_VERSION.into(),
+        error: None,
+        created_at: 0,
+        evaluated_at: None,
+    };
+    if let Inserted::New(id, _) = state.db.insert_submission(&sub, None, &jobs).await? {
+        tracing::info!(submission = id, "queued the house field's baseline evaluation");
+        state.wake.notify_waiters();
+    }
+    Ok(())
+}
+
+/// The jobs of one evaluation under this competition.
+pub fn plan_for(state: &State) -> Vec<db::NewJob> {
+    let threads = amm_engine::run::threads(&state.file.config) as u32;
+    eval::plan(state.file.config.run.simulations, state.file.competition.jobs.seeds_per_job, threads * 2)
+}

@@ -1,0 +1,241 @@
+//! Evaluation workers: a bounded pool of dedicated threads (never the async runtime's), each
+//! claiming one job at a time under a lease renewed by heartbeats; and the reaper that re-queues
+//! the jobs of workers that died.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::runtime::Handle;
+
+use crate::State;
+use crate::db::{Completion, DbError, Job};
+use crate::eval::{self, JobError};
+
+/// Starts `workers` evaluation threads; they stop when `state.shutdown` is set.
+pub fn start(state: &Arc<State>, handle: &Handle) -> Vec<std::thread::JoinHandle<()>> {
+    state.worker_tick.store(crate::db::now_ms() as u64, Ordering::Relaxed);
+    (0..state.file.competition.jobs.workers)
+        .map(|i| {
+            let state = state.clone();
+            let handle = handle.clone();
+            std::thread::Builder::new()
+                .name(format!("amm-worker-{i}"))
+                .spawn(move || worker_loop(&state, &handle, i))
+                .unwrap_or_else(|e| panic!("cannot start a worker thread: {e}"))
+        })
+        .collect()
+}
+
+fn worker_loop(state: &Arc<State>, handle: &Handle, index: u32) {
+    let owner = format!("{}/{index}", state.worker_id);
+    let lease_ms = state.lease().as_millis() as i64;
+    while !state.shutdown.load(Ordering::Relaxed) {
+        state.worker_tick.store(crate::db::now_ms() as u64, Ordering::Relaxed);
+        let claimed = handle.block_on(state.db.claim(&owner, lease_ms));
+        match claimed {
+            Ok(Some(job)) => {
+                tracing::info!(job = job.id, submission = job.submission, attempt = job.attempts, "job claimed");
+                if let Err(e) = run_job(state, handle, &job) {
+                    tracing::error!(job = job.id, error = %e, "job bookkeeping failed; its lease will expire");
+                }
+            }
+            Ok(None) => {
+                // Wait for an upload (or poll: other processes may queue work too).
+                handle.block_on(async {
+                    let _ = tokio::time::timeout(Duration::from_millis(500), state.wake.notified()).await;
+                });
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot claim a job");
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+    }
+}
+
+fn run_job(state: &Arc<State>, handle: &Handle, job: &Job) -> Result<(), DbError> {
+    let max_attempts = i64::from(state.file.competition.jobs.max_attempts);
+    let Some(sub) = handle.block_on(state.db.submission(job.submission))? else {
+        return handle.block_on(state.db.fail(job.id, job.fence, "submission missing", false, max_attempts));
+    };
+    if !sub.baseline
+        && let Err(e) = fetch_module(state, handle, &sub.sha256, &sub.bytes_path)
+    {
+        tracing::warn!(job = job.id, error = %e, "module unavailable");
+        return handle.block_on(state.db.fail(job.id, job.fence, &e, true, max_attempts));
+    }
+    // Relative to the data directory (the config's base), as a bundle names modules.
+    let entry = (!sub.baseline).then(|| (std::path::PathBuf::from(&sub.bytes_path), sub.name.clone()));
+    let config = eval::evaluation_config(&state.file.config, entry);
+    let done = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let finished = Arc::new(AtomicBool::new(false));
+    // Heartbeats on the runtime: renew the lease every third of it and record progress; a lost
+    // lease (re-leased after expiry, cancelled) tells the job to stop.
+    let beat = {
+        let (db, done, stop, finished) = (state.db.clone(), done.clone(), stop.clone(), finished.clone());
+        let (id, fence, lease) = (job.id, job.fence, state.lease());
+        handle.spawn(async move {
+            loop {
+                tokio::time::sleep(lease / 3).await;
+                if finished.load(Ordering::Relaxed) {
+                    break;
+                }
+                match db.heartbeat(id, fence, lease.as_millis() as i64, done.load(Ordering::Relaxed) as i64).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        stop.store(true, Ordering::Relaxed);
+                        break;
+                    }
+                    Err(e) => tracing::warn!(job = id, error = %e, "heartbeat failed"),
+                }
+            }
+        })
+    };
+    let wall = Duration::from_secs(state.file.competition.jobs.wall_clock_seconds);
+    let started = std::time::Instant::now();
+    let lease_ms = state.lease().as_millis() as i64;
+    let mut checkpoint = || {
+        state.worker_tick.store(crate::db::now_ms() as u64, Ordering::Relaxed);
+        if state.shutdown.load(Ordering::Relaxed) {
+            return false;
+        }
+        let done = done.load(Ordering::Relaxed) as i64;
+        match handle.block_on(state.db.heartbeat(job.id, job.fence, lease_ms, done)) {
+            Ok(held) => held,
+            // The database is unreachable: keep going; the lease decides.
+            Err(e) => {
+                tracing::warn!(job = job.id, error = %e, "progress not recorded");
+                true
+            }
+        }
+    };
+    // A panic in the engine must not take the worker thread with it: it fails this attempt
+    // as an infrastructure fault (retried, then failed).
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        eval::run_shards(
+            &state.engine,
+            &config,
+            job.shard_lo as u32..job.shard_hi as u32,
+            job.shard_count as u32,
+            wall,
+            &done,
+            &stop,
+            &mut checkpoint,
+        )
+    }))
+    .unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "unknown".into());
+        Err(JobError::Engine(format!("the engine panicked: {message}")))
+    });
+    finished.store(true, Ordering::Relaxed);
+    beat.abort();
+    match outcome {
+        Ok(shards) => match handle.block_on(state.db.complete(job.id, job.fence, &shards))? {
+            Completion::Stale => tracing::warn!(job = job.id, "finished under a stale lease: discarded"),
+            Completion::Recorded(last) => {
+                let metrics = &state.metrics;
+                metrics.jobs_succeeded.fetch_add(1, Ordering::Relaxed);
+                metrics.job_micros.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+                tracing::info!(job = job.id, seconds = started.elapsed().as_secs_f64(), "job succeeded");
+                if last {
+                    handle.block_on(finish_submission(state, sub.id, !sub.baseline))?;
+                }
+            }
+        },
+        Err(JobError::Abandoned) if state.shutdown.load(Ordering::Relaxed) => {
+            // Shutting down: hand the job back to the queue at once (not counted as an attempt).
+            handle.block_on(state.db.release(job.id, job.fence))?;
+            tracing::info!(job = job.id, "job handed back to the queue for shutdown");
+        }
+        Err(JobError::Abandoned) => tracing::info!(job = job.id, "job abandoned (cancelled or lease lost)"),
+        Err(e) => {
+            tracing::warn!(job = job.id, error = %e, "job failed");
+            state.metrics.jobs_failed.fetch_add(1, Ordering::Relaxed);
+            handle.block_on(state.db.fail(job.id, job.fence, &e.to_string(), e.retry(), max_attempts))?;
+        }
+    }
+    Ok(())
+}
+
+/// Makes sure module `sha256` is in this process's data directory at `rel` (a worker on
+/// another machine than the upload fetches it from the database).
+fn fetch_module(state: &State, handle: &Handle, sha256: &str, rel: &str) -> Result<(), String> {
+    let path = state.data.join(rel);
+    if path.exists() {
+        return Ok(());
+    }
+    let bytes = handle
+        .block_on(state.db.module(sha256))
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("module {sha256} is neither in {} nor in the database", path.display()))?;
+    if amm_engine::sandbox::sha256_hex(&bytes) != sha256 {
+        return Err(format!("the stored module {sha256} does not match its hash"));
+    }
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    std::fs::write(&tmp, &bytes)
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Merges the shards of submission `id` (all its jobs succeeded) and records it evaluated.
+/// Idempotent: whoever gets there first records it, later calls change nothing.
+pub async fn finish_submission(state: &State, id: i64, entry: bool) -> Result<(), DbError> {
+    let shards = state.db.shard_results(id).await?;
+    // Parsing and merging is CPU work: off the runtime's threads.
+    let merged = tokio::task::spawn_blocking(move || {
+        eval::merge_shards(&shards).map(|results| {
+            let summary = serde_json::to_string(&eval::summarize(&results, entry)).unwrap_or_default();
+            (summary, results.to_json())
+        })
+    })
+    .await
+    .unwrap_or_else(|e| Err(format!("merge task: {e}")));
+    match merged {
+        Ok((summary, results)) => {
+            if state.db.finish_submission(id, &summary, &results).await? {
+                tracing::info!(submission = id, "evaluation complete");
+            }
+            Ok(())
+        }
+        Err(e) => {
+            tracing::error!(submission = id, error = %e, "cannot merge the shards");
+            Err(DbError::Corrupt { what: "shard results", message: e })
+        }
+    }
+}
+
+/// Re-queues jobs with expired leases, every half lease, until shutdown.
+pub async fn reaper(state: Arc<State>) {
+    let period = (state.lease() / 2).max(Duration::from_millis(250));
+    let max_attempts = i64::from(state.file.competition.jobs.max_attempts);
+    while !state.shutdown.load(Ordering::Relaxed) {
+        match state.db.reap(max_attempts).await {
+            Ok(0) => {}
+            Ok(n) => {
+                state.metrics.lease_expiries.fetch_add(n, Ordering::Relaxed);
+                tracing::warn!(jobs = n, "re-queued jobs whose lease expired");
+                state.wake.notify_waiters();
+            }
+            Err(e) => tracing::error!(error = %e, "reaper"),
+        }
+        // Evaluations whose last job was recorded but not merged (the process died between
+        // the two): merge them now.
+        match state.db.unmerged().await {
+            Ok(ids) => {
+                for (id, baseline) in ids {
+                    if let Err(e) = finish_submission(&state, id, !baseline).await {
+                        tracing::error!(submission = id, error = %e, "merging a finished evaluation");
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "reaper"),
+        }
+        tokio::time::sleep(period).await;
+    }
+}

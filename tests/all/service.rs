@@ -1,0 +1,731 @@
+//! `amm-engine serve` as operators and contestants use it: a real server process on a loopback
+//! port, a real SQLite file in a scratch data directory, real HTTP.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::{Scratch, example_wasm, workspace};
+
+/// A small competition: the house field is fixed-fee-30 (a built example), `seeds` public
+/// seeds of `steps` steps. `extra` lands in the `[competition]` table.
+fn competition(dir: &Path, seeds: u32, steps: u32, extra: &str) -> PathBuf {
+    let house = example_wasm("fixed-fee-30");
+    let text = format!(
+        r#"[run]
+steps = {steps}
+epoch_len = 500
+threads = 2
+
+[[strategy]]
+path = "{}"
+name = "house 30 bps"
+
+[competition]
+name = "test cup"
+public_seeds = {{ start = 1, count = {seeds} }}
+hidden_seeds = {{ start = 1000000, count = 10 }}
+max_upload_bytes = 200000
+{extra}
+"#,
+        house.display()
+    );
+    let path = dir.join("competition.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn token(data: &Path, handle: &str, admin: bool) -> String {
+    let mut args = vec!["token", "create", handle, "--data", data.to_str().unwrap()];
+    if admin {
+        args.push("--admin");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_amm-engine")).args(&args).output().unwrap();
+    assert!(out.status.success(), "token create: {}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let token = text.trim().to_string();
+    assert!(token.starts_with("amm_") && token.len() == 68 && !token.contains('\n'), "one token line: {text:?}");
+    token
+}
+
+/// A running `amm-engine serve`, killed when dropped.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Server {
+    fn start(competition: &Path, data: &Path) -> Server {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(data.with_extension("log")).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_amm-engine"))
+            .args(["serve", competition.to_str().unwrap(), "--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .env("AMM_ENGINE_CACHE", data.with_extension("cache"))
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("first line {line:?}; log: {}", log_text(data)))
+            .parse()
+            .unwrap();
+        Server { child, addr }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill(); // SIGKILL
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn log_text(data: &Path) -> String {
+    std::fs::read_to_string(data.with_extension("log")).unwrap_or_default()
+}
+
+/// A response: status, headers (lower-case names), body.
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Response {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {} {}", self.status, String::from_utf8_lossy(&self.body)))
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection (the server closes it after the response).
+fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, String)], body: &[u8]) -> Response {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    // The server may answer (413) and stop reading before the body is sent: keep the answer.
+    let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(body));
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no HTTP response to {method} {path}: {:?}", String::from_utf8_lossy(&raw)));
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.lines();
+    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    if headers.iter().any(|(n, v)| n == "transfer-encoding" && v.contains("chunked")) {
+        body = dechunk(&body);
+    }
+    Response { status, headers, body }
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(eol) = data.windows(2).position(|w| w == b"\r\n") else { return out };
+        let size = usize::from_str_radix(String::from_utf8_lossy(&data[..eol]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&data[eol + 2..eol + 2 + size]);
+        data = &data[eol + 2 + size + 2..];
+    }
+}
+
+fn get(addr: SocketAddr, path: &str) -> Response {
+    request(addr, "GET", path, &[], b"")
+}
+
+fn post(addr: SocketAddr, path: &str, token: Option<&str>) -> Response {
+    let auth: Vec<(&str, String)> = token.map(|t| ("Authorization", format!("Bearer {t}"))).into_iter().collect();
+    request(addr, "POST", path, &auth, b"")
+}
+
+/// Uploads `module` (and `name`) as multipart/form-data, as `curl -F` does.
+fn upload(addr: SocketAddr, token: Option<&str>, module: &[u8], name: Option<&str>) -> Response {
+    let boundary = "----amm-test-boundary-7f3a";
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"module\"; filename=\"s.wasm\"\r\n\
+             Content-Type: application/wasm\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(module);
+    body.extend_from_slice(b"\r\n");
+    if let Some(name) = name {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\n{name}\r\n").as_bytes(),
+        );
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let mut headers = vec![("Content-Type", format!("multipart/form-data; boundary={boundary}"))];
+    if let Some(t) = token {
+        headers.push(("Authorization", format!("Bearer {t}")));
+    }
+    request(addr, "POST", "/api/submissions", &headers, &body)
+}
+
+/// Polls job `id` until it is in a final state (or `timeout`), returning its last view.
+fn wait_for_job(addr: SocketAddr, id: i64, timeout: Duration) -> Value {
+    let started = Instant::now();
+    loop {
+        let job = get(addr, &format!("/api/jobs/{id}")).json();
+        let state = job["state"].as_str().unwrap().to_string();
+        if ["succeeded", "failed", "cancelled"].contains(&state.as_str()) || started.elapsed() > timeout {
+            return job;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Polls submission `id` until it leaves `pending` (or `timeout`), returning its last view.
+fn wait_for_submission(addr: SocketAddr, id: i64, timeout: Duration) -> Value {
+    let started = Instant::now();
+    loop {
+        let view = get(addr, &format!("/api/submissions/{id}")).json();
+        if view["status"] != "pending" || started.elapsed() > timeout {
+            return view;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn board(addr: SocketAddr) -> Vec<Value> {
+    let r = get(addr, "/api/leaderboard");
+    assert_eq!(r.status, 200);
+    r.json().as_array().unwrap().clone()
+}
+
+fn wasm_of(fixture: &Path) -> Vec<u8> {
+    let bytes = std::fs::read(fixture).unwrap();
+    if fixture.extension().is_some_and(|e| e == "wat") { wat::parse_bytes(&bytes).unwrap().into_owned() } else { bytes }
+}
+
+#[test]
+fn serve_authenticates_validates_evaluates_and_ranks() {
+    let scratch = Scratch::new();
+    let data = scratch.path().join("data");
+    // 8 seeds in two jobs of 4 (so the evaluation is merged from shards).
+    let comp = competition(scratch.path(), 8, 1_000, "[competition.jobs]\nseeds_per_job = 4\n");
+    let alice = token(&data, "alice", false);
+    let mut server = Server::start(&comp, &data);
+    let addr = server.addr;
+
+    // Health, readiness, the public definition, the OpenAPI document.
+    assert_eq!(get(addr, "/healthz").json()["status"], "ok");
+    let ready = get(addr, "/readyz");
+    assert_eq!((ready.status, ready.json()["database"].as_str()), (200, Some("ok")), "{}", ready.json());
+    let definition = get(addr, "/api/competition").json();
+    assert_eq!(definition["name"], "test cup");
+    assert_eq!(definition["public_seeds"]["count"], 8);
+    assert!(definition["hidden_seeds"].get("start").is_none(), "hidden seeds stay hidden: {definition}");
+    let openapi = get(addr, "/openapi.json").json();
+    assert!(openapi["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/api/submissions",
+        "/api/submissions/{id}/bundle.tar",
+        "/api/jobs/{id}",
+        "/api/jobs/{id}/events",
+        "/api/jobs/{id}/cancel",
+        "/api/leaderboard",
+        "/metrics",
+    ] {
+        assert!(openapi["paths"].get(path).is_some(), "{path} missing from the OpenAPI document");
+    }
+
+    let honest = std::fs::read(example_wasm("fixed-fee-30")).unwrap();
+    // 401 without a token or with a wrong one.
+    let r = upload(addr, None, &honest, None);
+    assert_eq!(r.status, 401, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(upload(addr, Some("amm_wrong"), &honest, None).status, 401);
+    // 413 over the upload limit (200,000 bytes); just under it, the bytes reach validation.
+    let r = upload(addr, Some(&alice), &vec![0u8; 300_000], None);
+    assert_eq!(r.status, 413, "{}", String::from_utf8_lossy(&r.body));
+    let r = upload(addr, Some(&alice), &vec![0u8; 199_000], None);
+    assert_eq!(r.status, 422, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["failed"][0]["name"], "format");
+    // 422 with the failed check for every hostile fixture; none is queued.
+    let mut refused = 0;
+    for entry in std::fs::read_dir(workspace().join("tests/fixtures/hostile")).unwrap() {
+        let path = entry.unwrap().path();
+        let r = upload(addr, Some(&alice), &wasm_of(&path), None);
+        assert_eq!(r.status, 422, "{} was not refused: {}", path.display(), String::from_utf8_lossy(&r.body));
+        let body = r.json();
+        let failed = body["failed"].as_array().unwrap();
+        assert!(!failed.is_empty() && failed[0]["detail"].as_str().unwrap().len() > 10, "{body}");
+        let file = path.file_name().unwrap().to_string_lossy().into_owned();
+        let (check, detail) = (failed[0]["name"].as_str().unwrap(), failed[0]["detail"].as_str().unwrap());
+        match file.as_str() {
+            "loop_in_quote.wat" => assert!(check == "quotes" && detail.contains("out of fuel"), "{body}"),
+            "env_import.wat" => assert!(check == "format" && detail.contains("env.read_secret"), "{body}"),
+            "not_wasm.wasm" => assert_eq!(check, "format", "{body}"),
+            _ => {}
+        }
+        refused += 1;
+    }
+    assert!(refused >= 30, "only {refused} fixtures");
+
+    // 202 for an honest module; its job reaches `succeeded` with full progress.
+    let r = upload(addr, Some(&alice), &honest, Some("alice 30"));
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let accepted = r.json();
+    let (submission, job) = (accepted["submission"].as_i64().unwrap(), accepted["job"].as_i64().unwrap());
+    // Follow it as Server-Sent Events meanwhile: the stream ends after the final state.
+    let events = std::thread::spawn(move || get(addr, &format!("/api/jobs/{job}/events")));
+    let done = wait_for_job(addr, job, Duration::from_secs(30));
+    assert_eq!(done["state"], "succeeded", "{done}\n{}", log_text(&data));
+    assert_eq!(done["progress"]["done"], done["progress"]["total"]);
+    assert_eq!(done["progress"]["total"], 4);
+    assert_eq!(done["attempts"], 1);
+    let events = events.join().unwrap();
+    assert_eq!(events.header("content-type"), Some("text/event-stream"));
+    let events = String::from_utf8(events.body).unwrap();
+    let views: Vec<Value> =
+        events.lines().filter_map(|l| l.strip_prefix("data: ")).map(|d| serde_json::from_str(d).unwrap()).collect();
+    assert!(events.lines().filter(|l| l.starts_with("event: ")).all(|l| l == "event: job"), "{events}");
+    assert_eq!(views.last().map(|v| v["state"].clone()), Some(Value::from("succeeded")), "{events}");
+    assert_eq!(views.last().unwrap()["progress"], done["progress"]);
+    let jobs: Vec<i64> = accepted["jobs"].as_array().unwrap().iter().map(|j| j.as_i64().unwrap()).collect();
+    assert_eq!(jobs.len(), 2, "{accepted}");
+    assert_eq!(wait_for_job(addr, jobs[1], Duration::from_secs(30))["state"], "succeeded");
+
+    // The same bytes again: the earlier submission, nothing re-evaluated.
+    let r = upload(addr, Some(&alice), &honest, Some("again"));
+    assert_eq!(r.status, 200);
+    assert_eq!((r.json()["duplicate"].as_bool(), r.json()["submission"].as_i64()), (Some(true), Some(submission)));
+
+    // The submission page: validation, summary, per-seed edges.
+    let view = wait_for_submission(addr, submission, Duration::from_secs(30));
+    assert_eq!(view["status"], "evaluated", "{view}");
+    assert_eq!(view["name"], "alice 30");
+    assert!(view["validation"].as_array().unwrap().iter().all(|c| c["outcome"] == "PASS"), "{view}");
+    let edges = view["summary"]["per_seed_edges"].as_array().unwrap();
+    assert_eq!(edges.iter().map(|e| e[0].as_u64().unwrap()).collect::<Vec<_>>(), (1..=8).collect::<Vec<u64>>());
+    let entry = view["summary"]["entrants"].as_array().unwrap().last().unwrap().clone();
+    let mean = edges.iter().map(|e| e[1].as_f64().unwrap()).sum::<f64>() / 8.0;
+    assert!((entry["mean_edge"].as_f64().unwrap() - mean).abs() < 1e-9, "{entry}");
+
+    // Prometheus metrics count what happened, rejections by reason.
+    let metrics = String::from_utf8(get(addr, "/metrics").body).unwrap();
+    for line in [
+        "amm_uploads_total{outcome=\"unauthorized\"} 2".to_string(),
+        "amm_uploads_total{outcome=\"too_large\"} 1".to_string(),
+        format!("amm_uploads_total{{outcome=\"invalid\"}} {}", refused + 1),
+        "amm_uploads_total{outcome=\"accepted\"} 1".to_string(),
+        "amm_uploads_total{outcome=\"duplicate\"} 1".to_string(),
+        "amm_jobs{state=\"failed\"} 0".to_string(),
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} not in\n{metrics}");
+    }
+
+    // The merged evaluation is byte for byte what `amm-engine run` gives for the same config.
+    let served = get(addr, &format!("/api/submissions/{submission}/results.json"));
+    assert_eq!(served.status, 200);
+    // A run config in the data directory, naming its modules as the service (and a bundle) does.
+    let house_sha = amm_engine::sandbox::sha256_hex(&std::fs::read(example_wasm("fixed-fee-30")).unwrap());
+    let run_config = data.join("same.toml");
+    std::fs::write(
+        &run_config,
+        format!(
+            "[run]\nsimulations = 8\nseed_start = 1\nsteps = 1000\nepoch_len = 500\nthreads = 2\n\n\
+             [[strategy]]\npath = \"modules/{house_sha}.wasm\"\nname = \"house 30 bps\"\n\n\
+             [[strategy]]\npath = \"modules/{}.wasm\"\nname = \"alice 30\"\n",
+            view["sha256"].as_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let out = scratch.path().join("same-out");
+    let status = Command::new(env!("CARGO_BIN_EXE_amm-engine"))
+        .args(["run", run_config.to_str().unwrap(), "--quiet", "--out", out.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let expected = std::fs::read(out.join("results.json")).unwrap();
+    assert!(served.body == expected, "the service's results.json differs from amm-engine run's");
+
+    // The evaluation as a bundle that `amm-engine verify` reproduces offline.
+    let tar = get(addr, &format!("/api/submissions/{submission}/bundle.tar"));
+    assert_eq!((tar.status, tar.header("content-type")), (200, Some("application/x-tar")));
+    let unpacked = scratch.path().join("unpacked");
+    std::fs::create_dir_all(&unpacked).unwrap();
+    std::fs::write(unpacked.join("b.tar"), &tar.body).unwrap();
+    assert!(Command::new("tar").arg("-xf").arg("b.tar").current_dir(&unpacked).status().unwrap().success());
+    assert_eq!(std::fs::read(unpacked.join("bundle/results.json")).unwrap(), expected);
+    let verify = Command::new(env!("CARGO_BIN_EXE_amm-engine"))
+        .args(["verify", "--quiet"])
+        .arg(unpacked.join("bundle/receipt.json"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&verify.stdout);
+    assert!(
+        verify.status.success() && text.starts_with("VERIFIED"),
+        "{text}{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+
+    // The board: alice's row, and the baselines (house field, normalizer) flagged.
+    let started = Instant::now();
+    let rows = loop {
+        let rows = board(addr);
+        if rows.iter().any(|r| r["baseline"] == true) || started.elapsed() > Duration::from_secs(30) {
+            break rows;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mine: Vec<&Value> = rows.iter().filter(|r| r["submitter"] == "alice").collect();
+    assert_eq!(mine.len(), 1, "{rows:?}");
+    assert_eq!((mine[0]["rank"].as_u64(), mine[0]["submission"].as_i64()), (Some(1), Some(submission)));
+    assert_eq!(mine[0]["mean_edge"], entry["mean_edge"]);
+    assert!(mine[0]["edge_vs_normalizer"].is_f64() && mine[0]["stderr_vs_normalizer"].is_f64());
+    let baselines: Vec<&str> =
+        rows.iter().filter(|r| r["baseline"] == true).map(|r| r["strategy"].as_str().unwrap()).collect();
+    assert_eq!(baselines.len(), 2, "{rows:?}");
+    assert!(baselines.contains(&"house 30 bps") && baselines.contains(&"normalizer"), "{baselines:?}");
+    assert!(rows.iter().filter(|r| r["baseline"] == true).all(|r| r["rank"].is_null()));
+    let csv = get(addr, "/api/leaderboard.csv");
+    assert_eq!(csv.header("content-type"), Some("text/csv; charset=utf-8"));
+    let csv = String::from_utf8(csv.body).unwrap();
+    assert!(csv.starts_with("rank,tie_group,baseline,submitter,strategy,submission,mean_edge,"), "{csv}");
+    assert!(csv.lines().any(|l| l.starts_with(&format!("1,1,false,alice,alice 30,{submission},"))), "{csv}");
+    assert_eq!(csv.lines().count(), 1 + rows.len());
+
+    // The README's curl upload, verbatim but for the address, token and file.
+    let readme = std::fs::read_to_string(workspace().join("README.md")).unwrap();
+    let curl = readme
+        .lines()
+        .find(|l| l.trim_start().starts_with("curl ") && l.contains("/api/submissions"))
+        .expect("a curl upload example in the README");
+    if Command::new("curl").arg("--version").output().is_ok() {
+        let bob = token(&data, "bob", false);
+        let command = curl
+            .replace("$TOKEN", &bob)
+            .replace("http://127.0.0.1:8080", &format!("http://{addr}"))
+            .replace("my-strategy.wasm", example_wasm("fixed-fee-100").to_str().unwrap());
+        let out = Command::new("sh").arg("-c").arg(&command).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{command}: {text}");
+        let body: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        let view = wait_for_submission(addr, body["submission"].as_i64().unwrap(), Duration::from_secs(30));
+        assert_eq!(view["status"], "evaluated", "{view}");
+        let rows = board(addr);
+        assert_eq!(rows.iter().filter(|r| r["submitter"] == "bob").count(), 1, "{rows:?}");
+    }
+    server.kill();
+}
+
+#[test]
+fn serve_enforces_quotas_and_cancels_on_request() {
+    let scratch = Scratch::new();
+    let data = scratch.path().join("data");
+    // Long enough that a job is still running when cancelled; one at a time per submitter,
+    // three a day.
+    let comp = competition(
+        scratch.path(),
+        100,
+        10_000,
+        "[competition.quotas]\nper_day = 3\nconcurrent = 1\nrequests_per_minute = 60\n[competition.jobs]\nseeds_per_job = 100\n",
+    );
+    let carol = token(&data, "carol", false);
+    let dave = token(&data, "dave", false);
+    let admin = token(&data, "root", true);
+    let server = Server::start(&comp, &data);
+    let addr = server.addr;
+    let a = std::fs::read(example_wasm("fixed-fee-100")).unwrap();
+    let b = std::fs::read(example_wasm("fixed-fee-500")).unwrap();
+    let c = std::fs::read(example_wasm("fixed-fee-0")).unwrap();
+
+    let first = upload(addr, Some(&carol), &a, None);
+    assert_eq!(first.status, 202, "{}", String::from_utf8_lossy(&first.body));
+    let job = first.json()["job"].as_i64().unwrap();
+    // A second upload while the first is evaluated: over the concurrency quota.
+    let r = upload(addr, Some(&carol), &b, None);
+    assert_eq!(r.status, 429, "{}", String::from_utf8_lossy(&r.body));
+    let retry: u64 = r.header("retry-after").expect("Retry-After").parse().unwrap();
+    assert!(retry >= 1, "{retry}");
+    assert!(r.json()["error"].as_str().unwrap().contains("at most 1 at once"));
+
+    // Cancel: not by someone else, by the owner; then it is over.
+    assert_eq!(post(addr, &format!("/api/jobs/{job}/cancel"), None).status, 401);
+    assert_eq!(post(addr, &format!("/api/jobs/{job}/cancel"), Some(&dave)).status, 403);
+    let r = post(addr, &format!("/api/jobs/{job}/cancel"), Some(&carol));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["state"], "cancelled");
+    assert_eq!(post(addr, &format!("/api/jobs/{job}/cancel"), Some(&carol)).status, 409);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(get(addr, &format!("/api/jobs/{job}")).json()["state"], "cancelled", "stays cancelled");
+    assert!(board(addr).iter().all(|r| r["submitter"] != "carol"), "a cancelled entry has no row");
+
+    // The concurrency slot is free again; an admin may cancel anyone's job.
+    let r = upload(addr, Some(&carol), &b, None);
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let job = r.json()["job"].as_i64().unwrap();
+    assert_eq!(post(addr, &format!("/api/jobs/{job}/cancel"), Some(&admin)).status, 200);
+    // Three uploads accepted today: the daily quota answers 429 with the wait until the oldest
+    // leaves the 24-hour window.
+    let r = upload(addr, Some(&carol), &c, None);
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let job = r.json()["job"].as_i64().unwrap();
+    assert_eq!(post(addr, &format!("/api/jobs/{job}/cancel"), Some(&carol)).status, 200);
+    let d = std::fs::read(example_wasm("volatility-fee")).unwrap();
+    let r = upload(addr, Some(&carol), &d, None);
+    assert_eq!(r.status, 429, "{}", String::from_utf8_lossy(&r.body));
+    let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((86_000..=86_400).contains(&retry), "{retry}");
+
+    // 60 requests a minute from one address: a burst beyond it gets 429 with Retry-After;
+    // probes are never limited.
+    let statuses: Vec<Response> = (0..70).map(|_| get(addr, "/api/competition")).collect();
+    let limited: Vec<&Response> = statuses.iter().filter(|r| r.status == 429).collect();
+    assert!(!limited.is_empty() && limited.len() < 70, "{} of 70 limited", limited.len());
+    assert_eq!(limited[0].header("retry-after"), Some("1"));
+    assert_eq!(get(addr, "/healthz").status, 200);
+}
+
+#[test]
+fn a_job_running_when_the_server_is_killed_completes_once_after_a_restart() {
+    let scratch = Scratch::new();
+    let data = scratch.path().join("data");
+    let comp = competition(scratch.path(), 200, 10_000, "[competition.jobs]\nseeds_per_job = 200\nlease_seconds = 2\n");
+    let erin = token(&data, "erin", false);
+    let mut server = Server::start(&comp, &data);
+    let addr = server.addr;
+    let r = upload(addr, Some(&erin), &std::fs::read(example_wasm("starter")).unwrap(), None);
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let (submission, job) = (r.json()["submission"].as_i64().unwrap(), r.json()["job"].as_i64().unwrap());
+    // Wait until the job has made progress, then kill -9 mid-evaluation.
+    let started = Instant::now();
+    loop {
+        let view = get(addr, &format!("/api/jobs/{job}")).json();
+        assert!(started.elapsed() < Duration::from_secs(30), "never ran: {view}");
+        assert_ne!(view["state"], "succeeded", "finished before the kill: make the job longer");
+        if view["state"] == "running" && view["progress"]["done"].as_i64().unwrap() > 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server.kill();
+
+    // Restart on the same data directory: the lease expires, the reaper re-queues, the job
+    // runs again and is recorded once.
+    let server = Server::start(&comp, &data);
+    let addr = server.addr;
+    let done = wait_for_job(addr, job, Duration::from_secs(40));
+    assert_eq!(done["state"], "succeeded", "{done}\n{}", log_text(&data));
+    assert_eq!(done["attempts"], 2, "{done}");
+    assert_eq!(done["progress"]["done"], 200);
+    let view = wait_for_submission(addr, submission, Duration::from_secs(30));
+    assert_eq!(view["status"], "evaluated", "{view}");
+    let seeds: Vec<u64> =
+        view["summary"]["per_seed_edges"].as_array().unwrap().iter().map(|e| e[0].as_u64().unwrap()).collect();
+    assert_eq!(seeds, (1..=200).collect::<Vec<u64>>(), "every seed exactly once");
+    let rows = board(addr);
+    assert_eq!(rows.iter().filter(|r| r["submitter"] == "erin").count(), 1, "{rows:?}");
+    let metrics = String::from_utf8(get(addr, "/metrics").body).unwrap();
+    assert!(metrics.lines().any(|l| l == "amm_lease_expiries_total 1"), "{metrics}");
+}
+
+#[test]
+fn concurrent_uploads_from_several_tokens_are_each_evaluated_once() {
+    let scratch = Scratch::new();
+    let data = scratch.path().join("data");
+    let comp = competition(scratch.path(), 8, 1_000, "");
+    let handles = ["p1", "p2", "p3", "p4"];
+    let tokens: Vec<String> = handles.iter().map(|h| token(&data, h, false)).collect();
+    let server = Server::start(&comp, &data);
+    let addr = server.addr;
+    let modules = ["fixed-fee-0", "fixed-fee-100", "fixed-fee-500", "volatility-fee"];
+    // Each token uploads its module twice at once: one upload is accepted, the other answers
+    // with the same submission as a duplicate.
+    let answers: Vec<(usize, u16, Value)> = std::thread::scope(|s| {
+        let mut threads = Vec::new();
+        for (i, t) in tokens.iter().enumerate() {
+            for _ in 0..2 {
+                let bytes = std::fs::read(example_wasm(modules[i])).unwrap();
+                threads.push(s.spawn(move || {
+                    let r = upload(addr, Some(t), &bytes, None);
+                    (i, r.status, r.json())
+                }));
+            }
+        }
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    let mut submissions = Vec::new();
+    for i in 0..handles.len() {
+        let mine: Vec<&(usize, u16, Value)> = answers.iter().filter(|a| a.0 == i).collect();
+        let mut statuses: Vec<u16> = mine.iter().map(|a| a.1).collect();
+        statuses.sort_unstable();
+        assert_eq!(statuses, vec![200, 202], "{mine:?}");
+        assert_eq!(mine[0].2["submission"], mine[1].2["submission"], "{mine:?}");
+        submissions.push(mine[0].2["submission"].as_i64().unwrap());
+    }
+    submissions.sort_unstable();
+    submissions.dedup();
+    assert_eq!(submissions.len(), handles.len());
+    for id in &submissions {
+        let view = wait_for_submission(addr, *id, Duration::from_secs(40));
+        assert_eq!(view["status"], "evaluated", "{view}");
+        assert!(view["jobs"].as_array().unwrap().iter().all(|j| j["attempts"] == 1), "{view}");
+    }
+    let rows = board(addr);
+    for h in handles {
+        assert_eq!(rows.iter().filter(|r| r["submitter"] == h).count(), 1, "{h}: {rows:?}");
+    }
+    let ranks: Vec<u64> = rows.iter().filter_map(|r| r["rank"].as_u64()).collect();
+    assert_eq!(ranks, vec![1, 2, 3, 4], "{rows:?}");
+    // Tie groups: the leader's is 1, and each neighbour shares the group or opens the next.
+    let groups: Vec<u64> = rows.iter().filter_map(|r| r["tie_group"].as_u64()).collect();
+    assert_eq!(groups.len(), 4);
+    assert_eq!(groups[0], 1);
+    assert!(groups.windows(2).all(|w| w[1] == w[0] || w[1] == w[0] + 1), "{groups:?}");
+    assert!(rows.iter().filter(|r| r["baseline"] == true).all(|r| r["tie_group"].is_null()));
+}
+
+#[test]
+fn sigterm_hands_a_running_job_back_and_a_restart_finishes_it_without_a_lost_attempt() {
+    let scratch = Scratch::new();
+    let data = scratch.path().join("data");
+    let comp = competition(scratch.path(), 200, 10_000, "[competition.jobs]\nseeds_per_job = 200\n");
+    let fay = token(&data, "fay", false);
+    let mut server = Server::start(&comp, &data);
+    let addr = server.addr;
+    let r = upload(addr, Some(&fay), &std::fs::read(example_wasm("inventory-skew")).unwrap(), None);
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let (submission, job) = (r.json()["submission"].as_i64().unwrap(), r.json()["job"].as_i64().unwrap());
+    let started = Instant::now();
+    loop {
+        let view = get(addr, &format!("/api/jobs/{job}")).json();
+        assert!(started.elapsed() < Duration::from_secs(30), "never ran: {view}");
+        assert_ne!(view["state"], "succeeded", "finished before the signal: make the job longer");
+        if view["state"] == "running" && view["progress"]["done"].as_i64().unwrap() > 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "graceful exit: {status:?}\n{}", log_text(&data));
+    assert!(log_text(&data).contains("handed back to the queue"), "{}", log_text(&data));
+
+    // No lease to wait out: the restart takes the job at once, as the same attempt.
+    let server = Server::start(&comp, &data);
+    let done = wait_for_job(server.addr, job, Duration::from_secs(30));
+    assert_eq!((done["state"].as_str(), done["attempts"].as_i64()), (Some("succeeded"), Some(1)), "{done}");
+    let view = wait_for_submission(server.addr, submission, Duration::from_secs(30));
+    assert_eq!(view["status"], "evaluated", "{view}");
+}
+
+/// Starts `amm-engine serve --role worker` (no HTTP), killed when dropped.
+struct Worker(Child);
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn workers_on_one_postgresql_queue_do_each_job_once() {
+    // Runs where a PostgreSQL database is at hand: AMM_TEST_POSTGRES_URL, e.g.
+    // postgres://root@localhost/amm_test?host=/var/run/postgresql (data from earlier runs is
+    // left alone: this run's handle is unique).
+    let Ok(url) = std::env::var("AMM_TEST_POSTGRES_URL") else {
+        eprintln!("skipped: set AMM_TEST_POSTGRES_URL to run the PostgreSQL queue test");
+        return;
+    };
+    let scratch = Scratch::new();
+    // Jobs long enough (4 seeds × 10,000 steps) that both workers poll while some are queued.
+    let comp = competition(scratch.path(), 16, 10_000, "[competition.jobs]\nseeds_per_job = 4\n");
+    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    let handle = format!("pg{}t{}", std::process::id(), since_epoch.as_millis());
+    let web_data = scratch.path().join("web");
+    let out = Command::new(env!("CARGO_BIN_EXE_amm-engine"))
+        .args(["token", "create", &handle, "--db", &url, "--data"])
+        .arg(&web_data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let workers: Vec<Worker> = (0..2)
+        .map(|i| {
+            let data = scratch.path().join(format!("worker-{i}"));
+            std::fs::create_dir_all(&data).unwrap();
+            let log = std::fs::File::create(data.with_extension("log")).unwrap();
+            Worker(
+                Command::new(env!("CARGO_BIN_EXE_amm-engine"))
+                    .args(["serve", comp.to_str().unwrap(), "--role", "worker", "--db", &url, "--data"])
+                    .arg(&data)
+                    .stdout(Stdio::null())
+                    .stderr(log)
+                    .spawn()
+                    .unwrap(),
+            )
+        })
+        .collect();
+    // The web process evaluates nothing: it only serves (its database URL via --db).
+    let log = std::fs::File::create(web_data.with_extension("log")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_amm-engine"))
+        .args(["serve", comp.to_str().unwrap(), "--role", "web", "--listen", "127.0.0.1:0", "--db", &url, "--data"])
+        .arg(&web_data)
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let server = Server { addr: line.trim().strip_prefix("listening on http://").unwrap().parse().unwrap(), child };
+    let addr = server.addr;
+    assert_eq!(get(addr, "/readyz").json()["workers"], "elsewhere");
+    let mut submissions = Vec::new();
+    for module in ["fixed-fee-100", "fixed-fee-500"] {
+        let r = upload(addr, Some(&token), &std::fs::read(example_wasm(module)).unwrap(), None);
+        assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+        submissions.push(r.json()["submission"].as_i64().unwrap());
+    }
+    for id in submissions {
+        let view = wait_for_submission(addr, id, Duration::from_secs(40));
+        assert_eq!(view["status"], "evaluated", "{view}");
+        let jobs = view["jobs"].as_array().unwrap();
+        assert_eq!(jobs.len(), 4);
+        assert!(jobs.iter().all(|j| j["state"] == "succeeded" && j["attempts"] == 1), "{view}");
+        let seeds: Vec<u64> =
+            view["summary"]["per_seed_edges"].as_array().unwrap().iter().map(|e| e[0].as_u64().unwrap()).collect();
+        assert_eq!(seeds, (1..=16).collect::<Vec<u64>>());
+    }
+    let claims: Vec<usize> =
+        (0..2).map(|i| log_text(&scratch.path().join(format!("worker-{i}"))).matches("job claimed").count()).collect();
+    assert!(claims.iter().all(|&n| n > 0), "both workers took jobs: {claims:?}");
+    assert_eq!(board(addr).iter().filter(|r| r["submitter"] == handle.as_str()).count(), 1);
+    drop(workers);
+}

@@ -21,10 +21,8 @@ pub enum Stream {
     Price = 1,
     /// Retail arrivals, sizes and sides.
     Retail = 2,
-    /// The arbitrageur's sampling (probe sizes, cross-checks).
+    /// Reserved (the arbitrageur's and router's draws are salted per pool, see `sim`).
     Arbitrage = 3,
-    /// The router's probe sizes (one draw per order, whichever pools compete).
-    Probes = 4,
 }
 
 /// The generator for `stream` of simulation `seed`.

@@ -617,7 +617,8 @@ struct Simulation<'c> {
     stats: SimStats,
     price_rng: ChaCha12Rng,
     retail_rng: ChaCha12Rng,
-    probe_rng: ChaCha12Rng,
+    /// The router's probe fractions: salted, one draw per order, whichever pools compete.
+    router_draws: Draws,
     /// `seats[k]`: config index of the entrant in seat `k` (see [`seating`]).
     seats: Vec<usize>,
     /// Hook calls owed once the current phase has executed.
@@ -718,7 +719,7 @@ impl<'c> Simulation<'c> {
             stats: SimStats::default(),
             price_rng: stream(seed, Stream::Price),
             retail_rng: stream(seed, Stream::Retail),
-            probe_rng: stream(seed, Stream::Probes),
+            router_draws: Draws::new(seed ^ salt_key, "\u{0}router"),
             seats,
             pending: Vec::new(),
             snapshot: Vec::new(),
@@ -887,7 +888,7 @@ impl<'c> Simulation<'c> {
         self.stats.orders += 1;
         let ctx = self.ctx();
         let (lo, hi) = ROUTER_PROBE_FRACTION;
-        self.router.set_probe_fraction(lo + (hi - lo) * self.probe_rng.random::<f64>());
+        self.router.set_probe_fraction(lo + (hi - lo) * self.router_draws.uniform());
         let mut curves = OrderCurves { pools: &mut self.pools, live: &self.live, side, ctx };
         let summary = self.router.route(&mut curves, input, &mut self.faulted);
         self.stats.router_quotes += u64::from(summary.quotes);

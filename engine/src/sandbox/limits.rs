@@ -61,9 +61,10 @@ pub struct SandboxLimits {
     pub audit_rate: f64,
     /// Fraction of `after_swap` / `epoch_boundary` calls replayed on a pristine instance, whose
     /// storage must come out the same (hooks may depend only on their payload and storage).
-    /// Default 0.002. On top of this sample, one of each epoch's first 64 hook calls (drawn
-    /// per strategy from the seed) is always replayed, so a strategy whose every hook leaks is
-    /// caught in its first epoch; the sample catches one that waits. 0 turns hook audits off.
+    /// Default 0.001. On top of this sample, in every epoch the first hook call after a step
+    /// drawn (salted) per strategy is always replayed, so a strategy whose every hook leaks is
+    /// caught in its first epoch, and one that leaks from some step on is caught in
+    /// proportion; the sample catches one that leaks rarely. 0 turns hook audits off.
     /// See BENCHMARKS.md for the measured calls and cost.
     pub hook_audit_rate: f64,
     /// Whether `wasm32-wasip1` modules (importing `wasi_snapshot_preview1`) are accepted.
@@ -87,7 +88,7 @@ impl Default for SandboxLimits {
             max_log_bytes: 64 << 10,
             max_faults: 1,
             audit_rate: 0.001,
-            hook_audit_rate: 0.002,
+            hook_audit_rate: 0.001,
             allow_wasi: true,
         }
     }

@@ -171,6 +171,33 @@ struct Seat {
     audit_step: u64,
     /// That audit has not happened yet this epoch.
     audit_pending: bool,
+    /// Sampled calls awaiting replay on a pristine instance (see [`Pool::replay_audits`]).
+    recorded: Vec<Recorded>,
+}
+
+/// Most sampled calls kept before they are replayed (besides every epoch boundary).
+const AUDIT_BATCH: usize = 8;
+
+/// A sampled call, kept to be replayed on a pristine instance.
+enum Recorded {
+    Quote { step: u64, side: Side, input: u64, reserves: (u64, u64), storage: Box<Storage>, output: u64 },
+    Hook { step: u64, hook: OwnedHook, before: Box<Storage>, after: Box<Storage> },
+}
+
+/// A hook payload, owned.
+#[derive(Clone, Copy)]
+enum OwnedHook {
+    AfterSwap(AfterSwap),
+    EpochBoundary(EpochBoundary),
+}
+
+impl OwnedHook {
+    fn as_hook(&self) -> Hook<'_> {
+        match self {
+            OwnedHook::AfterSwap(trade) => Hook::AfterSwap(trade),
+            OwnedHook::EpochBoundary(message) => Hook::EpochBoundary(message),
+        }
+    }
 }
 
 enum Kind {
@@ -408,29 +435,95 @@ impl Pool {
             }
         };
         seat.quotes += 1;
-        let mut broken = None;
         if let Err(absurd) = super::delivered_output(y, reserve_out) {
-            broken = Some(format!("{absurd} for input {input} ({side:?})"));
-        } else if audit_due(seat.audit_key, seat.quotes, ctx.audit_threshold)
-            && let Ok(mut pristine) = seat.program.instantiate(ctx.limits, seat.wasi_seed)
-        {
-            // Purity audit: the same payload on a fresh instance must give the same answer.
-            let again = pristine.quote(side, input, rx, ry, &seat.storage);
-            if again.as_ref() != Ok(&y) {
-                let shown = match again {
-                    Ok(z) => z.to_string(),
-                    Err(f) => format!("a fault ({f})"),
-                };
-                broken = Some(format!(
-                    "impure quote: {side:?} input {input} on reserves {rx}/{ry} gave {y}, but {shown} on a fresh instance"
-                ));
-            }
-        }
-        if let Some(reason) = broken {
-            self.disqualify(ctx.step, CallKind::Quote, reason);
+            self.disqualify(ctx.step, CallKind::Quote, format!("{absurd} for input {input} ({side:?})"));
             return None;
         }
+        if audit_due(seat.audit_key, seat.quotes, ctx.audit_threshold) {
+            // Purity audit: the same payload on a pristine instance must give the same answer.
+            seat.recorded.push(Recorded::Quote {
+                step: ctx.step,
+                side,
+                input,
+                reserves: (rx, ry),
+                storage: Box::new(seat.storage.clone()),
+                output: y,
+            });
+            if seat.recorded.len() >= AUDIT_BATCH {
+                self.replay_audits(ctx);
+                if !self.live {
+                    return None;
+                }
+            }
+        }
         super::delivered_output(y, reserve_out).ok()
+    }
+
+    /// Replays the sampled calls on one pristine instance, in the order they were made: every
+    /// quote must give the output it gave live, every hook must leave the storage it left live.
+    /// One instantiation serves a whole batch (an instantiation costs tens of microseconds, a
+    /// replayed call well under one); the first mismatch disqualifies, naming the call and the
+    /// step it was made at. Replays run whenever a batch fills, at every epoch boundary and at
+    /// the end of the simulation, so a sampled violation is caught within its epoch.
+    fn replay_audits(&mut self, ctx: Ctx<'_>) {
+        let Kind::Strategy(seat) = &mut self.kind else { return };
+        if seat.recorded.is_empty() || !self.live {
+            seat.recorded.clear();
+            return;
+        }
+        let Ok(mut pristine) = seat.program.instantiate(ctx.limits, seat.wasi_seed) else {
+            seat.recorded.clear();
+            return;
+        };
+        let mut verdict = None;
+        for record in &seat.recorded {
+            match record {
+                Recorded::Quote { step, side, input, reserves: (rx, ry), storage, output } => {
+                    let again = pristine.quote(*side, *input, *rx, *ry, storage);
+                    if again.as_ref() != Ok(output) {
+                        let shown = match again {
+                            Ok(z) => z.to_string(),
+                            Err(f) => format!("a fault ({f})"),
+                        };
+                        verdict = Some((
+                            CallKind::Quote,
+                            format!(
+                                "impure quote: {side:?} input {input} on reserves {rx}/{ry} gave {output} at step {step}, but {shown} on a fresh instance"
+                            ),
+                        ));
+                    }
+                }
+                Recorded::Hook { step, hook, before, after } => {
+                    let hook = hook.as_hook();
+                    let call = hook.call();
+                    let mut replayed = (**before).clone();
+                    let why = match hook.run(&mut pristine, &mut replayed) {
+                        Err(fault) => {
+                            Some(format!("a fresh instance faulted on the same payload and storage ({fault})"))
+                        }
+                        Ok(()) => {
+                            let (live, fresh) = (after.as_bytes(), replayed.as_bytes());
+                            live.iter().zip(fresh).position(|(a, b)| a != b).map(|at| {
+                                format!(
+                                    "the storage it left differs from what a fresh instance leaves for the same payload and storage (step {step}, first at byte {at}: {} vs {})",
+                                    live[at], fresh[at]
+                                )
+                            })
+                        }
+                    };
+                    verdict = why.map(|why| {
+                        (call, format!("impure {call}: {why}; hooks may depend only on their payload and storage"))
+                    });
+                }
+            }
+            if verdict.is_some() {
+                break;
+            }
+        }
+        seat.recorded.clear();
+        if let Some((call, reason)) = verdict {
+            self.disqualify(ctx.step, call, reason);
+        }
     }
 
     fn exact_model(&self, side: Side) -> Option<CpModel> {
@@ -448,7 +541,8 @@ impl Pool {
     /// storage that is a function of those alone, or the strategy is disqualified (a hook that
     /// reads what an earlier call left in memory — a quote's input, say — is carrying hidden
     /// state).
-    fn hook(&mut self, hook: Hook<'_>, ctx: Ctx<'_>) {
+    fn hook(&mut self, owned: OwnedHook, ctx: Ctx<'_>) {
+        let hook = owned.as_hook();
         self.version += 1; // the hook may change the storage
         let Kind::Strategy(seat) = &mut self.kind else { return };
         seat.hooks += 1;
@@ -463,26 +557,15 @@ impl Pool {
             self.fault(ctx.step, call, fault, ctx.limits.max_faults);
             return;
         }
-        let Some(mut replayed) = before else { return };
-        let Ok(mut pristine) = seat.program.instantiate(ctx.limits, seat.wasi_seed) else { return };
-        let verdict = match hook.run(&mut pristine, &mut replayed) {
-            Err(fault) => Some(format!("a fresh instance faulted on the same payload and storage ({fault})")),
-            Ok(()) => {
-                let (live, fresh) = (seat.storage.as_bytes(), replayed.as_bytes());
-                live.iter().zip(fresh).position(|(a, b)| a != b).map(|at| {
-                    format!(
-                        "the storage it left differs from what a fresh instance leaves for the same payload and storage (first at byte {at}: {} vs {})",
-                        live[at], fresh[at]
-                    )
-                })
-            }
-        };
-        if let Some(why) = verdict {
-            self.disqualify(
-                ctx.step,
-                call,
-                format!("impure {call}: {why}; hooks may depend only on their payload and storage"),
-            );
+        let Some(before) = before else { return };
+        seat.recorded.push(Recorded::Hook {
+            step: ctx.step,
+            hook: owned,
+            before: Box::new(before),
+            after: Box::new(seat.storage.clone()),
+        });
+        if seat.recorded.len() >= AUDIT_BATCH {
+            self.replay_audits(ctx);
         }
     }
 
@@ -686,6 +769,7 @@ impl<'c> Simulation<'c> {
                         hooks: 0,
                         audit_step: 0,
                         audit_pending: false,
+                        recorded: Vec::new(),
                     }))
                 }
                 Err(e) => pool.disqualify(0, CallKind::Instantiate, e.to_string()),
@@ -963,10 +1047,12 @@ impl<'c> Simulation<'c> {
         };
         self.stats.hook_calls += 1;
         let ctx = self.ctx();
-        self.pools[i].hook(Hook::AfterSwap(&trade), ctx);
+        self.pools[i].hook(OwnedHook::AfterSwap(trade), ctx);
     }
 
     fn epoch_boundary(&mut self, epoch_number: u32) {
+        // The epoch's sampled calls are replayed first: a strategy caught now gets no capital.
+        self.replay_audits();
         let price = self.price;
         let capital = &self.config.capital;
         // Score the live strategies and weigh them.
@@ -1033,7 +1119,7 @@ impl<'c> Simulation<'c> {
                 capital_weight: pool.capital_weight as f32,
             };
             self.stats.hook_calls += 1;
-            pool.hook(Hook::EpochBoundary(&message), ctx);
+            pool.hook(OwnedHook::EpochBoundary(message), ctx);
         }
     }
 
@@ -1059,7 +1145,16 @@ impl<'c> Simulation<'c> {
         }
     }
 
+    /// Replays every pool's sampled calls (see [`Pool::replay_audits`]).
+    fn replay_audits(&mut self) {
+        let ctx = self.ctx();
+        for pool in &mut self.pools {
+            pool.replay_audits(ctx);
+        }
+    }
+
     fn finish(mut self) -> SimulationResult {
+        self.replay_audits();
         self.close_epoch(); // the last, possibly partial, epoch
         let retail_total: f64 = self.pools.iter().map(|p| p.retail_volume).sum();
         let strategies = self.strategies;

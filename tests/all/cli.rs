@@ -267,3 +267,46 @@ fn submit_and_validate_take_strategies_and_configs() {
     assert_eq!(code, Some(0), "{out}");
     assert_eq!(out.matches("  => PASS").count(), 2, "{out}");
 }
+
+#[test]
+fn a_config_naming_a_missing_strategy_is_a_config_error() {
+    let dir = crate::support::Scratch::new();
+    let good = crate::support::example_wasm("fixed-fee-30");
+    let config = dir.path().join("typo.toml");
+    std::fs::write(&config, default_config_with(&[&good, Path::new("strategies/no-such-strategy")])).unwrap();
+    for command in ["run", "submit"] {
+        let (code, out) = amm_engine_code(&[command, config.to_str().unwrap(), "--sims", "1", "--quiet"], dir.path());
+        assert_eq!(code, Some(2), "{command}: {out}");
+        assert!(out.contains("strategy[1].path = \"strategies/no-such-strategy\": cannot read"), "{command}: {out}");
+        assert!(!dir.path().join("results").exists() && !dir.path().join("submissions").exists(), "nothing ran");
+    }
+    let (code, out) = amm_engine_code(&["validate", config.to_str().unwrap()], dir.path());
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("strategy[1].path"), "{out}");
+}
+
+#[test]
+fn a_run_in_which_every_entrant_is_refused_fails_with_the_reasons() {
+    let dir = crate::support::Scratch::new();
+    let junk = dir.path().join("junk.wasm");
+    std::fs::write(&junk, b"not a module").unwrap();
+    let no_exports = dir.path().join("empty.wat");
+    std::fs::write(&no_exports, "(module)").unwrap();
+    let (code, out) = amm_engine_code(
+        &["run", junk.to_str().unwrap(), no_exports.to_str().unwrap(), "--sims", "1", "--quiet"],
+        dir.path(),
+    );
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("rejected  junk:"), "{out}");
+    assert!(out.contains("rejected  empty:"), "{out}");
+    assert!(out.contains("every strategy was refused at load"), "{out}");
+    assert!(!dir.path().join("results").exists(), "no results for a run that did not happen");
+    // One good entrant is enough to run.
+    let good = crate::support::example_wasm("fixed-fee-0");
+    let (code, out) = amm_engine_code(
+        &["run", junk.to_str().unwrap(), good.to_str().unwrap(), "--sims", "1", "--steps", "50", "--quiet"],
+        dir.path(),
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("rejected  junk:"), "{out}");
+}

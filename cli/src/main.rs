@@ -182,7 +182,8 @@ enum Command {
     New {
         /// Directory to create; its name is the crate name.
         name: PathBuf,
-        /// Path to amm-strategy-sdk (default: the SDK of the checkout this binary was built from).
+        /// Path to an amm-strategy-sdk directory to depend on (default: the SDK embedded in
+        /// this binary, written into NAME/.amm-sdk/<version>/).
         #[arg(long)]
         sdk: Option<PathBuf>,
     },
@@ -549,10 +550,17 @@ fn validate_command(paths: &[PathBuf], cache: Option<ModuleCache>) -> Result<Exi
 }
 
 fn new_command(name: &Path, sdk: Option<&Path>) -> Result<ExitCode> {
-    let sdk = sdk.map_or_else(|| PathBuf::from(scaffold::DEFAULT_SDK_DIR), Path::to_path_buf);
-    let written = scaffold::new_strategy(name, &sdk)?;
-    for file in &written {
+    let written = scaffold::new_strategy(name, sdk)?;
+    let embedded = name.join(scaffold::sdk_dir());
+    for file in written.iter().filter(|f| !f.starts_with(&embedded)) {
         println!("created {}", file.display());
+    }
+    if sdk.is_none() {
+        println!(
+            "created {} (amm-strategy-sdk {}, embedded in this binary)",
+            embedded.display(),
+            scaffold::SDK_VERSION
+        );
     }
     println!("\nnext: amm-engine validate {}", name.display());
     Ok(ExitCode::SUCCESS)

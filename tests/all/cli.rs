@@ -310,3 +310,45 @@ fn a_run_in_which_every_entrant_is_refused_fails_with_the_reasons() {
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("rejected  junk:"), "{out}");
 }
+
+#[test]
+fn new_works_outside_any_checkout_with_the_embedded_sdk() {
+    // A temporary directory outside the repository, as for an installed binary.
+    let dir = std::env::temp_dir().join(format!("amm-engine-new-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    assert!(!dir.starts_with(workspace().canonicalize().unwrap()));
+    let (code, out) = amm_engine_code(&["new", "outside"], &dir);
+    assert_eq!(code, Some(0), "{out}");
+    let krate = dir.join("outside");
+    let sdk = krate.join(".amm-sdk").join(env!("CARGO_PKG_VERSION"));
+    assert!(sdk.join("Cargo.toml").is_file() && sdk.join("src/lib.rs").is_file(), "{out}");
+    // No path into the engine's checkout anywhere in the new crate.
+    let checkout = workspace().canonicalize().unwrap();
+    let mut stack = vec![krate.clone()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let text = std::fs::read_to_string(&path).unwrap();
+                assert!(!text.contains(checkout.to_str().unwrap()), "{} names the checkout", path.display());
+            }
+        }
+    }
+    // It builds offline, as its README says, with the crate's own target directory.
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let build = Command::new(cargo)
+        .args(["build", "--offline", "--release", "--target", "wasm32-unknown-unknown"])
+        .env_remove("CARGO_TARGET_DIR")
+        .current_dir(&krate)
+        .output()
+        .unwrap();
+    assert!(build.status.success(), "{}", String::from_utf8_lossy(&build.stderr));
+    assert!(krate.join("target/wasm32-unknown-unknown/release/outside.wasm").is_file());
+    let (code, out) = amm_engine_code(&["validate", "outside"], &dir);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("  => PASS") && out.contains("name \"outside\""), "{out}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

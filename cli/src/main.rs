@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use amm_engine::builder::{self, BuildOptions};
-use amm_engine::config::Config;
+use amm_engine::config::{Config, StrategyEntry};
 use amm_engine::report::{RunFacts, Shard, html, leaderboard, merge};
 use amm_engine::run::{self, RunOptions};
 use amm_engine::sandbox::{EngineSettings, ModuleCache, SandboxEngine, SandboxLimits, default_cache_dir};
@@ -43,8 +43,8 @@ fn module_cache(disabled: bool) -> Option<ModuleCache> {
 /// Overrides of a config's `[run]` table.
 #[derive(clap::Args, Clone, Debug, Default)]
 struct RunOverrides {
-    /// Number of simulations.
-    #[arg(long)]
+    /// Number of simulations (alias: --simulations).
+    #[arg(long, visible_alias = "simulations")]
     sims: Option<u32>,
     /// Steps per simulation.
     #[arg(long)]
@@ -92,13 +92,15 @@ enum Command {
     /// Run each configuration: simulate, print the leaderboard, write results.json and
     /// report.html.
     Run {
-        /// Configuration files (TOML).
-        #[arg(required = true)]
-        configs: Vec<PathBuf>,
+        /// Configuration files (.toml) and strategies (.wasm, .wat or crate directories). The
+        /// strategies race in every config given, or, with no config, in the built-in default
+        /// market (the values of configs/default.toml).
+        #[arg(required = true, value_name = "CONFIG_OR_STRATEGY")]
+        inputs: Vec<PathBuf>,
         #[command(flatten)]
         overrides: RunOverrides,
-        /// Output directory (default: results/<config name>; with several configs, one
-        /// subdirectory each).
+        /// Output directory (default: results/<config name>, or results/<strategy names> with
+        /// no config; with several configs, one subdirectory each).
         #[arg(long)]
         out: Option<PathBuf>,
         /// No progress bar.
@@ -122,11 +124,14 @@ enum Command {
     /// Run a configuration into a verifiable bundle: modules, resolved config, results and a
     /// receipt.json with the sha256 of each.
     Submit {
-        /// Configuration file (TOML).
-        config: PathBuf,
+        /// At most one configuration file (.toml) and any strategies (.wasm, .wat or crate
+        /// directories); with no config, the built-in default market.
+        #[arg(required = true, value_name = "CONFIG_OR_STRATEGY")]
+        inputs: Vec<PathBuf>,
         #[command(flatten)]
         overrides: RunOverrides,
-        /// Bundle directory (default: submissions/<config name>); must be empty or absent.
+        /// Bundle directory (default: submissions/<config or strategy names>); must be empty or
+        /// absent.
         #[arg(long)]
         out: Option<PathBuf>,
         /// No progress bar.
@@ -141,11 +146,12 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
-    /// Check strategies (.wasm files or strategy crate directories) against everything the
-    /// engine enforces; exit 0 only if every check passes.
+    /// Check strategies (.wasm or .wat files, strategy crate directories, or every strategy of
+    /// a .toml configuration) against everything the engine enforces; exit 0 only if every
+    /// check passes.
     Validate {
-        /// Modules or crate directories.
-        #[arg(required = true)]
+        /// Modules, crate directories or configurations.
+        #[arg(required = true, value_name = "STRATEGY_OR_CONFIG")]
         paths: Vec<PathBuf>,
     },
     /// Host a competition: the HTTP API, the job queue and the evaluation workers over one
@@ -176,7 +182,8 @@ enum Command {
     New {
         /// Directory to create; its name is the crate name.
         name: PathBuf,
-        /// Path to amm-strategy-sdk (default: the SDK of the checkout this binary was built from).
+        /// Path to an amm-strategy-sdk directory to depend on (default: the SDK embedded in
+        /// this binary, written into NAME/.amm-sdk/<version>/).
         #[arg(long)]
         sdk: Option<PathBuf>,
     },
@@ -204,11 +211,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let cache = module_cache(cli.no_cache);
     let result = match cli.command {
-        Command::Run { configs, overrides, out, quiet, shard } => {
-            run_command(&configs, &overrides, out.as_deref(), quiet, shard, cache)
+        Command::Run { inputs, overrides, out, quiet, shard } => {
+            run_command(&inputs, &overrides, out.as_deref(), quiet, shard, cache)
         }
         Command::Merge { shards, out } => merge_command(&shards, &out),
-        Command::Submit { config, overrides, out, quiet } => submit_command(&config, &overrides, out.as_deref(), quiet),
+        Command::Submit { inputs, overrides, out, quiet } => submit_command(&inputs, &overrides, out.as_deref(), quiet),
         Command::Verify { receipt, quiet } => verify_command(&receipt, quiet),
         Command::Validate { paths } => validate_command(&paths, cache),
         Command::New { name, sdk } => new_command(&name, sdk.as_deref()),
@@ -238,22 +245,99 @@ fn parse_shard(text: &str) -> Result<Shard, String> {
     Shard::parse(text)
 }
 
+/// What each command-line argument may be, for error messages.
+const ACCEPTED_ARGUMENTS: &str = "each argument may be a run configuration (a .toml file), a strategy module (a .wasm \
+     or .wat file) or a strategy crate directory (one holding a Cargo.toml)";
+
+/// The arguments of `run`, `submit` or `validate`, sorted into configuration files (in order)
+/// and strategies (canonical paths, in order).
+struct Inputs {
+    configs: Vec<PathBuf>,
+    strategies: Vec<PathBuf>,
+}
+
+/// Sorts `inputs`: a `.toml` is a configuration (a crate's `Cargo.toml` stands for its crate);
+/// an existing `.wasm`/`.wat` file or a directory with a `Cargo.toml` is a strategy; anything
+/// else is an error saying what each argument may be.
+fn classify(inputs: &[PathBuf]) -> Result<Inputs> {
+    let mut sorted = Inputs { configs: Vec::new(), strategies: Vec::new() };
+    for path in inputs {
+        let extension = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+        let strategy = if path.file_name().is_some_and(|n| n == "Cargo.toml") && path.is_file() {
+            path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+        } else if extension.as_deref() == Some("toml") && !path.is_dir() {
+            sorted.configs.push(path.clone());
+            continue;
+        } else if path.is_dir() {
+            if !path.join("Cargo.toml").is_file() {
+                anyhow::bail!(
+                    "{}: a directory without a Cargo.toml, so not a strategy crate; {ACCEPTED_ARGUMENTS}",
+                    path.display()
+                );
+            }
+            path.clone()
+        } else if !path.exists() {
+            anyhow::bail!("{}: no such file or directory; {ACCEPTED_ARGUMENTS}", path.display());
+        } else if matches!(extension.as_deref(), Some("wasm" | "wat")) {
+            path.clone()
+        } else {
+            anyhow::bail!("{}: not a .toml, .wasm or .wat file; {ACCEPTED_ARGUMENTS}", path.display());
+        };
+        let strategy = strategy.canonicalize().with_context(|| format!("cannot read {}", strategy.display()))?;
+        sorted.strategies.push(strategy);
+    }
+    Ok(sorted)
+}
+
+/// One configuration to run: how to name it in messages, its output stem, the config itself.
+struct Planned {
+    shown: PathBuf,
+    stem: String,
+    config: Config,
+}
+
+/// The configurations `inputs` ask for: each config file with the given strategies added, or,
+/// with no config file, the built-in default market with the given strategies. Overrides are
+/// applied, every value and every strategy path checked.
+fn plan(inputs: &Inputs, overrides: &RunOverrides) -> Result<Vec<Planned>> {
+    let extra = inputs.strategies.iter().map(|p| StrategyEntry { path: p.clone(), name: None });
+    let mut planned = Vec::new();
+    if inputs.configs.is_empty() {
+        let shown = PathBuf::from("built-in default market");
+        let stems: Vec<String> = inputs.strategies.iter().map(|p| file_stem(p)).collect();
+        let mut stem = stems.join("-vs-");
+        if stem.len() > 100 {
+            stem = stem.chars().take(100).collect();
+        }
+        planned.push(Planned { shown, stem, config: Config::with_strategies(&inputs.strategies) });
+    }
+    for path in &inputs.configs {
+        let mut config = Config::load(path)?;
+        config.strategies.extend(extra.clone());
+        planned.push(Planned { shown: path.clone(), stem: file_stem(path), config });
+    }
+    for p in &mut planned {
+        overrides.apply(&mut p.config);
+        p.config.check(&p.shown)?;
+        p.config.check_strategy_paths(&p.shown)?;
+    }
+    Ok(planned)
+}
+
 fn run_command(
-    configs: &[PathBuf],
+    inputs: &[PathBuf],
     overrides: &RunOverrides,
     out: Option<&Path>,
     quiet: bool,
     shard: Option<Shard>,
     cache: Option<ModuleCache>,
 ) -> Result<ExitCode> {
+    let planned = plan(&classify(inputs)?, overrides)?;
+    let several = planned.len() > 1;
     let mut engine: Option<SandboxEngine> = None;
-    for path in configs {
-        let mut config = Config::load(path)?;
-        overrides.apply(&mut config);
-        config.check(path)?;
-        let stem = file_stem(path);
+    for Planned { shown, stem, config } in planned {
         let out_dir = match out {
-            Some(dir) if configs.len() > 1 => dir.join(&stem),
+            Some(dir) if several => dir.join(&stem),
             Some(dir) => dir.to_path_buf(),
             None => PathBuf::from("results").join(&stem),
         };
@@ -274,7 +358,7 @@ fn run_command(
                 wanted
             }
         };
-        eprintln!("== {} ({} strategies)", path.display(), config.strategies.len());
+        eprintln!("== {} ({} strategies)", shown.display(), config.strategies.len());
         let options = RunOptions { progress: !quiet, build: BuildOptions::default(), shard };
         let entrants = run::load_entrants(&config, &engine, &options);
         for e in &entrants {
@@ -282,6 +366,10 @@ fn run_command(
                 Some(reason) => eprintln!("  rejected  {}: {reason}", e.info.name),
                 None => eprintln!("  loaded    {} ({})", e.info.name, &e.info.sha256[..12]),
             }
+        }
+        if entrants.iter().all(|e| e.info.rejected.is_some()) {
+            eprintln!("error: {}: every strategy was refused at load (reasons above); nothing to run", shown.display());
+            return Ok(ExitCode::FAILURE);
         }
         let started = std::time::Instant::now();
         let results = run::run(&config, entrants, &options)?;
@@ -354,11 +442,15 @@ fn write_logs(out: &Path, results: &amm_engine::report::RunResults) -> Result<()
     Ok(())
 }
 
-fn submit_command(path: &Path, overrides: &RunOverrides, out: Option<&Path>, quiet: bool) -> Result<ExitCode> {
-    let mut config = Config::load(path)?;
-    overrides.apply(&mut config);
-    config.check(path)?;
-    let out = out.map_or_else(|| PathBuf::from("submissions").join(file_stem(path)), Path::to_path_buf);
+fn submit_command(inputs: &[PathBuf], overrides: &RunOverrides, out: Option<&Path>, quiet: bool) -> Result<ExitCode> {
+    let inputs = classify(inputs)?;
+    if inputs.configs.len() > 1 {
+        anyhow::bail!("submit takes at most one configuration (.toml), got {}", inputs.configs.len());
+    }
+    let Some(Planned { stem, config, .. }) = plan(&inputs, overrides)?.pop() else {
+        anyhow::bail!("nothing to submit; {ACCEPTED_ARGUMENTS}");
+    };
+    let out = out.map_or_else(|| PathBuf::from("submissions").join(stem), Path::to_path_buf);
     let options = RunOptions { progress: !quiet, build: BuildOptions::default(), shard: None };
     let (receipt, results) = amm_engine::receipt::submit(&config, &out, &options)?;
     println!("{}", leaderboard::render(&results));
@@ -367,6 +459,10 @@ fn submit_command(path: &Path, overrides: &RunOverrides, out: Option<&Path>, qui
     }
     println!("bundle {} (results sha256 {})", out.display(), receipt.results_sha256);
     println!("check it with: amm-engine verify {}", out.join("receipt.json").display());
+    if results.strategies.iter().all(|s| s.rejected.is_some()) {
+        eprintln!("error: every strategy was refused at load; the bundle ranks nobody");
+        return Ok(ExitCode::FAILURE);
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -404,8 +500,21 @@ fn verify_command(receipt: &Path, quiet: bool) -> Result<ExitCode> {
 fn validate_command(paths: &[PathBuf], cache: Option<ModuleCache>) -> Result<ExitCode> {
     let limits = SandboxLimits::default();
     let engine = SandboxEngine::with_cache(EngineSettings::for_limits(&limits, 16), cache)?;
+    let inputs = classify(paths)?;
+    let mut strategies = Vec::new();
+    let mut next = inputs.strategies.iter();
+    // In argument order: a configuration stands for its strategies.
+    for arg in paths {
+        if inputs.configs.contains(arg) {
+            let config = Config::load(arg)?;
+            config.check_strategy_paths(arg)?;
+            strategies.extend(config.strategies.iter().map(|e| config.strategy_path(e)));
+        } else if let Some(strategy) = next.next() {
+            strategies.push(strategy.clone());
+        }
+    }
     let mut all_passed = true;
-    for path in paths {
+    for path in &strategies {
         println!("validate {}", path.display());
         let module_path = if builder::is_crate_dir(path) {
             match builder::build_crate(path, &BuildOptions::default()) {
@@ -441,10 +550,17 @@ fn validate_command(paths: &[PathBuf], cache: Option<ModuleCache>) -> Result<Exi
 }
 
 fn new_command(name: &Path, sdk: Option<&Path>) -> Result<ExitCode> {
-    let sdk = sdk.map_or_else(|| PathBuf::from(scaffold::DEFAULT_SDK_DIR), Path::to_path_buf);
-    let written = scaffold::new_strategy(name, &sdk)?;
-    for file in &written {
+    let written = scaffold::new_strategy(name, sdk)?;
+    let embedded = name.join(scaffold::sdk_dir());
+    for file in written.iter().filter(|f| !f.starts_with(&embedded)) {
         println!("created {}", file.display());
+    }
+    if sdk.is_none() {
+        println!(
+            "created {} (amm-strategy-sdk {}, embedded in this binary)",
+            embedded.display(),
+            scaffold::SDK_VERSION
+        );
     }
     println!("\nnext: amm-engine validate {}", name.display());
     Ok(ExitCode::SUCCESS)

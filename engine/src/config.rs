@@ -321,6 +321,48 @@ impl Config {
         Ok(config)
     }
 
+    /// The built-in default market (the values of `configs/default.toml`) with `paths` as its
+    /// strategies, in order (relative paths are relative to the working directory). Every value
+    /// is the documented default; call [`Config::check`] after applying overrides.
+    pub fn with_strategies(paths: &[PathBuf]) -> Config {
+        Config {
+            run: RunConfig::default(),
+            market: MarketConfig::default(),
+            pools: PoolsConfig::default(),
+            normalizer: NormalizerConfig::default(),
+            capital: CapitalConfig::default(),
+            sandbox: SandboxLimits::default(),
+            strategies: paths.iter().map(|p| StrategyEntry { path: p.clone(), name: None }).collect(),
+            base_dir: PathBuf::new(),
+        }
+    }
+
+    /// Checks that every strategy path exists and can be read: a file that opens, or a
+    /// directory that lists (`path` is the config's, for messages). A missing or unreadable
+    /// entry is an error naming its index and path, so a typo cannot run an empty tournament.
+    pub fn check_strategy_paths(&self, path: &Path) -> Result<(), ConfigError> {
+        for (i, entry) in self.strategies.iter().enumerate() {
+            let resolved = self.strategy_path(entry);
+            let readable = if resolved.is_dir() {
+                std::fs::read_dir(&resolved).map(|_| ())
+            } else {
+                std::fs::File::open(&resolved).map(|_| ())
+            };
+            if let Err(e) = readable {
+                return Err(ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    key: format!("strategy[{i}].path"),
+                    value: format!("{:?}", entry.path.display().to_string()),
+                    expected: format!(
+                        "cannot read {} ({e}); a strategy path must be an existing .wasm or .wat file or a strategy crate directory",
+                        resolved.display()
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Where strategy `entry`'s path points (relative paths are relative to the config file).
     pub fn strategy_path(&self, entry: &StrategyEntry) -> PathBuf {
         if entry.path.is_relative() { self.base_dir.join(&entry.path) } else { entry.path.clone() }
@@ -470,6 +512,34 @@ mod tests {
         assert_eq!(c.normalizer.liquidity, Param::Range { min: 0.4, max: 2.0 });
         assert_eq!((c.capital.lambda, c.capital.temperature, c.capital.min_weight), (2.0, 1.0, 0.02));
         assert_eq!((c.pools.reserve_x, c.pools.reserve_y), (100.0, 10_000.0));
+    }
+
+    #[test]
+    fn the_built_in_market_is_configs_default_toml() {
+        let file = parse(include_str!("../../configs/default.toml")).unwrap();
+        let built_in = Config::with_strategies(&[PathBuf::from("a.wasm")]);
+        assert_eq!(built_in.run, file.run);
+        assert_eq!(built_in.market, file.market);
+        assert_eq!(built_in.pools, file.pools);
+        assert_eq!(built_in.normalizer, file.normalizer);
+        assert_eq!(built_in.capital, file.capital);
+        assert_eq!(built_in.sandbox, file.sandbox);
+        assert_eq!(built_in.strategies, vec![StrategyEntry { path: PathBuf::from("a.wasm"), name: None }]);
+        built_in.check(Path::new("built-in")).unwrap();
+    }
+
+    #[test]
+    fn missing_strategy_paths_are_named_with_their_index() {
+        let dir = std::env::temp_dir().join(format!("amm-config-paths-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("ok.wasm"), b"\0asm").unwrap();
+        let mut c = parse("[[strategy]]\npath = \"ok.wasm\"\n[[strategy]]\npath = \"missing.wasm\"\n").unwrap();
+        c.base_dir = dir.clone();
+        let err = c.check_strategy_paths(Path::new("t.toml")).unwrap_err().to_string();
+        assert!(err.contains("t.toml: strategy[1].path = \"missing.wasm\": cannot read"), "{err}");
+        c.strategies.truncate(1);
+        c.check_strategy_paths(Path::new("t.toml")).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -1,13 +1,38 @@
 //! `amm-engine new NAME`: a strategy crate, copied from the starter, that builds and validates
-//! as is.
+//! as is — from an installed binary anywhere, with no checkout of the engine.
+//!
+//! The SDK's sources are embedded in the binary and written, versioned, into the new crate at
+//! `NAME/.amm-sdk/<version>/`; the crate depends on that copy by a relative path, so it builds
+//! offline (the SDK has no dependencies) and can be moved or shared as a whole.
 
 use std::path::{Path, PathBuf};
 
 /// The starter's source, the template for new strategies.
 const STARTER_SOURCE: &str = include_str!("../../strategies/starter/src/lib.rs");
 
-/// Where the SDK lives in this checkout (used when `--sdk` is not given).
-pub const DEFAULT_SDK_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../strategy-sdk");
+/// The SDK version embedded in this binary (the workspace's version).
+pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Where, inside a new crate, the embedded SDK is written (relative to the crate).
+pub fn sdk_dir() -> PathBuf {
+    PathBuf::from(".amm-sdk").join(SDK_VERSION)
+}
+
+/// The SDK's manifest as in the source tree (it inherits from the workspace's).
+const SDK_MANIFEST: &str = include_str!("../../strategy-sdk/Cargo.toml");
+
+/// The workspace manifest, whose `[workspace.package]` the SDK's manifest inherits.
+const WORKSPACE_MANIFEST: &str = include_str!("../../Cargo.toml");
+
+/// The SDK's source files, relative to its directory (every file of `strategy-sdk/src`; a test
+/// checks none is missing).
+pub const SDK_SOURCES: &[(&str, &str)] = &[
+    ("src/lib.rs", include_str!("../../strategy-sdk/src/lib.rs")),
+    ("src/abi.rs", include_str!("../../strategy-sdk/src/abi.rs")),
+    ("src/math.rs", include_str!("../../strategy-sdk/src/math.rs")),
+    ("src/payload.rs", include_str!("../../strategy-sdk/src/payload.rs")),
+    ("src/storage.rs", include_str!("../../strategy-sdk/src/storage.rs")),
+];
 
 /// Why a crate could not be created.
 #[derive(Debug, thiserror::Error)]
@@ -18,11 +43,14 @@ pub enum ScaffoldError {
     /// The directory exists and is not empty.
     #[error("{0} already exists and is not empty; choose another name or remove it")]
     Exists(PathBuf),
-    /// The SDK could not be found.
+    /// The SDK given with `--sdk` could not be found.
     #[error(
-        "cannot find amm-strategy-sdk at {0}; pass --sdk PATH to the strategy-sdk directory of an amm-engine checkout"
+        "cannot find amm-strategy-sdk at {0}; pass the strategy-sdk directory of an amm-engine checkout, or omit --sdk to use the SDK embedded in this binary"
     )]
     NoSdk(PathBuf),
+    /// The embedded SDK manifest could not be made standalone (a defect of this build).
+    #[error("the embedded SDK manifest cannot be made standalone: {0}")]
+    EmbeddedSdk(String),
     /// Writing failed.
     #[error("could not write {path}: {source}")]
     Io {
@@ -33,8 +61,69 @@ pub enum ScaffoldError {
     },
 }
 
-/// Creates crate `dir` (its last component is the crate name) depending on the SDK at `sdk`.
-pub fn new_strategy(dir: &Path, sdk: &Path) -> Result<Vec<PathBuf>, ScaffoldError> {
+/// The embedded SDK's manifest made standalone: every `key.workspace = true` of `[package]`
+/// replaced by the workspace's value, and the workspace lints dropped.
+pub fn standalone_sdk_manifest() -> Result<String, ScaffoldError> {
+    let bad = |what: &str| ScaffoldError::EmbeddedSdk(what.to_string());
+    let mut manifest: toml::Table = SDK_MANIFEST.parse().map_err(|e: toml::de::Error| bad(&e.to_string()))?;
+    let workspace: toml::Table = WORKSPACE_MANIFEST.parse().map_err(|e: toml::de::Error| bad(&e.to_string()))?;
+    let inherited = workspace
+        .get("workspace")
+        .and_then(|w| w.get("package"))
+        .and_then(|p| p.as_table())
+        .ok_or_else(|| bad("the workspace has no [workspace.package]"))?;
+    let package = manifest
+        .get_mut("package")
+        .and_then(|p| p.as_table_mut())
+        .ok_or_else(|| bad("the SDK manifest has no [package]"))?;
+    let keys: Vec<String> = package.keys().cloned().collect();
+    for key in keys {
+        let inherits =
+            package.get(&key).and_then(|v| v.get("workspace")).and_then(toml::Value::as_bool).unwrap_or(false);
+        if inherits {
+            match inherited.get(&key) {
+                Some(value) => {
+                    package.insert(key, value.clone());
+                }
+                None => {
+                    package.remove(&key);
+                }
+            }
+        }
+    }
+    package.insert("publish".into(), toml::Value::Boolean(false));
+    manifest.remove("lints");
+    let text = toml::to_string(&manifest).map_err(|e| bad(&e.to_string()))?;
+    Ok(format!(
+        "# amm-strategy-sdk {SDK_VERSION}, written by `amm-engine new` from the copy embedded in the binary.\n{text}"
+    ))
+}
+
+fn write_file(path: &Path, contents: &str) -> Result<(), ScaffoldError> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|source| ScaffoldError::Io { path: parent.to_path_buf(), source })?;
+    }
+    std::fs::write(path, contents).map_err(|source| ScaffoldError::Io { path: path.to_path_buf(), source })
+}
+
+/// Writes the embedded SDK into `dir` (its manifest and sources); returns the files written.
+pub fn materialise_sdk(dir: &Path) -> Result<Vec<PathBuf>, ScaffoldError> {
+    let mut written = Vec::new();
+    let manifest = dir.join("Cargo.toml");
+    write_file(&manifest, &standalone_sdk_manifest()?)?;
+    written.push(manifest);
+    for (relative, contents) in SDK_SOURCES {
+        let path = dir.join(relative);
+        write_file(&path, contents)?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// Creates crate `dir` (its last component is the crate name). With `sdk`, the crate depends on
+/// the SDK at that path; without, on the SDK embedded in this binary, written into
+/// `dir/.amm-sdk/<version>/`. Returns the files written.
+pub fn new_strategy(dir: &Path, sdk: Option<&Path>) -> Result<Vec<PathBuf>, ScaffoldError> {
     let name =
         dir.file_name().and_then(|n| n.to_str()).ok_or_else(|| ScaffoldError::BadName(dir.display().to_string()))?;
     let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
@@ -45,9 +134,19 @@ pub fn new_strategy(dir: &Path, sdk: &Path) -> Result<Vec<PathBuf>, ScaffoldErro
     if dir.exists() && std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
         return Err(ScaffoldError::Exists(dir.to_path_buf()));
     }
-    let sdk = sdk.canonicalize().map_err(|_| ScaffoldError::NoSdk(sdk.to_path_buf()))?;
-    if !sdk.join("Cargo.toml").is_file() {
-        return Err(ScaffoldError::NoSdk(sdk));
+    let dependency = match sdk {
+        Some(sdk) => {
+            let sdk = sdk.canonicalize().map_err(|_| ScaffoldError::NoSdk(sdk.to_path_buf()))?;
+            if !sdk.join("Cargo.toml").is_file() {
+                return Err(ScaffoldError::NoSdk(sdk));
+            }
+            sdk
+        }
+        None => sdk_dir(),
+    };
+    // Checked before anything is written.
+    if sdk.is_none() {
+        standalone_sdk_manifest()?;
     }
 
     let display_name = name.replace(['-', '_'], " ");
@@ -56,7 +155,7 @@ pub fn new_strategy(dir: &Path, sdk: &Path) -> Result<Vec<PathBuf>, ScaffoldErro
         &format!("const NAME: &'static str = {display_name:?};"),
     );
     let files = [
-        ("Cargo.toml", cargo_toml(name, &sdk)),
+        ("Cargo.toml", cargo_toml(name, &dependency)),
         ("src/lib.rs", source),
         (".gitignore", "/target\n".to_string()),
         ("README.md", readme(name)),
@@ -64,12 +163,11 @@ pub fn new_strategy(dir: &Path, sdk: &Path) -> Result<Vec<PathBuf>, ScaffoldErro
     let mut written = Vec::new();
     for (relative, contents) in files {
         let path = dir.join(relative);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|source| ScaffoldError::Io { path: parent.to_path_buf(), source })?;
-        }
-        std::fs::write(&path, contents).map_err(|source| ScaffoldError::Io { path: path.clone(), source })?;
+        write_file(&path, &contents)?;
         written.push(path);
+    }
+    if sdk.is_none() {
+        written.extend(materialise_sdk(&dir.join(sdk_dir()))?);
     }
     Ok(written)
 }
@@ -115,7 +213,39 @@ cargo build --release --target wasm32-unknown-unknown           # the module to 
 amm-engine validate .                                           # every check the engine applies
 ```
 
-The module is `target/wasm32-unknown-unknown/release/{file}.wasm`.
+The module is `target/wasm32-unknown-unknown/release/{file}.wasm`. The SDK the crate builds
+against is in `.amm-sdk/` (written by `amm-engine new`; keep it with the crate).
 "#
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_sdk_source_file_is_embedded() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../strategy-sdk/src");
+        let mut on_disk: Vec<String> = std::fs::read_dir(&src)
+            .unwrap()
+            .map(|e| format!("src/{}", e.unwrap().file_name().to_string_lossy()))
+            .collect();
+        on_disk.sort();
+        let mut embedded: Vec<String> = SDK_SOURCES.iter().map(|(p, _)| p.to_string()).collect();
+        embedded.sort();
+        assert_eq!(embedded, on_disk, "add new SDK files to SDK_SOURCES");
+    }
+
+    #[test]
+    fn the_materialised_sdk_manifest_stands_alone() {
+        let text = standalone_sdk_manifest().unwrap();
+        let manifest: toml::Table = text.parse().unwrap();
+        assert!(!text.contains("workspace"), "{text}");
+        let package = manifest["package"].as_table().unwrap();
+        assert_eq!(package["name"].as_str(), Some("amm-strategy-sdk"));
+        assert_eq!(package["version"].as_str(), Some(SDK_VERSION));
+        assert_eq!(package["edition"].as_str(), Some("2024"));
+        assert!(manifest["features"]["default"].as_array().is_some_and(|d| !d.is_empty()), "{text}");
+        assert!(manifest.get("lints").is_none());
+    }
 }

@@ -113,3 +113,242 @@ fn validate_catches_a_time_bomb_in_its_smoke_simulation() {
     assert!(out.contains("smoke      FAIL  disqualified at step"), "{out}");
     assert!(out.contains("in after_swap: trap: unreachable"), "{out}");
 }
+
+/// Runs the binary: its exit code and what it printed (stdout, then stderr).
+fn amm_engine_code(args: &[&str], cwd: &Path) -> (Option<i32>, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_amm-engine")).args(args).current_dir(cwd).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (output.status.code(), text)
+}
+
+/// A config with the values of configs/default.toml and these strategies.
+fn default_config_with(paths: &[&Path]) -> String {
+    let text = std::fs::read_to_string(workspace().join("configs/default.toml")).unwrap();
+    let market = &text[..text.find("[[strategy]]").unwrap()];
+    let entries: String = paths.iter().map(|p| format!("[[strategy]]\npath = {:?}\n", p.to_str().unwrap())).collect();
+    format!("{market}{entries}")
+}
+
+#[test]
+fn run_takes_strategy_files_without_a_config_in_the_default_market() {
+    let dir = crate::support::Scratch::new();
+    // Canonical paths, as the command line records them.
+    let starter = crate::support::example_wasm("starter").canonicalize().unwrap();
+    let fixed = crate::support::example_wasm("fixed-fee-30").canonicalize().unwrap();
+    let flags = ["--simulations", "3", "--steps", "400", "--epoch-len", "100", "--seed-start", "7", "--quiet"];
+    let direct = dir.path().join("direct");
+    let mut args = vec!["run", starter.to_str().unwrap(), fixed.to_str().unwrap()];
+    args.extend(flags);
+    args.extend(["--out", direct.to_str().unwrap()]);
+    let (code, out) = amm_engine_code(&args, dir.path());
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("== built-in default market (2 strategies)"), "{out}");
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(direct.join("results.json")).unwrap()).unwrap();
+    assert_eq!(results["seeds"], serde_json::json!({ "start": 7, "stride": 1, "count": 3 }));
+    assert_eq!(results["config"]["run"]["steps"], 400);
+    assert_eq!(results["config"]["run"]["epoch_len"], 100);
+    let names: Vec<&str> =
+        results["strategies"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names.contains(&"Adaptive Starter") && names.contains(&"Fixed 30 bps"), "{names:?}");
+
+    // The same strategies in a copy of configs/default.toml give the same bytes.
+    let config = dir.path().join("copy.toml");
+    std::fs::write(&config, default_config_with(&[&starter, &fixed])).unwrap();
+    let via_config = dir.path().join("via-config");
+    let mut args = vec!["run", config.to_str().unwrap()];
+    args.extend(flags);
+    args.extend(["--out", via_config.to_str().unwrap()]);
+    let (code, out) = amm_engine_code(&args, dir.path());
+    assert_eq!(code, Some(0), "{out}");
+    let same =
+        std::fs::read(direct.join("results.json")).unwrap() == std::fs::read(via_config.join("results.json")).unwrap();
+    assert!(same, "the built-in market differs from configs/default.toml");
+
+    // Without --out, the results are named after the strategies.
+    let (code, out) =
+        amm_engine_code(&["run", fixed.to_str().unwrap(), "--sims", "1", "--steps", "50", "--quiet"], dir.path());
+    assert_eq!(code, Some(0), "{out}");
+    assert!(dir.path().join("results/fixed_fee_30/results.json").is_file(), "{out}");
+}
+
+#[test]
+fn strategies_beside_a_config_join_its_entrants() {
+    let dir = crate::support::Scratch::new();
+    let a = crate::support::example_wasm("fixed-fee-100");
+    let config = dir.path().join("one.toml");
+    std::fs::write(&config, default_config_with(&[&a])).unwrap();
+    let b = dir.path().join("extra.wat");
+    std::fs::write(&b, crate::support::strategy_wat("(i64.const 0)", "")).unwrap();
+    let out_dir = dir.path().join("out");
+    let (code, out) = amm_engine_code(
+        &[
+            "run",
+            b.to_str().unwrap(),
+            config.to_str().unwrap(),
+            "--sims",
+            "2",
+            "--steps",
+            "200",
+            "--quiet",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("one.toml (2 strategies)"), "{out}");
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("results.json")).unwrap()).unwrap();
+    let names: Vec<&str> =
+        results["strategies"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"Fixed 100 bps") && names.contains(&"extra"), "{names:?}");
+}
+
+#[test]
+fn an_argument_that_is_neither_config_nor_strategy_is_a_usage_error() {
+    let dir = crate::support::Scratch::new();
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "hello").unwrap();
+    std::fs::create_dir(dir.path().join("empty")).unwrap();
+    for command in ["run", "submit", "validate"] {
+        for (arg, why) in [
+            ("missing.wasm", "missing.wasm: no such file or directory"),
+            ("notes.txt", "notes.txt: not a .toml, .wasm or .wat file"),
+            ("empty", "empty: a directory without a Cargo.toml"),
+        ] {
+            let (code, out) = amm_engine_code(&[command, arg], dir.path());
+            assert_eq!(code, Some(2), "{command} {arg}: {out}");
+            assert!(out.contains(why), "{command} {arg}: {out}");
+            assert!(
+                out.contains("each argument may be a run configuration (a .toml file), a strategy module (a .wasm or .wat file) or a strategy crate directory"),
+                "{command} {arg}: {out}"
+            );
+        }
+    }
+    // `run my.wasm` on a binary module no longer tries to parse it as TOML.
+    let wasm = crate::support::example_wasm("fixed-fee-0");
+    let (code, out) = amm_engine_code(&["validate", wasm.to_str().unwrap()], dir.path());
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!out.contains("UTF-8"), "{out}");
+}
+
+#[test]
+fn submit_and_validate_take_strategies_and_configs() {
+    let dir = crate::support::Scratch::new();
+    let a = crate::support::example_wasm("fixed-fee-30");
+    let bundle = dir.path().join("bundle");
+    let (code, out) = amm_engine_code(
+        &[
+            "submit",
+            a.to_str().unwrap(),
+            "--simulations",
+            "2",
+            "--steps",
+            "100",
+            "--quiet",
+            "--out",
+            bundle.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) =
+        amm_engine_code(&["verify", bundle.join("receipt.json").to_str().unwrap(), "--quiet"], dir.path());
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("VERIFIED"), "{out}");
+
+    // validate: a config stands for its strategies.
+    let config = dir.path().join("two.toml");
+    let b = crate::support::example_wasm("fixed-fee-500");
+    std::fs::write(&config, default_config_with(&[&a, &b])).unwrap();
+    let (code, out) = amm_engine_code(&["validate", config.to_str().unwrap()], dir.path());
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(out.matches("  => PASS").count(), 2, "{out}");
+}
+
+#[test]
+fn a_config_naming_a_missing_strategy_is_a_config_error() {
+    let dir = crate::support::Scratch::new();
+    let good = crate::support::example_wasm("fixed-fee-30");
+    let config = dir.path().join("typo.toml");
+    std::fs::write(&config, default_config_with(&[&good, Path::new("strategies/no-such-strategy")])).unwrap();
+    for command in ["run", "submit"] {
+        let (code, out) = amm_engine_code(&[command, config.to_str().unwrap(), "--sims", "1", "--quiet"], dir.path());
+        assert_eq!(code, Some(2), "{command}: {out}");
+        assert!(out.contains("strategy[1].path = \"strategies/no-such-strategy\": cannot read"), "{command}: {out}");
+        assert!(!dir.path().join("results").exists() && !dir.path().join("submissions").exists(), "nothing ran");
+    }
+    let (code, out) = amm_engine_code(&["validate", config.to_str().unwrap()], dir.path());
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("strategy[1].path"), "{out}");
+}
+
+#[test]
+fn a_run_in_which_every_entrant_is_refused_fails_with_the_reasons() {
+    let dir = crate::support::Scratch::new();
+    let junk = dir.path().join("junk.wasm");
+    std::fs::write(&junk, b"not a module").unwrap();
+    let no_exports = dir.path().join("empty.wat");
+    std::fs::write(&no_exports, "(module)").unwrap();
+    let (code, out) = amm_engine_code(
+        &["run", junk.to_str().unwrap(), no_exports.to_str().unwrap(), "--sims", "1", "--quiet"],
+        dir.path(),
+    );
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("rejected  junk:"), "{out}");
+    assert!(out.contains("rejected  empty:"), "{out}");
+    assert!(out.contains("every strategy was refused at load"), "{out}");
+    assert!(!dir.path().join("results").exists(), "no results for a run that did not happen");
+    // One good entrant is enough to run.
+    let good = crate::support::example_wasm("fixed-fee-0");
+    let (code, out) = amm_engine_code(
+        &["run", junk.to_str().unwrap(), good.to_str().unwrap(), "--sims", "1", "--steps", "50", "--quiet"],
+        dir.path(),
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("rejected  junk:"), "{out}");
+}
+
+#[test]
+fn new_works_outside_any_checkout_with_the_embedded_sdk() {
+    // A temporary directory outside the repository, as for an installed binary.
+    let dir = std::env::temp_dir().join(format!("amm-engine-new-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    assert!(!dir.starts_with(workspace().canonicalize().unwrap()));
+    let (code, out) = amm_engine_code(&["new", "outside"], &dir);
+    assert_eq!(code, Some(0), "{out}");
+    let krate = dir.join("outside");
+    let sdk = krate.join(".amm-sdk").join(env!("CARGO_PKG_VERSION"));
+    assert!(sdk.join("Cargo.toml").is_file() && sdk.join("src/lib.rs").is_file(), "{out}");
+    // No path into the engine's checkout anywhere in the new crate.
+    let checkout = workspace().canonicalize().unwrap();
+    let mut stack = vec![krate.clone()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let text = std::fs::read_to_string(&path).unwrap();
+                assert!(!text.contains(checkout.to_str().unwrap()), "{} names the checkout", path.display());
+            }
+        }
+    }
+    // It builds offline, as its README says, with the crate's own target directory.
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let build = Command::new(cargo)
+        .args(["build", "--offline", "--release", "--target", "wasm32-unknown-unknown"])
+        .env_remove("CARGO_TARGET_DIR")
+        .current_dir(&krate)
+        .output()
+        .unwrap();
+    assert!(build.status.success(), "{}", String::from_utf8_lossy(&build.stderr));
+    assert!(krate.join("target/wasm32-unknown-unknown/release/outside.wasm").is_file());
+    let (code, out) = amm_engine_code(&["validate", "outside"], &dir);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("  => PASS") && out.contains("name \"outside\""), "{out}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -645,6 +645,22 @@ fn sigterm_hands_a_running_job_back_and_a_restart_finishes_it_without_a_lost_att
     assert_eq!(view["status"], "evaluated", "{view}");
 }
 
+/// The PostgreSQL test database (`AMM_TEST_POSTGRES_URL`); without it the test is skipped
+/// locally but fails under `CI=true`, where `.ci/run` provides one.
+fn postgres_url() -> Option<String> {
+    match std::env::var("AMM_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true but AMM_TEST_POSTGRES_URL is unset: .ci/run starts PostgreSQL and sets it"
+            );
+            eprintln!("skipped: set AMM_TEST_POSTGRES_URL (see `.ci/run postgres`) to run the PostgreSQL queue test");
+            None
+        }
+    }
+}
+
 /// Starts `amm-engine serve --role worker` (no HTTP), killed when dropped.
 struct Worker(Child);
 
@@ -658,12 +674,9 @@ impl Drop for Worker {
 #[test]
 fn workers_on_one_postgresql_queue_do_each_job_once() {
     // Runs where a PostgreSQL database is at hand: AMM_TEST_POSTGRES_URL, e.g.
-    // postgres://root@localhost/amm_test?host=/var/run/postgresql (data from earlier runs is
-    // left alone: this run's handle is unique).
-    let Ok(url) = std::env::var("AMM_TEST_POSTGRES_URL") else {
-        eprintln!("skipped: set AMM_TEST_POSTGRES_URL to run the PostgreSQL queue test");
-        return;
-    };
+    // postgres://amm:amm@127.0.0.1:5432/amm_test as `.ci/run postgres` prints it (data from
+    // earlier runs is left alone: this run's handle is unique). In CI it must run.
+    let Some(url) = postgres_url() else { return };
     let scratch = Scratch::new();
     // Jobs long enough (4 seeds × 10,000 steps) that both workers poll while some are queued.
     let comp = competition(scratch.path(), 16, 10_000, "[competition.jobs]\nseeds_per_job = 4\n");

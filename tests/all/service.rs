@@ -741,7 +741,25 @@ fn workers_on_one_postgresql_queue_do_each_job_once() {
     let claims: Vec<usize> =
         (0..2).map(|i| log_text(&scratch.path().join(format!("worker-{i}"))).matches("job claimed").count()).collect();
     assert!(claims.iter().all(|&n| n > 0), "both workers took jobs: {claims:?}");
+    let mine = |rows: Vec<Value>| rows.into_iter().find(|r| r["submitter"] == handle.as_str());
+    let best = mine(board(addr)).expect("a row")["submission"].as_i64().unwrap();
     assert_eq!(board(addr).iter().filter(|r| r["submitter"] == handle.as_str()).count(), 1);
+    // The admin's flag and hide on PostgreSQL too.
+    let out = Command::new(env!("CARGO_BIN_EXE_amm-engine"))
+        .args(["token", "create", &format!("{handle}a"), "--admin", "--db", &url, "--data"])
+        .arg(&web_data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let admin = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let r = post(addr, &format!("/api/admin/submissions/{best}/flag"), Some(&admin));
+    assert_eq!((r.status, r.json()["flag"].as_str()), (200, Some("flagged for review")));
+    assert_eq!(mine(board(addr)).unwrap()["flag"], "flagged for review");
+    assert_eq!(post(addr, &format!("/api/admin/submissions/{best}/hide"), Some(&admin)).status, 200);
+    let next = mine(board(addr)).expect("the next best")["submission"].as_i64().unwrap();
+    assert_ne!(next, best);
+    assert_eq!(post(addr, &format!("/api/admin/submissions/{next}/hide"), Some(&admin)).status, 200);
+    assert!(mine(board(addr)).is_none(), "hidden rows leave the board");
     drop(workers);
 }
 

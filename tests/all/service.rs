@@ -257,6 +257,10 @@ fn serve_authenticates_validates_evaluates_and_ranks() {
         "/api/jobs/{id}/cancel",
         "/api/leaderboard",
         "/metrics",
+        "/api/admin/rescore",
+        "/api/admin/submissions/{id}/flag",
+        "/api/admin/submissions/{id}/hide",
+        "/api/admin/jobs/{id}/requeue",
     ] {
         assert!(openapi["paths"].get(path).is_some(), "{path} missing from the OpenAPI document");
     }

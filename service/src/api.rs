@@ -69,6 +69,10 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/api/jobs/{id}/cancel", post(cancel))
         .route("/api/leaderboard", get(leaderboard))
         .route("/api/leaderboard.csv", get(leaderboard_csv))
+        .route("/api/admin/rescore", post(rescore))
+        .route("/api/admin/submissions/{id}/flag", post(flag))
+        .route("/api/admin/submissions/{id}/hide", post(hide))
+        .route("/api/admin/jobs/{id}/requeue", post(requeue))
         .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .layer(tower_http::trace::TraceLayer::new_for_http())
@@ -144,9 +148,27 @@ async fn rate_limit(
         job_events,
         cancel,
         leaderboard,
-        leaderboard_csv
+        leaderboard_csv,
+        rescore,
+        flag,
+        hide,
+        requeue
     ),
-    components(schemas(Accepted, JobView, Progress, BoardRow, SubmissionView, CheckView, Summary, EntrantSummary))
+    components(schemas(
+        Accepted,
+        JobView,
+        Progress,
+        BoardRow,
+        SubmissionView,
+        CheckView,
+        Summary,
+        EntrantSummary,
+        Rescored,
+        RescoredEntry,
+        FlagRequest,
+        HideRequest,
+        Requeued
+    ))
 )]
 pub struct ApiDoc;
 
@@ -412,6 +434,9 @@ async fn submit_inner(state: &Arc<State>, headers: &HeaderMap, mut multipart: Mu
         error: None,
         created_at: 0,
         evaluated_at: None,
+        salt: crate::db::new_salt(),
+        flag: None,
+        hidden: false,
     };
     let plan = crate::plan_for(state);
     match state.db.insert_submission(&sub, Some(&bytes), &plan).await? {
@@ -584,6 +609,13 @@ pub struct SubmissionView {
     pub evaluated_at: Option<String>,
     /// Engine version.
     pub engine_version: String,
+    /// The evaluation's secret `[run] salt`, published once it is evaluated (absent while it
+    /// is pending, re-scored or failed); `results.json` records it too.
+    pub salt: Option<String>,
+    /// Why an admin flagged it for review, if flagged.
+    pub flag: Option<String>,
+    /// Hidden from the board by an admin.
+    pub hidden: bool,
 }
 
 fn parse<T: serde::de::DeserializeOwned>(text: &str, what: &'static str) -> Result<T, ApiError> {
@@ -596,6 +628,7 @@ fn parse<T: serde::de::DeserializeOwned>(text: &str, what: &'static str) -> Resu
 async fn submission(state: Shared, Path(id): Path<i64>) -> Result<Json<SubmissionView>, ApiError> {
     let s = state.db.submission(id).await?.ok_or_else(|| not_found("submission", id))?;
     let jobs = state.db.jobs_of(id).await?;
+    let evaluated = s.status == "evaluated";
     let validation = parse(&s.validation, "validation report")?;
     let summary = match &s.summary {
         Some(text) => Some(parse(text, "summary")?),
@@ -620,6 +653,9 @@ async fn submission(state: Shared, Path(id): Path<i64>) -> Result<Json<Submissio
         submitted_at: iso8601(s.created_at),
         evaluated_at: s.evaluated_at.map(iso8601),
         engine_version: s.engine_version,
+        salt: evaluated.then_some(s.salt),
+        flag: s.flag,
+        hidden: s.hidden,
     }))
 }
 
@@ -685,6 +721,8 @@ pub struct BoardRow {
     pub submitted_at: String,
     /// Engine version that evaluated it.
     pub engine_version: String,
+    /// Why an admin flagged it for review, if flagged.
+    pub flag: Option<String>,
 }
 
 fn row(sub: &Submission, e: &EntrantSummary, engine_version: &str) -> BoardRow {
@@ -705,6 +743,7 @@ fn row(sub: &Submission, e: &EntrantSummary, engine_version: &str) -> BoardRow {
         disqualified_sims: e.disqualified_sims,
         submitted_at: iso8601(sub.created_at),
         engine_version: engine_version.to_string(),
+        flag: sub.flag.clone(),
     }
 }
 
@@ -804,12 +843,12 @@ async fn leaderboard_csv(state: Shared) -> Result<Response, ApiError> {
     let rows = board(&state).await?;
     let mut out = String::from(
         "rank,tie_group,baseline,submitter,strategy,submission,mean_edge,stderr_edge,edge_vs_normalizer,stderr_vs_normalizer,\
-         sharpe,retail_share,arb_loss,disqualified_sims,submitted_at,engine_version\n",
+         sharpe,retail_share,arb_loss,disqualified_sims,submitted_at,engine_version,flag\n",
     );
     let opt = |v: Option<f64>| v.map_or_else(String::new, |v| v.to_string());
     for r in rows.iter() {
         out.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
             r.rank.map_or_else(String::new, |n| n.to_string()),
             r.tie_group.map_or_else(String::new, |n| n.to_string()),
             r.baseline,
@@ -826,9 +865,179 @@ async fn leaderboard_csv(state: Shared) -> Result<Response, ApiError> {
             r.disqualified_sims,
             r.submitted_at,
             csv_field(&r.engine_version),
+            csv_field(r.flag.as_deref().unwrap_or_default()),
         ));
     }
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], out).into_response())
+}
+
+async fn admin(state: &State, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    let who = caller(state, headers).await?;
+    if !who.admin {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "an admin token is required"));
+    }
+    Ok(who)
+}
+
+/// A JSON body that may be empty (then `T::default()`).
+fn optional_body<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("request body: {e}")))
+}
+
+/// One entry a rescore re-queued.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RescoredEntry {
+    /// The submission (a baseline too).
+    pub submission: i64,
+    /// Its new jobs (follow them at `GET /api/jobs/{id}`).
+    pub jobs: Vec<i64>,
+}
+
+/// What a rescore queued.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Rescored {
+    /// Engine version the entries are re-evaluated with.
+    pub engine_version: String,
+    /// Every re-queued entry.
+    pub entries: Vec<RescoredEntry>,
+    /// Jobs queued in all.
+    pub jobs: usize,
+    /// Simulations queued in all.
+    pub simulations: u64,
+}
+
+/// Re-evaluates every active entry (every evaluated, visible submission and the latest
+/// baseline) with this engine and a fresh salt each; their previous rows stay on the board
+/// until the new evaluations are merged. Admin only.
+#[utoipa::path(post, path = "/api/admin/rescore", security(("bearer" = [])),
+    responses((status = 202, body = Rescored), (status = 401, description = "no valid token"),
+        (status = 403, description = "not an admin")))]
+async fn rescore(state: Shared, headers: HeaderMap) -> Result<Response, ApiError> {
+    let who = admin(&state, &headers).await?;
+    let plan = crate::plan_for(&state);
+    let queued = state.db.rescore(amm_engine::ENGINE_VERSION, &plan).await?;
+    state.wake.notify_waiters();
+    let per_entry: u64 = plan.iter().map(|j| u64::from(j.total)).sum();
+    tracing::info!(admin = %who.handle, entries = queued.len(), "rescore queued");
+    let body = Rescored {
+        engine_version: amm_engine::ENGINE_VERSION.into(),
+        jobs: queued.iter().map(|(_, jobs)| jobs.len()).sum(),
+        simulations: per_entry * queued.len() as u64,
+        entries: queued.into_iter().map(|(submission, jobs)| RescoredEntry { submission, jobs }).collect(),
+    };
+    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+}
+
+/// The body of a flag request (optional).
+#[derive(Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct FlagRequest {
+    /// Why (shown on the board).
+    pub reason: String,
+    /// False clears the flag.
+    pub flagged: bool,
+}
+
+impl Default for FlagRequest {
+    fn default() -> Self {
+        Self { reason: "flagged for review".into(), flagged: true }
+    }
+}
+
+/// Flags a submission for review (its board row shows the reason) or clears the flag.
+/// Admin only; returns the submission.
+#[utoipa::path(post, path = "/api/admin/submissions/{id}/flag", params(("id" = i64, Path, description = "submission id")),
+    security(("bearer" = [])), request_body(content = FlagRequest, description = "optional"),
+    responses((status = 200, body = SubmissionView), (status = 401, description = "no valid token"),
+        (status = 403, description = "not an admin"), (status = 404, description = "no such submission"),
+        (status = 422, description = "a malformed body")))]
+async fn flag(
+    state: Shared,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    body: axum::body::Bytes,
+) -> Result<Json<SubmissionView>, ApiError> {
+    let who = admin(&state, &headers).await?;
+    let request: FlagRequest = optional_body(&body)?;
+    let reason = request.reason.trim();
+    if request.flagged && (reason.is_empty() || reason.len() > 200 || reason.chars().any(char::is_control)) {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "reason: 1-200 printable characters"));
+    }
+    if !state.db.flag(id, request.flagged.then_some(reason)).await? {
+        return Err(not_found("submission", id));
+    }
+    tracing::info!(admin = %who.handle, submission = id, flagged = request.flagged, "flag");
+    submission(state, Path(id)).await
+}
+
+/// The body of a hide request (optional).
+#[derive(Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct HideRequest {
+    /// False shows the submission again.
+    pub hidden: bool,
+}
+
+impl Default for HideRequest {
+    fn default() -> Self {
+        Self { hidden: true }
+    }
+}
+
+/// Hides a submission from the board (the submitter's next best entry, if any, takes its
+/// place) or shows it again. Admin only; returns the submission.
+#[utoipa::path(post, path = "/api/admin/submissions/{id}/hide", params(("id" = i64, Path, description = "submission id")),
+    security(("bearer" = [])), request_body(content = HideRequest, description = "optional"),
+    responses((status = 200, body = SubmissionView), (status = 401, description = "no valid token"),
+        (status = 403, description = "not an admin"), (status = 404, description = "no such submission"),
+        (status = 422, description = "a malformed body")))]
+async fn hide(
+    state: Shared,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    body: axum::body::Bytes,
+) -> Result<Json<SubmissionView>, ApiError> {
+    let who = admin(&state, &headers).await?;
+    let request: HideRequest = optional_body(&body)?;
+    if !state.db.hide(id, request.hidden).await? {
+        return Err(not_found("submission", id));
+    }
+    tracing::info!(admin = %who.handle, submission = id, hidden = request.hidden, "hide");
+    submission(state, Path(id)).await
+}
+
+/// What a requeue did.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Requeued {
+    /// The jobs queued again (the failed one and those its failure cancelled).
+    pub jobs: Vec<i64>,
+}
+
+/// Puts a failed job back in the queue with fresh attempts (after an infrastructure fault
+/// outlasted its retries), with the jobs of its submission its failure cancelled; the
+/// submission is pending again. Admin only.
+#[utoipa::path(post, path = "/api/admin/jobs/{id}/requeue", params(("id" = i64, Path, description = "job id")),
+    security(("bearer" = [])),
+    responses((status = 200, body = Requeued), (status = 401, description = "no valid token"),
+        (status = 403, description = "not an admin"), (status = 404, description = "no such job"),
+        (status = 409, description = "the job has not failed")))]
+async fn requeue(state: Shared, headers: HeaderMap, Path(id): Path<i64>) -> Result<Json<Requeued>, ApiError> {
+    let who = admin(&state, &headers).await?;
+    match state.db.requeue(id).await? {
+        crate::db::Requeue::NotFound => Err(not_found("job", id)),
+        crate::db::Requeue::NotFailed(s) => {
+            Err(ApiError::new(StatusCode::CONFLICT, format!("job {id} is {s}: only a failed job is re-queued")))
+        }
+        crate::db::Requeue::Requeued(jobs) => {
+            state.wake.notify_waiters();
+            tracing::info!(admin = %who.handle, job = id, "requeued");
+            Ok(Json(Requeued { jobs }))
+        }
+    }
 }
 
 /// Quotes a CSV field when needed, and defuses spreadsheet formulas (a leading = + - @).

@@ -84,6 +84,18 @@ pub struct Submission {
     pub created_at: i64,
     /// Evaluation end, ms.
     pub evaluated_at: Option<i64>,
+    /// The evaluation's `[run] salt` (a secret until it is evaluated; fresh at each rescore).
+    pub salt: String,
+    /// Why an admin flagged it for review, if flagged.
+    pub flag: Option<String>,
+    /// Hidden by an admin (off the board).
+    pub hidden: bool,
+}
+
+/// A fresh evaluation salt: 32 random bytes, hex.
+pub fn new_salt() -> String {
+    let bytes: [u8; 32] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A job row.
@@ -145,6 +157,17 @@ pub enum Inserted {
     Duplicate(i64),
 }
 
+/// What [`Db::requeue`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Requeue {
+    /// No such job.
+    NotFound,
+    /// The job is not failed (its state): nothing changed.
+    NotFailed(String),
+    /// Re-queued: the ids of the jobs now queued.
+    Requeued(Vec<i64>),
+}
+
 /// The database handle (cheap to clone).
 #[derive(Clone, Debug)]
 pub struct Db {
@@ -156,7 +179,9 @@ pub struct Db {
 // Queries built with format! splice in only these constant column lists (hence AssertSqlSafe);
 // every value is a bound parameter.
 const SUBMISSION_COLUMNS: &str = "id, submitter, name, model, sha256, bytes_path, size, baseline, status, validation, \
-     summary, engine_version, error, created_at, evaluated_at";
+     summary, engine_version, error, created_at, evaluated_at, salt, flag, hidden";
+/// The submissions the board shows.
+const ON_BOARD: &str = "hidden = 0 AND (status = 'evaluated' OR (status = 'pending' AND summary IS NOT NULL))";
 const JOB_COLUMNS: &str = "id, submission, shard_lo, shard_hi, shard_count, state, attempts, lease_owner, \
      lease_expires_at, fence, done, total, error, created_at, started_at, finished_at";
 
@@ -177,6 +202,9 @@ fn submission(row: &AnyRow) -> Result<Submission, sqlx::Error> {
         error: row.try_get("error")?,
         created_at: row.try_get("created_at")?,
         evaluated_at: row.try_get("evaluated_at")?,
+        salt: row.try_get("salt")?,
+        flag: row.try_get("flag")?,
+        hidden: row.try_get::<i64, _>("hidden")? != 0,
     })
 }
 
@@ -290,22 +318,23 @@ impl Db {
         Ok(row.as_ref().map(submission).transpose()?)
     }
 
-    /// Every evaluated submission (baselines included), oldest first.
+    /// Every submission the board shows (baselines included), oldest first: evaluated, or
+    /// being re-scored (its previous evaluation stands meanwhile), and not hidden.
     pub async fn evaluated(&self) -> Result<Vec<Submission>, DbError> {
-        let sql = format!("SELECT {SUBMISSION_COLUMNS} FROM submissions WHERE status = 'evaluated' ORDER BY id");
+        let sql = format!("SELECT {SUBMISSION_COLUMNS} FROM submissions WHERE {ON_BOARD} ORDER BY id");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
         Ok(rows.iter().map(submission).collect::<Result<_, _>>()?)
     }
 
-    /// A version of the set of evaluated submissions: (how many, the largest id); the board
-    /// changes only when it does.
-    pub async fn evaluated_version(&self) -> Result<(i64, i64), DbError> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n, COALESCE(MAX(id), 0) AS last FROM submissions WHERE status = 'evaluated'",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        Ok((row.try_get("n")?, row.try_get("last")?))
+    /// A version of what the board shows: (rows, their largest id, their last change); the
+    /// board changes only when it does (an evaluation, a rescore, a flag or a hide).
+    pub async fn evaluated_version(&self) -> Result<(i64, i64, i64), DbError> {
+        let sql = format!(
+            "SELECT COUNT(*) AS n, COALESCE(MAX(id), 0) AS last, COALESCE(MAX(changed_at), 0) AS changed \
+             FROM submissions WHERE {ON_BOARD}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_one(&self.pool).await?;
+        Ok((row.try_get("n")?, row.try_get("last")?, row.try_get("changed")?))
     }
 
     /// The merged results.json of submission `id`, once evaluated.
@@ -321,12 +350,13 @@ impl Db {
     /// Submissions of `submitter` still pending, and the upload times of those accepted since
     /// `since_ms` (oldest first): what the quotas count.
     pub async fn quota_usage(&self, submitter: &str, since_ms: i64) -> Result<(i64, Vec<i64>), DbError> {
-        let pending: i64 =
-            sqlx::query("SELECT COUNT(*) AS n FROM submissions WHERE submitter = $1 AND status = 'pending'")
-                .bind(submitter)
-                .fetch_one(&self.pool)
-                .await?
-                .try_get("n")?;
+        let pending: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM submissions WHERE submitter = $1 AND status = 'pending' AND summary IS NULL",
+        )
+        .bind(submitter)
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("n")?;
         let rows = sqlx::query(
             "SELECT created_at FROM submissions WHERE submitter = $1 AND created_at >= $2 ORDER BY created_at",
         )
@@ -363,7 +393,8 @@ impl Db {
         let now = now_ms();
         let inserted = sqlx::query(
             "INSERT INTO submissions (submitter, name, model, sha256, bytes_path, size, baseline, status, validation, \
-             engine_version, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $10) RETURNING id",
+             engine_version, created_at, salt, changed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $10, $11, $10) RETURNING id",
         )
         .bind(&s.submitter)
         .bind(&s.name)
@@ -375,6 +406,7 @@ impl Db {
         .bind(&s.validation)
         .bind(&s.engine_version)
         .bind(now)
+        .bind(&s.salt)
         .fetch_one(&mut *tx)
         .await;
         let id: i64 = match inserted {
@@ -398,19 +430,7 @@ impl Db {
         }
         let mut ids = Vec::with_capacity(jobs.len());
         for j in jobs {
-            let row = sqlx::query(
-                "INSERT INTO jobs (submission, shard_lo, shard_hi, shard_count, state, attempts, fence, done, total, \
-                 created_at, updated_at) VALUES ($1, $2, $3, $4, 'queued', 0, 0, 0, $5, $6, $6) RETURNING id",
-            )
-            .bind(id)
-            .bind(i64::from(j.shard_lo))
-            .bind(i64::from(j.shard_hi))
-            .bind(i64::from(j.shard_count))
-            .bind(i64::from(j.total))
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await?;
-            ids.push(row.try_get("id")?);
+            ids.push(insert_job(&mut tx, id, j, now).await?);
         }
         tx.commit().await?;
         Ok(Inserted::New(id, ids))
@@ -536,8 +556,8 @@ impl Db {
     /// Records submission `id` evaluated (once: a second call changes nothing).
     pub async fn finish_submission(&self, id: i64, summary: &str, results: &str) -> Result<bool, DbError> {
         let r = sqlx::query(
-            "UPDATE submissions SET status = 'evaluated', summary = $1, results = $2, evaluated_at = $3 \
-             WHERE id = $4 AND status = 'pending'",
+            "UPDATE submissions SET status = 'evaluated', summary = $1, results = $2, evaluated_at = $3, \
+             changed_at = $3 WHERE id = $4 AND status = 'pending'",
         )
         .bind(summary)
         .bind(results)
@@ -632,6 +652,110 @@ impl Db {
         Ok(r.rows_affected() == 1)
     }
 
+    /// Re-evaluates every active entry (after an engine upgrade): each evaluated, visible
+    /// submission, and the latest baseline, gets a fresh salt, `engine_version`, and new jobs
+    /// `jobs` (its old jobs and their shard results are deleted; a worker still running one
+    /// loses its lease). Its previous evaluation stays on the board until the new one is
+    /// merged. Returns each re-queued submission with its new jobs.
+    pub async fn rescore(&self, engine_version: &str, jobs: &[NewJob]) -> Result<Vec<(i64, Vec<i64>)>, DbError> {
+        let mut tx = self.pool.begin().await?;
+        let now = now_ms();
+        let rows = sqlx::query(
+            "SELECT id FROM submissions WHERE status = 'evaluated' AND hidden = 0 AND (baseline = 0 OR id = \
+             (SELECT MAX(id) FROM submissions WHERE baseline = 1 AND status = 'evaluated')) ORDER BY id",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id: i64 = row.try_get("id")?;
+            sqlx::query("DELETE FROM results WHERE job IN (SELECT id FROM jobs WHERE submission = $1)")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM jobs WHERE submission = $1").bind(id).execute(&mut *tx).await?;
+            sqlx::query(
+                "UPDATE submissions SET status = 'pending', salt = $1, engine_version = $2, error = NULL \
+                 WHERE id = $3",
+            )
+            .bind(new_salt())
+            .bind(engine_version)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            let mut ids = Vec::with_capacity(jobs.len());
+            for j in jobs {
+                ids.push(insert_job(&mut tx, id, j, now).await?);
+            }
+            out.push((id, ids));
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Flags submission `id` for review with `reason` (None: clears the flag); false when
+    /// there is no such submission.
+    pub async fn flag(&self, id: i64, reason: Option<&str>) -> Result<bool, DbError> {
+        let r = sqlx::query("UPDATE submissions SET flag = $1, changed_at = $2 WHERE id = $3")
+            .bind(reason)
+            .bind(now_ms())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Hides submission `id` from the board (or shows it again); false when there is no such
+    /// submission.
+    pub async fn hide(&self, id: i64, hidden: bool) -> Result<bool, DbError> {
+        let r = sqlx::query("UPDATE submissions SET hidden = $1, changed_at = $2 WHERE id = $3")
+            .bind(i64::from(hidden))
+            .bind(now_ms())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Puts failed job `id` back in the queue with fresh attempts, together with the jobs of
+    /// its submission its failure cancelled, and makes the submission pending again (same
+    /// salt: the shards already recorded stay valid).
+    pub async fn requeue(&self, id: i64) -> Result<Requeue, DbError> {
+        let mut tx = self.pool.begin().await?;
+        let Some(row) =
+            sqlx::query("SELECT submission, state FROM jobs WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?
+        else {
+            return Ok(Requeue::NotFound);
+        };
+        let state: String = row.try_get("state")?;
+        if state != "failed" {
+            return Ok(Requeue::NotFailed(state));
+        }
+        let submission: i64 = row.try_get("submission")?;
+        let now = now_ms();
+        let rows = sqlx::query(
+            "UPDATE jobs SET state = 'queued', attempts = 0, done = 0, error = NULL, lease_owner = NULL, \
+             lease_expires_at = NULL, started_at = NULL, finished_at = NULL, updated_at = $1 \
+             WHERE submission = $2 AND state IN ('failed', 'cancelled') RETURNING id",
+        )
+        .bind(now)
+        .bind(submission)
+        .fetch_all(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE submissions SET status = 'pending', error = NULL, evaluated_at = NULL, changed_at = $1 \
+             WHERE id = $2 AND status = 'failed'",
+        )
+        .bind(now)
+        .bind(submission)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let mut ids = rows.iter().map(|r| r.try_get("id")).collect::<Result<Vec<i64>, _>>()?;
+        ids.sort_unstable();
+        Ok(Requeue::Requeued(ids))
+    }
+
     /// Jobs waiting and running (for readiness and logs).
     pub async fn queue_depth(&self) -> Result<(i64, i64), DbError> {
         let row = sqlx::query(
@@ -655,6 +779,27 @@ impl Db {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+async fn insert_job(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    submission: i64,
+    j: &NewJob,
+    now: i64,
+) -> Result<i64, DbError> {
+    let row = sqlx::query(
+        "INSERT INTO jobs (submission, shard_lo, shard_hi, shard_count, state, attempts, fence, done, total, \
+         created_at, updated_at) VALUES ($1, $2, $3, $4, 'queued', 0, 0, 0, $5, $6, $6) RETURNING id",
+    )
+    .bind(submission)
+    .bind(i64::from(j.shard_lo))
+    .bind(i64::from(j.shard_hi))
+    .bind(i64::from(j.shard_count))
+    .bind(i64::from(j.total))
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(row.try_get("id")?)
 }
 
 async fn fail_submission_if_job_failed(

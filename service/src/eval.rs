@@ -59,9 +59,11 @@ pub fn plan(simulations: u32, seeds_per_job: u32, per_shard: u32) -> Vec<NewJob>
     jobs
 }
 
-/// The configuration evaluating `entry` (absent for the baseline: the house field alone).
-pub fn evaluation_config(base: &Config, entry: Option<(PathBuf, String)>) -> Config {
+/// The configuration evaluating `entry` (absent for the baseline: the house field alone)
+/// under the evaluation's secret `salt` (the same for all its jobs, so their shards merge).
+pub fn evaluation_config(base: &Config, entry: Option<(PathBuf, String)>, salt: &str) -> Config {
     let mut config = base.clone();
+    config.run.salt = salt.to_string();
     if let Some((path, name)) = entry {
         config.strategies.push(StrategyEntry { path, name: Some(name) });
     }

@@ -86,7 +86,7 @@ pub enum ServiceError {
 }
 
 /// A computed board and the evaluated-submissions version it reflects.
-pub type CachedBoard = ((i64, i64), Arc<Vec<api::BoardRow>>);
+pub type CachedBoard = ((i64, i64, i64), Arc<Vec<api::BoardRow>>);
 
 /// Shared state of a running service.
 pub struct State {
@@ -311,6 +311,9 @@ async fn queue_baseline(state: &Arc<State>) -> Result<(), ServiceError> {
         error: None,
         created_at: 0,
         evaluated_at: None,
+        salt: db::new_salt(),
+        flag: None,
+        hidden: false,
     };
     if let Inserted::New(id, _) = state.db.insert_submission(&sub, None, &jobs).await? {
         tracing::info!(submission = id, "queued the house field's baseline evaluation");

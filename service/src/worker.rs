@@ -67,7 +67,7 @@ fn run_job(state: &Arc<State>, handle: &Handle, job: &Job) -> Result<(), DbError
     }
     // Relative to the data directory (the config's base), as a bundle names modules.
     let entry = (!sub.baseline).then(|| (std::path::PathBuf::from(&sub.bytes_path), sub.name.clone()));
-    let config = eval::evaluation_config(&state.file.config, entry);
+    let config = eval::evaluation_config(&state.file.config, entry, &sub.salt);
     let done = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let finished = Arc::new(AtomicBool::new(false));

@@ -257,6 +257,10 @@ fn serve_authenticates_validates_evaluates_and_ranks() {
         "/api/jobs/{id}/cancel",
         "/api/leaderboard",
         "/metrics",
+        "/api/admin/rescore",
+        "/api/admin/submissions/{id}/flag",
+        "/api/admin/submissions/{id}/hide",
+        "/api/admin/jobs/{id}/requeue",
     ] {
         assert!(openapi["paths"].get(path).is_some(), "{path} missing from the OpenAPI document");
     }
@@ -346,7 +350,8 @@ fn serve_authenticates_validates_evaluates_and_ranks() {
         assert!(metrics.lines().any(|l| l == line), "{line} not in\n{metrics}");
     }
 
-    // The merged evaluation is byte for byte what `amm-engine run` gives for the same config.
+    // The merged evaluation is byte for byte what `amm-engine run` gives for the same config
+    // under the evaluation's salt (published now that it is evaluated).
     let served = get(addr, &format!("/api/submissions/{submission}/results.json"));
     assert_eq!(served.status, 200);
     // A run config in the data directory, naming its modules as the service (and a bundle) does.
@@ -355,9 +360,10 @@ fn serve_authenticates_validates_evaluates_and_ranks() {
     std::fs::write(
         &run_config,
         format!(
-            "[run]\nsimulations = 8\nseed_start = 1\nsteps = 1000\nepoch_len = 500\nthreads = 2\n\n\
+            "[run]\nsimulations = 8\nseed_start = 1\nsteps = 1000\nepoch_len = 500\nthreads = 2\nsalt = \"{}\"\n\n\
              [[strategy]]\npath = \"modules/{house_sha}.wasm\"\nname = \"house 30 bps\"\n\n\
              [[strategy]]\npath = \"modules/{}.wasm\"\nname = \"alice 30\"\n",
+            view["salt"].as_str().unwrap(),
             view["sha256"].as_str().unwrap()
         ),
     )
@@ -645,6 +651,22 @@ fn sigterm_hands_a_running_job_back_and_a_restart_finishes_it_without_a_lost_att
     assert_eq!(view["status"], "evaluated", "{view}");
 }
 
+/// The PostgreSQL test database (`AMM_TEST_POSTGRES_URL`); without it the test is skipped
+/// locally but fails under `CI=true`, where `.ci/run` provides one.
+fn postgres_url() -> Option<String> {
+    match std::env::var("AMM_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true but AMM_TEST_POSTGRES_URL is unset: .ci/run starts PostgreSQL and sets it"
+            );
+            eprintln!("skipped: set AMM_TEST_POSTGRES_URL (see `.ci/run postgres`) to run the PostgreSQL queue test");
+            None
+        }
+    }
+}
+
 /// Starts `amm-engine serve --role worker` (no HTTP), killed when dropped.
 struct Worker(Child);
 
@@ -658,12 +680,9 @@ impl Drop for Worker {
 #[test]
 fn workers_on_one_postgresql_queue_do_each_job_once() {
     // Runs where a PostgreSQL database is at hand: AMM_TEST_POSTGRES_URL, e.g.
-    // postgres://root@localhost/amm_test?host=/var/run/postgresql (data from earlier runs is
-    // left alone: this run's handle is unique).
-    let Ok(url) = std::env::var("AMM_TEST_POSTGRES_URL") else {
-        eprintln!("skipped: set AMM_TEST_POSTGRES_URL to run the PostgreSQL queue test");
-        return;
-    };
+    // postgres://amm:amm@127.0.0.1:5432/amm_test as `.ci/run postgres` prints it (data from
+    // earlier runs is left alone: this run's handle is unique). In CI it must run.
+    let Some(url) = postgres_url() else { return };
     let scratch = Scratch::new();
     // Jobs long enough (4 seeds × 10,000 steps) that both workers poll while some are queued.
     let comp = competition(scratch.path(), 16, 10_000, "[competition.jobs]\nseeds_per_job = 4\n");
@@ -726,6 +745,276 @@ fn workers_on_one_postgresql_queue_do_each_job_once() {
     let claims: Vec<usize> =
         (0..2).map(|i| log_text(&scratch.path().join(format!("worker-{i}"))).matches("job claimed").count()).collect();
     assert!(claims.iter().all(|&n| n > 0), "both workers took jobs: {claims:?}");
+    let mine = |rows: Vec<Value>| rows.into_iter().find(|r| r["submitter"] == handle.as_str());
+    let best = mine(board(addr)).expect("a row")["submission"].as_i64().unwrap();
     assert_eq!(board(addr).iter().filter(|r| r["submitter"] == handle.as_str()).count(), 1);
+    // The admin's flag and hide on PostgreSQL too.
+    let out = Command::new(env!("CARGO_BIN_EXE_amm-engine"))
+        .args(["token", "create", &format!("{handle}a"), "--admin", "--db", &url, "--data"])
+        .arg(&web_data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let admin = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let r = post(addr, &format!("/api/admin/submissions/{best}/flag"), Some(&admin));
+    assert_eq!((r.status, r.json()["flag"].as_str()), (200, Some("flagged for review")));
+    assert_eq!(mine(board(addr)).unwrap()["flag"], "flagged for review");
+    assert_eq!(post(addr, &format!("/api/admin/submissions/{best}/hide"), Some(&admin)).status, 200);
+    let next = mine(board(addr)).expect("the next best")["submission"].as_i64().unwrap();
+    assert_ne!(next, best);
+    assert_eq!(post(addr, &format!("/api/admin/submissions/{next}/hide"), Some(&admin)).status, 200);
+    assert!(mine(board(addr)).is_none(), "hidden rows leave the board");
     drop(workers);
+}
+
+/// The `[run] salt` an evaluated submission publishes (asserted non-empty, 64 hex digits) and
+/// the one its results.json records (asserted equal).
+fn published_salt(addr: SocketAddr, id: i64) -> String {
+    let view = get(addr, &format!("/api/submissions/{id}")).json();
+    assert_eq!(view["status"], "evaluated", "{view}");
+    let salt = view["salt"].as_str().unwrap_or_else(|| panic!("no salt: {view}")).to_string();
+    assert!(salt.len() == 64 && salt.bytes().all(|b| b.is_ascii_hexdigit()), "{salt:?}");
+    let results = get(addr, &format!("/api/submissions/{id}/results.json")).json();
+    assert_eq!(results["config"]["run"]["salt"].as_str(), Some(salt.as_str()), "results.json records the salt");
+    salt
+}
+
+/// Unpacks submission `id`'s bundle into `dir` and runs `amm-engine verify` on it.
+fn verify_bundle(addr: SocketAddr, id: i64, dir: &Path) {
+    let tar = get(addr, &format!("/api/submissions/{id}/bundle.tar"));
+    assert_eq!(tar.status, 200);
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("b.tar"), &tar.body).unwrap();
+    assert!(Command::new("tar").arg("-xf").arg("b.tar").current_dir(dir).status().unwrap().success());
+    let verify = Command::new(env!("CARGO_BIN_EXE_amm-engine"))
+        .args(["verify", "--quiet"])
+        .arg(dir.join("bundle/receipt.json"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&verify.stdout);
+    assert!(
+        verify.status.success() && text.starts_with("VERIFIED"),
+        "{text}{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+}
+
+#[test]
+fn every_evaluation_runs_under_its_own_salt_published_only_once_evaluated() {
+    let scratch = Scratch::new();
+    let data = scratch.path().join("data");
+    // Two jobs per evaluation: they must share the salt for the merge to succeed.
+    let comp = competition(scratch.path(), 8, 1_000, "[competition.jobs]\nseeds_per_job = 4\n");
+    let gus = token(&data, "gus", false);
+    let server = Server::start(&comp, &data);
+    let addr = server.addr;
+    let mut ids = Vec::new();
+    for module in ["fixed-fee-100", "fixed-fee-500"] {
+        let r = upload(addr, Some(&gus), &std::fs::read(example_wasm(module)).unwrap(), None);
+        assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+        let id = r.json()["submission"].as_i64().unwrap();
+        // Just queued (behind the baseline): the salt is still a secret.
+        let view = get(addr, &format!("/api/submissions/{id}")).json();
+        assert_eq!((view["status"].as_str(), &view["salt"]), (Some("pending"), &Value::Null), "{view}");
+        assert_eq!(get(addr, &format!("/api/submissions/{id}/results.json")).status, 404);
+        ids.push(id);
+    }
+    for id in &ids {
+        let view = wait_for_submission(addr, *id, Duration::from_secs(40));
+        assert_eq!(view["status"], "evaluated", "{view}\n{}", log_text(&data));
+    }
+    let salts: Vec<String> = ids.iter().map(|id| published_salt(addr, *id)).collect();
+    assert_ne!(salts[0], salts[1], "each evaluation has its own salt");
+    // The baseline (the house field's own evaluation) is salted too.
+    let started = Instant::now();
+    let baseline = loop {
+        let rows = board(addr);
+        if let Some(r) = rows.iter().find(|r| r["baseline"] == true) {
+            break r["submission"].as_i64().unwrap();
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "no baseline: {rows:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let house = published_salt(addr, baseline);
+    assert!(!salts.contains(&house), "{house} reused");
+    // The salted evaluation's bundle reproduces offline.
+    verify_bundle(addr, ids[1], &scratch.path().join("unpacked"));
+}
+
+/// Competition text for a restart with other job limits (same config and data directory).
+fn with_jobs(dir: &Path, jobs: &str) -> PathBuf {
+    competition(dir, 8, 1_000, &format!("[competition.jobs]\nseeds_per_job = 4\n{jobs}"))
+}
+
+#[test]
+fn an_admin_requeues_a_failed_job_and_the_evaluation_completes() {
+    let scratch = Scratch::new();
+    let data = scratch.path().join("data");
+    let hal = token(&data, "hal", false);
+    let root = token(&data, "root", true);
+    // One attempt a job and a lease of 2 s: a worker killed mid-job leaves it failed (an
+    // infrastructure fault that outlasted its retries). Two jobs of 100 seeds × 10,000 steps.
+    let comp = competition(
+        scratch.path(),
+        200,
+        10_000,
+        "[competition.jobs]\nseeds_per_job = 100\nlease_seconds = 2\nmax_attempts = 1\n",
+    );
+    let mut server = Server::start(&comp, &data);
+    let r = upload(server.addr, Some(&hal), &std::fs::read(example_wasm("fixed-fee-100")).unwrap(), None);
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let (submission, jobs) = (
+        r.json()["submission"].as_i64().unwrap(),
+        r.json()["jobs"].as_array().unwrap().iter().map(|j| j.as_i64().unwrap()).collect::<Vec<i64>>(),
+    );
+    assert_eq!(jobs.len(), 2);
+    let started = Instant::now();
+    loop {
+        let view = get(server.addr, &format!("/api/jobs/{}", jobs[0])).json();
+        assert!(started.elapsed() < Duration::from_secs(30), "never ran: {view}");
+        assert_ne!(view["state"], "succeeded", "finished before the kill: make the job longer");
+        if view["state"] == "running" && view["progress"]["done"].as_i64().unwrap() > 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server.kill();
+
+    // Restarted: the reaper fails the job (no attempt left) and cancels its sibling. Only an
+    // admin may requeue, and only a failed job.
+    let server = Server::start(&comp, &data);
+    let addr = server.addr;
+    let view = wait_for_submission(addr, submission, Duration::from_secs(30));
+    assert_eq!(view["status"], "failed", "{view}");
+    let states: Vec<&str> = view["jobs"].as_array().unwrap().iter().map(|j| j["state"].as_str().unwrap()).collect();
+    // The sibling either ran before the reaper failed the first job, or was cancelled by it.
+    assert!(states[0] == "failed" && ["succeeded", "cancelled"].contains(&states[1]), "{view}");
+    let to_requeue: Vec<i64> = if states[1] == "cancelled" { jobs.clone() } else { vec![jobs[0]] };
+    assert!(view["error"].as_str().unwrap_or("").contains("lease expired"), "{view}");
+    let failed = [jobs[0]];
+    let path = format!("/api/admin/jobs/{}/requeue", failed[0]);
+    assert_eq!(post(addr, &path, None).status, 401);
+    assert_eq!(post(addr, &path, Some(&hal)).status, 403);
+    assert_eq!(post(addr, "/api/admin/jobs/999999/requeue", Some(&root)).status, 404);
+    let cancelled = jobs.iter().find(|j| **j != failed[0]).unwrap();
+    let r = post(addr, &format!("/api/admin/jobs/{cancelled}/requeue"), Some(&root));
+    assert_eq!(
+        r.status,
+        409,
+        "only the failed job is re-queued by id, not its sibling: {}",
+        String::from_utf8_lossy(&r.body)
+    );
+    let r = post(addr, &path, Some(&root));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let mut requeued: Vec<i64> = r.json()["jobs"].as_array().unwrap().iter().map(|j| j.as_i64().unwrap()).collect();
+    requeued.sort_unstable();
+    assert_eq!(requeued, to_requeue, "the failed job and any its failure cancelled");
+    let view = wait_for_submission(addr, submission, Duration::from_secs(30));
+    assert_eq!(view["status"], "evaluated", "{view}\n{}", log_text(&data));
+    assert!(view["jobs"].as_array().unwrap().iter().all(|j| j["state"] == "succeeded" && j["attempts"] == 1), "{view}");
+    assert_eq!(board(addr).iter().filter(|r| r["submitter"] == "hal").count(), 1);
+    // Requeued again now that it succeeded: 409.
+    assert_eq!(post(addr, &path, Some(&root)).status, 409);
+}
+
+#[test]
+fn an_admin_flags_hides_and_rescores_entries() {
+    let scratch = Scratch::new();
+    let data = scratch.path().join("data");
+    let ida = token(&data, "ida", false);
+    let root = token(&data, "root", true);
+    let comp = with_jobs(scratch.path(), "");
+    let server = Server::start(&comp, &data);
+    let addr = server.addr;
+    let mut ids = Vec::new();
+    for module in ["fixed-fee-100", "fixed-fee-500"] {
+        let r = upload(addr, Some(&ida), &std::fs::read(example_wasm(module)).unwrap(), None);
+        assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+        ids.push(r.json()["submission"].as_i64().unwrap());
+    }
+    for id in &ids {
+        assert_eq!(wait_for_submission(addr, *id, Duration::from_secs(40))["status"], "evaluated");
+    }
+    let row_of = |rows: &[Value]| rows.iter().find(|r| r["submitter"] == "ida").cloned();
+    let best = row_of(&board(addr)).expect("ida on the board")["submission"].as_i64().unwrap();
+    let other = *ids.iter().find(|i| **i != best).unwrap();
+
+    // Admin only.
+    for path in [
+        "/api/admin/rescore".to_string(),
+        format!("/api/admin/submissions/{best}/flag"),
+        format!("/api/admin/submissions/{best}/hide"),
+    ] {
+        assert_eq!(post(addr, &path, None).status, 401, "{path}");
+        let r = post(addr, &path, Some(&ida));
+        assert_eq!((r.status, r.json()["error"].as_str()), (403, Some("an admin token is required")), "{path}");
+    }
+    assert_eq!(post(addr, "/api/admin/submissions/999999/flag", Some(&root)).status, 404);
+
+    // Flag: the row stays and shows the reason; clearing it removes it.
+    let auth = |t: &str| vec![("Authorization", format!("Bearer {t}")), ("Content-Type", "application/json".into())];
+    let flag = format!("/api/admin/submissions/{best}/flag");
+    let r = request(addr, "POST", &flag, &auth(&root), br#"{"reason": "same as another entry"}"#);
+    assert_eq!((r.status, r.json()["flag"].as_str()), (200, Some("same as another entry")));
+    assert_eq!(row_of(&board(addr)).unwrap()["flag"], "same as another entry");
+    let csv = String::from_utf8(get(addr, "/api/leaderboard.csv").body).unwrap();
+    assert!(csv.lines().any(|l| l.contains(",ida,") && l.ends_with(",same as another entry")), "{csv}");
+    assert_eq!(request(addr, "POST", &flag, &auth(&root), br#"{"bogus": 1}"#).status, 422);
+    let r = request(addr, "POST", &flag, &auth(&root), br#"{"flagged": false}"#);
+    assert_eq!((r.status, &r.json()["flag"]), (200, &Value::Null));
+    assert_eq!(row_of(&board(addr)).unwrap()["flag"], Value::Null);
+
+    // Hide: the best leaves the board and the next best takes its place; then none; then back.
+    let hide =
+        |id: i64, body: &[u8]| request(addr, "POST", &format!("/api/admin/submissions/{id}/hide"), &auth(&root), body);
+    assert_eq!(hide(best, b"").status, 200);
+    assert_eq!(row_of(&board(addr)).unwrap()["submission"].as_i64(), Some(other));
+    assert_eq!(hide(other, b"").json()["hidden"], true);
+    assert_eq!(row_of(&board(addr)), None, "hidden rows leave the board");
+    assert_eq!(hide(best, br#"{"hidden": false}"#).status, 200);
+    assert_eq!(row_of(&board(addr)).unwrap()["submission"].as_i64(), Some(best));
+
+    // Rescore: every visible evaluated entry and the baseline, each under a fresh salt; the
+    // previous rows stand until the new evaluations land.
+    let baseline =
+        board(addr).iter().find(|r| r["baseline"] == true).expect("baseline row")["submission"].as_i64().unwrap();
+    let before = [published_salt(addr, best), published_salt(addr, baseline)];
+    let old_jobs: Vec<i64> = get(addr, &format!("/api/submissions/{best}")).json()["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["id"].as_i64().unwrap())
+        .collect();
+    let r = post(addr, "/api/admin/rescore", Some(&root));
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let body = r.json();
+    let mut rescored: Vec<i64> =
+        body["entries"].as_array().unwrap().iter().map(|e| e["submission"].as_i64().unwrap()).collect();
+    rescored.sort_unstable();
+    let mut expected = vec![best, baseline];
+    expected.sort_unstable();
+    assert_eq!(rescored, expected, "the hidden entry is not re-scored: {body}");
+    assert_eq!(body["jobs"], 4, "{body}");
+    assert_eq!(body["simulations"], 16, "{body}");
+    let view = get(addr, &format!("/api/submissions/{best}")).json();
+    assert_eq!(
+        (view["status"].as_str(), &view["salt"]),
+        (Some("pending"), &Value::Null),
+        "the new salt is secret: {view}"
+    );
+    assert_eq!(row_of(&board(addr)).unwrap()["submission"].as_i64(), Some(best), "the row stands meanwhile");
+    assert_eq!(get(addr, &format!("/api/jobs/{}", old_jobs[0])).status, 404, "old jobs are replaced");
+    for entry in body["entries"].as_array().unwrap() {
+        for job in entry["jobs"].as_array().unwrap() {
+            let done = wait_for_job(addr, job.as_i64().unwrap(), Duration::from_secs(40));
+            assert_eq!(done["state"], "succeeded", "{done}\n{}", log_text(&data));
+            assert_eq!(done["progress"]["done"], done["progress"]["total"]);
+        }
+    }
+    for (id, old) in [best, baseline].into_iter().zip(before) {
+        wait_for_submission(addr, id, Duration::from_secs(30));
+        assert_ne!(published_salt(addr, id), old, "a fresh salt for submission {id}");
+    }
+    assert_eq!(board(addr).iter().filter(|r| r["submitter"] == "ida").count(), 1);
+    verify_bundle(addr, best, &scratch.path().join("unpacked"));
 }

@@ -201,7 +201,8 @@ enum TokenCommand {
         /// Database URL (default: sqlite://DIR/amm-service.db).
         #[arg(long)]
         db: Option<String>,
-        /// An administrator's token (may cancel anyone's jobs).
+        /// An administrator's token: may cancel anyone's jobs, re-score every entry, flag or hide a
+        /// submission and requeue a failed job (the `/api/admin/*` endpoints).
         #[arg(long)]
         admin: bool,
     },

@@ -9,6 +9,7 @@ use amm_engine::config::{Config, StrategyEntry};
 use amm_engine::report::{RunFacts, Shard, html, leaderboard, merge};
 use amm_engine::run::{self, RunOptions};
 use amm_engine::sandbox::{EngineSettings, ModuleCache, SandboxEngine, SandboxLimits, default_cache_dir};
+use amm_engine::single_file::{self, SourceOptions};
 use amm_engine::strategy::Backend;
 use amm_engine::{scaffold, validate};
 use anyhow::{Context, Result};
@@ -92,7 +93,8 @@ enum Command {
     /// Run each configuration: simulate, print the leaderboard, write results.json and
     /// report.html.
     Run {
-        /// Configuration files (.toml) and strategies (.wasm, .wat or crate directories). The
+        /// Configuration files (.toml) and strategies (.wasm, .wat, single .rs files or crate
+        /// directories). The
         /// strategies race in every config given, or, with no config, in the built-in default
         /// market (the values of configs/default.toml).
         #[arg(required = true, value_name = "CONFIG_OR_STRATEGY")]
@@ -124,8 +126,8 @@ enum Command {
     /// Run a configuration into a verifiable bundle: modules, resolved config, results and a
     /// receipt.json with the sha256 of each.
     Submit {
-        /// At most one configuration file (.toml) and any strategies (.wasm, .wat or crate
-        /// directories); with no config, the built-in default market.
+        /// At most one configuration file (.toml) and any strategies (.wasm, .wat, single .rs
+        /// files or crate directories); with no config, the built-in default market.
         #[arg(required = true, value_name = "CONFIG_OR_STRATEGY")]
         inputs: Vec<PathBuf>,
         #[command(flatten)]
@@ -146,11 +148,11 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
-    /// Check strategies (.wasm or .wat files, strategy crate directories, or every strategy of
-    /// a .toml configuration) against everything the engine enforces; exit 0 only if every
-    /// check passes.
+    /// Check strategies (.wasm or .wat files, single-file .rs strategies, strategy crate
+    /// directories, or every strategy of a .toml configuration) against everything the engine
+    /// enforces; exit 0 only if every check passes.
     Validate {
-        /// Modules, crate directories or configurations.
+        /// Modules, single .rs files, crate directories or configurations.
         #[arg(required = true, value_name = "STRATEGY_OR_CONFIG")]
         paths: Vec<PathBuf>,
     },
@@ -248,7 +250,8 @@ fn parse_shard(text: &str) -> Result<Shard, String> {
 
 /// What each command-line argument may be, for error messages.
 const ACCEPTED_ARGUMENTS: &str = "each argument may be a run configuration (a .toml file), a strategy module (a .wasm \
-     or .wat file) or a strategy crate directory (one holding a Cargo.toml)";
+     or .wat file), a single-file Rust strategy (a .rs file using amm_strategy_sdk) or a strategy crate directory (one \
+     holding a Cargo.toml)";
 
 /// The arguments of `run`, `submit` or `validate`, sorted into configuration files (in order)
 /// and strategies (canonical paths, in order).
@@ -258,7 +261,7 @@ struct Inputs {
 }
 
 /// Sorts `inputs`: a `.toml` is a configuration (a crate's `Cargo.toml` stands for its crate);
-/// an existing `.wasm`/`.wat` file or a directory with a `Cargo.toml` is a strategy; anything
+/// an existing `.wasm`/`.wat`/`.rs` file or a directory with a `Cargo.toml` is a strategy; anything
 /// else is an error saying what each argument may be.
 fn classify(inputs: &[PathBuf]) -> Result<Inputs> {
     let mut sorted = Inputs { configs: Vec::new(), strategies: Vec::new() };
@@ -279,10 +282,10 @@ fn classify(inputs: &[PathBuf]) -> Result<Inputs> {
             path.clone()
         } else if !path.exists() {
             anyhow::bail!("{}: no such file or directory; {ACCEPTED_ARGUMENTS}", path.display());
-        } else if matches!(extension.as_deref(), Some("wasm" | "wat")) {
+        } else if matches!(extension.as_deref(), Some("wasm" | "wat" | "rs")) {
             path.clone()
         } else {
-            anyhow::bail!("{}: not a .toml, .wasm or .wat file; {ACCEPTED_ARGUMENTS}", path.display());
+            anyhow::bail!("{}: not a .toml, .wasm, .wat or .rs file; {ACCEPTED_ARGUMENTS}", path.display());
         };
         let strategy = strategy.canonicalize().with_context(|| format!("cannot read {}", strategy.display()))?;
         sorted.strategies.push(strategy);
@@ -529,6 +532,19 @@ fn validate_command(paths: &[PathBuf], cache: Option<ModuleCache>) -> Result<Exi
                     continue;
                 }
             }
+        } else if single_file::is_source_file(path) {
+            match single_file::build_source(path, &SourceOptions::default()) {
+                Ok(built) => {
+                    let how = if built.cache_hit { "cached" } else { "built" };
+                    println!("  {:<10} PASS  {} ({how})", "build", built.wasm.display());
+                    built.wasm
+                }
+                Err(e) => {
+                    println!("  {:<10} FAIL  {e}", "build");
+                    all_passed = false;
+                    continue;
+                }
+            }
         } else {
             path.clone()
         };
@@ -540,7 +556,9 @@ fn validate_command(paths: &[PathBuf], cache: Option<ModuleCache>) -> Result<Exi
                 continue;
             }
         };
-        let (report, _) = validate::validate_module(&engine, &bytes, &file_stem(&module_path), &limits);
+        // A single file's module is strategy.wasm in its build directory: name it after the file.
+        let stem = if single_file::is_source_file(path) { file_stem(path) } else { file_stem(&module_path) };
+        let (report, _) = validate::validate_module(&engine, &bytes, &stem, &limits);
         for check in &report.checks {
             println!("  {:<10} {}  {}", check.name, check.outcome, check.detail);
         }

@@ -74,6 +74,24 @@ pub enum BuildError {
         /// Why not.
         message: String,
     },
+    /// A single-file strategy was refused before building (see [`crate::single_file::screen`]).
+    #[error("{}: refused{}: {what}", path.display(), line.map(|l| format!(" at line {l}")).unwrap_or_default())]
+    Refused {
+        /// The source file.
+        path: PathBuf,
+        /// 1-based line of the refused construct, when it is one.
+        line: Option<usize>,
+        /// What was refused and why.
+        what: String,
+    },
+    /// A build ran longer than its time limit and was killed.
+    #[error("building {} took longer than {seconds} s and was stopped (limit: $AMM_ENGINE_BUILD_TIMEOUT seconds)", path.display())]
+    TimedOut {
+        /// The source file.
+        path: PathBuf,
+        /// The limit, in seconds.
+        seconds: f64,
+    },
     /// Cargo succeeded but produced no `.wasm` for this crate.
     #[error("building {0} produced no .wasm: give the crate `[lib] crate-type = [\"cdylib\", \"rlib\"]`")]
     NoArtifact(PathBuf),
@@ -156,7 +174,15 @@ pub fn read_module(path: &Path) -> Result<Vec<u8>, BuildError> {
     Ok(bytes)
 }
 
-/// A module's path: `path` itself for a file, the built `.wasm` for a crate directory.
+/// A module's path: `path` itself for a module file, the built `.wasm` for a crate directory or
+/// a single-file Rust strategy (`.rs`, screened and built by [`crate::single_file`] with its
+/// default options).
 pub fn resolve_module(path: &Path, options: &BuildOptions) -> Result<PathBuf, BuildError> {
-    if is_crate_dir(path) { build_crate(path, options) } else { Ok(path.to_path_buf()) }
+    if is_crate_dir(path) {
+        build_crate(path, options)
+    } else if crate::single_file::is_source_file(path) {
+        crate::single_file::build_source(path, &crate::single_file::SourceOptions::default()).map(|b| b.wasm)
+    } else {
+        Ok(path.to_path_buf())
+    }
 }

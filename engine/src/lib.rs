@@ -13,6 +13,7 @@
 //! * [`builder`]: building a strategy crate into a `.wasm` on demand.
 //! * [`validate`]: the checks behind `amm-engine validate`.
 //! * [`scaffold`]: `amm-engine new`.
+//! * [`single_file`]: single-file Rust strategies, screened and built safely.
 
 pub mod builder;
 pub mod config;
@@ -23,6 +24,7 @@ pub mod report;
 pub mod run;
 pub mod sandbox;
 pub mod scaffold;
+pub mod single_file;
 pub mod strategy;
 pub mod validate;
 

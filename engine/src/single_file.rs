@@ -1,0 +1,635 @@
+//! Single-file Rust strategies: `amm-engine validate my_strategy.rs`, built safely.
+//!
+//! A single `.rs` file written against the SDK (`use amm_strategy_sdk::…; …
+//! export_strategy!(…)`) is first *screened* — a small lexer that skips comments and string
+//! literals refuses, with the line named, everything that could reach outside the file at
+//! compile time (`unsafe`, `include!`, `include_str!`, `include_bytes!`, `env!`, `option_env!`,
+//! `#[path]`, `extern crate`, an external `mod name;`, a macro invoked through a metavariable) —
+//! and then built in a content-addressed directory, `<cache>/src/<sha256>/`, whose manifest is
+//! fixed: the SDK embedded in this binary (materialised beside it) is the only dependency, so
+//! there is no build script and no procedural macro; the build is offline, for
+//! `wasm32-unknown-unknown`, and killed after a time limit. Compiler diagnostics name the
+//! user's file and line. A second build of the same source (and SDK) is a cache hit: no cargo.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+use crate::builder::{BuildError, WASM_TARGET};
+use crate::scaffold;
+
+/// Largest accepted source file, in bytes (256 KiB).
+pub const MAX_SOURCE_BYTES: usize = 256 * 1024;
+
+/// Default limit on one build's wall time, in seconds (override with
+/// `$AMM_ENGINE_BUILD_TIMEOUT`, in seconds).
+pub const DEFAULT_BUILD_TIMEOUT_SECS: u64 = 120;
+
+/// Name of the module file kept in a build directory once built (its presence is the cache hit).
+const MODULE_FILE: &str = "strategy.wasm";
+
+/// The fixed manifest of every single-file build: the embedded SDK only, no build script.
+const MANIFEST: &str = r#"# Written by amm-engine for a single-file strategy; fixed, whatever the source.
+[package]
+name = "single-file-strategy"
+version = "0.1.0"
+edition = "2024"
+publish = false
+build = false
+autobins = false
+autoexamples = false
+autotests = false
+autobenches = false
+
+[lib]
+path = "src/lib.rs"
+crate-type = ["cdylib"]
+
+[dependencies]
+amm-strategy-sdk = { path = "sdk" }
+
+[profile.release]
+opt-level = 3
+lto = true
+codegen-units = 1
+panic = "abort"
+
+[workspace]
+"#;
+
+/// How single-file builds are done.
+#[derive(Clone, Debug)]
+pub struct SourceOptions {
+    /// Root of the content-addressed build directories (`<cache_dir>/<sha256>/`).
+    pub cache_dir: PathBuf,
+    /// Wall-time limit of one build; cargo and the compilers it started are killed after it.
+    pub timeout: Duration,
+    /// Largest accepted source, in bytes.
+    pub max_source_bytes: usize,
+}
+
+impl Default for SourceOptions {
+    /// `$AMM_ENGINE_CACHE/src` (else the default cache directory's `src`, else the temporary
+    /// directory's `amm-engine-src`), `$AMM_ENGINE_BUILD_TIMEOUT` seconds (else 120 s),
+    /// [`MAX_SOURCE_BYTES`].
+    fn default() -> Self {
+        let cache_dir = crate::sandbox::default_cache_dir()
+            .map_or_else(|| std::env::temp_dir().join("amm-engine-src"), |dir| dir.join("src"));
+        let timeout = std::env::var("AMM_ENGINE_BUILD_TIMEOUT")
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .unwrap_or(DEFAULT_BUILD_TIMEOUT_SECS);
+        Self { cache_dir, timeout: Duration::from_secs(timeout), max_source_bytes: MAX_SOURCE_BYTES }
+    }
+}
+
+/// A construct refused in a single-file strategy, with its 1-based line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// 1-based line of the source.
+    pub line: usize,
+    /// What was found and why it is refused.
+    pub what: String,
+}
+
+/// A built single-file strategy.
+#[derive(Clone, Debug)]
+pub struct Built {
+    /// The module (`<cache_dir>/<sha256>/strategy.wasm`).
+    pub wasm: PathBuf,
+    /// True when the module was already built (no cargo was run).
+    pub cache_hit: bool,
+}
+
+/// True when `path` names a single-file Rust strategy (a `.rs` file).
+pub fn is_source_file(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("rs")) && !path.is_dir()
+}
+
+/// Lexical token kinds the screen needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Token {
+    /// An identifier or keyword (a raw identifier `r#x` is `x`).
+    Ident(String),
+    /// One punctuation character.
+    Punct(char),
+    /// A literal (string, char, number); its contents are never inspected.
+    Literal,
+}
+
+/// Splits `source` into tokens with their lines, skipping comments (nested block comments
+/// included) and the contents of string, byte-string, raw-string and char literals.
+fn tokenize(source: &str) -> Result<Vec<(usize, Token)>, Refusal> {
+    let chars: Vec<char> = source.chars().collect();
+    let mut tokens = Vec::new();
+    let mut line = 1;
+    let mut i = 0;
+    let at = |i: usize| chars.get(i).copied();
+    let is_ident_start = |c: char| c == '_' || c.is_alphabetic();
+    let is_ident_char = |c: char| c == '_' || c.is_alphanumeric();
+    // Skips a quoted literal whose opening quote is at `i`; returns the index after it.
+    let skip_quoted = |mut i: usize, line: &mut usize, quote: char| -> Result<usize, Refusal> {
+        let start = *line;
+        i += 1;
+        while let Some(c) = chars.get(i).copied() {
+            match c {
+                '\\' => {
+                    if chars.get(i + 1) == Some(&'\n') {
+                        *line += 1;
+                    }
+                    i += 2;
+                }
+                '\n' => {
+                    *line += 1;
+                    i += 1;
+                }
+                c if c == quote => return Ok(i + 1),
+                _ => i += 1,
+            }
+        }
+        Err(Refusal { line: start, what: "an unterminated literal".into() })
+    };
+    // Skips a raw string `r#…#"…"#…#` whose `r` is at `i`; returns the index after it.
+    let skip_raw = |mut i: usize, line: &mut usize| -> Result<usize, Refusal> {
+        let start = *line;
+        i += 1;
+        let mut hashes = 0;
+        while chars.get(i) == Some(&'#') {
+            hashes += 1;
+            i += 1;
+        }
+        if chars.get(i) != Some(&'"') {
+            return Err(Refusal { line: start, what: "a malformed raw string".into() });
+        }
+        i += 1;
+        while let Some(c) = chars.get(i).copied() {
+            if c == '\n' {
+                *line += 1;
+            }
+            if c == '"' && (1..=hashes).all(|k| chars.get(i + k) == Some(&'#')) {
+                return Ok(i + 1 + hashes);
+            }
+            i += 1;
+        }
+        Err(Refusal { line: start, what: "an unterminated raw string".into() })
+    };
+    while let Some(c) = at(i) {
+        match c {
+            '\n' => {
+                line += 1;
+                i += 1;
+            }
+            c if c.is_whitespace() => i += 1,
+            '/' if at(i + 1) == Some('/') => {
+                while at(i).is_some_and(|c| c != '\n') {
+                    i += 1;
+                }
+            }
+            '/' if at(i + 1) == Some('*') => {
+                let start = line;
+                let mut depth = 0usize;
+                loop {
+                    match (at(i), at(i + 1)) {
+                        (Some('/'), Some('*')) => {
+                            depth += 1;
+                            i += 2;
+                        }
+                        (Some('*'), Some('/')) => {
+                            depth -= 1;
+                            i += 2;
+                            if depth == 0 {
+                                break;
+                            }
+                        }
+                        (Some('\n'), _) => {
+                            line += 1;
+                            i += 1;
+                        }
+                        (Some(_), _) => i += 1,
+                        (None, _) => {
+                            return Err(Refusal { line: start, what: "an unterminated block comment".into() });
+                        }
+                    }
+                }
+            }
+            '"' => {
+                tokens.push((line, Token::Literal));
+                i = skip_quoted(i, &mut line, '"')?;
+            }
+            // Byte and C strings: b"…", c"…"; raw forms: r"…", r#"…"#, br"…", cr#"…"#.
+            'b' | 'c' if at(i + 1) == Some('"') => {
+                tokens.push((line, Token::Literal));
+                i = skip_quoted(i + 1, &mut line, '"')?;
+            }
+            'b' if at(i + 1) == Some('\'') => {
+                tokens.push((line, Token::Literal));
+                i = skip_quoted(i + 1, &mut line, '\'')?;
+            }
+            'b' | 'c' if at(i + 1) == Some('r') && matches!(at(i + 2), Some('"' | '#')) => {
+                tokens.push((line, Token::Literal));
+                i = skip_raw(i + 1, &mut line)?;
+            }
+            'r' if at(i + 1) == Some('"') || (at(i + 1) == Some('#') && matches!(at(i + 2), Some('"' | '#'))) => {
+                tokens.push((line, Token::Literal));
+                i = skip_raw(i, &mut line)?;
+            }
+            '\'' => {
+                // A char literal ('a', '\n', '\u{..}') or a lifetime / label ('a).
+                if at(i + 1) == Some('\\') || (at(i + 2) == Some('\'') && at(i + 1) != Some('\'')) {
+                    tokens.push((line, Token::Literal));
+                    i = skip_quoted(i, &mut line, '\'')?;
+                } else {
+                    tokens.push((line, Token::Punct('\'')));
+                    i += 1;
+                    while at(i).is_some_and(is_ident_char) {
+                        i += 1;
+                    }
+                }
+            }
+            c if c.is_ascii_digit() => {
+                tokens.push((line, Token::Literal));
+                while at(i)
+                    .is_some_and(|c| is_ident_char(c) || c == '.' && at(i + 1).is_some_and(|d| d.is_ascii_digit()))
+                {
+                    i += 1;
+                }
+            }
+            c if is_ident_start(c) => {
+                // A raw identifier r#name is the identifier name.
+                if c == 'r' && at(i + 1) == Some('#') && at(i + 2).is_some_and(is_ident_start) {
+                    i += 2;
+                }
+                let start = i;
+                while at(i).is_some_and(is_ident_char) {
+                    i += 1;
+                }
+                tokens.push((line, Token::Ident(chars[start..i].iter().collect())));
+            }
+            c => {
+                tokens.push((line, Token::Punct(c)));
+                i += 1;
+            }
+        }
+    }
+    Ok(tokens)
+}
+
+/// Macros that read files or the build environment at compile time.
+const FORBIDDEN_MACROS: &[&str] = &["include", "include_str", "include_bytes", "env", "option_env"];
+
+/// Checks `source` for everything a single-file strategy may not use; the first refusal, in
+/// source order, with its line.
+pub fn screen(source: &str) -> Result<(), Refusal> {
+    let tokens = tokenize(source)?;
+    let ident = |k: usize| match tokens.get(k) {
+        Some((_, Token::Ident(s))) => Some(s.as_str()),
+        _ => None,
+    };
+    let punct = |k: usize| match tokens.get(k) {
+        Some((_, Token::Punct(c))) => Some(*c),
+        _ => None,
+    };
+    let mut in_use = false;
+    for (k, (line, token)) in tokens.iter().enumerate() {
+        let refuse = |what: String| Err(Refusal { line: *line, what });
+        match token {
+            Token::Ident(name) => {
+                let name = name.as_str();
+                let after_dollar = punct(k.wrapping_sub(1)) == Some('$') && k > 0;
+                if name == "unsafe" {
+                    return refuse("`unsafe` is not allowed in a single-file strategy".into());
+                }
+                if FORBIDDEN_MACROS.contains(&name) && !after_dollar {
+                    // `env!(…)`, `core::include_str!(…)`, and any mention of these macros in a
+                    // `use` (renaming) or as a macro argument (`call!(include_str)`).
+                    let invoked = punct(k + 1) == Some('!');
+                    let renamed = in_use || punct(k.wrapping_sub(1)) == Some(':');
+                    let named = name != "env";
+                    if invoked || renamed || named {
+                        return refuse(format!(
+                            "`{name}!` is not allowed in a single-file strategy (it reads files or the build environment)"
+                        ));
+                    }
+                }
+                if after_dollar && punct(k + 1) == Some('!') {
+                    return refuse(format!(
+                        "`${name}!` (a macro invoked through a metavariable) is not allowed in a single-file strategy"
+                    ));
+                }
+                if name == "extern" && ident(k + 1) == Some("crate") {
+                    return refuse("`extern crate` is not allowed in a single-file strategy".into());
+                }
+                if name == "mod" && ident(k + 1).is_some() && punct(k + 2) == Some(';') {
+                    let module = ident(k + 1).unwrap_or_default();
+                    return refuse(format!(
+                        "`mod {module};` (a module in another file) is not allowed in a single-file strategy; write `mod {module} {{ … }}` inline"
+                    ));
+                }
+                if name == "path" && in_attribute(&tokens, k) {
+                    return refuse("`#[path]` is not allowed in a single-file strategy".into());
+                }
+                if name == "use" {
+                    in_use = true;
+                }
+            }
+            Token::Punct(';') => in_use = false,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// True when the identifier at `k` is the path of an attribute: `#[path`, `#![path`, or inside
+/// `#[cfg_attr(…, path …)]`.
+fn in_attribute(tokens: &[(usize, Token)], k: usize) -> bool {
+    let punct = |k: usize| match tokens.get(k) {
+        Some((_, Token::Punct(c))) => Some(*c),
+        _ => None,
+    };
+    if k >= 2 && punct(k - 1) == Some('[') {
+        let outer = punct(k - 2) == Some('#');
+        let inner = k >= 3 && punct(k - 2) == Some('!') && punct(k - 3) == Some('#');
+        if outer || inner {
+            return true;
+        }
+    }
+    // Inside cfg_attr(...): walk back to an unmatched '(' preceded by `cfg_attr`.
+    let mut depth = 0usize;
+    let mut j = k;
+    while j > 0 {
+        j -= 1;
+        match &tokens[j].1 {
+            Token::Punct(')') => depth += 1,
+            Token::Punct('(') if depth == 0 => {
+                return matches!(tokens.get(j.wrapping_sub(1)), Some((_, Token::Ident(s))) if s == "cfg_attr");
+            }
+            Token::Punct('(') => depth -= 1,
+            Token::Punct(';' | '{' | '}') => return false,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// The content address of a build: the source, the SDK embedded in this binary and the fixed
+/// manifest, hashed with SHA-256 (hex).
+pub fn content_address(source: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(b"amm-engine single-file v1\0");
+    hasher.update(scaffold::SDK_VERSION.as_bytes());
+    hasher.update([0]);
+    hasher.update(MANIFEST.as_bytes());
+    for (path, contents) in scaffold::SDK_SOURCES {
+        hasher.update(path.as_bytes());
+        hasher.update([0]);
+        hasher.update((contents.len() as u64).to_le_bytes());
+        hasher.update(contents.as_bytes());
+    }
+    hasher.update((source.len() as u64).to_le_bytes());
+    hasher.update(source.as_bytes());
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn io_error(path: &Path, e: impl std::fmt::Display) -> BuildError {
+    BuildError::Read { path: path.to_path_buf(), message: e.to_string() }
+}
+
+/// Screens and builds the single-file strategy at `path`; returns the `.wasm`. Refusals and
+/// compiler errors name `path` and the line.
+pub fn build_source(path: &Path, options: &SourceOptions) -> Result<Built, BuildError> {
+    let metadata = std::fs::metadata(path).map_err(|e| io_error(path, e))?;
+    if metadata.len() > options.max_source_bytes as u64 {
+        return Err(BuildError::Refused {
+            path: path.to_path_buf(),
+            line: None,
+            what: format!(
+                "the source is {} bytes; a single-file strategy may have at most {} bytes",
+                metadata.len(),
+                options.max_source_bytes
+            ),
+        });
+    }
+    let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
+    let source = String::from_utf8(bytes).map_err(|_| io_error(path, "not UTF-8 text"))?;
+    screen(&source).map_err(|r| BuildError::Refused { path: path.to_path_buf(), line: Some(r.line), what: r.what })?;
+
+    let dir = options.cache_dir.join(content_address(&source));
+    let wasm = dir.join(MODULE_FILE);
+    if wasm.is_file() {
+        return Ok(Built { wasm, cache_hit: true });
+    }
+    let write = |relative: &str, contents: &str| -> Result<(), BuildError> {
+        let file = dir.join(relative);
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| io_error(parent, e))?;
+        }
+        std::fs::write(&file, contents).map_err(|e| io_error(&file, e))
+    };
+    write("Cargo.toml", MANIFEST)?;
+    write("src/lib.rs", &source)?;
+    scaffold::materialise_sdk(&dir.join("sdk")).map_err(|e| io_error(&dir.join("sdk"), e))?;
+
+    let produced = run_cargo(&dir, path, options.timeout)?;
+    // Copied under a temporary name and renamed, so a half-written module is never a cache hit.
+    let partial = dir.join(format!("{MODULE_FILE}.{}.partial", std::process::id()));
+    std::fs::copy(&produced, &partial).map_err(|e| io_error(&produced, e))?;
+    std::fs::rename(&partial, &wasm).map_err(|e| io_error(&wasm, e))?;
+    Ok(Built { wasm, cache_hit: false })
+}
+
+/// Runs the offline cargo build in `dir`, killed after `timeout`; returns the produced `.wasm`.
+/// Diagnostics name `user_path` instead of the copied `src/lib.rs`.
+fn run_cargo(dir: &Path, user_path: &Path, timeout: Duration) -> Result<PathBuf, BuildError> {
+    let manifest = dir.join("Cargo.toml");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .args(["build", "--release", "--lib", "--offline", "--target", WASM_TARGET])
+        .args(["--message-format=json-render-diagnostics"])
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .arg("--target-dir")
+        .arg(dir.join("target"))
+        .current_dir(dir)
+        .env("CARGO_NET_OFFLINE", "true")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("RUSTC_WRAPPER")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("CARGO_BUILD_RUSTFLAGS")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        // Its own process group, so a timeout kills the compilers cargo started too.
+        command.process_group(0);
+    }
+    let mut child = command.spawn().map_err(BuildError::Spawn)?;
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut text);
+            }
+            String::from_utf8_lossy(&text).into_owned()
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait().map_err(BuildError::Spawn)? {
+            Some(status) => break status,
+            None if started.elapsed() >= timeout => {
+                kill_group(&mut child);
+                let _ = child.wait();
+                return Err(BuildError::TimedOut { path: user_path.to_path_buf(), seconds: timeout.as_secs_f64() });
+            }
+            None => std::thread::sleep(Duration::from_millis(20)),
+        }
+    };
+    let stdout = stdout.join().unwrap_or_default();
+    let stderr = stderr.join().unwrap_or_default();
+    if !status.success() {
+        if stderr.contains("target may not be installed") || stderr.contains("can't find crate for `core`") {
+            return Err(BuildError::TargetMissing(WASM_TARGET.into()));
+        }
+        let rendered: Vec<String> = stdout
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|msg| msg["reason"] == "compiler-message")
+            .filter_map(|msg| msg["message"]["rendered"].as_str().map(str::to_string))
+            .collect();
+        let diagnostics = if rendered.is_empty() {
+            // Cargo's progress lines name the build directory, not the user's file: left out.
+            let lines: Vec<&str> = stderr
+                .lines()
+                .filter(|l| !["Compiling ", "Locking ", "Adding "].iter().any(|p| l.trim_start().starts_with(p)))
+                .collect();
+            lines[lines.len().saturating_sub(40)..].join("\n")
+        } else {
+            rendered.join("\n")
+        };
+        return Err(BuildError::Failed {
+            crate_dir: user_path.to_path_buf(),
+            diagnostics: map_paths(&diagnostics, dir, user_path),
+        });
+    }
+    stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|msg| msg["reason"] == "compiler-artifact")
+        .flat_map(|msg| {
+            msg["filenames"]
+                .as_array()
+                .map(|files| files.iter().filter_map(|f| f.as_str().map(PathBuf::from)).collect::<Vec<_>>())
+                .unwrap_or_default()
+        })
+        .find(|file| file.file_name().is_some_and(|n| n == "single_file_strategy.wasm"))
+        .ok_or_else(|| BuildError::NoArtifact(user_path.to_path_buf()))
+}
+
+/// Rewrites the build directory's `src/lib.rs` (absolute or relative) to `user_path` in
+/// compiler output, so `--> src/lib.rs:12:5` reads `--> my_strategy.rs:12:5`.
+pub fn map_paths(diagnostics: &str, dir: &Path, user_path: &Path) -> String {
+    let user = user_path.display().to_string();
+    let absolute = dir.join("src/lib.rs").display().to_string();
+    diagnostics.replace(&absolute, &user).replace("--> src/lib.rs", &format!("--> {user}"))
+}
+
+/// Kills `child` and, on Unix, every process of its group (the compilers cargo started).
+fn kill_group(child: &mut std::process::Child) {
+    #[cfg(unix)]
+    {
+        let group = format!("-{}", child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).stderr(Stdio::null()).status();
+    }
+    let _ = child.kill();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(source: &str) -> Refusal {
+        match screen(source) {
+            Err(r) => r,
+            Ok(()) => panic!("not refused:\n{source}"),
+        }
+    }
+
+    #[test]
+    fn comments_and_literals_are_not_screened() {
+        let source = r##"
+// unsafe { include!("x") } mod a;
+/* unsafe /* nested env!("HOME") */ extern crate x; */
+const A: &str = "unsafe { include_str!(\"/etc/passwd\") }";
+const B: &str = r#"mod x; "unsafe""#;
+const C: &[u8] = b"unsafe";
+const D: char = '"';
+fn f<'a>(x: &'a str) -> &'a str { let env = 1; let _ = env; x }
+mod inline { pub fn path() {} }
+"##;
+        assert_eq!(screen(source), Ok(()));
+    }
+
+    #[test]
+    fn each_forbidden_construct_is_refused_at_its_line() {
+        let cases: &[(&str, usize, &str)] = &[
+            ("fn f() {\n  unsafe { }\n}", 2, "`unsafe`"),
+            ("\n\nconst X: &str = include_str!(\"/etc/passwd\");", 3, "`include_str!`"),
+            ("\nconst X: &[u8] = core::include_bytes!(\"a\");", 2, "`include_bytes!`"),
+            ("\ninclude!(\"a.rs\");", 2, "`include!`"),
+            ("\nconst X: &str = env!(\"HOME\");", 2, "`env!`"),
+            ("\nconst X: Option<&str> = option_env!(\"HOME\");", 2, "`option_env!`"),
+            ("\nuse core::env as e;", 2, "`env!`"),
+            ("\nuse core::{include_str as s};", 2, "`include_str!`"),
+            ("\nmacro_rules! m {\n ($x:ident) => { $x!(\"a\") } }", 3, "metavariable"),
+            ("\n#[path = \"other.rs\"]\nmod other {}", 2, "`#[path]`"),
+            ("#![path = \"other.rs\"]", 1, "`#[path]`"),
+            ("\n\n#[cfg_attr(all(), path = \"x.rs\")]\nmod other {}", 3, "`#[path]`"),
+            ("\nextern crate alloc;", 2, "`extern crate`"),
+            ("\n\n\nmod helpers;", 4, "`mod helpers;`"),
+            ("\nfn f() { r#unsafe {} }", 2, "`unsafe`"),
+        ];
+        for (source, line, what) in cases {
+            let r = refused(source);
+            assert!(r.what.contains(what), "{source}: {r:?}");
+            assert_eq!(r.line, *line, "{source}: {r:?}");
+        }
+    }
+
+    #[test]
+    fn ordinary_uses_of_the_words_pass() {
+        let source = "fn path(path: &[u8]) -> usize { let v = [path.len()]; v[0] }\nfn g() { let x = [1]; let _ = x; }";
+        assert_eq!(screen(source), Ok(()));
+    }
+
+    #[test]
+    fn unterminated_literals_are_refused() {
+        assert!(refused("const A: &str = \"open").what.contains("unterminated"));
+        assert!(refused("/* open").what.contains("unterminated"));
+    }
+
+    #[test]
+    fn content_address_depends_on_the_source() {
+        assert_ne!(content_address("a"), content_address("b"));
+        assert_eq!(content_address("a"), content_address("a"));
+        assert_eq!(content_address("a").len(), 64);
+    }
+
+    #[test]
+    fn diagnostics_name_the_users_file() {
+        let dir = Path::new("/cache/src/abc");
+        let text = "error: x\n --> src/lib.rs:3:5\n  |\n/cache/src/abc/src/lib.rs:4";
+        let mapped = map_paths(text, dir, Path::new("my.rs"));
+        assert!(mapped.contains("--> my.rs:3:5"), "{mapped}");
+        assert!(mapped.contains("\nmy.rs:4"), "{mapped}");
+        assert!(!mapped.contains("lib.rs"), "{mapped}");
+    }
+}

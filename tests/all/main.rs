@@ -15,4 +15,5 @@ mod parity;
 mod scale_out;
 mod searches;
 mod service;
+mod source;
 mod wit;

@@ -215,14 +215,18 @@ fn an_argument_that_is_neither_config_nor_strategy_is_a_usage_error() {
     for command in ["run", "submit", "validate"] {
         for (arg, why) in [
             ("missing.wasm", "missing.wasm: no such file or directory"),
-            ("notes.txt", "notes.txt: not a .toml, .wasm or .wat file"),
+            ("missing.rs", "missing.rs: no such file or directory"),
+            ("notes.txt", "notes.txt: not a .toml, .wasm, .wat or .rs file"),
             ("empty", "empty: a directory without a Cargo.toml"),
         ] {
             let (code, out) = amm_engine_code(&[command, arg], dir.path());
             assert_eq!(code, Some(2), "{command} {arg}: {out}");
             assert!(out.contains(why), "{command} {arg}: {out}");
             assert!(
-                out.contains("each argument may be a run configuration (a .toml file), a strategy module (a .wasm or .wat file) or a strategy crate directory"),
+                out.contains(
+                    "each argument may be a run configuration (a .toml file), a strategy module (a .wasm or .wat file), \
+                     a single-file Rust strategy (a .rs file using amm_strategy_sdk) or a strategy crate directory"
+                ),
                 "{command} {arg}: {out}"
             );
         }

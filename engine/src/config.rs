@@ -354,7 +354,7 @@ impl Config {
                     key: format!("strategy[{i}].path"),
                     value: format!("{:?}", entry.path.display().to_string()),
                     expected: format!(
-                        "cannot read {} ({e}); a strategy path must be an existing .wasm or .wat file or a strategy crate directory",
+                        "cannot read {} ({e}); a strategy path must be an existing .wasm, .wat or single-file .rs strategy, or a strategy crate directory",
                         resolved.display()
                     ),
                 });

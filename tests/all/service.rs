@@ -813,10 +813,15 @@ fn every_evaluation_runs_under_its_own_salt_published_only_once_evaluated() {
         let r = upload(addr, Some(&gus), &std::fs::read(example_wasm(module)).unwrap(), None);
         assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
         let id = r.json()["submission"].as_i64().unwrap();
-        // Just queued (behind the baseline): the salt is still a secret.
+        // Until it is evaluated, the salt is a secret (a small evaluation may already be done by
+        // now: then it must be published; never anything in between).
         let view = get(addr, &format!("/api/submissions/{id}")).json();
-        assert_eq!((view["status"].as_str(), &view["salt"]), (Some("pending"), &Value::Null), "{view}");
-        assert_eq!(get(addr, &format!("/api/submissions/{id}/results.json")).status, 404);
+        if view["status"] == "evaluated" {
+            assert!(view["salt"].as_str().is_some_and(|s| s.len() == 64), "{view}");
+        } else {
+            assert_eq!(view["salt"], Value::Null, "{view}");
+            assert_eq!(get(addr, &format!("/api/submissions/{id}/results.json")).status, 404);
+        }
         ids.push(id);
     }
     for id in &ids {
@@ -997,11 +1002,12 @@ fn an_admin_flags_hides_and_rescores_entries() {
     assert_eq!(body["jobs"], 4, "{body}");
     assert_eq!(body["simulations"], 16, "{body}");
     let view = get(addr, &format!("/api/submissions/{best}")).json();
-    assert_eq!(
-        (view["status"].as_str(), &view["salt"]),
-        (Some("pending"), &Value::Null),
-        "the new salt is secret: {view}"
-    );
+    if view["status"] == "evaluated" {
+        // Already re-evaluated (a small competition): then under a new, published salt.
+        assert!(view["salt"].as_str().is_some_and(|s| s.len() == 64 && s != before[0]), "{view}");
+    } else {
+        assert_eq!(view["salt"], Value::Null, "the new salt is secret: {view}");
+    }
     assert_eq!(row_of(&board(addr)).unwrap()["submission"].as_i64(), Some(best), "the row stands meanwhile");
     assert_eq!(get(addr, &format!("/api/jobs/{}", old_jobs[0])).status, 404, "old jobs are replaced");
     for entry in body["entries"].as_array().unwrap() {

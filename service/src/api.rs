@@ -26,7 +26,8 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+    /// An error with `status` and `message`.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
         Self { status, body: json!({ "error": message.into() }), retry_after: None }
     }
 }
@@ -73,6 +74,8 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/api/admin/submissions/{id}/flag", post(flag))
         .route("/api/admin/submissions/{id}/hide", post(hide))
         .route("/api/admin/jobs/{id}/requeue", post(requeue))
+        .route("/api/rounds", post(crate::rounds::start_round).get(crate::rounds::list_rounds))
+        .route("/api/rounds/{id}", get(crate::rounds::get_round))
         .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .layer(tower_http::trace::TraceLayer::new_for_http())
@@ -152,7 +155,10 @@ async fn rate_limit(
         rescore,
         flag,
         hide,
-        requeue
+        requeue,
+        crate::rounds::start_round,
+        crate::rounds::list_rounds,
+        crate::rounds::get_round
     ),
     components(schemas(
         Accepted,
@@ -167,7 +173,12 @@ async fn rate_limit(
         RescoredEntry,
         FlagRequest,
         HideRequest,
-        Requeued
+        Requeued,
+        crate::rounds::Started,
+        crate::rounds::RoundView,
+        crate::rounds::GroupView,
+        crate::rounds::RoundBoardRow,
+        crate::rounds::RoundEntry
     ))
 )]
 pub struct ApiDoc;
@@ -437,6 +448,8 @@ async fn submit_inner(state: &Arc<State>, headers: &HeaderMap, mut multipart: Mu
         salt: crate::db::new_salt(),
         flag: None,
         hidden: false,
+        round: None,
+        entries: None,
     };
     let plan = crate::plan_for(state);
     match state.db.insert_submission(&sub, Some(&bytes), &plan).await? {
@@ -626,7 +639,8 @@ fn parse<T: serde::de::DeserializeOwned>(text: &str, what: &'static str) -> Resu
 #[utoipa::path(get, path = "/api/submissions/{id}", params(("id" = i64, Path, description = "submission id")),
     responses((status = 200, body = SubmissionView), (status = 404, description = "no such submission")))]
 async fn submission(state: Shared, Path(id): Path<i64>) -> Result<Json<SubmissionView>, ApiError> {
-    let s = state.db.submission(id).await?.ok_or_else(|| not_found("submission", id))?;
+    // A round group is not a submission: its results are the round's (GET /api/rounds/{id}).
+    let s = state.db.submission(id).await?.filter(|s| s.round.is_none()).ok_or_else(|| not_found("submission", id))?;
     let jobs = state.db.jobs_of(id).await?;
     let evaluated = s.status == "evaluated";
     let validation = parse(&s.validation, "validation report")?;
@@ -756,7 +770,7 @@ fn better(a: &BoardRow, b: &BoardRow) -> std::cmp::Ordering {
 }
 
 /// The board, recomputed only when the set of evaluated submissions changed.
-async fn board(state: &State) -> Result<Arc<Vec<BoardRow>>, ApiError> {
+pub async fn board(state: &State) -> Result<Arc<Vec<BoardRow>>, ApiError> {
     let version = state.db.evaluated_version().await?;
     if let Some((v, rows)) = state.board_cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_ref()
         && *v == version
@@ -871,7 +885,8 @@ async fn leaderboard_csv(state: Shared) -> Result<Response, ApiError> {
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], out).into_response())
 }
 
-async fn admin(state: &State, headers: &HeaderMap) -> Result<Caller, ApiError> {
+/// The caller, who must hold an admin token (401 without a token, 403 without admin).
+pub async fn admin(state: &State, headers: &HeaderMap) -> Result<Caller, ApiError> {
     let who = caller(state, headers).await?;
     if !who.admin {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "an admin token is required"));

@@ -84,6 +84,14 @@ pub struct Competition {
     /// Job limits.
     #[serde(default)]
     pub jobs: JobLimits,
+    /// Most entries trading in one market of a round (with the house field); a round with
+    /// more entries splits them into groups by a shuffle seeded from the round's salt.
+    #[serde(default = "default_round_size")]
+    pub round_size: u32,
+}
+
+fn default_round_size() -> u32 {
+    8
 }
 
 fn default_max_upload() -> u64 {
@@ -225,6 +233,9 @@ impl Competition {
         if self.quotas.per_day == 0 || self.quotas.concurrent == 0 || self.quotas.requests_per_minute == 0 {
             return Err("competition.quotas: per_day, concurrent and requests_per_minute must be at least 1".into());
         }
+        if !(1..=64).contains(&self.round_size) {
+            return Err(format!("competition.round_size = {}: 1 to 64", self.round_size));
+        }
         let j = self.jobs;
         if j.wall_clock_seconds == 0 || j.seeds_per_job == 0 || j.workers == 0 || j.max_attempts == 0 {
             return Err(
@@ -283,5 +294,15 @@ hidden_seeds = { start = 1000000, count = 4 }
         assert!(err.to_string().contains("overlaps"), "{err}");
         let err = CompetitionFile::parse(&format!("{BASE}accept_source = true\n"), Path::new("c.toml")).unwrap_err();
         assert!(err.to_string().contains("accept_source"), "{err}");
+    }
+
+    #[test]
+    fn the_shipped_competition_parses_and_round_size_is_bounded() {
+        let shipped = include_str!("../../configs/competition.toml");
+        let file = CompetitionFile::parse(shipped, Path::new("configs/competition.toml")).unwrap();
+        assert_eq!(file.competition.round_size, 8);
+        assert_eq!(CompetitionFile::parse(BASE, Path::new("c.toml")).unwrap().competition.round_size, 8);
+        let err = CompetitionFile::parse(&format!("{BASE}round_size = 0\n"), Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("competition.round_size = 0: 1 to 64"), "{err}");
     }
 }

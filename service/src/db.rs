@@ -90,6 +90,10 @@ pub struct Submission {
     pub flag: Option<String>,
     /// Hidden by an admin (off the board).
     pub hidden: bool,
+    /// The round this row is a group (one market) of; None for uploads and baselines.
+    pub round: Option<i64>,
+    /// A round group's entries, JSON ([`crate::rounds::RoundEntry`] list, market order).
+    pub entries: Option<String>,
 }
 
 /// A fresh evaluation salt: 32 random bytes, hex.
@@ -179,9 +183,10 @@ pub struct Db {
 // Queries built with format! splice in only these constant column lists (hence AssertSqlSafe);
 // every value is a bound parameter.
 const SUBMISSION_COLUMNS: &str = "id, submitter, name, model, sha256, bytes_path, size, baseline, status, validation, \
-     summary, engine_version, error, created_at, evaluated_at, salt, flag, hidden";
+     summary, engine_version, error, created_at, evaluated_at, salt, flag, hidden, round, entries";
 /// The submissions the board shows.
-const ON_BOARD: &str = "hidden = 0 AND (status = 'evaluated' OR (status = 'pending' AND summary IS NOT NULL))";
+const ON_BOARD: &str =
+    "hidden = 0 AND round IS NULL AND (status = 'evaluated' OR (status = 'pending' AND summary IS NOT NULL))";
 const JOB_COLUMNS: &str = "id, submission, shard_lo, shard_hi, shard_count, state, attempts, lease_owner, \
      lease_expires_at, fence, done, total, error, created_at, started_at, finished_at";
 
@@ -205,6 +210,8 @@ fn submission(row: &AnyRow) -> Result<Submission, sqlx::Error> {
         salt: row.try_get("salt")?,
         flag: row.try_get("flag")?,
         hidden: row.try_get::<i64, _>("hidden")? != 0,
+        round: row.try_get("round")?,
+        entries: row.try_get("entries")?,
     })
 }
 
@@ -226,6 +233,31 @@ fn job(row: &AnyRow) -> Result<Job, sqlx::Error> {
         created_at: row.try_get("created_at")?,
         started_at: row.try_get("started_at")?,
         finished_at: row.try_get("finished_at")?,
+    })
+}
+
+/// A round's row.
+#[derive(Clone, Debug)]
+pub struct RoundRow {
+    /// Id.
+    pub id: i64,
+    /// Its `[run] salt` (every group's).
+    pub salt: String,
+    /// Most entries in one market.
+    pub round_size: i64,
+    /// The admin who started it.
+    pub created_by: String,
+    /// Start, ms.
+    pub created_at: i64,
+}
+
+fn round_row(row: &AnyRow) -> Result<RoundRow, sqlx::Error> {
+    Ok(RoundRow {
+        id: row.try_get("id")?,
+        salt: row.try_get("salt")?,
+        round_size: row.try_get("round_size")?,
+        created_by: row.try_get("created_by")?,
+        created_at: row.try_get("created_at")?,
     })
 }
 
@@ -337,10 +369,13 @@ impl Db {
         Ok((row.try_get("n")?, row.try_get("last")?, row.try_get("changed")?))
     }
 
-    /// The merged results.json of submission `id`, once evaluated.
+    /// The merged results.json of submission `id`, once evaluated (never a round group's: its
+    /// per-seed results would publish the hidden seeds).
     pub async fn results(&self, id: i64) -> Result<Option<String>, DbError> {
-        let row =
-            sqlx::query("SELECT results FROM submissions WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query("SELECT results FROM submissions WHERE id = $1 AND round IS NULL")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(match row {
             Some(r) => r.try_get("results")?,
             None => None,
@@ -393,8 +428,8 @@ impl Db {
         let now = now_ms();
         let inserted = sqlx::query(
             "INSERT INTO submissions (submitter, name, model, sha256, bytes_path, size, baseline, status, validation, \
-             engine_version, created_at, salt, changed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $10, $11, $10) RETURNING id",
+             engine_version, created_at, salt, changed_at, round, entries) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $10, $11, $10, $12, $13) RETURNING id",
         )
         .bind(&s.submitter)
         .bind(&s.name)
@@ -407,6 +442,8 @@ impl Db {
         .bind(&s.engine_version)
         .bind(now)
         .bind(&s.salt)
+        .bind(s.round)
+        .bind(&s.entries)
         .fetch_one(&mut *tx)
         .await;
         let id: i64 = match inserted {
@@ -540,11 +577,13 @@ impl Db {
         rows.iter().map(|r| Ok((r.try_get("shard")?, r.try_get("json")?))).collect()
     }
 
-    /// Pending submissions whose jobs have all succeeded (not yet merged), with their
-    /// baseline flag.
+    /// Pending submissions whose jobs have all succeeded (not yet merged), with whether they
+    /// are a baseline or a round group (no entry last).
     pub async fn unmerged(&self) -> Result<Vec<(i64, bool)>, DbError> {
         let rows = sqlx::query(
-            "SELECT s.id AS id, s.baseline AS baseline FROM submissions s WHERE s.status = 'pending' \
+            "SELECT s.id AS id, CAST(CASE WHEN s.baseline = 1 OR s.round IS NOT NULL THEN 1 ELSE 0 END AS BIGINT) \
+             AS baseline \
+             FROM submissions s WHERE s.status = 'pending' \
              AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.submission = s.id AND j.state <> 'succeeded') \
              AND EXISTS (SELECT 1 FROM jobs j WHERE j.submission = s.id)",
         )
@@ -661,7 +700,7 @@ impl Db {
         let mut tx = self.pool.begin().await?;
         let now = now_ms();
         let rows = sqlx::query(
-            "SELECT id FROM submissions WHERE status = 'evaluated' AND hidden = 0 AND (baseline = 0 OR id = \
+            "SELECT id FROM submissions WHERE status = 'evaluated' AND hidden = 0 AND round IS NULL AND (baseline = 0 OR id = \
              (SELECT MAX(id) FROM submissions WHERE baseline = 1 AND status = 'evaluated')) ORDER BY id",
         )
         .fetch_all(&mut *tx)
@@ -754,6 +793,83 @@ impl Db {
         let mut ids = rows.iter().map(|r| r.try_get("id")).collect::<Result<Vec<i64>, _>>()?;
         ids.sort_unstable();
         Ok(Requeue::Requeued(ids))
+    }
+
+    /// Creates a round: its row, then one group row per market (`groups`: the entries JSON of
+    /// each) with jobs `jobs` each, in one transaction. Returns the round's id and each group's
+    /// row id with its jobs.
+    pub async fn create_round(
+        &self,
+        salt: &str,
+        round_size: i64,
+        created_by: &str,
+        groups: &[String],
+        jobs: &[NewJob],
+    ) -> Result<(i64, Vec<(i64, Vec<i64>)>), DbError> {
+        let mut tx = self.pool.begin().await?;
+        let now = now_ms();
+        let round: i64 = sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 AS next FROM rounds")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("next")?;
+        sqlx::query("INSERT INTO rounds (id, salt, round_size, created_by, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(round)
+            .bind(salt)
+            .bind(round_size)
+            .bind(created_by)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        let mut out = Vec::with_capacity(groups.len());
+        for (g, entries) in groups.iter().enumerate() {
+            let row = sqlx::query(
+                "INSERT INTO submissions (submitter, name, model, sha256, bytes_path, size, baseline, status, \
+                 validation, engine_version, created_at, salt, changed_at, round, entries) \
+                 VALUES ($1, $2, 'None', $3, '', 0, 0, 'pending', '[]', $4, $5, $6, $5, $7, $8) RETURNING id",
+            )
+            .bind(format!("round:{round}"))
+            .bind(format!("round {round} group {}", g + 1))
+            .bind(format!("group-{}", g + 1))
+            .bind(amm_engine::ENGINE_VERSION)
+            .bind(now)
+            .bind(salt)
+            .bind(round)
+            .bind(entries)
+            .fetch_one(&mut *tx)
+            .await?;
+            let id: i64 = row.try_get("id")?;
+            let mut ids = Vec::with_capacity(jobs.len());
+            for j in jobs {
+                ids.push(insert_job(&mut tx, id, j, now).await?);
+            }
+            out.push((id, ids));
+        }
+        tx.commit().await?;
+        Ok((round, out))
+    }
+
+    /// Round `id`.
+    pub async fn round(&self, id: i64) -> Result<Option<RoundRow>, DbError> {
+        let row = sqlx::query("SELECT id, salt, round_size, created_by, created_at FROM rounds WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(round_row).transpose()?)
+    }
+
+    /// Every round, newest first.
+    pub async fn rounds(&self) -> Result<Vec<RoundRow>, DbError> {
+        let rows = sqlx::query("SELECT id, salt, round_size, created_by, created_at FROM rounds ORDER BY id DESC")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(round_row).collect::<Result<_, _>>()?)
+    }
+
+    /// The group rows of round `id`, in group order.
+    pub async fn round_groups(&self, id: i64) -> Result<Vec<Submission>, DbError> {
+        let sql = format!("SELECT {SUBMISSION_COLUMNS} FROM submissions WHERE round = $1 ORDER BY id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(submission).collect::<Result<_, _>>()?)
     }
 
     /// Jobs waiting and running (for readiness and logs).

@@ -11,6 +11,7 @@
 //! * [`worker`]: the worker pool and the reaper.
 //! * [`metrics`]: counters for `GET /metrics`.
 //! * [`bundle`]: an evaluation as a verifiable submission bundle (tar).
+//! * [`rounds`]: rounds: the best entries together in N-way markets on the hidden seeds.
 //! * [`api`]: the HTTP routes and the OpenAPI document.
 
 pub mod api;
@@ -19,6 +20,7 @@ pub mod competition;
 pub mod db;
 pub mod eval;
 pub mod metrics;
+pub mod rounds;
 pub mod worker;
 
 use std::net::SocketAddr;
@@ -208,7 +210,8 @@ pub async fn serve(options: ServeOptions, handle: tokio::runtime::Handle) -> Res
     let cache = ModuleCache::open(&data.join("cache")).ok();
     let workers = file.competition.jobs.workers as usize;
     let threads = amm_engine::run::threads(&file.config);
-    let per_run = threads * (file.config.strategies.len() + 2) * 2 + 8;
+    // A round's market holds the house field and up to `round_size` entries.
+    let per_run = threads * (file.config.strategies.len() + file.competition.round_size as usize + 2) * 2 + 8;
     let instances = (per_run * (workers + 1) + 16).min(100_000) as u32;
     let engine = SandboxEngine::with_cache(EngineSettings::for_limits(&file.config.sandbox, instances), cache)?;
     let random: [u8; 4] = rand::random();
@@ -314,6 +317,8 @@ async fn queue_baseline(state: &Arc<State>) -> Result<(), ServiceError> {
         salt: db::new_salt(),
         flag: None,
         hidden: false,
+        round: None,
+        entries: None,
     };
     if let Inserted::New(id, _) = state.db.insert_submission(&sub, None, &jobs).await? {
         tracing::info!(submission = id, "queued the house field's baseline evaluation");

@@ -59,15 +59,24 @@ fn run_job(state: &Arc<State>, handle: &Handle, job: &Job) -> Result<(), DbError
     let Some(sub) = handle.block_on(state.db.submission(job.submission))? else {
         return handle.block_on(state.db.fail(job.id, job.fence, "submission missing", false, max_attempts));
     };
-    if !sub.baseline
-        && let Err(e) = fetch_module(state, handle, &sub.sha256, &sub.bytes_path)
-    {
-        tracing::warn!(job = job.id, error = %e, "module unavailable");
-        return handle.block_on(state.db.fail(job.id, job.fence, &e, true, max_attempts));
+    // A round group: the house field and its entries on the hidden seeds.
+    let (config, modules) = if sub.round.is_some() {
+        match crate::rounds::group_config(state, &sub) {
+            Ok((config, entries)) => (config, entries.into_iter().map(|e| (e.sha256, e.bytes_path)).collect()),
+            Err(e) => return handle.block_on(state.db.fail(job.id, job.fence, &e, false, max_attempts)),
+        }
+    } else {
+        // Relative to the data directory (the config's base), as a bundle names modules.
+        let entry = (!sub.baseline).then(|| (std::path::PathBuf::from(&sub.bytes_path), sub.name.clone()));
+        let modules = if sub.baseline { Vec::new() } else { vec![(sub.sha256.clone(), sub.bytes_path.clone())] };
+        (eval::evaluation_config(&state.file.config, entry, &sub.salt), modules)
+    };
+    for (sha256, rel) in &modules {
+        if let Err(e) = fetch_module(state, handle, sha256, rel) {
+            tracing::warn!(job = job.id, error = %e, "module unavailable");
+            return handle.block_on(state.db.fail(job.id, job.fence, &e, true, max_attempts));
+        }
     }
-    // Relative to the data directory (the config's base), as a bundle names modules.
-    let entry = (!sub.baseline).then(|| (std::path::PathBuf::from(&sub.bytes_path), sub.name.clone()));
-    let config = eval::evaluation_config(&state.file.config, entry, &sub.salt);
     let done = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let finished = Arc::new(AtomicBool::new(false));
@@ -144,7 +153,7 @@ fn run_job(state: &Arc<State>, handle: &Handle, job: &Job) -> Result<(), DbError
                 metrics.job_micros.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
                 tracing::info!(job = job.id, seconds = started.elapsed().as_secs_f64(), "job succeeded");
                 if last {
-                    handle.block_on(finish_submission(state, sub.id, !sub.baseline))?;
+                    handle.block_on(finish_submission(state, sub.id, !sub.baseline && sub.round.is_none()))?;
                 }
             }
         },

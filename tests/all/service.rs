@@ -1018,3 +1018,88 @@ fn an_admin_flags_hides_and_rescores_entries() {
     assert_eq!(board(addr).iter().filter(|r| r["submitter"] == "ida").count(), 1);
     verify_bundle(addr, best, &scratch.path().join("unpacked"));
 }
+
+#[test]
+fn a_round_races_each_submitters_best_entry_once_in_seeded_groups() {
+    let scratch = Scratch::new();
+    let data = scratch.path().join("data");
+    let handles = ["ann", "bob", "cyd"];
+    let tokens: Vec<String> = handles.iter().map(|h| token(&data, h, false)).collect();
+    let root = token(&data, "root", true);
+    // Three entries, at most two a market: two groups (2 + 1).
+    let comp = competition(scratch.path(), 4, 1_000, "round_size = 2");
+    let server = Server::start(&comp, &data);
+    let addr = server.addr;
+    let modules = ["fixed-fee-0", "fixed-fee-100", "volatility-fee"];
+    let mut ids = Vec::new();
+    for (t, m) in tokens.iter().zip(modules) {
+        let r = upload(addr, Some(t), &std::fs::read(example_wasm(m)).unwrap(), None);
+        assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+        ids.push(r.json()["submission"].as_i64().unwrap());
+    }
+    // A second, worse entry of ann's: only her best races.
+    let r = upload(addr, Some(&tokens[0]), &std::fs::read(example_wasm("fixed-fee-500")).unwrap(), None);
+    assert_eq!(r.status, 202);
+    let extra = r.json()["submission"].as_i64().unwrap();
+    for id in ids.iter().chain([&extra]) {
+        assert_eq!(wait_for_submission(addr, *id, Duration::from_secs(40))["status"], "evaluated");
+    }
+    let best: Vec<(String, i64)> = board(addr)
+        .iter()
+        .filter(|r| r["baseline"] == false)
+        .map(|r| (r["submitter"].as_str().unwrap().to_string(), r["submission"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(best.len(), 3, "{best:?}");
+
+    // Admin only.
+    assert_eq!(post(addr, "/api/rounds", None).status, 401);
+    let r = post(addr, "/api/rounds", Some(&tokens[1]));
+    assert_eq!((r.status, r.json()["error"].as_str()), (403, Some("an admin token is required")));
+    assert_eq!(get(addr, "/api/rounds/1").status, 404, "no round yet");
+
+    let r = post(addr, "/api/rounds", Some(&root));
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let started = r.json();
+    assert_eq!(started["entries"], 3, "{started}");
+    let round = started["round"].as_i64().unwrap();
+    assert_eq!(started["groups"].as_array().unwrap().len(), 2, "{started}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let view = loop {
+        let view = get(addr, &format!("/api/rounds/{round}")).json();
+        if view["state"] != "queued" && view["state"] != "running" || Instant::now() > deadline {
+            break view;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(view["state"], "completed", "{view}\n{}", log_text(&data));
+    assert_eq!(view["progress"]["done"], view["progress"]["total"], "{view}");
+    assert_eq!(view["progress"]["total"], 20, "10 hidden seeds in each of 2 groups: {view}");
+    assert_eq!(view["salt"].as_str().map(str::len), Some(64), "the round's salt, published: {view}");
+    let mut sizes: Vec<usize> =
+        view["groups"].as_array().unwrap().iter().map(|g| g["entries"].as_array().unwrap().len()).collect();
+    sizes.sort_unstable();
+    assert_eq!(sizes, vec![1, 2], "{view}");
+    let rows = view["board"].as_array().unwrap();
+    assert_eq!(rows.len(), 3, "{view}");
+    for (handle, submission) in &best {
+        let mine: Vec<&Value> = rows.iter().filter(|r| r["submitter"] == handle.as_str()).collect();
+        assert_eq!(mine.len(), 1, "{handle}: {view}");
+        assert_eq!(mine[0]["submission"].as_i64(), Some(*submission), "{handle}'s best entry: {view}");
+        assert!(mine[0]["stderr_edge"].as_f64().unwrap() > 0.0, "{view}");
+        assert!(mine[0]["edge_vs_normalizer"].is_f64(), "{view}");
+        let group = mine[0]["group"].as_u64().unwrap();
+        let listed = &view["groups"][group as usize - 1]["entries"];
+        assert!(listed.as_array().unwrap().contains(&Value::from(*submission)), "{view}");
+    }
+    let worse = if best.iter().any(|(_, id)| *id == extra) { ids[0] } else { extra };
+    assert!(rows.iter().all(|r| r["submission"] != worse), "only ann's best entry races: {view}");
+    let ranks: Vec<u64> = rows.iter().map(|r| r["rank"].as_u64().unwrap()).collect();
+    assert_eq!(ranks, vec![1, 2, 3]);
+    // The groups are not entries: the public board is unchanged.
+    let after = board(addr);
+    assert_eq!(after.iter().filter(|r| r["baseline"] == false).count(), 3, "{after:?}");
+    assert!(after.iter().all(|r| !r["submitter"].as_str().unwrap().starts_with("round")), "{after:?}");
+    let list = get(addr, "/api/rounds").json();
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(list[0]["id"].as_i64(), Some(round));
+}

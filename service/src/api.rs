@@ -82,16 +82,22 @@ pub fn router(state: Arc<State>) -> Router {
         .with_state(state)
 }
 
-/// Per-IP token buckets: (tokens left, last refill).
-#[derive(Debug, Default)]
-pub struct RateLimiter {
-    buckets: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, (f64, std::time::Instant)>>,
+/// Token buckets by key (client IP address, or bearer token hash): (tokens left, last refill).
+#[derive(Debug)]
+pub struct RateLimiter<K = std::net::IpAddr> {
+    buckets: std::sync::Mutex<std::collections::HashMap<K, (f64, std::time::Instant)>>,
 }
 
-impl RateLimiter {
-    /// Takes one request from `ip`'s bucket of `per_minute`; on refusal, the seconds until
+impl<K> Default for RateLimiter<K> {
+    fn default() -> Self {
+        Self { buckets: std::sync::Mutex::new(std::collections::HashMap::new()) }
+    }
+}
+
+impl<K: std::hash::Hash + Eq> RateLimiter<K> {
+    /// Takes one request from `key`'s bucket of `per_minute`; on refusal, the seconds until
     /// the next request is allowed.
-    pub fn take(&self, ip: std::net::IpAddr, per_minute: u32) -> Result<(), u64> {
+    pub fn take(&self, key: K, per_minute: u32) -> Result<(), u64> {
         let capacity = f64::from(per_minute);
         let rate = capacity / 60.0;
         let now = std::time::Instant::now();
@@ -100,7 +106,7 @@ impl RateLimiter {
             // Forget clients whose bucket has refilled (they lose nothing).
             buckets.retain(|_, (tokens, at)| *tokens + now.duration_since(*at).as_secs_f64() * rate < capacity);
         }
-        let (tokens, at) = buckets.entry(ip).or_insert((capacity, now));
+        let (tokens, at) = buckets.entry(key).or_insert((capacity, now));
         *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * rate).min(capacity);
         *at = now;
         if *tokens >= 1.0 {
@@ -113,7 +119,9 @@ impl RateLimiter {
 }
 
 /// 429 with Retry-After for a client IP over `quotas.requests_per_minute` (the peer address:
-/// forwarding headers are not trusted).
+/// forwarding headers are not trusted), or a request bearing a token over
+/// `quotas.requests_per_token_per_minute` (keyed by the token's sha256, checked or not: a
+/// token spread over many addresses is still limited).
 async fn rate_limit(
     state: Shared,
     axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
@@ -124,14 +132,28 @@ async fn rate_limit(
     if ["/healthz", "/readyz", "/metrics"].contains(&path) {
         return next.run(request).await;
     }
-    match state.limiter.take(peer.ip(), state.file.competition.quotas.requests_per_minute) {
-        Ok(()) => next.run(request).await,
-        Err(seconds) => {
-            let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too many requests from your address");
-            e.retry_after = Some(seconds);
-            e.into_response()
-        }
+    let quotas = state.file.competition.quotas;
+    let refused = |seconds: u64, message: &str| {
+        let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, message);
+        e.retry_after = Some(seconds);
+        e.into_response()
+    };
+    if let Err(seconds) = state.limiter.take(peer.ip(), quotas.requests_per_minute) {
+        return refused(seconds, "too many requests from your address");
     }
+    let token = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    if let Some(token) = token
+        && let Err(seconds) = state.token_limiter.take(crate::token_hash(token), quotas.requests_per_token_per_minute)
+    {
+        return refused(seconds, "too many requests with your token");
+    }
+    next.run(request).await
 }
 
 /// The OpenAPI document.
@@ -1109,7 +1131,7 @@ mod tests {
 
     #[test]
     fn the_rate_limiter_allows_a_burst_then_refuses_with_the_wait() {
-        let limiter = RateLimiter::default();
+        let limiter: RateLimiter = RateLimiter::default();
         let (a, b) = ("127.0.0.1".parse().unwrap(), "127.0.0.2".parse().unwrap());
         for _ in 0..6 {
             assert_eq!(limiter.take(a, 6), Ok(()));

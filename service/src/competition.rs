@@ -31,11 +31,14 @@ pub struct Quotas {
     /// API requests per client IP address per minute (a token bucket of this size, refilled
     /// continuously); probes (`/healthz`, `/readyz`, `/metrics`) are exempt.
     pub requests_per_minute: u32,
+    /// API requests per bearer token per minute (a token bucket as above, whichever address
+    /// they come from); probes are exempt.
+    pub requests_per_token_per_minute: u32,
 }
 
 impl Default for Quotas {
     fn default() -> Self {
-        Self { per_day: 20, concurrent: 2, requests_per_minute: 600 }
+        Self { per_day: 20, concurrent: 2, requests_per_minute: 600, requests_per_token_per_minute: 300 }
     }
 }
 
@@ -230,8 +233,11 @@ impl Competition {
         if self.accept_source {
             return Err("competition.accept_source = true: source uploads are not supported yet".into());
         }
-        if self.quotas.per_day == 0 || self.quotas.concurrent == 0 || self.quotas.requests_per_minute == 0 {
-            return Err("competition.quotas: per_day, concurrent and requests_per_minute must be at least 1".into());
+        let q = self.quotas;
+        if q.per_day == 0 || q.concurrent == 0 || q.requests_per_minute == 0 || q.requests_per_token_per_minute == 0 {
+            return Err("competition.quotas: per_day, concurrent, requests_per_minute and \
+                 requests_per_token_per_minute must be at least 1"
+                .into());
         }
         if !(1..=64).contains(&self.round_size) {
             return Err(format!("competition.round_size = {}: 1 to 64", self.round_size));

@@ -116,6 +116,8 @@ pub struct State {
     pub metrics: metrics::Metrics,
     /// Per-IP request rate limit.
     pub limiter: api::RateLimiter,
+    /// Per-token request rate limit (keyed by the token's sha256).
+    pub token_limiter: api::RateLimiter<String>,
     /// The last board computed, with the evaluated-submissions version it reflects.
     pub board_cache: std::sync::Mutex<Option<CachedBoard>>,
 }
@@ -228,6 +230,7 @@ pub async fn serve(options: ServeOptions, handle: tokio::runtime::Handle) -> Res
         validations: tokio::sync::Semaphore::new(2),
         metrics: metrics::Metrics::default(),
         limiter: api::RateLimiter::default(),
+        token_limiter: api::RateLimiter::default(),
         board_cache: std::sync::Mutex::new(None),
     });
     queue_baseline(&state).await?;

@@ -1103,3 +1103,35 @@ fn a_round_races_each_submitters_best_entry_once_in_seeded_groups() {
     assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
     assert_eq!(list[0]["id"].as_i64(), Some(round));
 }
+
+#[test]
+fn a_token_over_its_request_rate_gets_429_while_others_pass() {
+    let scratch = Scratch::new();
+    let data = scratch.path().join("data");
+    let comp = competition(
+        scratch.path(),
+        4,
+        1_000,
+        "[competition.quotas]\nrequests_per_minute = 600\nrequests_per_token_per_minute = 6\n",
+    );
+    let fay = token(&data, "fay", false);
+    let gus = token(&data, "gus", false);
+    let server = Server::start(&comp, &data);
+    let addr = server.addr;
+    let with = |t: &str| request(addr, "GET", "/api/competition", &[("Authorization", format!("Bearer {t}"))], b"");
+    // A bucket of 6: six pass at once, the seventh waits for the refill (one every 10 s).
+    for i in 0..6 {
+        assert_eq!(with(&fay).status, 200, "request {i}");
+    }
+    let r = with(&fay);
+    assert_eq!(r.status, 429, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["error"], "too many requests with your token");
+    let retry: u64 = r.header("retry-after").expect("Retry-After").parse().unwrap();
+    assert!((1..=10).contains(&retry), "{retry}");
+    // The same address without the token, and another token, are not limited by fay's bucket;
+    // an unknown token has a bucket of its own too (and then fails authentication).
+    assert_eq!(get(addr, "/api/competition").status, 200);
+    assert_eq!(with(&gus).status, 200);
+    assert_eq!(post(addr, "/api/rounds", Some("amm_not-a-token")).status, 401);
+    assert_eq!(post(addr, "/api/rounds", Some(&fay)).status, 429, "the limit applies before authentication");
+}

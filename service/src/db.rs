@@ -178,7 +178,13 @@ pub struct Db {
     pool: AnyPool,
     /// PostgreSQL (else SQLite): the few statements that differ check it.
     postgres: bool,
+    /// The URL (PostgreSQL: a listener opens its own connection with it).
+    url: String,
 }
+
+/// The PostgreSQL channel on which every change that queues a job is announced (`NOTIFY`), so
+/// that idle workers in every process wake at once instead of polling.
+pub const JOBS_CHANNEL: &str = "amm_jobs";
 
 // Queries built with format! splice in only these constant column lists (hence AssertSqlSafe);
 // every value is a bound parameter.
@@ -303,7 +309,34 @@ impl Db {
         } else {
             sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         }
-        Ok(Self { pool, postgres })
+        Ok(Self { pool, postgres, url: url.to_string() })
+    }
+
+    /// Whether this is PostgreSQL (where [`Db::listen`] works).
+    pub fn is_postgres(&self) -> bool {
+        self.postgres
+    }
+
+    /// PostgreSQL: a connection listening on [`JOBS_CHANNEL`]; `None` for SQLite (one
+    /// process: its own wake-ups suffice).
+    pub async fn listen(&self) -> Result<Option<sqlx::postgres::PgListener>, DbError> {
+        if !self.postgres {
+            return Ok(None);
+        }
+        let mut listener = sqlx::postgres::PgListener::connect(&self.url).await?;
+        listener.listen(JOBS_CHANNEL).await?;
+        Ok(Some(listener))
+    }
+
+    /// PostgreSQL: announces on [`JOBS_CHANNEL`] that jobs were queued (best effort: workers
+    /// also poll slowly). Nothing on SQLite.
+    async fn notify_jobs(&self) {
+        if self.postgres
+            && let Err(e) =
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("NOTIFY {JOBS_CHANNEL}"))).execute(&self.pool).await
+        {
+            tracing::warn!(error = %e, "NOTIFY failed; workers will find the jobs by polling");
+        }
     }
 
     /// Checks the database answers.
@@ -470,6 +503,7 @@ impl Db {
             ids.push(insert_job(&mut tx, id, j, now).await?);
         }
         tx.commit().await?;
+        self.notify_jobs().await;
         Ok(Inserted::New(id, ids))
     }
 
@@ -630,6 +664,9 @@ impl Db {
             fail_submission_if_job_failed(&mut tx, id, now).await?;
         }
         tx.commit().await?;
+        if retry && r.rows_affected() == 1 {
+            self.notify_jobs().await;
+        }
         Ok(())
     }
 
@@ -645,6 +682,7 @@ impl Db {
         .bind(fence)
         .execute(&self.pool)
         .await?;
+        self.notify_jobs().await;
         Ok(())
     }
 
@@ -668,6 +706,9 @@ impl Db {
             fail_submission_if_job_failed(&mut tx, row.try_get("id")?, now).await?;
         }
         tx.commit().await?;
+        if !rows.is_empty() {
+            self.notify_jobs().await;
+        }
         Ok(rows.len() as u64)
     }
 
@@ -729,6 +770,7 @@ impl Db {
             out.push((id, ids));
         }
         tx.commit().await?;
+        self.notify_jobs().await;
         Ok(out)
     }
 
@@ -790,6 +832,7 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.notify_jobs().await;
         let mut ids = rows.iter().map(|r| r.try_get("id")).collect::<Result<Vec<i64>, _>>()?;
         ids.sort_unstable();
         Ok(Requeue::Requeued(ids))
@@ -845,6 +888,7 @@ impl Db {
             out.push((id, ids));
         }
         tx.commit().await?;
+        self.notify_jobs().await;
         Ok((round, out))
     }
 
@@ -950,4 +994,59 @@ async fn fail_submission_if_job_failed(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs with `AMM_TEST_POSTGRES_URL` (see `.ci/run postgres`): queueing jobs announces them
+    /// on the jobs channel to a listener on another connection.
+    #[test]
+    fn queueing_jobs_notifies_listeners_on_postgresql() {
+        let Ok(url) = std::env::var("AMM_TEST_POSTGRES_URL") else {
+            eprintln!("skipped: set AMM_TEST_POSTGRES_URL to run the NOTIFY test");
+            return;
+        };
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let db = Db::open(&url).await.unwrap();
+            assert!(db.is_postgres());
+            let mut listener = db.listen().await.unwrap().expect("a PostgreSQL listener");
+            let sub = Submission {
+                id: 0,
+                submitter: format!("notify{}t{}", std::process::id(), now_ms()),
+                name: "n".into(),
+                model: "None".into(),
+                sha256: "0".repeat(64),
+                bytes_path: String::new(),
+                size: 0,
+                baseline: false,
+                status: "pending".into(),
+                validation: "[]".into(),
+                summary: None,
+                engine_version: String::new(),
+                error: None,
+                created_at: 0,
+                evaluated_at: None,
+                salt: new_salt(),
+                flag: None,
+                hidden: false,
+                round: None,
+                entries: None,
+            };
+            let job = NewJob { shard_lo: 0, shard_hi: 1, shard_count: 1, total: 1 };
+            let Inserted::New(id, _) = db.insert_submission(&sub, None, &[job]).await.unwrap() else {
+                panic!("a new submission")
+            };
+            // Off the queue at once: no worker of another test should take this job.
+            assert!(db.cancel(id).await.unwrap());
+            let n = tokio::time::timeout(std::time::Duration::from_secs(10), listener.recv())
+                .await
+                .expect("a notification within 10 s")
+                .unwrap();
+            assert_eq!(n.channel(), JOBS_CHANNEL);
+            db.close().await;
+        });
+    }
 }

@@ -106,6 +106,8 @@ pub struct State {
     pub wake: tokio::sync::Notify,
     /// Set on shutdown.
     pub shutdown: AtomicBool,
+    /// A NOTIFY listener is connected (PostgreSQL): idle workers poll slowly.
+    pub listening: AtomicBool,
     /// Last time (Unix ms) a worker looked for work; 0 when this process has no workers.
     pub worker_tick: AtomicU64,
     /// The role.
@@ -225,6 +227,7 @@ pub async fn serve(options: ServeOptions, handle: tokio::runtime::Handle) -> Res
         worker_id: format!("{}-{}", std::process::id(), hex(&random)),
         wake: tokio::sync::Notify::new(),
         shutdown: AtomicBool::new(false),
+        listening: AtomicBool::new(false),
         worker_tick: AtomicU64::new(0),
         role: options.role,
         validations: tokio::sync::Semaphore::new(2),
@@ -239,6 +242,7 @@ pub async fn serve(options: ServeOptions, handle: tokio::runtime::Handle) -> Res
     if options.role != Role::Web {
         threads = worker::start(&state, &handle);
         handle.spawn(worker::reaper(state.clone()));
+        handle.spawn(worker::listener(state.clone()));
     }
     let result = if options.role == Role::Worker {
         println!("worker {} started", state.worker_id);

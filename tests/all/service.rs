@@ -745,6 +745,10 @@ fn workers_on_one_postgresql_queue_do_each_job_once() {
     let claims: Vec<usize> =
         (0..2).map(|i| log_text(&scratch.path().join(format!("worker-{i}"))).matches("job claimed").count()).collect();
     assert!(claims.iter().all(|&n| n > 0), "both workers took jobs: {claims:?}");
+    for i in 0..2 {
+        let log = log_text(&scratch.path().join(format!("worker-{i}")));
+        assert!(log.contains("listening for queued jobs"), "worker {i} wakes on NOTIFY: {log}");
+    }
     let mine = |rows: Vec<Value>| rows.into_iter().find(|r| r["submitter"] == handle.as_str());
     let best = mine(board(addr)).expect("a row")["submission"].as_i64().unwrap();
     assert_eq!(board(addr).iter().filter(|r| r["submitter"] == handle.as_str()).count(), 1);

@@ -1139,3 +1139,109 @@ fn a_token_over_its_request_rate_gets_429_while_others_pass() {
     assert_eq!(post(addr, "/api/rounds", Some("amm_not-a-token")).status, 401);
     assert_eq!(post(addr, "/api/rounds", Some(&fay)).status, 429, "the limit applies before authentication");
 }
+
+/// Reads one HTTP/1.1 response with a Content-Length body from a kept-alive connection;
+/// returns its status.
+fn read_keep_alive(stream: &mut BufReader<TcpStream>) -> u16 {
+    let mut status = 0;
+    let mut length = 0usize;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(stream.read_line(&mut line).unwrap() > 0, "connection closed mid-response");
+        let l = line.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        if status == 0 {
+            status = l.split(' ').nth(1).unwrap().parse().unwrap();
+        } else if let Some((name, value)) = l.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().unwrap();
+        }
+    }
+    let mut body = vec![0; length];
+    stream.read_exact(&mut body).unwrap();
+    status
+}
+
+/// 200 concurrent leaderboard readers (kept-alive connections, one request after another) for
+/// 10 s while an evaluation runs (1,000 seeds × 20,000 steps: still running at the end): every answer is 200 and p99 stays under a generous bound.
+/// `cargo test --release -p amm-engine-cli --test all service::two_hundred -- --nocapture`
+/// prints the figures recorded in BENCHMARKS.md.
+#[test]
+fn two_hundred_concurrent_leaderboard_readers_during_an_evaluation() {
+    let scratch = Scratch::new();
+    let data = scratch.path().join("data");
+    // The per-address limit would refuse 200 readers on one address: lifted here.
+    let comp = competition(
+        scratch.path(),
+        1_000,
+        20_000,
+        "[competition.quotas]\nrequests_per_minute = 10000000\n[competition.jobs]\nseeds_per_job = 1000\n",
+    );
+    let hal = token(&data, "hal", false);
+    let server = Server::start(&comp, &data);
+    let addr = server.addr;
+    let r = upload(addr, Some(&hal), &std::fs::read(example_wasm("fixed-fee-100")).unwrap(), None);
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let job = r.json()["job"].as_i64().unwrap();
+    assert_eq!(board(addr).len(), 0, "nothing evaluated yet (the baseline runs first)");
+    let readers = 200;
+    let window = Duration::from_secs(10);
+    let started = Instant::now();
+    let results: Vec<(Vec<Duration>, Vec<u16>)> = std::thread::scope(|s| {
+        let threads: Vec<_> = (0..readers)
+            .map(|_| {
+                s.spawn(move || {
+                    let stream = TcpStream::connect(addr).unwrap();
+                    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+                    let mut writer = stream.try_clone().unwrap();
+                    let mut reader = BufReader::new(stream);
+                    let (mut latencies, mut statuses) = (Vec::new(), Vec::new());
+                    while started.elapsed() < window {
+                        let t = Instant::now();
+                        writer
+                            .write_all(format!("GET /api/leaderboard HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+                            .unwrap();
+                        statuses.push(read_keep_alive(&mut reader));
+                        latencies.push(t.elapsed());
+                    }
+                    (latencies, statuses)
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    let elapsed = started.elapsed();
+    let job_view = get(addr, &format!("/api/jobs/{job}")).json();
+    let metrics = String::from_utf8(get(addr, "/metrics").body).unwrap();
+    assert!(metrics.lines().any(|l| l == "amm_jobs{state=\"running\"} 1"), "an evaluation ran throughout: {metrics}");
+    let mut latencies: Vec<Duration> = results.iter().flat_map(|(l, _)| l.iter().copied()).collect();
+    let statuses: Vec<u16> = results.iter().flat_map(|(_, s)| s.iter().copied()).collect();
+    assert!(results.iter().all(|(l, _)| !l.is_empty()), "every reader was answered");
+    assert!(
+        statuses.iter().all(|&s| s == 200),
+        "non-200 answers: {:?}",
+        statuses.iter().filter(|&&s| s != 200).count()
+    );
+    latencies.sort_unstable();
+    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    let (p50, p99, max) = (at(0.50), at(0.99), *latencies.last().unwrap());
+    eprintln!(
+        "load: {readers} readers, {} requests in {:.1} s ({:.0}/s), p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; \
+         at the end the house field's baseline evaluation was running and the entry's job {} ({}/{} simulations)",
+        latencies.len(),
+        elapsed.as_secs_f64(),
+        latencies.len() as f64 / elapsed.as_secs_f64(),
+        p50.as_secs_f64() * 1e3,
+        p99.as_secs_f64() * 1e3,
+        max.as_secs_f64() * 1e3,
+        job_view["state"],
+        job_view["progress"]["done"],
+        job_view["progress"]["total"],
+    );
+    assert!(p99 < Duration::from_secs(2), "p99 {p99:?}");
+    assert!(elapsed < Duration::from_secs(20), "{elapsed:?}");
+}

@@ -167,6 +167,16 @@ impl CompetitionFile {
         config.run.seed_start = competition.public_seeds.start;
         config.run.simulations = competition.public_seeds.count;
         config.check(path)?;
+        // A round's market holds the house field and up to round_size entries: every capital
+        // floor must still fit.
+        let market = config.strategies.len() + competition.round_size as usize;
+        if config.capital.min_weight * market as f64 > 1.0 {
+            return Err(invalid(format!(
+                "competition.round_size = {}: a round's market of {market} strategies (the house field and \
+                 round_size entries) needs capital.min_weight ≤ 1/{market}, not {}",
+                competition.round_size, config.capital.min_weight
+            )));
+        }
         Ok(Self { competition, config })
     }
 
@@ -310,5 +320,9 @@ hidden_seeds = { start = 1000000, count = 4 }
         assert_eq!(CompetitionFile::parse(BASE, Path::new("c.toml")).unwrap().competition.round_size, 8);
         let err = CompetitionFile::parse(&format!("{BASE}round_size = 0\n"), Path::new("c.toml")).unwrap_err();
         assert!(err.to_string().contains("competition.round_size = 0: 1 to 64"), "{err}");
+        // The default capital floor (0.02) fits 50 strategies: one house entry and 49 more.
+        assert!(CompetitionFile::parse(&format!("{BASE}round_size = 49\n"), Path::new("c.toml")).is_ok());
+        let err = CompetitionFile::parse(&format!("{BASE}round_size = 50\n"), Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("a round's market of 51 strategies"), "{err}");
     }
 }

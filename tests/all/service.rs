@@ -763,6 +763,21 @@ fn workers_on_one_postgresql_queue_do_each_job_once() {
     let r = post(addr, &format!("/api/admin/submissions/{best}/flag"), Some(&admin));
     assert_eq!((r.status, r.json()["flag"].as_str()), (200, Some("flagged for review")));
     assert_eq!(mine(board(addr)).unwrap()["flag"], "flagged for review");
+    // A round on PostgreSQL: its groups' jobs go to the worker processes.
+    let r = post(addr, "/api/rounds", Some(&admin));
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let round = r.json()["round"].as_i64().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let view = loop {
+        let view = get(addr, &format!("/api/rounds/{round}")).json();
+        if view["state"] != "queued" && view["state"] != "running" || Instant::now() > deadline {
+            break view;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(view["state"], "completed", "{view}");
+    let rows = view["board"].as_array().unwrap();
+    assert_eq!(rows.iter().filter(|r| r["submitter"] == handle.as_str()).count(), 1, "{view}");
     assert_eq!(post(addr, &format!("/api/admin/submissions/{best}/hide"), Some(&admin)).status, 200);
     let next = mine(board(addr)).expect("the next best")["submission"].as_i64().unwrap();
     assert_ne!(next, best);

@@ -26,7 +26,8 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+    /// An error with `status` and `message`.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
         Self { status, body: json!({ "error": message.into() }), retry_after: None }
     }
 }
@@ -73,22 +74,30 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/api/admin/submissions/{id}/flag", post(flag))
         .route("/api/admin/submissions/{id}/hide", post(hide))
         .route("/api/admin/jobs/{id}/requeue", post(requeue))
+        .route("/api/rounds", post(crate::rounds::start_round).get(crate::rounds::list_rounds))
+        .route("/api/rounds/{id}", get(crate::rounds::get_round))
         .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
 
-/// Per-IP token buckets: (tokens left, last refill).
-#[derive(Debug, Default)]
-pub struct RateLimiter {
-    buckets: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, (f64, std::time::Instant)>>,
+/// Token buckets by key (client IP address, or bearer token hash): (tokens left, last refill).
+#[derive(Debug)]
+pub struct RateLimiter<K = std::net::IpAddr> {
+    buckets: std::sync::Mutex<std::collections::HashMap<K, (f64, std::time::Instant)>>,
 }
 
-impl RateLimiter {
-    /// Takes one request from `ip`'s bucket of `per_minute`; on refusal, the seconds until
+impl<K> Default for RateLimiter<K> {
+    fn default() -> Self {
+        Self { buckets: std::sync::Mutex::new(std::collections::HashMap::new()) }
+    }
+}
+
+impl<K: std::hash::Hash + Eq> RateLimiter<K> {
+    /// Takes one request from `key`'s bucket of `per_minute`; on refusal, the seconds until
     /// the next request is allowed.
-    pub fn take(&self, ip: std::net::IpAddr, per_minute: u32) -> Result<(), u64> {
+    pub fn take(&self, key: K, per_minute: u32) -> Result<(), u64> {
         let capacity = f64::from(per_minute);
         let rate = capacity / 60.0;
         let now = std::time::Instant::now();
@@ -97,7 +106,7 @@ impl RateLimiter {
             // Forget clients whose bucket has refilled (they lose nothing).
             buckets.retain(|_, (tokens, at)| *tokens + now.duration_since(*at).as_secs_f64() * rate < capacity);
         }
-        let (tokens, at) = buckets.entry(ip).or_insert((capacity, now));
+        let (tokens, at) = buckets.entry(key).or_insert((capacity, now));
         *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * rate).min(capacity);
         *at = now;
         if *tokens >= 1.0 {
@@ -110,7 +119,9 @@ impl RateLimiter {
 }
 
 /// 429 with Retry-After for a client IP over `quotas.requests_per_minute` (the peer address:
-/// forwarding headers are not trusted).
+/// forwarding headers are not trusted), or a request bearing a token over
+/// `quotas.requests_per_token_per_minute` (keyed by the token's sha256, checked or not: a
+/// token spread over many addresses is still limited).
 async fn rate_limit(
     state: Shared,
     axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
@@ -121,14 +132,28 @@ async fn rate_limit(
     if ["/healthz", "/readyz", "/metrics"].contains(&path) {
         return next.run(request).await;
     }
-    match state.limiter.take(peer.ip(), state.file.competition.quotas.requests_per_minute) {
-        Ok(()) => next.run(request).await,
-        Err(seconds) => {
-            let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too many requests from your address");
-            e.retry_after = Some(seconds);
-            e.into_response()
-        }
+    let quotas = state.file.competition.quotas;
+    let refused = |seconds: u64, message: &str| {
+        let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, message);
+        e.retry_after = Some(seconds);
+        e.into_response()
+    };
+    if let Err(seconds) = state.limiter.take(peer.ip(), quotas.requests_per_minute) {
+        return refused(seconds, "too many requests from your address");
     }
+    let token = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    if let Some(token) = token
+        && let Err(seconds) = state.token_limiter.take(crate::token_hash(token), quotas.requests_per_token_per_minute)
+    {
+        return refused(seconds, "too many requests with your token");
+    }
+    next.run(request).await
 }
 
 /// The OpenAPI document.
@@ -152,7 +177,10 @@ async fn rate_limit(
         rescore,
         flag,
         hide,
-        requeue
+        requeue,
+        crate::rounds::start_round,
+        crate::rounds::list_rounds,
+        crate::rounds::get_round
     ),
     components(schemas(
         Accepted,
@@ -167,7 +195,12 @@ async fn rate_limit(
         RescoredEntry,
         FlagRequest,
         HideRequest,
-        Requeued
+        Requeued,
+        crate::rounds::Started,
+        crate::rounds::RoundView,
+        crate::rounds::GroupView,
+        crate::rounds::RoundBoardRow,
+        crate::rounds::RoundEntry
     ))
 )]
 pub struct ApiDoc;
@@ -437,6 +470,8 @@ async fn submit_inner(state: &Arc<State>, headers: &HeaderMap, mut multipart: Mu
         salt: crate::db::new_salt(),
         flag: None,
         hidden: false,
+        round: None,
+        entries: None,
     };
     let plan = crate::plan_for(state);
     match state.db.insert_submission(&sub, Some(&bytes), &plan).await? {
@@ -626,7 +661,8 @@ fn parse<T: serde::de::DeserializeOwned>(text: &str, what: &'static str) -> Resu
 #[utoipa::path(get, path = "/api/submissions/{id}", params(("id" = i64, Path, description = "submission id")),
     responses((status = 200, body = SubmissionView), (status = 404, description = "no such submission")))]
 async fn submission(state: Shared, Path(id): Path<i64>) -> Result<Json<SubmissionView>, ApiError> {
-    let s = state.db.submission(id).await?.ok_or_else(|| not_found("submission", id))?;
+    // A round group is not a submission: its results are the round's (GET /api/rounds/{id}).
+    let s = state.db.submission(id).await?.filter(|s| s.round.is_none()).ok_or_else(|| not_found("submission", id))?;
     let jobs = state.db.jobs_of(id).await?;
     let evaluated = s.status == "evaluated";
     let validation = parse(&s.validation, "validation report")?;
@@ -756,7 +792,7 @@ fn better(a: &BoardRow, b: &BoardRow) -> std::cmp::Ordering {
 }
 
 /// The board, recomputed only when the set of evaluated submissions changed.
-async fn board(state: &State) -> Result<Arc<Vec<BoardRow>>, ApiError> {
+pub async fn board(state: &State) -> Result<Arc<Vec<BoardRow>>, ApiError> {
     let version = state.db.evaluated_version().await?;
     if let Some((v, rows)) = state.board_cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_ref()
         && *v == version
@@ -871,7 +907,8 @@ async fn leaderboard_csv(state: Shared) -> Result<Response, ApiError> {
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], out).into_response())
 }
 
-async fn admin(state: &State, headers: &HeaderMap) -> Result<Caller, ApiError> {
+/// The caller, who must hold an admin token (401 without a token, 403 without admin).
+pub async fn admin(state: &State, headers: &HeaderMap) -> Result<Caller, ApiError> {
     let who = caller(state, headers).await?;
     if !who.admin {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "an admin token is required"));
@@ -1094,7 +1131,7 @@ mod tests {
 
     #[test]
     fn the_rate_limiter_allows_a_burst_then_refuses_with_the_wait() {
-        let limiter = RateLimiter::default();
+        let limiter: RateLimiter = RateLimiter::default();
         let (a, b) = ("127.0.0.1".parse().unwrap(), "127.0.0.2".parse().unwrap());
         for _ in 0..6 {
             assert_eq!(limiter.take(a, 6), Ok(()));

@@ -31,11 +31,14 @@ pub struct Quotas {
     /// API requests per client IP address per minute (a token bucket of this size, refilled
     /// continuously); probes (`/healthz`, `/readyz`, `/metrics`) are exempt.
     pub requests_per_minute: u32,
+    /// API requests per bearer token per minute (a token bucket as above, whichever address
+    /// they come from); probes are exempt.
+    pub requests_per_token_per_minute: u32,
 }
 
 impl Default for Quotas {
     fn default() -> Self {
-        Self { per_day: 20, concurrent: 2, requests_per_minute: 600 }
+        Self { per_day: 20, concurrent: 2, requests_per_minute: 600, requests_per_token_per_minute: 300 }
     }
 }
 
@@ -84,6 +87,14 @@ pub struct Competition {
     /// Job limits.
     #[serde(default)]
     pub jobs: JobLimits,
+    /// Most entries trading in one market of a round (with the house field); a round with
+    /// more entries splits them into groups by a shuffle seeded from the round's salt.
+    #[serde(default = "default_round_size")]
+    pub round_size: u32,
+}
+
+fn default_round_size() -> u32 {
+    8
 }
 
 fn default_max_upload() -> u64 {
@@ -156,6 +167,16 @@ impl CompetitionFile {
         config.run.seed_start = competition.public_seeds.start;
         config.run.simulations = competition.public_seeds.count;
         config.check(path)?;
+        // A round's market holds the house field and up to round_size entries: every capital
+        // floor must still fit.
+        let market = config.strategies.len() + competition.round_size as usize;
+        if config.capital.min_weight * market as f64 > 1.0 {
+            return Err(invalid(format!(
+                "competition.round_size = {}: a round's market of {market} strategies (the house field and \
+                 round_size entries) needs capital.min_weight ≤ 1/{market}, not {}",
+                competition.round_size, config.capital.min_weight
+            )));
+        }
         Ok(Self { competition, config })
     }
 
@@ -222,8 +243,14 @@ impl Competition {
         if self.accept_source {
             return Err("competition.accept_source = true: source uploads are not supported yet".into());
         }
-        if self.quotas.per_day == 0 || self.quotas.concurrent == 0 || self.quotas.requests_per_minute == 0 {
-            return Err("competition.quotas: per_day, concurrent and requests_per_minute must be at least 1".into());
+        let q = self.quotas;
+        if q.per_day == 0 || q.concurrent == 0 || q.requests_per_minute == 0 || q.requests_per_token_per_minute == 0 {
+            return Err("competition.quotas: per_day, concurrent, requests_per_minute and \
+                 requests_per_token_per_minute must be at least 1"
+                .into());
+        }
+        if !(1..=64).contains(&self.round_size) {
+            return Err(format!("competition.round_size = {}: 1 to 64", self.round_size));
         }
         let j = self.jobs;
         if j.wall_clock_seconds == 0 || j.seeds_per_job == 0 || j.workers == 0 || j.max_attempts == 0 {
@@ -283,5 +310,19 @@ hidden_seeds = { start = 1000000, count = 4 }
         assert!(err.to_string().contains("overlaps"), "{err}");
         let err = CompetitionFile::parse(&format!("{BASE}accept_source = true\n"), Path::new("c.toml")).unwrap_err();
         assert!(err.to_string().contains("accept_source"), "{err}");
+    }
+
+    #[test]
+    fn the_shipped_competition_parses_and_round_size_is_bounded() {
+        let shipped = include_str!("../../configs/competition.toml");
+        let file = CompetitionFile::parse(shipped, Path::new("configs/competition.toml")).unwrap();
+        assert_eq!(file.competition.round_size, 8);
+        assert_eq!(CompetitionFile::parse(BASE, Path::new("c.toml")).unwrap().competition.round_size, 8);
+        let err = CompetitionFile::parse(&format!("{BASE}round_size = 0\n"), Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("competition.round_size = 0: 1 to 64"), "{err}");
+        // The default capital floor (0.02) fits 50 strategies: one house entry and 49 more.
+        assert!(CompetitionFile::parse(&format!("{BASE}round_size = 49\n"), Path::new("c.toml")).is_ok());
+        let err = CompetitionFile::parse(&format!("{BASE}round_size = 50\n"), Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("a round's market of 51 strategies"), "{err}");
     }
 }

@@ -90,6 +90,10 @@ pub struct Submission {
     pub flag: Option<String>,
     /// Hidden by an admin (off the board).
     pub hidden: bool,
+    /// The round this row is a group (one market) of; None for uploads and baselines.
+    pub round: Option<i64>,
+    /// A round group's entries, JSON ([`crate::rounds::RoundEntry`] list, market order).
+    pub entries: Option<String>,
 }
 
 /// A fresh evaluation salt: 32 random bytes, hex.
@@ -174,14 +178,21 @@ pub struct Db {
     pool: AnyPool,
     /// PostgreSQL (else SQLite): the few statements that differ check it.
     postgres: bool,
+    /// The URL (PostgreSQL: a listener opens its own connection with it).
+    url: String,
 }
+
+/// The PostgreSQL channel on which every change that queues a job is announced (`NOTIFY`), so
+/// that idle workers in every process wake at once instead of polling.
+pub const JOBS_CHANNEL: &str = "amm_jobs";
 
 // Queries built with format! splice in only these constant column lists (hence AssertSqlSafe);
 // every value is a bound parameter.
 const SUBMISSION_COLUMNS: &str = "id, submitter, name, model, sha256, bytes_path, size, baseline, status, validation, \
-     summary, engine_version, error, created_at, evaluated_at, salt, flag, hidden";
+     summary, engine_version, error, created_at, evaluated_at, salt, flag, hidden, round, entries";
 /// The submissions the board shows.
-const ON_BOARD: &str = "hidden = 0 AND (status = 'evaluated' OR (status = 'pending' AND summary IS NOT NULL))";
+const ON_BOARD: &str =
+    "hidden = 0 AND round IS NULL AND (status = 'evaluated' OR (status = 'pending' AND summary IS NOT NULL))";
 const JOB_COLUMNS: &str = "id, submission, shard_lo, shard_hi, shard_count, state, attempts, lease_owner, \
      lease_expires_at, fence, done, total, error, created_at, started_at, finished_at";
 
@@ -205,6 +216,8 @@ fn submission(row: &AnyRow) -> Result<Submission, sqlx::Error> {
         salt: row.try_get("salt")?,
         flag: row.try_get("flag")?,
         hidden: row.try_get::<i64, _>("hidden")? != 0,
+        round: row.try_get("round")?,
+        entries: row.try_get("entries")?,
     })
 }
 
@@ -226,6 +239,31 @@ fn job(row: &AnyRow) -> Result<Job, sqlx::Error> {
         created_at: row.try_get("created_at")?,
         started_at: row.try_get("started_at")?,
         finished_at: row.try_get("finished_at")?,
+    })
+}
+
+/// A round's row.
+#[derive(Clone, Debug)]
+pub struct RoundRow {
+    /// Id.
+    pub id: i64,
+    /// Its `[run] salt` (every group's).
+    pub salt: String,
+    /// Most entries in one market.
+    pub round_size: i64,
+    /// The admin who started it.
+    pub created_by: String,
+    /// Start, ms.
+    pub created_at: i64,
+}
+
+fn round_row(row: &AnyRow) -> Result<RoundRow, sqlx::Error> {
+    Ok(RoundRow {
+        id: row.try_get("id")?,
+        salt: row.try_get("salt")?,
+        round_size: row.try_get("round_size")?,
+        created_by: row.try_get("created_by")?,
+        created_at: row.try_get("created_at")?,
     })
 }
 
@@ -271,7 +309,34 @@ impl Db {
         } else {
             sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         }
-        Ok(Self { pool, postgres })
+        Ok(Self { pool, postgres, url: url.to_string() })
+    }
+
+    /// Whether this is PostgreSQL (where [`Db::listen`] works).
+    pub fn is_postgres(&self) -> bool {
+        self.postgres
+    }
+
+    /// PostgreSQL: a connection listening on [`JOBS_CHANNEL`]; `None` for SQLite (one
+    /// process: its own wake-ups suffice).
+    pub async fn listen(&self) -> Result<Option<sqlx::postgres::PgListener>, DbError> {
+        if !self.postgres {
+            return Ok(None);
+        }
+        let mut listener = sqlx::postgres::PgListener::connect(&self.url).await?;
+        listener.listen(JOBS_CHANNEL).await?;
+        Ok(Some(listener))
+    }
+
+    /// PostgreSQL: announces on [`JOBS_CHANNEL`] that jobs were queued (best effort: workers
+    /// also poll slowly). Nothing on SQLite.
+    async fn notify_jobs(&self) {
+        if self.postgres
+            && let Err(e) =
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("NOTIFY {JOBS_CHANNEL}"))).execute(&self.pool).await
+        {
+            tracing::warn!(error = %e, "NOTIFY failed; workers will find the jobs by polling");
+        }
     }
 
     /// Checks the database answers.
@@ -337,10 +402,13 @@ impl Db {
         Ok((row.try_get("n")?, row.try_get("last")?, row.try_get("changed")?))
     }
 
-    /// The merged results.json of submission `id`, once evaluated.
+    /// The merged results.json of submission `id`, once evaluated (never a round group's: its
+    /// per-seed results would publish the hidden seeds).
     pub async fn results(&self, id: i64) -> Result<Option<String>, DbError> {
-        let row =
-            sqlx::query("SELECT results FROM submissions WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query("SELECT results FROM submissions WHERE id = $1 AND round IS NULL")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(match row {
             Some(r) => r.try_get("results")?,
             None => None,
@@ -393,8 +461,8 @@ impl Db {
         let now = now_ms();
         let inserted = sqlx::query(
             "INSERT INTO submissions (submitter, name, model, sha256, bytes_path, size, baseline, status, validation, \
-             engine_version, created_at, salt, changed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $10, $11, $10) RETURNING id",
+             engine_version, created_at, salt, changed_at, round, entries) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $10, $11, $10, $12, $13) RETURNING id",
         )
         .bind(&s.submitter)
         .bind(&s.name)
@@ -407,6 +475,8 @@ impl Db {
         .bind(&s.engine_version)
         .bind(now)
         .bind(&s.salt)
+        .bind(s.round)
+        .bind(&s.entries)
         .fetch_one(&mut *tx)
         .await;
         let id: i64 = match inserted {
@@ -433,6 +503,7 @@ impl Db {
             ids.push(insert_job(&mut tx, id, j, now).await?);
         }
         tx.commit().await?;
+        self.notify_jobs().await;
         Ok(Inserted::New(id, ids))
     }
 
@@ -540,11 +611,13 @@ impl Db {
         rows.iter().map(|r| Ok((r.try_get("shard")?, r.try_get("json")?))).collect()
     }
 
-    /// Pending submissions whose jobs have all succeeded (not yet merged), with their
-    /// baseline flag.
+    /// Pending submissions whose jobs have all succeeded (not yet merged), with whether they
+    /// are a baseline or a round group (no entry last).
     pub async fn unmerged(&self) -> Result<Vec<(i64, bool)>, DbError> {
         let rows = sqlx::query(
-            "SELECT s.id AS id, s.baseline AS baseline FROM submissions s WHERE s.status = 'pending' \
+            "SELECT s.id AS id, CAST(CASE WHEN s.baseline = 1 OR s.round IS NOT NULL THEN 1 ELSE 0 END AS BIGINT) \
+             AS baseline \
+             FROM submissions s WHERE s.status = 'pending' \
              AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.submission = s.id AND j.state <> 'succeeded') \
              AND EXISTS (SELECT 1 FROM jobs j WHERE j.submission = s.id)",
         )
@@ -591,6 +664,9 @@ impl Db {
             fail_submission_if_job_failed(&mut tx, id, now).await?;
         }
         tx.commit().await?;
+        if retry && r.rows_affected() == 1 {
+            self.notify_jobs().await;
+        }
         Ok(())
     }
 
@@ -606,6 +682,7 @@ impl Db {
         .bind(fence)
         .execute(&self.pool)
         .await?;
+        self.notify_jobs().await;
         Ok(())
     }
 
@@ -629,6 +706,9 @@ impl Db {
             fail_submission_if_job_failed(&mut tx, row.try_get("id")?, now).await?;
         }
         tx.commit().await?;
+        if !rows.is_empty() {
+            self.notify_jobs().await;
+        }
         Ok(rows.len() as u64)
     }
 
@@ -661,7 +741,7 @@ impl Db {
         let mut tx = self.pool.begin().await?;
         let now = now_ms();
         let rows = sqlx::query(
-            "SELECT id FROM submissions WHERE status = 'evaluated' AND hidden = 0 AND (baseline = 0 OR id = \
+            "SELECT id FROM submissions WHERE status = 'evaluated' AND hidden = 0 AND round IS NULL AND (baseline = 0 OR id = \
              (SELECT MAX(id) FROM submissions WHERE baseline = 1 AND status = 'evaluated')) ORDER BY id",
         )
         .fetch_all(&mut *tx)
@@ -690,6 +770,7 @@ impl Db {
             out.push((id, ids));
         }
         tx.commit().await?;
+        self.notify_jobs().await;
         Ok(out)
     }
 
@@ -751,9 +832,88 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.notify_jobs().await;
         let mut ids = rows.iter().map(|r| r.try_get("id")).collect::<Result<Vec<i64>, _>>()?;
         ids.sort_unstable();
         Ok(Requeue::Requeued(ids))
+    }
+
+    /// Creates a round: its row, then one group row per market (`groups`: the entries JSON of
+    /// each) with jobs `jobs` each, in one transaction. Returns the round's id and each group's
+    /// row id with its jobs.
+    pub async fn create_round(
+        &self,
+        salt: &str,
+        round_size: i64,
+        created_by: &str,
+        groups: &[String],
+        jobs: &[NewJob],
+    ) -> Result<(i64, Vec<(i64, Vec<i64>)>), DbError> {
+        let mut tx = self.pool.begin().await?;
+        let now = now_ms();
+        let round: i64 = sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 AS next FROM rounds")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("next")?;
+        sqlx::query("INSERT INTO rounds (id, salt, round_size, created_by, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(round)
+            .bind(salt)
+            .bind(round_size)
+            .bind(created_by)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        let mut out = Vec::with_capacity(groups.len());
+        for (g, entries) in groups.iter().enumerate() {
+            let row = sqlx::query(
+                "INSERT INTO submissions (submitter, name, model, sha256, bytes_path, size, baseline, status, \
+                 validation, engine_version, created_at, salt, changed_at, round, entries) \
+                 VALUES ($1, $2, 'None', $3, '', 0, 0, 'pending', '[]', $4, $5, $6, $5, $7, $8) RETURNING id",
+            )
+            .bind(format!("round:{round}"))
+            .bind(format!("round {round} group {}", g + 1))
+            .bind(format!("group-{}", g + 1))
+            .bind(amm_engine::ENGINE_VERSION)
+            .bind(now)
+            .bind(salt)
+            .bind(round)
+            .bind(entries)
+            .fetch_one(&mut *tx)
+            .await?;
+            let id: i64 = row.try_get("id")?;
+            let mut ids = Vec::with_capacity(jobs.len());
+            for j in jobs {
+                ids.push(insert_job(&mut tx, id, j, now).await?);
+            }
+            out.push((id, ids));
+        }
+        tx.commit().await?;
+        self.notify_jobs().await;
+        Ok((round, out))
+    }
+
+    /// Round `id`.
+    pub async fn round(&self, id: i64) -> Result<Option<RoundRow>, DbError> {
+        let row = sqlx::query("SELECT id, salt, round_size, created_by, created_at FROM rounds WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(round_row).transpose()?)
+    }
+
+    /// Every round, newest first.
+    pub async fn rounds(&self) -> Result<Vec<RoundRow>, DbError> {
+        let rows = sqlx::query("SELECT id, salt, round_size, created_by, created_at FROM rounds ORDER BY id DESC")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(round_row).collect::<Result<_, _>>()?)
+    }
+
+    /// The group rows of round `id`, in group order.
+    pub async fn round_groups(&self, id: i64) -> Result<Vec<Submission>, DbError> {
+        let sql = format!("SELECT {SUBMISSION_COLUMNS} FROM submissions WHERE round = $1 ORDER BY id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(submission).collect::<Result<_, _>>()?)
     }
 
     /// Jobs waiting and running (for readiness and logs).
@@ -834,4 +994,59 @@ async fn fail_submission_if_job_failed(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs with `AMM_TEST_POSTGRES_URL` (see `.ci/run postgres`): queueing jobs announces them
+    /// on the jobs channel to a listener on another connection.
+    #[test]
+    fn queueing_jobs_notifies_listeners_on_postgresql() {
+        let Ok(url) = std::env::var("AMM_TEST_POSTGRES_URL") else {
+            eprintln!("skipped: set AMM_TEST_POSTGRES_URL to run the NOTIFY test");
+            return;
+        };
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let db = Db::open(&url).await.unwrap();
+            assert!(db.is_postgres());
+            let mut listener = db.listen().await.unwrap().expect("a PostgreSQL listener");
+            let sub = Submission {
+                id: 0,
+                submitter: format!("notify{}t{}", std::process::id(), now_ms()),
+                name: "n".into(),
+                model: "None".into(),
+                sha256: "0".repeat(64),
+                bytes_path: String::new(),
+                size: 0,
+                baseline: false,
+                status: "pending".into(),
+                validation: "[]".into(),
+                summary: None,
+                engine_version: String::new(),
+                error: None,
+                created_at: 0,
+                evaluated_at: None,
+                salt: new_salt(),
+                flag: None,
+                hidden: false,
+                round: None,
+                entries: None,
+            };
+            let job = NewJob { shard_lo: 0, shard_hi: 1, shard_count: 1, total: 1 };
+            let Inserted::New(id, _) = db.insert_submission(&sub, None, &[job]).await.unwrap() else {
+                panic!("a new submission")
+            };
+            // Off the queue at once: no worker of another test should take this job.
+            assert!(db.cancel(id).await.unwrap());
+            let n = tokio::time::timeout(std::time::Duration::from_secs(10), listener.recv())
+                .await
+                .expect("a notification within 10 s")
+                .unwrap();
+            assert_eq!(n.channel(), JOBS_CHANNEL);
+            db.close().await;
+        });
+    }
 }

@@ -70,6 +70,25 @@ pub fn evaluation_config(base: &Config, entry: Option<(PathBuf, String)>, salt: 
     config
 }
 
+/// The configuration of one market of a round: the house field, then `entries` (module path
+/// relative to the data directory, name), on the competition's hidden seeds, under the round's
+/// `salt`.
+pub fn round_config(
+    base: &Config,
+    hidden: crate::competition::SeedRange,
+    entries: &[(PathBuf, String)],
+    salt: &str,
+) -> Config {
+    let mut config = base.clone();
+    config.run.salt = salt.to_string();
+    config.run.seed_start = hidden.start;
+    config.run.simulations = hidden.count;
+    for (path, name) in entries {
+        config.strategies.push(StrategyEntry { path: path.clone(), name: Some(name.clone()) });
+    }
+    config
+}
+
 /// Why a job stopped without results.
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {

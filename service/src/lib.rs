@@ -11,6 +11,7 @@
 //! * [`worker`]: the worker pool and the reaper.
 //! * [`metrics`]: counters for `GET /metrics`.
 //! * [`bundle`]: an evaluation as a verifiable submission bundle (tar).
+//! * [`rounds`]: rounds: the best entries together in N-way markets on the hidden seeds.
 //! * [`api`]: the HTTP routes and the OpenAPI document.
 
 pub mod api;
@@ -19,6 +20,7 @@ pub mod competition;
 pub mod db;
 pub mod eval;
 pub mod metrics;
+pub mod rounds;
 pub mod worker;
 
 use std::net::SocketAddr;
@@ -104,6 +106,8 @@ pub struct State {
     pub wake: tokio::sync::Notify,
     /// Set on shutdown.
     pub shutdown: AtomicBool,
+    /// A NOTIFY listener is connected (PostgreSQL): idle workers poll slowly.
+    pub listening: AtomicBool,
     /// Last time (Unix ms) a worker looked for work; 0 when this process has no workers.
     pub worker_tick: AtomicU64,
     /// The role.
@@ -114,6 +118,8 @@ pub struct State {
     pub metrics: metrics::Metrics,
     /// Per-IP request rate limit.
     pub limiter: api::RateLimiter,
+    /// Per-token request rate limit (keyed by the token's sha256).
+    pub token_limiter: api::RateLimiter<String>,
     /// The last board computed, with the evaluated-submissions version it reflects.
     pub board_cache: std::sync::Mutex<Option<CachedBoard>>,
 }
@@ -208,7 +214,8 @@ pub async fn serve(options: ServeOptions, handle: tokio::runtime::Handle) -> Res
     let cache = ModuleCache::open(&data.join("cache")).ok();
     let workers = file.competition.jobs.workers as usize;
     let threads = amm_engine::run::threads(&file.config);
-    let per_run = threads * (file.config.strategies.len() + 2) * 2 + 8;
+    // A round's market holds the house field and up to `round_size` entries.
+    let per_run = threads * (file.config.strategies.len() + file.competition.round_size as usize + 2) * 2 + 8;
     let instances = (per_run * (workers + 1) + 16).min(100_000) as u32;
     let engine = SandboxEngine::with_cache(EngineSettings::for_limits(&file.config.sandbox, instances), cache)?;
     let random: [u8; 4] = rand::random();
@@ -220,11 +227,13 @@ pub async fn serve(options: ServeOptions, handle: tokio::runtime::Handle) -> Res
         worker_id: format!("{}-{}", std::process::id(), hex(&random)),
         wake: tokio::sync::Notify::new(),
         shutdown: AtomicBool::new(false),
+        listening: AtomicBool::new(false),
         worker_tick: AtomicU64::new(0),
         role: options.role,
         validations: tokio::sync::Semaphore::new(2),
         metrics: metrics::Metrics::default(),
         limiter: api::RateLimiter::default(),
+        token_limiter: api::RateLimiter::default(),
         board_cache: std::sync::Mutex::new(None),
     });
     queue_baseline(&state).await?;
@@ -233,6 +242,7 @@ pub async fn serve(options: ServeOptions, handle: tokio::runtime::Handle) -> Res
     if options.role != Role::Web {
         threads = worker::start(&state, &handle);
         handle.spawn(worker::reaper(state.clone()));
+        handle.spawn(worker::listener(state.clone()));
     }
     let result = if options.role == Role::Worker {
         println!("worker {} started", state.worker_id);
@@ -314,6 +324,8 @@ async fn queue_baseline(state: &Arc<State>) -> Result<(), ServiceError> {
         salt: db::new_salt(),
         flag: None,
         hidden: false,
+        round: None,
+        entries: None,
     };
     if let Inserted::New(id, _) = state.db.insert_submission(&sub, None, &jobs).await? {
         tracing::info!(submission = id, "queued the house field's baseline evaluation");

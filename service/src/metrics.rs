@@ -29,6 +29,9 @@ pub struct Metrics {
     pub jobs_failed: AtomicU64,
     /// Wall time of the jobs this process completed, microseconds.
     pub job_micros: AtomicU64,
+    /// PostgreSQL NOTIFY messages on the jobs channel this process received (each wakes its
+    /// idle workers).
+    pub notifications: AtomicU64,
 }
 
 impl Metrics {
@@ -81,6 +84,12 @@ impl Metrics {
         let _ = writeln!(out, "# TYPE amm_job_duration_seconds summary");
         let _ = writeln!(out, "amm_job_duration_seconds_sum {}", get(&self.job_micros) as f64 / 1e6);
         let _ = writeln!(out, "amm_job_duration_seconds_count {}", get(&self.jobs_succeeded));
+        let _ = writeln!(out, "# HELP amm_job_notifications_total Queued-job notifications received (PostgreSQL).");
+        let _ = writeln!(
+            out,
+            "# TYPE amm_job_notifications_total counter\namm_job_notifications_total {}",
+            get(&self.notifications)
+        );
         out
     }
 }

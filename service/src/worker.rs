@@ -12,6 +12,43 @@ use crate::State;
 use crate::db::{Completion, DbError, Job};
 use crate::eval::{self, JobError};
 
+/// How often an idle worker looks for jobs while a NOTIFY listener is connected (a fallback).
+pub const SLOW_POLL: Duration = Duration::from_secs(5);
+/// How often an idle worker looks for jobs without one (SQLite, or the listener is down).
+pub const FAST_POLL: Duration = Duration::from_millis(500);
+
+/// PostgreSQL: listens on [`crate::db::JOBS_CHANNEL`] and wakes idle workers at each
+/// notification; reconnects after a failure (workers poll fast meanwhile). Returns at once on
+/// SQLite.
+pub async fn listener(state: Arc<State>) {
+    while !state.shutdown.load(Ordering::Relaxed) {
+        match state.db.listen().await {
+            Ok(None) => return,
+            Ok(Some(mut listener)) => {
+                tracing::info!(channel = crate::db::JOBS_CHANNEL, "listening for queued jobs");
+                state.listening.store(true, Ordering::Relaxed);
+                // Jobs queued while no listener was connected: look now.
+                state.wake.notify_waiters();
+                loop {
+                    match listener.recv().await {
+                        Ok(_) => {
+                            state.metrics.notifications.fetch_add(1, Ordering::Relaxed);
+                            state.wake.notify_waiters();
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "job notifications lost; reconnecting");
+                            break;
+                        }
+                    }
+                }
+                state.listening.store(false, Ordering::Relaxed);
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot listen for job notifications; polling"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
 /// Starts `workers` evaluation threads; they stop when `state.shutdown` is set.
 pub fn start(state: &Arc<State>, handle: &Handle) -> Vec<std::thread::JoinHandle<()>> {
     state.worker_tick.store(crate::db::now_ms() as u64, Ordering::Relaxed);
@@ -32,7 +69,20 @@ fn worker_loop(state: &Arc<State>, handle: &Handle, index: u32) {
     let lease_ms = state.lease().as_millis() as i64;
     while !state.shutdown.load(Ordering::Relaxed) {
         state.worker_tick.store(crate::db::now_ms() as u64, Ordering::Relaxed);
-        let claimed = handle.block_on(state.db.claim(&owner, lease_ms));
+        // Armed before the claim, so a wake-up between an empty claim and the wait is kept.
+        let claimed = handle.block_on(async {
+            let notified = state.wake.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let claimed = state.db.claim(&owner, lease_ms).await;
+            if let Ok(None) = claimed {
+                // Wait for a wake-up: an upload here, or (PostgreSQL) a NOTIFY from any process;
+                // poll slowly as a fallback, fast while no NOTIFY listener is connected.
+                let poll = if state.listening.load(Ordering::Relaxed) { SLOW_POLL } else { FAST_POLL };
+                let _ = tokio::time::timeout(poll, notified).await;
+            }
+            claimed
+        });
         match claimed {
             Ok(Some(job)) => {
                 tracing::info!(job = job.id, submission = job.submission, attempt = job.attempts, "job claimed");
@@ -40,12 +90,7 @@ fn worker_loop(state: &Arc<State>, handle: &Handle, index: u32) {
                     tracing::error!(job = job.id, error = %e, "job bookkeeping failed; its lease will expire");
                 }
             }
-            Ok(None) => {
-                // Wait for an upload (or poll: other processes may queue work too).
-                handle.block_on(async {
-                    let _ = tokio::time::timeout(Duration::from_millis(500), state.wake.notified()).await;
-                });
-            }
+            Ok(None) => {}
             Err(e) => {
                 tracing::error!(error = %e, "cannot claim a job");
                 std::thread::sleep(Duration::from_secs(1));
@@ -59,15 +104,24 @@ fn run_job(state: &Arc<State>, handle: &Handle, job: &Job) -> Result<(), DbError
     let Some(sub) = handle.block_on(state.db.submission(job.submission))? else {
         return handle.block_on(state.db.fail(job.id, job.fence, "submission missing", false, max_attempts));
     };
-    if !sub.baseline
-        && let Err(e) = fetch_module(state, handle, &sub.sha256, &sub.bytes_path)
-    {
-        tracing::warn!(job = job.id, error = %e, "module unavailable");
-        return handle.block_on(state.db.fail(job.id, job.fence, &e, true, max_attempts));
+    // A round group: the house field and its entries on the hidden seeds.
+    let (config, modules) = if sub.round.is_some() {
+        match crate::rounds::group_config(state, &sub) {
+            Ok((config, entries)) => (config, entries.into_iter().map(|e| (e.sha256, e.bytes_path)).collect()),
+            Err(e) => return handle.block_on(state.db.fail(job.id, job.fence, &e, false, max_attempts)),
+        }
+    } else {
+        // Relative to the data directory (the config's base), as a bundle names modules.
+        let entry = (!sub.baseline).then(|| (std::path::PathBuf::from(&sub.bytes_path), sub.name.clone()));
+        let modules = if sub.baseline { Vec::new() } else { vec![(sub.sha256.clone(), sub.bytes_path.clone())] };
+        (eval::evaluation_config(&state.file.config, entry, &sub.salt), modules)
+    };
+    for (sha256, rel) in &modules {
+        if let Err(e) = fetch_module(state, handle, sha256, rel) {
+            tracing::warn!(job = job.id, error = %e, "module unavailable");
+            return handle.block_on(state.db.fail(job.id, job.fence, &e, true, max_attempts));
+        }
     }
-    // Relative to the data directory (the config's base), as a bundle names modules.
-    let entry = (!sub.baseline).then(|| (std::path::PathBuf::from(&sub.bytes_path), sub.name.clone()));
-    let config = eval::evaluation_config(&state.file.config, entry, &sub.salt);
     let done = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let finished = Arc::new(AtomicBool::new(false));
@@ -144,7 +198,7 @@ fn run_job(state: &Arc<State>, handle: &Handle, job: &Job) -> Result<(), DbError
                 metrics.job_micros.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
                 tracing::info!(job = job.id, seconds = started.elapsed().as_secs_f64(), "job succeeded");
                 if last {
-                    handle.block_on(finish_submission(state, sub.id, !sub.baseline))?;
+                    handle.block_on(finish_submission(state, sub.id, !sub.baseline && sub.round.is_none()))?;
                 }
             }
         },

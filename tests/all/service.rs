@@ -745,6 +745,10 @@ fn workers_on_one_postgresql_queue_do_each_job_once() {
     let claims: Vec<usize> =
         (0..2).map(|i| log_text(&scratch.path().join(format!("worker-{i}"))).matches("job claimed").count()).collect();
     assert!(claims.iter().all(|&n| n > 0), "both workers took jobs: {claims:?}");
+    for i in 0..2 {
+        let log = log_text(&scratch.path().join(format!("worker-{i}")));
+        assert!(log.contains("listening for queued jobs"), "worker {i} wakes on NOTIFY: {log}");
+    }
     let mine = |rows: Vec<Value>| rows.into_iter().find(|r| r["submitter"] == handle.as_str());
     let best = mine(board(addr)).expect("a row")["submission"].as_i64().unwrap();
     assert_eq!(board(addr).iter().filter(|r| r["submitter"] == handle.as_str()).count(), 1);
@@ -759,6 +763,21 @@ fn workers_on_one_postgresql_queue_do_each_job_once() {
     let r = post(addr, &format!("/api/admin/submissions/{best}/flag"), Some(&admin));
     assert_eq!((r.status, r.json()["flag"].as_str()), (200, Some("flagged for review")));
     assert_eq!(mine(board(addr)).unwrap()["flag"], "flagged for review");
+    // A round on PostgreSQL: its groups' jobs go to the worker processes.
+    let r = post(addr, "/api/rounds", Some(&admin));
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let round = r.json()["round"].as_i64().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let view = loop {
+        let view = get(addr, &format!("/api/rounds/{round}")).json();
+        if view["state"] != "queued" && view["state"] != "running" || Instant::now() > deadline {
+            break view;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(view["state"], "completed", "{view}");
+    let rows = view["board"].as_array().unwrap();
+    assert_eq!(rows.iter().filter(|r| r["submitter"] == handle.as_str()).count(), 1, "{view}");
     assert_eq!(post(addr, &format!("/api/admin/submissions/{best}/hide"), Some(&admin)).status, 200);
     let next = mine(board(addr)).expect("the next best")["submission"].as_i64().unwrap();
     assert_ne!(next, best);
@@ -1023,4 +1042,227 @@ fn an_admin_flags_hides_and_rescores_entries() {
     }
     assert_eq!(board(addr).iter().filter(|r| r["submitter"] == "ida").count(), 1);
     verify_bundle(addr, best, &scratch.path().join("unpacked"));
+}
+
+#[test]
+fn a_round_races_each_submitters_best_entry_once_in_seeded_groups() {
+    let scratch = Scratch::new();
+    let data = scratch.path().join("data");
+    let handles = ["ann", "bob", "cyd"];
+    let tokens: Vec<String> = handles.iter().map(|h| token(&data, h, false)).collect();
+    let root = token(&data, "root", true);
+    // Three entries, at most two a market: two groups (2 + 1).
+    let comp = competition(scratch.path(), 4, 1_000, "round_size = 2");
+    let server = Server::start(&comp, &data);
+    let addr = server.addr;
+    let modules = ["fixed-fee-0", "fixed-fee-100", "volatility-fee"];
+    let mut ids = Vec::new();
+    for (t, m) in tokens.iter().zip(modules) {
+        let r = upload(addr, Some(t), &std::fs::read(example_wasm(m)).unwrap(), None);
+        assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+        ids.push(r.json()["submission"].as_i64().unwrap());
+    }
+    // A second, worse entry of ann's: only her best races.
+    let r = upload(addr, Some(&tokens[0]), &std::fs::read(example_wasm("fixed-fee-500")).unwrap(), None);
+    assert_eq!(r.status, 202);
+    let extra = r.json()["submission"].as_i64().unwrap();
+    for id in ids.iter().chain([&extra]) {
+        assert_eq!(wait_for_submission(addr, *id, Duration::from_secs(40))["status"], "evaluated");
+    }
+    let best: Vec<(String, i64)> = board(addr)
+        .iter()
+        .filter(|r| r["baseline"] == false)
+        .map(|r| (r["submitter"].as_str().unwrap().to_string(), r["submission"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(best.len(), 3, "{best:?}");
+
+    // Admin only.
+    assert_eq!(post(addr, "/api/rounds", None).status, 401);
+    let r = post(addr, "/api/rounds", Some(&tokens[1]));
+    assert_eq!((r.status, r.json()["error"].as_str()), (403, Some("an admin token is required")));
+    assert_eq!(get(addr, "/api/rounds/1").status, 404, "no round yet");
+
+    let r = post(addr, "/api/rounds", Some(&root));
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let started = r.json();
+    assert_eq!(started["entries"], 3, "{started}");
+    let round = started["round"].as_i64().unwrap();
+    assert_eq!(started["groups"].as_array().unwrap().len(), 2, "{started}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let view = loop {
+        let view = get(addr, &format!("/api/rounds/{round}")).json();
+        if view["state"] != "queued" && view["state"] != "running" || Instant::now() > deadline {
+            break view;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(view["state"], "completed", "{view}\n{}", log_text(&data));
+    assert_eq!(view["progress"]["done"], view["progress"]["total"], "{view}");
+    assert_eq!(view["progress"]["total"], 20, "10 hidden seeds in each of 2 groups: {view}");
+    assert_eq!(view["salt"].as_str().map(str::len), Some(64), "the round's salt, published: {view}");
+    let mut sizes: Vec<usize> =
+        view["groups"].as_array().unwrap().iter().map(|g| g["entries"].as_array().unwrap().len()).collect();
+    sizes.sort_unstable();
+    assert_eq!(sizes, vec![1, 2], "{view}");
+    let rows = view["board"].as_array().unwrap();
+    assert_eq!(rows.len(), 3, "{view}");
+    for (handle, submission) in &best {
+        let mine: Vec<&Value> = rows.iter().filter(|r| r["submitter"] == handle.as_str()).collect();
+        assert_eq!(mine.len(), 1, "{handle}: {view}");
+        assert_eq!(mine[0]["submission"].as_i64(), Some(*submission), "{handle}'s best entry: {view}");
+        assert!(mine[0]["stderr_edge"].as_f64().unwrap() > 0.0, "{view}");
+        assert!(mine[0]["edge_vs_normalizer"].is_f64(), "{view}");
+        let group = mine[0]["group"].as_u64().unwrap();
+        let listed = &view["groups"][group as usize - 1]["entries"];
+        assert!(listed.as_array().unwrap().contains(&Value::from(*submission)), "{view}");
+    }
+    let worse = if best.iter().any(|(_, id)| *id == extra) { ids[0] } else { extra };
+    assert!(rows.iter().all(|r| r["submission"] != worse), "only ann's best entry races: {view}");
+    let ranks: Vec<u64> = rows.iter().map(|r| r["rank"].as_u64().unwrap()).collect();
+    assert_eq!(ranks, vec![1, 2, 3]);
+    // The groups are not entries: the public board is unchanged.
+    let after = board(addr);
+    assert_eq!(after.iter().filter(|r| r["baseline"] == false).count(), 3, "{after:?}");
+    assert!(after.iter().all(|r| !r["submitter"].as_str().unwrap().starts_with("round")), "{after:?}");
+    let list = get(addr, "/api/rounds").json();
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(list[0]["id"].as_i64(), Some(round));
+}
+
+#[test]
+fn a_token_over_its_request_rate_gets_429_while_others_pass() {
+    let scratch = Scratch::new();
+    let data = scratch.path().join("data");
+    let comp = competition(
+        scratch.path(),
+        4,
+        1_000,
+        "[competition.quotas]\nrequests_per_minute = 600\nrequests_per_token_per_minute = 6\n",
+    );
+    let fay = token(&data, "fay", false);
+    let gus = token(&data, "gus", false);
+    let server = Server::start(&comp, &data);
+    let addr = server.addr;
+    let with = |t: &str| request(addr, "GET", "/api/competition", &[("Authorization", format!("Bearer {t}"))], b"");
+    // A bucket of 6: six pass at once, the seventh waits for the refill (one every 10 s).
+    for i in 0..6 {
+        assert_eq!(with(&fay).status, 200, "request {i}");
+    }
+    let r = with(&fay);
+    assert_eq!(r.status, 429, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["error"], "too many requests with your token");
+    let retry: u64 = r.header("retry-after").expect("Retry-After").parse().unwrap();
+    assert!((1..=10).contains(&retry), "{retry}");
+    // The same address without the token, and another token, are not limited by fay's bucket;
+    // an unknown token has a bucket of its own too (and then fails authentication).
+    assert_eq!(get(addr, "/api/competition").status, 200);
+    assert_eq!(with(&gus).status, 200);
+    assert_eq!(post(addr, "/api/rounds", Some("amm_not-a-token")).status, 401);
+    assert_eq!(post(addr, "/api/rounds", Some(&fay)).status, 429, "the limit applies before authentication");
+}
+
+/// Reads one HTTP/1.1 response with a Content-Length body from a kept-alive connection;
+/// returns its status.
+fn read_keep_alive(stream: &mut BufReader<TcpStream>) -> u16 {
+    let mut status = 0;
+    let mut length = 0usize;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(stream.read_line(&mut line).unwrap() > 0, "connection closed mid-response");
+        let l = line.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        if status == 0 {
+            status = l.split(' ').nth(1).unwrap().parse().unwrap();
+        } else if let Some((name, value)) = l.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().unwrap();
+        }
+    }
+    let mut body = vec![0; length];
+    stream.read_exact(&mut body).unwrap();
+    status
+}
+
+/// 200 concurrent leaderboard readers (kept-alive connections, one request after another) for
+/// 10 s while an evaluation runs (1,000 seeds × 20,000 steps: still running at the end): every answer is 200 and p99 stays under a generous bound.
+/// `cargo test --release -p amm-engine-cli --test all service::two_hundred -- --nocapture`
+/// prints the figures recorded in BENCHMARKS.md.
+#[test]
+fn two_hundred_concurrent_leaderboard_readers_during_an_evaluation() {
+    let scratch = Scratch::new();
+    let data = scratch.path().join("data");
+    // The per-address limit would refuse 200 readers on one address: lifted here.
+    let comp = competition(
+        scratch.path(),
+        1_000,
+        20_000,
+        "[competition.quotas]\nrequests_per_minute = 10000000\n[competition.jobs]\nseeds_per_job = 1000\n",
+    );
+    let hal = token(&data, "hal", false);
+    let server = Server::start(&comp, &data);
+    let addr = server.addr;
+    let r = upload(addr, Some(&hal), &std::fs::read(example_wasm("fixed-fee-100")).unwrap(), None);
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let job = r.json()["job"].as_i64().unwrap();
+    assert_eq!(board(addr).len(), 0, "nothing evaluated yet (the baseline runs first)");
+    let readers = 200;
+    let window = Duration::from_secs(10);
+    let started = Instant::now();
+    let results: Vec<(Vec<Duration>, Vec<u16>)> = std::thread::scope(|s| {
+        let threads: Vec<_> = (0..readers)
+            .map(|_| {
+                s.spawn(move || {
+                    let stream = TcpStream::connect(addr).unwrap();
+                    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+                    let mut writer = stream.try_clone().unwrap();
+                    let mut reader = BufReader::new(stream);
+                    let (mut latencies, mut statuses) = (Vec::new(), Vec::new());
+                    while started.elapsed() < window {
+                        let t = Instant::now();
+                        writer
+                            .write_all(format!("GET /api/leaderboard HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+                            .unwrap();
+                        statuses.push(read_keep_alive(&mut reader));
+                        latencies.push(t.elapsed());
+                    }
+                    (latencies, statuses)
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    let elapsed = started.elapsed();
+    let job_view = get(addr, &format!("/api/jobs/{job}")).json();
+    let metrics = String::from_utf8(get(addr, "/metrics").body).unwrap();
+    assert!(metrics.lines().any(|l| l == "amm_jobs{state=\"running\"} 1"), "an evaluation ran throughout: {metrics}");
+    let mut latencies: Vec<Duration> = results.iter().flat_map(|(l, _)| l.iter().copied()).collect();
+    let statuses: Vec<u16> = results.iter().flat_map(|(_, s)| s.iter().copied()).collect();
+    assert!(results.iter().all(|(l, _)| !l.is_empty()), "every reader was answered");
+    assert!(
+        statuses.iter().all(|&s| s == 200),
+        "non-200 answers: {:?}",
+        statuses.iter().filter(|&&s| s != 200).count()
+    );
+    latencies.sort_unstable();
+    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    let (p50, p99, max) = (at(0.50), at(0.99), *latencies.last().unwrap());
+    eprintln!(
+        "load: {readers} readers, {} requests in {:.1} s ({:.0}/s), p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; \
+         at the end the house field's baseline evaluation was running and the entry's job {} ({}/{} simulations)",
+        latencies.len(),
+        elapsed.as_secs_f64(),
+        latencies.len() as f64 / elapsed.as_secs_f64(),
+        p50.as_secs_f64() * 1e3,
+        p99.as_secs_f64() * 1e3,
+        max.as_secs_f64() * 1e3,
+        job_view["state"],
+        job_view["progress"]["done"],
+        job_view["progress"]["total"],
+    );
+    assert!(p99 < Duration::from_secs(2), "p99 {p99:?}");
+    assert!(elapsed < Duration::from_secs(20), "{elapsed:?}");
 }

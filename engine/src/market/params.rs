@@ -21,8 +21,6 @@ pub enum Stream {
     Price = 1,
     /// Retail arrivals, sizes and sides.
     Retail = 2,
-    /// Reserved (the arbitrageur's and router's draws are salted per pool, see `sim`).
-    Arbitrage = 3,
 }
 
 /// The generator for `stream` of simulation `seed`.

@@ -18,7 +18,7 @@
 //!   pool's spot price and liveness.
 //!
 //! **Searches a strategy cannot recognise.** The arbitrageur's pruning probe is a random
-//! fraction, drawn from the arbitrage stream, of the input worth the profit floor (buying X: a
+//! fraction, drawn from the pool's own salted draws ([`Draws`]), of the input worth the profit floor (buying X: a
 //! Y amount, independent of the fair price; selling X: valued at the higher of the fair price
 //! and the pool's own spot price, which arbitrage keeps within the fee of each other); the
 //! router's probe is a random fraction of the order. A pruning decision is cross-checked now and then with a quote at a random larger input,
@@ -181,23 +181,7 @@ const AUDIT_BATCH: usize = 8;
 /// A sampled call, kept to be replayed on a pristine instance.
 enum Recorded {
     Quote { step: u64, side: Side, input: u64, reserves: (u64, u64), storage: Box<Storage>, output: u64 },
-    Hook { step: u64, hook: OwnedHook, before: Box<Storage>, after: Box<Storage> },
-}
-
-/// A hook payload, owned.
-#[derive(Clone, Copy)]
-enum OwnedHook {
-    AfterSwap(AfterSwap),
-    EpochBoundary(EpochBoundary),
-}
-
-impl OwnedHook {
-    fn as_hook(&self) -> Hook<'_> {
-        match self {
-            OwnedHook::AfterSwap(trade) => Hook::AfterSwap(trade),
-            OwnedHook::EpochBoundary(message) => Hook::EpochBoundary(message),
-        }
-    }
+    Hook { step: u64, hook: Hook, before: Box<Storage>, after: Box<Storage> },
 }
 
 enum Kind {
@@ -286,11 +270,7 @@ pub fn seating(names: &[&str], seed: u64) -> Vec<usize> {
 /// Whether quote number `n` of the seat keyed `key` is audited: a fixed hash, so the sample is
 /// deterministic and independent of threads, yet not predictable by the strategy.
 fn audit_due(key: u64, n: u64, threshold: u64) -> bool {
-    let mut z = key ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
-    threshold == u64::MAX || z < threshold
+    threshold == u64::MAX || mix(key ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15)) < threshold
 }
 
 fn audit_threshold(rate: f64) -> u64 {
@@ -435,10 +415,13 @@ impl Pool {
             }
         };
         seat.quotes += 1;
-        if let Err(absurd) = super::delivered_output(y, reserve_out) {
-            self.disqualify(ctx.step, CallKind::Quote, format!("{absurd} for input {input} ({side:?})"));
-            return None;
-        }
+        let delivered = match super::delivered_output(y, reserve_out) {
+            Ok(delivered) => delivered,
+            Err(absurd) => {
+                self.disqualify(ctx.step, CallKind::Quote, format!("{absurd} for input {input} ({side:?})"));
+                return None;
+            }
+        };
         if audit_due(seat.audit_key, seat.quotes, ctx.audit_threshold) {
             // Purity audit: the same payload on a pristine instance must give the same answer.
             seat.recorded.push(Recorded::Quote {
@@ -456,7 +439,7 @@ impl Pool {
                 }
             }
         }
-        super::delivered_output(y, reserve_out).ok()
+        Some(delivered)
     }
 
     /// Replays the sampled calls on one pristine instance, in the order they were made: every
@@ -494,7 +477,6 @@ impl Pool {
                     }
                 }
                 Recorded::Hook { step, hook, before, after } => {
-                    let hook = hook.as_hook();
                     let call = hook.call();
                     let mut replayed = (**before).clone();
                     let why = match hook.run(&mut pristine, &mut replayed) {
@@ -541,8 +523,7 @@ impl Pool {
     /// storage that is a function of those alone, or the strategy is disqualified (a hook that
     /// reads what an earlier call left in memory — a quote's input, say — is carrying hidden
     /// state).
-    fn hook(&mut self, owned: OwnedHook, ctx: Ctx<'_>) {
-        let hook = owned.as_hook();
+    fn hook(&mut self, hook: Hook, ctx: Ctx<'_>) {
         self.version += 1; // the hook may change the storage
         let Kind::Strategy(seat) = &mut self.kind else { return };
         seat.hooks += 1;
@@ -560,7 +541,7 @@ impl Pool {
         let Some(before) = before else { return };
         seat.recorded.push(Recorded::Hook {
             step: ctx.step,
-            hook: owned,
+            hook,
             before: Box::new(before),
             after: Box::new(seat.storage.clone()),
         });
@@ -594,14 +575,14 @@ impl Pool {
     }
 }
 
-/// A hook call and its payload.
+/// A hook call and its payload (kept whole when the call is sampled for replay).
 #[derive(Clone, Copy)]
-enum Hook<'a> {
-    AfterSwap(&'a AfterSwap),
-    EpochBoundary(&'a EpochBoundary),
+enum Hook {
+    AfterSwap(AfterSwap),
+    EpochBoundary(EpochBoundary),
 }
 
-impl Hook<'_> {
+impl Hook {
     fn call(self) -> CallKind {
         match self {
             Hook::AfterSwap(_) => CallKind::AfterSwap,
@@ -611,8 +592,8 @@ impl Hook<'_> {
 
     fn run(self, instance: &mut StrategyInstance, storage: &mut Storage) -> Result<(), Fault> {
         match self {
-            Hook::AfterSwap(trade) => instance.after_swap(trade, storage),
-            Hook::EpochBoundary(message) => instance.epoch_boundary(message, storage),
+            Hook::AfterSwap(trade) => instance.after_swap(&trade, storage),
+            Hook::EpochBoundary(message) => instance.epoch_boundary(&message, storage),
         }
     }
 }
@@ -1047,7 +1028,7 @@ impl<'c> Simulation<'c> {
         };
         self.stats.hook_calls += 1;
         let ctx = self.ctx();
-        self.pools[i].hook(OwnedHook::AfterSwap(trade), ctx);
+        self.pools[i].hook(Hook::AfterSwap(trade), ctx);
     }
 
     fn epoch_boundary(&mut self, epoch_number: u32) {
@@ -1119,7 +1100,7 @@ impl<'c> Simulation<'c> {
                 capital_weight: pool.capital_weight as f32,
             };
             self.stats.hook_calls += 1;
-            pool.hook(OwnedHook::EpochBoundary(message), ctx);
+            pool.hook(Hook::EpochBoundary(message), ctx);
         }
     }
 
@@ -1158,16 +1139,12 @@ impl<'c> Simulation<'c> {
         self.close_epoch(); // the last, possibly partial, epoch
         let retail_total: f64 = self.pools.iter().map(|p| p.retail_volume).sum();
         let strategies = self.strategies;
-        // Back from seats to config order (the normalizer stays last).
-        let mut seated: Vec<Option<Pool>> = self.pools.into_iter().map(Some).collect();
-        let mut in_config_order = Vec::with_capacity(seated.len());
-        for index in 0..strategies {
-            let seat = self.seats.iter().position(|&s| s == index).unwrap_or(index);
-            in_config_order.extend(seated.get_mut(seat).and_then(Option::take));
-        }
-        in_config_order.extend(seated.into_iter().skip(strategies).flatten());
-        let pools = in_config_order
+        // Back from seats to config order (the normalizer, after the seats, stays last).
+        let mut seated: Vec<(usize, Pool)> = self.seats.iter().copied().chain(strategies..).zip(self.pools).collect();
+        seated.sort_by_key(|&(index, _)| index);
+        let pools = seated
             .into_iter()
+            .map(|(_, pool)| pool)
             .enumerate()
             .map(|(i, pool)| PoolResult {
                 log: match &pool.kind {

@@ -378,12 +378,7 @@ fn run_command(
         let started = std::time::Instant::now();
         let results = run::run(&config, entrants, &options)?;
         let elapsed = started.elapsed().as_secs_f64();
-        std::fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
-        let json = out_dir.join("results.json");
-        std::fs::write(&json, results.to_json()).with_context(|| format!("cannot write {}", json.display()))?;
-        let report = out_dir.join("report.html");
-        std::fs::write(&report, html::render(&results))
-            .with_context(|| format!("cannot write {}", report.display()))?;
+        let (json, report) = write_results(&out_dir, &results)?;
         write_logs(&out_dir, &results)?;
         let threads = run::threads(&config);
         let sims = results.simulations.len() as u32;
@@ -405,23 +400,29 @@ fn run_command(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes what WASI strategies printed to `out/logs/<strategy>/seed-<seed>.log`.
+/// Writes `results.json` and `report.html` into `out` (created if absent); returns their paths.
+fn write_results(out: &Path, results: &amm_engine::report::RunResults) -> Result<(PathBuf, PathBuf)> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let json = out.join("results.json");
+    std::fs::write(&json, results.to_json()).with_context(|| format!("cannot write {}", json.display()))?;
+    let report = out.join("report.html");
+    std::fs::write(&report, html::render(results)).with_context(|| format!("cannot write {}", report.display()))?;
+    Ok((json, report))
+}
+
 fn merge_command(shards: &[PathBuf], out: &Path) -> Result<ExitCode> {
     let mut parts = Vec::new();
     for path in shards {
         parts.push((path.clone(), merge::read(path)?));
     }
     let results = merge::merge(parts)?;
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let json = out.join("results.json");
-    std::fs::write(&json, results.to_json()).with_context(|| format!("cannot write {}", json.display()))?;
-    let report = out.join("report.html");
-    std::fs::write(&report, html::render(&results)).with_context(|| format!("cannot write {}", report.display()))?;
+    let (json, report) = write_results(out, &results)?;
     println!("{}", leaderboard::render(&results));
     println!("merged {} shards into {} and {}", shards.len(), json.display(), report.display());
     Ok(ExitCode::SUCCESS)
 }
 
+/// Writes what WASI strategies printed to `out/logs/<strategy>/seed-<seed>.log`.
 fn write_logs(out: &Path, results: &amm_engine::report::RunResults) -> Result<()> {
     for sim in &results.simulations {
         for pool in &sim.pools {

@@ -129,35 +129,52 @@ pub fn build_crate(crate_dir: &Path, options: &BuildOptions) -> Result<PathBuf, 
     let output = command.output().map_err(BuildError::Spawn)?;
     let stderr = String::from_utf8_lossy(&output.stderr);
     if !output.status.success() {
-        if stderr.contains("target may not be installed") || stderr.contains("can't find crate for `core`") {
+        if target_missing(&stderr) {
             return Err(BuildError::TargetMissing(target));
         }
         let lines: Vec<&str> = stderr.lines().collect();
         let tail = lines[lines.len().saturating_sub(40)..].join("\n");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let rendered: Vec<String> = stdout
-            .lines()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .filter(|msg| msg["reason"] == "compiler-message")
-            .filter_map(|msg| msg["message"]["rendered"].as_str().map(str::to_string))
-            .collect();
+        let rendered = rendered_diagnostics(&String::from_utf8_lossy(&output.stdout));
         let diagnostics = if rendered.is_empty() { tail } else { rendered.join("\n") };
         return Err(BuildError::Failed { crate_dir: crate_dir.to_path_buf(), diagnostics });
     }
     let stdout = String::from_utf8_lossy(&output.stdout);
     let manifest_str = manifest.to_string_lossy();
+    artifact_files(&stdout, Some(&manifest_str))
+        .find(|file| file.extension().is_some_and(|ext| ext == "wasm"))
+        .ok_or_else(|| BuildError::NoArtifact(crate_dir.to_path_buf()))
+}
+
+/// Whether cargo's stderr says the wasm target's standard library is not installed.
+pub(crate) fn target_missing(stderr: &str) -> bool {
+    stderr.contains("target may not be installed") || stderr.contains("can't find crate for `core`")
+}
+
+/// Cargo's JSON messages (`--message-format=json-…`, one per line of `stdout`) with this `reason`.
+fn cargo_messages<'a>(stdout: &'a str, reason: &'a str) -> impl Iterator<Item = serde_json::Value> + 'a {
     stdout
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|msg| msg["reason"] == "compiler-artifact" && msg["manifest_path"] == *manifest_str)
+        .filter(move |msg| msg["reason"] == reason)
+}
+
+/// The rendered compiler diagnostics in cargo's JSON `stdout`, in order.
+pub(crate) fn rendered_diagnostics(stdout: &str) -> Vec<String> {
+    cargo_messages(stdout, "compiler-message")
+        .filter_map(|msg| msg["message"]["rendered"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// The files of the artifacts in cargo's JSON `stdout`; with `manifest`, only that package's.
+pub(crate) fn artifact_files<'a>(stdout: &'a str, manifest: Option<&'a str>) -> impl Iterator<Item = PathBuf> + 'a {
+    cargo_messages(stdout, "compiler-artifact")
+        .filter(move |msg| manifest.is_none_or(|m| msg["manifest_path"] == m))
         .flat_map(|msg| {
             msg["filenames"]
                 .as_array()
                 .map(|files| files.iter().filter_map(|f| f.as_str().map(PathBuf::from)).collect::<Vec<_>>())
                 .unwrap_or_default()
         })
-        .find(|file| file.extension().is_some_and(|ext| ext == "wasm"))
-        .ok_or_else(|| BuildError::NoArtifact(crate_dir.to_path_buf()))
 }
 
 /// Reads a module file; WebAssembly text (`.wat`) is assembled to binary first, so fixtures and

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use crate::builder::{BuildError, WASM_TARGET};
+use crate::builder::{self, BuildError, WASM_TARGET};
 use crate::scaffold;
 
 /// Largest accepted source file, in bytes (256 KiB).
@@ -496,15 +496,10 @@ fn run_cargo(dir: &Path, user_path: &Path, timeout: Duration) -> Result<PathBuf,
     let stdout = stdout.join().unwrap_or_default();
     let stderr = stderr.join().unwrap_or_default();
     if !status.success() {
-        if stderr.contains("target may not be installed") || stderr.contains("can't find crate for `core`") {
+        if builder::target_missing(&stderr) {
             return Err(BuildError::TargetMissing(WASM_TARGET.into()));
         }
-        let rendered: Vec<String> = stdout
-            .lines()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .filter(|msg| msg["reason"] == "compiler-message")
-            .filter_map(|msg| msg["message"]["rendered"].as_str().map(str::to_string))
-            .collect();
+        let rendered = builder::rendered_diagnostics(&stdout);
         let diagnostics = if rendered.is_empty() {
             // Cargo's progress lines name the build directory, not the user's file: left out.
             let lines: Vec<&str> = stderr
@@ -520,16 +515,7 @@ fn run_cargo(dir: &Path, user_path: &Path, timeout: Duration) -> Result<PathBuf,
             diagnostics: map_paths(&diagnostics, dir, user_path),
         });
     }
-    stdout
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|msg| msg["reason"] == "compiler-artifact")
-        .flat_map(|msg| {
-            msg["filenames"]
-                .as_array()
-                .map(|files| files.iter().filter_map(|f| f.as_str().map(PathBuf::from)).collect::<Vec<_>>())
-                .unwrap_or_default()
-        })
+    builder::artifact_files(&stdout, None)
         .find(|file| file.file_name().is_some_and(|n| n == "single_file_strategy.wasm"))
         .ok_or_else(|| BuildError::NoArtifact(user_path.to_path_buf()))
 }

@@ -199,15 +199,14 @@ fn span(data: &[u8], ptr: i32, len: u64) -> Option<std::ops::Range<usize>> {
 fn write_words(caller: &mut Caller<'_, HostState>, words: &[(i32, &[u8])]) -> i32 {
     let Some(memory) = memory(caller) else { return EFAULT };
     let data = memory.data_mut(caller);
-    let mut ranges = Vec::with_capacity(words.len());
-    for (ptr, bytes) in words {
-        match span(data, *ptr, bytes.len() as u64) {
-            Some(range) => ranges.push(range),
-            None => return EFAULT,
-        }
+    // All in bounds before any is written (no allocation: these calls are on the hot path).
+    if words.iter().any(|(ptr, bytes)| span(data, *ptr, bytes.len() as u64).is_none()) {
+        return EFAULT;
     }
-    for (range, (_, bytes)) in ranges.into_iter().zip(words) {
-        data[range].copy_from_slice(bytes);
+    for (ptr, bytes) in words {
+        if let Some(range) = span(data, *ptr, bytes.len() as u64) {
+            data[range].copy_from_slice(bytes);
+        }
     }
     ESUCCESS
 }

@@ -382,6 +382,11 @@ pub fn content_address(source: &str) -> String {
     hasher.update(scaffold::SDK_VERSION.as_bytes());
     hasher.update([0]);
     hasher.update(MANIFEST.as_bytes());
+    // The SDK manifest as materialised (workspace values filled in), so a change there without
+    // a version bump cannot reuse a stale module.
+    if let Ok(manifest) = scaffold::standalone_sdk_manifest() {
+        hasher.update(manifest.as_bytes());
+    }
     for (path, contents) in scaffold::SDK_SOURCES {
         hasher.update(path.as_bytes());
         hasher.update([0]);

@@ -517,6 +517,24 @@ fn serve_enforces_quotas_and_cancels_on_request() {
     assert_eq!(get(addr, "/healthz").status, 200);
 }
 
+/// Uploads the example `module` with `token` (202) and waits until its job is running with
+/// progress made but not finished. Returns (submission, job).
+fn upload_until_running(addr: SocketAddr, token: &str, module: &str) -> (i64, i64) {
+    let r = upload(addr, Some(token), &std::fs::read(example_wasm(module)).unwrap(), None);
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let (submission, job) = (r.json()["submission"].as_i64().unwrap(), r.json()["job"].as_i64().unwrap());
+    let started = Instant::now();
+    loop {
+        let view = get(addr, &format!("/api/jobs/{job}")).json();
+        assert!(started.elapsed() < Duration::from_secs(30), "never ran: {view}");
+        assert_ne!(view["state"], "succeeded", "finished before the interruption: make the job longer");
+        if view["state"] == "running" && view["progress"]["done"].as_i64().unwrap() > 0 {
+            return (submission, job);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn a_job_running_when_the_server_is_killed_completes_once_after_a_restart() {
     let scratch = Scratch::new();
@@ -525,20 +543,8 @@ fn a_job_running_when_the_server_is_killed_completes_once_after_a_restart() {
     let erin = token(&data, "erin", false);
     let mut server = Server::start(&comp, &data);
     let addr = server.addr;
-    let r = upload(addr, Some(&erin), &std::fs::read(example_wasm("starter")).unwrap(), None);
-    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
-    let (submission, job) = (r.json()["submission"].as_i64().unwrap(), r.json()["job"].as_i64().unwrap());
     // Wait until the job has made progress, then kill -9 mid-evaluation.
-    let started = Instant::now();
-    loop {
-        let view = get(addr, &format!("/api/jobs/{job}")).json();
-        assert!(started.elapsed() < Duration::from_secs(30), "never ran: {view}");
-        assert_ne!(view["state"], "succeeded", "finished before the kill: make the job longer");
-        if view["state"] == "running" && view["progress"]["done"].as_i64().unwrap() > 0 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (submission, job) = upload_until_running(addr, &erin, "starter");
     server.kill();
 
     // Restart on the same data directory: the lease expires, the reaper re-queues, the job
@@ -624,19 +630,7 @@ fn sigterm_hands_a_running_job_back_and_a_restart_finishes_it_without_a_lost_att
     let fay = token(&data, "fay", false);
     let mut server = Server::start(&comp, &data);
     let addr = server.addr;
-    let r = upload(addr, Some(&fay), &std::fs::read(example_wasm("inventory-skew")).unwrap(), None);
-    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
-    let (submission, job) = (r.json()["submission"].as_i64().unwrap(), r.json()["job"].as_i64().unwrap());
-    let started = Instant::now();
-    loop {
-        let view = get(addr, &format!("/api/jobs/{job}")).json();
-        assert!(started.elapsed() < Duration::from_secs(30), "never ran: {view}");
-        assert_ne!(view["state"], "succeeded", "finished before the signal: make the job longer");
-        if view["state"] == "running" && view["progress"]["done"].as_i64().unwrap() > 0 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (submission, job) = upload_until_running(addr, &fay, "inventory-skew");
     let pid = server.child.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     let status = server.child.wait().unwrap();

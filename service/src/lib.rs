@@ -30,8 +30,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use amm_engine::builder::BuildOptions;
+use amm_engine::sandbox::sha256_hex;
 use amm_engine::sandbox::{EngineSettings, ModuleCache, SandboxEngine};
-use sha2::{Digest, Sha256};
 
 use crate::competition::CompetitionFile;
 use crate::db::{Db, Inserted, Submission};
@@ -172,10 +172,11 @@ pub fn create_token_blocking(data: &Path, db: Option<&str>, handle: &str, admin:
 
 /// The stored form of a token: its sha256, hex.
 pub fn token_hash(token: &str) -> String {
-    hex(&Sha256::digest(token.as_bytes()))
+    sha256_hex(token.as_bytes())
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Bytes as lowercase hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -303,7 +304,7 @@ async fn queue_baseline(state: &Arc<State>) -> Result<(), ServiceError> {
         amm_engine::ENGINE_VERSION,
         serde_json::to_string(config).map_err(|e| ServiceError::Other(e.to_string()))?
     );
-    let sha256 = hex(&Sha256::digest(identity.as_bytes()));
+    let sha256 = sha256_hex(identity.as_bytes());
     let jobs = plan_for(state);
     let sub = Submission {
         id: 0,

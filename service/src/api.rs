@@ -555,14 +555,25 @@ async fn job(state: Shared, Path(id): Path<i64>) -> Result<Json<JobView>, ApiErr
 /// final state.
 #[utoipa::path(get, path = "/api/jobs/{id}/events", params(("id" = i64, Path, description = "job id")),
     responses((status = 200, description = "text/event-stream of `job` events", content_type = "text/event-stream"),
-        (status = 404, description = "no such job")))]
+        (status = 404, description = "no such job"),
+        (status = 503, description = "over `quotas.event_streams` open at once (Retry-After)")))]
 async fn job_events(state: Shared, Path(id): Path<i64>) -> Result<Response, ApiError> {
     use axum::response::sse::{Event, KeepAlive, Sse};
     let first = state.db.job(id).await?.ok_or_else(|| not_found("job", id))?;
+    // Held by the stream until it ends or the client leaves.
+    let Ok(permit) = state.event_streams.clone().try_acquire_owned() else {
+        let most = state.file.competition.quotas.event_streams;
+        let mut e = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{most} job event streams are open (the most at once): retry, or poll GET /api/jobs/{id}"),
+        );
+        e.retry_after = Some(5);
+        return Err(e);
+    };
     let db = state.db.clone();
-    // (the job to send now, the last sent (state, done, attempts), the stream is over)
-    let seed = (Some(first), None::<(String, i64, i64)>, false);
-    let stream = futures_util::stream::unfold(seed, move |(mut next, mut last, over)| {
+    // (the job to send now, the last sent (state, done, attempts), the stream is over, the permit)
+    let seed = (Some(first), None::<(String, i64, i64)>, false, permit);
+    let stream = futures_util::stream::unfold(seed, move |(mut next, mut last, over, permit)| {
         let db = db.clone();
         async move {
             if over {
@@ -587,7 +598,7 @@ async fn job_events(state: Shared, Path(id): Path<i64>) -> Result<Response, ApiE
                 last = Some(key);
                 let done = ["succeeded", "failed", "cancelled"].contains(&job.state.as_str());
                 let event = Event::default().event("job").json_data(job_view(&job));
-                return Some((event, (None, last, done)));
+                return Some((event, (None, last, done, permit)));
             }
         }
     });

@@ -114,6 +114,8 @@ pub struct State {
     pub role: Role,
     /// Validations running now (bounded: each runs a smoke simulation).
     pub validations: tokio::sync::Semaphore,
+    /// Job event streams open now (bounded by `quotas.event_streams`).
+    pub event_streams: Arc<tokio::sync::Semaphore>,
     /// Counters for `GET /metrics`.
     pub metrics: metrics::Metrics,
     /// Per-IP request rate limit.
@@ -220,6 +222,7 @@ pub async fn serve(options: ServeOptions, handle: tokio::runtime::Handle) -> Res
     let instances = (per_run * (workers + 1) + 16).min(100_000) as u32;
     let engine = SandboxEngine::with_cache(EngineSettings::for_limits(&file.config.sandbox, instances), cache)?;
     let random: [u8; 4] = rand::random();
+    let event_streams = Arc::new(tokio::sync::Semaphore::new(file.competition.quotas.event_streams as usize));
     let state = Arc::new(State {
         file,
         db,
@@ -232,6 +235,7 @@ pub async fn serve(options: ServeOptions, handle: tokio::runtime::Handle) -> Res
         worker_tick: AtomicU64::new(0),
         role: options.role,
         validations: tokio::sync::Semaphore::new(2),
+        event_streams,
         metrics: metrics::Metrics::default(),
         limiter: api::RateLimiter::default(),
         token_limiter: api::RateLimiter::default(),

@@ -69,6 +69,37 @@ pub struct Receipt {
     pub standings: Vec<Standing>,
 }
 
+impl Receipt {
+    /// The receipt of `results` as a bundle writes them: `config_text` as `config.toml`,
+    /// `results_json` (the results serialised) as `results.json`, the `modules` bundled and the
+    /// entrants `excluded` (name, reason). Version and backend are those of `results`.
+    pub fn of_run(
+        results: &RunResults,
+        config_text: &str,
+        results_json: &str,
+        modules: Vec<BundledModule>,
+        excluded: Vec<(String, String)>,
+    ) -> Self {
+        Self {
+            receipt_version: RECEIPT_VERSION,
+            engine_version: results.engine_version.clone(),
+            backend: results.config.run.backend,
+            seeds: results.seeds,
+            config: "config.toml".into(),
+            config_sha256: sha256_hex(config_text.as_bytes()),
+            modules,
+            excluded,
+            results: "results.json".into(),
+            results_sha256: sha256_hex(results_json.as_bytes()),
+            standings: results
+                .strategies
+                .iter()
+                .map(|s| Standing { name: s.name.clone(), mean_edge: s.mean_edge, stderr_edge: s.stderr_edge })
+                .collect(),
+        }
+    }
+}
+
 /// A bundle that could not be made or checked.
 #[derive(Debug, thiserror::Error)]
 pub enum ReceiptError {
@@ -159,23 +190,8 @@ pub fn submit(config: &Config, out: &Path, options: &RunOptions) -> Result<(Rece
     for (module, summary) in modules.iter_mut().zip(results.strategies.iter()) {
         module.name = summary.name.clone();
     }
-    let receipt = Receipt {
-        receipt_version: RECEIPT_VERSION,
-        engine_version: crate::ENGINE_VERSION.to_string(),
-        backend: bundled.run.backend,
-        seeds: results.seeds,
-        config: "config.toml".into(),
-        config_sha256: sha256_hex(text.as_bytes()),
-        modules,
-        excluded,
-        results: "results.json".into(),
-        results_sha256: sha256_hex(json.as_bytes()),
-        standings: results
-            .strategies
-            .iter()
-            .map(|s| Standing { name: s.name.clone(), mean_edge: s.mean_edge, stderr_edge: s.stderr_edge })
-            .collect(),
-    };
+    // A fresh run: its version is this engine's and its backend the bundled config's.
+    let receipt = Receipt::of_run(&results, &text, &json, modules, excluded);
     let receipt_path = out.join("receipt.json");
     let receipt_json = serde_json::to_string_pretty(&receipt)
         .map_err(|e| ReceiptError::Malformed { path: receipt_path.clone(), message: e.to_string() })?;

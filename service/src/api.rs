@@ -10,7 +10,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use utoipa::OpenApi;
 
 use crate::State;
@@ -141,14 +140,7 @@ async fn rate_limit(
     if let Err(seconds) = state.limiter.take(peer.ip(), quotas.requests_per_minute) {
         return refused(seconds, "too many requests from your address");
     }
-    let token = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty());
-    if let Some(token) = token
+    if let Some(token) = bearer(request.headers())
         && let Err(seconds) = state.token_limiter.take(crate::token_hash(token), quotas.requests_per_token_per_minute)
     {
         return refused(seconds, "too many requests with your token");
@@ -287,15 +279,19 @@ async fn competition(state: Shared) -> Json<serde_json::Value> {
     }))
 }
 
-async fn caller(state: &State, headers: &HeaderMap) -> Result<Caller, ApiError> {
-    let unauthorized = || ApiError::new(StatusCode::UNAUTHORIZED, "a valid 'Authorization: Bearer TOKEN' is required");
-    let token = headers
+/// The non-empty token of an `Authorization: Bearer TOKEN` header, trimmed.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
-        .filter(|t| !t.is_empty() && t.len() <= 200)
-        .ok_or_else(unauthorized)?;
+        .filter(|t| !t.is_empty())
+}
+
+async fn caller(state: &State, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    let unauthorized = || ApiError::new(StatusCode::UNAUTHORIZED, "a valid 'Authorization: Bearer TOKEN' is required");
+    let token = bearer(headers).filter(|t| t.len() <= 200).ok_or_else(unauthorized)?;
     state.db.caller(&crate::token_hash(token)).await?.ok_or_else(unauthorized)
 }
 
@@ -380,13 +376,11 @@ async fn submit_inner(state: &Arc<State>, headers: &HeaderMap, mut multipart: Mu
     let Some(bytes) = module else {
         return Err(ApiError::new(StatusCode::BAD_REQUEST, "the multipart part 'module' (the .wasm bytes) is missing"));
     };
-    let sha256: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    let sha256 = amm_engine::sandbox::sha256_hex(&bytes);
 
     // The same bytes from the same submitter: never evaluated twice.
     if let Some(existing) = state.db.find_submission(&who.handle, &sha256).await? {
-        let jobs: Vec<i64> = state.db.jobs_of(existing.id).await?.iter().map(|j| j.id).collect();
-        let body = Accepted { submission: existing.id, job: jobs.first().copied().unwrap_or(0), jobs, duplicate: true };
-        return Ok((StatusCode::OK, Json(body)).into_response());
+        return duplicate(state, existing.id).await;
     }
 
     // Quotas.
@@ -478,15 +472,24 @@ async fn submit_inner(state: &Arc<State>, headers: &HeaderMap, mut multipart: Mu
         Inserted::New(id, jobs) => {
             state.wake.notify_waiters();
             tracing::info!(submission = id, submitter = %who.handle, "accepted");
-            let body = Accepted { submission: id, job: jobs.first().copied().unwrap_or(0), jobs, duplicate: false };
-            Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+            Ok(accepted(id, jobs, false))
         }
-        Inserted::Duplicate(id) => {
-            let jobs: Vec<i64> = state.db.jobs_of(id).await?.iter().map(|j| j.id).collect();
-            let body = Accepted { submission: id, job: jobs.first().copied().unwrap_or(0), jobs, duplicate: true };
-            Ok((StatusCode::OK, Json(body)).into_response())
-        }
+        Inserted::Duplicate(id) => duplicate(state, id).await,
     }
+}
+
+/// The answer to an upload of submission `id` with its `jobs`: 202 when new, 200 for the same
+/// bytes submitted before.
+fn accepted(submission: i64, jobs: Vec<i64>, duplicate: bool) -> Response {
+    let status = if duplicate { StatusCode::OK } else { StatusCode::ACCEPTED };
+    let body = Accepted { submission, job: jobs.first().copied().unwrap_or(0), jobs, duplicate };
+    (status, Json(body)).into_response()
+}
+
+/// The answer to bytes submitted before: the earlier submission `id` and its jobs.
+async fn duplicate(state: &State, id: i64) -> Result<Response, ApiError> {
+    let jobs = state.db.jobs_of(id).await?.iter().map(|j| j.id).collect();
+    Ok(accepted(id, jobs, true))
 }
 
 /// Progress of a job, in simulations.
@@ -552,14 +555,25 @@ async fn job(state: Shared, Path(id): Path<i64>) -> Result<Json<JobView>, ApiErr
 /// final state.
 #[utoipa::path(get, path = "/api/jobs/{id}/events", params(("id" = i64, Path, description = "job id")),
     responses((status = 200, description = "text/event-stream of `job` events", content_type = "text/event-stream"),
-        (status = 404, description = "no such job")))]
+        (status = 404, description = "no such job"),
+        (status = 503, description = "over `quotas.event_streams` open at once (Retry-After)")))]
 async fn job_events(state: Shared, Path(id): Path<i64>) -> Result<Response, ApiError> {
     use axum::response::sse::{Event, KeepAlive, Sse};
     let first = state.db.job(id).await?.ok_or_else(|| not_found("job", id))?;
+    // Held by the stream until it ends or the client leaves.
+    let Ok(permit) = state.event_streams.clone().try_acquire_owned() else {
+        let most = state.file.competition.quotas.event_streams;
+        let mut e = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{most} job event streams are open (the most at once): retry, or poll GET /api/jobs/{id}"),
+        );
+        e.retry_after = Some(5);
+        return Err(e);
+    };
     let db = state.db.clone();
-    // (the job to send now, the last sent (state, done, attempts), the stream is over)
-    let seed = (Some(first), None::<(String, i64, i64)>, false);
-    let stream = futures_util::stream::unfold(seed, move |(mut next, mut last, over)| {
+    // (the job to send now, the last sent (state, done, attempts), the stream is over, the permit)
+    let seed = (Some(first), None::<(String, i64, i64)>, false, permit);
+    let stream = futures_util::stream::unfold(seed, move |(mut next, mut last, over, permit)| {
         let db = db.clone();
         async move {
             if over {
@@ -584,7 +598,7 @@ async fn job_events(state: Shared, Path(id): Path<i64>) -> Result<Response, ApiE
                 last = Some(key);
                 let done = ["succeeded", "failed", "cancelled"].contains(&job.state.as_str());
                 let event = Event::default().event("job").json_data(job_view(&job));
-                return Some((event, (None, last, done)));
+                return Some((event, (None, last, done, permit)));
             }
         }
     });

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use amm_engine::receipt::{BundledModule, RECEIPT_VERSION, Receipt, Standing};
+use amm_engine::receipt::{BundledModule, Receipt};
 use amm_engine::report::RunResults;
 use amm_engine::sandbox::sha256_hex;
 
@@ -34,23 +34,7 @@ pub fn tar(results_json: &str, data: &Path) -> Result<Vec<u8>, String> {
     let config_text = toml::to_string_pretty(config).map_err(|e| format!("cannot serialise the config: {e}"))?;
     append(&mut archive, "bundle/config.toml", config_text.as_bytes())?;
     append(&mut archive, "bundle/results.json", results_json.as_bytes())?;
-    let receipt = Receipt {
-        receipt_version: RECEIPT_VERSION,
-        engine_version: results.engine_version.clone(),
-        backend: config.run.backend,
-        seeds: results.seeds,
-        config: "config.toml".into(),
-        config_sha256: sha256_hex(config_text.as_bytes()),
-        modules,
-        excluded: Vec::new(),
-        results: "results.json".into(),
-        results_sha256: sha256_hex(results_json.as_bytes()),
-        standings: results
-            .strategies
-            .iter()
-            .map(|s| Standing { name: s.name.clone(), mean_edge: s.mean_edge, stderr_edge: s.stderr_edge })
-            .collect(),
-    };
+    let receipt = Receipt::of_run(&results, &config_text, results_json, modules, Vec::new());
     let receipt = serde_json::to_string_pretty(&receipt).map_err(|e| e.to_string())? + "\n";
     append(&mut archive, "bundle/receipt.json", receipt.as_bytes())?;
     archive.extend_from_slice(&[0u8; 1024]);

@@ -34,11 +34,20 @@ pub struct Quotas {
     /// API requests per bearer token per minute (a token bucket as above, whichever address
     /// they come from); probes are exempt.
     pub requests_per_token_per_minute: u32,
+    /// Job event streams (`GET /api/jobs/{id}/events`) open at once over all clients; one
+    /// more is refused with 503 and Retry-After (a stream lasts until its job ends).
+    pub event_streams: u32,
 }
 
 impl Default for Quotas {
     fn default() -> Self {
-        Self { per_day: 20, concurrent: 2, requests_per_minute: 600, requests_per_token_per_minute: 300 }
+        Self {
+            per_day: 20,
+            concurrent: 2,
+            requests_per_minute: 600,
+            requests_per_token_per_minute: 300,
+            event_streams: 256,
+        }
     }
 }
 
@@ -244,9 +253,11 @@ impl Competition {
             return Err("competition.accept_source = true: source uploads are not supported yet".into());
         }
         let q = self.quotas;
-        if q.per_day == 0 || q.concurrent == 0 || q.requests_per_minute == 0 || q.requests_per_token_per_minute == 0 {
-            return Err("competition.quotas: per_day, concurrent, requests_per_minute and \
-                 requests_per_token_per_minute must be at least 1"
+        if [q.per_day, q.concurrent, q.requests_per_minute, q.requests_per_token_per_minute, q.event_streams]
+            .contains(&0)
+        {
+            return Err("competition.quotas: per_day, concurrent, requests_per_minute, \
+                 requests_per_token_per_minute and event_streams must be at least 1"
                 .into());
         }
         if !(1..=64).contains(&self.round_size) {

@@ -99,7 +99,7 @@ pub struct Submission {
 /// A fresh evaluation salt: 32 random bytes, hex.
 pub fn new_salt() -> String {
     let bytes: [u8; 32] = rand::random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex(&bytes)
 }
 
 /// A job row.

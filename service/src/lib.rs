@@ -30,8 +30,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use amm_engine::builder::BuildOptions;
+use amm_engine::sandbox::sha256_hex;
 use amm_engine::sandbox::{EngineSettings, ModuleCache, SandboxEngine};
-use sha2::{Digest, Sha256};
 
 use crate::competition::CompetitionFile;
 use crate::db::{Db, Inserted, Submission};
@@ -114,6 +114,8 @@ pub struct State {
     pub role: Role,
     /// Validations running now (bounded: each runs a smoke simulation).
     pub validations: tokio::sync::Semaphore,
+    /// Job event streams open now (bounded by `quotas.event_streams`).
+    pub event_streams: Arc<tokio::sync::Semaphore>,
     /// Counters for `GET /metrics`.
     pub metrics: metrics::Metrics,
     /// Per-IP request rate limit.
@@ -172,10 +174,11 @@ pub fn create_token_blocking(data: &Path, db: Option<&str>, handle: &str, admin:
 
 /// The stored form of a token: its sha256, hex.
 pub fn token_hash(token: &str) -> String {
-    hex(&Sha256::digest(token.as_bytes()))
+    sha256_hex(token.as_bytes())
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Bytes as lowercase hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -219,6 +222,7 @@ pub async fn serve(options: ServeOptions, handle: tokio::runtime::Handle) -> Res
     let instances = (per_run * (workers + 1) + 16).min(100_000) as u32;
     let engine = SandboxEngine::with_cache(EngineSettings::for_limits(&file.config.sandbox, instances), cache)?;
     let random: [u8; 4] = rand::random();
+    let event_streams = Arc::new(tokio::sync::Semaphore::new(file.competition.quotas.event_streams as usize));
     let state = Arc::new(State {
         file,
         db,
@@ -231,6 +235,7 @@ pub async fn serve(options: ServeOptions, handle: tokio::runtime::Handle) -> Res
         worker_tick: AtomicU64::new(0),
         role: options.role,
         validations: tokio::sync::Semaphore::new(2),
+        event_streams,
         metrics: metrics::Metrics::default(),
         limiter: api::RateLimiter::default(),
         token_limiter: api::RateLimiter::default(),
@@ -303,7 +308,7 @@ async fn queue_baseline(state: &Arc<State>) -> Result<(), ServiceError> {
         amm_engine::ENGINE_VERSION,
         serde_json::to_string(config).map_err(|e| ServiceError::Other(e.to_string()))?
     );
-    let sha256 = hex(&Sha256::digest(identity.as_bytes()));
+    let sha256 = sha256_hex(identity.as_bytes());
     let jobs = plan_for(state);
     let sub = Submission {
         id: 0,

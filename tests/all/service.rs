@@ -517,6 +517,24 @@ fn serve_enforces_quotas_and_cancels_on_request() {
     assert_eq!(get(addr, "/healthz").status, 200);
 }
 
+/// Uploads the example `module` with `token` (202) and waits until its job is running with
+/// progress made but not finished. Returns (submission, job).
+fn upload_until_running(addr: SocketAddr, token: &str, module: &str) -> (i64, i64) {
+    let r = upload(addr, Some(token), &std::fs::read(example_wasm(module)).unwrap(), None);
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let (submission, job) = (r.json()["submission"].as_i64().unwrap(), r.json()["job"].as_i64().unwrap());
+    let started = Instant::now();
+    loop {
+        let view = get(addr, &format!("/api/jobs/{job}")).json();
+        assert!(started.elapsed() < Duration::from_secs(30), "never ran: {view}");
+        assert_ne!(view["state"], "succeeded", "finished before the interruption: make the job longer");
+        if view["state"] == "running" && view["progress"]["done"].as_i64().unwrap() > 0 {
+            return (submission, job);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn a_job_running_when_the_server_is_killed_completes_once_after_a_restart() {
     let scratch = Scratch::new();
@@ -525,20 +543,8 @@ fn a_job_running_when_the_server_is_killed_completes_once_after_a_restart() {
     let erin = token(&data, "erin", false);
     let mut server = Server::start(&comp, &data);
     let addr = server.addr;
-    let r = upload(addr, Some(&erin), &std::fs::read(example_wasm("starter")).unwrap(), None);
-    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
-    let (submission, job) = (r.json()["submission"].as_i64().unwrap(), r.json()["job"].as_i64().unwrap());
     // Wait until the job has made progress, then kill -9 mid-evaluation.
-    let started = Instant::now();
-    loop {
-        let view = get(addr, &format!("/api/jobs/{job}")).json();
-        assert!(started.elapsed() < Duration::from_secs(30), "never ran: {view}");
-        assert_ne!(view["state"], "succeeded", "finished before the kill: make the job longer");
-        if view["state"] == "running" && view["progress"]["done"].as_i64().unwrap() > 0 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (submission, job) = upload_until_running(addr, &erin, "starter");
     server.kill();
 
     // Restart on the same data directory: the lease expires, the reaper re-queues, the job
@@ -624,19 +630,7 @@ fn sigterm_hands_a_running_job_back_and_a_restart_finishes_it_without_a_lost_att
     let fay = token(&data, "fay", false);
     let mut server = Server::start(&comp, &data);
     let addr = server.addr;
-    let r = upload(addr, Some(&fay), &std::fs::read(example_wasm("inventory-skew")).unwrap(), None);
-    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
-    let (submission, job) = (r.json()["submission"].as_i64().unwrap(), r.json()["job"].as_i64().unwrap());
-    let started = Instant::now();
-    loop {
-        let view = get(addr, &format!("/api/jobs/{job}")).json();
-        assert!(started.elapsed() < Duration::from_secs(30), "never ran: {view}");
-        assert_ne!(view["state"], "succeeded", "finished before the signal: make the job longer");
-        if view["state"] == "running" && view["progress"]["done"].as_i64().unwrap() > 0 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (submission, job) = upload_until_running(addr, &fay, "inventory-skew");
     let pid = server.child.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     let status = server.child.wait().unwrap();
@@ -1265,4 +1259,83 @@ fn two_hundred_concurrent_leaderboard_readers_during_an_evaluation() {
     );
     assert!(p99 < Duration::from_secs(2), "p99 {p99:?}");
     assert!(elapsed < Duration::from_secs(20), "{elapsed:?}");
+}
+
+/// Sends `GET /api/jobs/{job}/events` and reads the response head. Returns the status, the
+/// Retry-After header and the connection (a stream stays open while it is held).
+fn open_events(addr: SocketAddr, job: i64) -> (u16, Option<String>, BufReader<TcpStream>) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(stream, "GET /api/jobs/{job}/events HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut reader = BufReader::new(stream);
+    let (mut status, mut retry_after, mut line) = (0, None, String::new());
+    loop {
+        line.clear();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "connection closed mid-head");
+        let l = line.trim_end();
+        if l.is_empty() {
+            return (status, retry_after, reader);
+        }
+        if status == 0 {
+            status = l.split(' ').nth(1).unwrap().parse().unwrap();
+        } else if let Some((name, value)) = l.split_once(':')
+            && name.eq_ignore_ascii_case("retry-after")
+        {
+            retry_after = Some(value.trim().to_string());
+        }
+    }
+}
+
+#[test]
+fn a_stranger_is_refused_past_the_event_stream_body_and_header_limits() {
+    let scratch = Scratch::new();
+    let data = scratch.path().join("data");
+    let comp = competition(
+        scratch.path(),
+        200,
+        10_000,
+        "[competition.quotas]\nevent_streams = 2\n[competition.jobs]\nseeds_per_job = 200\n",
+    );
+    let hal = token(&data, "hal", false);
+    let server = Server::start(&comp, &data);
+    let addr = server.addr;
+
+    // Bodies: 64 KiB outside uploads, refused before authentication is even looked at.
+    let hide = "/api/admin/submissions/1/hide";
+    assert_eq!(request(addr, "POST", hide, &[], &[b' '; 1000]).status, 401, "under the limit: authentication");
+    let r = request(addr, "POST", hide, &[], &vec![b' '; 70 * 1024]);
+    assert_eq!(r.status, 413, "{}", String::from_utf8_lossy(&r.body));
+
+    // Headers: at most 100 in a request (with the helper's Host, Connection, Content-Length).
+    let many: Vec<(&str, String)> = (0..98).map(|i| ("X-Filler", i.to_string())).collect();
+    assert_eq!(request(addr, "GET", "/api/competition", &many[..97], b"").status, 200);
+    assert_eq!(request(addr, "GET", "/api/competition", &many, b"").status, 431);
+
+    // Event streams: two open at once; a third is refused until one closes.
+    let r = upload(addr, Some(&hal), &std::fs::read(example_wasm("starter")).unwrap(), None);
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let job = r.json()["job"].as_i64().unwrap();
+    let (status, _, first) = open_events(addr, job);
+    assert_eq!(status, 200);
+    let (status, _, _second) = open_events(addr, job);
+    assert_eq!(status, 200);
+    let r = get(addr, &format!("/api/jobs/{job}/events"));
+    assert_eq!(r.status, 503, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.header("retry-after"), Some("5"));
+    assert!(r.json()["error"].as_str().unwrap().starts_with("2 job event streams are open"), "{}", r.json());
+    assert_eq!(get(addr, &format!("/api/jobs/{job}")).status, 200, "polling is not limited");
+    drop(first);
+    let started = Instant::now();
+    loop {
+        let (status, retry_after, _stream) = open_events(addr, job);
+        if status == 200 {
+            break;
+        }
+        assert_eq!((status, retry_after.as_deref()), (503, Some("5")));
+        assert!(started.elapsed() < Duration::from_secs(30), "the closed stream's place never freed");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The place was freed by the client leaving, not by the job ending.
+    let state = get(addr, &format!("/api/jobs/{job}")).json()["state"].clone();
+    assert!(state == "queued" || state == "running", "{state}: make the job longer");
 }

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State as Extract};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -214,8 +215,9 @@ async fn healthz() -> Json<serde_json::Value> {
 /// or finished a shard within the last two leases (at least 10 s).
 #[utoipa::path(get, path = "/readyz", responses((status = 200, description = "ready"), (status = 503, description = "not ready")))]
 async fn readyz(state: Shared) -> Response {
-    let db = state.db.ping().await;
-    let queue = state.db.queue_depth().await.ok();
+    let probe = probe(&state).await;
+    let count =
+        |name: &str| probe.jobs.as_ref().map(|jobs| jobs.iter().find(|(s, _)| s == name).map_or(0, |(_, n)| *n));
     let workers = match state.role {
         crate::Role::Web => "elsewhere".to_string(),
         _ => {
@@ -225,22 +227,55 @@ async fn readyz(state: Shared) -> Response {
             if now_ms() - tick < patience { "alive".into() } else { "stalled".into() }
         }
     };
-    let ready = db.is_ok() && workers != "stalled";
+    let ready = probe.database.is_ok() && workers != "stalled";
     let body = json!({
         "ready": ready,
-        "database": db.map_or_else(|e| e.to_string(), |()| "ok".into()),
+        "database": probe.database.as_ref().map_or_else(Clone::clone, |()| "ok".into()),
         "workers": workers,
-        "queued": queue.map(|q| q.0),
-        "running": queue.map(|q| q.1),
+        "queued": count("queued"),
+        "running": count("running"),
     });
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(body)).into_response()
 }
 
+/// What the probes read from the database, and when.
+#[derive(Clone, Debug)]
+pub struct Probe {
+    at: std::time::Instant,
+    /// `Ok` when the database answered; else its error.
+    database: Result<(), String>,
+    /// Jobs by state, when the database answered.
+    jobs: Option<Vec<(String, i64)>>,
+}
+
+/// The probes' figures, read from the database at most once a second; concurrent callers
+/// share one read.
+async fn probe(state: &State) -> Probe {
+    let mut cached = state.probes.lock().await;
+    if let Some(p) = cached.as_ref().filter(|p| p.at.elapsed() < Duration::from_secs(1)) {
+        return p.clone();
+    }
+    state.metrics.probe_refreshes.fetch_add(1, Ordering::Relaxed);
+    let (database, jobs) = match state.db.jobs_by_state().await {
+        Ok(jobs) => (Ok(()), Some(jobs)),
+        Err(e) => (Err(e.to_string()), None),
+    };
+    let fresh = Probe { at: std::time::Instant::now(), database, jobs };
+    *cached = Some(fresh.clone());
+    fresh
+}
+
 /// Prometheus metrics: jobs by state, uploads by outcome, lease expiries, job durations.
 #[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 async fn metrics(state: Shared) -> Result<Response, ApiError> {
-    let jobs = state.db.jobs_by_state().await?;
+    let probe = probe(&state).await;
+    let jobs = probe.jobs.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("database: {}", probe.database.err().unwrap_or_default()),
+        )
+    })?;
     let text = state.metrics.render(&jobs);
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
@@ -343,6 +378,7 @@ async fn submit_inner(state: &Arc<State>, headers: &HeaderMap, mut multipart: Mu
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE { too_large() } else { ApiError::new(e.status(), e.body_text()) }
     };
     let mut module: Option<Vec<u8>> = None;
+    let mut source: Option<Vec<u8>> = None;
     let mut name: Option<String> = None;
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
         match field.name() {
@@ -356,6 +392,16 @@ async fn submit_inner(state: &Arc<State>, headers: &HeaderMap, mut multipart: Mu
                 }
                 module = Some(bytes);
             }
+            Some("source") => {
+                let mut bytes = Vec::new();
+                while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+                    bytes.extend_from_slice(&chunk);
+                    if bytes.len() as u64 > limit {
+                        return Err(too_large());
+                    }
+                }
+                source = Some(bytes);
+            }
             Some("name") => {
                 let text = field.text().await.map_err(multipart_error)?;
                 let text = text.trim().to_string();
@@ -367,14 +413,30 @@ async fn submit_inner(state: &Arc<State>, headers: &HeaderMap, mut multipart: Mu
             Some(other) => {
                 return Err(ApiError::new(
                     StatusCode::BAD_REQUEST,
-                    format!("unexpected part {other:?}: send 'module' and optionally 'name'"),
+                    format!("unexpected part {other:?}: send 'module' (or 'source') and optionally 'name'"),
                 ));
             }
             None => return Err(ApiError::new(StatusCode::BAD_REQUEST, "a multipart part without a name")),
         }
     }
-    let Some(bytes) = module else {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "the multipart part 'module' (the .wasm bytes) is missing"));
+    let bytes = match (module, source) {
+        (Some(bytes), None) => bytes,
+        (None, Some(source)) => {
+            check_quotas(state, &who.handle).await?;
+            build_uploaded_source(state, source).await?
+        }
+        (Some(_), Some(_)) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "send either the part 'module' or the part 'source', not both",
+            ));
+        }
+        (None, None) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "the multipart part 'module' (the .wasm bytes) is missing",
+            ));
+        }
     };
     let sha256 = amm_engine::sandbox::sha256_hex(&bytes);
 
@@ -383,28 +445,7 @@ async fn submit_inner(state: &Arc<State>, headers: &HeaderMap, mut multipart: Mu
         return duplicate(state, existing.id).await;
     }
 
-    // Quotas.
-    let quotas = state.file.competition.quotas;
-    let day_ms = 86_400_000;
-    let (pending, recent) = state.db.quota_usage(&who.handle, now_ms() - day_ms).await?;
-    if pending >= i64::from(quotas.concurrent) {
-        let mut e = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!("{pending} of your submissions are still being evaluated (at most {} at once)", quotas.concurrent),
-        );
-        e.retry_after = Some(state.file.competition.jobs.lease_seconds.max(5));
-        return Err(e);
-    }
-    if recent.len() as u64 >= u64::from(quotas.per_day) {
-        let oldest = recent.first().copied().unwrap_or_else(now_ms);
-        let wait_ms = (oldest + day_ms - now_ms()).max(1000);
-        let mut e = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!("{} submissions in the last 24 hours (at most {})", recent.len(), quotas.per_day),
-        );
-        e.retry_after = Some((wait_ms as u64).div_ceil(1000));
-        return Err(e);
-    }
+    check_quotas(state, &who.handle).await?;
 
     // Every check of `amm-engine validate`, off the async runtime, a bounded number at once.
     let permit = state
@@ -475,6 +516,94 @@ async fn submit_inner(state: &Arc<State>, headers: &HeaderMap, mut multipart: Mu
             Ok(accepted(id, jobs, false))
         }
         Inserted::Duplicate(id) => duplicate(state, id).await,
+    }
+}
+
+/// The submitter's quotas: 429 with Retry-After when `handle` has `quotas.concurrent`
+/// submissions still being evaluated, or `quotas.per_day` accepted in the last 24 hours.
+async fn check_quotas(state: &Arc<State>, handle: &str) -> Result<(), ApiError> {
+    let quotas = state.file.competition.quotas;
+    let day_ms = 86_400_000;
+    let (pending, recent) = state.db.quota_usage(handle, now_ms() - day_ms).await?;
+    if pending >= i64::from(quotas.concurrent) {
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("{pending} of your submissions are still being evaluated (at most {} at once)", quotas.concurrent),
+        );
+        e.retry_after = Some(state.file.competition.jobs.lease_seconds.max(5));
+        return Err(e);
+    }
+    if recent.len() as u64 >= u64::from(quotas.per_day) {
+        let oldest = recent.first().copied().unwrap_or_else(now_ms);
+        let wait_ms = (oldest + day_ms - now_ms()).max(1000);
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("{} submissions in the last 24 hours (at most {})", recent.len(), quotas.per_day),
+        );
+        e.retry_after = Some((wait_ms as u64).div_ceil(1000));
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// Builds an uploaded single-file source with the hardened builder (screening, fixed
+/// manifest, offline, time and resource limits) and returns the module's bytes.
+///
+/// Errors: 422 when the competition does not accept source, when the source is not UTF-8, is
+/// refused by the screen (the line named) or does not compile (the compiler's diagnostics,
+/// naming `submission.rs`); 507 when the source cannot be stored; 503 when no toolchain is there.
+async fn build_uploaded_source(state: &Arc<State>, source: Vec<u8>) -> Result<Vec<u8>, ApiError> {
+    let refused = |name: &str, detail: String| {
+        let check = CheckView { name: name.into(), outcome: "FAIL".into(), detail: detail.clone() };
+        let body =
+            json!({ "error": format!("the source was refused: {detail}"), "failed": [&check], "checks": [&check] });
+        ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, body, retry_after: None }
+    };
+    if !state.file.competition.accept_source {
+        return Err(refused(
+            "source",
+            "this competition accepts modules only: build your strategy (`amm-engine validate my_strategy.rs` \
+             builds a single file and prints the module's path) and upload the .wasm as the part 'module'"
+                .into(),
+        ));
+    }
+    let text = String::from_utf8(source).map_err(|_| refused("source", "the source is not UTF-8 text".into()))?;
+    let sha = amm_engine::sandbox::sha256_hex(text.as_bytes());
+    let dir = state.data.join("sources");
+    let storage =
+        |e: std::io::Error| ApiError::new(StatusCode::INSUFFICIENT_STORAGE, format!("cannot store the source: {e}"));
+    std::fs::create_dir_all(&dir).map_err(storage)?;
+    // Named by its hash under the data directory: no client-chosen path.
+    let path = dir.join(format!("{sha}.rs"));
+    std::fs::write(&path, &text).map_err(storage)?;
+    let options = amm_engine::single_file::SourceOptions {
+        cache_dir: state.data.join("builds"),
+        ..amm_engine::single_file::SourceOptions::default()
+    };
+    let permit = state
+        .validations
+        .acquire()
+        .await
+        .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting down"))?;
+    let built = {
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || amm_engine::single_file::build_source(&path, &options))
+            .await
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("build: {e}")))?
+    };
+    drop(permit);
+    // Messages name the file the way the submitter knows it, not our data directory.
+    let shown = |message: String| message.replace(&path.display().to_string(), "submission.rs");
+    match built {
+        Ok(built) => std::fs::read(&built.wasm)
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("reading the built module: {e}"))),
+        Err(e @ amm_engine::builder::BuildError::Refused { .. }) => Err(refused("screen", shown(e.to_string()))),
+        Err(e @ amm_engine::builder::BuildError::Spawn(_))
+        | Err(e @ amm_engine::builder::BuildError::TargetMissing(_)) => {
+            tracing::error!(error = %e, "cannot build uploaded sources");
+            Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("the server cannot build sources now: {e}")))
+        }
+        Err(e) => Err(refused("build", shown(e.to_string()))),
     }
 }
 
@@ -725,6 +854,13 @@ async fn results_json(state: Shared, Path(id): Path<i64>) -> Result<Response, Ap
         (status = 404, description = "no such evaluated submission")))]
 async fn bundle_tar(state: Shared, Path(id): Path<i64>) -> Result<Response, ApiError> {
     let text = state.db.results(id).await?.ok_or_else(|| not_found("evaluated submission", id))?;
+    // A few archives at once: each reads the module and the results from disk.
+    let Ok(_permit) = state.bundles.try_acquire() else {
+        let mut e =
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "bundles are being built for others: try again shortly");
+        e.retry_after = Some(1);
+        return Err(e);
+    };
     let data = state.data.clone();
     let archive = tokio::task::spawn_blocking(move || crate::bundle::tar(&text, &data))
         .await

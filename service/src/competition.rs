@@ -37,6 +37,13 @@ pub struct Quotas {
     /// Job event streams (`GET /api/jobs/{id}/events`) open at once over all clients; one
     /// more is refused with 503 and Retry-After (a stream lasts until its job ends).
     pub event_streams: u32,
+    /// HTTP connections open at once over all clients; past it, new connections wait in the
+    /// listen backlog until one closes. Default 1024.
+    pub connections: u32,
+    /// Seconds a client has to send a request's complete header block (on a new or a
+    /// kept-alive connection) before the connection is closed: a slow client cannot hold a
+    /// connection without sending a request. Default 10.
+    pub header_timeout_seconds: u64,
 }
 
 impl Default for Quotas {
@@ -47,6 +54,8 @@ impl Default for Quotas {
             requests_per_minute: 600,
             requests_per_token_per_minute: 300,
             event_streams: 256,
+            connections: 1024,
+            header_timeout_seconds: 10,
         }
     }
 }
@@ -87,7 +96,10 @@ pub struct Competition {
     /// Largest accepted module, bytes.
     #[serde(default = "default_max_upload")]
     pub max_upload_bytes: u64,
-    /// Whether strategy source may be uploaded (not supported yet: must be false).
+    /// Whether a single-file Rust strategy may be uploaded as source (multipart part `source`)
+    /// instead of a module. Default false. When true, the source is screened and built only by
+    /// the hardened single-file builder (`amm_engine::single_file`: fixed manifest, no build
+    /// script, offline, time and resource limits) and then checked like any module.
     #[serde(default)]
     pub accept_source: bool,
     /// Per-submitter quotas.
@@ -249,15 +261,20 @@ impl Competition {
         if !(1..=64 << 20).contains(&self.max_upload_bytes) {
             return Err(format!("competition.max_upload_bytes = {}: 1 to 67108864", self.max_upload_bytes));
         }
-        if self.accept_source {
-            return Err("competition.accept_source = true: source uploads are not supported yet".into());
-        }
         let q = self.quotas;
-        if [q.per_day, q.concurrent, q.requests_per_minute, q.requests_per_token_per_minute, q.event_streams]
-            .contains(&0)
+        if [
+            q.per_day,
+            q.concurrent,
+            q.requests_per_minute,
+            q.requests_per_token_per_minute,
+            q.event_streams,
+            q.connections,
+        ]
+        .contains(&0)
+            || q.header_timeout_seconds == 0
         {
             return Err("competition.quotas: per_day, concurrent, requests_per_minute, \
-                 requests_per_token_per_minute and event_streams must be at least 1"
+                 requests_per_token_per_minute, event_streams, connections and header_timeout_seconds must be at least 1"
                 .into());
         }
         if !(1..=64).contains(&self.round_size) {
@@ -315,12 +332,12 @@ hidden_seeds = { start = 1000000, count = 4 }
     }
 
     #[test]
-    fn overlapping_seeds_and_source_uploads_are_refused() {
+    fn overlapping_seeds_are_refused_and_source_uploads_can_be_turned_on() {
         let text = BASE.replace("start = 1000000", "start = 3");
         let err = CompetitionFile::parse(&text, Path::new("c.toml")).unwrap_err();
         assert!(err.to_string().contains("overlaps"), "{err}");
-        let err = CompetitionFile::parse(&format!("{BASE}accept_source = true\n"), Path::new("c.toml")).unwrap_err();
-        assert!(err.to_string().contains("accept_source"), "{err}");
+        let file = CompetitionFile::parse(&format!("{BASE}accept_source = true\n"), Path::new("c.toml")).unwrap();
+        assert!(file.competition.accept_source);
     }
 
     #[test]

@@ -339,12 +339,6 @@ impl Db {
         }
     }
 
-    /// Checks the database answers.
-    pub async fn ping(&self) -> Result<(), DbError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
     /// Stores a token's hash for `handle`.
     pub async fn insert_token(&self, hash: &str, handle: &str, admin: bool) -> Result<(), DbError> {
         sqlx::query("INSERT INTO tokens (hash, handle, admin, created_at) VALUES ($1, $2, $3, $4)")
@@ -914,17 +908,6 @@ impl Db {
         let sql = format!("SELECT {SUBMISSION_COLUMNS} FROM submissions WHERE round = $1 ORDER BY id");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_all(&self.pool).await?;
         Ok(rows.iter().map(submission).collect::<Result<_, _>>()?)
-    }
-
-    /// Jobs waiting and running (for readiness and logs).
-    pub async fn queue_depth(&self) -> Result<(i64, i64), DbError> {
-        let row = sqlx::query(
-            "SELECT CAST(COALESCE(SUM(CASE WHEN state = 'queued' THEN 1 ELSE 0 END), 0) AS BIGINT) AS queued, \
-             CAST(COALESCE(SUM(CASE WHEN state = 'running' THEN 1 ELSE 0 END), 0) AS BIGINT) AS running FROM jobs",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        Ok((row.try_get("queued")?, row.try_get("running")?))
     }
 
     /// Jobs by state.

@@ -19,6 +19,7 @@ pub mod bundle;
 pub mod competition;
 pub mod db;
 pub mod eval;
+pub mod http;
 pub mod metrics;
 pub mod rounds;
 pub mod worker;
@@ -124,6 +125,11 @@ pub struct State {
     pub token_limiter: api::RateLimiter<String>,
     /// The last board computed, with the evaluated-submissions version it reflects.
     pub board_cache: std::sync::Mutex<Option<CachedBoard>>,
+    /// The probes' database figures, refreshed at most once a second (`/readyz`, `/metrics`
+    /// are unauthenticated and unlimited: their cost must not grow with their callers).
+    pub probes: tokio::sync::Mutex<Option<api::Probe>>,
+    /// Bundle archives being built now (at most 2; each reads a module and results from disk).
+    pub bundles: tokio::sync::Semaphore,
 }
 
 impl State {
@@ -240,6 +246,8 @@ pub async fn serve(options: ServeOptions, handle: tokio::runtime::Handle) -> Res
         limiter: api::RateLimiter::default(),
         token_limiter: api::RateLimiter::default(),
         board_cache: std::sync::Mutex::new(None),
+        probes: tokio::sync::Mutex::new(None),
+        bundles: tokio::sync::Semaphore::new(2),
     });
     queue_baseline(&state).await?;
 
@@ -261,10 +269,13 @@ pub async fn serve(options: ServeOptions, handle: tokio::runtime::Handle) -> Res
         // The first line on stdout: scripts and tests read the address from it.
         println!("listening on http://{addr}");
         tracing::info!(%addr, competition = %state.file.competition.name, "serving");
-        axum::serve(listener, api::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .map_err(io("server"))
+        let quotas = state.file.competition.quotas;
+        let limits = http::ConnectionLimits {
+            connections: quotas.connections,
+            header_timeout: Duration::from_secs(quotas.header_timeout_seconds),
+        };
+        http::serve(listener, api::router(state.clone()), limits, shutdown_signal(), Duration::from_secs(5)).await;
+        Ok(())
     };
     state.shutdown.store(true, Ordering::Relaxed);
     state.wake.notify_waiters();

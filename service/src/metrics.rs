@@ -32,6 +32,9 @@ pub struct Metrics {
     /// PostgreSQL NOTIFY messages on the jobs channel this process received (each wakes its
     /// idle workers).
     pub notifications: AtomicU64,
+    /// Times the probes' database figures were refreshed: at most once a second, however
+    /// often `/readyz` and `/metrics` are asked.
+    pub probe_refreshes: AtomicU64,
 }
 
 impl Metrics {
@@ -89,6 +92,12 @@ impl Metrics {
             out,
             "# TYPE amm_job_notifications_total counter\namm_job_notifications_total {}",
             get(&self.notifications)
+        );
+        let _ = writeln!(out, "# HELP amm_probe_refreshes_total Database reads made for /readyz and /metrics.");
+        let _ = writeln!(
+            out,
+            "# TYPE amm_probe_refreshes_total counter\namm_probe_refreshes_total {}",
+            get(&self.probe_refreshes)
         );
         out
     }

@@ -1339,3 +1339,192 @@ fn a_stranger_is_refused_past_the_event_stream_body_and_header_limits() {
     let state = get(addr, &format!("/api/jobs/{job}")).json()["state"].clone();
     assert!(state == "queued" || state == "running", "{state}: make the job longer");
 }
+
+/// Uploads one multipart part `part` holding `bytes` (a `module` or a `source`).
+fn upload_part(addr: SocketAddr, token: &str, part: &str, filename: &str, bytes: &[u8]) -> Response {
+    let boundary = "----amm-test-boundary-9c1d";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"{part}\"; filename=\"{filename}\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let headers = vec![
+        ("Content-Type", format!("multipart/form-data; boundary={boundary}")),
+        ("Authorization", format!("Bearer {token}")),
+    ];
+    request(addr, "POST", "/api/submissions", &headers, &body)
+}
+
+/// Reads until the peer closes the connection; returns when it did (None: still open at
+/// `limit`).
+fn closed_within(stream: &mut TcpStream, limit: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    stream.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    let mut buf = [0u8; 1024];
+    while started.elapsed() < limit {
+        match stream.read(&mut buf) {
+            Ok(0) => return Some(started.elapsed()),
+            Ok(_) => {} // a 408 or similar before closing is fine
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(_) => return Some(started.elapsed()), // reset
+        }
+    }
+    None
+}
+
+#[test]
+fn slow_clients_are_cut_off_at_the_header_timeout_and_cannot_hold_more_than_the_connection_cap() {
+    let scratch = Scratch::new();
+    let data = scratch.path().join("data");
+    let comp =
+        competition(scratch.path(), 2, 100, "[competition.quotas]\nconnections = 3\nheader_timeout_seconds = 2\n");
+    let server = Server::start(&comp, &data);
+    let addr = server.addr;
+    assert_eq!(get(addr, "/healthz").status, 200);
+
+    // Three slow clients fill the cap: one silent, one with half a header block, one trickling
+    // a header byte every 300 ms (it never completes the block).
+    let opened = Instant::now();
+    let mut silent = TcpStream::connect(addr).unwrap();
+    let mut half = TcpStream::connect(addr).unwrap();
+    half.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let trickler = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(addr).unwrap();
+        let started = Instant::now();
+        for byte in b"GET /healthz HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".iter() {
+            if s.write_all(&[*byte]).is_err() {
+                return Some(started.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        closed_within(&mut s, Duration::from_secs(10)).map(|d| d + started.elapsed())
+    });
+    std::thread::sleep(Duration::from_millis(300));
+
+    // A fourth client is not served while the cap is full: it is served once the header
+    // timeout has freed a slot.
+    let started = Instant::now();
+    let answer = get(addr, "/healthz");
+    let waited = started.elapsed();
+    assert_eq!(answer.status, 200);
+    assert!(waited >= Duration::from_millis(1200), "the cap of 3 connections let a 4th through after {waited:?}");
+    assert!(waited < Duration::from_secs(8), "the 4th client waited {waited:?}: slow clients were not cut off");
+
+    for (what, stream) in [("silent", &mut silent), ("half a header", &mut half)] {
+        let closed = closed_within(stream, Duration::from_secs(10)).map(|_| opened.elapsed());
+        let closed = closed.unwrap_or_else(|| panic!("the {what} client was never cut off"));
+        assert!(
+            closed >= Duration::from_millis(1500) && closed < Duration::from_secs(8),
+            "{what}: closed after {closed:?}"
+        );
+    }
+    let trickled = trickler.join().unwrap().expect("the trickling client was never cut off");
+    assert!(trickled < Duration::from_secs(8), "a client trickling its headers held its connection {trickled:?}");
+    // And the server still answers.
+    assert_eq!(get(addr, "/healthz").status, 200);
+}
+
+#[test]
+fn probes_read_the_database_at_most_once_a_second_however_often_they_are_asked() {
+    let scratch = Scratch::new();
+    let data = scratch.path().join("data");
+    let comp = competition(scratch.path(), 2, 100, "");
+    let server = Server::start(&comp, &data);
+    let addr = server.addr;
+    let refreshes = |text: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix("amm_probe_refreshes_total "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no amm_probe_refreshes_total in {text}"))
+    };
+    let before = refreshes(&String::from_utf8_lossy(&get(addr, "/metrics").body));
+    let started = Instant::now();
+    let mut asked = 0;
+    while started.elapsed() < Duration::from_millis(1500) {
+        for path in ["/readyz", "/metrics"] {
+            let r = get(addr, path);
+            assert!(r.status == 200 || r.status == 503, "{path}: {}", r.status);
+            asked += 1;
+        }
+    }
+    let after_text = String::from_utf8_lossy(&get(addr, "/metrics").body).into_owned();
+    let elapsed = started.elapsed().as_secs_f64();
+    let made = refreshes(&after_text) - before;
+    assert!(asked >= 40, "only {asked} probes were asked");
+    assert!(
+        made as f64 <= elapsed.ceil() + 2.0,
+        "{asked} probe requests in {elapsed:.1} s made {made} database reads (at most one a second allowed)"
+    );
+    // The figures are still real: readyz reports the queue from the database.
+    let ready = get(addr, "/readyz").json();
+    assert_eq!(ready["database"], "ok", "{ready}");
+    assert!(ready["queued"].is_i64() && ready["running"].is_i64(), "{ready}");
+}
+
+#[test]
+fn source_uploads_are_refused_unless_accepted_then_screened_built_and_ranked() {
+    let honest = std::fs::read(workspace().join("tests/fixtures/source/honest.rs")).unwrap();
+    let hostile = std::fs::read(workspace().join("tests/fixtures/source/unsafe.rs")).unwrap();
+
+    // Off (the default): refused with what to do instead, nothing built or queued.
+    {
+        let scratch = Scratch::new();
+        let data = scratch.path().join("data");
+        let comp = competition(scratch.path(), 2, 100, "");
+        let server = Server::start(&comp, &data);
+        let alice = token(&data, "alice", false);
+        let r = upload_part(server.addr, &alice, "source", "mine.rs", &honest);
+        assert_eq!(r.status, 422, "{}", String::from_utf8_lossy(&r.body));
+        let error = r.json()["error"].as_str().unwrap().to_string();
+        assert!(error.contains("accepts modules only") && error.contains("'module'"), "{error}");
+        assert!(!data.join("builds").exists(), "a source was built although source uploads are off");
+    }
+
+    let scratch = Scratch::new();
+    let data = scratch.path().join("data");
+    let comp = competition(scratch.path(), 4, 300, "accept_source = true\n");
+    let server = Server::start(&comp, &data);
+    let addr = server.addr;
+    let alice = token(&data, "alice", false);
+
+    // Screened before any build: the line named, our data directory never shown.
+    let r = upload_part(addr, &alice, "source", "hostile.rs", &hostile);
+    assert_eq!(r.status, 422, "{}", String::from_utf8_lossy(&r.body));
+    let body = r.json();
+    let error = body["error"].as_str().unwrap();
+    assert!(error.contains("submission.rs: refused at line 8") && error.contains("unsafe"), "{error}");
+    assert!(!error.contains(data.to_str().unwrap()), "the error shows the server's data directory: {error}");
+    assert_eq!(body["failed"][0]["name"], "screen", "{body}");
+
+    // Both parts at once: a clear 400.
+    let boundary = "b0und";
+    let both = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"module\"\r\n\r\nx\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"source\"\r\n\r\ny\r\n--{boundary}--\r\n"
+    );
+    let r = request(
+        addr,
+        "POST",
+        "/api/submissions",
+        &[
+            ("Content-Type", format!("multipart/form-data; boundary={boundary}")),
+            ("Authorization", format!("Bearer {alice}")),
+        ],
+        both.as_bytes(),
+    );
+    assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+    assert!(r.json()["error"].as_str().unwrap().contains("not both"));
+
+    // An honest single file: built, validated, evaluated and ranked under its own name.
+    let r = upload_part(addr, &alice, "source", "mine.rs", &honest);
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let id = r.json()["submission"].as_i64().unwrap();
+    let view = wait_for_submission(addr, id, Duration::from_secs(180));
+    assert_eq!(view["status"], "evaluated", "{view}");
+    let rows = board(addr);
+    let row = rows.iter().find(|r| r["submission"] == id).unwrap_or_else(|| panic!("no row for {id}: {rows:?}"));
+    assert_eq!(row["strategy"], "Single file 30 bps", "{row}");
+    assert_eq!(row["submitter"], "alice", "{row}");
+}

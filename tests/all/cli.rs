@@ -50,6 +50,31 @@ fn new_scaffolds_a_strategy_that_validates() {
 }
 
 #[test]
+fn new_single_file_writes_a_strategy_that_validates() {
+    let dir = crate::support::Scratch::new();
+    let cache = dir.path().join("cache");
+    let run = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_amm-engine"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("AMM_ENGINE_CACHE", &cache)
+            .output()
+            .unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        (output.status.success(), text)
+    };
+    let (ok, out) = run(&["new", "--single-file", "my_fees.rs"]);
+    assert!(ok && out.contains("created my_fees.rs"), "{out}");
+    let (ok, out) = run(&["validate", "my_fees.rs"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("build      PASS") && out.contains("name \"my fees\""), "{out}");
+    let (ok, out) = run(&["new", "--single-file", "my_fees.rs"]);
+    assert!(!ok && out.contains("my_fees.rs already exists"), "refuses to overwrite:\n{out}");
+    let (ok, out) = run(&["new", "--single-file", "my_fees"]);
+    assert!(!ok && out.contains("is not a .rs file name"), "{out}");
+}
+
+#[test]
 fn the_job_array_script_runs_shards_that_merge_into_the_single_run() {
     let dir = crate::support::Scratch::new();
     let out = dir.path().join("out");

@@ -158,7 +158,12 @@ fn the_readme_single_file_quick_start_works() {
     let dir = Scratch::new();
     let cache = dir.path().join("cache");
     std::fs::write(dir.path().join("my_strategy.rs"), source).unwrap();
-    let commands: Vec<&str> = readme
+    // The commands of the block after "A single file is enough" (the quick start's own block
+    // is run by tests/all/cli.rs).
+    let section = &readme[readme.find("**A single file is enough.**").expect("the single-file paragraph")..];
+    let block = &section[section.find("```sh\n").expect("its sh block")..];
+    let block = &block[..block[5..].find("```").expect("closed") + 5];
+    let commands: Vec<&str> = block
         .lines()
         .filter(|l| l.starts_with("amm-engine ") && l.contains("my_strategy.rs"))
         .map(|l| l.split('#').next().unwrap_or(l).trim())

@@ -184,7 +184,7 @@ pub fn new_strategy(dir: &Path, sdk: Option<&Path>) -> Result<Vec<PathBuf>, Scaf
 /// Writes the starter as a single-file strategy at `path` (a new `.rs` file), named after the
 /// file's stem; `amm-engine validate path` builds it against the embedded SDK. Returns `path`.
 pub fn new_single_file(path: &Path) -> Result<PathBuf, ScaffoldError> {
-    if !path.extension().is_some_and(|e| e == "rs") {
+    if path.extension().is_none_or(|e| e != "rs") {
         return Err(ScaffoldError::NotRs(path.to_path_buf()));
     }
     let stem = path.file_stem().and_then(|n| n.to_str()).ok_or_else(|| ScaffoldError::NotRs(path.to_path_buf()))?;

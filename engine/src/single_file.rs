@@ -475,7 +475,11 @@ pub fn build_source(path: &Path, options: &SourceOptions) -> Result<Built, Build
     let source = String::from_utf8(bytes).map_err(|_| io_error(path, "not UTF-8 text"))?;
     let refused = |r: Refusal| BuildError::Refused { path: path.to_path_buf(), line: Some(r.line), what: r.what };
     screen(&source).map_err(refused)?;
-    let form = prop_amm::recognise(&tokenize(&source).map_err(refused)?);
+    let tokens = tokenize(&source).map_err(refused)?;
+    let form = prop_amm::recognise(&tokens);
+    if form.is_some() {
+        prop_amm::screen(&tokens).map_err(refused)?;
+    }
     if form.is_some_and(|f| !f.has_name) {
         return Err(BuildError::Refused {
             path: path.to_path_buf(),

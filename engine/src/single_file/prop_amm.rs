@@ -124,6 +124,26 @@ pub(super) fn recognise(tokens: &[(usize, Token)]) -> Option<Form> {
     })
 }
 
+/// Attributes that edition 2024 (the SDK form's) accepts only as `unsafe(…)` — which the screen
+/// refuses — but edition 2021 (a Prop AMM file's) takes bare: refused in a Prop AMM file too.
+const UNSAFE_ATTRIBUTES: &[&str] = &["no_mangle", "export_name", "link_section"];
+
+/// The Prop AMM form's screen on top of the common one: [`UNSAFE_ATTRIBUTES`], with the line.
+pub(super) fn screen(tokens: &[(usize, Token)]) -> Result<(), super::Refusal> {
+    for (k, (line, token)) in tokens.iter().enumerate() {
+        if let Token::Ident(name) = token
+            && UNSAFE_ATTRIBUTES.contains(&name.as_str())
+            && super::in_attribute(tokens, k)
+        {
+            return Err(super::Refusal {
+                line: *line,
+                what: format!("`#[{name}]` is not allowed in a single-file strategy (it is an unsafe attribute)"),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// The glue appended to a recognised file: ABI v1 exports (through the SDK's
 /// `export_strategy!`) translating amm-engine's payloads to the file's layouts.
 pub fn glue(form: Form) -> String {
@@ -196,6 +216,23 @@ mod tests {
         let quote_only = "const NAME: &str = \"x\"; const MODEL_USED: &str = \"None\";\n\
                           fn compute_swap(d: &[u8]) -> u64 { 0 }";
         assert_eq!(form(quote_only), Some(Form { has_after_swap: false, has_name: true, has_model: true }));
+    }
+
+    #[test]
+    fn unsafe_attributes_are_refused_at_their_line() {
+        for (attribute, what) in [
+            ("#[no_mangle]", "`#[no_mangle]`"),
+            ("#[export_name = \"memcpy\"]", "`#[export_name]`"),
+            ("#[link_section = \"amm.name\"]", "`#[link_section]`"),
+        ] {
+            let source =
+                format!("const NAME: &str = \"x\";\n{attribute}\npub fn compute_swap(d: &[u8]) -> u64 {{ 0 }}");
+            let refusal = screen(&tokenize(&source).unwrap()).unwrap_err();
+            assert_eq!(refusal.line, 2, "{source}");
+            assert!(refusal.what.contains(what), "{refusal:?}");
+        }
+        let plain = "const NAME: &str = \"no_mangle\";\npub fn compute_swap(no_mangle: &[u8]) -> u64 { 0 }";
+        assert_eq!(screen(&tokenize(plain).unwrap()), Ok(()));
     }
 
     #[test]

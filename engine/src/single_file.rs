@@ -433,7 +433,13 @@ pub fn content_address(source: &str) -> String {
     if let Ok(manifest) = scaffold::standalone_sdk_manifest() {
         hasher.update(manifest.as_bytes());
     }
+    // The glue as generated (with and without the optional parts).
+    let all = prop_amm::Form { has_after_swap: true, has_name: true, has_model: true };
+    let none = prop_amm::Form { has_after_swap: false, has_name: true, has_model: false };
+    let (glue_all, glue_none) = (prop_amm::glue(all), prop_amm::glue(none));
     let fixed = [
+        ("prop-amm/glue-all.rs", glue_all.as_str()),
+        ("prop-amm/glue-none.rs", glue_none.as_str()),
         ("Cargo.toml", MANIFEST),
         ("prop-amm/Cargo.toml", prop_amm::MANIFEST),
         ("prop-amm/Cargo.lock", prop_amm::LOCK),

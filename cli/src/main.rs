@@ -180,14 +180,18 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
-    /// Create a strategy crate from the starter.
+    /// Create a strategy crate (or, with --single-file, one .rs file) from the starter.
     New {
-        /// Directory to create; its name is the crate name.
+        /// Directory to create; its name is the crate name (with --single-file: the .rs file).
         name: PathBuf,
         /// Path to an amm-strategy-sdk directory to depend on (default: the SDK embedded in
         /// this binary, written into NAME/.amm-sdk/<version>/).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "single_file")]
         sdk: Option<PathBuf>,
+        /// Write one Rust file NAME (ending in .rs) instead of a crate: the starter, built
+        /// against the embedded SDK by `amm-engine validate NAME`.
+        #[arg(long)]
+        single_file: bool,
     },
 }
 
@@ -221,7 +225,7 @@ fn main() -> ExitCode {
         Command::Submit { inputs, overrides, out, quiet } => submit_command(&inputs, &overrides, out.as_deref(), quiet),
         Command::Verify { receipt, quiet } => verify_command(&receipt, quiet),
         Command::Validate { paths } => validate_command(&paths, cache),
-        Command::New { name, sdk } => new_command(&name, sdk.as_deref()),
+        Command::New { name, sdk, single_file } => new_command(&name, sdk.as_deref(), single_file),
         Command::Serve { competition, listen, data, db, role } => {
             let options = amm_service::ServeOptions { competition, listen, data, db, role };
             amm_service::serve_blocking(options).map(|()| ExitCode::SUCCESS).map_err(anyhow::Error::from)
@@ -569,7 +573,13 @@ fn validate_command(paths: &[PathBuf], cache: Option<ModuleCache>) -> Result<Exi
     Ok(if all_passed { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-fn new_command(name: &Path, sdk: Option<&Path>) -> Result<ExitCode> {
+fn new_command(name: &Path, sdk: Option<&Path>, single_file: bool) -> Result<ExitCode> {
+    if single_file {
+        let written = scaffold::new_single_file(name)?;
+        println!("created {}", written.display());
+        println!("\nnext: amm-engine validate {}", written.display());
+        return Ok(ExitCode::SUCCESS);
+    }
     let written = scaffold::new_strategy(name, sdk)?;
     let embedded = name.join(scaffold::sdk_dir());
     for file in written.iter().filter(|f| !f.starts_with(&embedded)) {

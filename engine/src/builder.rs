@@ -92,6 +92,15 @@ pub enum BuildError {
         /// The limit, in seconds.
         seconds: f64,
     },
+    /// A single-file build broke a resource limit (compiler CPU time, address space, file size,
+    /// processes, or the built module's size) and was refused.
+    #[error("building {} was refused: it exceeded {limit}", path.display())]
+    OverLimit {
+        /// The source file.
+        path: PathBuf,
+        /// The limit broken, named with its value.
+        limit: String,
+    },
     /// Cargo succeeded but produced no `.wasm` for this crate.
     #[error("building {0} produced no .wasm: give the crate `[lib] crate-type = [\"cdylib\", \"rlib\"]`")]
     NoArtifact(PathBuf),

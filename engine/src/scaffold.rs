@@ -4,6 +4,9 @@
 //! The SDK's sources are embedded in the binary and written, versioned, into the new crate at
 //! `NAME/.amm-sdk/<version>/`; the crate depends on that copy by a relative path, so it builds
 //! offline (the SDK has no dependencies) and can be moved or shared as a whole.
+//!
+//! `amm-engine new --single-file NAME.rs` writes the starter as one file instead, for
+//! `amm-engine validate NAME.rs` (see [`crate::single_file`]).
 
 use std::path::{Path, PathBuf};
 
@@ -40,6 +43,12 @@ pub enum ScaffoldError {
     /// The name is not a valid crate name.
     #[error("{0:?} is not a valid crate name: use letters, digits, '-' and '_', starting with a letter")]
     BadName(String),
+    /// A single-file strategy's name does not end in `.rs`.
+    #[error("{0} is not a .rs file name: `new --single-file` writes one Rust source, e.g. my_strategy.rs")]
+    NotRs(PathBuf),
+    /// The file exists already.
+    #[error("{0} already exists; choose another name or remove it")]
+    FileExists(PathBuf),
     /// The directory exists and is not empty.
     #[error("{0} already exists and is not empty; choose another name or remove it")]
     Exists(PathBuf),
@@ -172,6 +181,31 @@ pub fn new_strategy(dir: &Path, sdk: Option<&Path>) -> Result<Vec<PathBuf>, Scaf
     Ok(written)
 }
 
+/// Writes the starter as a single-file strategy at `path` (a new `.rs` file), named after the
+/// file's stem; `amm-engine validate path` builds it against the embedded SDK. Returns `path`.
+pub fn new_single_file(path: &Path) -> Result<PathBuf, ScaffoldError> {
+    if path.extension().is_none_or(|e| e != "rs") {
+        return Err(ScaffoldError::NotRs(path.to_path_buf()));
+    }
+    let stem = path.file_stem().and_then(|n| n.to_str()).ok_or_else(|| ScaffoldError::NotRs(path.to_path_buf()))?;
+    if path.exists() {
+        return Err(ScaffoldError::FileExists(path.to_path_buf()));
+    }
+    let display_name = stem.replace(['-', '_'], " ");
+    let file = path.file_name().map_or_else(|| stem.to_string(), |f| f.to_string_lossy().into_owned());
+    let header = format!(
+        "// A single-file amm-engine strategy, written by `amm-engine new --single-file` from the\n\
+         // adaptive starter. `amm-engine validate {file}` builds it against the SDK embedded in\n\
+         // the binary and applies every check; `amm-engine run {file}` races it.\n"
+    );
+    let source = STARTER_SOURCE.replace(
+        "const NAME: &'static str = \"Adaptive Starter\";",
+        &format!("const NAME: &'static str = {display_name:?};"),
+    );
+    write_file(path, &format!("{header}{source}"))?;
+    Ok(path.to_path_buf())
+}
+
 fn cargo_toml(name: &str, sdk: &Path) -> String {
     let sdk = sdk.display().to_string().replace('\\', "/");
     format!(
@@ -234,6 +268,20 @@ mod tests {
         let mut embedded: Vec<String> = SDK_SOURCES.iter().map(|(p, _)| p.to_string()).collect();
         embedded.sort();
         assert_eq!(embedded, on_disk, "add new SDK files to SDK_SOURCES");
+    }
+
+    #[test]
+    fn a_single_file_strategy_passes_the_screen_and_is_named_after_the_file() {
+        let dir = std::env::temp_dir().join(format!("amm-scaffold-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("my_fee-strategy.rs");
+        new_single_file(&path).unwrap();
+        let source = std::fs::read_to_string(&path).unwrap();
+        assert!(source.contains("const NAME: &'static str = \"my fee strategy\";"), "{source}");
+        assert_eq!(crate::single_file::screen(&source), Ok(()));
+        assert!(matches!(new_single_file(&path), Err(ScaffoldError::FileExists(_))));
+        assert!(matches!(new_single_file(&dir.join("x.txt")), Err(ScaffoldError::NotRs(_))));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -10,6 +10,15 @@
 //! there is no build script and no procedural macro; the build is offline, for
 //! `wasm32-unknown-unknown`, and killed after a time limit. Compiler diagnostics name the
 //! user's file and line. A second build of the same source (and SDK) is a cache hit: no cargo.
+//!
+//! A file in the Prop AMM Challenge's form (`fn compute_swap(data: &[u8]) -> u64`, …) is
+//! recognised after screening and built unchanged through the compatibility layer of
+//! [`prop_amm`]: the same screen, a fixed and locked manifest with that challenge's
+//! dependencies, and glue translating the payloads.
+//!
+//! Cargo and every compiler it starts run under [`CompilerLimits`] (address space, CPU time per
+//! process, file size, processes; set with util-linux `prlimit`), and a built module larger
+//! than [`SourceOptions::max_module_bytes`] is refused.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -21,12 +30,17 @@ use sha2::{Digest, Sha256};
 use crate::builder::{self, BuildError, WASM_TARGET};
 use crate::scaffold;
 
+pub mod prop_amm;
+
 /// Largest accepted source file, in bytes (256 KiB).
 pub const MAX_SOURCE_BYTES: usize = 256 * 1024;
 
 /// Default limit on one build's wall time, in seconds (override with
 /// `$AMM_ENGINE_BUILD_TIMEOUT`, in seconds).
 pub const DEFAULT_BUILD_TIMEOUT_SECS: u64 = 120;
+
+/// Default largest built module, in bytes (4 MiB, the sandbox's default `max_module_bytes`).
+pub const MAX_MODULE_BYTES: u64 = 4 << 20;
 
 /// Name of the module file kept in a build directory once built (its presence is the cache hit).
 const MODULE_FILE: &str = "strategy.wasm";
@@ -69,12 +83,39 @@ pub struct SourceOptions {
     pub timeout: Duration,
     /// Largest accepted source, in bytes.
     pub max_source_bytes: usize,
+    /// Largest accepted built module, in bytes; a larger one is refused (and not cached).
+    pub max_module_bytes: u64,
+    /// Resource limits on cargo and the compilers it starts.
+    pub limits: CompilerLimits,
+}
+
+/// Resource limits on cargo and every process it starts (rustc, linker), applied per process
+/// with util-linux `prlimit` (Linux only; elsewhere builds run without them). A build that
+/// breaks one is refused with [`BuildError::OverLimit`] naming it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompilerLimits {
+    /// Virtual address space of each process, in bytes (`RLIMIT_AS`; default 4 GiB).
+    pub address_space_bytes: u64,
+    /// CPU time of each process, in seconds (`RLIMIT_CPU`; default 300 s). The soft limit sends
+    /// SIGXCPU, a hard limit one second later SIGKILL.
+    pub cpu_seconds: u64,
+    /// Largest file a process may write, in bytes (`RLIMIT_FSIZE`; default 1 GiB).
+    pub file_size_bytes: u64,
+    /// Processes and threads of the building user (`RLIMIT_NPROC`; default 4096; the kernel
+    /// does not apply it to root).
+    pub processes: u64,
+}
+
+impl Default for CompilerLimits {
+    fn default() -> Self {
+        Self { address_space_bytes: 4 << 30, cpu_seconds: 300, file_size_bytes: 1 << 30, processes: 4096 }
+    }
 }
 
 impl Default for SourceOptions {
     /// `$AMM_ENGINE_CACHE/src` (else the default cache directory's `src`, else the temporary
     /// directory's `amm-engine-src`), `$AMM_ENGINE_BUILD_TIMEOUT` seconds (else 120 s),
-    /// [`MAX_SOURCE_BYTES`].
+    /// [`MAX_SOURCE_BYTES`], [`MAX_MODULE_BYTES`], the default [`CompilerLimits`].
     fn default() -> Self {
         let cache_dir = crate::sandbox::default_cache_dir()
             .map_or_else(|| std::env::temp_dir().join("amm-engine-src"), |dir| dir.join("src"));
@@ -82,7 +123,13 @@ impl Default for SourceOptions {
             .ok()
             .and_then(|s| s.trim().parse::<u64>().ok())
             .unwrap_or(DEFAULT_BUILD_TIMEOUT_SECS);
-        Self { cache_dir, timeout: Duration::from_secs(timeout), max_source_bytes: MAX_SOURCE_BYTES }
+        Self {
+            cache_dir,
+            timeout: Duration::from_secs(timeout),
+            max_source_bytes: MAX_SOURCE_BYTES,
+            max_module_bytes: MAX_MODULE_BYTES,
+            limits: CompilerLimits::default(),
+        }
     }
 }
 
@@ -374,20 +421,32 @@ fn in_attribute(tokens: &[(usize, Token)], k: usize) -> bool {
     false
 }
 
-/// The content address of a build: the source, the SDK embedded in this binary and the fixed
-/// manifest, hashed with SHA-256 (hex).
+/// The content address of a build: the source, the SDK embedded in this binary, the fixed
+/// manifests and the Prop AMM compatibility layer, hashed with SHA-256 (hex).
 pub fn content_address(source: &str) -> String {
     let mut hasher = Sha256::new();
-    hasher.update(b"amm-engine single-file v1\0");
+    hasher.update(b"amm-engine single-file v2\0");
     hasher.update(scaffold::SDK_VERSION.as_bytes());
     hasher.update([0]);
-    hasher.update(MANIFEST.as_bytes());
     // The SDK manifest as materialised (workspace values filled in), so a change there without
     // a version bump cannot reuse a stale module.
     if let Ok(manifest) = scaffold::standalone_sdk_manifest() {
         hasher.update(manifest.as_bytes());
     }
-    for (path, contents) in scaffold::SDK_SOURCES {
+    // The glue as generated (with and without the optional parts).
+    let all = prop_amm::Form { has_after_swap: true, has_name: true, has_model: true };
+    let none = prop_amm::Form { has_after_swap: false, has_name: true, has_model: false };
+    let (glue_all, glue_none) = (prop_amm::glue(all), prop_amm::glue(none));
+    let fixed = [
+        ("prop-amm/glue-all.rs", glue_all.as_str()),
+        ("prop-amm/glue-none.rs", glue_none.as_str()),
+        ("Cargo.toml", MANIFEST),
+        ("prop-amm/Cargo.toml", prop_amm::MANIFEST),
+        ("prop-amm/Cargo.lock", prop_amm::LOCK),
+        ("prop-amm/shim/Cargo.toml", prop_amm::SHIM_MANIFEST),
+        ("prop-amm/shim/lib.rs", prop_amm::SHIM_SOURCE),
+    ];
+    for (path, contents) in scaffold::SDK_SOURCES.iter().chain(fixed.iter()) {
         hasher.update(path.as_bytes());
         hasher.update([0]);
         hasher.update((contents.len() as u64).to_le_bytes());
@@ -402,8 +461,9 @@ fn io_error(path: &Path, e: impl std::fmt::Display) -> BuildError {
     BuildError::Read { path: path.to_path_buf(), message: e.to_string() }
 }
 
-/// Screens and builds the single-file strategy at `path`; returns the `.wasm`. Refusals and
-/// compiler errors name `path` and the line.
+/// Screens and builds the single-file strategy at `path` — written against the SDK or in the
+/// Prop AMM Challenge's form — and returns the `.wasm`. Refusals and compiler errors name
+/// `path` and the line.
 pub fn build_source(path: &Path, options: &SourceOptions) -> Result<Built, BuildError> {
     let metadata = std::fs::metadata(path).map_err(|e| io_error(path, e))?;
     if metadata.len() > options.max_source_bytes as u64 {
@@ -419,7 +479,20 @@ pub fn build_source(path: &Path, options: &SourceOptions) -> Result<Built, Build
     }
     let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
     let source = String::from_utf8(bytes).map_err(|_| io_error(path, "not UTF-8 text"))?;
-    screen(&source).map_err(|r| BuildError::Refused { path: path.to_path_buf(), line: Some(r.line), what: r.what })?;
+    let refused = |r: Refusal| BuildError::Refused { path: path.to_path_buf(), line: Some(r.line), what: r.what };
+    screen(&source).map_err(refused)?;
+    let tokens = tokenize(&source).map_err(refused)?;
+    let form = prop_amm::recognise(&tokens);
+    if form.is_some() {
+        prop_amm::screen(&tokens).map_err(refused)?;
+    }
+    if form.is_some_and(|f| !f.has_name) {
+        return Err(BuildError::Refused {
+            path: path.to_path_buf(),
+            line: None,
+            what: "a Prop AMM Challenge file must define `const NAME: &str` (its display name)".into(),
+        });
+    }
 
     let dir = options.cache_dir.join(content_address(&source));
     let wasm = dir.join(MODULE_FILE);
@@ -433,11 +506,38 @@ pub fn build_source(path: &Path, options: &SourceOptions) -> Result<Built, Build
         }
         std::fs::write(&file, contents).map_err(|e| io_error(&file, e))
     };
-    write("Cargo.toml", MANIFEST)?;
-    write("src/lib.rs", &source)?;
     scaffold::materialise_sdk(&dir.join("sdk")).map_err(|e| io_error(&dir.join("sdk"), e))?;
+    match form {
+        None => {
+            write("Cargo.toml", MANIFEST)?;
+            write("src/lib.rs", &source)?;
+        }
+        Some(form) => {
+            write("Cargo.toml", prop_amm::MANIFEST)?;
+            write("Cargo.lock", prop_amm::LOCK)?;
+            write(&format!("{}/Cargo.toml", prop_amm::SHIM_DIR), prop_amm::SHIM_MANIFEST)?;
+            write(&format!("{}/src/lib.rs", prop_amm::SHIM_DIR), prop_amm::SHIM_SOURCE)?;
+            // The glue follows the file, so the file's lines keep their numbers.
+            write("src/lib.rs", &format!("{source}{}", prop_amm::glue(form)))?;
+        }
+    }
 
-    let produced = run_cargo(&dir, path, options.timeout)?;
+    let started = Instant::now();
+    if form.is_some() {
+        // The registry dependencies of the fixed, locked manifest: the source has no say in them.
+        fetch_locked(&dir, path, options, started)?;
+    }
+    let produced = run_cargo(&dir, path, options, started, form.is_some())?;
+    let size = std::fs::metadata(&produced).map_err(|e| io_error(&produced, e))?.len();
+    if size > options.max_module_bytes {
+        return Err(BuildError::OverLimit {
+            path: path.to_path_buf(),
+            limit: format!(
+                "the module-size limit: the built module is {size} bytes, over {} bytes",
+                options.max_module_bytes
+            ),
+        });
+    }
     // Copied under a temporary name and renamed, so a half-written module is never a cache hit.
     let partial = dir.join(format!("{MODULE_FILE}.{}.partial", std::process::id()));
     std::fs::copy(&produced, &partial).map_err(|e| io_error(&produced, e))?;
@@ -445,21 +545,37 @@ pub fn build_source(path: &Path, options: &SourceOptions) -> Result<Built, Build
     Ok(Built { wasm, cache_hit: false })
 }
 
-/// Runs the offline cargo build in `dir`, killed after `timeout`; returns the produced `.wasm`.
-/// Diagnostics name `user_path` instead of the copied `src/lib.rs`.
-fn run_cargo(dir: &Path, user_path: &Path, timeout: Duration) -> Result<PathBuf, BuildError> {
-    let manifest = dir.join("Cargo.toml");
+/// Finds `program` on `$PATH`.
+fn on_path(program: &str) -> Option<PathBuf> {
+    let paths = std::env::var_os("PATH")?;
+    std::env::split_paths(&paths).map(|dir| dir.join(program)).find(|p| p.is_file())
+}
+
+/// A cargo command in `dir`, under `limits` (through `prlimit` on Linux), with the build
+/// environment cleared of flags and wrappers.
+fn cargo_command(dir: &Path, limits: &CompilerLimits) -> Result<Command, BuildError> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(cargo);
+    let mut command = if cfg!(target_os = "linux") {
+        let prlimit = on_path("prlimit").ok_or_else(|| {
+            BuildError::Spawn(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "prlimit (util-linux) is not on PATH; it is needed to limit the compiler's resources",
+            ))
+        })?;
+        let mut command = Command::new(prlimit);
+        command
+            .arg(format!("--as={}", limits.address_space_bytes))
+            .arg(format!("--cpu={}:{}", limits.cpu_seconds, limits.cpu_seconds.saturating_add(1)))
+            .arg(format!("--fsize={}", limits.file_size_bytes))
+            .arg(format!("--nproc={}", limits.processes))
+            .arg("--")
+            .arg(cargo);
+        command
+    } else {
+        Command::new(cargo)
+    };
     command
-        .args(["build", "--release", "--lib", "--offline", "--target", WASM_TARGET])
-        .args(["--message-format=json-render-diagnostics"])
-        .arg("--manifest-path")
-        .arg(&manifest)
-        .arg("--target-dir")
-        .arg(dir.join("target"))
         .current_dir(dir)
-        .env("CARGO_NET_OFFLINE", "true")
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("RUSTC_WRAPPER")
@@ -474,6 +590,23 @@ fn run_cargo(dir: &Path, user_path: &Path, timeout: Duration) -> Result<PathBuf,
         // Its own process group, so a timeout kills the compilers cargo started too.
         command.process_group(0);
     }
+    Ok(command)
+}
+
+/// What a finished cargo run left.
+struct Finished {
+    status: std::process::ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `command`, killed (with its process group) once `timeout` has passed since `started`.
+fn run_limited(
+    mut command: Command,
+    user_path: &Path,
+    started: Instant,
+    timeout: Duration,
+) -> Result<Finished, BuildError> {
     let mut child = command.spawn().map_err(BuildError::Spawn)?;
     let drain = |pipe: Option<Box<dyn Read + Send>>| {
         std::thread::spawn(move || {
@@ -486,7 +619,6 @@ fn run_cargo(dir: &Path, user_path: &Path, timeout: Duration) -> Result<PathBuf,
     };
     let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
     let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let started = Instant::now();
     let status = loop {
         match child.try_wait().map_err(BuildError::Spawn)? {
             Some(status) => break status,
@@ -498,16 +630,96 @@ fn run_cargo(dir: &Path, user_path: &Path, timeout: Duration) -> Result<PathBuf,
             None => std::thread::sleep(Duration::from_millis(20)),
         }
     };
-    let stdout = stdout.join().unwrap_or_default();
-    let stderr = stderr.join().unwrap_or_default();
-    if !status.success() {
-        if builder::target_missing(&stderr) {
+    Ok(Finished { status, stdout: stdout.join().unwrap_or_default(), stderr: stderr.join().unwrap_or_default() })
+}
+
+/// The [`CompilerLimits`] a failed build broke, named with its value, judged from how cargo
+/// or a compiler ended (SIGXCPU / SIGKILL after the CPU limit, SIGXFSZ, an allocation failure).
+fn broken_limit(finished: &Finished, limits: &CompilerLimits) -> Option<String> {
+    let text = &finished.stderr;
+    #[cfg(unix)]
+    let own_signal = {
+        use std::os::unix::process::ExitStatusExt;
+        finished.status.signal()
+    };
+    #[cfg(not(unix))]
+    let own_signal: Option<i32> = None;
+    // Cargo reports a compiler's signal as "(signal: 24)" or "(signal: 24, SIGXCPU: …)".
+    let signalled = |number: i32| {
+        own_signal == Some(number)
+            || text.contains(&format!("(signal: {number})"))
+            || text.contains(&format!("(signal: {number},"))
+    };
+    if signalled(24) || signalled(9) {
+        return Some(format!("the CPU-time limit of {} s per compiler process", limits.cpu_seconds));
+    }
+    if signalled(25) || text.contains("File too large") {
+        return Some(format!("the file-size limit of {} bytes per file written", limits.file_size_bytes));
+    }
+    if text.contains("memory allocation of")
+        || text.contains("out of memory")
+        || text.contains("Cannot allocate memory")
+    {
+        return Some(format!("the address-space limit of {} bytes per compiler process", limits.address_space_bytes));
+    }
+    if text.contains("Resource temporarily unavailable") {
+        return Some(format!("the process limit of {} processes", limits.processes));
+    }
+    None
+}
+
+/// `cargo fetch --locked` of a Prop AMM build directory's fixed manifest (network allowed; the
+/// registry crates land in cargo's cache for the offline build).
+fn fetch_locked(dir: &Path, user_path: &Path, options: &SourceOptions, started: Instant) -> Result<(), BuildError> {
+    let mut command = cargo_command(dir, &options.limits)?;
+    command.args(["fetch", "--locked", "--manifest-path"]).arg(dir.join("Cargo.toml"));
+    let finished = run_limited(command, user_path, started, options.timeout)?;
+    if finished.status.success() {
+        return Ok(());
+    }
+    let lines: Vec<&str> = finished.stderr.lines().collect();
+    Err(BuildError::Failed {
+        crate_dir: user_path.to_path_buf(),
+        diagnostics: format!(
+            "fetching the Prop AMM Challenge dependencies (pinocchio 0.7, wincode 0.4) failed:\n{}",
+            lines[lines.len().saturating_sub(20)..].join("\n")
+        ),
+    })
+}
+
+/// Runs the offline cargo build in `dir`, killed once the build's time limit has passed since
+/// `started`; returns the produced `.wasm`. Diagnostics name `user_path` instead of the copied
+/// `src/lib.rs`.
+fn run_cargo(
+    dir: &Path,
+    user_path: &Path,
+    options: &SourceOptions,
+    started: Instant,
+    locked: bool,
+) -> Result<PathBuf, BuildError> {
+    let mut command = cargo_command(dir, &options.limits)?;
+    command
+        .args(["build", "--release", "--lib", "--offline", "--target", WASM_TARGET])
+        .args(["--message-format=json-render-diagnostics"])
+        .args(locked.then_some("--locked"))
+        .arg("--manifest-path")
+        .arg(dir.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(dir.join("target"))
+        .env("CARGO_NET_OFFLINE", "true");
+    let finished = run_limited(command, user_path, started, options.timeout)?;
+    if !finished.status.success() {
+        if builder::target_missing(&finished.stderr) {
             return Err(BuildError::TargetMissing(WASM_TARGET.into()));
         }
-        let rendered = builder::rendered_diagnostics(&stdout);
+        if let Some(limit) = broken_limit(&finished, &options.limits) {
+            return Err(BuildError::OverLimit { path: user_path.to_path_buf(), limit });
+        }
+        let rendered = builder::rendered_diagnostics(&finished.stdout);
         let diagnostics = if rendered.is_empty() {
             // Cargo's progress lines name the build directory, not the user's file: left out.
-            let lines: Vec<&str> = stderr
+            let lines: Vec<&str> = finished
+                .stderr
                 .lines()
                 .filter(|l| !["Compiling ", "Locking ", "Adding "].iter().any(|p| l.trim_start().starts_with(p)))
                 .collect();
@@ -520,7 +732,7 @@ fn run_cargo(dir: &Path, user_path: &Path, timeout: Duration) -> Result<PathBuf,
             diagnostics: map_paths(&diagnostics, dir, user_path),
         });
     }
-    builder::artifact_files(&stdout, None)
+    builder::artifact_files(&finished.stdout, None)
         .find(|file| file.file_name().is_some_and(|n| n == "single_file_strategy.wasm"))
         .ok_or_else(|| BuildError::NoArtifact(user_path.to_path_buf()))
 }

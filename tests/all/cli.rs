@@ -50,6 +50,101 @@ fn new_scaffolds_a_strategy_that_validates() {
 }
 
 #[test]
+fn new_single_file_writes_a_strategy_that_validates() {
+    let dir = crate::support::Scratch::new();
+    let cache = dir.path().join("cache");
+    let run = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_amm-engine"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("AMM_ENGINE_CACHE", &cache)
+            .output()
+            .unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        (output.status.success(), text)
+    };
+    let (ok, out) = run(&["new", "--single-file", "my_fees.rs"]);
+    assert!(ok && out.contains("created my_fees.rs"), "{out}");
+    let (ok, out) = run(&["validate", "my_fees.rs"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("build      PASS") && out.contains("name \"my fees\""), "{out}");
+    let (ok, out) = run(&["new", "--single-file", "my_fees.rs"]);
+    assert!(!ok && out.contains("my_fees.rs already exists"), "refuses to overwrite:\n{out}");
+    let (ok, out) = run(&["new", "--single-file", "my_fees"]);
+    assert!(!ok && out.contains("is not a .rs file name"), "{out}");
+}
+
+/// The README's author quick start, run command by command in an empty directory with the
+/// built binary: `cargo install` and `rustup` are the setup this test already has; `cd` moves;
+/// `run` gets `--steps 200 --epoch-len 100 --quiet` to stay quick; `my_amm.rs` is our Prop AMM
+/// fixture (a Prop AMM Challenge lib.rs in that challenge's form).
+#[test]
+fn the_readme_quick_start_runs_as_written() {
+    let readme = std::fs::read_to_string(workspace().join("README.md")).unwrap();
+    let marker = "<!-- quick-start: tests/all/cli.rs runs every command of the next block -->";
+    let block = &readme[readme.find(marker).expect("the quick-start marker") + marker.len()..];
+    let block = &block[block.find("```sh\n").expect("an sh block after the marker") + 6..];
+    let block = &block[..block.find("```").expect("closed")];
+    let dir = crate::support::Scratch::new();
+    let cache = dir.path().join("cache");
+    std::fs::copy(workspace().join("tests/fixtures/source/prop_amm_cfmm.rs"), dir.path().join("my_amm.rs")).unwrap();
+    let mut cwd = dir.path().to_path_buf();
+    let mut ran = Vec::new();
+    for line in block.lines() {
+        let command = line.split(" #").next().unwrap_or(line).trim();
+        if command.is_empty() || command.starts_with('#') {
+            continue;
+        }
+        let words: Vec<&str> = command.split_whitespace().collect();
+        let (program, args) = (words[0], &words[1..]);
+        let output = match program {
+            "cargo" if args.first() == Some(&"install") => continue,
+            "rustup" => continue,
+            "cd" => {
+                cwd = cwd.join(args[0]);
+                continue;
+            }
+            "amm-engine" => {
+                let mut args: Vec<&str> = args.to_vec();
+                if args[0] == "run" {
+                    args.extend(["--steps", "200", "--epoch-len", "100", "--quiet"]);
+                }
+                Command::new(env!("CARGO_BIN_EXE_amm-engine"))
+                    .args(&args)
+                    .current_dir(&cwd)
+                    .env("AMM_ENGINE_CACHE", &cache)
+                    .output()
+                    .unwrap()
+            }
+            "cargo" => Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+                .args(args)
+                .current_dir(&cwd)
+                .output()
+                .unwrap(),
+            other => panic!("the quick start runs {other:?}, which this test does not know: {command}"),
+        };
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(output.status.success(), "{command} (in {}):\n{text}", cwd.display());
+        ran.push((command.to_string(), text));
+    }
+    let names: Vec<&str> = ran.iter().map(|(c, _)| c.as_str()).collect();
+    for expected in [
+        "amm-engine new my-strategy",
+        "cargo test",
+        "amm-engine new --single-file my_single_file.rs",
+        "amm-engine validate my_amm.rs",
+        "amm-engine run my-strategy my_single_file.rs my_amm.rs --simulations 20",
+    ] {
+        assert!(names.contains(&expected), "the quick start shows `{expected}`: {names:?}");
+    }
+    // The last run raced all three forms together.
+    let (_, last) = ran.last().unwrap();
+    for name in ["my strategy", "my single file", "Prop CFMM 30 bps"] {
+        assert!(last.contains(name), "{name} raced:\n{last}");
+    }
+}
+
+#[test]
 fn the_job_array_script_runs_shards_that_merge_into_the_single_run() {
     let dir = crate::support::Scratch::new();
     let out = dir.path().join("out");

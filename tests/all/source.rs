@@ -15,11 +15,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn options(cache: &Path) -> SourceOptions {
-    SourceOptions {
-        cache_dir: cache.to_path_buf(),
-        timeout: Duration::from_secs(300),
-        max_source_bytes: MAX_SOURCE_BYTES,
-    }
+    SourceOptions { cache_dir: cache.to_path_buf(), timeout: Duration::from_secs(300), ..SourceOptions::default() }
 }
 
 /// Every hostile fixture holds its refused construct on line 8.
@@ -162,7 +158,12 @@ fn the_readme_single_file_quick_start_works() {
     let dir = Scratch::new();
     let cache = dir.path().join("cache");
     std::fs::write(dir.path().join("my_strategy.rs"), source).unwrap();
-    let commands: Vec<&str> = readme
+    // The commands of the block after "A single file is enough" (the quick start's own block
+    // is run by tests/all/cli.rs).
+    let section = &readme[readme.find("**A single file is enough.**").expect("the single-file paragraph")..];
+    let block = &section[section.find("```sh\n").expect("its sh block")..];
+    let block = &block[..block[5..].find("```").expect("closed") + 5];
+    let commands: Vec<&str> = block
         .lines()
         .filter(|l| l.starts_with("amm-engine ") && l.contains("my_strategy.rs"))
         .map(|l| l.split('#').next().unwrap_or(l).trim())
@@ -176,4 +177,139 @@ fn the_readme_single_file_quick_start_works() {
         let (ok, out) = amm_engine(&args, dir.path(), &cache);
         assert!(ok, "{command}:\n{out}");
     }
+}
+
+// ---- Prop AMM Challenge sources, built unchanged through the compatibility layer ----
+
+/// Builds `name` from the fixtures into `cache` and runs it alone against the normalizer over
+/// `simulations` seeds of 2,000 steps: (mean edge, std, mean retail edge, mean arb edge, name, model).
+fn race_alone(name: &str, cache: &Path, simulations: u32) -> (f64, f64, f64, f64, String, String) {
+    let built = build_source(&fixture(name), &options(cache)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let config = crate::support::config(&format!(
+        "[run]\nsimulations = {simulations}\nsteps = 2000\nepoch_len = 500\nthreads = 2\n\n[[strategy]]\npath = {:?}\n",
+        built.wasm.display().to_string()
+    ));
+    let results = crate::support::run(&config);
+    let s = &results.strategies[0];
+    assert_eq!(s.rejected, None, "{name}");
+    (s.mean_edge, s.std_edge, s.mean_retail_edge, s.mean_arb_edge, s.name.clone(), s.model.clone())
+}
+
+#[test]
+fn prop_amm_files_race_with_the_edges_of_their_sdk_twins() {
+    let cache = Scratch::new();
+    for (prop, twin, name, model) in [
+        ("prop_amm_cfmm.rs", "sdk_twin_cfmm.rs", "Prop CFMM 30 bps", "None"),
+        ("prop_amm_adaptive.rs", "sdk_twin_adaptive.rs", "Prop adaptive", "amm-engine fixture"),
+    ] {
+        let ours = race_alone(prop, cache.path(), 16);
+        let theirs = race_alone(twin, cache.path(), 16);
+        // NAME and MODEL_USED are carried into amm.name / amm.model.
+        assert_eq!((ours.4.as_str(), ours.5.as_str()), (name, model), "{prop}");
+        assert!(ours.0 != 0.0 && ours.2 > 0.0, "{prop} trades: {ours:?}");
+        // The same strategy, the same seeds: the same edges, bit for bit.
+        assert_eq!(
+            (ours.0.to_bits(), ours.1.to_bits(), ours.2.to_bits(), ours.3.to_bits()),
+            (theirs.0.to_bits(), theirs.1.to_bits(), theirs.2.to_bits(), theirs.3.to_bits()),
+            "{prop} {ours:?} vs {twin} {theirs:?}"
+        );
+    }
+    // The hook matters: the adaptive file is not the plain 30 bps pool.
+    let plain = race_alone("prop_amm_cfmm.rs", cache.path(), 16);
+    let adaptive = race_alone("prop_amm_adaptive.rs", cache.path(), 16);
+    assert_ne!(plain.0.to_bits(), adaptive.0.to_bits());
+}
+
+#[test]
+fn prop_amm_files_validate_through_the_cli() {
+    let dir = Scratch::new();
+    let cache = dir.path().join("cache");
+    let path = fixture("prop_amm_adaptive.rs");
+    let (ok, out) = amm_engine(&["validate", path.to_str().unwrap()], dir.path(), &cache);
+    assert!(ok, "{out}");
+    assert!(out.contains("metadata   PASS  name \"Prop adaptive\", model \"amm-engine fixture\""), "{out}");
+    assert!(out.contains("hooks      PASS"), "{out}");
+    // The build directory holds the fixed, locked manifest and amm-engine's shim, and the file
+    // unchanged at the head of src/lib.rs (so compiler lines are the file's).
+    let source = std::fs::read_to_string(&path).unwrap();
+    let build = cache.join("src").join(amm_engine::single_file::content_address(&source));
+    let lib = std::fs::read_to_string(build.join("src/lib.rs")).unwrap();
+    assert!(lib.starts_with(&source) && lib.len() > source.len(), "the glue follows the file");
+    let manifest = std::fs::read_to_string(build.join("Cargo.toml")).unwrap();
+    assert_eq!(manifest, amm_engine::single_file::prop_amm::MANIFEST);
+    assert!(build.join("Cargo.lock").is_file() && build.join("prop-amm-submission-sdk/src/lib.rs").is_file());
+}
+
+#[test]
+fn prop_amm_files_are_screened_like_any_single_file() {
+    let cache = Scratch::new();
+    let path = fixture("prop_amm_unsafe.rs");
+    match build_source(&path, &options(cache.path())) {
+        Err(e @ BuildError::Refused { line: Some(8), .. }) => {
+            assert!(e.to_string().contains("`unsafe` is not allowed"), "{e}");
+        }
+        other => panic!("expected a refusal at line 8, got {other:?}"),
+    }
+    // A file in the challenge's form without a NAME is refused before any build.
+    let nameless = cache.path().join("nameless.rs");
+    std::fs::write(&nameless, "pub fn compute_swap(data: &[u8]) -> u64 { data.len() as u64 }\n").unwrap();
+    let err = build_source(&nameless, &options(&cache.path().join("cache"))).unwrap_err();
+    assert!(matches!(err, BuildError::Refused { line: None, .. }), "{err:?}");
+    assert!(err.to_string().contains("must define `const NAME: &str`"), "{err}");
+    assert!(!cache.path().join("cache").exists(), "nothing is written for a refused source");
+}
+
+#[test]
+fn a_prop_amm_compile_error_names_the_users_file_and_line() {
+    let cache = Scratch::new();
+    let path = cache.path().join("broken_prop.rs");
+    let source = std::fs::read_to_string(fixture("prop_amm_cfmm.rs")).unwrap().replace(
+        "    (reserve_out * net / (reserve_in + net)) as u64\n",
+        "    reserve_out * net / (reserve_in + net)\n",
+    );
+    std::fs::write(&path, &source).unwrap();
+    let line = source.lines().position(|l| l.trim() == "reserve_out * net / (reserve_in + net)").unwrap() + 1;
+    let err = build_source(&path, &options(&cache.path().join("cache"))).unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, BuildError::Failed { .. }), "{text}");
+    assert!(text.contains(&format!("--> {}:{line}:", path.display())), "{text}");
+    assert!(text.contains("E0308"), "{text}");
+}
+
+// ---- Compiler resource limits ----
+
+#[test]
+fn a_source_spinning_the_compiler_is_stopped_by_the_cpu_time_limit() {
+    let cache = Scratch::new();
+    let mut opts = options(cache.path());
+    opts.limits.cpu_seconds = 2;
+    let started = Instant::now();
+    let err = build_source(&fixture("cpu_spin.rs"), &opts).unwrap_err();
+    assert!(matches!(err, BuildError::OverLimit { .. }), "{err:?}");
+    assert!(err.to_string().contains("exceeded the CPU-time limit of 2 s per compiler process"), "{err}");
+    assert!(err.to_string().contains("cpu_spin.rs"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(60), "stopped by the CPU limit, not the wall-time one");
+}
+
+#[test]
+fn a_built_module_over_the_output_size_limit_is_refused_and_not_cached() {
+    let cache = Scratch::new();
+    let mut opts = options(cache.path());
+    opts.max_module_bytes = 64;
+    let err = build_source(&fixture("honest.rs"), &opts).unwrap_err();
+    assert!(matches!(err, BuildError::OverLimit { .. }), "{err:?}");
+    assert!(err.to_string().contains("exceeded the module-size limit: the built module is"), "{err}");
+    assert!(err.to_string().contains("over 64 bytes"), "{err}");
+    let again = build_source(&fixture("honest.rs"), &options(cache.path())).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!again.cache_hit, "a refused module is not a cache hit");
+}
+
+#[test]
+fn the_compiler_limits_have_documented_defaults() {
+    let limits = amm_engine::single_file::CompilerLimits::default();
+    assert_eq!(limits.address_space_bytes, 4 << 30);
+    assert_eq!(limits.cpu_seconds, 300);
+    assert_eq!(limits.file_size_bytes, 1 << 30);
+    assert_eq!(limits.processes, 4096);
+    assert_eq!(SourceOptions::default().max_module_bytes, 4 << 20);
 }

@@ -862,23 +862,476 @@ pub fn boxes(b: &BoxChart<'_>) -> String {
 mod tests {
     use super::*;
 
+    /// A small deterministic generator for the property tests (xorshift64*).
+    struct Gen(u64);
+
+    impl Gen {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+
+        /// Uniform in [0, 1).
+        fn unit(&mut self) -> f64 {
+            (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        }
+
+        /// A value of random sign and a magnitude spread log-uniformly over 10^-6..10^9.
+        fn value(&mut self) -> f64 {
+            let sign = if self.next() % 2 == 0 { 1.0 } else { -1.0 };
+            sign * 10f64.powf(-6.0 + 15.0 * self.unit())
+        }
+    }
+
+    /// Checks the tick invariants; `covering`: the ticks enclose [lo, hi], else they lie inside it.
+    fn check(t: &Ticks, lo: f64, hi: f64, target: usize, integer: bool, covering: bool) {
+        let ctx = format!("{t:?} for [{lo:e}, {hi:e}] target {target} integer {integer}");
+        assert!([1, 2, 5].contains(&t.mantissa), "{ctx}");
+        let step = t.step();
+        assert!(step > 0.0 && step.is_finite(), "{ctx}");
+        if integer {
+            assert!(step >= 1.0, "{ctx}");
+        }
+        assert!(t.values.len() >= 2, "{ctx}");
+        assert!(t.values.len() <= target + 2, "too many ticks: {ctx}");
+        for (k, v) in t.values.iter().enumerate() {
+            let multiple = v / step;
+            assert!((multiple - multiple.round()).abs() < 1e-6, "{v:e} is not a multiple of {step:e}: {ctx}");
+            // Each tick is the f64 nearest to its decimal value, so its label is exact.
+            assert_eq!(*v, decimal(multiple.round() as i64 * t.mantissa, t.exponent), "{ctx}");
+            if k > 0 {
+                let gap = v - t.values[k - 1];
+                assert!((gap / step - 1.0).abs() < 1e-6, "uneven ticks: {ctx}");
+            }
+            let label = t.label(*v).replace('\u{2212}', "-");
+            let parsed: f64 = label.parse().unwrap_or(f64::NAN);
+            assert!((parsed - v).abs() <= step * 1e-6, "label {label} for {v:e}: {ctx}");
+        }
+        let labels: Vec<String> = t.values.iter().map(|v| t.label(*v)).collect();
+        let mut distinct = labels.clone();
+        distinct.dedup();
+        assert_eq!(distinct, labels, "{ctx}");
+        let (first, last) = (t.values[0], t.values[t.values.len() - 1]);
+        if covering {
+            assert!(first <= lo && last >= hi, "ticks do not cover the data: {ctx}");
+            assert_eq!(t.range, (first, last), "{ctx}");
+        } else {
+            let slack = step * 1e-9;
+            assert!(first >= lo - slack && last <= hi + slack, "ticks outside the range: {ctx}");
+        }
+    }
+
     #[test]
-    fn a_line_chart_has_its_labels_legend_and_tooltips() {
-        let a = [(1.0, 25.0), (2.0, 37.5)];
-        let b = [(1.0, 75.0), (2.0, 62.5)];
+    fn ticks_are_round_and_cover_awkward_ranges() {
+        let awkward = [
+            (-724.4, 100.2),
+            (-312.1, 100.2),
+            (0.0, 1.0),
+            (0.001, 0.0013),
+            (-0.3, 0.3),
+            (1e9, 1e9 + 3.0),
+            (-1e-7, 1e-7),
+            (99.99, 100.01),
+            (0.1, 0.7),
+            (3.0, 3.3),
+            (-5.0, -4.999),
+            (123_456.7, 987_654.3),
+        ];
+        for (lo, hi) in awkward {
+            for target in [3, 5, 6, 8, 12] {
+                check(&Ticks::covering(lo, hi, target, false), lo, hi, target, false, true);
+            }
+        }
+        let t = Ticks::covering(-724.4, 100.2, 6, false);
+        assert_eq!(t.values, vec![-800.0, -600.0, -400.0, -200.0, 0.0, 200.0]);
+        assert_eq!(t.label(-800.0), "\u{2212}800");
+        let t = Ticks::covering(0.1, 0.7, 6, false);
+        assert_eq!(t.values, vec![0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]);
+        assert_eq!(t.label(0.3), "0.3");
+    }
+
+    #[test]
+    fn ticks_are_round_and_cover_random_ranges() {
+        let mut g = Gen(0x9E37_79B9_7F4A_7C15);
+        for _ in 0..20_000 {
+            let a = g.value();
+            // Spans from 10^-6 of the value up to many times it, or a second random value.
+            let b = if g.next() % 2 == 0 { a + a.abs() * 10f64.powf(-6.0 + 8.0 * g.unit()) } else { g.value() };
+            let (lo, hi) = (a.min(b), a.max(b));
+            let target = 2 + (g.next() % 11) as usize;
+            let integer = g.next() % 4 == 0;
+            check(&Ticks::covering(lo, hi, target, integer), lo, hi, target, integer, true);
+            let inside = Ticks::inside(lo, hi, target, integer);
+            if inside.range == (lo, hi) {
+                check(&inside, lo, hi, target, integer, false);
+            } else {
+                // Too few round values inside: it falls back to covering ticks.
+                check(&inside, inside.range.0, inside.range.1, target, integer, true);
+            }
+        }
+    }
+
+    #[test]
+    fn degenerate_ranges_get_a_range_around_the_value() {
+        for (lo, hi) in [(0.0, 0.0), (5.0, 5.0), (-3.25, -3.25), (f64::NAN, f64::NAN), (1.0, f64::INFINITY), (2.0, 1.0)]
+        {
+            for integer in [false, true] {
+                let t = Ticks::covering(lo, hi, 5, integer);
+                let (l, h) =
+                    (if lo.is_finite() { lo.min(hi) } else { hi }, if hi.is_finite() { hi.max(lo) } else { lo });
+                let (l, h) = if l.is_finite() { (l, h) } else { (0.0, 0.0) };
+                check(&t, l, h, 5, integer, true);
+                assert!(t.range.0 < t.range.1);
+            }
+        }
+    }
+
+    #[test]
+    fn tick_labels_use_as_many_decimals_as_the_step() {
+        let t = Ticks::covering(0.0, 0.01, 5, false);
+        assert_eq!((t.mantissa, t.exponent), (2, -3));
+        assert_eq!(
+            t.values.iter().map(|v| t.label(*v)).collect::<Vec<_>>(),
+            ["0.000", "0.002", "0.004", "0.006", "0.008", "0.010"]
+        );
+        let t = Ticks::covering(-1.0, 1.0, 4, false);
+        assert_eq!(
+            t.values.iter().map(|v| t.label(*v)).collect::<Vec<_>>(),
+            ["\u{2212}1.0", "\u{2212}0.5", "0.0", "0.5", "1.0"]
+        );
+    }
+
+    /// The texts drawn as `<text>` elements (plotters writes each on its own line).
+    fn texts(svg: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut rest = svg;
+        while let Some(start) = rest.find("<text") {
+            rest = &rest[start..];
+            let Some(open_end) = rest.find('>') else { break };
+            let Some(close) = rest.find("</text>") else { break };
+            out.push(rest[open_end + 1..close].trim().to_string());
+            rest = &rest[close..];
+        }
+        out
+    }
+
+    /// The `<title>` texts of the hover targets.
+    fn tooltips(svg: &str) -> Vec<String> {
+        let tips = svg.split_once("<g class=\"chart-tips\"").map_or("", |(_, t)| t);
+        tips.split("<title>").skip(1).filter_map(|t| t.split_once("</title>").map(|(a, _)| a.to_string())).collect()
+    }
+
+    /// Checks that elements nest properly (a small XML well-formedness check without a parser).
+    fn assert_balanced(svg: &str) {
+        let mut stack: Vec<&str> = Vec::new();
+        let mut rest = svg;
+        while let Some(start) = rest.find('<') {
+            rest = &rest[start + 1..];
+            let end = rest.find('>').expect("unclosed tag");
+            let tag = &rest[..end];
+            if let Some(name) = tag.strip_prefix('/') {
+                assert_eq!(stack.pop(), Some(name), "mismatched </{name}>");
+            } else if !tag.ends_with('/') {
+                stack.push(tag.split_whitespace().next().unwrap_or(""));
+            }
+            assert!(!tag.contains('<'), "raw < inside a tag: {tag}");
+            rest = &rest[end + 1..];
+        }
+        assert!(stack.is_empty(), "unclosed: {stack:?}");
+    }
+
+    fn two_series() -> (Vec<(f64, f64)>, Vec<(f64, f64)>) {
+        (
+            (1..=10).map(|e| (e as f64, -724.4 + 82.46 * e as f64)).collect(),
+            (1..=10).map(|e| (e as f64, -312.1 + 10.0 * e as f64)).collect(),
+        )
+    }
+
+    #[test]
+    fn a_line_chart_has_round_ticks_axis_labels_legend_and_tooltips() {
+        let (a, b) = two_series();
         let svg = lines(&LineChart {
-            title: "Capital weight by epoch",
+            title: "Mean edge by epoch",
             desc: "",
             x_label: "epoch",
-            y_label: "capital weight (%)",
+            y_label: "edge per epoch (Y)",
             series: &[Series::new("alpha", &a), Series::new("beta", &b)],
-            y_range: Some((0.0, 100.0)),
+            y_range: None,
         });
-        for text in
-            ["role=\"img\"", "<title>Capital weight by epoch</title>", "epoch", "capital weight (%)", "alpha", "beta"]
-        {
-            assert!(svg.contains(text), "{text} missing");
+        assert_balanced(&svg);
+        assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 800 "));
+        assert!(
+            svg.contains("width=\"100%\"")
+                && svg.contains("role=\"img\"")
+                && svg.contains("aria-label=\"Mean edge by epoch\"")
+        );
+        assert!(svg.contains("<title>Mean edge by epoch</title>") && svg.contains("<desc>2 series;"));
+        let texts = texts(&svg);
+        for label in ["epoch", "edge per epoch (Y)", "alpha", "beta"] {
+            assert!(texts.iter().any(|t| t == label), "{label} not drawn: {texts:?}");
         }
-        assert!(svg.contains("<title>beta\nepoch: 2.00\ncapital weight (%): 62.50</title>"), "{svg}");
+        // The y data run from −724.4 + 82.46 = −641.94 to 100.2: ticks every 200 from −800 to 200.
+        for tick in ["\u{2212}800", "\u{2212}600", "\u{2212}400", "\u{2212}200", "0", "200"] {
+            assert!(texts.iter().any(|t| t == tick), "tick {tick} missing: {texts:?}");
+        }
+        for tick in ["2", "4", "6", "8", "10"] {
+            assert!(texts.iter().any(|t| t == tick), "x tick {tick} missing: {texts:?}");
+        }
+        assert!(!svg.contains("724.4") && !svg.contains("641.9\n"), "a data value used as a tick");
+        let tips = tooltips(&svg);
+        assert_eq!(tips.len(), 20);
+        assert!(tips.contains(&"alpha\nepoch: 10.00\nedge per epoch (Y): 100.20".to_string()), "{tips:?}");
+        assert!(tips.contains(&"beta\nepoch: 1.00\nedge per epoch (Y): -302.10".to_string()), "{tips:?}");
+    }
+
+    #[test]
+    fn tooltips_sit_on_the_points() {
+        let points = [(0.0, 0.0), (10.0, 100.0)];
+        let svg = lines(&LineChart {
+            title: "t",
+            desc: "d",
+            x_label: "x",
+            y_label: "y",
+            series: &[Series::new("s", &points)],
+            y_range: None,
+        });
+        assert!(svg.contains("<desc>d</desc>"));
+        // The marker circles plotters drew and the hover targets share their centres.
+        let tips = svg.split_once("<g class=\"chart-tips\"").map_or("", |(_, t)| t);
+        let drawn = svg.split_once("<g class=\"chart-tips\"").map_or("", |(d, _)| d);
+        for target in tips.split("<circle ").skip(1) {
+            let centre = target.split(" r=").next().unwrap_or("");
+            assert!(drawn.contains(centre), "no point drawn at {centre}");
+        }
+        assert_eq!(tips.matches("<circle ").count(), 2);
+    }
+
+    #[test]
+    fn untrusted_names_and_labels_are_escaped() {
+        let evil = "<script>alert('x')</script>&\"";
+        let points = [(1.0, 1.0), (2.0, 2.0)];
+        let values = [1.0, 2.0, 3.0];
+        let svgs = [
+            lines(&LineChart {
+                title: evil,
+                desc: evil,
+                x_label: evil,
+                y_label: evil,
+                series: &[Series::new(evil, &points), Series::new("b", &points)],
+                y_range: None,
+            }),
+            scatter(&LineChart {
+                title: evil,
+                desc: "",
+                x_label: evil,
+                y_label: evil,
+                series: &[Series::new(evil, &points)],
+                y_range: None,
+            }),
+            histogram(&Histogram {
+                title: evil,
+                desc: "",
+                x_label: evil,
+                y_label: evil,
+                values: &values,
+                markers: &[Marker { name: evil, value: 2.0 }],
+            }),
+            boxes(&BoxChart { title: evil, desc: "", x_label: evil, rows: &[BoxRow { name: evil, values: &values }] }),
+            lines(&LineChart { title: evil, desc: evil, x_label: evil, y_label: evil, series: &[], y_range: None }),
+        ];
+        for svg in svgs {
+            assert!(!svg.to_lowercase().contains("<script"), "{svg}");
+            assert!(svg.contains("&lt;script&gt;"), "{svg}");
+            assert_balanced(&svg);
+            assert!(!svg.contains("\"&\"") && !svg.contains("'x')"), "unescaped quote or ampersand");
+        }
+    }
+
+    #[test]
+    fn control_characters_and_long_names_are_tamed_in_the_drawing() {
+        let points = [(1.0, 1.0)];
+        let name = format!("a\u{7}b{}", "x".repeat(100));
+        let svg = lines(&LineChart {
+            title: "t",
+            desc: "",
+            x_label: "x",
+            y_label: "y",
+            series: &[Series::new(&name, &points), Series::new("b", &points)],
+            y_range: None,
+        });
+        assert!(!svg.contains('\u{7}'));
+        let drawn = texts(&svg);
+        assert!(
+            drawn.iter().any(|t| t.starts_with("a b") && t.ends_with('…') && t.chars().count() == NAME_CHARS),
+            "{drawn:?}"
+        );
+        // The tooltip keeps the whole name.
+        assert!(tooltips(&svg).iter().any(|t| t.contains(&"x".repeat(100))));
+    }
+
+    #[test]
+    fn a_highlighted_series_is_drawn_over_the_muted_others() {
+        let (a, b) = two_series();
+        let svg = lines(&LineChart {
+            title: "t",
+            desc: "",
+            x_label: "epoch",
+            y_label: "edge (Y)",
+            series: &[Series::new("mine", &a).highlighted(), Series::new("other", &b)],
+            y_range: None,
+        });
+        let mine = svg.find("stroke=\"#0072B2\" stroke-width=\"3\"").expect("highlighted line");
+        let other = svg.find("stroke=\"#D55E00\" stroke-width=\"1\"").expect("muted line");
+        assert!(other < mine, "the highlighted series must be drawn last");
+    }
+
+    #[test]
+    fn a_histogram_has_round_bins_counts_in_tooltips_and_markers() {
+        // 200 values spread over [−312.1, 424.2].
+        let values: Vec<f64> = (0..200).map(|i| -312.1 + 3.7 * ((i * 7919) % 200) as f64).collect();
+        let svg = histogram(&Histogram {
+            title: "Edge per seed",
+            desc: "",
+            x_label: "edge (Y)",
+            y_label: "seeds",
+            values: &values,
+            markers: &[Marker { name: "normalizer", value: -100.0 }],
+        });
+        assert_balanced(&svg);
+        let texts = texts(&svg);
+        for label in ["edge (Y)", "seeds", "normalizer", "\u{2212}400", "0", "400"] {
+            assert!(texts.iter().any(|t| t == label), "{label} missing: {texts:?}");
+        }
+        let tips = tooltips(&svg);
+        assert!(tips.contains(&"normalizer\nedge (Y): -100.00".to_string()), "{tips:?}");
+        // Bins are 50 wide from −350: the counts in the tooltips add up to all values.
+        let mut total = 0;
+        for t in tips.iter().filter(|t| t.starts_with("edge (Y): ")) {
+            let (range, count) = t.split_once("\nseeds: ").expect("bin tooltip");
+            let (from, to) = range.trim_start_matches("edge (Y): ").split_once(" to ").expect("bin range");
+            let (from, to): (f64, f64) = (from.parse().unwrap_or(f64::NAN), to.parse().unwrap_or(f64::NAN));
+            assert_eq!(to - from, 50.0, "{t}");
+            assert_eq!(from % 50.0, 0.0, "{t}");
+            let in_bin = values.iter().filter(|v| **v >= from && (**v < to || (to >= 424.2 && **v <= to))).count();
+            assert_eq!(count.parse::<usize>().ok(), Some(in_bin), "{t}");
+            total += in_bin;
+        }
+        assert_eq!(total, values.len());
+    }
+
+    #[test]
+    fn a_box_chart_has_names_and_statistics_in_tooltips() {
+        let values: Vec<f64> = (0..=100).map(f64::from).collect();
+        let svg = boxes(&BoxChart {
+            title: "Edge distribution",
+            desc: "",
+            x_label: "edge per simulation (Y)",
+            rows: &[BoxRow { name: "alpha", values: &values }, BoxRow { name: "empty", values: &[] }],
+        });
+        assert_balanced(&svg);
+        let texts = texts(&svg);
+        for label in ["alpha", "empty", "no data", "edge per simulation (Y)", "0", "20", "100"] {
+            assert!(texts.iter().any(|t| t == label), "{label} missing: {texts:?}");
+        }
+        let tips = tooltips(&svg);
+        assert_eq!(tips.len(), 1);
+        assert_eq!(
+            tips[0],
+            "alpha — edge per simulation (Y)\nn: 101\nmean: 50.00\nmedian: 50.00\n25th–75th percentile: 25.00 to 75.00\n5th–95th percentile: 5.00 to 95.00"
+        );
+    }
+
+    #[test]
+    fn empty_constant_and_non_finite_data_do_not_panic() {
+        let constant = [(1.0, 7.0), (2.0, 7.0), (3.0, 7.0)];
+        let single = [(1.0, 0.0)];
+        let junk = [(f64::NAN, 1.0), (1.0, f64::INFINITY)];
+        let cases: [&[Series<'_>]; 5] = [
+            &[],
+            &[Series::new("empty", &[])],
+            &[Series::new("constant", &constant)],
+            &[Series::new("single", &single)],
+            &[Series::new("junk", &junk), Series::new("empty", &[])],
+        ];
+        for series in cases {
+            for svg in [
+                lines(&LineChart { title: "t", desc: "", x_label: "x", y_label: "y", series, y_range: None }),
+                scatter(&LineChart {
+                    title: "t",
+                    desc: "",
+                    x_label: "x",
+                    y_label: "y",
+                    series,
+                    y_range: Some((0.0, 100.0)),
+                }),
+            ] {
+                assert_balanced(&svg);
+                assert!(svg.starts_with("<svg") && svg.ends_with("</svg>\n"));
+            }
+        }
+        let no_data =
+            lines(&LineChart { title: "t", desc: "", x_label: "x", y_label: "y", series: &[], y_range: None });
+        assert!(texts(&no_data).contains(&"No data".to_string()));
+        let constant = lines(&LineChart {
+            title: "t",
+            desc: "",
+            x_label: "x",
+            y_label: "y",
+            series: &[Series::new("c", &[(1.0, 7.0), (2.0, 7.0)])],
+            y_range: None,
+        });
+        assert!(tooltips(&constant).contains(&"c\nx: 2.00\ny: 7.00".to_string()));
+        for values in [
+            &[][..],
+            &[5.0][..],
+            &[5.0, 5.0, 5.0][..],
+            &[f64::NAN, f64::INFINITY][..],
+            &[0.0][..],
+            &[-1e300, 1e300][..],
+        ] {
+            let svg = histogram(&Histogram { title: "t", desc: "", x_label: "x", y_label: "n", values, markers: &[] });
+            assert_balanced(&svg);
+            let svg = boxes(&BoxChart { title: "t", desc: "", x_label: "x", rows: &[BoxRow { name: "r", values }] });
+            assert_balanced(&svg);
+        }
+        let svg =
+            histogram(&Histogram { title: "t", desc: "", x_label: "x", y_label: "n", values: &[5.0; 3], markers: &[] });
+        assert!(tooltips(&svg).iter().any(|t| t.ends_with("\nn: 3")), "{:?}", tooltips(&svg));
+        assert_balanced(&boxes(&BoxChart { title: "t", desc: "", x_label: "x", rows: &[] }));
+    }
+
+    #[test]
+    fn the_same_data_gives_the_same_bytes() {
+        let (a, b) = two_series();
+        let draw = || {
+            lines(&LineChart {
+                title: "t",
+                desc: "",
+                x_label: "x",
+                y_label: "y",
+                series: &[Series::new("a", &a), Series::new("b", &b)],
+                y_range: None,
+            })
+        };
+        assert_eq!(draw(), draw());
+    }
+
+    #[test]
+    fn palette_colours_contrast_at_least_3_to_1_with_white() {
+        let luminance = |c: RGBColor| {
+            let lin = |v: u8| {
+                let v = f64::from(v) / 255.0;
+                if v <= 0.03928 { v / 12.92 } else { ((v + 0.055) / 1.055).powf(2.4) }
+            };
+            0.2126 * lin(c.0) + 0.7152 * lin(c.1) + 0.0722 * lin(c.2)
+        };
+        for i in 0..PALETTE.len() {
+            let ratio = 1.05 / (luminance(color(i)) + 0.05);
+            assert!(ratio >= 3.0, "{} contrasts only {ratio:.2}:1", PALETTE[i]);
+        }
+        let distinct: std::collections::BTreeSet<&str> = PALETTE.iter().copied().collect();
+        assert_eq!(distinct.len(), PALETTE.len());
     }
 }

@@ -198,7 +198,94 @@ fn edge_boxes(results: &RunResults) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::escape;
+    use super::{escape, render};
+    use crate::report::RunResults;
+
+    /// A run's results (three simulations of the quick line-up, one strategy renamed
+    /// `<script>alert(1)</script>`), with the config parsed here so the fixture does not pin its
+    /// schema.
+    fn fixture() -> RunResults {
+        let mut value: serde_json::Value =
+            serde_json::from_str(include_str!("testdata/results.json")).expect("fixture parses");
+        let config = crate::config::Config::parse(
+            "[run]\nsimulations = 3\nsteps = 2000\nepoch_len = 500\n[[strategy]]\npath = \"a.wasm\"\n",
+            std::path::Path::new("fixture.toml"),
+        )
+        .expect("config parses");
+        value["config"] = serde_json::to_value(config).expect("config serialises");
+        serde_json::from_value(value).expect("fixture is a RunResults")
+    }
+
+    /// Each chart's axes' tick values: numeric `<text>` labels grouped by their shared `y`
+    /// (an x axis) or shared `x` attribute (a y axis).
+    fn axes(html: &str) -> Vec<Vec<f64>> {
+        let mut axes = Vec::new();
+        for svg in html.split("<svg ").skip(1) {
+            let svg = svg.split("</svg>").next().unwrap_or("");
+            let mut labels: Vec<(String, String, f64)> = Vec::new();
+            for t in svg.split("<text ").skip(1) {
+                let Some((attrs, rest)) = t.split_once('>') else { continue };
+                let Some((text, _)) = rest.split_once("</text>") else { continue };
+                let attr = |name: &str| {
+                    attrs
+                        .split_once(&format!(" {name}=\""))
+                        .or_else(|| attrs.strip_prefix(&format!("{name}=\"")).map(|r| ("", r)))
+                        .and_then(|(_, r)| r.split_once('"'))
+                        .map(|(v, _)| v.to_string())
+                        .unwrap_or_default()
+                };
+                if let Ok(v) = text.trim().replace('\u{2212}', "-").parse::<f64>() {
+                    labels.push((attr("x"), attr("y"), v));
+                }
+            }
+            for by_x in [true, false] {
+                let mut groups: std::collections::BTreeMap<&str, Vec<f64>> = Default::default();
+                for (x, y, v) in &labels {
+                    groups.entry(if by_x { x } else { y }).or_default().push(*v);
+                }
+                axes.extend(groups.into_values().filter(|g| g.len() >= 2));
+            }
+        }
+        axes
+    }
+
+    #[test]
+    fn the_report_draws_its_charts_with_round_ticks() {
+        let results = fixture();
+        let html = render(&results);
+        assert_eq!(html, render(&results), "same results, same bytes");
+        assert_eq!(html.matches("<svg ").count(), 3, "capital weight, edge distribution, edge by epoch");
+        assert_eq!(html.matches("role=\"img\"").count(), 3);
+        for text in [
+            "capital weight (%)",
+            "edge per simulation (Y)",
+            "edge per epoch (Y)",
+            "<title>Capital weight by epoch</title>",
+            "Fixed 30 bps",
+            "[normalizer]",
+        ] {
+            assert!(html.contains(text), "{text} missing");
+        }
+        assert!(!html.contains("<script"), "a strategy name was not escaped");
+        assert!(html.matches("&lt;script&gt;alert(1)&lt;/script&gt;").count() >= 4, "table row and three charts");
+        let axes = axes(&html);
+        // Capital weight: epoch and weight axes; edge distribution: its value axis; edge by epoch: two.
+        assert_eq!(axes.len(), 5, "{axes:?}");
+        for mut ticks in axes {
+            // Evenly spaced multiples of a step of 1, 2 or 5 × 10^k.
+            ticks.sort_by(f64::total_cmp);
+            let step = ticks[1] - ticks[0];
+            let k = step.log10().floor();
+            let mantissa = step / 10f64.powf(k);
+            assert!([1.0, 2.0, 5.0].iter().any(|m| (mantissa - m).abs() < 1e-9), "step {step} in {ticks:?}");
+            for pair in ticks.windows(2) {
+                assert!(((pair[1] - pair[0]) / step - 1.0).abs() < 1e-9, "uneven {ticks:?}");
+            }
+            for v in &ticks {
+                assert!((v / step - (v / step).round()).abs() < 1e-9, "{v} is not a multiple of {step}: {ticks:?}");
+            }
+        }
+    }
 
     #[test]
     fn untrusted_names_are_escaped() {

@@ -298,13 +298,7 @@ fn widen(lo: f64, hi: f64, integer: bool) -> (f64, f64) {
     hi = hi.clamp(-LIMIT, LIMIT);
     let scale = lo.abs().max(hi.abs());
     if hi - lo <= scale * 1e-9 {
-        let half = if integer {
-            1.0
-        } else if scale == 0.0 {
-            1.0
-        } else {
-            scale * 0.05
-        };
+        let half = if integer || scale == 0.0 { 1.0 } else { scale * 0.05 };
         (lo, hi) = (lo - half, hi + half);
     }
     (lo, hi)
@@ -374,6 +368,9 @@ fn tip(lines: &[String]) -> String {
 }
 
 type DrawError = String;
+
+/// (x, y) points in data units.
+type Points = Vec<(f64, f64)>;
 
 fn err<E: std::fmt::Debug>(e: E) -> DrawError {
     format!("{e:?}")
@@ -480,7 +477,7 @@ pub fn scatter(chart: &LineChart<'_>) -> String {
 }
 
 fn xy(chart: &LineChart<'_>, joined: bool) -> String {
-    let series: Vec<(usize, &Series<'_>, Vec<(f64, f64)>)> = chart
+    let series: Vec<(usize, &Series<'_>, Points)> = chart
         .series
         .iter()
         .enumerate()
@@ -880,7 +877,7 @@ mod tests {
 
         /// A value of random sign and a magnitude spread log-uniformly over 10^-6..10^9.
         fn value(&mut self) -> f64 {
-            let sign = if self.next() % 2 == 0 { 1.0 } else { -1.0 };
+            let sign = if self.next().is_multiple_of(2) { 1.0 } else { -1.0 };
             sign * 10f64.powf(-6.0 + 15.0 * self.unit())
         }
     }
@@ -958,10 +955,11 @@ mod tests {
         for _ in 0..20_000 {
             let a = g.value();
             // Spans from 10^-6 of the value up to many times it, or a second random value.
-            let b = if g.next() % 2 == 0 { a + a.abs() * 10f64.powf(-6.0 + 8.0 * g.unit()) } else { g.value() };
+            let b =
+                if g.next().is_multiple_of(2) { a + a.abs() * 10f64.powf(-6.0 + 8.0 * g.unit()) } else { g.value() };
             let (lo, hi) = (a.min(b), a.max(b));
             let target = 2 + (g.next() % 11) as usize;
-            let integer = g.next() % 4 == 0;
+            let integer = g.next().is_multiple_of(4);
             check(&Ticks::covering(lo, hi, target, integer), lo, hi, target, integer, true);
             let inside = Ticks::inside(lo, hi, target, integer);
             if inside.range == (lo, hi) {
@@ -1042,7 +1040,7 @@ mod tests {
         assert!(stack.is_empty(), "unclosed: {stack:?}");
     }
 
-    fn two_series() -> (Vec<(f64, f64)>, Vec<(f64, f64)>) {
+    fn two_series() -> (Points, Points) {
         (
             (1..=10).map(|e| (e as f64, -724.4 + 82.46 * e as f64)).collect(),
             (1..=10).map(|e| (e as f64, -312.1 + 10.0 * e as f64)).collect(),
@@ -1327,9 +1325,9 @@ mod tests {
             };
             0.2126 * lin(c.0) + 0.7152 * lin(c.1) + 0.0722 * lin(c.2)
         };
-        for i in 0..PALETTE.len() {
+        for (i, hex) in PALETTE.iter().enumerate() {
             let ratio = 1.05 / (luminance(color(i)) + 0.05);
-            assert!(ratio >= 3.0, "{} contrasts only {ratio:.2}:1", PALETTE[i]);
+            assert!(ratio >= 3.0, "{hex} contrasts only {ratio:.2}:1");
         }
         let distinct: std::collections::BTreeSet<&str> = PALETTE.iter().copied().collect();
         assert_eq!(distinct.len(), PALETTE.len());

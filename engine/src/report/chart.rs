@@ -69,6 +69,12 @@ const LABEL_SIZE: f64 = 16.0;
 const DESC_SIZE: f64 = 17.0;
 /// Characters of a name drawn in a legend or on an axis (tooltips carry the whole name).
 const NAME_CHARS: usize = 28;
+/// Text size on narrow screens (≤ 600 px wide), in viewBox units: the chart is scaled down to
+/// the screen, so its text is drawn larger there to stay readable (a CSS media query in the SVG).
+const PHONE_FONT: u32 = 20;
+/// Room for one character at [`PHONE_FONT`], in viewBox units: layout leaves this much, so the
+/// text fits at either size.
+const CHAR_UNITS: u32 = 12;
 
 /// One named series of (x, y) points.
 #[derive(Clone, Copy, Debug)]
@@ -323,9 +329,14 @@ pub fn format_value(v: f64) -> String {
 
 /// A name as drawn: control characters as spaces, at most [`NAME_CHARS`] characters.
 fn shown(name: &str) -> String {
+    shortened(name, NAME_CHARS)
+}
+
+/// `name` with control characters as spaces, at most `max` characters (the last an ellipsis).
+fn shortened(name: &str, max: usize) -> String {
     let clean: String = name.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-    if clean.chars().count() > NAME_CHARS {
-        let mut short: String = clean.chars().take(NAME_CHARS - 1).collect();
+    if clean.chars().count() > max {
+        let mut short: String = clean.chars().take(max.saturating_sub(1)).collect();
         short.push('…');
         short
     } else {
@@ -390,9 +401,10 @@ fn finish(drawn: &str, title: &str, desc: &str, height: u32, tips: &str) -> Stri
         t = escape(title),
         d = escape(desc)
     );
+    let _ = writeln!(svg, "<style>@media (max-width:600px){{svg.chart text{{font-size:{PHONE_FONT}px}}}}</style>");
     svg.push_str(body);
     if !tips.is_empty() {
-        svg.push_str("<style>.chart-tips>*:hover{fill-opacity:.12}</style>\n");
+        svg.push_str("<style>svg.chart .chart-tips>*:hover{fill-opacity:.12}</style>\n");
         svg.push_str("<g class=\"chart-tips\" fill=\"#000\" fill-opacity=\"0\" stroke=\"none\">\n");
         svg.push_str(tips);
         svg.push_str("</g>\n");
@@ -438,12 +450,23 @@ enum Key {
     Swatch,
 }
 
-/// Draws a legend of `(name, palette index, key)` entries in rows of three across `area`.
+/// Legend columns: as many as the longest name leaves room for at [`PHONE_FONT`], 1 to 4.
+fn legend_columns(entries: &[(String, usize, Key)]) -> u32 {
+    let longest = entries.iter().map(|e| shown(&e.0).chars().count()).max().unwrap_or(1) as u32;
+    ((WIDTH - LEGEND_LEFT) / (40 + CHAR_UNITS * longest)).clamp(1, 4)
+}
+
+const LEGEND_LEFT: u32 = 60;
+const LEGEND_ROW: u32 = 28;
+
+/// Draws a legend of `(name, palette index, key)` entries in rows across `area`.
 fn legend(area: &DrawingArea<SVGBackend<'_>, Shift>, entries: &[(String, usize, Key)]) -> Result<(), DrawError> {
     let font = (FONT, LABEL_SIZE).into_font().color(&TEXT).pos(Pos::new(HPos::Left, VPos::Center));
+    let columns = legend_columns(entries);
+    let column_width = (WIDTH - LEGEND_LEFT) / columns;
     for (n, (name, i, key)) in entries.iter().enumerate() {
-        let (col, row) = ((n % 3) as i32, (n / 3) as i32);
-        let (x, y) = (70 + 240 * col, 12 + 22 * row);
+        let (col, row) = (n as u32 % columns, n as u32 / columns);
+        let (x, y) = ((LEGEND_LEFT + column_width * col) as i32, (14 + LEGEND_ROW * row) as i32);
         let style = ShapeStyle::from(&color(*i)).stroke_width(2);
         match key {
             Key::Line => {
@@ -460,8 +483,31 @@ fn legend(area: &DrawingArea<SVGBackend<'_>, Shift>, entries: &[(String, usize, 
     Ok(())
 }
 
-fn legend_height(entries: usize) -> u32 {
-    if entries <= 1 { 0 } else { 10 + 22 * entries.div_ceil(3) as u32 }
+fn legend_height(entries: &[(String, usize, Key)]) -> u32 {
+    if entries.len() <= 1 { 0 } else { 8 + LEGEND_ROW * (entries.len() as u32).div_ceil(legend_columns(entries)) }
+}
+
+/// Room for the widest of `labels` at [`PHONE_FONT`].
+fn label_room<'a>(labels: impl Iterator<Item = &'a str>) -> u32 {
+    CHAR_UNITS * labels.map(|l| l.chars().count()).max().unwrap_or(1) as u32
+}
+
+/// X ticks: as many as about 8, fewer when their labels would not fit side by side across the
+/// plot at [`PHONE_FONT`].
+fn x_ticks(lo: f64, hi: f64, integer: bool, covering: bool) -> Ticks {
+    let make = |target| {
+        if covering { Ticks::covering(lo, hi, target, integer) } else { Ticks::inside(lo, hi, target, integer) }
+    };
+    let mut ticks = make(8);
+    for target in [6, 5, 4, 3, 2] {
+        let labels: Vec<String> = ticks.values.iter().map(|v| ticks.label(*v)).collect();
+        let room = f64::from(label_room(labels.iter().map(String::as_str)) + 2 * CHAR_UNITS);
+        if room * (ticks.values.len() as f64) <= 620.0 {
+            break;
+        }
+        ticks = make(target);
+    }
+    ticks
 }
 
 /// A line chart: one polyline per series with a marker at each point, a legend below when
@@ -492,7 +538,7 @@ fn xy(chart: &LineChart<'_>, joined: bool) -> String {
         _ => (y_lo, y_hi),
     };
     let x_integer = all().all(|p| p.0.fract() == 0.0);
-    let xt = Ticks::inside(x_lo, x_hi, 8, x_integer);
+    let xt = x_ticks(x_lo, x_hi, x_integer, false);
     let yt = Ticks::covering(y_lo, y_hi, 6, false);
     let desc = if chart.desc.is_empty() {
         let mut d = format!(
@@ -516,19 +562,20 @@ fn xy(chart: &LineChart<'_>, joined: bool) -> String {
     };
     let key = if joined { Key::Line } else { Key::Point };
     let entries: Vec<(String, usize, Key)> = series.iter().map(|(i, s, _)| (s.name.to_string(), *i, key)).collect();
-    let height = PLOT_HEIGHT + legend_height(entries.len());
+    let height = PLOT_HEIGHT + legend_height(&entries);
     let mut buf = String::new();
     let mut tips = String::new();
     let drawn = (|| -> Result<(), DrawError> {
         let root = SVGBackend::with_string(&mut buf, (WIDTH, height)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let (top, bottom) = root.split_vertically(PLOT_HEIGHT);
-        let y_area = 24 + 8 * yt.values.iter().map(|v| yt.label(*v).chars().count()).max().unwrap_or(1) as u32;
+        let labels: Vec<String> = yt.values.iter().map(|v| yt.label(*v)).collect();
+        let y_area = 48 + label_room(labels.iter().map(String::as_str));
         let mut c = ChartBuilder::on(&top)
             .margin(14)
             .margin_right(28)
-            .x_label_area_size(46)
-            .y_label_area_size(y_area + 22)
+            .x_label_area_size(58)
+            .y_label_area_size(y_area)
             .build_cartesian_2d(xt.axis(), yt.axis())
             .map_err(err)?;
         let x_fmt = |v: &f64| xt.label(*v);
@@ -603,7 +650,7 @@ pub fn histogram(h: &Histogram<'_>) -> String {
     let markers: Vec<&Marker<'_>> = h.markers.iter().filter(|m| m.value.is_finite()).collect();
     let x_lo = markers.iter().map(|m| m.value).fold(bins.range.0, f64::min);
     let x_hi = markers.iter().map(|m| m.value).fold(bins.range.1, f64::max);
-    let xt = Ticks::covering(x_lo, x_hi, 8, false);
+    let xt = x_ticks(x_lo, x_hi, false, true);
     let max_count = counts.iter().copied().max().unwrap_or(0);
     let yt = Ticks::covering(0.0, max_count as f64, 5, true);
     let desc = if h.desc.is_empty() {
@@ -623,9 +670,9 @@ pub fn histogram(h: &Histogram<'_>) -> String {
         h.desc.to_string()
     };
     let entries: Vec<(String, usize, Key)> = std::iter::once((h.y_label.to_string(), 0, Key::Swatch))
-        .chain(markers.iter().enumerate().map(|(j, m)| (m.name.to_string(), j + 1, Key::Line)))
+        .chain(markers.iter().enumerate().map(|(j, m)| (m.name.to_string(), marker_colour(j), Key::Line)))
         .collect();
-    let height = PLOT_HEIGHT + legend_height(entries.len());
+    let height = PLOT_HEIGHT + legend_height(&entries);
     let mut buf = String::new();
     let mut tips = String::new();
     let drawn = (|| -> Result<(), DrawError> {
@@ -635,8 +682,10 @@ pub fn histogram(h: &Histogram<'_>) -> String {
         let mut c = ChartBuilder::on(&top)
             .margin(14)
             .margin_right(28)
-            .x_label_area_size(46)
-            .y_label_area_size(70)
+            .x_label_area_size(58)
+            .y_label_area_size(
+                48 + label_room(yt.values.iter().map(|v| yt.label(*v)).collect::<Vec<_>>().iter().map(String::as_str)),
+            )
             .build_cartesian_2d(xt.axis(), yt.axis())
             .map_err(err)?;
         let x_fmt = |v: &f64| xt.label(*v);
@@ -665,7 +714,7 @@ pub fn histogram(h: &Histogram<'_>) -> String {
         });
         c.draw_series(outlines).map_err(err)?;
         for (j, m) in markers.iter().enumerate() {
-            let style = ShapeStyle::from(&color(j + 1)).stroke_width(2);
+            let style = ShapeStyle::from(&color(marker_colour(j))).stroke_width(3);
             c.draw_series(DashedLineSeries::new([(m.value, yt.range.0), (m.value, yt.range.1)], 6, 4, style))
                 .map_err(err)?;
             let (bx, top_y) = c.backend_coord(&(m.value, yt.range.1));
@@ -700,6 +749,11 @@ pub fn histogram(h: &Histogram<'_>) -> String {
         Ok(()) => finish(&buf, h.title, &desc, height, &tips),
         Err(e) => no_data(h.title, h.desc, &format!("The chart could not be drawn: {e}")),
     }
+}
+
+/// The palette index of histogram reference line `j`: dark colours that stand out on the bars.
+fn marker_colour(j: usize) -> usize {
+    [6, 1, 7, 5][j % 4]
 }
 
 /// The `q`-quantile of sorted values, linearly interpolated (0 for none).
@@ -749,7 +803,7 @@ pub fn boxes(b: &BoxChart<'_>) -> String {
         return no_data(b.title, b.desc, "No data");
     };
     let rows = b.rows.len();
-    let xt = Ticks::covering(lo, hi, 7, false);
+    let xt = x_ticks(lo, hi, false, true);
     let desc = if b.desc.is_empty() {
         let mut d = format!("{rows} rows; {}.", b.x_label);
         for (r, s) in b.rows.iter().zip(&stats) {
@@ -775,8 +829,11 @@ pub fn boxes(b: &BoxChart<'_>) -> String {
     };
     const ROW: u32 = 40;
     let height = 80 + ROW * rows as u32;
-    let names: Vec<String> = b.rows.iter().map(|r| shown(r.name)).collect();
-    let name_width = names.iter().map(|n| n.chars().count()).max().unwrap_or(1) as u32;
+    // Names get at most a third of the width, at phone size.
+    const NAME_ROOM: u32 = WIDTH / 3;
+    let names: Vec<String> =
+        b.rows.iter().map(|r| shortened(r.name, ((NAME_ROOM - 24) / CHAR_UNITS) as usize)).collect();
+    let name_width = 24 + label_room(names.iter().map(String::as_str));
     let mut buf = String::new();
     let mut tips = String::new();
     let drawn = (|| -> Result<(), DrawError> {
@@ -787,8 +844,8 @@ pub fn boxes(b: &BoxChart<'_>) -> String {
         let mut c = ChartBuilder::on(&root)
             .margin(14)
             .margin_right(28)
-            .x_label_area_size(46)
-            .y_label_area_size((20 + 8 * name_width).min(260))
+            .x_label_area_size(58)
+            .y_label_area_size(name_width)
             .build_cartesian_2d(
                 xt.axis(),
                 TickAxis { lo: -0.5, hi: rows as f64 - 0.5, ticks: (0..rows).map(row_y).collect() },

@@ -276,8 +276,9 @@ fn decimal(m: i64, k: i32) -> f64 {
 fn step_for(raw: f64, integer: bool) -> (i64, i32) {
     let raw = if raw.is_finite() && raw > 0.0 { raw } else { 1.0 };
     let raw = if integer { raw.max(1.0) } else { raw };
-    let mut k = raw.log10().floor() as i32;
-    // log10 can be off by one ulp at exact powers: step down and up until it fits.
+    // libm's log10, not the platform's, like the rest of the engine's math; an estimate that is
+    // off by one near an exact power is corrected below, so the step does not depend on it.
+    let mut k = libm::log10(raw).floor() as i32;
     if decimal(1, k) > raw {
         k -= 1;
     }
@@ -321,7 +322,7 @@ pub fn format_value(v: f64) -> String {
     } else if a >= 1.0 {
         format!("{v:.2}")
     } else {
-        let decimals = (3 - a.log10().floor() as i32).clamp(0, 12) as usize;
+        let decimals = (3 - libm::log10(a).floor() as i32).clamp(0, 12) as usize;
         format!("{v:.decimals$}")
     };
     if text.trim_start_matches('-').chars().all(|c| c == '0' || c == '.') { text.replace('-', "") } else { text }
@@ -1371,6 +1372,65 @@ mod tests {
             })
         };
         assert_eq!(draw(), draw());
+    }
+
+    /// (x, y, text) of each `<text>` element.
+    fn placed_texts(svg: &str) -> Vec<(i32, i32, String)> {
+        svg.split("<text ")
+            .skip(1)
+            .filter_map(|t| {
+                let (attrs, rest) = t.split_once('>')?;
+                let (text, _) = rest.split_once("</text>")?;
+                let attr = |name: &str| -> Option<i32> {
+                    attrs
+                        .split_once(&format!("{name}=\""))
+                        .and_then(|(_, r)| r.split_once('"'))
+                        .and_then(|(v, _)| v.parse().ok())
+                };
+                Some((attr("x")?, attr(" y").or_else(|| attr("y"))?, text.trim().to_string()))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn labels_have_room_at_phone_size() {
+        // Long names, twelve-digit seeds on the x axis.
+        let names: Vec<String> = (0..5).map(|i| format!("strategy-with-a-long-name-{i}")).collect();
+        let points: Vec<Points> =
+            (0..5).map(|i| (0..200).map(|s| (1e11 + f64::from(5 * s), f64::from(s * i))).collect()).collect();
+        let series: Vec<Series<'_>> = names.iter().zip(&points).map(|(n, p)| Series::new(n, p)).collect();
+        let svg = scatter(&LineChart {
+            title: "t",
+            desc: "",
+            x_label: "seed",
+            y_label: "edge (Y)",
+            series: &series,
+            y_range: None,
+        });
+        assert!(svg.contains(&format!("@media (max-width:600px){{svg.chart text{{font-size:{PHONE_FONT}px}}}}")));
+        let texts = placed_texts(&svg);
+        // Texts on one row (same y, left-aligned legend entries or centred x ticks) do not overlap.
+        let mut rows: std::collections::BTreeMap<i32, Vec<(i32, String)>> = Default::default();
+        for (x, y, text) in texts {
+            rows.entry(y).or_default().push((x, text));
+        }
+        let mut checked = 0;
+        for (y, mut row) in rows {
+            row.sort();
+            for pair in row.windows(2) {
+                let ((x0, a), (x1, b)) = (&pair[0], &pair[1]);
+                let legend = a.starts_with("strategy");
+                // Legend entries start at their x; tick labels are centred on it.
+                let needed = if legend {
+                    CHAR_UNITS as usize * a.chars().count()
+                } else {
+                    CHAR_UNITS as usize * (a.chars().count() + b.chars().count()) / 2
+                };
+                assert!((x1 - x0) as usize >= needed, "{a:?} at {x0} and {b:?} at {x1} overlap (row y={y})");
+                checked += 1;
+            }
+        }
+        assert!(checked >= 3, "{checked}");
     }
 
     #[test]

@@ -26,8 +26,12 @@
 //!   target carrying a `<title>` is added at the backend coordinates of each point, bar and box;
 //! - accessibility: `role="img"`, an `aria-label`, `<title>` and `<desc>` (the caller's, or a
 //!   generated summary), a colour-blind-safe [`PALETTE`] whose colours all contrast at least
-//!   3:1 with the white background, and one marker shape per series besides its colour;
-//! - a `viewBox` with `width="100%"`: the chart scales to its container's width;
+//!   3:1 with the white background, and a marker shape (circle, square, triangle, cross in turn)
+//!   besides its colour for each series;
+//! - a `viewBox` 800 units wide with `width="100%"`: the chart scales to its container's width.
+//!   On screens up to 600 px wide a CSS media query in the SVG draws the text at 20 units, so it
+//!   stays readable when scaled down (about 10 px at 390 px wide); the layout leaves room for
+//!   text at that size (legend columns, axis label areas, fewer x ticks for long labels);
 //! - deterministic bytes: the same data gives the same string.
 //!
 //! Text: plotters is built without fonts (no `ttf` / `ab_glyph` feature). Its built-in estimate of

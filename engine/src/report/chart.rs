@@ -60,6 +60,13 @@ use super::html::escape;
 pub const PALETTE: [&str; 10] =
     ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#9E6A00", "#332288", "#222222", "#882255", "#117733", "#666666"];
 
+/// The style rules every chart carries in one `<style>` element: hover feedback on the tooltip
+/// targets, and text 20 units high on screens up to 600 px wide. A page whose
+/// Content-Security-Policy refuses inline `<style>` elements can drop that element when it
+/// inlines a chart and serve these rules in its own stylesheet.
+pub const CSS: &str =
+    "svg.chart .chart-tips>*:hover{fill-opacity:.12}@media (max-width:600px){svg.chart text{font-size:20px}}";
+
 /// Chart width in SVG user units (the `viewBox` width; the element itself is 100% wide).
 pub const WIDTH: u32 = 800;
 
@@ -406,10 +413,9 @@ fn finish(drawn: &str, title: &str, desc: &str, height: u32, tips: &str) -> Stri
         t = escape(title),
         d = escape(desc)
     );
-    let _ = writeln!(svg, "<style>@media (max-width:600px){{svg.chart text{{font-size:{PHONE_FONT}px}}}}</style>");
+    let _ = writeln!(svg, "<style>{CSS}</style>");
     svg.push_str(body);
     if !tips.is_empty() {
-        svg.push_str("<style>svg.chart .chart-tips>*:hover{fill-opacity:.12}</style>\n");
         svg.push_str("<g class=\"chart-tips\" fill=\"#000\" fill-opacity=\"0\" stroke=\"none\">\n");
         svg.push_str(tips);
         svg.push_str("</g>\n");
@@ -1411,7 +1417,9 @@ mod tests {
             series: &series,
             y_range: None,
         });
-        assert!(svg.contains(&format!("@media (max-width:600px){{svg.chart text{{font-size:{PHONE_FONT}px}}}}")));
+        assert!(CSS.contains(&format!("@media (max-width:600px){{svg.chart text{{font-size:{PHONE_FONT}px}}}}")));
+        assert_eq!(svg.matches("<style>").count(), 1);
+        assert!(svg.contains(&format!("<style>{CSS}</style>")));
         let texts = placed_texts(&svg);
         // Texts on one row (same y, left-aligned legend entries or centred x ticks) do not overlap.
         let mut rows: std::collections::BTreeMap<i32, Vec<(i32, String)>> = Default::default();

@@ -80,11 +80,10 @@ const LABEL_SIZE: f64 = 16.0;
 const DESC_SIZE: f64 = 17.0;
 /// Characters of a name drawn in a legend or on an axis (tooltips carry the whole name).
 const NAME_CHARS: usize = 28;
-/// Text size on narrow screens (≤ 600 px wide), in viewBox units: the chart is scaled down to
-/// the screen, so its text is drawn larger there to stay readable (a CSS media query in the SVG).
-const PHONE_FONT: u32 = 20;
-/// Room for one character at [`PHONE_FONT`], in viewBox units: layout leaves this much, so the
-/// text fits at either size.
+/// Room for one character of text on a phone, in viewBox units. On screens up to 600 px wide
+/// the chart is scaled down, so [`CSS`] draws its text 20 units high to stay readable (about
+/// 10 px at 390 px wide); the layout leaves 12 units (0.6 em) a character, so text fits at
+/// either size.
 const CHAR_UNITS: u32 = 12;
 
 /// One named series of (x, y) points.
@@ -461,7 +460,7 @@ enum Key {
     Swatch,
 }
 
-/// Legend columns: as many as the longest name leaves room for at [`PHONE_FONT`], 1 to 4.
+/// Legend columns: as many as the longest name leaves room for on a phone, 1 to 4.
 fn legend_columns(entries: &[(String, usize, Key)]) -> u32 {
     let longest = entries.iter().map(|e| shown(&e.0).chars().count()).max().unwrap_or(1) as u32;
     ((WIDTH - LEGEND_LEFT) / (40 + CHAR_UNITS * longest)).clamp(1, 4)
@@ -498,13 +497,13 @@ fn legend_height(entries: &[(String, usize, Key)]) -> u32 {
     if entries.len() <= 1 { 0 } else { 8 + LEGEND_ROW * (entries.len() as u32).div_ceil(legend_columns(entries)) }
 }
 
-/// Room for the widest of `labels` at [`PHONE_FONT`].
+/// Room for the widest of `labels` on a phone.
 fn label_room<'a>(labels: impl Iterator<Item = &'a str>) -> u32 {
     CHAR_UNITS * labels.map(|l| l.chars().count()).max().unwrap_or(1) as u32
 }
 
 /// X ticks: as many as about 8, fewer when their labels would not fit side by side across the
-/// plot at [`PHONE_FONT`].
+/// plot on a phone.
 fn x_ticks(lo: f64, hi: f64, integer: bool, covering: bool) -> Ticks {
     let make = |target| {
         if covering { Ticks::covering(lo, hi, target, integer) } else { Ticks::inside(lo, hi, target, integer) }
@@ -1417,7 +1416,7 @@ mod tests {
             series: &series,
             y_range: None,
         });
-        assert!(CSS.contains(&format!("@media (max-width:600px){{svg.chart text{{font-size:{PHONE_FONT}px}}}}")));
+        assert!(CSS.contains("@media (max-width:600px){svg.chart text{font-size:20px}}"));
         assert_eq!(svg.matches("<style>").count(), 1);
         assert!(svg.contains(&format!("<style>{CSS}</style>")));
         let texts = placed_texts(&svg);

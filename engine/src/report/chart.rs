@@ -20,8 +20,8 @@
 //! What every chart has:
 //! - round tick values: every tick is a multiple of a step of 1, 2 or 5 × 10^k ([`Ticks`]), and
 //!   the value axis covers the data (ticks at both ends);
-//! - axis labels (the caller puts the unit in the label, e.g. `edge (Y)`), a legend when there is
-//!   more than one series;
+//! - axis labels (the caller puts the unit in the label, e.g. `edge (Y)`), a legend naming each
+//!   series (on a histogram, when it has reference lines);
 //! - value tooltips: plotters emits no SVG `<title>`, so after it has drawn, a transparent hover
 //!   target carrying a `<title>` is added at the backend coordinates of each point, bar and box;
 //! - accessibility: `role="img"`, an `aria-label`, `<title>` and `<desc>` (the caller's, or a
@@ -494,7 +494,7 @@ fn legend(area: &DrawingArea<SVGBackend<'_>, Shift>, entries: &[(String, usize, 
 }
 
 fn legend_height(entries: &[(String, usize, Key)]) -> u32 {
-    if entries.len() <= 1 { 0 } else { 8 + LEGEND_ROW * (entries.len() as u32).div_ceil(legend_columns(entries)) }
+    if entries.is_empty() { 0 } else { 8 + LEGEND_ROW * (entries.len() as u32).div_ceil(legend_columns(entries)) }
 }
 
 /// Room for the widest of `labels` on a phone.
@@ -520,8 +520,8 @@ fn x_ticks(lo: f64, hi: f64, integer: bool, covering: bool) -> Ticks {
     ticks
 }
 
-/// A line chart: one polyline per series with a marker at each point, a legend below when
-/// there is more than one series, and a tooltip per point (series name, x and y with their
+/// A line chart: one polyline per series with a marker at each point, a legend below naming
+/// each series, and a tooltip per point (series name, x and y with their
 /// axis labels).
 pub fn lines(chart: &LineChart<'_>) -> String {
     xy(chart, true)
@@ -679,9 +679,14 @@ pub fn histogram(h: &Histogram<'_>) -> String {
     } else {
         h.desc.to_string()
     };
-    let entries: Vec<(String, usize, Key)> = std::iter::once((h.y_label.to_string(), 0, Key::Swatch))
-        .chain(markers.iter().enumerate().map(|(j, m)| (m.name.to_string(), marker_colour(j), Key::Line)))
-        .collect();
+    // A legend only to tell the bars from the reference lines.
+    let entries: Vec<(String, usize, Key)> = if markers.is_empty() {
+        Vec::new()
+    } else {
+        std::iter::once((h.y_label.to_string(), 0, Key::Swatch))
+            .chain(markers.iter().enumerate().map(|(j, m)| (m.name.to_string(), marker_colour(j), Key::Line)))
+            .collect()
+    };
     let height = PLOT_HEIGHT + legend_height(&entries);
     let mut buf = String::new();
     let mut tips = String::new();
@@ -1442,6 +1447,49 @@ mod tests {
             }
         }
         assert!(checked >= 3, "{checked}");
+    }
+
+    #[test]
+    fn all_text_lies_inside_the_chart() {
+        let one = [(1.0, 2.0), (2.0, 3.0)];
+        let names: Vec<String> = (0..11).map(|i| format!("a rather long strategy name {i}")).collect();
+        let many: Vec<Series<'_>> = names.iter().map(|n| Series::new(n, &one)).collect();
+        let values: Vec<f64> = (0..50).map(f64::from).collect();
+        let rows: Vec<BoxRow<'_>> = names.iter().map(|n| BoxRow { name: n, values: &values }).collect();
+        fn line(series: &[Series<'_>]) -> String {
+            lines(&LineChart { title: "t", desc: "", x_label: "x", y_label: "y", series, y_range: None })
+        }
+        let hist = |markers: &[Marker<'_>]| {
+            histogram(&Histogram { title: "t", desc: "", x_label: "x", y_label: "n", values: &values, markers })
+        };
+        let svgs = [
+            line(&[Series::new("only", &one)]),
+            line(&many),
+            hist(&[]),
+            hist(&[Marker { name: "m", value: 3.0 }]),
+            boxes(&BoxChart { title: "t", desc: "", x_label: "x", rows: &rows }),
+        ];
+        for svg in svgs {
+            let (width, height) = svg
+                .split_once("viewBox=\"0 0 ")
+                .and_then(|(_, r)| r.split_once('"'))
+                .and_then(|(v, _)| v.split_once(' '))
+                .and_then(|(w, h)| Some((w.parse::<i32>().ok()?, h.parse::<i32>().ok()?)))
+                .expect("viewBox");
+            let texts = placed_texts(&svg);
+            assert!(!texts.is_empty());
+            for (x, y, text) in texts {
+                assert!(
+                    (0..=width).contains(&x) && (8..height).contains(&y),
+                    "{text:?} at ({x}, {y}) in {width}×{height}"
+                );
+            }
+        }
+        // A single series is named in a legend; a histogram without reference lines has none.
+        assert!(texts(&line(&[Series::new("only", &one)])).contains(&"only".to_string()));
+        let count_n = |svg: &str| texts(svg).iter().filter(|t| *t == "n").count();
+        assert_eq!(count_n(&hist(&[])), 1, "the axis label only");
+        assert_eq!(count_n(&hist(&[Marker { name: "m", value: 3.0 }])), 2, "the axis label and the legend");
     }
 
     #[test]

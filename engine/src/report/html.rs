@@ -32,11 +32,11 @@ pub fn render(results: &RunResults) -> String {
     let title = "amm-engine report";
     let _ = write!(
         html,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title><style>\
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title><style>\
          body{{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1100px}}\
          table{{border-collapse:collapse;font-size:14px}}td,th{{padding:4px 10px;border-bottom:1px solid #ddd;text-align:right}}\
          td:nth-child(2),th:nth-child(2){{text-align:left}}h2{{margin-top:2em}}.note{{color:#666;font-size:13px}}\
-         svg.chart{{display:block;max-width:900px}}</style></head><body>\n<h1>{title}</h1>\n"
+         svg.chart{{display:block;max-width:900px}}.wide{{overflow-x:auto}}</style></head><body>\n<h1>{title}</h1>\n"
     );
     let run = &results.config.run;
     let _ = writeln!(
@@ -63,7 +63,7 @@ pub fn render(results: &RunResults) -> String {
 }
 
 fn leaderboard_table(html: &mut String, results: &RunResults) {
-    html.push_str("<h2>Leaderboard</h2>\n<table><tr><th>#</th><th>strategy</th><th>mean edge</th><th>± se</th><th>std</th><th>vs normalizer</th><th>sharpe</th><th>final capital</th><th>retail share</th><th>arb loss</th><th>disqualified</th></tr>\n");
+    html.push_str("<h2>Leaderboard</h2>\n<div class=\"wide\"><table><tr><th>#</th><th>strategy</th><th>mean edge</th><th>± se</th><th>std</th><th>vs normalizer</th><th>sharpe</th><th>final capital</th><th>retail share</th><th>arb loss</th><th>disqualified</th></tr>\n");
     let ranked = super::ranked(results);
     for (rank, s) in ranked.iter().enumerate() {
         let vs = match (s.mean_edge_vs_normalizer, s.stderr_edge_vs_normalizer) {
@@ -96,7 +96,7 @@ fn leaderboard_table(html: &mut String, results: &RunResults) {
             -n.mean_arb_edge
         );
     }
-    html.push_str("</table>\n");
+    html.push_str("</table></div>\n");
     for s in &results.strategies {
         if let Some(reason) = &s.rejected {
             let _ = writeln!(html, "<p>Rejected: <b>{}</b>: {}</p>", escape(&s.name), escape(reason));

@@ -1,0 +1,236 @@
+//! `/submissions/{id}`: one submission from [`crate::api::submission`] (validation report,
+//! evaluation summary, per-seed edges, disqualification reasons, downloads), with capital
+//! weight and edge by epoch from its merged `results.json`; `/submissions/{id}/report.html`
+//! is the engine's own report of that evaluation.
+
+use axum::extract::Path;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use maud::{Markup, html};
+
+use super::{
+    Shared, chart_slot, error_page, layout, model_badge, num, page as respond, percent, pm, status_badge, when,
+};
+use crate::api::{ApiError, SubmissionView};
+use crate::eval::EntrantSummary;
+use amm_engine::report::RunResults;
+
+/// The merged results of an evaluated submission, when there are any.
+async fn results(state: &crate::State, id: i64) -> Result<Option<RunResults>, ApiError> {
+    let Some(text) = state.db.results(id).await? else { return Ok(None) };
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("corrupt results: {e}")))
+}
+
+pub(super) async fn page(state: Shared, Path(id): Path<i64>) -> Response {
+    let view = match crate::api::submission(state.clone(), Path(id)).await {
+        Ok(v) => v.0,
+        Err(e) => return error_page(&state, e, &format!("submission {id}")),
+    };
+    let results = match results(&state, id).await {
+        Ok(r) => r,
+        Err(e) => return error_page(&state, e, &format!("results of submission {id}")),
+    };
+    let title = format!("{} by {}", view.name, view.submitter);
+    let body = body(&view, results.as_ref());
+    respond(StatusCode::OK, layout(&state, &title, "", "submission", body))
+}
+
+fn body(v: &SubmissionView, results: Option<&RunResults>) -> Markup {
+    let entry = v.summary.as_ref().and_then(|s| s.entrants.last());
+    html! {
+        h1 { (v.name) (model_badge(&v.model)) }
+        dl.facts data-submission=(v.id) data-status=(v.status) {
+            dt { "Submitter" } dd { (v.submitter) }
+            dt { "Status" } dd { (status_badge(&v.status)) @if v.hidden { " " span.badge.bad { "hidden" } } }
+            @if let Some(f) = &v.flag { dt { "Flagged" } dd { (f) } }
+            @if let Some(e) = &v.error { dt { "Error" } dd.error { (e) } }
+            dt { "Progress" } dd { (v.progress.done) " of " (v.progress.total) " simulations" }
+            dt { "Submitted" } dd { (when(&v.submitted_at)) }
+            @if let Some(t) = &v.evaluated_at { dt { "Evaluated" } dd { (when(t)) } }
+            dt { "Module" } dd { code.hash { (v.sha256) } " · " (v.size) " bytes" }
+            dt { "Engine" } dd { (v.engine_version) }
+            @if let Some(s) = &v.salt { dt { "Salt" } dd { code.hash { (s) } } }
+        }
+        @if v.status == "evaluated" {
+            p.downloads {
+                a href={ "/api/submissions/" (v.id) "/bundle.tar" } download { "Bundle (.tar: module, config, results.json, receipt.json)" }
+                " · " a href={ "/api/submissions/" (v.id) "/results.json" } { "results.json" }
+                " · " a href={ "/submissions/" (v.id) "/report.html" } { "The engine's report" }
+            }
+            p.help { "Check it offline: " code { "tar xf submission-" (v.id) ".tar && amm-engine verify bundle/receipt.json" } }
+        }
+        @if let Some(e) = entry {
+            section aria-labelledby="result-h" {
+                h2 #result-h { "Result" }
+                dl.facts {
+                    dt { "Mean edge" } dd data-value="mean_edge" { (pm(Some(e.mean_edge), Some(e.stderr_edge))) " Y" }
+                    dt { "Edge vs normalizer" } dd { (pm(e.edge_vs_normalizer, e.stderr_vs_normalizer)) " Y" }
+                    dt { "Sharpe" } dd { (num(Some(e.sharpe), 3)) }
+                    dt { "Retail share" } dd { (percent(e.retail_share)) }
+                    dt { "Arbitrage loss" } dd { (num(Some(e.arb_loss), 2)) " Y" }
+                    dt { "Disqualified simulations" } dd { (e.disqualified_sims) }
+                    @if let Some(r) = &e.rejected { dt { "Refused at load" } dd.error { (r) } }
+                }
+                (reasons(e))
+            }
+        }
+        @if let Some(s) = &v.summary {
+            section aria-labelledby="field-h" {
+                h2 #field-h { "Everyone in the evaluation" }
+                div.scroll { table {
+                    thead { tr { th scope="col" { "Entrant" } th scope="col" { "Mean edge ± se (Y)" } th scope="col" { "Edge vs normalizer (Y)" }
+                        th scope="col" { "Sharpe" } th scope="col" { "Retail share" } th scope="col" { "Arbitrage loss (Y)" } th scope="col" { "Disqualified" } } }
+                    tbody {
+                        @for e in s.entrants.iter().chain(s.normalizer.iter()) {
+                            tr { td { (e.name) } td { (pm(Some(e.mean_edge), Some(e.stderr_edge))) } td { (pm(e.edge_vs_normalizer, e.stderr_vs_normalizer)) }
+                                td { (num(Some(e.sharpe), 3)) } td { (percent(e.retail_share)) } td { (num(Some(e.arb_loss), 2)) } td { (e.disqualified_sims) } }
+                        }
+                    }
+                } }
+            }
+            (per_seed(&s.per_seed_edges))
+        }
+        @if let Some(r) = results { (by_epoch(r)) }
+        section aria-labelledby="checks-h" {
+            h2 #checks-h { "Validation report" }
+            (checks(&v.validation))
+        }
+        section aria-labelledby="jobs-h" {
+            h2 #jobs-h { "Jobs" }
+            div.scroll { table {
+                thead { tr { th scope="col" { "Job" } th scope="col" { "State" } th scope="col" { "Progress" } th scope="col" { "Attempts" } th scope="col" { "Error" } } }
+                tbody { @for j in &v.jobs {
+                    tr { td { (j.id) } td { (status_badge(&j.state)) } td { (j.progress.done) " / " (j.progress.total) } td { (j.attempts) }
+                        td { (j.error.as_deref().unwrap_or("")) } }
+                } }
+            } }
+        }
+    }
+}
+
+/// The validation checks as a list: name, PASS/FAIL/SKIP, what was found.
+pub(super) fn checks(checks: &[crate::eval::CheckView]) -> Markup {
+    html! {
+        @if checks.is_empty() { p.note { "No checks recorded." } }
+        ul.checks {
+            @for c in checks {
+                li data-outcome=(c.outcome) { (status_badge(&c.outcome)) " " strong { (c.name) } " — " (c.detail) }
+            }
+        }
+    }
+}
+
+fn reasons(e: &EntrantSummary) -> Markup {
+    let reasons = e.disqualification_reasons.as_array().cloned().unwrap_or_default();
+    html! {
+        @if !reasons.is_empty() {
+            h3 { "Disqualifications and faults" }
+            ul.reasons {
+                @for r in &reasons {
+                    li {
+                        strong { (r["call"].as_str().unwrap_or("?")) ": " (r["kind"].as_str().unwrap_or("?")) }
+                        " — " (r["simulations"].as_u64().unwrap_or(0)) " simulation(s); first at seed "
+                        (r["first_seed"].as_u64().unwrap_or(0)) ", step " (r["first_step"].as_u64().unwrap_or(0)) ": "
+                        (r["example"].as_str().unwrap_or(""))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The entry's per-seed edges: quantiles and the full list.
+fn per_seed(edges: &[(u64, f64)]) -> Markup {
+    let mut sorted: Vec<f64> = edges.iter().map(|e| e.1).filter(|v| v.is_finite()).collect();
+    sorted.sort_by(f64::total_cmp);
+    let q = |p: f64| -> Option<f64> {
+        if sorted.is_empty() {
+            return None;
+        }
+        let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+        sorted.get(i).copied()
+    };
+    html! {
+        @if !edges.is_empty() {
+            section aria-labelledby="seeds-h" {
+                h2 #seeds-h { "Edge per seed" }
+                (chart_slot("Edge distribution"))
+                dl.facts {
+                    dt { "Seeds" } dd { (sorted.len()) }
+                    dt { "Minimum" } dd { (num(q(0.0), 2)) " Y" }
+                    dt { "25th percentile" } dd { (num(q(0.25), 2)) " Y" }
+                    dt { "Median" } dd { (num(q(0.5), 2)) " Y" }
+                    dt { "75th percentile" } dd { (num(q(0.75), 2)) " Y" }
+                    dt { "Maximum" } dd { (num(q(1.0), 2)) " Y" }
+                }
+                details {
+                    summary { "Every seed" }
+                    div.scroll { table {
+                        thead { tr { th scope="col" { "Seed" } th scope="col" { "Edge (Y)" } } }
+                        tbody { @for (seed, edge) in edges { tr { td { (seed) } td { (num(Some(*edge), 2)) } } } }
+                    } }
+                }
+            }
+        }
+    }
+}
+
+/// Mean capital weight and edge per epoch, over simulations, for every pool.
+fn by_epoch(results: &RunResults) -> Markup {
+    let names: Vec<String> =
+        results.simulations.first().map(|s| s.pools.iter().map(|p| p.name.clone()).collect()).unwrap_or_default();
+    let epochs = results.simulations.iter().flat_map(|s| s.pools.iter().map(|p| p.epochs.len())).max().unwrap_or(0);
+    let mean = |pool: usize, epoch: usize, f: &dyn Fn(&amm_engine::market::EpochRecord) -> f64| -> Option<f64> {
+        let values: Vec<f64> = results
+            .simulations
+            .iter()
+            .filter_map(|s| s.pools.get(pool).and_then(|p| p.epochs.get(epoch)).map(f))
+            .collect();
+        (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+    };
+    html! {
+        @if epochs > 0 {
+            section aria-labelledby="epochs-h" {
+                h2 #epochs-h { "Capital weight and edge by epoch" }
+                (chart_slot("Capital weight by epoch"))
+                (chart_slot("Edge by epoch"))
+                p.help { "Means over the simulations. Capital weight: share of the strategies' capital after the epoch's rebalancing (0–1); edge in Y." }
+                div.scroll { table {
+                    thead { tr {
+                        th scope="col" { "Epoch" }
+                        @for n in &names { th scope="col" { (n) " weight" } th scope="col" { (n) " edge (Y)" } }
+                    } }
+                    tbody { @for e in 0..epochs {
+                        tr { td { (e + 1) }
+                            @for k in 0..names.len() {
+                                td { (num(mean(k, e, &|r| r.capital_weight), 3)) } td { (num(mean(k, e, &|r| r.edge), 2)) }
+                            }
+                        }
+                    } }
+                } }
+            }
+        }
+    }
+}
+
+/// The engine's self-contained report of the evaluation (no scripts; its inline styles only).
+pub(super) async fn report(state: Shared, Path(id): Path<i64>) -> Response {
+    let results = match results(&state, id).await {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            return error_page(&state, ApiError::new(StatusCode::NOT_FOUND, ""), &format!("evaluated submission {id}"));
+        }
+        Err(e) => return error_page(&state, e, &format!("results of submission {id}")),
+    };
+    let html = amm_engine::report::html::render(&results);
+    let mut response = html.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src data:"),
+    );
+    response
+}

@@ -22,7 +22,7 @@ async fn page_(state: &State, definition: &serde_json::Value) -> Result<Markup, 
             "cannot separate share a tie group. Baselines race without any entry and are not ranked. "
             a href="/competition#scoring" { "How scoring works" } "."
         }
-        div #board aria-live="polite" { (board_markup(state, definition, &rows)) }
+        div #board aria-live="polite" { (board_markup(definition, &rows)) }
         p { a href="/api/leaderboard.csv" download="leaderboard.csv" { "Download the board as CSV" } }
     };
     Ok(layout(state, "Leaderboard", "/", "leaderboard", body))
@@ -40,12 +40,12 @@ pub(super) async fn page(state: Shared) -> Response {
 pub(super) async fn partial(state: Shared) -> Response {
     let definition = crate::api::competition(state.clone()).await.0;
     match board(&state).await {
-        Ok(rows) => respond(StatusCode::OK, board_markup(&state, &definition, &rows)),
+        Ok(rows) => respond(StatusCode::OK, board_markup(&definition, &rows)),
         Err(e) => e.into_response(),
     }
 }
 
-fn board_markup(state: &State, definition: &serde_json::Value, rows: &[BoardRow]) -> Markup {
+fn board_markup(definition: &serde_json::Value, rows: &[BoardRow]) -> Markup {
     let entries = rows.iter().filter(|r| !r.baseline).count();
     let best = rows.iter().find(|r| r.rank == Some(1));
     // One scale for every interval bar: the widest |paired edge ± 2 se| on the board.

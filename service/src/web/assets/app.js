@@ -3,7 +3,7 @@
 'use strict';
 
 window.__ammErrors = [];
-window.addEventListener('error', (e) => window.__ammErrors.push(String(e.message || e)));
+window.addEventListener('error', (e) => window.__ammErrors.push(e.message ? String(e.message) : 'failed to load ' + String((e.target && (e.target.src || e.target.href)) || e)), true);
 window.addEventListener('unhandledrejection', (e) =>
   window.__ammErrors.push('unhandled rejection: ' + String((e.reason && e.reason.message) || e.reason)));
 document.addEventListener('securitypolicyviolation', (e) =>

@@ -1,15 +1,13 @@
 //! The self-contained HTML report: leaderboard, capital weight by epoch, edge distributions.
 //!
-//! Plain inline SVG, no scripts or external assets, so the file can be archived, mailed and
+//! Charts are inline SVG from [`super::chart`]; no scripts or external assets, so the file can be archived, mailed and
 //! opened offline. Strategy names come from untrusted modules: everything is escaped. The
 //! output is deterministic, like `results.json`.
 
 use std::fmt::Write;
 
 use super::RunResults;
-
-const PALETTE: [&str; 10] =
-    ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+use super::chart::{self, BoxChart, BoxRow, LineChart, Series};
 
 /// Escapes text for HTML content and attributes.
 pub fn escape(text: &str) -> String {
@@ -38,7 +36,7 @@ pub fn render(results: &RunResults) -> String {
          body{{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1100px}}\
          table{{border-collapse:collapse;font-size:14px}}td,th{{padding:4px 10px;border-bottom:1px solid #ddd;text-align:right}}\
          td:nth-child(2),th:nth-child(2){{text-align:left}}h2{{margin-top:2em}}.note{{color:#666;font-size:13px}}\
-         svg text{{font-size:12px;font-family:system-ui,sans-serif}}</style></head><body>\n<h1>{title}</h1>\n"
+         svg.chart{{display:block;max-width:900px}}</style></head><body>\n<h1>{title}</h1>\n"
     );
     let run = &results.config.run;
     let _ = writeln!(
@@ -137,155 +135,44 @@ fn epoch_means(results: &RunResults, pool: usize, f: fn(&crate::market::EpochRec
 }
 
 fn capital_chart(results: &RunResults) -> String {
-    let series: Vec<(String, Vec<f64>)> =
-        running(results).into_iter().map(|(name, k)| (name, epoch_means(results, k, |e| e.capital_weight))).collect();
-    line_chart(&series, "epoch", "capital weight", Some((0.0, 1.0)))
+    let series: Vec<(String, Vec<(f64, f64)>)> = running(results)
+        .into_iter()
+        .map(|(name, k)| (name, by_epoch(epoch_means(results, k, |e| e.capital_weight), 100.0)))
+        .collect();
+    let series: Vec<Series<'_>> = series.iter().map(|(name, points)| Series::new(name, points)).collect();
+    chart::lines(&LineChart {
+        title: "Capital weight by epoch",
+        desc: "",
+        x_label: "epoch",
+        y_label: "capital weight (%)",
+        series: &series,
+        y_range: Some((0.0, 100.0)),
+    })
+}
+
+/// (epoch number from 1, value × scale) points.
+fn by_epoch(values: Vec<f64>, scale: f64) -> Vec<(f64, f64)> {
+    values.into_iter().enumerate().map(|(e, v)| ((e + 1) as f64, v * scale)).collect()
 }
 
 fn epoch_edge_chart(results: &RunResults) -> String {
-    let mut series: Vec<(String, Vec<f64>)> =
-        running(results).into_iter().map(|(name, k)| (name, epoch_means(results, k, |e| e.edge))).collect();
+    let mut series: Vec<(String, Vec<(f64, f64)>)> = running(results)
+        .into_iter()
+        .map(|(name, k)| (name, by_epoch(epoch_means(results, k, |e| e.edge), 1.0)))
+        .collect();
     if results.normalizer.is_some() {
         let k = series.len();
-        series.push(("[normalizer]".into(), epoch_means(results, k, |e| e.edge)));
+        series.push(("[normalizer]".into(), by_epoch(epoch_means(results, k, |e| e.edge), 1.0)));
     }
-    line_chart(&series, "epoch", "edge (Y)", None)
-}
-
-fn line_chart(series: &[(String, Vec<f64>)], x_label: &str, y_label: &str, y_range: Option<(f64, f64)>) -> String {
-    let (w, h, left, right, top, bottom) = (900.0, 340.0, 70.0, 220.0, 20.0, 40.0);
-    let points = series.iter().map(|s| s.1.len()).max().unwrap_or(0);
-    if points == 0 {
-        return "<p class=\"note\">No data.</p>\n".into();
-    }
-    let (mut lo, mut hi) = y_range.unwrap_or((f64::INFINITY, f64::NEG_INFINITY));
-    if y_range.is_none() {
-        for v in series.iter().flat_map(|s| s.1.iter()).filter(|v| v.is_finite()) {
-            lo = lo.min(*v);
-            hi = hi.max(*v);
-        }
-        if !(lo.is_finite() && hi.is_finite()) {
-            (lo, hi) = (0.0, 1.0);
-        }
-        if hi - lo < 1e-9 {
-            (lo, hi) = (lo - 1.0, hi + 1.0);
-        }
-    }
-    let x = |i: usize| left + (w - left - right) * if points > 1 { i as f64 / (points - 1) as f64 } else { 0.5 };
-    let y = |v: f64| top + (h - top - bottom) * (1.0 - (v - lo) / (hi - lo));
-    let mut svg =
-        format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">\n");
-    axes(&mut svg, w, h, left, right, top, bottom, lo, hi, x_label, y_label);
-    for (i, label) in [0, points - 1].iter().enumerate() {
-        if i == 1 && points == 1 {
-            break;
-        }
-        let _ = writeln!(
-            svg,
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
-            x(*label),
-            h - bottom + 16.0,
-            label + 1
-        );
-    }
-    for (n, (name, values)) in series.iter().enumerate() {
-        let color = PALETTE[n % PALETTE.len()];
-        let path: Vec<String> = values
-            .iter()
-            .enumerate()
-            .filter(|(_, v)| v.is_finite())
-            .map(|(i, v)| format!("{:.1},{:.1}", x(i), y(*v)))
-            .collect();
-        let _ = writeln!(
-            svg,
-            "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{}\"/>",
-            path.join(" ")
-        );
-        legend(&mut svg, n, w - right + 15.0, top, color, name);
-    }
-    svg.push_str("</svg>\n");
-    svg
-}
-
-#[allow(clippy::too_many_arguments)]
-fn axes(
-    svg: &mut String,
-    w: f64,
-    h: f64,
-    left: f64,
-    right: f64,
-    top: f64,
-    bottom: f64,
-    lo: f64,
-    hi: f64,
-    x_label: &str,
-    y_label: &str,
-) {
-    let _ = writeln!(
-        svg,
-        "<rect x=\"{left}\" y=\"{top}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#999\"/>",
-        w - left - right,
-        h - top - bottom
-    );
-    for k in 0..=4 {
-        let v = lo + (hi - lo) * k as f64 / 4.0;
-        let yy = top + (h - top - bottom) * (1.0 - k as f64 / 4.0);
-        let _ = writeln!(
-            svg,
-            "<line x1=\"{left}\" x2=\"{}\" y1=\"{yy:.1}\" y2=\"{yy:.1}\" stroke=\"#eee\"/><text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
-            w - right,
-            left - 6.0,
-            yy + 4.0,
-            short(v)
-        );
-    }
-    let _ = writeln!(
-        svg,
-        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
-        (left + w - right) / 2.0,
-        h - 6.0,
-        escape(x_label)
-    );
-    let _ = writeln!(
-        svg,
-        "<text x=\"14\" y=\"{:.1}\" text-anchor=\"middle\" transform=\"rotate(-90 14 {:.1})\">{}</text>",
-        (top + h - bottom) / 2.0,
-        (top + h - bottom) / 2.0,
-        escape(y_label)
-    );
-}
-
-fn legend(svg: &mut String, n: usize, x: f64, top: f64, color: &str, name: &str) {
-    let yy = top + 10.0 + 18.0 * n as f64;
-    let shown: String = name.chars().take(28).collect();
-    let _ = writeln!(
-        svg,
-        "<rect x=\"{x}\" y=\"{:.1}\" width=\"12\" height=\"12\" fill=\"{color}\"/><text x=\"{}\" y=\"{:.1}\">{}</text>",
-        yy - 10.0,
-        x + 18.0,
-        yy,
-        escape(&shown)
-    );
-}
-
-fn short(v: f64) -> String {
-    if v.abs() >= 1000.0 {
-        format!("{v:.0}")
-    } else if v.abs() >= 10.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.3}")
-    }
-}
-
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let pos = q * (sorted.len() - 1) as f64;
-    let (i, frac) = (pos.floor() as usize, pos - pos.floor());
-    let next = sorted[(i + 1).min(sorted.len() - 1)];
-    sorted[i] + frac * (next - sorted[i])
+    let series: Vec<Series<'_>> = series.iter().map(|(name, points)| Series::new(name, points)).collect();
+    chart::lines(&LineChart {
+        title: "Mean edge by epoch",
+        desc: "",
+        x_label: "epoch",
+        y_label: "edge per epoch (Y)",
+        series: &series,
+        y_range: None,
+    })
 }
 
 fn edge_boxes(results: &RunResults) -> String {
@@ -300,83 +187,105 @@ fn edge_boxes(results: &RunResults) -> String {
             results.simulations.iter().filter_map(|s| s.pools.get(k).map(|p| p.edge)).collect(),
         ));
     }
-    for row in &mut rows {
-        row.1.retain(|v| v.is_finite());
-        row.1.sort_by(f64::total_cmp);
-    }
-    let (lo, hi) = rows
-        .iter()
-        .flat_map(|r| r.1.iter())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
-    if !(lo.is_finite() && hi.is_finite()) {
-        return "<p class=\"note\">No data.</p>\n".into();
-    }
-    let (lo, hi) = if hi - lo < 1e-9 { (lo - 1.0, hi + 1.0) } else { (lo, hi) };
-    let (w, left, right, row_h) = (900.0, 200.0, 30.0, 34.0);
-    let h = 40.0 + row_h * rows.len() as f64;
-    let x = |v: f64| left + (w - left - right) * (v - lo) / (hi - lo);
-    let mut svg =
-        format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">\n");
-    for k in 0..=4 {
-        let v = lo + (hi - lo) * k as f64 / 4.0;
-        let _ = writeln!(
-            svg,
-            "<line x1=\"{:.1}\" x2=\"{:.1}\" y1=\"10\" y2=\"{:.1}\" stroke=\"#eee\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
-            x(v),
-            x(v),
-            h - 25.0,
-            x(v),
-            h - 8.0,
-            short(v)
-        );
-    }
-    for (n, (name, values)) in rows.iter().enumerate() {
-        let color = PALETTE[n % PALETTE.len()];
-        let cy = 25.0 + row_h * n as f64;
-        let shown: String = name.chars().take(28).collect();
-        let _ = writeln!(
-            svg,
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
-            left - 8.0,
-            cy + 4.0,
-            escape(&shown)
-        );
-        if values.is_empty() {
-            continue;
-        }
-        let (p5, q1, med, q3, p95) = (
-            quantile(values, 0.05),
-            quantile(values, 0.25),
-            quantile(values, 0.5),
-            quantile(values, 0.75),
-            quantile(values, 0.95),
-        );
-        let mean = values.iter().sum::<f64>() / values.len() as f64;
-        let _ = writeln!(
-            svg,
-            "<line x1=\"{:.1}\" x2=\"{:.1}\" y1=\"{cy:.1}\" y2=\"{cy:.1}\" stroke=\"{color}\"/>\
-             <rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"18\" fill=\"{color}\" fill-opacity=\"0.3\" stroke=\"{color}\"/>\
-             <line x1=\"{:.1}\" x2=\"{:.1}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"{color}\" stroke-width=\"2\"/>\
-             <circle cx=\"{:.1}\" cy=\"{cy:.1}\" r=\"3.5\" fill=\"#222\"/>",
-            x(p5),
-            x(p95),
-            x(q1),
-            cy - 9.0,
-            (x(q3) - x(q1)).max(1.0),
-            x(med),
-            x(med),
-            cy - 9.0,
-            cy + 9.0,
-            x(mean)
-        );
-    }
-    svg.push_str("</svg>\n");
-    svg
+    let rows: Vec<BoxRow<'_>> = rows.iter().map(|(name, values)| BoxRow { name, values }).collect();
+    chart::boxes(&BoxChart {
+        title: "Edge distribution per strategy",
+        desc: "",
+        x_label: "edge per simulation (Y)",
+        rows: &rows,
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::escape;
+    use super::{escape, render};
+    use crate::report::RunResults;
+
+    /// A run's results (three simulations of the quick line-up, one strategy renamed
+    /// `<script>alert(1)</script>`), with the config parsed here so the fixture does not pin its
+    /// schema.
+    fn fixture() -> RunResults {
+        let mut value: serde_json::Value =
+            serde_json::from_str(include_str!("testdata/results.json")).expect("fixture parses");
+        let config = crate::config::Config::parse(
+            "[run]\nsimulations = 3\nsteps = 2000\nepoch_len = 500\n[[strategy]]\npath = \"a.wasm\"\n",
+            std::path::Path::new("fixture.toml"),
+        )
+        .expect("config parses");
+        value["config"] = serde_json::to_value(config).expect("config serialises");
+        serde_json::from_value(value).expect("fixture is a RunResults")
+    }
+
+    /// Each chart's axes' tick values: numeric `<text>` labels grouped by their shared `y`
+    /// (an x axis) or shared `x` attribute (a y axis).
+    fn axes(html: &str) -> Vec<Vec<f64>> {
+        let mut axes = Vec::new();
+        for svg in html.split("<svg ").skip(1) {
+            let svg = svg.split("</svg>").next().unwrap_or("");
+            let mut labels: Vec<(String, String, f64)> = Vec::new();
+            for t in svg.split("<text ").skip(1) {
+                let Some((attrs, rest)) = t.split_once('>') else { continue };
+                let Some((text, _)) = rest.split_once("</text>") else { continue };
+                let attr = |name: &str| {
+                    attrs
+                        .split_once(&format!(" {name}=\""))
+                        .or_else(|| attrs.strip_prefix(&format!("{name}=\"")).map(|r| ("", r)))
+                        .and_then(|(_, r)| r.split_once('"'))
+                        .map(|(v, _)| v.to_string())
+                        .unwrap_or_default()
+                };
+                if let Ok(v) = text.trim().replace('\u{2212}', "-").parse::<f64>() {
+                    labels.push((attr("x"), attr("y"), v));
+                }
+            }
+            for by_x in [true, false] {
+                let mut groups: std::collections::BTreeMap<&str, Vec<f64>> = Default::default();
+                for (x, y, v) in &labels {
+                    groups.entry(if by_x { x } else { y }).or_default().push(*v);
+                }
+                axes.extend(groups.into_values().filter(|g| g.len() >= 2));
+            }
+        }
+        axes
+    }
+
+    #[test]
+    fn the_report_draws_its_charts_with_round_ticks() {
+        let results = fixture();
+        let html = render(&results);
+        assert_eq!(html, render(&results), "same results, same bytes");
+        assert_eq!(html.matches("<svg ").count(), 3, "capital weight, edge distribution, edge by epoch");
+        assert_eq!(html.matches("role=\"img\"").count(), 3);
+        for text in [
+            "capital weight (%)",
+            "edge per simulation (Y)",
+            "edge per epoch (Y)",
+            "<title>Capital weight by epoch</title>",
+            "Fixed 30 bps",
+            "[normalizer]",
+        ] {
+            assert!(html.contains(text), "{text} missing");
+        }
+        assert!(!html.contains("<script"), "a strategy name was not escaped");
+        assert!(html.matches("&lt;script&gt;alert(1)&lt;/script&gt;").count() >= 4, "table row and three charts");
+        let axes = axes(&html);
+        // Capital weight: epoch and weight axes; edge distribution: its value axis; edge by epoch: two.
+        assert_eq!(axes.len(), 5, "{axes:?}");
+        for mut ticks in axes {
+            // Evenly spaced multiples of a step of 1, 2 or 5 × 10^k.
+            ticks.sort_by(f64::total_cmp);
+            let step = ticks[1] - ticks[0];
+            let k = step.log10().floor();
+            let mantissa = step / 10f64.powf(k);
+            assert!([1.0, 2.0, 5.0].iter().any(|m| (mantissa - m).abs() < 1e-9), "step {step} in {ticks:?}");
+            for pair in ticks.windows(2) {
+                assert!(((pair[1] - pair[0]) / step - 1.0).abs() < 1e-9, "uneven {ticks:?}");
+            }
+            for v in &ticks {
+                assert!((v / step - (v / step).round()).abs() < 1e-9, "{v} is not a multiple of {step}: {ticks:?}");
+            }
+        }
+    }
 
     #[test]
     fn untrusted_names_are_escaped() {

@@ -6,6 +6,7 @@
 //! thread counts, backend, absolute paths or anything else that depends on where or how the run
 //! happened; those facts go to `run.json` beside it ([`RunFacts`]).
 
+pub mod chart;
 pub mod html;
 pub mod leaderboard;
 pub mod merge;

@@ -112,6 +112,18 @@ async fn assert_no_script_errors(client: &Client, page: &str) {
     assert_eq!(errors, json!([]), "script errors on {page} (null: the script did not run)");
 }
 
+/// Saves a screenshot of the whole page (the window is made as tall as the page, up to
+/// 5,000 px, then put back).
+async fn shoot(client: &Client, path: &Path) {
+    let (width, height) = client.get_window_size().await.unwrap();
+    let page = js(client, "return document.documentElement.scrollHeight").await.as_u64().unwrap_or(height);
+    client.set_window_size(width as u32, page.clamp(height, 5_000) as u32).await.unwrap();
+    let png = client.screenshot().await.unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    std::fs::write(path, png).unwrap();
+    client.set_window_size(width as u32, height as u32).await.unwrap();
+}
+
 async fn text_of(client: &Client, css: &str) -> String {
     client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).text().await.unwrap()
 }
@@ -195,166 +207,249 @@ fn the_dashboard_works_in_headless_chromium() {
     });
     let capabilities = capabilities.as_object().unwrap().clone();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let context = Context {
+        addr,
+        base,
+        alice,
+        bob,
+        root,
+        data: data.clone(),
+        scratch: scratch.path().to_path_buf(),
+        honest,
+        other,
+    };
     rt.block_on(async {
         let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(capabilities)
             .connect(&format!("http://127.0.0.1:{}", driver.port))
             .await
             .unwrap_or_else(|e| panic!("WebDriver session: {e}"));
-        client.set_window_size(1280, 900).await.unwrap();
-
-        // --- The leaderboard updates live when an evaluation finishes (no reload). ---
-        client.goto(&base).await.unwrap();
-        until(&client, "return document.querySelector('table.board tbody tr') !== null", Duration::from_secs(10), "the board").await;
-        js(&client, "window.__kept = 'same page'; return 1").await;
-        let hostile_name = "<img src=x onerror=window.__pwned=1>";
-        let r = upload(addr, Some(&bob), &other, Some(hostile_name));
-        assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
-        let bob_submission = r.json()["submission"].as_i64().unwrap();
-        let row = format!("return Array.from(document.querySelectorAll('table.board tbody tr')).some(r => r.cells[2].textContent === 'bob')");
-        until(&client, &row, Duration::from_secs(30), "bob's row to appear live").await;
-        assert_eq!(js(&client, "return window.__kept").await, json!("same page"), "the page was reloaded");
-        let cell = js(&client, "return Array.from(document.querySelectorAll('table.board tbody tr')).find(r => r.cells[2].textContent === 'bob').cells[3].querySelector('a').textContent").await;
-        assert_eq!(cell, json!(hostile_name), "a hostile name shows as text");
-        assert_eq!(js(&client, "return window.__pwned === undefined").await, json!(true), "markup in a name ran");
-        // Sorting: by submitter, descending then ascending.
-        let submitters = "return Array.from(document.querySelectorAll('table.board tbody tr')).map(r => r.cells[2].textContent)";
-        client.find(Locator::Css("table.board thead th:nth-child(3) button")).await.unwrap().click().await.unwrap();
-        let sorted: Vec<String> = serde_json::from_value(js(&client, submitters).await).unwrap();
-        let mut expected = sorted.clone();
-        expected.sort();
-        assert_eq!(sorted, expected, "sorted by submitter");
-        assert_eq!(
-            js(&client, "return document.querySelector('table.board thead th:nth-child(3)').getAttribute('aria-sort')").await,
-            json!("ascending")
-        );
-        assert_no_script_errors(&client, "/").await;
-
-        // --- The whole submit flow. ---
-        client.goto(&format!("{base}/submit")).await.unwrap();
-        set_field(&client, "#token", &alice).await;
-        set_field(&client, "#name", "alice 30").await;
-        choose_file(&client, &honest).await;
-        assert!(text_of(&client, "#file-info").await.contains("bytes"), "the chosen file is described");
-        client.find(Locator::Css("#send")).await.unwrap().click().await.unwrap();
-        let rank = until(&client, "const r = document.getElementById('rank'); return r && r.textContent", Duration::from_secs(60), "the result card").await;
-        let stages = js(&client, "return Array.from(document.querySelectorAll('ol.stages li')).map(l => l.dataset.stage + ':' + l.dataset.state)").await;
-        assert_eq!(stages, json!(["upload:done", "checks:done", "queued:done", "simulating:done", "scored:done"]));
-        let bar = js(&client, "const p = document.getElementById('progress'); return [p.value, p.max]").await;
-        assert_eq!(bar[0], bar[1], "the progress bar is full");
-        assert_eq!(bar[1], json!(8), "8 simulations");
-        let checks = js(&client, "return Array.from(document.querySelectorAll('#checks li')).map(l => l.dataset.outcome)").await;
-        let checks: Vec<String> = serde_json::from_value(checks).unwrap();
-        assert!(checks.len() >= 5 && checks.iter().all(|c| c != "FAIL"), "{checks:?}");
-        // The card's numbers and rank are the API's.
-        let board = get(addr, "/api/leaderboard").json();
-        let mine = board.as_array().unwrap().iter().find(|r| r["submitter"] == "alice").unwrap().clone();
-        assert_eq!(rank, json!(format!("#{}", mine["rank"])), "{board}");
-        let card = text_of(&client, "#result-body").await;
-        let edge = format!("{:.2} ± {:.2}", mine["mean_edge"].as_f64().unwrap(), mine["stderr_edge"].as_f64().unwrap());
-        assert!(card.contains(&edge), "the card shows {edge}: {card}");
-        let alice_submission = mine["submission"].as_i64().unwrap();
-        assert_no_script_errors(&client, "/submit").await;
-
-        // The token stays in the browser.
-        client.goto(&format!("{base}/submit")).await.unwrap();
-        let kept = js(&client, "return document.getElementById('token').value").await;
-        assert_eq!(kept, json!(alice), "the token is kept in localStorage");
-
-        // --- A hostile upload shows its reason. ---
-        let hostile = scratch.path().join("loop_in_quote.wasm");
-        std::fs::write(&hostile, wasm_of(&workspace().join("tests/fixtures/hostile/loop_in_quote.wat"))).unwrap();
-        choose_file(&client, &hostile).await;
-        client.find(Locator::Css("#send")).await.unwrap().click().await.unwrap();
-        let said = until(&client, "return document.getElementById('message').textContent", Duration::from_secs(30), "the refusal").await;
-        let said = said.as_str().unwrap().to_string();
-        assert!(said.contains("refused (422)") && said.contains("out of fuel"), "{said}");
-        let failed = text_of(&client, "#checks li[data-outcome=FAIL]").await;
-        assert!(failed.contains("quotes") && failed.contains("out of fuel"), "{failed}");
-        assert_eq!(js(&client, "return document.querySelector('li[data-stage=checks]').dataset.state").await, json!("failed"));
-
-        // --- Over the limit: refused in the browser, nothing sent. ---
-        let before = uploads_answered(addr);
-        let big = scratch.path().join("big.wasm");
-        std::fs::write(&big, vec![0u8; 300_000]).unwrap();
-        choose_file(&client, &big).await;
-        client.find(Locator::Css("#send")).await.unwrap().click().await.unwrap();
-        let said = until(&client, "const m = document.getElementById('message').textContent; return m.includes('nothing was sent') && m", Duration::from_secs(10), "the size check").await;
-        assert!(said.as_str().unwrap().contains("over the upload limit of 200000 bytes"), "{said}");
-        assert_eq!(uploads_answered(addr), before, "the browser sent an over-limit file");
-
-        // --- A wrong token: 401 explained with what to do. ---
-        set_field(&client, "#token", "amm_not_a_token").await;
-        choose_file(&client, &honest).await;
-        client.find(Locator::Css("#send")).await.unwrap().click().await.unwrap();
-        let said = until(&client, "const m = document.getElementById('message').textContent; return m.includes('401') && m", Duration::from_secs(10), "the 401").await;
-        assert!(said.as_str().unwrap().contains("amm-engine token create"), "{said}");
-        assert_no_script_errors(&client, "/submit (refusals)").await;
-
-        // --- Admin: flag bob's entry from the admin page; the board shows it. ---
-        client.goto(&format!("{base}/admin")).await.unwrap();
-        set_field(&client, "#admin-token", &root).await;
-        set_field(&client, "#flag-id", &bob_submission.to_string()).await;
-        set_field(&client, "#flag-reason", "looks copied").await;
-        client.find(Locator::Css("button[data-action=flag]")).await.unwrap().click().await.unwrap();
-        let said = until(&client, "return document.getElementById('admin-message').textContent", Duration::from_secs(10), "the admin answer").await;
-        assert!(said.as_str().unwrap().starts_with("Done (200)"), "{said}");
-        assert_no_script_errors(&client, "/admin").await;
-        let front = String::from_utf8(get(addr, "/").body).unwrap();
-        assert!(front.contains("looks copied") && front.contains("flagged"), "the flag is on the board");
-
-        // A round, so that its page has a board.
-        let round = post_json(addr, "/api/rounds", &root)["round"].as_i64().unwrap();
-        let t = Instant::now();
-        while get(addr, &format!("/api/rounds/{round}")).json()["state"] != "completed" {
-            assert!(t.elapsed() < Duration::from_secs(30), "round {round}: {}", log_text(&data));
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let submission = wait_for_submission(addr, alice_submission, Duration::from_secs(5));
-        assert_eq!(submission["status"], "evaluated");
-
-        // --- Every page at desktop and phone width: no script errors, no sideways scrolling
-        // of the page itself (wide tables scroll in their own box), a screenshot of each. ---
-        let shots = workspace().join("target/screenshots");
-        std::fs::create_dir_all(&shots).unwrap();
-        let pages = [
-            ("leaderboard", "/".to_string()),
-            ("submit", "/submit".to_string()),
-            ("submission", format!("/submissions/{alice_submission}")),
-            ("rounds", "/rounds".to_string()),
-            ("round", format!("/rounds/{round}")),
-            ("competition", "/competition".to_string()),
-            ("admin", "/admin".to_string()),
-        ];
-        for (screen, width, height) in SCREENS {
-            client.set_window_size(*width, *height).await.unwrap();
-            for (name, path) in &pages {
-                client.goto(&format!("{base}{path}")).await.unwrap();
-                until(&client, "return document.readyState === 'complete'", Duration::from_secs(10), "the page").await;
-                let h1 = text_of(&client, "main h1").await;
-                assert!(!h1.is_empty(), "{path} has a heading");
-                assert_no_script_errors(&client, path).await;
-                let widths = js(&client, "return [document.documentElement.scrollWidth, window.innerWidth]").await;
-                let (scroll, inner) = (widths[0].as_u64().unwrap(), widths[1].as_u64().unwrap());
-                assert!(scroll <= inner, "{path} at {screen} scrolls sideways: {scroll} > {inner}");
-                let png = client.screenshot().await.unwrap();
-                assert!(png.starts_with(b"\x89PNG"), "a PNG");
-                std::fs::write(shots.join(format!("{name}-{screen}.png")), png).unwrap();
-            }
-            if *screen == "phone" {
-                let inner = js(&client, "return window.innerWidth").await.as_u64().unwrap();
-                assert!(inner <= 400, "the phone screenshots are {inner} px wide");
+        // The session is closed (and Chromium quits) whether the checks pass or panic.
+        let outcome = tokio::spawn(exercise(client.clone(), context)).await;
+        let _ = client.close().await;
+        if let Err(e) = outcome {
+            match e.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(e) => panic!("{e}"),
             }
         }
-        // The submission page carries the evaluation and its downloads.
-        client.goto(&format!("{base}/submissions/{alice_submission}")).await.unwrap();
-        let page = text_of(&client, "main").await;
-        for needle in ["Validation report", "Edge per seed", "Capital weight and edge by epoch", "Bundle", "alice 30"] {
-            assert!(page.contains(needle), "the submission page lacks {needle:?}");
-        }
-        client.close().await.unwrap();
     });
     drop(driver);
     drop(server);
     eprintln!("browser test: {:.1} s; screenshots in target/screenshots/", started.elapsed().as_secs_f64());
+}
+
+/// What the browser session needs of the test's set-up.
+struct Context {
+    addr: SocketAddr,
+    base: String,
+    alice: String,
+    bob: String,
+    root: String,
+    data: PathBuf,
+    scratch: PathBuf,
+    honest: PathBuf,
+    other: Vec<u8>,
+}
+
+/// Everything done in the browser.
+async fn exercise(client: Client, cx: Context) {
+    let Context { addr, base, alice, bob, root, data, scratch, honest, other } = cx;
+    let shots = workspace().join("target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    client.set_window_size(1280, 900).await.unwrap();
+
+    // --- The leaderboard updates live when an evaluation finishes (no reload). ---
+    client.goto(&base).await.unwrap();
+    until(
+        &client,
+        "return document.querySelector('table.board tbody tr') !== null",
+        Duration::from_secs(10),
+        "the board",
+    )
+    .await;
+    js(&client, "window.__kept = 'same page'; return 1").await;
+    let hostile_name = "<img src=x onerror=window.__pwned=1>";
+    let r = upload(addr, Some(&bob), &other, Some(hostile_name));
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let bob_submission = r.json()["submission"].as_i64().unwrap();
+    let row = format!(
+        "return Array.from(document.querySelectorAll('table.board tbody tr')).some(r => r.cells[2].textContent === 'bob')"
+    );
+    until(&client, &row, Duration::from_secs(30), "bob's row to appear live").await;
+    assert_eq!(js(&client, "return window.__kept").await, json!("same page"), "the page was reloaded");
+    let cell = js(&client, "return Array.from(document.querySelectorAll('table.board tbody tr')).find(r => r.cells[2].textContent === 'bob').cells[3].querySelector('a').textContent").await;
+    assert_eq!(cell, json!(hostile_name), "a hostile name shows as text");
+    assert_eq!(js(&client, "return window.__pwned === undefined").await, json!(true), "markup in a name ran");
+    // Sorting: by submitter, descending then ascending.
+    let submitters =
+        "return Array.from(document.querySelectorAll('table.board tbody tr')).map(r => r.cells[2].textContent)";
+    client.find(Locator::Css("table.board thead th:nth-child(3) button")).await.unwrap().click().await.unwrap();
+    let sorted: Vec<String> = serde_json::from_value(js(&client, submitters).await).unwrap();
+    let mut expected = sorted.clone();
+    expected.sort();
+    assert_eq!(sorted, expected, "sorted by submitter");
+    assert_eq!(
+        js(&client, "return document.querySelector('table.board thead th:nth-child(3)').getAttribute('aria-sort')")
+            .await,
+        json!("ascending")
+    );
+    assert_no_script_errors(&client, "/").await;
+
+    // --- The whole submit flow. ---
+    client.goto(&format!("{base}/submit")).await.unwrap();
+    set_field(&client, "#token", &alice).await;
+    set_field(&client, "#name", "alice 30").await;
+    choose_file(&client, &honest).await;
+    assert!(text_of(&client, "#file-info").await.contains("bytes"), "the chosen file is described");
+    client.find(Locator::Css("#send")).await.unwrap().click().await.unwrap();
+    let rank = until(
+        &client,
+        "const r = document.getElementById('rank'); return r && r.textContent",
+        Duration::from_secs(60),
+        "the result card",
+    )
+    .await;
+    let stages = js(&client, "return Array.from(document.querySelectorAll('ol.stages li')).map(l => l.dataset.stage + ':' + l.dataset.state)").await;
+    assert_eq!(stages, json!(["upload:done", "checks:done", "queued:done", "simulating:done", "scored:done"]));
+    let bar = js(&client, "const p = document.getElementById('progress'); return [p.value, p.max]").await;
+    assert_eq!(bar[0], bar[1], "the progress bar is full");
+    assert_eq!(bar[1], json!(8), "8 simulations");
+    let checks =
+        js(&client, "return Array.from(document.querySelectorAll('#checks li')).map(l => l.dataset.outcome)").await;
+    let checks: Vec<String> = serde_json::from_value(checks).unwrap();
+    assert!(checks.len() >= 5 && checks.iter().all(|c| c != "FAIL"), "{checks:?}");
+    // The card's numbers and rank are the API's.
+    let board = get(addr, "/api/leaderboard").json();
+    let mine = board.as_array().unwrap().iter().find(|r| r["submitter"] == "alice").unwrap().clone();
+    assert_eq!(rank, json!(format!("#{}", mine["rank"])), "{board}");
+    let card = text_of(&client, "#result-body").await;
+    let edge = format!("{:.2} ± {:.2}", mine["mean_edge"].as_f64().unwrap(), mine["stderr_edge"].as_f64().unwrap());
+    assert!(card.contains(&edge), "the card shows {edge}: {card}");
+    let alice_submission = mine["submission"].as_i64().unwrap();
+    shoot(&client, &shots.join("submit-result-desktop.png")).await;
+    assert_no_script_errors(&client, "/submit").await;
+
+    // The token stays in the browser.
+    client.goto(&format!("{base}/submit")).await.unwrap();
+    let kept = js(&client, "return document.getElementById('token').value").await;
+    assert_eq!(kept, json!(alice), "the token is kept in localStorage");
+
+    // --- A hostile upload shows its reason. ---
+    let hostile = scratch.join("loop_in_quote.wasm");
+    std::fs::write(&hostile, wasm_of(&workspace().join("tests/fixtures/hostile/loop_in_quote.wat"))).unwrap();
+    choose_file(&client, &hostile).await;
+    client.find(Locator::Css("#send")).await.unwrap().click().await.unwrap();
+    let said =
+        until(&client, "return document.getElementById('message').textContent", Duration::from_secs(30), "the refusal")
+            .await;
+    let said = said.as_str().unwrap().to_string();
+    assert!(said.contains("refused (422)") && said.contains("out of fuel"), "{said}");
+    let failed = text_of(&client, "#checks li[data-outcome=FAIL]").await;
+    assert!(failed.contains("quotes") && failed.contains("out of fuel"), "{failed}");
+    assert_eq!(
+        js(&client, "return document.querySelector('li[data-stage=checks]').dataset.state").await,
+        json!("failed")
+    );
+    shoot(&client, &shots.join("submit-refused-desktop.png")).await;
+
+    // --- Over the limit: refused in the browser, nothing sent. ---
+    let before = uploads_answered(addr);
+    let big = scratch.join("big.wasm");
+    std::fs::write(&big, vec![0u8; 300_000]).unwrap();
+    choose_file(&client, &big).await;
+    client.find(Locator::Css("#send")).await.unwrap().click().await.unwrap();
+    let said = until(
+        &client,
+        "const m = document.getElementById('message').textContent; return m.includes('nothing was sent') && m",
+        Duration::from_secs(10),
+        "the size check",
+    )
+    .await;
+    assert!(said.as_str().unwrap().contains("over the upload limit of 200000 bytes"), "{said}");
+    assert_eq!(uploads_answered(addr), before, "the browser sent an over-limit file");
+
+    // --- A wrong token: 401 explained with what to do. ---
+    set_field(&client, "#token", "amm_not_a_token").await;
+    choose_file(&client, &honest).await;
+    client.find(Locator::Css("#send")).await.unwrap().click().await.unwrap();
+    let said = until(
+        &client,
+        "const m = document.getElementById('message').textContent; return m.includes('401') && m",
+        Duration::from_secs(10),
+        "the 401",
+    )
+    .await;
+    assert!(said.as_str().unwrap().contains("amm-engine token create"), "{said}");
+    assert_no_script_errors(&client, "/submit (refusals)").await;
+
+    // --- Admin: flag bob's entry from the admin page; the board shows it. ---
+    client.goto(&format!("{base}/admin")).await.unwrap();
+    set_field(&client, "#admin-token", &root).await;
+    set_field(&client, "#flag-id", &bob_submission.to_string()).await;
+    set_field(&client, "#flag-reason", "looks copied").await;
+    client.find(Locator::Css("button[data-action=flag]")).await.unwrap().click().await.unwrap();
+    let said = until(
+        &client,
+        "return document.getElementById('admin-message').textContent",
+        Duration::from_secs(10),
+        "the admin answer",
+    )
+    .await;
+    assert!(said.as_str().unwrap().starts_with("Done (200)"), "{said}");
+    assert_no_script_errors(&client, "/admin").await;
+    let front = String::from_utf8(get(addr, "/").body).unwrap();
+    assert!(front.contains("looks copied") && front.contains("flagged"), "the flag is on the board");
+
+    // A round, so that its page has a board.
+    let round = post_json(addr, "/api/rounds", &root)["round"].as_i64().unwrap();
+    let t = Instant::now();
+    while get(addr, &format!("/api/rounds/{round}")).json()["state"] != "completed" {
+        assert!(t.elapsed() < Duration::from_secs(30), "round {round}: {}", log_text(&data));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let submission = wait_for_submission(addr, alice_submission, Duration::from_secs(5));
+    assert_eq!(submission["status"], "evaluated");
+
+    // --- Every page at desktop and phone width: no script errors, no sideways scrolling
+    // of the page itself (wide tables scroll in their own box), a screenshot of each. ---
+    let pages = [
+        ("leaderboard", "/".to_string()),
+        ("submit", "/submit".to_string()),
+        ("submission", format!("/submissions/{alice_submission}")),
+        ("rounds", "/rounds".to_string()),
+        ("round", format!("/rounds/{round}")),
+        ("competition", "/competition".to_string()),
+        ("admin", "/admin".to_string()),
+    ];
+    for (screen, width, height) in SCREENS {
+        client.set_window_size(*width, *height).await.unwrap();
+        for (name, path) in &pages {
+            client.goto(&format!("{base}{path}")).await.unwrap();
+            until(&client, "return document.readyState === 'complete'", Duration::from_secs(10), "the page").await;
+            let h1 = text_of(&client, "main h1").await;
+            assert!(!h1.is_empty(), "{path} has a heading");
+            assert_no_script_errors(&client, path).await;
+            let widths = js(&client, "return [document.documentElement.scrollWidth, window.innerWidth]").await;
+            let (scroll, inner) = (widths[0].as_u64().unwrap(), widths[1].as_u64().unwrap());
+            assert!(scroll <= inner, "{path} at {screen} scrolls sideways: {scroll} > {inner}");
+            shoot(&client, &shots.join(format!("{name}-{screen}.png"))).await;
+        }
+        if *screen == "phone" {
+            let inner = js(&client, "return window.innerWidth").await.as_u64().unwrap();
+            assert!(inner <= 400, "the phone screenshots are {inner} px wide");
+        }
+    }
+    // The submission page carries the evaluation and its downloads.
+    client.goto(&format!("{base}/submissions/{alice_submission}")).await.unwrap();
+    let page = text_of(&client, "main").await;
+    for needle in ["Validation report", "Edge per seed", "Capital weight and edge by epoch", "Bundle", "alice 30"] {
+        assert!(page.contains(needle), "the submission page lacks {needle:?}");
+    }
+    // Three charts (edge per seed, capital weight and edge by epoch), each an accessible SVG
+    // with axis labels; they are in the page without JavaScript too.
+    let charts = js(&client, "return Array.from(document.querySelectorAll('figure.chart svg[role=img]')).map(s => s.getAttribute('aria-label'))").await;
+    assert_eq!(charts.as_array().map(Vec::len), Some(3), "{charts}");
+    let plain = String::from_utf8(get(addr, &format!("/submissions/{alice_submission}")).body).unwrap();
+    assert!(plain.contains("capital weight (%)") && plain.contains("edge per simulation (Y)"), "chart axis labels");
 }

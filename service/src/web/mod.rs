@@ -187,9 +187,3 @@ fn status_badge(status: &str) -> Markup {
     };
     html! { span class={ "badge " (class) } { (status) } }
 }
-
-/// A placeholder where a chart will go once the shared chart module lands.
-fn chart_slot(title: &str) -> Markup {
-    // TODO(charts): render with engine::report::chart once the `charts` branch is merged.
-    html! { p.note.chart-slot { (title) ": chart pending (the tables below carry the numbers)." } }
-}

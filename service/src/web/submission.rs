@@ -3,14 +3,13 @@
 //! weight and edge by epoch from its merged `results.json`; `/submissions/{id}/report.html`
 //! is the engine's own report of that evaluation.
 
+use amm_engine::report::chart;
 use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use maud::{Markup, html};
+use maud::{Markup, PreEscaped, html};
 
-use super::{
-    Shared, chart_slot, error_page, layout, model_badge, num, page as respond, percent, pm, status_badge, when,
-};
+use super::{Shared, error_page, layout, model_badge, num, page as respond, percent, pm, status_badge, when};
 use crate::api::{ApiError, SubmissionView};
 use crate::eval::EntrantSummary;
 use amm_engine::report::RunResults;
@@ -90,7 +89,7 @@ fn body(v: &SubmissionView, results: Option<&RunResults>) -> Markup {
                     }
                 } }
             }
-            (per_seed(&s.per_seed_edges))
+            (per_seed(&s.per_seed_edges, s.normalizer.as_ref().map(|n| n.mean_edge)))
         }
         @if let Some(r) = results { (by_epoch(r)) }
         section aria-labelledby="checks-h" {
@@ -142,7 +141,7 @@ fn reasons(e: &EntrantSummary) -> Markup {
 }
 
 /// The entry's per-seed edges: quantiles and the full list.
-fn per_seed(edges: &[(u64, f64)]) -> Markup {
+fn per_seed(edges: &[(u64, f64)], normalizer: Option<f64>) -> Markup {
     let mut sorted: Vec<f64> = edges.iter().map(|e| e.1).filter(|v| v.is_finite()).collect();
     sorted.sort_by(f64::total_cmp);
     let q = |p: f64| -> Option<f64> {
@@ -156,7 +155,7 @@ fn per_seed(edges: &[(u64, f64)]) -> Markup {
         @if !edges.is_empty() {
             section aria-labelledby="seeds-h" {
                 h2 #seeds-h { "Edge per seed" }
-                (chart_slot("Edge distribution"))
+                (edge_histogram(&sorted, normalizer))
                 dl.facts {
                     dt { "Seeds" } dd { (sorted.len()) }
                     dt { "Minimum" } dd { (num(q(0.0), 2)) " Y" }
@@ -181,6 +180,8 @@ fn per_seed(edges: &[(u64, f64)]) -> Markup {
 fn by_epoch(results: &RunResults) -> Markup {
     let names: Vec<String> =
         results.simulations.first().map(|s| s.pools.iter().map(|p| p.name.clone()).collect()).unwrap_or_default();
+    // The pools: the strategies not refused at load, in config order, then the normalizer.
+    let strategies = results.strategies.iter().filter(|s| s.rejected.is_none()).count().min(names.len());
     let epochs = results.simulations.iter().flat_map(|s| s.pools.iter().map(|p| p.epochs.len())).max().unwrap_or(0);
     let mean = |pool: usize, epoch: usize, f: &dyn Fn(&amm_engine::market::EpochRecord) -> f64| -> Option<f64> {
         let values: Vec<f64> = results
@@ -194,8 +195,7 @@ fn by_epoch(results: &RunResults) -> Markup {
         @if epochs > 0 {
             section aria-labelledby="epochs-h" {
                 h2 #epochs-h { "Capital weight and edge by epoch" }
-                (chart_slot("Capital weight by epoch"))
-                (chart_slot("Edge by epoch"))
+                (epoch_charts(&names, strategies, epochs, &mean))
                 p.help { "Means over the simulations. Capital weight: share of the strategies' capital after the epoch's rebalancing (0–1); edge in Y." }
                 div.scroll { table {
                     thead { tr {
@@ -233,4 +233,88 @@ pub(super) async fn report(state: Shared, Path(id): Path<i64>) -> Response {
         HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src data:"),
     );
     response
+}
+
+/// The histogram of the entry's per-seed edges, with its mean and the normalizer's.
+fn edge_histogram(sorted: &[f64], normalizer: Option<f64>) -> Markup {
+    let mean = sorted.iter().sum::<f64>() / sorted.len().max(1) as f64;
+    let mut markers = vec![chart::Marker { name: "mean", value: mean }];
+    if let Some(n) = normalizer {
+        markers.push(chart::Marker { name: "normalizer's mean", value: n });
+    }
+    let svg = chart::histogram(&chart::Histogram {
+        title: "Edge per seed",
+        desc: "",
+        x_label: "edge per simulation (Y)",
+        y_label: "seeds",
+        values: sorted,
+        markers: &markers,
+    });
+    html! { figure.chart { (inline_svg(&svg)) } }
+}
+
+/// Line charts of mean capital weight (%) and edge (Y) by epoch, one series per pool, the
+/// entry (the last strategy) highlighted.
+fn epoch_charts(
+    names: &[String],
+    strategies: usize,
+    epochs: usize,
+    mean: &dyn Fn(usize, usize, &dyn Fn(&amm_engine::market::EpochRecord) -> f64) -> Option<f64>,
+) -> Markup {
+    let points = |k: usize, f: &dyn Fn(&amm_engine::market::EpochRecord) -> f64| -> Vec<(f64, f64)> {
+        (0..epochs).filter_map(|e| mean(k, e, f).map(|v| ((e + 1) as f64, v))).collect()
+    };
+    // The normalizer (the pool after the strategies, when present) holds no capital weight.
+    let weights: Vec<Vec<(f64, f64)>> = (0..strategies).map(|k| points(k, &|r| r.capital_weight * 100.0)).collect();
+    let edges: Vec<Vec<(f64, f64)>> = (0..names.len()).map(|k| points(k, &|r| r.edge)).collect();
+    let (weight_series, edge_series) = (series(names, &weights, strategies), series(names, &edges, strategies));
+    let weight_svg = chart::lines(&chart::LineChart {
+        title: "Capital weight by epoch",
+        desc: "",
+        x_label: "epoch",
+        y_label: "capital weight (%)",
+        series: &weight_series,
+        y_range: Some((0.0, 100.0)),
+    });
+    let edge_svg = chart::lines(&chart::LineChart {
+        title: "Edge by epoch",
+        desc: "",
+        x_label: "epoch",
+        y_label: "edge per epoch (Y)",
+        series: &edge_series,
+        y_range: None,
+    });
+    html! {
+        figure.chart { (inline_svg(&weight_svg)) figcaption { "Capital weight by epoch (mean over simulations)" } }
+        figure.chart { (inline_svg(&edge_svg)) figcaption { "Edge by epoch (mean over simulations)" } }
+    }
+}
+
+/// Named series over `data`, the `entry`-th (1-based: the entry is the last strategy) highlighted.
+fn series<'a>(names: &'a [String], data: &'a [Vec<(f64, f64)>], entry: usize) -> Vec<chart::Series<'a>> {
+    data.iter()
+        .zip(names)
+        .enumerate()
+        .map(|(k, (p, name))| {
+            let s = chart::Series::new(name.as_str(), p);
+            if k + 1 == entry { s.highlighted() } else { s }
+        })
+        .collect()
+}
+
+/// A chart's SVG for inlining in a page: without its `<style>` element, whose rules
+/// (`.chart-tips` hover) are in the dashboard's stylesheet, since the pages' Content-Security-
+/// Policy admits no inline style elements.
+fn inline_svg(svg: &str) -> Markup {
+    let mut out = String::with_capacity(svg.len());
+    let mut rest = svg;
+    while let Some(start) = rest.find("<style>") {
+        out.push_str(&rest[..start]);
+        match rest[start..].find("</style>") {
+            Some(end) => rest = &rest[start + end + "</style>".len()..],
+            None => rest = "",
+        }
+    }
+    out.push_str(rest);
+    PreEscaped(out)
 }

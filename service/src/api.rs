@@ -830,11 +830,11 @@ async fn compute_board(state: &State) -> Result<Vec<BoardRow>, ApiError> {
     let mut best: Vec<(BoardRow, Vec<(u64, f64)>)> = Vec::new();
     let mut baseline: Vec<BoardRow> = Vec::new();
     let evaluated = state.db.evaluated().await?;
-    let mut attempts: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+    let mut attempts: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
     for sub in evaluated.iter().filter(|s| !s.baseline) {
-        *attempts.entry(sub.submitter.as_str()).or_default() += 1;
+        *attempts.entry(sub.submitter.clone()).or_default() += 1;
     }
-    for sub in &evaluated {
+    for sub in evaluated {
         let Some(text) = &sub.summary else { continue };
         let summary: Summary = parse(text, "summary")?;
         if sub.baseline {

@@ -191,3 +191,64 @@ pub(super) async fn events(state: Shared) -> Result<Response, ApiError> {
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn board_row(strategy: &str, submitter: &str, model: &str) -> BoardRow {
+        BoardRow {
+            rank: Some(1),
+            tie_group: Some(1),
+            baseline: false,
+            submitter: submitter.into(),
+            strategy: strategy.into(),
+            model: model.into(),
+            submission: 7,
+            attempts: 2,
+            mean_edge: 12.5,
+            stderr_edge: 1.25,
+            edge_vs_normalizer: Some(1.0),
+            stderr_vs_normalizer: Some(0.5),
+            sharpe: 0.5,
+            retail_share: 0.25,
+            arb_loss: 3.0,
+            disqualified_sims: 0,
+            submitted_at: "2026-11-29T09:27:49.123Z".into(),
+            engine_version: "0.1.0".into(),
+            flag: Some("<b>why</b>".into()),
+        }
+    }
+
+    #[test]
+    fn names_models_and_flags_from_users_are_escaped() {
+        let html = row(&board_row("<script>alert(1)</script>", "eve\"><img src=x>", "<i>gpt</i>"), 4.0).into_string();
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{html}");
+        assert!(html.contains("eve&quot;&gt;&lt;img src=x&gt;"), "{html}");
+        assert!(html.contains("&lt;i&gt;gpt&lt;/i&gt;"), "{html}");
+        assert!(html.contains("&lt;b&gt;why&lt;/b&gt;"), "{html}");
+        assert!(!html.contains("<script>") && !html.contains("<img") && !html.contains("<i>") && !html.contains("<b>"));
+    }
+
+    #[test]
+    fn the_interval_bar_spans_mean_plus_minus_two_standard_errors_on_the_board_scale() {
+        // Scale ±5: mean 2 ± 2·0.5 covers [1, 3], i.e. 60 % to 80 % of the bar, clear of zero.
+        let html = interval(Some(2.0), Some(0.5), 5.0).into_string();
+        assert!(html.contains("left:60.0%;width:20.0%"), "{html}");
+        assert!(html.contains("ci-range pos") && html.contains("95 % interval 1.00 to 3.00 Y"), "{html}");
+        // Straddling zero: neutral; below zero: negative; clamped to the bar.
+        assert!(interval(Some(0.5), Some(0.5), 4.0).into_string().contains("ci-range mid"));
+        let below = interval(Some(-10.0), Some(0.5), 4.0).into_string();
+        assert!(below.contains("ci-range neg") && below.contains("left:0.0%;width:1.0%"), "{below}");
+        // Nothing without a paired edge or a scale.
+        assert_eq!(interval(None, None, 4.0).into_string(), "");
+        assert_eq!(interval(Some(1.0), Some(0.5), 0.0).into_string(), "");
+    }
+
+    #[test]
+    fn a_model_badge_shows_only_for_a_model() {
+        assert!(model_badge("claude").into_string().contains("badge model"));
+        assert_eq!(model_badge("None").into_string(), "");
+        assert_eq!(model_badge("").into_string(), "");
+    }
+}

@@ -183,19 +183,33 @@ fn by_epoch(results: &RunResults) -> Markup {
     // The pools: the strategies not refused at load, in config order, then the normalizer.
     let strategies = results.strategies.iter().filter(|s| s.rejected.is_none()).count().min(names.len());
     let epochs = results.simulations.iter().flat_map(|s| s.pools.iter().map(|p| p.epochs.len())).max().unwrap_or(0);
-    let mean = |pool: usize, epoch: usize, f: &dyn Fn(&amm_engine::market::EpochRecord) -> f64| -> Option<f64> {
-        let values: Vec<f64> = results
-            .simulations
-            .iter()
-            .filter_map(|s| s.pools.get(pool).and_then(|p| p.epochs.get(epoch)).map(f))
-            .collect();
-        (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+    // (epoch from 1, mean over simulations) per pool.
+    let series = |f: fn(&amm_engine::market::EpochRecord) -> f64| -> Vec<Vec<(f64, f64)>> {
+        (0..names.len())
+            .map(|k| {
+                (0..epochs)
+                    .filter_map(|e| {
+                        let values: Vec<f64> = results
+                            .simulations
+                            .iter()
+                            .filter_map(|s| s.pools.get(k).and_then(|p| p.epochs.get(e)).map(f))
+                            .collect();
+                        (!values.is_empty()).then(|| ((e + 1) as f64, values.iter().sum::<f64>() / values.len() as f64))
+                    })
+                    .collect()
+            })
+            .collect()
+    };
+    let weights = series(|r| r.capital_weight);
+    let edges = series(|r| r.edge);
+    let at = |data: &[Vec<(f64, f64)>], k: usize, e: usize| {
+        data.get(k).and_then(|p| p.iter().find(|(x, _)| *x == (e + 1) as f64)).map(|p| p.1)
     };
     html! {
         @if epochs > 0 {
             section aria-labelledby="epochs-h" {
                 h2 #epochs-h { "Capital weight and edge by epoch" }
-                (epoch_charts(&names, strategies, epochs, &mean))
+                (epoch_charts(&names, strategies, &weights, &edges))
                 p.help { "Means over the simulations. Capital weight: share of the strategies' capital after the epoch's rebalancing (0–1); edge in Y." }
                 div.scroll { table {
                     thead { tr {
@@ -205,7 +219,7 @@ fn by_epoch(results: &RunResults) -> Markup {
                     tbody { @for e in 0..epochs {
                         tr { td { (e + 1) }
                             @for k in 0..names.len() {
-                                td { (num(mean(k, e, &|r| r.capital_weight), 3)) } td { (num(mean(k, e, &|r| r.edge), 2)) }
+                                td { (num(at(&weights, k, e), 3)) } td { (num(at(&edges, k, e), 2)) }
                             }
                         }
                     } }
@@ -213,6 +227,47 @@ fn by_epoch(results: &RunResults) -> Markup {
             }
         }
     }
+}
+
+/// Line charts of mean capital weight (%) and edge (Y) by epoch, one series per pool (the
+/// first `strategies` are strategies, then the normalizer, which holds no capital weight), the
+/// entry (the last strategy) highlighted.
+fn epoch_charts(names: &[String], strategies: usize, weights: &[Vec<(f64, f64)>], edges: &[Vec<(f64, f64)>]) -> Markup {
+    let percent: Vec<Vec<(f64, f64)>> =
+        weights.iter().take(strategies).map(|p| p.iter().map(|&(x, w)| (x, w * 100.0)).collect()).collect();
+    let (weight_series, edge_series) = (series(names, &percent, strategies), series(names, edges, strategies));
+    let weight_svg = chart::lines(&chart::LineChart {
+        title: "Capital weight by epoch",
+        desc: "",
+        x_label: "epoch",
+        y_label: "capital weight (%)",
+        series: &weight_series,
+        y_range: Some((0.0, 100.0)),
+    });
+    let edge_svg = chart::lines(&chart::LineChart {
+        title: "Edge by epoch",
+        desc: "",
+        x_label: "epoch",
+        y_label: "edge per epoch (Y)",
+        series: &edge_series,
+        y_range: None,
+    });
+    html! {
+        figure.chart { (inline_svg(&weight_svg)) figcaption { "Capital weight by epoch (mean over simulations)" } }
+        figure.chart { (inline_svg(&edge_svg)) figcaption { "Edge by epoch (mean over simulations)" } }
+    }
+}
+
+/// Named series over `data`, the `entry`-th (1-based: the entry is the last strategy) highlighted.
+fn series<'a>(names: &'a [String], data: &'a [Vec<(f64, f64)>], entry: usize) -> Vec<chart::Series<'a>> {
+    data.iter()
+        .zip(names)
+        .enumerate()
+        .map(|(k, (p, name))| {
+            let s = chart::Series::new(name.as_str(), p);
+            if k + 1 == entry { s.highlighted() } else { s }
+        })
+        .collect()
 }
 
 /// The engine's self-contained report of the evaluation (no scripts; its inline styles only).
@@ -253,55 +308,6 @@ fn edge_histogram(sorted: &[f64], normalizer: Option<f64>) -> Markup {
     html! { figure.chart { (inline_svg(&svg)) } }
 }
 
-/// Line charts of mean capital weight (%) and edge (Y) by epoch, one series per pool, the
-/// entry (the last strategy) highlighted.
-fn epoch_charts(
-    names: &[String],
-    strategies: usize,
-    epochs: usize,
-    mean: &dyn Fn(usize, usize, &dyn Fn(&amm_engine::market::EpochRecord) -> f64) -> Option<f64>,
-) -> Markup {
-    let points = |k: usize, f: &dyn Fn(&amm_engine::market::EpochRecord) -> f64| -> Vec<(f64, f64)> {
-        (0..epochs).filter_map(|e| mean(k, e, f).map(|v| ((e + 1) as f64, v))).collect()
-    };
-    // The normalizer (the pool after the strategies, when present) holds no capital weight.
-    let weights: Vec<Vec<(f64, f64)>> = (0..strategies).map(|k| points(k, &|r| r.capital_weight * 100.0)).collect();
-    let edges: Vec<Vec<(f64, f64)>> = (0..names.len()).map(|k| points(k, &|r| r.edge)).collect();
-    let (weight_series, edge_series) = (series(names, &weights, strategies), series(names, &edges, strategies));
-    let weight_svg = chart::lines(&chart::LineChart {
-        title: "Capital weight by epoch",
-        desc: "",
-        x_label: "epoch",
-        y_label: "capital weight (%)",
-        series: &weight_series,
-        y_range: Some((0.0, 100.0)),
-    });
-    let edge_svg = chart::lines(&chart::LineChart {
-        title: "Edge by epoch",
-        desc: "",
-        x_label: "epoch",
-        y_label: "edge per epoch (Y)",
-        series: &edge_series,
-        y_range: None,
-    });
-    html! {
-        figure.chart { (inline_svg(&weight_svg)) figcaption { "Capital weight by epoch (mean over simulations)" } }
-        figure.chart { (inline_svg(&edge_svg)) figcaption { "Edge by epoch (mean over simulations)" } }
-    }
-}
-
-/// Named series over `data`, the `entry`-th (1-based: the entry is the last strategy) highlighted.
-fn series<'a>(names: &'a [String], data: &'a [Vec<(f64, f64)>], entry: usize) -> Vec<chart::Series<'a>> {
-    data.iter()
-        .zip(names)
-        .enumerate()
-        .map(|(k, (p, name))| {
-            let s = chart::Series::new(name.as_str(), p);
-            if k + 1 == entry { s.highlighted() } else { s }
-        })
-        .collect()
-}
-
 /// A chart's SVG for inlining in a page: without its `<style>` element, whose rules
 /// (`.chart-tips` hover) are in the dashboard's stylesheet, since the pages' Content-Security-
 /// Policy admits no inline style elements.
@@ -317,4 +323,33 @@ fn inline_svg(svg: &str) -> Markup {
     }
     out.push_str(rest);
     PreEscaped(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inlined_charts_lose_their_style_elements_and_keep_the_rest() {
+        let svg = "<svg><style>.a{x:1}</style>\n<g>1</g><style>.b{}</style><title>t</title></svg>";
+        assert_eq!(inline_svg(svg).into_string(), "<svg>\n<g>1</g><title>t</title></svg>");
+        // A real chart: no <style> left, the hover rule lives in the stylesheet.
+        let data = [(1.0, 2.0), (2.0, 3.0)];
+        let chart = chart::lines(&chart::LineChart {
+            title: "t",
+            desc: "",
+            x_label: "epoch",
+            y_label: "edge (Y)",
+            series: &[chart::Series::new("a", &data)],
+            y_range: None,
+        });
+        let inlined = inline_svg(&chart).into_string();
+        assert!(inlined.starts_with("<svg") && !inlined.contains("<style"), "{inlined}");
+        if chart.contains("<style>") {
+            assert!(
+                super::super::CSS.contains(".chart-tips > *:hover"),
+                "the stylesheet carries the chart's hover rule"
+            );
+        }
+    }
 }

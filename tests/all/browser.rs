@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
@@ -284,7 +285,9 @@ async fn exercise(client: Client, cx: Context) {
     // Sorting: by submitter, descending then ascending.
     let submitters =
         "return Array.from(document.querySelectorAll('table.board tbody tr')).map(r => r.cells[2].textContent)";
-    client.find(Locator::Css("table.board thead th:nth-child(3) button")).await.unwrap().click().await.unwrap();
+    // (with the keyboard: Enter on the header's button)
+    let sort = client.find(Locator::Css("table.board thead th:nth-child(3) button")).await.unwrap();
+    sort.send_keys(&Key::Enter.to_string()).await.unwrap();
     let sorted: Vec<String> = serde_json::from_value(js(&client, submitters).await).unwrap();
     let mut expected = sorted.clone();
     expected.sort();
@@ -430,6 +433,21 @@ async fn exercise(client: Client, cx: Context) {
             let h1 = text_of(&client, "main h1").await;
             assert!(!h1.is_empty(), "{path} has a heading");
             assert_no_script_errors(&client, path).await;
+            // Landmarks, one heading, every form control labelled, the skip link first.
+            let a11y = js(
+                &client,
+                "return [document.querySelectorAll('header nav[aria-label], main#main, footer').length, \
+                 document.querySelectorAll('h1').length, \
+                 Array.from(document.querySelectorAll('input, textarea, select')) \
+                   .filter(i => !(i.labels && i.labels.length) && !i.getAttribute('aria-label')).map(i => i.id), \
+                 document.querySelector('body a').className, document.documentElement.lang]",
+            )
+            .await;
+            assert_eq!(
+                a11y,
+                json!([3, 1, [], "skip", "en"]),
+                "{path}: landmarks, h1, unlabelled controls, skip link, lang"
+            );
             let widths = js(&client, "return [document.documentElement.scrollWidth, window.innerWidth]").await;
             let (scroll, inner) = (widths[0].as_u64().unwrap(), widths[1].as_u64().unwrap());
             assert!(scroll <= inner, "{path} at {screen} scrolls sideways: {scroll} > {inner}");

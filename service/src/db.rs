@@ -927,6 +927,15 @@ impl Db {
         Ok((row.try_get("queued")?, row.try_get("running")?))
     }
 
+    /// Queued jobs that will be claimed before job `id` (claims take the lowest queued id).
+    pub async fn queued_before(&self, id: i64) -> Result<i64, DbError> {
+        let row = sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM jobs WHERE state = 'queued' AND id < $1")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+
     /// Jobs by state.
     pub async fn jobs_by_state(&self) -> Result<Vec<(String, i64)>, DbError> {
         let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state ORDER BY state")

@@ -274,15 +274,13 @@ async fn exercise(client: Client, cx: Context) {
     let r = upload(addr, Some(&bob), &other, Some(hostile_name));
     assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
     let bob_submission = r.json()["submission"].as_i64().unwrap();
-    let row = format!(
-        "return Array.from(document.querySelectorAll('table.board tbody tr')).some(r => r.cells[2].textContent === 'bob')"
-    );
-    until(&client, &row, Duration::from_secs(30), "bob's row to appear live").await;
+    let row = "return Array.from(document.querySelectorAll('table.board tbody tr')).some(r => r.cells[2].textContent === 'bob')";
+    until(&client, row, Duration::from_secs(30), "bob's row to appear live").await;
     assert_eq!(js(&client, "return window.__kept").await, json!("same page"), "the page was reloaded");
     let cell = js(&client, "return Array.from(document.querySelectorAll('table.board tbody tr')).find(r => r.cells[2].textContent === 'bob').cells[3].querySelector('a').textContent").await;
     assert_eq!(cell, json!(hostile_name), "a hostile name shows as text");
     assert_eq!(js(&client, "return window.__pwned === undefined").await, json!(true), "markup in a name ran");
-    // Sorting: by submitter, descending then ascending.
+    // Sorting: by submitter, ascending.
     let submitters =
         "return Array.from(document.querySelectorAll('table.board tbody tr')).map(r => r.cells[2].textContent)";
     // (with the keyboard: Enter on the header's button)
@@ -413,6 +411,10 @@ async fn exercise(client: Client, cx: Context) {
     }
     let submission = wait_for_submission(addr, alice_submission, Duration::from_secs(5));
     assert_eq!(submission["status"], "evaluated");
+    let job = submission["jobs"][0]["id"].as_i64().unwrap();
+    let place = get(addr, &format!("/api/jobs/{job}/queue")).json();
+    assert_eq!((place["state"].as_str(), place["ahead"].as_i64()), (Some("succeeded"), Some(0)), "{place}");
+    assert_eq!(get(addr, "/api/jobs/99999/queue").status, 404);
 
     // --- Every page at desktop and phone width: no script errors, no sideways scrolling
     // of the page itself (wide tables scroll in their own box), a screenshot of each. ---
@@ -470,4 +472,48 @@ async fn exercise(client: Client, cx: Context) {
     assert_eq!(charts.as_array().map(Vec::len), Some(3), "{charts}");
     let plain = String::from_utf8(get(addr, &format!("/submissions/{alice_submission}")).body).unwrap();
     assert!(plain.contains("capital weight (%)") && plain.contains("edge per simulation (Y)"), "chart axis labels");
+}
+
+/// The submit page's "position N in the queue": `Db::queued_before` counts the queued jobs
+/// claimed before a job (claims take the lowest id), and none once it left the queue.
+#[test]
+fn a_jobs_place_in_the_queue_counts_the_queued_jobs_claimed_before_it() {
+    use amm_service::db::{Db, Inserted, NewJob, Submission};
+    let scratch = Scratch::new();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let db = Db::open(&amm_service::db::sqlite_url(scratch.path())).await.unwrap();
+        let plan: Vec<NewJob> =
+            (0..3).map(|i| NewJob { shard_lo: i, shard_hi: i + 1, shard_count: 3, total: 4 }).collect();
+        let sub = |who: &str| Submission {
+            id: 0,
+            submitter: who.into(),
+            name: format!("{who}'s"),
+            model: "None".into(),
+            sha256: format!("{who:0>64}"),
+            bytes_path: String::new(),
+            size: 0,
+            baseline: false,
+            status: "pending".into(),
+            validation: "[]".into(),
+            summary: None,
+            engine_version: "test".into(),
+            error: None,
+            created_at: 0,
+            evaluated_at: None,
+            salt: "salt".into(),
+            flag: None,
+            hidden: false,
+            round: None,
+            entries: None,
+        };
+        let Inserted::New(_, first) = db.insert_submission(&sub("a"), None, &plan).await.unwrap() else { panic!() };
+        let Inserted::New(_, second) = db.insert_submission(&sub("b"), None, &plan).await.unwrap() else { panic!() };
+        assert_eq!(db.queued_before(first[0]).await.unwrap(), 0, "the first job is next");
+        assert_eq!(db.queued_before(second[0]).await.unwrap(), 3, "behind the first submission's three jobs");
+        let claimed = db.claim("w", 30_000).await.unwrap().unwrap();
+        assert_eq!(claimed.id, first[0], "claims take the lowest id");
+        assert_eq!(db.queued_before(second[0]).await.unwrap(), 2, "one fewer ahead once it runs");
+        db.close().await;
+    });
 }

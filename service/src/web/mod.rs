@@ -38,6 +38,7 @@ pub fn routes() -> Router<Arc<State>> {
         .route("/", get(leaderboard::page))
         .route("/partials/leaderboard", get(leaderboard::partial))
         .route("/api/leaderboard/events", get(leaderboard::events))
+        .route("/api/jobs/{id}/queue", get(queue_place))
         .route("/submit", get(submit::page))
         .route("/submissions/{id}", get(submission::page))
         .route("/submissions/{id}/report.html", get(submission::report))
@@ -51,6 +52,18 @@ pub fn routes() -> Router<Arc<State>> {
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
     ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=300")], body).into_response()
+}
+
+/// `GET /api/jobs/{id}/queue`: the job's place in the queue — `ahead`, the queued jobs that
+/// will be claimed before it (0 when it is next, or no longer queued), and the queue's
+/// `queued` and `running` counts.
+async fn queue_place(state: Shared, axum::extract::Path(id): axum::extract::Path<i64>) -> Result<Response, ApiError> {
+    let job = state.db.job(id).await?.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no job {id}")))?;
+    let ahead = if job.state == "queued" { state.db.queued_before(id).await? } else { 0 };
+    let (queued, running) = state.db.queue_depth().await?;
+    let body =
+        serde_json::json!({ "job": id, "state": job.state, "ahead": ahead, "queued": queued, "running": running });
+    Ok(axum::Json(body).into_response())
 }
 
 /// The navigation: (path, label).

@@ -259,10 +259,9 @@ async function track(accepted) {
     const all = Object.values(jobs);
     const total = all.reduce((s, j) => s + j.progress.total, 0);
     const done = all.reduce((s, j) => s + (j.state === 'succeeded' ? j.progress.total : j.progress.done), 0);
-    const queued = all.filter((j) => j.state === 'queued').length;
     const started = all.some((j) => j.state !== 'queued');
     if (!started) {
-      stage('queued', 'active', queued + ' job(s) waiting');
+      if ($('li[data-stage="queued"]').dataset.state !== 'active') stage('queued', 'active');
     } else {
       stage('queued', 'done');
       stage('simulating', done >= total ? 'done' : 'active', done + ' / ' + total);
@@ -273,15 +272,30 @@ async function track(accepted) {
     $('#progress-text').textContent = done + ' of ' + total;
   };
   render();
-  try {
-    const ready = await getJson('/readyz');
-    if (!accepted.duplicate && typeof ready.queued === 'number') {
-      $('#queue-info').textContent = 'Queue: ' + ready.queued + ' job(s) waiting, ' + ready.running + ' running, yours included.';
+  // The first job's place in the queue, until it starts.
+  let placing = null;
+  const place = async () => {
+    try {
+      const q = await getJson('/api/jobs/' + view.jobs[0].id + '/queue');
+      if (q.state !== 'queued') {
+        clearInterval(placing);
+        if (!accepted.duplicate) $('#queue-info').textContent = '';
+        return;
+      }
+      const li = $('li[data-stage="queued"]');
+      if (li.dataset.state === 'active') $('.state', li).textContent = 'position ' + (q.ahead + 1);
+      $('#queue-info').textContent = 'Position ' + (q.ahead + 1) + ' in the queue: ' + q.ahead +
+        ' job(s) ahead of yours, ' + q.running + ' running.';
+    } catch (e) {
+      // The place is a courtesy: the job's own events carry on.
     }
-  } catch (e) {
-    // Queue figures are optional.
+  };
+  if (view.jobs.length && view.jobs[0].state === 'queued') {
+    await place();
+    placing = setInterval(place, 2000);
   }
   const finals = await Promise.all(view.jobs.map((j) => followJob(j.id, (v) => { jobs[v.id] = v; render(); })));
+  clearInterval(placing);
   const bad = finals.find((v) => v.state !== 'succeeded');
   if (bad) {
     stage('simulating', 'failed', bad.state);

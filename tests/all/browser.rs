@@ -117,7 +117,11 @@ async fn assert_no_script_errors(client: &Client, page: &str) {
 /// 5,000 px, then put back).
 async fn shoot(client: &Client, path: &Path) {
     let (width, height) = client.get_window_size().await.unwrap();
-    let page = js(client, "return document.documentElement.scrollHeight").await.as_u64().unwrap_or(height);
+    js(client, "window.scrollTo(0, 0); return 1").await;
+    // The window's height includes whatever the browser draws around the page.
+    let sizes =
+        js(client, "return [document.documentElement.scrollHeight, window.outerHeight - window.innerHeight]").await;
+    let page = sizes[0].as_u64().unwrap_or(height) + sizes[1].as_u64().unwrap_or(0);
     client.set_window_size(width as u32, page.clamp(height, 5_000) as u32).await.unwrap();
     let png = client.screenshot().await.unwrap();
     assert!(png.starts_with(b"\x89PNG"), "a PNG");

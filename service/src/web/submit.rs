@@ -68,6 +68,7 @@ pub(super) async fn page(state: Shared) -> Response {
             }
             button #send type="submit" .primary { "Submit" }
         }
+        div #message role="alert" {}
         section #pipeline aria-labelledby="pipeline-h" hidden {
             h2 #pipeline-h { "Pipeline" }
             ol.stages {
@@ -82,7 +83,6 @@ pub(super) async fn page(state: Shared) -> Response {
             }
             div #checks {}
         }
-        div #message role="alert" {}
         section #result hidden aria-labelledby="result-h" {
             h2 #result-h { "Result" }
             div #result-body {}

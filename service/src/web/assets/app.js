@@ -138,7 +138,7 @@ async function getJson(path) {
 }
 
 function explain(status, body, retryAfter, maxBytes) {
-  const why = body && body.error ? body.error : '';
+  const why = body && body.error ? String(body.error).replace(/^the module was refused: /, '') : '';
   switch (status) {
     case 401:
       return ['Your token was not accepted (401).',
@@ -148,7 +148,7 @@ function explain(status, body, retryAfter, maxBytes) {
         'Build it in release mode and strip debug sections (for example wasm-opt -Oz --strip-debug), then upload again.'];
     case 422:
       return ['The module was refused (422): ' + why,
-        'Nothing was queued. Fix the failing check below, run "amm-engine validate YOUR.wasm" locally until every check passes, then upload again.'];
+        'Nothing was queued. Fix the failing check (listed under Checks below), run "amm-engine validate YOUR.wasm" locally until every check passes, then upload again.'];
     case 429: {
       const secs = parseInt(retryAfter || '0', 10);
       const at = secs > 0 ? ' (at ' + new Date(Date.now() + secs * 1000).toLocaleTimeString() + ')' : '';

@@ -20,14 +20,18 @@
 //! What every chart has:
 //! - round tick values: every tick is a multiple of a step of 1, 2 or 5 × 10^k ([`Ticks`]), and
 //!   the value axis covers the data (ticks at both ends);
-//! - axis labels (the caller puts the unit in the label, e.g. `edge (Y)`), a legend when there is
-//!   more than one series;
+//! - axis labels (the caller puts the unit in the label, e.g. `edge (Y)`), a legend naming each
+//!   series (on a histogram, when it has reference lines);
 //! - value tooltips: plotters emits no SVG `<title>`, so after it has drawn, a transparent hover
 //!   target carrying a `<title>` is added at the backend coordinates of each point, bar and box;
 //! - accessibility: `role="img"`, an `aria-label`, `<title>` and `<desc>` (the caller's, or a
 //!   generated summary), a colour-blind-safe [`PALETTE`] whose colours all contrast at least
-//!   3:1 with the white background, and one marker shape per series besides its colour;
-//! - a `viewBox` with `width="100%"`: the chart scales to its container's width;
+//!   3:1 with the white background, and a marker shape (circle, square, triangle, cross in turn)
+//!   besides its colour for each series;
+//! - a `viewBox` 800 units wide with `width="100%"`: the chart scales to its container's width.
+//!   On screens up to 600 px wide a CSS media query in the SVG draws the text at 20 units, so it
+//!   stays readable when scaled down (about 10 px at 390 px wide); the layout leaves room for
+//!   text at that size (legend columns, axis label areas, fewer x ticks for long labels);
 //! - deterministic bytes: the same data gives the same string.
 //!
 //! Text: plotters is built without fonts (no `ttf` / `ab_glyph` feature). Its built-in estimate of
@@ -56,6 +60,13 @@ use super::html::escape;
 pub const PALETTE: [&str; 10] =
     ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#9E6A00", "#332288", "#222222", "#882255", "#117733", "#666666"];
 
+/// The style rules every chart carries in one `<style>` element: hover feedback on the tooltip
+/// targets, and text 20 units high on screens up to 600 px wide. A page whose
+/// Content-Security-Policy refuses inline `<style>` elements can drop that element when it
+/// inlines a chart and serve these rules in its own stylesheet.
+pub const CSS: &str =
+    "svg.chart .chart-tips>*:hover{fill-opacity:.12}@media (max-width:600px){svg.chart text{font-size:20px}}";
+
 /// Chart width in SVG user units (the `viewBox` width; the element itself is 100% wide).
 pub const WIDTH: u32 = 800;
 
@@ -69,6 +80,11 @@ const LABEL_SIZE: f64 = 16.0;
 const DESC_SIZE: f64 = 17.0;
 /// Characters of a name drawn in a legend or on an axis (tooltips carry the whole name).
 const NAME_CHARS: usize = 28;
+/// Room for one character of text on a phone, in viewBox units. On screens up to 600 px wide
+/// the chart is scaled down, so [`CSS`] draws its text 20 units high to stay readable (about
+/// 10 px at 390 px wide); the layout leaves 12 units (0.6 em) a character, so text fits at
+/// either size.
+const CHAR_UNITS: u32 = 12;
 
 /// One named series of (x, y) points.
 #[derive(Clone, Copy, Debug)]
@@ -270,8 +286,9 @@ fn decimal(m: i64, k: i32) -> f64 {
 fn step_for(raw: f64, integer: bool) -> (i64, i32) {
     let raw = if raw.is_finite() && raw > 0.0 { raw } else { 1.0 };
     let raw = if integer { raw.max(1.0) } else { raw };
-    let mut k = raw.log10().floor() as i32;
-    // log10 can be off by one ulp at exact powers: step down and up until it fits.
+    // libm's log10, not the platform's, like the rest of the engine's math; an estimate that is
+    // off by one near an exact power is corrected below, so the step does not depend on it.
+    let mut k = libm::log10(raw).floor() as i32;
     if decimal(1, k) > raw {
         k -= 1;
     }
@@ -298,13 +315,7 @@ fn widen(lo: f64, hi: f64, integer: bool) -> (f64, f64) {
     hi = hi.clamp(-LIMIT, LIMIT);
     let scale = lo.abs().max(hi.abs());
     if hi - lo <= scale * 1e-9 {
-        let half = if integer {
-            1.0
-        } else if scale == 0.0 {
-            1.0
-        } else {
-            scale * 0.05
-        };
+        let half = if integer || scale == 0.0 { 1.0 } else { scale * 0.05 };
         (lo, hi) = (lo - half, hi + half);
     }
     (lo, hi)
@@ -321,7 +332,7 @@ pub fn format_value(v: f64) -> String {
     } else if a >= 1.0 {
         format!("{v:.2}")
     } else {
-        let decimals = (3 - a.log10().floor() as i32).clamp(0, 12) as usize;
+        let decimals = (3 - libm::log10(a).floor() as i32).clamp(0, 12) as usize;
         format!("{v:.decimals$}")
     };
     if text.trim_start_matches('-').chars().all(|c| c == '0' || c == '.') { text.replace('-', "") } else { text }
@@ -329,9 +340,14 @@ pub fn format_value(v: f64) -> String {
 
 /// A name as drawn: control characters as spaces, at most [`NAME_CHARS`] characters.
 fn shown(name: &str) -> String {
+    shortened(name, NAME_CHARS)
+}
+
+/// `name` with control characters as spaces, at most `max` characters (the last an ellipsis).
+fn shortened(name: &str, max: usize) -> String {
     let clean: String = name.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-    if clean.chars().count() > NAME_CHARS {
-        let mut short: String = clean.chars().take(NAME_CHARS - 1).collect();
+    if clean.chars().count() > max {
+        let mut short: String = clean.chars().take(max.saturating_sub(1)).collect();
         short.push('…');
         short
     } else {
@@ -375,6 +391,9 @@ fn tip(lines: &[String]) -> String {
 
 type DrawError = String;
 
+/// (x, y) points in data units.
+type Points = Vec<(f64, f64)>;
+
 fn err<E: std::fmt::Debug>(e: E) -> DrawError {
     format!("{e:?}")
 }
@@ -393,9 +412,9 @@ fn finish(drawn: &str, title: &str, desc: &str, height: u32, tips: &str) -> Stri
         t = escape(title),
         d = escape(desc)
     );
+    let _ = writeln!(svg, "<style>{CSS}</style>");
     svg.push_str(body);
     if !tips.is_empty() {
-        svg.push_str("<style>.chart-tips>*:hover{fill-opacity:.12}</style>\n");
         svg.push_str("<g class=\"chart-tips\" fill=\"#000\" fill-opacity=\"0\" stroke=\"none\">\n");
         svg.push_str(tips);
         svg.push_str("</g>\n");
@@ -441,12 +460,23 @@ enum Key {
     Swatch,
 }
 
-/// Draws a legend of `(name, palette index, key)` entries in rows of three across `area`.
+/// Legend columns: as many as the longest name leaves room for on a phone, 1 to 4.
+fn legend_columns(entries: &[(String, usize, Key)]) -> u32 {
+    let longest = entries.iter().map(|e| shown(&e.0).chars().count()).max().unwrap_or(1) as u32;
+    ((WIDTH - LEGEND_LEFT) / (40 + CHAR_UNITS * longest)).clamp(1, 4)
+}
+
+const LEGEND_LEFT: u32 = 60;
+const LEGEND_ROW: u32 = 28;
+
+/// Draws a legend of `(name, palette index, key)` entries in rows across `area`.
 fn legend(area: &DrawingArea<SVGBackend<'_>, Shift>, entries: &[(String, usize, Key)]) -> Result<(), DrawError> {
     let font = (FONT, LABEL_SIZE).into_font().color(&TEXT).pos(Pos::new(HPos::Left, VPos::Center));
+    let columns = legend_columns(entries);
+    let column_width = (WIDTH - LEGEND_LEFT) / columns;
     for (n, (name, i, key)) in entries.iter().enumerate() {
-        let (col, row) = ((n % 3) as i32, (n / 3) as i32);
-        let (x, y) = (70 + 240 * col, 12 + 22 * row);
+        let (col, row) = (n as u32 % columns, n as u32 / columns);
+        let (x, y) = ((LEGEND_LEFT + column_width * col) as i32, (14 + LEGEND_ROW * row) as i32);
         let style = ShapeStyle::from(&color(*i)).stroke_width(2);
         match key {
             Key::Line => {
@@ -463,12 +493,35 @@ fn legend(area: &DrawingArea<SVGBackend<'_>, Shift>, entries: &[(String, usize, 
     Ok(())
 }
 
-fn legend_height(entries: usize) -> u32 {
-    if entries <= 1 { 0 } else { 10 + 22 * entries.div_ceil(3) as u32 }
+fn legend_height(entries: &[(String, usize, Key)]) -> u32 {
+    if entries.is_empty() { 0 } else { 8 + LEGEND_ROW * (entries.len() as u32).div_ceil(legend_columns(entries)) }
 }
 
-/// A line chart: one polyline per series with a marker at each point, a legend below when
-/// there is more than one series, and a tooltip per point (series name, x and y with their
+/// Room for the widest of `labels` on a phone.
+fn label_room<'a>(labels: impl Iterator<Item = &'a str>) -> u32 {
+    CHAR_UNITS * labels.map(|l| l.chars().count()).max().unwrap_or(1) as u32
+}
+
+/// X ticks: as many as about 8, fewer when their labels would not fit side by side across the
+/// plot on a phone.
+fn x_ticks(lo: f64, hi: f64, integer: bool, covering: bool) -> Ticks {
+    let make = |target| {
+        if covering { Ticks::covering(lo, hi, target, integer) } else { Ticks::inside(lo, hi, target, integer) }
+    };
+    let mut ticks = make(8);
+    for target in [6, 5, 4, 3, 2] {
+        let labels: Vec<String> = ticks.values.iter().map(|v| ticks.label(*v)).collect();
+        let room = f64::from(label_room(labels.iter().map(String::as_str)) + 2 * CHAR_UNITS);
+        if room * (ticks.values.len() as f64) <= 620.0 {
+            break;
+        }
+        ticks = make(target);
+    }
+    ticks
+}
+
+/// A line chart: one polyline per series with a marker at each point, a legend below naming
+/// each series, and a tooltip per point (series name, x and y with their
 /// axis labels).
 pub fn lines(chart: &LineChart<'_>) -> String {
     xy(chart, true)
@@ -480,7 +533,7 @@ pub fn scatter(chart: &LineChart<'_>) -> String {
 }
 
 fn xy(chart: &LineChart<'_>, joined: bool) -> String {
-    let series: Vec<(usize, &Series<'_>, Vec<(f64, f64)>)> = chart
+    let series: Vec<(usize, &Series<'_>, Points)> = chart
         .series
         .iter()
         .enumerate()
@@ -495,7 +548,7 @@ fn xy(chart: &LineChart<'_>, joined: bool) -> String {
         _ => (y_lo, y_hi),
     };
     let x_integer = all().all(|p| p.0.fract() == 0.0);
-    let xt = Ticks::inside(x_lo, x_hi, 8, x_integer);
+    let xt = x_ticks(x_lo, x_hi, x_integer, false);
     let yt = Ticks::covering(y_lo, y_hi, 6, false);
     let desc = if chart.desc.is_empty() {
         let mut d = format!(
@@ -519,19 +572,20 @@ fn xy(chart: &LineChart<'_>, joined: bool) -> String {
     };
     let key = if joined { Key::Line } else { Key::Point };
     let entries: Vec<(String, usize, Key)> = series.iter().map(|(i, s, _)| (s.name.to_string(), *i, key)).collect();
-    let height = PLOT_HEIGHT + legend_height(entries.len());
+    let height = PLOT_HEIGHT + legend_height(&entries);
     let mut buf = String::new();
     let mut tips = String::new();
     let drawn = (|| -> Result<(), DrawError> {
         let root = SVGBackend::with_string(&mut buf, (WIDTH, height)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let (top, bottom) = root.split_vertically(PLOT_HEIGHT);
-        let y_area = 24 + 8 * yt.values.iter().map(|v| yt.label(*v).chars().count()).max().unwrap_or(1) as u32;
+        let labels: Vec<String> = yt.values.iter().map(|v| yt.label(*v)).collect();
+        let y_area = 48 + label_room(labels.iter().map(String::as_str));
         let mut c = ChartBuilder::on(&top)
             .margin(14)
             .margin_right(28)
-            .x_label_area_size(46)
-            .y_label_area_size(y_area + 22)
+            .x_label_area_size(58)
+            .y_label_area_size(y_area)
             .build_cartesian_2d(xt.axis(), yt.axis())
             .map_err(err)?;
         let x_fmt = |v: &f64| xt.label(*v);
@@ -606,7 +660,7 @@ pub fn histogram(h: &Histogram<'_>) -> String {
     let markers: Vec<&Marker<'_>> = h.markers.iter().filter(|m| m.value.is_finite()).collect();
     let x_lo = markers.iter().map(|m| m.value).fold(bins.range.0, f64::min);
     let x_hi = markers.iter().map(|m| m.value).fold(bins.range.1, f64::max);
-    let xt = Ticks::covering(x_lo, x_hi, 8, false);
+    let xt = x_ticks(x_lo, x_hi, false, true);
     let max_count = counts.iter().copied().max().unwrap_or(0);
     let yt = Ticks::covering(0.0, max_count as f64, 5, true);
     let desc = if h.desc.is_empty() {
@@ -625,10 +679,15 @@ pub fn histogram(h: &Histogram<'_>) -> String {
     } else {
         h.desc.to_string()
     };
-    let entries: Vec<(String, usize, Key)> = std::iter::once((h.y_label.to_string(), 0, Key::Swatch))
-        .chain(markers.iter().enumerate().map(|(j, m)| (m.name.to_string(), j + 1, Key::Line)))
-        .collect();
-    let height = PLOT_HEIGHT + legend_height(entries.len());
+    // A legend only to tell the bars from the reference lines.
+    let entries: Vec<(String, usize, Key)> = if markers.is_empty() {
+        Vec::new()
+    } else {
+        std::iter::once((h.y_label.to_string(), 0, Key::Swatch))
+            .chain(markers.iter().enumerate().map(|(j, m)| (m.name.to_string(), marker_colour(j), Key::Line)))
+            .collect()
+    };
+    let height = PLOT_HEIGHT + legend_height(&entries);
     let mut buf = String::new();
     let mut tips = String::new();
     let drawn = (|| -> Result<(), DrawError> {
@@ -638,8 +697,10 @@ pub fn histogram(h: &Histogram<'_>) -> String {
         let mut c = ChartBuilder::on(&top)
             .margin(14)
             .margin_right(28)
-            .x_label_area_size(46)
-            .y_label_area_size(70)
+            .x_label_area_size(58)
+            .y_label_area_size(
+                48 + label_room(yt.values.iter().map(|v| yt.label(*v)).collect::<Vec<_>>().iter().map(String::as_str)),
+            )
             .build_cartesian_2d(xt.axis(), yt.axis())
             .map_err(err)?;
         let x_fmt = |v: &f64| xt.label(*v);
@@ -668,7 +729,7 @@ pub fn histogram(h: &Histogram<'_>) -> String {
         });
         c.draw_series(outlines).map_err(err)?;
         for (j, m) in markers.iter().enumerate() {
-            let style = ShapeStyle::from(&color(j + 1)).stroke_width(2);
+            let style = ShapeStyle::from(&color(marker_colour(j))).stroke_width(3);
             c.draw_series(DashedLineSeries::new([(m.value, yt.range.0), (m.value, yt.range.1)], 6, 4, style))
                 .map_err(err)?;
             let (bx, top_y) = c.backend_coord(&(m.value, yt.range.1));
@@ -703,6 +764,11 @@ pub fn histogram(h: &Histogram<'_>) -> String {
         Ok(()) => finish(&buf, h.title, &desc, height, &tips),
         Err(e) => no_data(h.title, h.desc, &format!("The chart could not be drawn: {e}")),
     }
+}
+
+/// The palette index of histogram reference line `j`: dark colours that stand out on the bars.
+fn marker_colour(j: usize) -> usize {
+    [6, 1, 7, 5][j % 4]
 }
 
 /// The `q`-quantile of sorted values, linearly interpolated (0 for none).
@@ -752,7 +818,7 @@ pub fn boxes(b: &BoxChart<'_>) -> String {
         return no_data(b.title, b.desc, "No data");
     };
     let rows = b.rows.len();
-    let xt = Ticks::covering(lo, hi, 7, false);
+    let xt = x_ticks(lo, hi, false, true);
     let desc = if b.desc.is_empty() {
         let mut d = format!("{rows} rows; {}.", b.x_label);
         for (r, s) in b.rows.iter().zip(&stats) {
@@ -778,8 +844,11 @@ pub fn boxes(b: &BoxChart<'_>) -> String {
     };
     const ROW: u32 = 40;
     let height = 80 + ROW * rows as u32;
-    let names: Vec<String> = b.rows.iter().map(|r| shown(r.name)).collect();
-    let name_width = names.iter().map(|n| n.chars().count()).max().unwrap_or(1) as u32;
+    // Names get at most a third of the width, at phone size.
+    const NAME_ROOM: u32 = WIDTH / 3;
+    let names: Vec<String> =
+        b.rows.iter().map(|r| shortened(r.name, ((NAME_ROOM - 24) / CHAR_UNITS) as usize)).collect();
+    let name_width = 24 + label_room(names.iter().map(String::as_str));
     let mut buf = String::new();
     let mut tips = String::new();
     let drawn = (|| -> Result<(), DrawError> {
@@ -790,8 +859,8 @@ pub fn boxes(b: &BoxChart<'_>) -> String {
         let mut c = ChartBuilder::on(&root)
             .margin(14)
             .margin_right(28)
-            .x_label_area_size(46)
-            .y_label_area_size((20 + 8 * name_width).min(260))
+            .x_label_area_size(58)
+            .y_label_area_size(name_width)
             .build_cartesian_2d(
                 xt.axis(),
                 TickAxis { lo: -0.5, hi: rows as f64 - 0.5, ticks: (0..rows).map(row_y).collect() },
@@ -880,7 +949,7 @@ mod tests {
 
         /// A value of random sign and a magnitude spread log-uniformly over 10^-6..10^9.
         fn value(&mut self) -> f64 {
-            let sign = if self.next() % 2 == 0 { 1.0 } else { -1.0 };
+            let sign = if self.next().is_multiple_of(2) { 1.0 } else { -1.0 };
             sign * 10f64.powf(-6.0 + 15.0 * self.unit())
         }
     }
@@ -958,10 +1027,11 @@ mod tests {
         for _ in 0..20_000 {
             let a = g.value();
             // Spans from 10^-6 of the value up to many times it, or a second random value.
-            let b = if g.next() % 2 == 0 { a + a.abs() * 10f64.powf(-6.0 + 8.0 * g.unit()) } else { g.value() };
+            let b =
+                if g.next().is_multiple_of(2) { a + a.abs() * 10f64.powf(-6.0 + 8.0 * g.unit()) } else { g.value() };
             let (lo, hi) = (a.min(b), a.max(b));
             let target = 2 + (g.next() % 11) as usize;
-            let integer = g.next() % 4 == 0;
+            let integer = g.next().is_multiple_of(4);
             check(&Ticks::covering(lo, hi, target, integer), lo, hi, target, integer, true);
             let inside = Ticks::inside(lo, hi, target, integer);
             if inside.range == (lo, hi) {
@@ -1042,7 +1112,7 @@ mod tests {
         assert!(stack.is_empty(), "unclosed: {stack:?}");
     }
 
-    fn two_series() -> (Vec<(f64, f64)>, Vec<(f64, f64)>) {
+    fn two_series() -> (Points, Points) {
         (
             (1..=10).map(|e| (e as f64, -724.4 + 82.46 * e as f64)).collect(),
             (1..=10).map(|e| (e as f64, -312.1 + 10.0 * e as f64)).collect(),
@@ -1318,6 +1388,110 @@ mod tests {
         assert_eq!(draw(), draw());
     }
 
+    /// (x, y, text) of each `<text>` element.
+    fn placed_texts(svg: &str) -> Vec<(i32, i32, String)> {
+        svg.split("<text ")
+            .skip(1)
+            .filter_map(|t| {
+                let (attrs, rest) = t.split_once('>')?;
+                let (text, _) = rest.split_once("</text>")?;
+                let attr = |name: &str| -> Option<i32> {
+                    attrs
+                        .split_once(&format!("{name}=\""))
+                        .and_then(|(_, r)| r.split_once('"'))
+                        .and_then(|(v, _)| v.parse().ok())
+                };
+                Some((attr("x")?, attr(" y").or_else(|| attr("y"))?, text.trim().to_string()))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn labels_have_room_at_phone_size() {
+        // Long names, twelve-digit seeds on the x axis.
+        let names: Vec<String> = (0..5).map(|i| format!("strategy-with-a-long-name-{i}")).collect();
+        let points: Vec<Points> =
+            (0..5).map(|i| (0..200).map(|s| (1e11 + f64::from(5 * s), f64::from(s * i))).collect()).collect();
+        let series: Vec<Series<'_>> = names.iter().zip(&points).map(|(n, p)| Series::new(n, p)).collect();
+        let svg = scatter(&LineChart {
+            title: "t",
+            desc: "",
+            x_label: "seed",
+            y_label: "edge (Y)",
+            series: &series,
+            y_range: None,
+        });
+        assert!(CSS.contains("@media (max-width:600px){svg.chart text{font-size:20px}}"));
+        assert_eq!(svg.matches("<style>").count(), 1);
+        assert!(svg.contains(&format!("<style>{CSS}</style>")));
+        let texts = placed_texts(&svg);
+        // Texts on one row (same y, left-aligned legend entries or centred x ticks) do not overlap.
+        let mut rows: std::collections::BTreeMap<i32, Vec<(i32, String)>> = Default::default();
+        for (x, y, text) in texts {
+            rows.entry(y).or_default().push((x, text));
+        }
+        let mut checked = 0;
+        for (y, mut row) in rows {
+            row.sort();
+            for pair in row.windows(2) {
+                let ((x0, a), (x1, b)) = (&pair[0], &pair[1]);
+                let legend = a.starts_with("strategy");
+                // Legend entries start at their x; tick labels are centred on it.
+                let needed = if legend {
+                    CHAR_UNITS as usize * a.chars().count()
+                } else {
+                    CHAR_UNITS as usize * (a.chars().count() + b.chars().count()) / 2
+                };
+                assert!((x1 - x0) as usize >= needed, "{a:?} at {x0} and {b:?} at {x1} overlap (row y={y})");
+                checked += 1;
+            }
+        }
+        assert!(checked >= 3, "{checked}");
+    }
+
+    #[test]
+    fn all_text_lies_inside_the_chart() {
+        let one = [(1.0, 2.0), (2.0, 3.0)];
+        let names: Vec<String> = (0..11).map(|i| format!("a rather long strategy name {i}")).collect();
+        let many: Vec<Series<'_>> = names.iter().map(|n| Series::new(n, &one)).collect();
+        let values: Vec<f64> = (0..50).map(f64::from).collect();
+        let rows: Vec<BoxRow<'_>> = names.iter().map(|n| BoxRow { name: n, values: &values }).collect();
+        fn line(series: &[Series<'_>]) -> String {
+            lines(&LineChart { title: "t", desc: "", x_label: "x", y_label: "y", series, y_range: None })
+        }
+        let hist = |markers: &[Marker<'_>]| {
+            histogram(&Histogram { title: "t", desc: "", x_label: "x", y_label: "n", values: &values, markers })
+        };
+        let svgs = [
+            line(&[Series::new("only", &one)]),
+            line(&many),
+            hist(&[]),
+            hist(&[Marker { name: "m", value: 3.0 }]),
+            boxes(&BoxChart { title: "t", desc: "", x_label: "x", rows: &rows }),
+        ];
+        for svg in svgs {
+            let (width, height) = svg
+                .split_once("viewBox=\"0 0 ")
+                .and_then(|(_, r)| r.split_once('"'))
+                .and_then(|(v, _)| v.split_once(' '))
+                .and_then(|(w, h)| Some((w.parse::<i32>().ok()?, h.parse::<i32>().ok()?)))
+                .expect("viewBox");
+            let texts = placed_texts(&svg);
+            assert!(!texts.is_empty());
+            for (x, y, text) in texts {
+                assert!(
+                    (0..=width).contains(&x) && (8..height).contains(&y),
+                    "{text:?} at ({x}, {y}) in {width}×{height}"
+                );
+            }
+        }
+        // A single series is named in a legend; a histogram without reference lines has none.
+        assert!(texts(&line(&[Series::new("only", &one)])).contains(&"only".to_string()));
+        let count_n = |svg: &str| texts(svg).iter().filter(|t| *t == "n").count();
+        assert_eq!(count_n(&hist(&[])), 1, "the axis label only");
+        assert_eq!(count_n(&hist(&[Marker { name: "m", value: 3.0 }])), 2, "the axis label and the legend");
+    }
+
     #[test]
     fn palette_colours_contrast_at_least_3_to_1_with_white() {
         let luminance = |c: RGBColor| {
@@ -1327,9 +1501,9 @@ mod tests {
             };
             0.2126 * lin(c.0) + 0.7152 * lin(c.1) + 0.0722 * lin(c.2)
         };
-        for i in 0..PALETTE.len() {
+        for (i, hex) in PALETTE.iter().enumerate() {
             let ratio = 1.05 / (luminance(color(i)) + 0.05);
-            assert!(ratio >= 3.0, "{} contrasts only {ratio:.2}:1", PALETTE[i]);
+            assert!(ratio >= 3.0, "{hex} contrasts only {ratio:.2}:1");
         }
         let distinct: std::collections::BTreeSet<&str> = PALETTE.iter().copied().collect();
         assert_eq!(distinct.len(), PALETTE.len());

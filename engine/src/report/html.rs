@@ -1,13 +1,13 @@
 //! The self-contained HTML report: leaderboard, capital weight by epoch, edge distributions.
 //!
-//! Charts are inline SVG from [`super::chart`]; no scripts or external assets, so the file can be archived, mailed and
+//! Charts are inline SVG from [`super::figures`]; no scripts or external assets, so the file can be archived, mailed and
 //! opened offline. Strategy names come from untrusted modules: everything is escaped. The
 //! output is deterministic, like `results.json`.
 
 use std::fmt::Write;
 
 use super::RunResults;
-use super::chart::{self, BoxChart, BoxRow, LineChart, Series};
+use super::figures;
 
 /// Escapes text for HTML content and attributes.
 pub fn escape(text: &str) -> String {
@@ -32,11 +32,11 @@ pub fn render(results: &RunResults) -> String {
     let title = "amm-engine report";
     let _ = write!(
         html,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title><style>\
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title><style>\
          body{{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1100px}}\
          table{{border-collapse:collapse;font-size:14px}}td,th{{padding:4px 10px;border-bottom:1px solid #ddd;text-align:right}}\
          td:nth-child(2),th:nth-child(2){{text-align:left}}h2{{margin-top:2em}}.note{{color:#666;font-size:13px}}\
-         svg.chart{{display:block;max-width:900px}}</style></head><body>\n<h1>{title}</h1>\n"
+         svg.chart{{display:block;max-width:900px}}.wide{{overflow-x:auto}}</style></head><body>\n<h1>{title}</h1>\n"
     );
     let run = &results.config.run;
     let _ = writeln!(
@@ -51,19 +51,19 @@ pub fn render(results: &RunResults) -> String {
     );
     leaderboard_table(&mut html, results);
     html.push_str("<h2>Capital weight by epoch</h2>\n<p class=\"note\">Mean over simulations of each strategy's share of the strategies' capital after each epoch's rebalancing.</p>\n");
-    html.push_str(&capital_chart(results));
+    html.push_str(&figures::capital_by_epoch(results, None));
     html.push_str("<h2>Edge distribution</h2>\n<p class=\"note\">Total edge per simulation (Y at the fair price): box from the 25th to the 75th percentile, line at the median, whiskers to the 5th and 95th, dot at the mean.</p>\n");
-    html.push_str(&edge_boxes(results));
+    html.push_str(&figures::edge_distribution(results));
     html.push_str(
         "<h2>Mean edge by epoch</h2>\n<p class=\"note\">Mean over simulations of the edge earned in each epoch.</p>\n",
     );
-    html.push_str(&epoch_edge_chart(results));
+    html.push_str(&figures::edge_by_epoch(results, None));
     html.push_str("</body></html>\n");
     html
 }
 
 fn leaderboard_table(html: &mut String, results: &RunResults) {
-    html.push_str("<h2>Leaderboard</h2>\n<table><tr><th>#</th><th>strategy</th><th>mean edge</th><th>± se</th><th>std</th><th>vs normalizer</th><th>sharpe</th><th>final capital</th><th>retail share</th><th>arb loss</th><th>disqualified</th></tr>\n");
+    html.push_str("<h2>Leaderboard</h2>\n<div class=\"wide\"><table><tr><th>#</th><th>strategy</th><th>mean edge</th><th>± se</th><th>std</th><th>vs normalizer</th><th>sharpe</th><th>final capital</th><th>retail share</th><th>arb loss</th><th>disqualified</th></tr>\n");
     let ranked = super::ranked(results);
     for (rank, s) in ranked.iter().enumerate() {
         let vs = match (s.mean_edge_vs_normalizer, s.stderr_edge_vs_normalizer) {
@@ -96,7 +96,7 @@ fn leaderboard_table(html: &mut String, results: &RunResults) {
             -n.mean_arb_edge
         );
     }
-    html.push_str("</table>\n");
+    html.push_str("</table></div>\n");
     for s in &results.strategies {
         if let Some(reason) = &s.rejected {
             let _ = writeln!(html, "<p>Rejected: <b>{}</b>: {}</p>", escape(&s.name), escape(reason));
@@ -117,94 +117,15 @@ fn leaderboard_table(html: &mut String, results: &RunResults) {
     }
 }
 
-/// Strategy slots in the simulations: (name, pool index) for the non-rejected entrants.
-fn running(results: &RunResults) -> Vec<(String, usize)> {
-    results.strategies.iter().filter(|s| s.rejected.is_none()).enumerate().map(|(k, s)| (s.name.clone(), k)).collect()
-}
-
-/// Mean over simulations of `f(epoch record)` per epoch, per pool.
-fn epoch_means(results: &RunResults, pool: usize, f: fn(&crate::market::EpochRecord) -> f64) -> Vec<f64> {
-    let epochs = results.simulations.first().and_then(|s| s.pools.get(pool)).map_or(0, |p| p.epochs.len());
-    (0..epochs)
-        .map(|e| {
-            let values: Vec<f64> =
-                results.simulations.iter().filter_map(|s| s.pools.get(pool)?.epochs.get(e).map(f)).collect();
-            if values.is_empty() { 0.0 } else { values.iter().sum::<f64>() / values.len() as f64 }
-        })
-        .collect()
-}
-
-fn capital_chart(results: &RunResults) -> String {
-    let series: Vec<(String, Vec<(f64, f64)>)> = running(results)
-        .into_iter()
-        .map(|(name, k)| (name, by_epoch(epoch_means(results, k, |e| e.capital_weight), 100.0)))
-        .collect();
-    let series: Vec<Series<'_>> = series.iter().map(|(name, points)| Series::new(name, points)).collect();
-    chart::lines(&LineChart {
-        title: "Capital weight by epoch",
-        desc: "",
-        x_label: "epoch",
-        y_label: "capital weight (%)",
-        series: &series,
-        y_range: Some((0.0, 100.0)),
-    })
-}
-
-/// (epoch number from 1, value × scale) points.
-fn by_epoch(values: Vec<f64>, scale: f64) -> Vec<(f64, f64)> {
-    values.into_iter().enumerate().map(|(e, v)| ((e + 1) as f64, v * scale)).collect()
-}
-
-fn epoch_edge_chart(results: &RunResults) -> String {
-    let mut series: Vec<(String, Vec<(f64, f64)>)> = running(results)
-        .into_iter()
-        .map(|(name, k)| (name, by_epoch(epoch_means(results, k, |e| e.edge), 1.0)))
-        .collect();
-    if results.normalizer.is_some() {
-        let k = series.len();
-        series.push(("[normalizer]".into(), by_epoch(epoch_means(results, k, |e| e.edge), 1.0)));
-    }
-    let series: Vec<Series<'_>> = series.iter().map(|(name, points)| Series::new(name, points)).collect();
-    chart::lines(&LineChart {
-        title: "Mean edge by epoch",
-        desc: "",
-        x_label: "epoch",
-        y_label: "edge per epoch (Y)",
-        series: &series,
-        y_range: None,
-    })
-}
-
-fn edge_boxes(results: &RunResults) -> String {
-    let mut rows: Vec<(String, Vec<f64>)> = running(results)
-        .into_iter()
-        .map(|(name, k)| (name, results.simulations.iter().filter_map(|s| s.pools.get(k).map(|p| p.edge)).collect()))
-        .collect();
-    if results.normalizer.is_some() {
-        let k = rows.len();
-        rows.push((
-            "[normalizer]".into(),
-            results.simulations.iter().filter_map(|s| s.pools.get(k).map(|p| p.edge)).collect(),
-        ));
-    }
-    let rows: Vec<BoxRow<'_>> = rows.iter().map(|(name, values)| BoxRow { name, values }).collect();
-    chart::boxes(&BoxChart {
-        title: "Edge distribution per strategy",
-        desc: "",
-        x_label: "edge per simulation (Y)",
-        rows: &rows,
-    })
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::{escape, render};
     use crate::report::RunResults;
 
     /// A run's results (three simulations of the quick line-up, one strategy renamed
     /// `<script>alert(1)</script>`), with the config parsed here so the fixture does not pin its
     /// schema.
-    fn fixture() -> RunResults {
+    pub(crate) fn fixture() -> RunResults {
         let mut value: serde_json::Value =
             serde_json::from_str(include_str!("testdata/results.json")).expect("fixture parses");
         let config = crate::config::Config::parse(

@@ -7,6 +7,7 @@
 //! happened; those facts go to `run.json` beside it ([`RunFacts`]).
 
 pub mod chart;
+pub mod figures;
 pub mod html;
 pub mod leaderboard;
 pub mod merge;

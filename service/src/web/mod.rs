@@ -46,8 +46,17 @@ pub fn routes() -> Router<Arc<State>> {
         .route("/rounds/{id}", get(rounds::page))
         .route("/competition", get(competition::page))
         .route("/admin", get(admin::page))
-        .route("/assets/app.css", get(|| async { asset("text/css; charset=utf-8", CSS) }))
+        .route("/assets/app.css", get(|| async { asset("text/css; charset=utf-8", stylesheet()) }))
         .route("/assets/app.js", get(|| async { asset("text/javascript; charset=utf-8", JS) }))
+}
+
+/// The dashboard's stylesheet followed by the charts' own rules ([`amm_engine::report::chart::CSS`]:
+/// pages inline charts without their `<style>` element, which the Content-Security-Policy
+/// refuses).
+fn stylesheet() -> &'static str {
+    static SHEET: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| format!("{CSS}\n/* report::chart */\n{}\n", amm_engine::report::chart::CSS));
+    SHEET.as_str()
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {

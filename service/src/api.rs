@@ -76,6 +76,7 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/api/admin/jobs/{id}/requeue", post(requeue))
         .route("/api/rounds", post(crate::rounds::start_round).get(crate::rounds::list_rounds))
         .route("/api/rounds/{id}", get(crate::rounds::get_round))
+        .merge(crate::web::routes())
         .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .layer(tower_http::trace::TraceLayer::new_for_http())
@@ -282,7 +283,7 @@ async fn metrics(state: Shared) -> Result<Response, ApiError> {
 
 /// The public definition of the competition.
 #[utoipa::path(get, path = "/api/competition", responses((status = 200, description = "the competition")))]
-async fn competition(state: Shared) -> Json<serde_json::Value> {
+pub async fn competition(state: Shared) -> Json<serde_json::Value> {
     let c = &state.file.competition;
     let config = &state.file.config;
     let house: Vec<String> = config
@@ -803,7 +804,7 @@ fn parse<T: serde::de::DeserializeOwned>(text: &str, what: &'static str) -> Resu
 /// A submission's validation, evaluation and per-seed results.
 #[utoipa::path(get, path = "/api/submissions/{id}", params(("id" = i64, Path, description = "submission id")),
     responses((status = 200, body = SubmissionView), (status = 404, description = "no such submission")))]
-async fn submission(state: Shared, Path(id): Path<i64>) -> Result<Json<SubmissionView>, ApiError> {
+pub async fn submission(state: Shared, Path(id): Path<i64>) -> Result<Json<SubmissionView>, ApiError> {
     // A round group is not a submission: its results are the round's (GET /api/rounds/{id}).
     let s = state.db.submission(id).await?.filter(|s| s.round.is_none()).ok_or_else(|| not_found("submission", id))?;
     let jobs = state.db.jobs_of(id).await?;
@@ -885,8 +886,12 @@ pub struct BoardRow {
     pub submitter: String,
     /// Strategy name.
     pub strategy: String,
+    /// Model that wrote it (`amm.model`; "None" for human-written).
+    pub model: String,
     /// Submission id.
     pub submission: i64,
+    /// The submitter's evaluated submissions (1 for baselines).
+    pub attempts: u32,
     /// Mean edge per simulation, Y.
     pub mean_edge: f64,
     /// Its standard error, Y.
@@ -918,7 +923,9 @@ fn row(sub: &Submission, e: &EntrantSummary, engine_version: &str) -> BoardRow {
         baseline: sub.baseline,
         submitter: sub.submitter.clone(),
         strategy: e.name.clone(),
+        model: sub.model.clone(),
         submission: sub.id,
+        attempts: 1,
         mean_edge: e.mean_edge,
         stderr_edge: e.stderr_edge,
         edge_vs_normalizer: e.edge_vs_normalizer,
@@ -958,7 +965,12 @@ async fn compute_board(state: &State) -> Result<Vec<BoardRow>, ApiError> {
     // Each row with its per-seed edges (for the paired tie test).
     let mut best: Vec<(BoardRow, Vec<(u64, f64)>)> = Vec::new();
     let mut baseline: Vec<BoardRow> = Vec::new();
-    for sub in state.db.evaluated().await? {
+    let evaluated = state.db.evaluated().await?;
+    let mut attempts: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
+    for sub in evaluated.iter().filter(|s| !s.baseline) {
+        *attempts.entry(sub.submitter.clone()).or_default() += 1;
+    }
+    for sub in evaluated {
         let Some(text) = &sub.summary else { continue };
         let summary: Summary = parse(text, "summary")?;
         if sub.baseline {
@@ -974,6 +986,9 @@ async fn compute_board(state: &State) -> Result<Vec<BoardRow>, ApiError> {
             Some(_) => {}
             None => best.push((candidate, summary.per_seed_edges)),
         }
+    }
+    for (r, _) in &mut best {
+        r.attempts = attempts.get(r.submitter.as_str()).copied().unwrap_or(1);
     }
     best.sort_by(|a, b| better(&a.0, &b.0));
     let edges: Vec<&[(u64, f64)]> = best.iter().map(|(_, e)| e.as_slice()).collect();

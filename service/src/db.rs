@@ -910,6 +910,26 @@ impl Db {
         Ok(rows.iter().map(submission).collect::<Result<_, _>>()?)
     }
 
+    /// Jobs waiting and running (for readiness and logs).
+    pub async fn queue_depth(&self) -> Result<(i64, i64), DbError> {
+        let row = sqlx::query(
+            "SELECT CAST(COALESCE(SUM(CASE WHEN state = 'queued' THEN 1 ELSE 0 END), 0) AS BIGINT) AS queued, \
+             CAST(COALESCE(SUM(CASE WHEN state = 'running' THEN 1 ELSE 0 END), 0) AS BIGINT) AS running FROM jobs",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.try_get("queued")?, row.try_get("running")?))
+    }
+
+    /// Queued jobs that will be claimed before job `id` (claims take the lowest queued id).
+    pub async fn queued_before(&self, id: i64) -> Result<i64, DbError> {
+        let row = sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM jobs WHERE state = 'queued' AND id < $1")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+
     /// Jobs by state.
     pub async fn jobs_by_state(&self) -> Result<Vec<(String, i64)>, DbError> {
         let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state ORDER BY state")

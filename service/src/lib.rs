@@ -13,6 +13,7 @@
 //! * [`bundle`]: an evaluation as a verifiable submission bundle (tar).
 //! * [`rounds`]: rounds: the best entries together in N-way markets on the hidden seeds.
 //! * [`api`]: the HTTP routes and the OpenAPI document.
+//! * [`web`]: the dashboard's HTML pages over the same functions.
 
 pub mod api;
 pub mod bundle;
@@ -22,6 +23,7 @@ pub mod eval;
 pub mod http;
 pub mod metrics;
 pub mod rounds;
+pub mod web;
 pub mod worker;
 
 use std::net::SocketAddr;

@@ -5,6 +5,7 @@
 mod support;
 
 mod abi;
+mod browser;
 mod cache;
 mod cli;
 mod fairness;

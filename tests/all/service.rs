@@ -13,7 +13,7 @@ use crate::support::{Scratch, example_wasm, workspace};
 
 /// A small competition: the house field is fixed-fee-30 (a built example), `seeds` public
 /// seeds of `steps` steps. `extra` lands in the `[competition]` table.
-fn competition(dir: &Path, seeds: u32, steps: u32, extra: &str) -> PathBuf {
+pub(crate) fn competition(dir: &Path, seeds: u32, steps: u32, extra: &str) -> PathBuf {
     let house = example_wasm("fixed-fee-30");
     let text = format!(
         r#"[run]
@@ -39,7 +39,7 @@ max_upload_bytes = 200000
     path
 }
 
-fn token(data: &Path, handle: &str, admin: bool) -> String {
+pub(crate) fn token(data: &Path, handle: &str, admin: bool) -> String {
     let mut args = vec!["token", "create", handle, "--data", data.to_str().unwrap()];
     if admin {
         args.push("--admin");
@@ -53,13 +53,13 @@ fn token(data: &Path, handle: &str, admin: bool) -> String {
 }
 
 /// A running `amm-engine serve`, killed when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
 }
 
 impl Server {
-    fn start(competition: &Path, data: &Path) -> Server {
+    pub(crate) fn start(competition: &Path, data: &Path) -> Server {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(data.with_extension("log")).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_amm-engine"))
             .args(["serve", competition.to_str().unwrap(), "--listen", "127.0.0.1:0", "--data"])
@@ -92,19 +92,19 @@ impl Drop for Server {
     }
 }
 
-fn log_text(data: &Path) -> String {
+pub(crate) fn log_text(data: &Path) -> String {
     std::fs::read_to_string(data.with_extension("log")).unwrap_or_default()
 }
 
 /// A response: status, headers (lower-case names), body.
-struct Response {
-    status: u16,
+pub(crate) struct Response {
+    pub(crate) status: u16,
     headers: Vec<(String, String)>,
-    body: Vec<u8>,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Response {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("{e}: {} {}", self.status, String::from_utf8_lossy(&self.body)))
     }
@@ -115,7 +115,7 @@ impl Response {
 }
 
 /// One HTTP/1.1 request on a fresh connection (the server closes it after the response).
-fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, String)], body: &[u8]) -> Response {
+pub(crate) fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, String)], body: &[u8]) -> Response {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
@@ -158,7 +158,7 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
     }
 }
 
-fn get(addr: SocketAddr, path: &str) -> Response {
+pub(crate) fn get(addr: SocketAddr, path: &str) -> Response {
     request(addr, "GET", path, &[], b"")
 }
 
@@ -168,7 +168,7 @@ fn post(addr: SocketAddr, path: &str, token: Option<&str>) -> Response {
 }
 
 /// Uploads `module` (and `name`) as multipart/form-data, as `curl -F` does.
-fn upload(addr: SocketAddr, token: Option<&str>, module: &[u8], name: Option<&str>) -> Response {
+pub(crate) fn upload(addr: SocketAddr, token: Option<&str>, module: &[u8], name: Option<&str>) -> Response {
     let boundary = "----amm-test-boundary-7f3a";
     let mut body = Vec::new();
     body.extend_from_slice(
@@ -207,7 +207,7 @@ fn wait_for_job(addr: SocketAddr, id: i64, timeout: Duration) -> Value {
 }
 
 /// Polls submission `id` until it leaves `pending` (or `timeout`), returning its last view.
-fn wait_for_submission(addr: SocketAddr, id: i64, timeout: Duration) -> Value {
+pub(crate) fn wait_for_submission(addr: SocketAddr, id: i64, timeout: Duration) -> Value {
     let started = Instant::now();
     loop {
         let view = get(addr, &format!("/api/submissions/{id}")).json();
@@ -224,7 +224,7 @@ fn board(addr: SocketAddr) -> Vec<Value> {
     r.json().as_array().unwrap().clone()
 }
 
-fn wasm_of(fixture: &Path) -> Vec<u8> {
+pub(crate) fn wasm_of(fixture: &Path) -> Vec<u8> {
     let bytes = std::fs::read(fixture).unwrap();
     if fixture.extension().is_some_and(|e| e == "wat") { wat::parse_bytes(&bytes).unwrap().into_owned() } else { bytes }
 }

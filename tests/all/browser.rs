@@ -1,0 +1,523 @@
+//! The web dashboard in a real headless Chromium, driven over WebDriver (chromedriver, started
+//! here) against a real `amm-engine serve`: the whole submit flow, a hostile upload, the
+//! client-side size check and a refused token explained in words, the leaderboard updating
+//! live when an evaluation finishes, an admin action, no script errors, every page readable
+//! without JavaScript, and screenshots of every page at desktop and phone width saved to
+//! `target/screenshots/` for a person to look at.
+//!
+//! Without Chromium the test is skipped with a message, unless `CI=true`: then it fails.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::key::Key;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+use crate::service::{Server, competition, get, log_text, token, upload, wait_for_submission, wasm_of};
+use crate::support::{Scratch, example_wasm, workspace};
+
+/// chromedriver and the Chromium binary, when both are installed.
+fn browser() -> Option<(PathBuf, PathBuf)> {
+    let on_path = |name: &str| {
+        std::env::var_os("PATH")
+            .into_iter()
+            .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    };
+    // Debian's /usr/bin/chromium is a wrapper script; the binary proper sits beside its data.
+    let chromium = ["/usr/lib/chromium/chromium"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+        .or_else(|| on_path("chromium"))
+        .or_else(|| on_path("chromium-browser"));
+    match (on_path("chromedriver"), chromium) {
+        (Some(driver), Some(chromium)) => Some((driver, chromium)),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true but chromium and chromedriver are not both installed (.ci/run installs \
+                 Debian's chromium and chromium-driver)"
+            );
+            eprintln!(
+                "SKIPPED the browser test: chromium and chromedriver are not installed (apt-get install chromium chromium-driver)"
+            );
+            None
+        }
+    }
+}
+
+/// A running chromedriver, killed when dropped.
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Driver {
+    fn start(path: &Path, log: &Path) -> Driver {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let log = std::fs::File::create(log).unwrap();
+        let child = Command::new(path)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", path.display()));
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(20), "chromedriver did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Driver { child, port }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Screen sizes of the screenshots: (name, width, height) in CSS pixels.
+const SCREENS: &[(&str, u32, u32)] = &[("desktop", 1280, 900), ("phone", 390, 844)];
+
+async fn js(client: &Client, script: &str) -> Value {
+    client.execute(script, Vec::new()).await.unwrap_or_else(|e| panic!("{script}: {e}"))
+}
+
+/// Waits up to `timeout` for `script` to return something truthy; returns it.
+async fn until(client: &Client, script: &str, timeout: Duration, what: &str) -> Value {
+    let started = Instant::now();
+    loop {
+        let v = js(client, script).await;
+        if !(v.is_null() || v == Value::Bool(false) || v == json!("") || v == json!(0)) {
+            return v;
+        }
+        if started.elapsed() > timeout {
+            let text = js(client, "return document.body ? document.body.innerText : ''").await;
+            panic!("timed out waiting for {what} ({script}); page text:\n{}", text.as_str().unwrap_or(""));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The page's script error log (window.onerror, unhandled rejections, CSP violations, failed
+/// resources) must exist — the script ran — and be empty.
+async fn assert_no_script_errors(client: &Client, page: &str) {
+    let errors = js(client, "return window.__ammErrors === undefined ? null : window.__ammErrors").await;
+    assert_eq!(errors, json!([]), "script errors on {page} (null: the script did not run)");
+}
+
+/// Saves a screenshot of the whole page (the window is made as tall as the page, up to
+/// 5,000 px, then put back).
+async fn shoot(client: &Client, path: &Path) {
+    let (width, height) = client.get_window_size().await.unwrap();
+    js(client, "window.scrollTo(0, 0); return 1").await;
+    // The window's height includes whatever the browser draws around the page.
+    let sizes =
+        js(client, "return [document.documentElement.scrollHeight, window.outerHeight - window.innerHeight]").await;
+    let page = sizes[0].as_u64().unwrap_or(height) + sizes[1].as_u64().unwrap_or(0);
+    client.set_window_size(width as u32, page.clamp(height, 5_000) as u32).await.unwrap();
+    let png = client.screenshot().await.unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    std::fs::write(path, png).unwrap();
+    client.set_window_size(width as u32, height as u32).await.unwrap();
+}
+
+async fn text_of(client: &Client, css: &str) -> String {
+    client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).text().await.unwrap()
+}
+
+/// Sets a file input to `path` (WebDriver sends the path as keys).
+async fn choose_file(client: &Client, path: &Path) {
+    let input = client.find(Locator::Css("#module")).await.unwrap();
+    input.clear().await.ok();
+    let path = std::fs::canonicalize(path).unwrap();
+    input.send_keys(path.to_str().unwrap()).await.unwrap();
+}
+
+async fn set_field(client: &Client, css: &str, value: &str) {
+    let input = client.find(Locator::Css(css)).await.unwrap();
+    input.clear().await.unwrap();
+    input.send_keys(value).await.unwrap();
+}
+
+fn uploads_answered(addr: SocketAddr) -> u64 {
+    let text = String::from_utf8(get(addr, "/metrics").body).unwrap();
+    text.lines()
+        .filter(|l| l.starts_with("amm_uploads_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+fn post_json(addr: SocketAddr, path: &str, token: &str) -> Value {
+    let r = crate::service::request(addr, "POST", path, &[("Authorization", format!("Bearer {token}"))], b"");
+    assert!(r.status < 300, "{path}: {} {}", r.status, String::from_utf8_lossy(&r.body));
+    r.json()
+}
+
+#[test]
+fn the_dashboard_works_in_headless_chromium() {
+    let Some((driver_path, chromium)) = browser() else { return };
+    let started = Instant::now();
+    let scratch = Scratch::new();
+    let data = scratch.path().join("data");
+    let comp = competition(scratch.path(), 8, 1_000, "");
+    let alice = token(&data, "alice", false);
+    let bob = token(&data, "bob", false);
+    let root = token(&data, "root", true);
+    let server = Server::start(&comp, &data);
+    let addr = server.addr;
+    let base = format!("http://{addr}");
+    let honest = example_wasm("fixed-fee-30");
+    let other = std::fs::read(example_wasm("fixed-fee-100")).unwrap();
+
+    // The house field's baseline rows first.
+    let t = Instant::now();
+    while get(addr, "/api/leaderboard").json().as_array().is_none_or(Vec::is_empty) {
+        assert!(t.elapsed() < Duration::from_secs(30), "no baseline rows: {}", log_text(&data));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // Every read-only page renders its data without JavaScript (a plain GET).
+    for (path, needles) in [
+        ("/", &["house 30 bps", "normalizer", "baseline", "Tie group", "/api/leaderboard.csv"][..]),
+        ("/competition", &["test cup", "Scoring and tie groups", "1000", "SDK quick start", "amm-engine validate"][..]),
+        ("/submit", &["type=\"file\"", "200000", "curl"][..]),
+        ("/rounds", &["No rounds yet"][..]),
+        ("/admin", &["Queue", "succeeded"][..]),
+    ] {
+        let r = get(addr, path);
+        let html = String::from_utf8(r.body.clone()).unwrap();
+        assert_eq!(r.status, 200, "{path}: {html}");
+        for needle in needles {
+            assert!(html.contains(needle), "{path} lacks {needle:?} without JavaScript:\n{html}");
+        }
+    }
+    assert_eq!(get(addr, "/submissions/999").status, 404);
+
+    let driver = Driver::start(&driver_path, &scratch.path().join("chromedriver.log"));
+    let capabilities = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": chromium,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--no-first-run", "--window-size=1280,900"],
+        },
+    });
+    let capabilities = capabilities.as_object().unwrap().clone();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let context = Context {
+        addr,
+        base,
+        alice,
+        bob,
+        root,
+        data: data.clone(),
+        scratch: scratch.path().to_path_buf(),
+        honest,
+        other,
+    };
+    rt.block_on(async {
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{}", driver.port))
+            .await
+            .unwrap_or_else(|e| panic!("WebDriver session: {e}"));
+        // The session is closed (and Chromium quits) whether the checks pass or panic.
+        let outcome = tokio::spawn(exercise(client.clone(), context)).await;
+        let _ = client.close().await;
+        if let Err(e) = outcome {
+            match e.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(e) => panic!("{e}"),
+            }
+        }
+    });
+    drop(driver);
+    drop(server);
+    eprintln!("browser test: {:.1} s; screenshots in target/screenshots/", started.elapsed().as_secs_f64());
+}
+
+/// What the browser session needs of the test's set-up.
+struct Context {
+    addr: SocketAddr,
+    base: String,
+    alice: String,
+    bob: String,
+    root: String,
+    data: PathBuf,
+    scratch: PathBuf,
+    honest: PathBuf,
+    other: Vec<u8>,
+}
+
+/// Everything done in the browser.
+async fn exercise(client: Client, cx: Context) {
+    let Context { addr, base, alice, bob, root, data, scratch, honest, other } = cx;
+    let shots = workspace().join("target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    client.set_window_size(1280, 900).await.unwrap();
+
+    // --- The leaderboard updates live when an evaluation finishes (no reload). ---
+    client.goto(&base).await.unwrap();
+    until(
+        &client,
+        "return document.querySelector('table.board tbody tr') !== null",
+        Duration::from_secs(10),
+        "the board",
+    )
+    .await;
+    js(&client, "window.__kept = 'same page'; return 1").await;
+    let hostile_name = "<img src=x onerror=window.__pwned=1>";
+    let r = upload(addr, Some(&bob), &other, Some(hostile_name));
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let bob_submission = r.json()["submission"].as_i64().unwrap();
+    let row = "return Array.from(document.querySelectorAll('table.board tbody tr')).some(r => r.cells[2].textContent === 'bob')";
+    until(&client, row, Duration::from_secs(30), "bob's row to appear live").await;
+    assert_eq!(js(&client, "return window.__kept").await, json!("same page"), "the page was reloaded");
+    let cell = js(&client, "return Array.from(document.querySelectorAll('table.board tbody tr')).find(r => r.cells[2].textContent === 'bob').cells[3].querySelector('a').textContent").await;
+    assert_eq!(cell, json!(hostile_name), "a hostile name shows as text");
+    assert_eq!(js(&client, "return window.__pwned === undefined").await, json!(true), "markup in a name ran");
+    // Sorting: by submitter, ascending.
+    let submitters =
+        "return Array.from(document.querySelectorAll('table.board tbody tr')).map(r => r.cells[2].textContent)";
+    // (with the keyboard: Enter on the header's button)
+    let sort = client.find(Locator::Css("table.board thead th:nth-child(3) button")).await.unwrap();
+    sort.send_keys(&Key::Enter.to_string()).await.unwrap();
+    let sorted: Vec<String> = serde_json::from_value(js(&client, submitters).await).unwrap();
+    let mut expected = sorted.clone();
+    expected.sort();
+    assert_eq!(sorted, expected, "sorted by submitter");
+    assert_eq!(
+        js(&client, "return document.querySelector('table.board thead th:nth-child(3)').getAttribute('aria-sort')")
+            .await,
+        json!("ascending")
+    );
+    assert_no_script_errors(&client, "/").await;
+
+    // --- The whole submit flow. ---
+    client.goto(&format!("{base}/submit")).await.unwrap();
+    set_field(&client, "#token", &alice).await;
+    set_field(&client, "#name", "alice 30").await;
+    choose_file(&client, &honest).await;
+    assert!(text_of(&client, "#file-info").await.contains("bytes"), "the chosen file is described");
+    client.find(Locator::Css("#send")).await.unwrap().click().await.unwrap();
+    let rank = until(
+        &client,
+        "const r = document.getElementById('rank'); return r && r.textContent",
+        Duration::from_secs(60),
+        "the result card",
+    )
+    .await;
+    let stages = js(&client, "return Array.from(document.querySelectorAll('ol.stages li')).map(l => l.dataset.stage + ':' + l.dataset.state)").await;
+    assert_eq!(stages, json!(["upload:done", "checks:done", "queued:done", "simulating:done", "scored:done"]));
+    let bar = js(&client, "const p = document.getElementById('progress'); return [p.value, p.max]").await;
+    assert_eq!(bar[0], bar[1], "the progress bar is full");
+    assert_eq!(bar[1], json!(8), "8 simulations");
+    let checks =
+        js(&client, "return Array.from(document.querySelectorAll('#checks li')).map(l => l.dataset.outcome)").await;
+    let checks: Vec<String> = serde_json::from_value(checks).unwrap();
+    assert!(checks.len() >= 5 && checks.iter().all(|c| c != "FAIL"), "{checks:?}");
+    // The card's numbers and rank are the API's.
+    let board = get(addr, "/api/leaderboard").json();
+    let mine = board.as_array().unwrap().iter().find(|r| r["submitter"] == "alice").unwrap().clone();
+    assert_eq!(rank, json!(format!("#{}", mine["rank"])), "{board}");
+    let card = text_of(&client, "#result-body").await;
+    let edge = format!("{:.2} ± {:.2}", mine["mean_edge"].as_f64().unwrap(), mine["stderr_edge"].as_f64().unwrap());
+    assert!(card.contains(&edge), "the card shows {edge}: {card}");
+    let alice_submission = mine["submission"].as_i64().unwrap();
+    shoot(&client, &shots.join("submit-result-desktop.png")).await;
+    assert_no_script_errors(&client, "/submit").await;
+
+    // The token stays in the browser.
+    client.goto(&format!("{base}/submit")).await.unwrap();
+    let kept = js(&client, "return document.getElementById('token').value").await;
+    assert_eq!(kept, json!(alice), "the token is kept in localStorage");
+
+    // --- A hostile upload shows its reason. ---
+    let hostile = scratch.join("loop_in_quote.wasm");
+    std::fs::write(&hostile, wasm_of(&workspace().join("tests/fixtures/hostile/loop_in_quote.wat"))).unwrap();
+    choose_file(&client, &hostile).await;
+    client.find(Locator::Css("#send")).await.unwrap().click().await.unwrap();
+    let said =
+        until(&client, "return document.getElementById('message').textContent", Duration::from_secs(30), "the refusal")
+            .await;
+    let said = said.as_str().unwrap().to_string();
+    assert!(said.contains("refused (422)") && said.contains("out of fuel"), "{said}");
+    let failed = text_of(&client, "#checks li[data-outcome=FAIL]").await;
+    assert!(failed.contains("quotes") && failed.contains("out of fuel"), "{failed}");
+    assert_eq!(
+        js(&client, "return document.querySelector('li[data-stage=checks]').dataset.state").await,
+        json!("failed")
+    );
+    shoot(&client, &shots.join("submit-refused-desktop.png")).await;
+
+    // --- Over the limit: refused in the browser, nothing sent. ---
+    let before = uploads_answered(addr);
+    let big = scratch.join("big.wasm");
+    std::fs::write(&big, vec![0u8; 300_000]).unwrap();
+    choose_file(&client, &big).await;
+    client.find(Locator::Css("#send")).await.unwrap().click().await.unwrap();
+    let said = until(
+        &client,
+        "const m = document.getElementById('message').textContent; return m.includes('nothing was sent') && m",
+        Duration::from_secs(10),
+        "the size check",
+    )
+    .await;
+    assert!(said.as_str().unwrap().contains("over the upload limit of 200000 bytes"), "{said}");
+    assert_eq!(uploads_answered(addr), before, "the browser sent an over-limit file");
+
+    // --- A wrong token: 401 explained with what to do. ---
+    set_field(&client, "#token", "amm_not_a_token").await;
+    choose_file(&client, &honest).await;
+    client.find(Locator::Css("#send")).await.unwrap().click().await.unwrap();
+    let said = until(
+        &client,
+        "const m = document.getElementById('message').textContent; return m.includes('401') && m",
+        Duration::from_secs(10),
+        "the 401",
+    )
+    .await;
+    assert!(said.as_str().unwrap().contains("amm-engine token create"), "{said}");
+    assert_no_script_errors(&client, "/submit (refusals)").await;
+
+    // --- Admin: flag bob's entry from the admin page; the board shows it. ---
+    client.goto(&format!("{base}/admin")).await.unwrap();
+    set_field(&client, "#admin-token", &root).await;
+    set_field(&client, "#flag-id", &bob_submission.to_string()).await;
+    set_field(&client, "#flag-reason", "looks copied").await;
+    client.find(Locator::Css("button[data-action=flag]")).await.unwrap().click().await.unwrap();
+    let said = until(
+        &client,
+        "return document.getElementById('admin-message').textContent",
+        Duration::from_secs(10),
+        "the admin answer",
+    )
+    .await;
+    assert!(said.as_str().unwrap().starts_with("Done (200)"), "{said}");
+    assert_no_script_errors(&client, "/admin").await;
+    let front = String::from_utf8(get(addr, "/").body).unwrap();
+    assert!(front.contains("looks copied") && front.contains("flagged"), "the flag is on the board");
+
+    // A round, so that its page has a board.
+    let round = post_json(addr, "/api/rounds", &root)["round"].as_i64().unwrap();
+    let t = Instant::now();
+    while get(addr, &format!("/api/rounds/{round}")).json()["state"] != "completed" {
+        assert!(t.elapsed() < Duration::from_secs(30), "round {round}: {}", log_text(&data));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let submission = wait_for_submission(addr, alice_submission, Duration::from_secs(5));
+    assert_eq!(submission["status"], "evaluated");
+    let job = submission["jobs"][0]["id"].as_i64().unwrap();
+    let place = get(addr, &format!("/api/jobs/{job}/queue")).json();
+    assert_eq!((place["state"].as_str(), place["ahead"].as_i64()), (Some("succeeded"), Some(0)), "{place}");
+    assert_eq!(get(addr, "/api/jobs/99999/queue").status, 404);
+
+    // --- Every page at desktop and phone width: no script errors, no sideways scrolling
+    // of the page itself (wide tables scroll in their own box), a screenshot of each. ---
+    let pages = [
+        ("leaderboard", "/".to_string()),
+        ("submit", "/submit".to_string()),
+        ("submission", format!("/submissions/{alice_submission}")),
+        ("rounds", "/rounds".to_string()),
+        ("round", format!("/rounds/{round}")),
+        ("competition", "/competition".to_string()),
+        ("admin", "/admin".to_string()),
+    ];
+    for (screen, width, height) in SCREENS {
+        client.set_window_size(*width, *height).await.unwrap();
+        for (name, path) in &pages {
+            client.goto(&format!("{base}{path}")).await.unwrap();
+            until(&client, "return document.readyState === 'complete'", Duration::from_secs(10), "the page").await;
+            let h1 = text_of(&client, "main h1").await;
+            assert!(!h1.is_empty(), "{path} has a heading");
+            assert_no_script_errors(&client, path).await;
+            // Landmarks, one heading, every form control labelled, the skip link first.
+            let a11y = js(
+                &client,
+                "return [document.querySelectorAll('header nav[aria-label], main#main, footer').length, \
+                 document.querySelectorAll('h1').length, \
+                 Array.from(document.querySelectorAll('input, textarea, select')) \
+                   .filter(i => !(i.labels && i.labels.length) && !i.getAttribute('aria-label')).map(i => i.id), \
+                 document.querySelector('body a').className, document.documentElement.lang]",
+            )
+            .await;
+            assert_eq!(
+                a11y,
+                json!([3, 1, [], "skip", "en"]),
+                "{path}: landmarks, h1, unlabelled controls, skip link, lang"
+            );
+            let widths = js(&client, "return [document.documentElement.scrollWidth, window.innerWidth]").await;
+            let (scroll, inner) = (widths[0].as_u64().unwrap(), widths[1].as_u64().unwrap());
+            assert!(scroll <= inner, "{path} at {screen} scrolls sideways: {scroll} > {inner}");
+            shoot(&client, &shots.join(format!("{name}-{screen}.png"))).await;
+        }
+        if *screen == "phone" {
+            let inner = js(&client, "return window.innerWidth").await.as_u64().unwrap();
+            assert!(inner <= 400, "the phone screenshots are {inner} px wide");
+        }
+    }
+    // The submission page carries the evaluation and its downloads.
+    client.goto(&format!("{base}/submissions/{alice_submission}")).await.unwrap();
+    let page = text_of(&client, "main").await;
+    for needle in ["Validation report", "Edge per seed", "Capital weight and edge by epoch", "Bundle", "alice 30"] {
+        assert!(page.contains(needle), "the submission page lacks {needle:?}");
+    }
+    // Three charts (edge per seed, capital weight and edge by epoch), each an accessible SVG
+    // with axis labels; they are in the page without JavaScript too.
+    let charts = js(&client, "return Array.from(document.querySelectorAll('figure.chart svg[role=img]')).map(s => s.getAttribute('aria-label'))").await;
+    assert_eq!(charts.as_array().map(Vec::len), Some(3), "{charts}");
+    let plain = String::from_utf8(get(addr, &format!("/submissions/{alice_submission}")).body).unwrap();
+    assert!(plain.contains("capital weight (%)") && plain.contains("edge per simulation (Y)"), "chart axis labels");
+}
+
+/// The submit page's "position N in the queue": `Db::queued_before` counts the queued jobs
+/// claimed before a job (claims take the lowest id), and none once it left the queue.
+#[test]
+fn a_jobs_place_in_the_queue_counts_the_queued_jobs_claimed_before_it() {
+    use amm_service::db::{Db, Inserted, NewJob, Submission};
+    let scratch = Scratch::new();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let db = Db::open(&amm_service::db::sqlite_url(scratch.path())).await.unwrap();
+        let plan: Vec<NewJob> =
+            (0..3).map(|i| NewJob { shard_lo: i, shard_hi: i + 1, shard_count: 3, total: 4 }).collect();
+        let sub = |who: &str| Submission {
+            id: 0,
+            submitter: who.into(),
+            name: format!("{who}'s"),
+            model: "None".into(),
+            sha256: format!("{who:0>64}"),
+            bytes_path: String::new(),
+            size: 0,
+            baseline: false,
+            status: "pending".into(),
+            validation: "[]".into(),
+            summary: None,
+            engine_version: "test".into(),
+            error: None,
+            created_at: 0,
+            evaluated_at: None,
+            salt: "salt".into(),
+            flag: None,
+            hidden: false,
+            round: None,
+            entries: None,
+        };
+        let Inserted::New(_, first) = db.insert_submission(&sub("a"), None, &plan).await.unwrap() else { panic!() };
+        let Inserted::New(_, second) = db.insert_submission(&sub("b"), None, &plan).await.unwrap() else { panic!() };
+        assert_eq!(db.queued_before(first[0]).await.unwrap(), 0, "the first job is next");
+        assert_eq!(db.queued_before(second[0]).await.unwrap(), 3, "behind the first submission's three jobs");
+        let claimed = db.claim("w", 30_000).await.unwrap().unwrap();
+        assert_eq!(claimed.id, first[0], "claims take the lowest id");
+        assert_eq!(db.queued_before(second[0]).await.unwrap(), 2, "one fewer ahead once it runs");
+        db.close().await;
+    });
+}

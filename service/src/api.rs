@@ -174,7 +174,9 @@ async fn rate_limit(
         requeue,
         crate::rounds::start_round,
         crate::rounds::list_rounds,
-        crate::rounds::get_round
+        crate::rounds::get_round,
+        crate::web::leaderboard::events,
+        crate::web::queue_place
     ),
     components(schemas(
         Accepted,

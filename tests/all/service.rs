@@ -261,6 +261,12 @@ fn serve_authenticates_validates_evaluates_and_ranks() {
         "/api/admin/submissions/{id}/flag",
         "/api/admin/submissions/{id}/hide",
         "/api/admin/jobs/{id}/requeue",
+        "/api/leaderboard.csv",
+        "/api/leaderboard/events",
+        "/api/jobs/{id}/queue",
+        "/api/competition",
+        "/api/rounds",
+        "/api/rounds/{id}",
     ] {
         assert!(openapi["paths"].get(path).is_some(), "{path} missing from the OpenAPI document");
     }

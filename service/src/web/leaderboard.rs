@@ -165,7 +165,10 @@ fn interval(mean: Option<f64>, se: Option<f64>, scale: f64) -> Markup {
 /// `GET /api/leaderboard/events`: Server-Sent Events, an `event: board` (data: the evaluated
 /// version) at once and whenever an evaluation finishes, a flag or hide changes the board;
 /// checked every second. Counts against `quotas.event_streams` like job streams.
-pub(super) async fn events(state: Shared) -> Result<Response, ApiError> {
+#[utoipa::path(get, path = "/api/leaderboard/events", responses(
+    (status = 200, description = "Server-Sent Events: `board` with the evaluated version, at once and on every change", content_type = "text/event-stream"),
+    (status = 503, description = "too many event streams open; retry later")))]
+pub(crate) async fn events(state: Shared) -> Result<Response, ApiError> {
     let Ok(permit) = state.event_streams.clone().try_acquire_owned() else {
         return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "too many event streams are open: reload later"));
     };

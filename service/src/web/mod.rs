@@ -8,7 +8,7 @@
 
 mod admin;
 mod competition;
-mod leaderboard;
+pub(crate) mod leaderboard;
 mod rounds;
 mod submission;
 mod submit;
@@ -66,7 +66,13 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 /// `GET /api/jobs/{id}/queue`: the job's place in the queue — `ahead`, the queued jobs that
 /// will be claimed before it (0 when it is next, or no longer queued), and the queue's
 /// `queued` and `running` counts.
-async fn queue_place(state: Shared, axum::extract::Path(id): axum::extract::Path<i64>) -> Result<Response, ApiError> {
+#[utoipa::path(get, path = "/api/jobs/{id}/queue", params(("id" = i64, Path, description = "job id")), responses(
+    (status = 200, description = "`{job, state, ahead, queued, running}`"),
+    (status = 404, description = "no such job")))]
+pub(crate) async fn queue_place(
+    state: Shared,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+) -> Result<Response, ApiError> {
     let job = state.db.job(id).await?.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no job {id}")))?;
     let ahead = if job.state == "queued" { state.db.queued_before(id).await? } else { 0 };
     let (queued, running) = state.db.queue_depth().await?;

@@ -175,8 +175,8 @@ fn tokenize(source: &str) -> Result<Vec<(usize, Token)>, Refusal> {
     let mut line = 1;
     let mut i = 0;
     let at = |i: usize| chars.get(i).copied();
-    let is_ident_start = |c: char| c == '_' || c.is_alphabetic();
-    let is_ident_char = |c: char| c == '_' || c.is_alphanumeric();
+    let is_ident_start = |c: char| c == '_' || c.is_ascii_alphabetic();
+    let is_ident_char = |c: char| c == '_' || c.is_ascii_alphanumeric();
     // Skips a quoted literal whose opening quote is at `i`; returns the index after it.
     let skip_quoted = |mut i: usize, line: &mut usize, quote: char| -> Result<usize, Refusal> {
         let start = *line;
@@ -225,6 +225,20 @@ fn tokenize(source: &str) -> Result<Vec<(usize, Token)>, Refusal> {
     };
     while let Some(c) = at(i) {
         match c {
+            // A byte-order mark at the start, which rustc skips too.
+            '\u{feff}' if i == 0 => i += 1,
+            // Outside comments and literals, rustc's lexer and this one must agree on every
+            // character; they differ on non-ASCII ones (rustc splits `a²b` into `a`, an error
+            // it recovers from, and `b`, and skips U+200E as whitespace), so none is accepted.
+            c if !c.is_ascii() => {
+                return Err(Refusal {
+                    line,
+                    what: format!(
+                        "the non-ASCII character U+{:04X} is not allowed outside comments and string literals in a single-file strategy (names must be ASCII)",
+                        c as u32
+                    ),
+                });
+            }
             '\n' => {
                 line += 1;
                 i += 1;
@@ -340,6 +354,7 @@ pub fn screen(source: &str) -> Result<(), Refusal> {
         _ => None,
     };
     let mut in_use = false;
+    let has_macros = defines_macros(&tokens);
     for (k, (line, token)) in tokens.iter().enumerate() {
         let refuse = |what: String| Err(Refusal { line: *line, what });
         match token {
@@ -355,6 +370,12 @@ pub fn screen(source: &str) -> Result<(), Refusal> {
                     let invoked = punct(k + 1) == Some('!');
                     let renamed = in_use || punct(k.wrapping_sub(1)) == Some(':');
                     let named = name != "env";
+                    if name == "env" && has_macros && !invoked && !renamed {
+                        // A macro can join `env` and a `!` passed apart into `env!(…)`.
+                        return refuse(
+                            "`env` is not allowed in a single-file strategy that defines macros (a macro could invoke `env!` through it, which reads the build environment); rename it".into(),
+                        );
+                    }
                     if invoked || renamed || named {
                         return refuse(format!(
                             "`{name}!` is not allowed in a single-file strategy (it reads files or the build environment)"
@@ -387,6 +408,12 @@ pub fn screen(source: &str) -> Result<(), Refusal> {
         }
     }
     Ok(())
+}
+
+/// True when the source defines macros (`macro_rules!`): the only way it can rearrange tokens,
+/// e.g. join an identifier and a `!` passed apart into a macro invocation.
+fn defines_macros(tokens: &[(usize, Token)]) -> bool {
+    tokens.iter().any(|(_, token)| matches!(token, Token::Ident(s) if s == "macro_rules"))
 }
 
 /// True when the identifier at `k` is the path of an attribute: `#[path`, `#![path`, or inside
@@ -805,6 +832,36 @@ mod inline { pub fn path() {} }
             assert!(r.what.contains(what), "{source}: {r:?}");
             assert_eq!(r.line, *line, "{source}: {r:?}");
         }
+    }
+
+    #[test]
+    fn env_reached_through_a_macro_is_refused() {
+        // `env` and `!` passed separately, joined by the expansion into `env!("HOME")`.
+        let split = "macro_rules! call { ($m:ident, $bang:tt, $arg:literal) => { $m $bang ($arg) }; }\n\
+                     const X: &str = call!(env, !, \"HOME\");";
+        let r = refused(split);
+        assert!(r.what.contains("`env`") && r.what.contains("macro"), "{r:?}");
+        assert_eq!(r.line, 2, "{r:?}");
+        // The `!` written after a repetition of the arguments.
+        let repeated = "macro_rules! m { ($($t:tt)*) => { $($t)* ! (\"PATH\") }; }\nconst X: &str = m!(env);";
+        assert_eq!(refused(repeated).line, 2);
+        // Without macro_rules, `env` can only be an ordinary name.
+        assert_eq!(screen("fn f() -> u32 { let env = 1; env }"), Ok(()));
+    }
+
+    #[test]
+    fn non_ascii_code_is_refused_but_not_in_comments_or_literals() {
+        // rustc splits `a²include_str` at `²` (not an identifier character), expanding
+        // `include_str!` after the lexer error; the screen saw one identifier.
+        let split = "macro_rules! m { ($x:ident $($t:tt)*) => { compile_error!(concat!($($t)*)) }; }\n\
+                     const X: &str = m!(a\u{b2}include_str!(\"/etc/hostname\"));";
+        let r = refused(split);
+        assert!(r.what.contains("non-ASCII") && r.what.contains("U+00B2"), "{r:?}");
+        assert_eq!(r.line, 2, "{r:?}");
+        assert_eq!(refused("fn f() {}\n\u{2028}").line, 2);
+        let fine =
+            "\u{feff}// caf\u{e9} \u{b2}\n/* \u{e9} */ const A: &str = \"\u{e9}\u{b2}\"; const B: char = '\u{e9}';";
+        assert_eq!(screen(fine), Ok(()));
     }
 
     #[test]

@@ -368,9 +368,9 @@ async fn submit(state: Shared, headers: HeaderMap, multipart: Multipart) -> Resu
     answer
 }
 
-async fn submit_inner(state: &Arc<State>, headers: &HeaderMap, mut multipart: Multipart) -> Result<Response, ApiError> {
-    let who = caller(state, headers).await?;
-    let limit = state.file.competition.max_upload_bytes;
+/// The parts of an upload: `module`, `source` and `name`, each optional; refused past `limit`
+/// bytes (413), on an unknown part (400) or an invalid name (422).
+async fn read_parts(multipart: &mut Multipart, limit: u64) -> Result<Parts, ApiError> {
     let too_large = || {
         ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the module is over the upload limit of {limit} bytes"))
     };
@@ -419,6 +419,26 @@ async fn submit_inner(state: &Arc<State>, headers: &HeaderMap, mut multipart: Mu
             None => return Err(ApiError::new(StatusCode::BAD_REQUEST, "a multipart part without a name")),
         }
     }
+    Ok((module, source, name))
+}
+
+/// An upload's `module`, `source` and `name` parts.
+type Parts = (Option<Vec<u8>>, Option<Vec<u8>>, Option<String>);
+
+async fn submit_inner(state: &Arc<State>, headers: &HeaderMap, mut multipart: Multipart) -> Result<Response, ApiError> {
+    let who = caller(state, headers).await?;
+    let limit = state.file.competition.max_upload_bytes;
+    // The whole body within `body_timeout_seconds` of the headers: a trickled body would
+    // otherwise hold its connection (and one of `quotas.connections`) for as long as it likes.
+    let body_timeout = state.file.competition.quotas.body_timeout_seconds;
+    let parts = tokio::time::timeout(std::time::Duration::from_secs(body_timeout), read_parts(&mut multipart, limit));
+    let (module, source, name) = parts.await.map_err(|_| {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("the upload did not arrive within {body_timeout} s (competition.quotas.body_timeout_seconds)"),
+        )
+    })??;
+
     let bytes = match (module, source) {
         (Some(bytes), None) => bytes,
         (None, Some(source)) => {
@@ -429,6 +449,12 @@ async fn submit_inner(state: &Arc<State>, headers: &HeaderMap, mut multipart: Mu
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "send either the part 'module' or the part 'source', not both",
+            ));
+        }
+        (None, None) if state.file.competition.accept_source => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "the multipart part 'module' (the .wasm bytes) or 'source' (a single-file .rs) is missing",
             ));
         }
         (None, None) => {

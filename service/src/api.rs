@@ -593,6 +593,21 @@ async fn build_uploaded_source(state: &Arc<State>, source: Vec<u8>) -> Result<Ve
                 .into(),
         ));
     }
+    let options = amm_engine::single_file::SourceOptions {
+        cache_dir: state.data.join("builds"),
+        ..amm_engine::single_file::SourceOptions::default()
+    };
+    // Refused before it is stored: the upload limit may be far above the source limit.
+    if source.len() > options.max_source_bytes {
+        return Err(refused(
+            "screen",
+            format!(
+                "submission.rs: refused: the source is {} bytes; a single-file strategy may have at most {} bytes",
+                source.len(),
+                options.max_source_bytes
+            ),
+        ));
+    }
     let text = String::from_utf8(source).map_err(|_| refused("source", "the source is not UTF-8 text".into()))?;
     let sha = amm_engine::sandbox::sha256_hex(text.as_bytes());
     let dir = state.data.join("sources");
@@ -602,10 +617,6 @@ async fn build_uploaded_source(state: &Arc<State>, source: Vec<u8>) -> Result<Ve
     // Named by its hash under the data directory: no client-chosen path.
     let path = dir.join(format!("{sha}.rs"));
     std::fs::write(&path, &text).map_err(storage)?;
-    let options = amm_engine::single_file::SourceOptions {
-        cache_dir: state.data.join("builds"),
-        ..amm_engine::single_file::SourceOptions::default()
-    };
     let permit = state
         .validations
         .acquire()

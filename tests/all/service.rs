@@ -1506,6 +1506,30 @@ fn probes_read_the_database_at_most_once_a_second_however_often_they_are_asked()
 }
 
 #[test]
+fn an_oversized_or_non_utf8_source_upload_is_refused_before_anything_is_stored() {
+    let scratch = Scratch::new();
+    let data = scratch.path().join("data");
+    // An upload limit above the source limit (256 KiB), so the source limit is what refuses.
+    let comp = competition(scratch.path(), 2, 100, "accept_source = true\n");
+    let text =
+        std::fs::read_to_string(&comp).unwrap().replace("max_upload_bytes = 200000", "max_upload_bytes = 1000000");
+    std::fs::write(&comp, text).unwrap();
+    let server = Server::start(&comp, &data);
+    let alice = token(&data, "alice", false);
+    let limit = amm_engine::single_file::MAX_SOURCE_BYTES;
+    let r = upload_part(server.addr, &alice, "source", "big.rs", &vec![b' '; limit + 1]);
+    assert_eq!(r.status, 422, "{}", String::from_utf8_lossy(&r.body));
+    let error = r.json()["error"].as_str().unwrap().to_string();
+    assert!(error.contains(&limit.to_string()), "the refusal names the source limit: {error}");
+    let r = upload_part(server.addr, &alice, "source", "bin.rs", b"fn f() {}\xff\xfe");
+    assert_eq!(r.status, 422, "{}", String::from_utf8_lossy(&r.body));
+    // Nothing of either is kept in the data directory.
+    let stored: Vec<PathBuf> =
+        std::fs::read_dir(data.join("sources")).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    assert!(stored.is_empty(), "refused sources were stored: {stored:?}");
+}
+
+#[test]
 fn source_uploads_are_refused_unless_accepted_then_screened_built_and_ranked() {
     let honest = std::fs::read(workspace().join("tests/fixtures/source/honest.rs")).unwrap();
     let hostile = std::fs::read(workspace().join("tests/fixtures/source/unsafe.rs")).unwrap();

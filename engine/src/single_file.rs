@@ -4,7 +4,8 @@
 //! export_strategy!(…)`) is first *screened* — a small lexer that skips comments and string
 //! literals refuses, with the line named, everything that could reach outside the file at
 //! compile time (`unsafe`, `include!`, `include_str!`, `include_bytes!`, `env!`, `option_env!`,
-//! `#[path]`, `extern crate`, an external `mod name;`, a macro invoked through a metavariable) —
+//! `#[path]`, `#[debugger_visualizer]`, `extern crate`, an external `mod name;`, a macro invoked
+//! through a metavariable, `env` in a file that defines macros, non-ASCII code) —
 //! and then built in a content-addressed directory, `<cache>/src/<sha256>/`, whose manifest is
 //! fixed: the SDK embedded in this binary (materialised beside it) is the only dependency, so
 //! there is no build script and no procedural macro; the build is offline, for
@@ -395,6 +396,12 @@ pub fn screen(source: &str) -> Result<(), Refusal> {
                     return refuse(format!(
                         "`mod {module};` (a module in another file) is not allowed in a single-file strategy; write `mod {module} {{ … }}` inline"
                     ));
+                }
+                if name == "debugger_visualizer" {
+                    return refuse(
+                        "`#[debugger_visualizer]` is not allowed in a single-file strategy (it reads a file at compile time)"
+                            .into(),
+                    );
                 }
                 if name == "path" && in_attribute(&tokens, k) {
                     return refuse("`#[path]` is not allowed in a single-file strategy".into());
@@ -826,6 +833,8 @@ mod inline { pub fn path() {} }
             ("\nextern crate alloc;", 2, "`extern crate`"),
             ("\n\n\nmod helpers;", 4, "`mod helpers;`"),
             ("\nfn f() { r#unsafe {} }", 2, "`unsafe`"),
+            // Reads any file at compile time (its existence shows in the diagnostics).
+            ("\n#![debugger_visualizer(gdb_script_file = \"/etc/passwd\")]", 2, "`#[debugger_visualizer]`"),
         ];
         for (source, line, what) in cases {
             let r = refused(source);

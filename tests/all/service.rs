@@ -1469,6 +1469,20 @@ fn a_token_holder_trickling_an_upload_body_is_cut_off_at_the_body_timeout() {
 }
 
 #[test]
+fn the_log_written_to_a_file_has_no_terminal_colour_codes() {
+    let scratch = Scratch::new();
+    let data = scratch.path().join("data");
+    let comp = competition(scratch.path(), 2, 100, "");
+    let mut server = Server::start(&comp, &data);
+    assert_eq!(get(server.addr, "/healthz").status, 200);
+    server.kill();
+    // Server::start sends stderr to a file, as `serve ... 2> serve.log` or a service manager does.
+    let log = log_text(&data);
+    assert!(log.contains("serving"), "{log}");
+    assert!(!log.contains('\u{1b}'), "escape codes in a log file: {log:?}");
+}
+
+#[test]
 fn probes_read_the_database_at_most_once_a_second_however_often_they_are_asked() {
     let scratch = Scratch::new();
     let data = scratch.path().join("data");

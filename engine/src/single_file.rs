@@ -772,11 +772,16 @@ fn run_cargo(
 }
 
 /// Rewrites the build directory's `src/lib.rs` (absolute or relative) to `user_path` in
-/// compiler output, so `--> src/lib.rs:12:5` reads `--> my_strategy.rs:12:5`.
+/// compiler output, so `--> src/lib.rs:12:5` reads `--> my_strategy.rs:12:5`, and any other
+/// mention of the build directory (a linker's command line) to `<build>`: on a server it lies
+/// in the data directory, which submitters need not learn.
 pub fn map_paths(diagnostics: &str, dir: &Path, user_path: &Path) -> String {
     let user = user_path.display().to_string();
     let absolute = dir.join("src/lib.rs").display().to_string();
-    diagnostics.replace(&absolute, &user).replace("--> src/lib.rs", &format!("--> {user}"))
+    diagnostics
+        .replace(&absolute, &user)
+        .replace("--> src/lib.rs", &format!("--> {user}"))
+        .replace(&dir.display().to_string(), "<build>")
 }
 
 /// Kills `child` and, on Unix, every process of its group (the compilers cargo started).
@@ -900,5 +905,11 @@ mod inline { pub fn path() {} }
         assert!(mapped.contains("--> my.rs:3:5"), "{mapped}");
         assert!(mapped.contains("\nmy.rs:4"), "{mapped}");
         assert!(!mapped.contains("lib.rs"), "{mapped}");
+        // A linker's command line names the build directory (on a server, inside its data
+        // directory): replaced too.
+        let linker = "note: \"rust-lld\" \"-o\" \"/cache/src/abc/target/wasm32-unknown-unknown/release/deps/x.wasm\"";
+        let mapped = map_paths(linker, dir, Path::new("my.rs"));
+        assert!(!mapped.contains("/cache/src/abc"), "{mapped}");
+        assert!(mapped.contains("<build>/target/wasm32-unknown-unknown"), "{mapped}");
     }
 }

@@ -4,7 +4,8 @@
 //! export_strategy!(…)`) is first *screened* — a small lexer that skips comments and string
 //! literals refuses, with the line named, everything that could reach outside the file at
 //! compile time (`unsafe`, `include!`, `include_str!`, `include_bytes!`, `env!`, `option_env!`,
-//! `#[path]`, `extern crate`, an external `mod name;`, a macro invoked through a metavariable) —
+//! `#[path]`, `#[debugger_visualizer]`, `extern crate`, an external `mod name;`, a macro invoked
+//! through a metavariable, `env` in a file that defines macros, non-ASCII code) —
 //! and then built in a content-addressed directory, `<cache>/src/<sha256>/`, whose manifest is
 //! fixed: the SDK embedded in this binary (materialised beside it) is the only dependency, so
 //! there is no build script and no procedural macro; the build is offline, for
@@ -175,8 +176,8 @@ fn tokenize(source: &str) -> Result<Vec<(usize, Token)>, Refusal> {
     let mut line = 1;
     let mut i = 0;
     let at = |i: usize| chars.get(i).copied();
-    let is_ident_start = |c: char| c == '_' || c.is_alphabetic();
-    let is_ident_char = |c: char| c == '_' || c.is_alphanumeric();
+    let is_ident_start = |c: char| c == '_' || c.is_ascii_alphabetic();
+    let is_ident_char = |c: char| c == '_' || c.is_ascii_alphanumeric();
     // Skips a quoted literal whose opening quote is at `i`; returns the index after it.
     let skip_quoted = |mut i: usize, line: &mut usize, quote: char| -> Result<usize, Refusal> {
         let start = *line;
@@ -225,6 +226,20 @@ fn tokenize(source: &str) -> Result<Vec<(usize, Token)>, Refusal> {
     };
     while let Some(c) = at(i) {
         match c {
+            // A byte-order mark at the start, which rustc skips too.
+            '\u{feff}' if i == 0 => i += 1,
+            // Outside comments and literals, rustc's lexer and this one must agree on every
+            // character; they differ on non-ASCII ones (rustc splits `a²b` into `a`, an error
+            // it recovers from, and `b`, and skips U+200E as whitespace), so none is accepted.
+            c if !c.is_ascii() => {
+                return Err(Refusal {
+                    line,
+                    what: format!(
+                        "the non-ASCII character U+{:04X} is not allowed outside comments and string literals in a single-file strategy (names must be ASCII)",
+                        c as u32
+                    ),
+                });
+            }
             '\n' => {
                 line += 1;
                 i += 1;
@@ -340,6 +355,7 @@ pub fn screen(source: &str) -> Result<(), Refusal> {
         _ => None,
     };
     let mut in_use = false;
+    let has_macros = defines_macros(&tokens);
     for (k, (line, token)) in tokens.iter().enumerate() {
         let refuse = |what: String| Err(Refusal { line: *line, what });
         match token {
@@ -355,6 +371,12 @@ pub fn screen(source: &str) -> Result<(), Refusal> {
                     let invoked = punct(k + 1) == Some('!');
                     let renamed = in_use || punct(k.wrapping_sub(1)) == Some(':');
                     let named = name != "env";
+                    if name == "env" && has_macros && !invoked && !renamed {
+                        // A macro can join `env` and a `!` passed apart into `env!(…)`.
+                        return refuse(
+                            "`env` is not allowed in a single-file strategy that defines macros (a macro could invoke `env!` through it, which reads the build environment); rename it".into(),
+                        );
+                    }
                     if invoked || renamed || named {
                         return refuse(format!(
                             "`{name}!` is not allowed in a single-file strategy (it reads files or the build environment)"
@@ -375,6 +397,12 @@ pub fn screen(source: &str) -> Result<(), Refusal> {
                         "`mod {module};` (a module in another file) is not allowed in a single-file strategy; write `mod {module} {{ … }}` inline"
                     ));
                 }
+                if name == "debugger_visualizer" {
+                    return refuse(
+                        "`#[debugger_visualizer]` is not allowed in a single-file strategy (it reads a file at compile time)"
+                            .into(),
+                    );
+                }
                 if name == "path" && in_attribute(&tokens, k) {
                     return refuse("`#[path]` is not allowed in a single-file strategy".into());
                 }
@@ -387,6 +415,12 @@ pub fn screen(source: &str) -> Result<(), Refusal> {
         }
     }
     Ok(())
+}
+
+/// True when the source defines macros (`macro_rules!`): the only way it can rearrange tokens,
+/// e.g. join an identifier and a `!` passed apart into a macro invocation.
+fn defines_macros(tokens: &[(usize, Token)]) -> bool {
+    tokens.iter().any(|(_, token)| matches!(token, Token::Ident(s) if s == "macro_rules"))
 }
 
 /// True when the identifier at `k` is the path of an attribute: `#[path`, `#![path`, or inside
@@ -738,11 +772,16 @@ fn run_cargo(
 }
 
 /// Rewrites the build directory's `src/lib.rs` (absolute or relative) to `user_path` in
-/// compiler output, so `--> src/lib.rs:12:5` reads `--> my_strategy.rs:12:5`.
+/// compiler output, so `--> src/lib.rs:12:5` reads `--> my_strategy.rs:12:5`, and any other
+/// mention of the build directory (a linker's command line) to `<build>`: on a server it lies
+/// in the data directory, which submitters need not learn.
 pub fn map_paths(diagnostics: &str, dir: &Path, user_path: &Path) -> String {
     let user = user_path.display().to_string();
     let absolute = dir.join("src/lib.rs").display().to_string();
-    diagnostics.replace(&absolute, &user).replace("--> src/lib.rs", &format!("--> {user}"))
+    diagnostics
+        .replace(&absolute, &user)
+        .replace("--> src/lib.rs", &format!("--> {user}"))
+        .replace(&dir.display().to_string(), "<build>")
 }
 
 /// Kills `child` and, on Unix, every process of its group (the compilers cargo started).
@@ -799,12 +838,44 @@ mod inline { pub fn path() {} }
             ("\nextern crate alloc;", 2, "`extern crate`"),
             ("\n\n\nmod helpers;", 4, "`mod helpers;`"),
             ("\nfn f() { r#unsafe {} }", 2, "`unsafe`"),
+            // Reads any file at compile time (its existence shows in the diagnostics).
+            ("\n#![debugger_visualizer(gdb_script_file = \"/etc/passwd\")]", 2, "`#[debugger_visualizer]`"),
         ];
         for (source, line, what) in cases {
             let r = refused(source);
             assert!(r.what.contains(what), "{source}: {r:?}");
             assert_eq!(r.line, *line, "{source}: {r:?}");
         }
+    }
+
+    #[test]
+    fn env_reached_through_a_macro_is_refused() {
+        // `env` and `!` passed separately, joined by the expansion into `env!("HOME")`.
+        let split = "macro_rules! call { ($m:ident, $bang:tt, $arg:literal) => { $m $bang ($arg) }; }\n\
+                     const X: &str = call!(env, !, \"HOME\");";
+        let r = refused(split);
+        assert!(r.what.contains("`env`") && r.what.contains("macro"), "{r:?}");
+        assert_eq!(r.line, 2, "{r:?}");
+        // The `!` written after a repetition of the arguments.
+        let repeated = "macro_rules! m { ($($t:tt)*) => { $($t)* ! (\"PATH\") }; }\nconst X: &str = m!(env);";
+        assert_eq!(refused(repeated).line, 2);
+        // Without macro_rules, `env` can only be an ordinary name.
+        assert_eq!(screen("fn f() -> u32 { let env = 1; env }"), Ok(()));
+    }
+
+    #[test]
+    fn non_ascii_code_is_refused_but_not_in_comments_or_literals() {
+        // rustc splits `a²include_str` at `²` (not an identifier character), expanding
+        // `include_str!` after the lexer error; the screen saw one identifier.
+        let split = "macro_rules! m { ($x:ident $($t:tt)*) => { compile_error!(concat!($($t)*)) }; }\n\
+                     const X: &str = m!(a\u{b2}include_str!(\"/etc/hostname\"));";
+        let r = refused(split);
+        assert!(r.what.contains("non-ASCII") && r.what.contains("U+00B2"), "{r:?}");
+        assert_eq!(r.line, 2, "{r:?}");
+        assert_eq!(refused("fn f() {}\n\u{2028}").line, 2);
+        let fine =
+            "\u{feff}// caf\u{e9} \u{b2}\n/* \u{e9} */ const A: &str = \"\u{e9}\u{b2}\"; const B: char = '\u{e9}';";
+        assert_eq!(screen(fine), Ok(()));
     }
 
     #[test]
@@ -834,5 +905,11 @@ mod inline { pub fn path() {} }
         assert!(mapped.contains("--> my.rs:3:5"), "{mapped}");
         assert!(mapped.contains("\nmy.rs:4"), "{mapped}");
         assert!(!mapped.contains("lib.rs"), "{mapped}");
+        // A linker's command line names the build directory (on a server, inside its data
+        // directory): replaced too.
+        let linker = "note: \"rust-lld\" \"-o\" \"/cache/src/abc/target/wasm32-unknown-unknown/release/deps/x.wasm\"";
+        let mapped = map_paths(linker, dir, Path::new("my.rs"));
+        assert!(!mapped.contains("/cache/src/abc"), "{mapped}");
+        assert!(mapped.contains("<build>/target/wasm32-unknown-unknown"), "{mapped}");
     }
 }

@@ -371,9 +371,9 @@ async fn submit(state: Shared, headers: HeaderMap, multipart: Multipart) -> Resu
     answer
 }
 
-async fn submit_inner(state: &Arc<State>, headers: &HeaderMap, mut multipart: Multipart) -> Result<Response, ApiError> {
-    let who = caller(state, headers).await?;
-    let limit = state.file.competition.max_upload_bytes;
+/// The parts of an upload: `module`, `source` and `name`, each optional; refused past `limit`
+/// bytes (413), on an unknown part (400) or an invalid name (422).
+async fn read_parts(multipart: &mut Multipart, limit: u64) -> Result<Parts, ApiError> {
     let too_large = || {
         ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the module is over the upload limit of {limit} bytes"))
     };
@@ -422,6 +422,26 @@ async fn submit_inner(state: &Arc<State>, headers: &HeaderMap, mut multipart: Mu
             None => return Err(ApiError::new(StatusCode::BAD_REQUEST, "a multipart part without a name")),
         }
     }
+    Ok((module, source, name))
+}
+
+/// An upload's `module`, `source` and `name` parts.
+type Parts = (Option<Vec<u8>>, Option<Vec<u8>>, Option<String>);
+
+async fn submit_inner(state: &Arc<State>, headers: &HeaderMap, mut multipart: Multipart) -> Result<Response, ApiError> {
+    let who = caller(state, headers).await?;
+    let limit = state.file.competition.max_upload_bytes;
+    // The whole body within `body_timeout_seconds` of the headers: a trickled body would
+    // otherwise hold its connection (and one of `quotas.connections`) for as long as it likes.
+    let body_timeout = state.file.competition.quotas.body_timeout_seconds;
+    let parts = tokio::time::timeout(std::time::Duration::from_secs(body_timeout), read_parts(&mut multipart, limit));
+    let (module, source, name) = parts.await.map_err(|_| {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("the upload did not arrive within {body_timeout} s (competition.quotas.body_timeout_seconds)"),
+        )
+    })??;
+
     let bytes = match (module, source) {
         (Some(bytes), None) => bytes,
         (None, Some(source)) => {
@@ -432,6 +452,12 @@ async fn submit_inner(state: &Arc<State>, headers: &HeaderMap, mut multipart: Mu
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "send either the part 'module' or the part 'source', not both",
+            ));
+        }
+        (None, None) if state.file.competition.accept_source => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "the multipart part 'module' (the .wasm bytes) or 'source' (a single-file .rs) is missing",
             ));
         }
         (None, None) => {
@@ -570,6 +596,21 @@ async fn build_uploaded_source(state: &Arc<State>, source: Vec<u8>) -> Result<Ve
                 .into(),
         ));
     }
+    let options = amm_engine::single_file::SourceOptions {
+        cache_dir: state.data.join("builds"),
+        ..amm_engine::single_file::SourceOptions::default()
+    };
+    // Refused before it is stored: the upload limit may be far above the source limit.
+    if source.len() > options.max_source_bytes {
+        return Err(refused(
+            "screen",
+            format!(
+                "submission.rs: refused: the source is {} bytes; a single-file strategy may have at most {} bytes",
+                source.len(),
+                options.max_source_bytes
+            ),
+        ));
+    }
     let text = String::from_utf8(source).map_err(|_| refused("source", "the source is not UTF-8 text".into()))?;
     let sha = amm_engine::sandbox::sha256_hex(text.as_bytes());
     let dir = state.data.join("sources");
@@ -579,10 +620,6 @@ async fn build_uploaded_source(state: &Arc<State>, source: Vec<u8>) -> Result<Ve
     // Named by its hash under the data directory: no client-chosen path.
     let path = dir.join(format!("{sha}.rs"));
     std::fs::write(&path, &text).map_err(storage)?;
-    let options = amm_engine::single_file::SourceOptions {
-        cache_dir: state.data.join("builds"),
-        ..amm_engine::single_file::SourceOptions::default()
-    };
     let permit = state
         .validations
         .acquire()

@@ -44,6 +44,11 @@ pub struct Quotas {
     /// kept-alive connection) before the connection is closed: a slow client cannot hold a
     /// connection without sending a request. Default 10.
     pub header_timeout_seconds: u64,
+    /// Seconds a client has to send the whole body of an upload (`POST /api/submissions`),
+    /// counted from its headers; past it the upload is refused with 408 and the connection
+    /// closed: a token holder trickling a body cannot hold a connection. Default 60 (4 MiB at
+    /// 70 KB/s).
+    pub body_timeout_seconds: u64,
 }
 
 impl Default for Quotas {
@@ -56,6 +61,7 @@ impl Default for Quotas {
             event_streams: 256,
             connections: 1024,
             header_timeout_seconds: 10,
+            body_timeout_seconds: 60,
         }
     }
 }
@@ -272,9 +278,11 @@ impl Competition {
         ]
         .contains(&0)
             || q.header_timeout_seconds == 0
+            || q.body_timeout_seconds == 0
         {
             return Err("competition.quotas: per_day, concurrent, requests_per_minute, \
-                 requests_per_token_per_minute, event_streams, connections and header_timeout_seconds must be at least 1"
+                 requests_per_token_per_minute, event_streams, connections, header_timeout_seconds and \
+                 body_timeout_seconds must be at least 1"
                 .into());
         }
         if !(1..=64).contains(&self.round_size) {

@@ -192,8 +192,10 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 
 /// Runs `serve` until SIGINT/SIGTERM on a runtime of its own.
 pub fn serve_blocking(options: ServeOptions) -> Result<(), ServiceError> {
+    // Colour only on a terminal: a log file or a collector gets plain text.
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),

@@ -1433,6 +1433,62 @@ fn slow_clients_are_cut_off_at_the_header_timeout_and_cannot_hold_more_than_the_
 }
 
 #[test]
+fn a_token_holder_trickling_an_upload_body_is_cut_off_at_the_body_timeout() {
+    let scratch = Scratch::new();
+    let data = scratch.path().join("data");
+    let comp = competition(scratch.path(), 2, 100, "[competition.quotas]\nbody_timeout_seconds = 2\n");
+    let alice = token(&data, "alice", false);
+    let server = Server::start(&comp, &data);
+    let addr = server.addr;
+
+    // Valid headers and the start of a multipart body, then a byte every 300 ms: the headers
+    // arrived in time, so only a limit on the whole body can free the connection.
+    let mut s = TcpStream::connect(addr).unwrap();
+    let head = format!(
+        "POST /api/submissions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {alice}\r\n\
+         Content-Type: multipart/form-data; boundary=zz\r\nContent-Length: 100000\r\n\r\n\
+         --zz\r\nContent-Disposition: form-data; name=\"module\"\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    while started.elapsed() < Duration::from_secs(12) {
+        let mut buf = [0u8; 4096];
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(_) => break,
+        }
+        if s.write_all(b"a").is_err() {
+            break;
+        }
+    }
+    let held = started.elapsed();
+    let text = String::from_utf8_lossy(&answer);
+    assert!(held < Duration::from_secs(8), "a trickled upload body held its connection {held:?}: {text}");
+    assert!(held >= Duration::from_millis(1500), "cut off after {held:?}, before the body timeout: {text}");
+    assert!(text.starts_with("HTTP/1.1 408"), "the answer to a body over its time: {text:?}");
+    assert!(text.contains("2 s"), "the answer names the limit: {text:?}");
+    assert_eq!(get(addr, "/healthz").status, 200);
+}
+
+#[test]
+fn the_log_written_to_a_file_has_no_terminal_colour_codes() {
+    let scratch = Scratch::new();
+    let data = scratch.path().join("data");
+    let comp = competition(scratch.path(), 2, 100, "");
+    let mut server = Server::start(&comp, &data);
+    assert_eq!(get(server.addr, "/healthz").status, 200);
+    server.kill();
+    // Server::start sends stderr to a file, as `serve ... 2> serve.log` or a service manager does.
+    let log = log_text(&data);
+    assert!(log.contains("serving"), "{log}");
+    assert!(!log.contains('\u{1b}'), "escape codes in a log file: {log:?}");
+}
+
+#[test]
 fn probes_read_the_database_at_most_once_a_second_however_often_they_are_asked() {
     let scratch = Scratch::new();
     let data = scratch.path().join("data");
@@ -1467,6 +1523,30 @@ fn probes_read_the_database_at_most_once_a_second_however_often_they_are_asked()
     let ready = get(addr, "/readyz").json();
     assert_eq!(ready["database"], "ok", "{ready}");
     assert!(ready["queued"].is_i64() && ready["running"].is_i64(), "{ready}");
+}
+
+#[test]
+fn an_oversized_or_non_utf8_source_upload_is_refused_before_anything_is_stored() {
+    let scratch = Scratch::new();
+    let data = scratch.path().join("data");
+    // An upload limit above the source limit (256 KiB), so the source limit is what refuses.
+    let comp = competition(scratch.path(), 2, 100, "accept_source = true\n");
+    let text =
+        std::fs::read_to_string(&comp).unwrap().replace("max_upload_bytes = 200000", "max_upload_bytes = 1000000");
+    std::fs::write(&comp, text).unwrap();
+    let server = Server::start(&comp, &data);
+    let alice = token(&data, "alice", false);
+    let limit = amm_engine::single_file::MAX_SOURCE_BYTES;
+    let r = upload_part(server.addr, &alice, "source", "big.rs", &vec![b' '; limit + 1]);
+    assert_eq!(r.status, 422, "{}", String::from_utf8_lossy(&r.body));
+    let error = r.json()["error"].as_str().unwrap().to_string();
+    assert!(error.contains(&limit.to_string()), "the refusal names the source limit: {error}");
+    let r = upload_part(server.addr, &alice, "source", "bin.rs", b"fn f() {}\xff\xfe");
+    assert_eq!(r.status, 422, "{}", String::from_utf8_lossy(&r.body));
+    // Nothing of either is kept in the data directory.
+    let stored: Vec<PathBuf> =
+        std::fs::read_dir(data.join("sources")).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    assert!(stored.is_empty(), "refused sources were stored: {stored:?}");
 }
 
 #[test]

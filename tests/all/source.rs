@@ -29,6 +29,9 @@ const HOSTILE: &[(&str, &str)] = &[
     ("path_attr.rs", "`#[path]` is not allowed"),
     ("extern_crate.rs", "`extern crate` is not allowed"),
     ("external_mod.rs", "`mod helpers;` (a module in another file) is not allowed"),
+    ("env_through_macro.rs", "`env` is not allowed in a single-file strategy that defines macros"),
+    ("non_ascii_split.rs", "the non-ASCII character U+00B2 is not allowed"),
+    ("debugger_visualizer.rs", "`#[debugger_visualizer]` is not allowed"),
 ];
 
 #[test]

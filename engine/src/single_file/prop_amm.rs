@@ -128,12 +128,15 @@ pub(super) fn recognise(tokens: &[(usize, Token)]) -> Option<Form> {
 /// refuses — but edition 2021 (a Prop AMM file's) takes bare: refused in a Prop AMM file too.
 const UNSAFE_ATTRIBUTES: &[&str] = &["no_mangle", "export_name", "link_section"];
 
-/// The Prop AMM form's screen on top of the common one: [`UNSAFE_ATTRIBUTES`], with the line.
+/// The Prop AMM form's screen on top of the common one: [`UNSAFE_ATTRIBUTES`], with the line —
+/// in an attribute, or anywhere in a file that defines macros (one could put a name passed to
+/// it into an attribute: `#[$m]`).
 pub(super) fn screen(tokens: &[(usize, Token)]) -> Result<(), super::Refusal> {
+    let has_macros = super::defines_macros(tokens);
     for (k, (line, token)) in tokens.iter().enumerate() {
         if let Token::Ident(name) = token
             && UNSAFE_ATTRIBUTES.contains(&name.as_str())
-            && super::in_attribute(tokens, k)
+            && (has_macros || super::in_attribute(tokens, k))
         {
             return Err(super::Refusal {
                 line: *line,
@@ -233,6 +236,17 @@ mod tests {
         }
         let plain = "const NAME: &str = \"no_mangle\";\npub fn compute_swap(no_mangle: &[u8]) -> u64 { 0 }";
         assert_eq!(screen(&tokenize(plain).unwrap()), Ok(()));
+    }
+
+    #[test]
+    fn unsafe_attributes_through_a_macro_are_refused() {
+        let source = "const NAME: &str = \"x\";\n\
+                      macro_rules! a { ($n:meta) => { #[$n] pub extern \"C\" fn f() {} }; }\n\
+                      a!(no_mangle);\npub fn compute_swap(d: &[u8]) -> u64 { 0 }";
+        let tokens = tokenize(source).unwrap();
+        let r = screen(&tokens).unwrap_err();
+        assert!(r.what.contains("no_mangle"), "{r:?}");
+        assert_eq!(r.line, 3, "{r:?}");
     }
 
     #[test]

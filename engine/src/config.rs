@@ -473,9 +473,13 @@ impl Config {
         }
         for (i, s) in self.strategies.iter().enumerate() {
             if let Some(name) = &s.name
-                && (name.is_empty() || name.len() > 64 || name.chars().any(char::is_control))
+                && !crate::validate::is_display_name(name)
             {
-                return Err(invalid(&format!("strategy[{i}].name"), format!("{name:?}"), "1-64 printable characters"));
+                return Err(invalid(
+                    &format!("strategy[{i}].name"),
+                    format!("{name:?}"),
+                    "1-64 printable characters, no control or bidirectional-formatting characters",
+                ));
             }
         }
         self.sandbox.check().map_err(|e| invalid(&format!("sandbox.{}", e.key), e.value, e.expected))?;

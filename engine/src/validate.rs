@@ -151,18 +151,36 @@ pub fn validate_module(
     (report, Some(module))
 }
 
+/// True for a character no displayed name (strategy name, model, flag reason) may hold: a
+/// control character, or a Unicode bidirectional formatting character (U+061C, U+200E, U+200F,
+/// U+202A–U+202E, U+2066–U+2069), which reorders the text around it so that a name on a board
+/// can read as another's ("Trojan Source", CVE-2021-42574).
+pub fn is_hidden_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// True when `s` is a displayable name: 1–64 bytes, none of them [hidden](is_hidden_char).
+pub fn is_display_name(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 64 && !s.chars().any(is_hidden_char)
+}
+
 fn check_metadata(name: Option<&str>, model: Option<&str>, stem: &str) -> Result<String, String> {
-    let printable = |s: &str| !s.is_empty() && s.len() <= 64 && !s.chars().any(char::is_control);
+    let printable = is_display_name;
     match name {
         Some(name) if !printable(name) => {
-            return Err(format!("amm.name {name:?} must be 1-64 printable characters"));
+            return Err(format!(
+                "amm.name {name:?} must be 1-64 printable characters, no control or bidirectional-formatting characters"
+            ));
         }
         _ => {}
     }
     if let Some(model) = model
         && !printable(model)
     {
-        return Err(format!("amm.model {model:?} must be 1-64 printable characters"));
+        return Err(format!(
+            "amm.model {model:?} must be 1-64 printable characters, no control or bidirectional-formatting characters"
+        ));
     }
     let shown_name = name.map_or_else(|| format!("{stem:?} (no amm.name section: file stem)"), |n| format!("{n:?}"));
     let shown_model = model.map_or_else(|| "None (no amm.model section)".to_string(), |m| format!("{m:?}"));
@@ -442,6 +460,16 @@ pub fn human_bytes(bytes: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn names_with_controls_or_bidirectional_overrides_are_not_display_names() {
+        assert!(super::is_display_name("Fixed 30 bps — ü"));
+        for bad in ["", "a\nb", "evil\u{202E}sbp 03", "x\u{2066}y", "\u{200F}", &"x".repeat(65)] {
+            assert!(!super::is_display_name(bad), "{bad:?} passed");
+        }
+        let refused = super::check_metadata(Some("alice\u{202E}"), None, "s").unwrap_err();
+        assert!(refused.contains("amm.name") && refused.contains("printable"), "{refused}");
+    }
+
     use super::*;
 
     #[test]

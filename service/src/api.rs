@@ -99,8 +99,14 @@ impl<K: std::hash::Hash + Eq> RateLimiter<K> {
     /// Takes one request from `key`'s bucket of `per_minute`; on refusal, the seconds until
     /// the next request is allowed.
     pub fn take(&self, key: K, per_minute: u32) -> Result<(), u64> {
-        let capacity = f64::from(per_minute);
-        let rate = capacity / 60.0;
+        self.take_per(key, per_minute, 60.0)
+    }
+
+    /// Takes one request from `key`'s bucket of `capacity`, refilled at `capacity` per
+    /// `period` seconds; on refusal, the seconds until the next request is allowed.
+    pub fn take_per(&self, key: K, capacity: u32, period: f64) -> Result<(), u64> {
+        let capacity = f64::from(capacity);
+        let rate = capacity / period;
         let now = std::time::Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if buckets.len() > 100_000 {
@@ -408,8 +414,11 @@ async fn read_parts(multipart: &mut Multipart, limit: u64) -> Result<Parts, ApiE
             Some("name") => {
                 let text = field.text().await.map_err(multipart_error)?;
                 let text = text.trim().to_string();
-                if text.is_empty() || text.len() > 64 || text.chars().any(char::is_control) {
-                    return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "name: 1-64 printable characters"));
+                if !amm_engine::validate::is_display_name(&text) {
+                    return Err(ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "name: 1-64 printable characters (no control or bidirectional-formatting characters)",
+                    ));
                 }
                 name = Some(text);
             }
@@ -446,7 +455,7 @@ async fn submit_inner(state: &Arc<State>, headers: &HeaderMap, mut multipart: Mu
         (Some(bytes), None) => bytes,
         (None, Some(source)) => {
             check_quotas(state, &who.handle).await?;
-            build_uploaded_source(state, source).await?
+            build_uploaded_source(state, &who.handle, source).await?
         }
         (Some(_), Some(_)) => {
             return Err(ApiError::new(
@@ -581,7 +590,7 @@ async fn check_quotas(state: &Arc<State>, handle: &str) -> Result<(), ApiError> 
 /// Errors: 422 when the competition does not accept source, when the source is not UTF-8, is
 /// refused by the screen (the line named) or does not compile (the compiler's diagnostics,
 /// naming `submission.rs`); 507 when the source cannot be stored; 503 when no toolchain is there.
-async fn build_uploaded_source(state: &Arc<State>, source: Vec<u8>) -> Result<Vec<u8>, ApiError> {
+async fn build_uploaded_source(state: &Arc<State>, handle: &str, source: Vec<u8>) -> Result<Vec<u8>, ApiError> {
     let refused = |name: &str, detail: String| {
         let check = CheckView { name: name.into(), outcome: "FAIL".into(), detail: detail.clone() };
         let body =
@@ -612,6 +621,21 @@ async fn build_uploaded_source(state: &Arc<State>, source: Vec<u8>) -> Result<Ve
         ));
     }
     let text = String::from_utf8(source).map_err(|_| refused("source", "the source is not UTF-8 text".into()))?;
+    // Each build may hold a compiler for minutes: a submitter gets a few an hour, refused
+    // builds included, whatever the outcome.
+    let per_hour = state.file.competition.quotas.source_builds_per_hour;
+    if let Err(wait) = state.build_limiter.take_per(handle.to_string(), per_hour, 3600.0) {
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "at most {per_hour} source uploads an hour (each starts a compiler): build it yourself \
+                 (`amm-engine validate my_strategy.rs` prints the module's path) and upload the .wasm as \
+                 the part 'module', or wait"
+            ),
+        );
+        e.retry_after = Some(wait);
+        return Err(e);
+    }
     let sha = amm_engine::sandbox::sha256_hex(text.as_bytes());
     let dir = state.data.join("sources");
     let storage =
@@ -620,11 +644,9 @@ async fn build_uploaded_source(state: &Arc<State>, source: Vec<u8>) -> Result<Ve
     // Named by its hash under the data directory: no client-chosen path.
     let path = dir.join(format!("{sha}.rs"));
     std::fs::write(&path, &text).map_err(storage)?;
-    let permit = state
-        .validations
-        .acquire()
-        .await
-        .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting down"))?;
+    // Builds have a slot of their own: a slow build never delays module uploads' checks.
+    let permit =
+        state.builds.acquire().await.map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting down"))?;
     let built = {
         let path = path.clone();
         tokio::task::spawn_blocking(move || amm_engine::single_file::build_source(&path, &options))
@@ -1205,8 +1227,13 @@ async fn flag(
     let who = admin(&state, &headers).await?;
     let request: FlagRequest = optional_body(&body)?;
     let reason = request.reason.trim();
-    if request.flagged && (reason.is_empty() || reason.len() > 200 || reason.chars().any(char::is_control)) {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "reason: 1-200 printable characters"));
+    if request.flagged
+        && (reason.is_empty() || reason.len() > 200 || reason.chars().any(amm_engine::validate::is_hidden_char))
+    {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "reason: 1-200 printable characters (no control or bidirectional-formatting characters)",
+        ));
     }
     if !state.db.flag(id, request.flagged.then_some(reason)).await? {
         return Err(not_found("submission", id));

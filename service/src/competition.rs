@@ -40,6 +40,10 @@ pub struct Quotas {
     /// HTTP connections open at once over all clients; past it, new connections wait in the
     /// listen backlog until one closes. Default 1024.
     pub connections: u32,
+    /// Source uploads (`accept_source = true`) per submitter per hour, refused ones included:
+    /// each may start a compiler for up to the build time limit. A token bucket of this size
+    /// refilled over the hour; past it 429 with Retry-After. Default 12.
+    pub source_builds_per_hour: u32,
     /// Seconds a client has to send a request's complete header block (on a new or a
     /// kept-alive connection) before the connection is closed: a slow client cannot hold a
     /// connection without sending a request. Default 10.
@@ -60,6 +64,7 @@ impl Default for Quotas {
             requests_per_token_per_minute: 300,
             event_streams: 256,
             connections: 1024,
+            source_builds_per_hour: 12,
             header_timeout_seconds: 10,
             body_timeout_seconds: 60,
         }
@@ -275,13 +280,14 @@ impl Competition {
             q.requests_per_token_per_minute,
             q.event_streams,
             q.connections,
+            q.source_builds_per_hour,
         ]
         .contains(&0)
             || q.header_timeout_seconds == 0
             || q.body_timeout_seconds == 0
         {
             return Err("competition.quotas: per_day, concurrent, requests_per_minute, \
-                 requests_per_token_per_minute, event_streams, connections, header_timeout_seconds and \
+                 requests_per_token_per_minute, event_streams, connections, source_builds_per_hour, header_timeout_seconds and \
                  body_timeout_seconds must be at least 1"
                 .into());
         }

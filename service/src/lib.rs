@@ -132,6 +132,10 @@ pub struct State {
     pub probes: tokio::sync::Mutex<Option<api::Probe>>,
     /// Bundle archives being built now (at most 2; each reads a module and results from disk).
     pub bundles: tokio::sync::Semaphore,
+    /// Source builds running now (one at a time, apart from module validations).
+    pub builds: tokio::sync::Semaphore,
+    /// Source uploads per submitter (`quotas.source_builds_per_hour`).
+    pub build_limiter: api::RateLimiter<String>,
 }
 
 impl State {
@@ -252,6 +256,8 @@ pub async fn serve(options: ServeOptions, handle: tokio::runtime::Handle) -> Res
         board_cache: std::sync::Mutex::new(None),
         probes: tokio::sync::Mutex::new(None),
         bundles: tokio::sync::Semaphore::new(2),
+        builds: tokio::sync::Semaphore::new(1),
+        build_limiter: api::RateLimiter::default(),
     });
     queue_baseline(&state).await?;
 

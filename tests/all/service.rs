@@ -1614,3 +1614,51 @@ fn source_uploads_are_refused_unless_accepted_then_screened_built_and_ranked() {
     assert_eq!(row["strategy"], "Single file 30 bps", "{row}");
     assert_eq!(row["submitter"], "alice", "{row}");
 }
+
+#[test]
+fn source_uploads_past_the_hourly_build_quota_get_429_and_modules_still_pass() {
+    let scratch = Scratch::new();
+    let data = scratch.path().join("data");
+    let comp = competition(
+        scratch.path(),
+        2,
+        100,
+        "accept_source = true\n[competition.quotas]\nsource_builds_per_hour = 2\n",
+    );
+    let server = Server::start(&comp, &data);
+    let addr = server.addr;
+    let mallory = token(&data, "mallory", false);
+    let hostile = std::fs::read(workspace().join("tests/fixtures/source/unsafe.rs")).unwrap();
+    // Refused builds count: each could have held a compiler.
+    for _ in 0..2 {
+        let r = upload_part(addr, &mallory, "source", "x.rs", &hostile);
+        assert_eq!(r.status, 422, "{}", String::from_utf8_lossy(&r.body));
+    }
+    let r = upload_part(addr, &mallory, "source", "x.rs", &hostile);
+    assert_eq!(r.status, 429, "{}", String::from_utf8_lossy(&r.body));
+    let wait: u64 = r.header("retry-after").and_then(|v| v.parse().ok()).expect("a Retry-After header");
+    assert!((60..=1800).contains(&wait), "Retry-After {wait} s for a bucket of 2 an hour");
+    let error = r.json()["error"].as_str().unwrap().to_string();
+    assert!(error.contains("at most 2 source uploads an hour") && error.contains("'module'"), "{error}");
+    // Another submitter's source is not affected, nor is the same submitter's module upload.
+    let alice = token(&data, "alice", false);
+    assert_eq!(upload_part(addr, &alice, "source", "x.rs", &hostile).status, 422);
+    let module = wasm_of(&example_wasm("fixed-fee-100"));
+    let r = upload_part(addr, &mallory, "module", "m.wasm", &module);
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+}
+
+#[test]
+fn a_name_with_bidirectional_overrides_is_refused() {
+    let scratch = Scratch::new();
+    let data = scratch.path().join("data");
+    let comp = competition(scratch.path(), 2, 100, "");
+    let server = Server::start(&comp, &data);
+    let alice = token(&data, "alice", false);
+    let module = wasm_of(&example_wasm("fixed-fee-100"));
+    // Reads as "alice 30 bps" reversed after the override: a spoof of another row.
+    let r = upload(server.addr, Some(&alice), &module, Some("evil\u{202E}spb 03 ecila"));
+    assert_eq!(r.status, 422, "{}", String::from_utf8_lossy(&r.body));
+    assert!(r.json()["error"].as_str().unwrap().contains("bidirectional"));
+    assert_eq!(upload(server.addr, Some(&alice), &module, Some("plain name")).status, 202);
+}

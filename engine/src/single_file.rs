@@ -403,6 +403,17 @@ pub fn screen(source: &str) -> Result<(), Refusal> {
                             .into(),
                     );
                 }
+                if ["link", "link_name", "link_ordinal"].contains(&name) && in_attribute(&tokens, k) {
+                    return refuse(format!(
+                        "`#[{name}]` is not allowed in a single-file strategy (it asks the linker for outside code)"
+                    ));
+                }
+                let literal_next = matches!(tokens.get(k + 1), Some((_, Token::Literal)));
+                if name == "extern" && (punct(k + 1) == Some('{') || (literal_next && punct(k + 2) == Some('{'))) {
+                    return refuse(
+                        "an `extern` block (foreign functions) is not allowed in a single-file strategy".into(),
+                    );
+                }
                 if name == "path" && in_attribute(&tokens, k) {
                     return refuse("`#[path]` is not allowed in a single-file strategy".into());
                 }
@@ -556,12 +567,21 @@ pub fn build_source(path: &Path, options: &SourceOptions) -> Result<Built, Build
         }
     }
 
+    let built = compile(&dir, path, options, form.is_some(), &wasm);
+    // Nothing in `target/` is ever used again (another source is another directory): only the
+    // module stays, so the cache grows by kilobytes per source, not megabytes.
+    let _ = std::fs::remove_dir_all(dir.join("target"));
+    built.map(|()| Built { wasm, cache_hit: false })
+}
+
+/// Fetches (Prop AMM form) and builds the prepared directory `dir`, leaving the module at `wasm`.
+fn compile(dir: &Path, path: &Path, options: &SourceOptions, prop_amm: bool, wasm: &Path) -> Result<(), BuildError> {
     let started = Instant::now();
-    if form.is_some() {
+    if prop_amm {
         // The registry dependencies of the fixed, locked manifest: the source has no say in them.
-        fetch_locked(&dir, path, options, started)?;
+        fetch_locked(dir, path, options, started)?;
     }
-    let produced = run_cargo(&dir, path, options, started, form.is_some())?;
+    let produced = run_cargo(dir, path, options, started, prop_amm)?;
     let size = std::fs::metadata(&produced).map_err(|e| io_error(&produced, e))?.len();
     if size > options.max_module_bytes {
         return Err(BuildError::OverLimit {
@@ -575,8 +595,7 @@ pub fn build_source(path: &Path, options: &SourceOptions) -> Result<Built, Build
     // Copied under a temporary name and renamed, so a half-written module is never a cache hit.
     let partial = dir.join(format!("{MODULE_FILE}.{}.partial", std::process::id()));
     std::fs::copy(&produced, &partial).map_err(|e| io_error(&produced, e))?;
-    std::fs::rename(&partial, &wasm).map_err(|e| io_error(&wasm, e))?;
-    Ok(Built { wasm, cache_hit: false })
+    std::fs::rename(&partial, wasm).map_err(|e| io_error(wasm, e))
 }
 
 /// Finds `program` on `$PATH`.
@@ -840,6 +859,9 @@ mod inline { pub fn path() {} }
             ("\nfn f() { r#unsafe {} }", 2, "`unsafe`"),
             // Reads any file at compile time (its existence shows in the diagnostics).
             ("\n#![debugger_visualizer(gdb_script_file = \"/etc/passwd\")]", 2, "`#[debugger_visualizer]`"),
+            ("\n\n#[link(name = \"/etc/hostname\", kind = \"static\")]\nextern \"C\" {}", 3, "`#[link]`"),
+            ("extern \"C\" { fn f(); }", 1, "an `extern` block"),
+            ("extern { fn f(); }", 1, "an `extern` block"),
         ];
         for (source, line, what) in cases {
             let r = refused(source);

@@ -1619,12 +1619,8 @@ fn source_uploads_are_refused_unless_accepted_then_screened_built_and_ranked() {
 fn source_uploads_past_the_hourly_build_quota_get_429_and_modules_still_pass() {
     let scratch = Scratch::new();
     let data = scratch.path().join("data");
-    let comp = competition(
-        scratch.path(),
-        2,
-        100,
-        "accept_source = true\n[competition.quotas]\nsource_builds_per_hour = 2\n",
-    );
+    let comp =
+        competition(scratch.path(), 2, 100, "accept_source = true\n[competition.quotas]\nsource_builds_per_hour = 2\n");
     let server = Server::start(&comp, &data);
     let addr = server.addr;
     let mallory = token(&data, "mallory", false);

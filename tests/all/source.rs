@@ -78,6 +78,8 @@ fn the_honest_file_builds_once_then_is_a_cache_hit() {
     let source = std::fs::read_to_string(fixture("honest.rs")).unwrap();
     assert_eq!(dir.file_name().unwrap().to_str(), Some(amm_engine::single_file::content_address(&source).as_str()));
     assert_eq!(std::fs::read_to_string(dir.join("src/lib.rs")).unwrap(), source);
+    // Only the module is kept: the cache grows by kilobytes per source, not by a target dir.
+    assert!(!dir.join("target").exists(), "the build's target directory was left in the cache");
 
     // A copy elsewhere, same content: the same module, no cargo (a zero timeout would kill one).
     let copy = cache.path().join("elsewhere.rs");

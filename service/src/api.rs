@@ -77,10 +77,43 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/api/rounds", post(crate::rounds::start_round).get(crate::rounds::list_rounds))
         .route("/api/rounds/{id}", get(crate::rounds::get_round))
         .merge(crate::web::routes())
+        .layer(axum::middleware::from_fn(json_errors))
         .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Every error answer under `/api/` is JSON (`{"error": "…"}`), also those axum's extractors
+/// and router give in plain text or empty: an unparsable id (400), an unknown path (404), a
+/// wrong method (405, with the methods allowed), an unsupported body (415).
+async fn json_errors(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let api = request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !api || !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 16 * 1024).await.map(|b| String::from_utf8_lossy(&b).trim().to_string());
+    let mut message = text.unwrap_or_default();
+    if message.is_empty() {
+        message = status.canonical_reason().unwrap_or("error").to_lowercase();
+        if let Some(allow) = parts.headers.get(header::ALLOW).and_then(|v| v.to_str().ok()) {
+            message = format!("{message}: use {allow}");
+        } else if status == StatusCode::METHOD_NOT_ALLOWED || status == StatusCode::NOT_FOUND {
+            message = format!("{message}: /openapi.json lists every path and its methods");
+        }
+    }
+    let body = serde_json::to_vec(&json!({ "error": message })).unwrap_or_default();
+    parts.headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(body))
 }
 
 /// Token buckets by key (client IP address, or bearer token hash): (tokens left, last refill).

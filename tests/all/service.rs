@@ -1658,3 +1658,25 @@ fn a_name_with_bidirectional_overrides_is_refused() {
     assert!(r.json()["error"].as_str().unwrap().contains("bidirectional"));
     assert_eq!(upload(server.addr, Some(&alice), &module, Some("plain name")).status, 202);
 }
+
+#[test]
+fn every_api_error_is_json_with_what_went_wrong() {
+    let scratch = Scratch::new();
+    let data = scratch.path().join("data");
+    let comp = competition(scratch.path(), 2, 100, "");
+    let server = Server::start(&comp, &data);
+    let addr = server.addr;
+    for (method, path, status, says) in [
+        ("GET", "/api/jobs/abc", 400, "abc"),
+        ("GET", "/api/submissions/..%2f..%2fetc", 400, "i64"),
+        ("GET", "/api/no-such-thing", 404, "not found"),
+        ("DELETE", "/api/leaderboard", 405, "openapi.json"),
+        ("GET", "/api/jobs/999999", 404, "999999"),
+    ] {
+        let r = request(addr, method, path, &[], b"");
+        assert_eq!(r.status, status, "{method} {path}: {}", String::from_utf8_lossy(&r.body));
+        assert!(r.header("content-type").is_some_and(|t| t.starts_with("application/json")), "{method} {path}");
+        let error = r.json()["error"].as_str().unwrap_or_default().to_string();
+        assert!(error.contains(says), "{method} {path}: {error:?} does not say {says:?}");
+    }
+}

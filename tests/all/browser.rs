@@ -258,6 +258,29 @@ struct Context {
 }
 
 /// Everything done in the browser.
+/// A WebAssembly custom section named `name` holding `payload` (bytes), ready to append to a module.
+fn custom_section(name: &str, payload: &[u8]) -> Vec<u8> {
+    fn leb(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let mut body = Vec::new();
+    leb(name.len(), &mut body);
+    body.extend_from_slice(name.as_bytes());
+    body.extend_from_slice(payload);
+    let mut section = vec![0u8];
+    leb(body.len(), &mut section);
+    section.extend(body);
+    section
+}
+
 async fn exercise(client: Client, cx: Context) {
     let Context { addr, base, alice, bob, root, data, scratch, honest, other } = cx;
     let shots = workspace().join("target/screenshots");
@@ -357,6 +380,31 @@ async fn exercise(client: Client, cx: Context) {
         json!("failed")
     );
     shoot(&client, &shots.join("submit-refused-desktop.png")).await;
+
+    // --- A refusal quoting a long unbroken amm.name wraps at phone width (no sideways scroll). ---
+    let long_name = "W".repeat(2_000);
+    let mut named = wasm_of(&workspace().join("tests/fixtures/hostile/loop_in_quote.wat"));
+    named.extend(custom_section("amm.name", long_name.as_bytes()));
+    let named_path = scratch.join("long_name.wasm");
+    std::fs::write(&named_path, named).unwrap();
+    client.set_window_size(390, 844).await.unwrap();
+    client.goto(&format!("{base}/submit")).await.unwrap();
+    choose_file(&client, &named_path).await;
+    client.find(Locator::Css("#send")).await.unwrap().click().await.unwrap();
+    let said = until(
+        &client,
+        "const m = document.getElementById('message').textContent; return m.includes('refused (422)') && m",
+        Duration::from_secs(30),
+        "the long-name refusal",
+    )
+    .await;
+    assert!(said.as_str().unwrap().contains("WWWWWWWW"), "{said}");
+    let widths = js(&client, "return [document.documentElement.scrollWidth, window.innerWidth]").await;
+    let (scroll, inner) = (widths[0].as_u64().unwrap(), widths[1].as_u64().unwrap());
+    assert!(scroll <= inner, "a refusal quoting a long name scrolls sideways at phone width: {scroll} > {inner}");
+    shoot(&client, &shots.join("submit-refused-long-name-phone.png")).await;
+    client.set_window_size(1280, 900).await.unwrap();
+    client.goto(&format!("{base}/submit")).await.unwrap();
 
     // --- Over the limit: refused in the browser, nothing sent. ---
     let before = uploads_answered(addr);

@@ -526,6 +526,23 @@ async fn exercise(client: Client, cx: Context) {
     assert!(plain.contains("capital weight (%)") && plain.contains("edge per simulation (Y)"), "chart axis labels");
 }
 
+/// `/competition` (and `/api/competition`) name a house strategy given without `name` by its
+/// module's amm.name, not by the sha256 its bundled copy in the data directory is named after.
+#[test]
+fn the_competition_page_names_an_unnamed_house_strategy_by_its_amm_name() {
+    let scratch = Scratch::new();
+    let data = scratch.path().join("data");
+    let comp = competition(scratch.path(), 2, 200, "");
+    let text = std::fs::read_to_string(&comp).unwrap().replace("name = \"house 30 bps\"\n", "");
+    assert!(!text.contains("house 30 bps"), "{text}");
+    std::fs::write(&comp, text).unwrap();
+    let server = Server::start(&comp, &data);
+    let house = get(server.addr, "/api/competition").json()["house"].clone();
+    assert_eq!(house, json!(["Fixed 30 bps"]), "the house field by name");
+    let html = String::from_utf8(get(server.addr, "/competition").body).unwrap();
+    assert!(html.contains("Fixed 30 bps"), "{html}");
+}
+
 /// The submit page's "position N in the queue": `Db::queued_before` counts the queued jobs
 /// claimed before a job (claims take the lowest id), and none once it left the queue.
 #[test]

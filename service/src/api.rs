@@ -331,9 +331,17 @@ pub async fn competition(state: Shared) -> Json<serde_json::Value> {
         .strategies
         .iter()
         .map(|s| {
-            s.name.clone().unwrap_or_else(|| {
-                s.path.file_stem().map_or_else(|| "strategy".into(), |n| n.to_string_lossy().into_owned())
-            })
+            // An unnamed house strategy shows its module's amm.name (the name its board row
+            // carries): the bundled house files are named by their sha256, no name for a person.
+            s.name
+                .clone()
+                .or_else(|| {
+                    let bytes = std::fs::read(config.strategy_path(s)).ok()?;
+                    amm_engine::sandbox::inspect(&bytes, &config.sandbox).ok()?.name
+                })
+                .unwrap_or_else(|| {
+                    s.path.file_stem().map_or_else(|| "strategy".into(), |n| n.to_string_lossy().into_owned())
+                })
         })
         .collect();
     Json(json!({

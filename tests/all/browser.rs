@@ -258,6 +258,29 @@ struct Context {
 }
 
 /// Everything done in the browser.
+/// A WebAssembly custom section named `name` holding `payload` (bytes), ready to append to a module.
+fn custom_section(name: &str, payload: &[u8]) -> Vec<u8> {
+    fn leb(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let mut body = Vec::new();
+    leb(name.len(), &mut body);
+    body.extend_from_slice(name.as_bytes());
+    body.extend_from_slice(payload);
+    let mut section = vec![0u8];
+    leb(body.len(), &mut section);
+    section.extend(body);
+    section
+}
+
 async fn exercise(client: Client, cx: Context) {
     let Context { addr, base, alice, bob, root, data, scratch, honest, other } = cx;
     let shots = workspace().join("target/screenshots");
@@ -357,6 +380,31 @@ async fn exercise(client: Client, cx: Context) {
         json!("failed")
     );
     shoot(&client, &shots.join("submit-refused-desktop.png")).await;
+
+    // --- A refusal quoting a long unbroken amm.name wraps at phone width (no sideways scroll). ---
+    let long_name = "W".repeat(2_000);
+    let mut named = wasm_of(&workspace().join("tests/fixtures/hostile/loop_in_quote.wat"));
+    named.extend(custom_section("amm.name", long_name.as_bytes()));
+    let named_path = scratch.join("long_name.wasm");
+    std::fs::write(&named_path, named).unwrap();
+    client.set_window_size(390, 844).await.unwrap();
+    client.goto(&format!("{base}/submit")).await.unwrap();
+    choose_file(&client, &named_path).await;
+    client.find(Locator::Css("#send")).await.unwrap().click().await.unwrap();
+    let said = until(
+        &client,
+        "const m = document.getElementById('message').textContent; return m.includes('refused (422)') && m",
+        Duration::from_secs(30),
+        "the long-name refusal",
+    )
+    .await;
+    assert!(said.as_str().unwrap().contains("WWWWWWWW"), "{said}");
+    let widths = js(&client, "return [document.documentElement.scrollWidth, window.innerWidth]").await;
+    let (scroll, inner) = (widths[0].as_u64().unwrap(), widths[1].as_u64().unwrap());
+    assert!(scroll <= inner, "a refusal quoting a long name scrolls sideways at phone width: {scroll} > {inner}");
+    shoot(&client, &shots.join("submit-refused-long-name-phone.png")).await;
+    client.set_window_size(1280, 900).await.unwrap();
+    client.goto(&format!("{base}/submit")).await.unwrap();
 
     // --- Over the limit: refused in the browser, nothing sent. ---
     let before = uploads_answered(addr);
@@ -476,6 +524,23 @@ async fn exercise(client: Client, cx: Context) {
     assert_eq!(charts.as_array().map(Vec::len), Some(3), "{charts}");
     let plain = String::from_utf8(get(addr, &format!("/submissions/{alice_submission}")).body).unwrap();
     assert!(plain.contains("capital weight (%)") && plain.contains("edge per simulation (Y)"), "chart axis labels");
+}
+
+/// `/competition` (and `/api/competition`) name a house strategy given without `name` by its
+/// module's amm.name, not by the sha256 its bundled copy in the data directory is named after.
+#[test]
+fn the_competition_page_names_an_unnamed_house_strategy_by_its_amm_name() {
+    let scratch = Scratch::new();
+    let data = scratch.path().join("data");
+    let comp = competition(scratch.path(), 2, 200, "");
+    let text = std::fs::read_to_string(&comp).unwrap().replace("name = \"house 30 bps\"\n", "");
+    assert!(!text.contains("house 30 bps"), "{text}");
+    std::fs::write(&comp, text).unwrap();
+    let server = Server::start(&comp, &data);
+    let house = get(server.addr, "/api/competition").json()["house"].clone();
+    assert_eq!(house, json!(["Fixed 30 bps"]), "the house field by name");
+    let html = String::from_utf8(get(server.addr, "/competition").body).unwrap();
+    assert!(html.contains("Fixed 30 bps"), "{html}");
 }
 
 /// The submit page's "position N in the queue": `Db::queued_before` counts the queued jobs

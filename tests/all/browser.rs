@@ -12,8 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fantoccini::key::Key;
-use fantoccini::{Client, ClientBuilder, Locator};
+use crate::webdriver::{Client, Key, Locator};
 use serde_json::{Value, json};
 
 use crate::service::{Server, competition, get, log_text, token, upload, wait_for_submission, wasm_of};
@@ -86,65 +85,64 @@ impl Drop for Driver {
 /// Screen sizes of the screenshots: (name, width, height) in CSS pixels.
 const SCREENS: &[(&str, u32, u32)] = &[("desktop", 1280, 900), ("phone", 390, 844)];
 
-async fn js(client: &Client, script: &str) -> Value {
-    client.execute(script, Vec::new()).await.unwrap_or_else(|e| panic!("{script}: {e}"))
+fn js(client: &Client, script: &str) -> Value {
+    client.execute(script, Vec::new()).unwrap_or_else(|e| panic!("{script}: {e}"))
 }
 
 /// Waits up to `timeout` for `script` to return something truthy; returns it.
-async fn until(client: &Client, script: &str, timeout: Duration, what: &str) -> Value {
+fn until(client: &Client, script: &str, timeout: Duration, what: &str) -> Value {
     let started = Instant::now();
     loop {
-        let v = js(client, script).await;
+        let v = js(client, script);
         if !(v.is_null() || v == Value::Bool(false) || v == json!("") || v == json!(0)) {
             return v;
         }
         if started.elapsed() > timeout {
-            let text = js(client, "return document.body ? document.body.innerText : ''").await;
+            let text = js(client, "return document.body ? document.body.innerText : ''");
             panic!("timed out waiting for {what} ({script}); page text:\n{}", text.as_str().unwrap_or(""));
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
 /// The page's script error log (window.onerror, unhandled rejections, CSP violations, failed
 /// resources) must exist — the script ran — and be empty.
-async fn assert_no_script_errors(client: &Client, page: &str) {
-    let errors = js(client, "return window.__ammErrors === undefined ? null : window.__ammErrors").await;
+fn assert_no_script_errors(client: &Client, page: &str) {
+    let errors = js(client, "return window.__ammErrors === undefined ? null : window.__ammErrors");
     assert_eq!(errors, json!([]), "script errors on {page} (null: the script did not run)");
 }
 
 /// Saves a screenshot of the whole page (the window is made as tall as the page, up to
 /// 5,000 px, then put back).
-async fn shoot(client: &Client, path: &Path) {
-    let (width, height) = client.get_window_size().await.unwrap();
-    js(client, "window.scrollTo(0, 0); return 1").await;
+fn shoot(client: &Client, path: &Path) {
+    let (width, height) = client.get_window_size().unwrap();
+    js(client, "window.scrollTo(0, 0); return 1");
     // The window's height includes whatever the browser draws around the page.
-    let sizes =
-        js(client, "return [document.documentElement.scrollHeight, window.outerHeight - window.innerHeight]").await;
+    let sizes = js(client, "return [document.documentElement.scrollHeight, window.outerHeight - window.innerHeight]");
     let page = sizes[0].as_u64().unwrap_or(height) + sizes[1].as_u64().unwrap_or(0);
-    client.set_window_size(width as u32, page.clamp(height, 5_000) as u32).await.unwrap();
-    let png = client.screenshot().await.unwrap();
+    client.set_window_size(width as u32, page.clamp(height, 5_000) as u32).unwrap();
+    let png = client.screenshot().unwrap();
     assert!(png.starts_with(b"\x89PNG"), "a PNG");
     std::fs::write(path, png).unwrap();
-    client.set_window_size(width as u32, height as u32).await.unwrap();
+    client.set_window_size(width as u32, height as u32).unwrap();
 }
 
-async fn text_of(client: &Client, css: &str) -> String {
-    client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).text().await.unwrap()
+fn text_of(client: &Client, css: &str) -> String {
+    client.find(Locator::Css(css)).unwrap_or_else(|e| panic!("{css}: {e}")).text().unwrap()
 }
 
 /// Sets a file input to `path` (WebDriver sends the path as keys).
-async fn choose_file(client: &Client, path: &Path) {
-    let input = client.find(Locator::Css("#module")).await.unwrap();
-    input.clear().await.ok();
+fn choose_file(client: &Client, path: &Path) {
+    let input = client.find(Locator::Css("#module")).unwrap();
+    input.clear().ok();
     let path = std::fs::canonicalize(path).unwrap();
-    input.send_keys(path.to_str().unwrap()).await.unwrap();
+    input.send_keys(path.to_str().unwrap()).unwrap();
 }
 
-async fn set_field(client: &Client, css: &str, value: &str) {
-    let input = client.find(Locator::Css(css)).await.unwrap();
-    input.clear().await.unwrap();
-    input.send_keys(value).await.unwrap();
+fn set_field(client: &Client, css: &str, value: &str) {
+    let input = client.find(Locator::Css(css)).unwrap();
+    input.clear().unwrap();
+    input.send_keys(value).unwrap();
 }
 
 fn uploads_answered(addr: SocketAddr) -> u64 {
@@ -210,8 +208,6 @@ fn the_dashboard_works_in_headless_chromium() {
                      "--no-first-run", "--window-size=1280,900"],
         },
     });
-    let capabilities = capabilities.as_object().unwrap().clone();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let context = Context {
         addr,
         base,
@@ -223,22 +219,13 @@ fn the_dashboard_works_in_headless_chromium() {
         honest,
         other,
     };
-    rt.block_on(async {
-        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(capabilities)
-            .connect(&format!("http://127.0.0.1:{}", driver.port))
-            .await
-            .unwrap_or_else(|e| panic!("WebDriver session: {e}"));
-        // The session is closed (and Chromium quits) whether the checks pass or panic.
-        let outcome = tokio::spawn(exercise(client.clone(), context)).await;
-        let _ = client.close().await;
-        if let Err(e) = outcome {
-            match e.try_into_panic() {
-                Ok(panic) => std::panic::resume_unwind(panic),
-                Err(e) => panic!("{e}"),
-            }
-        }
-    });
+    let client = Client::connect(driver.port, capabilities).unwrap_or_else(|e| panic!("WebDriver session: {e}"));
+    // The session is closed (and Chromium quits) whether the checks pass or panic.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| exercise(client.clone(), context)));
+    let _ = client.close();
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
     drop(driver);
     drop(server);
     eprintln!("browser test: {:.1} s; screenshots in target/screenshots/", started.elapsed().as_secs_f64());
@@ -281,105 +268,103 @@ fn custom_section(name: &str, payload: &[u8]) -> Vec<u8> {
     section
 }
 
-async fn exercise(client: Client, cx: Context) {
+fn exercise(client: Client, cx: Context) {
     let Context { addr, base, alice, bob, root, data, scratch, honest, other } = cx;
     let shots = workspace().join("target/screenshots");
     std::fs::create_dir_all(&shots).unwrap();
-    client.set_window_size(1280, 900).await.unwrap();
+    client.set_window_size(1280, 900).unwrap();
 
     // --- The leaderboard updates live when an evaluation finishes (no reload). ---
-    client.goto(&base).await.unwrap();
+    client.goto(&base).unwrap();
     until(
         &client,
         "return document.querySelector('table.board tbody tr') !== null",
         Duration::from_secs(10),
         "the board",
-    )
-    .await;
-    js(&client, "window.__kept = 'same page'; return 1").await;
+    );
+    js(&client, "window.__kept = 'same page'; return 1");
     let hostile_name = "<img src=x onerror=window.__pwned=1>";
     let r = upload(addr, Some(&bob), &other, Some(hostile_name));
     assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
     let bob_submission = r.json()["submission"].as_i64().unwrap();
     let row = "return Array.from(document.querySelectorAll('table.board tbody tr')).some(r => r.cells[2].textContent === 'bob')";
-    until(&client, row, Duration::from_secs(30), "bob's row to appear live").await;
-    assert_eq!(js(&client, "return window.__kept").await, json!("same page"), "the page was reloaded");
-    let cell = js(&client, "return Array.from(document.querySelectorAll('table.board tbody tr')).find(r => r.cells[2].textContent === 'bob').cells[3].querySelector('a').textContent").await;
+    until(&client, row, Duration::from_secs(30), "bob's row to appear live");
+    assert_eq!(js(&client, "return window.__kept"), json!("same page"), "the page was reloaded");
+    let cell = js(
+        &client,
+        "return Array.from(document.querySelectorAll('table.board tbody tr')).find(r => r.cells[2].textContent === 'bob').cells[3].querySelector('a').textContent",
+    );
     assert_eq!(cell, json!(hostile_name), "a hostile name shows as text");
-    assert_eq!(js(&client, "return window.__pwned === undefined").await, json!(true), "markup in a name ran");
+    assert_eq!(js(&client, "return window.__pwned === undefined"), json!(true), "markup in a name ran");
     // Sorting: by submitter, ascending.
     let submitters =
         "return Array.from(document.querySelectorAll('table.board tbody tr')).map(r => r.cells[2].textContent)";
     // (with the keyboard: Enter on the header's button)
-    let sort = client.find(Locator::Css("table.board thead th:nth-child(3) button")).await.unwrap();
-    sort.send_keys(&Key::Enter.to_string()).await.unwrap();
-    let sorted: Vec<String> = serde_json::from_value(js(&client, submitters).await).unwrap();
+    let sort = client.find(Locator::Css("table.board thead th:nth-child(3) button")).unwrap();
+    sort.send_keys(&Key::Enter.to_string()).unwrap();
+    let sorted: Vec<String> = serde_json::from_value(js(&client, submitters)).unwrap();
     let mut expected = sorted.clone();
     expected.sort();
     assert_eq!(sorted, expected, "sorted by submitter");
     assert_eq!(
-        js(&client, "return document.querySelector('table.board thead th:nth-child(3)').getAttribute('aria-sort')")
-            .await,
+        js(&client, "return document.querySelector('table.board thead th:nth-child(3)').getAttribute('aria-sort')"),
         json!("ascending")
     );
-    assert_no_script_errors(&client, "/").await;
+    assert_no_script_errors(&client, "/");
 
     // --- The whole submit flow. ---
-    client.goto(&format!("{base}/submit")).await.unwrap();
-    set_field(&client, "#token", &alice).await;
-    set_field(&client, "#name", "alice 30").await;
-    choose_file(&client, &honest).await;
-    assert!(text_of(&client, "#file-info").await.contains("bytes"), "the chosen file is described");
-    client.find(Locator::Css("#send")).await.unwrap().click().await.unwrap();
+    client.goto(&format!("{base}/submit")).unwrap();
+    set_field(&client, "#token", &alice);
+    set_field(&client, "#name", "alice 30");
+    choose_file(&client, &honest);
+    assert!(text_of(&client, "#file-info").contains("bytes"), "the chosen file is described");
+    client.find(Locator::Css("#send")).unwrap().click().unwrap();
     let rank = until(
         &client,
         "const r = document.getElementById('rank'); return r && r.textContent",
         Duration::from_secs(60),
         "the result card",
-    )
-    .await;
-    let stages = js(&client, "return Array.from(document.querySelectorAll('ol.stages li')).map(l => l.dataset.stage + ':' + l.dataset.state)").await;
+    );
+    let stages = js(
+        &client,
+        "return Array.from(document.querySelectorAll('ol.stages li')).map(l => l.dataset.stage + ':' + l.dataset.state)",
+    );
     assert_eq!(stages, json!(["upload:done", "checks:done", "queued:done", "simulating:done", "scored:done"]));
-    let bar = js(&client, "const p = document.getElementById('progress'); return [p.value, p.max]").await;
+    let bar = js(&client, "const p = document.getElementById('progress'); return [p.value, p.max]");
     assert_eq!(bar[0], bar[1], "the progress bar is full");
     assert_eq!(bar[1], json!(8), "8 simulations");
-    let checks =
-        js(&client, "return Array.from(document.querySelectorAll('#checks li')).map(l => l.dataset.outcome)").await;
+    let checks = js(&client, "return Array.from(document.querySelectorAll('#checks li')).map(l => l.dataset.outcome)");
     let checks: Vec<String> = serde_json::from_value(checks).unwrap();
     assert!(checks.len() >= 5 && checks.iter().all(|c| c != "FAIL"), "{checks:?}");
     // The card's numbers and rank are the API's.
     let board = get(addr, "/api/leaderboard").json();
     let mine = board.as_array().unwrap().iter().find(|r| r["submitter"] == "alice").unwrap().clone();
     assert_eq!(rank, json!(format!("#{}", mine["rank"])), "{board}");
-    let card = text_of(&client, "#result-body").await;
+    let card = text_of(&client, "#result-body");
     let edge = format!("{:.2} ± {:.2}", mine["mean_edge"].as_f64().unwrap(), mine["stderr_edge"].as_f64().unwrap());
     assert!(card.contains(&edge), "the card shows {edge}: {card}");
     let alice_submission = mine["submission"].as_i64().unwrap();
-    shoot(&client, &shots.join("submit-result-desktop.png")).await;
-    assert_no_script_errors(&client, "/submit").await;
+    shoot(&client, &shots.join("submit-result-desktop.png"));
+    assert_no_script_errors(&client, "/submit");
 
     // The token stays in the browser.
-    client.goto(&format!("{base}/submit")).await.unwrap();
-    let kept = js(&client, "return document.getElementById('token').value").await;
+    client.goto(&format!("{base}/submit")).unwrap();
+    let kept = js(&client, "return document.getElementById('token').value");
     assert_eq!(kept, json!(alice), "the token is kept in localStorage");
 
     // --- A hostile upload shows its reason. ---
     let hostile = scratch.join("loop_in_quote.wasm");
     std::fs::write(&hostile, wasm_of(&workspace().join("tests/fixtures/hostile/loop_in_quote.wat"))).unwrap();
-    choose_file(&client, &hostile).await;
-    client.find(Locator::Css("#send")).await.unwrap().click().await.unwrap();
+    choose_file(&client, &hostile);
+    client.find(Locator::Css("#send")).unwrap().click().unwrap();
     let said =
-        until(&client, "return document.getElementById('message').textContent", Duration::from_secs(30), "the refusal")
-            .await;
+        until(&client, "return document.getElementById('message').textContent", Duration::from_secs(30), "the refusal");
     let said = said.as_str().unwrap().to_string();
     assert!(said.contains("refused (422)") && said.contains("out of fuel"), "{said}");
-    let failed = text_of(&client, "#checks li[data-outcome=FAIL]").await;
+    let failed = text_of(&client, "#checks li[data-outcome=FAIL]");
     assert!(failed.contains("quotes") && failed.contains("out of fuel"), "{failed}");
-    assert_eq!(
-        js(&client, "return document.querySelector('li[data-stage=checks]').dataset.state").await,
-        json!("failed")
-    );
-    shoot(&client, &shots.join("submit-refused-desktop.png")).await;
+    assert_eq!(js(&client, "return document.querySelector('li[data-stage=checks]').dataset.state"), json!("failed"));
+    shoot(&client, &shots.join("submit-refused-desktop.png"));
 
     // --- A refusal quoting a long unbroken amm.name wraps at phone width (no sideways scroll). ---
     let long_name = "W".repeat(2_000);
@@ -387,70 +372,66 @@ async fn exercise(client: Client, cx: Context) {
     named.extend(custom_section("amm.name", long_name.as_bytes()));
     let named_path = scratch.join("long_name.wasm");
     std::fs::write(&named_path, named).unwrap();
-    client.set_window_size(390, 844).await.unwrap();
-    client.goto(&format!("{base}/submit")).await.unwrap();
-    choose_file(&client, &named_path).await;
-    client.find(Locator::Css("#send")).await.unwrap().click().await.unwrap();
+    client.set_window_size(390, 844).unwrap();
+    client.goto(&format!("{base}/submit")).unwrap();
+    choose_file(&client, &named_path);
+    client.find(Locator::Css("#send")).unwrap().click().unwrap();
     let said = until(
         &client,
         "const m = document.getElementById('message').textContent; return m.includes('refused (422)') && m",
         Duration::from_secs(30),
         "the long-name refusal",
-    )
-    .await;
+    );
     assert!(said.as_str().unwrap().contains("WWWWWWWW"), "{said}");
-    let widths = js(&client, "return [document.documentElement.scrollWidth, window.innerWidth]").await;
+    let widths = js(&client, "return [document.documentElement.scrollWidth, window.innerWidth]");
     let (scroll, inner) = (widths[0].as_u64().unwrap(), widths[1].as_u64().unwrap());
     assert!(scroll <= inner, "a refusal quoting a long name scrolls sideways at phone width: {scroll} > {inner}");
-    shoot(&client, &shots.join("submit-refused-long-name-phone.png")).await;
-    client.set_window_size(1280, 900).await.unwrap();
-    client.goto(&format!("{base}/submit")).await.unwrap();
+    shoot(&client, &shots.join("submit-refused-long-name-phone.png"));
+    client.set_window_size(1280, 900).unwrap();
+    client.goto(&format!("{base}/submit")).unwrap();
 
     // --- Over the limit: refused in the browser, nothing sent. ---
     let before = uploads_answered(addr);
     let big = scratch.join("big.wasm");
     std::fs::write(&big, vec![0u8; 300_000]).unwrap();
-    choose_file(&client, &big).await;
-    client.find(Locator::Css("#send")).await.unwrap().click().await.unwrap();
+    choose_file(&client, &big);
+    client.find(Locator::Css("#send")).unwrap().click().unwrap();
     let said = until(
         &client,
         "const m = document.getElementById('message').textContent; return m.includes('nothing was sent') && m",
         Duration::from_secs(10),
         "the size check",
-    )
-    .await;
+    );
     assert!(said.as_str().unwrap().contains("over the upload limit of 200000 bytes"), "{said}");
     assert_eq!(uploads_answered(addr), before, "the browser sent an over-limit file");
 
     // --- A wrong token: 401 explained with what to do. ---
-    set_field(&client, "#token", "amm_not_a_token").await;
-    choose_file(&client, &honest).await;
-    client.find(Locator::Css("#send")).await.unwrap().click().await.unwrap();
+    set_field(&client, "#token", "amm_not_a_token");
+    choose_file(&client, &honest);
+    client.find(Locator::Css("#send")).unwrap().click().unwrap();
     let said = until(
         &client,
         "const m = document.getElementById('message').textContent; return m.includes('401') && m",
         Duration::from_secs(10),
         "the 401",
-    )
-    .await;
+    );
     assert!(said.as_str().unwrap().contains("amm-engine token create"), "{said}");
-    assert_no_script_errors(&client, "/submit (refusals)").await;
+    assert_no_script_errors(&client, "/submit (refusals)");
 
     // --- Admin: flag bob's entry from the admin page; the board shows it. ---
-    client.goto(&format!("{base}/admin")).await.unwrap();
-    set_field(&client, "#admin-token", &root).await;
-    set_field(&client, "#flag-id", &bob_submission.to_string()).await;
-    set_field(&client, "#flag-reason", "looks copied").await;
-    client.find(Locator::Css("button[data-action=flag]")).await.unwrap().click().await.unwrap();
+    client.goto(&format!("{base}/admin")).unwrap();
+    set_field(&client, "#admin-token", &root);
+    set_field(&client, "#flag-id", &bob_submission.to_string());
+    set_field(&client, "#flag-reason", "looks copied");
+    client.find(Locator::Css("button[data-action=flag]")).unwrap().click().unwrap();
     let said = until(
         &client,
         "return document.getElementById('admin-message').textContent",
         Duration::from_secs(10),
         "the admin answer",
-    )
-    .await;
+    );
     assert!(said.as_str().unwrap().starts_with("Done (200)"), "{said}");
-    assert_no_script_errors(&client, "/admin").await;
+    assert_no_script_errors(&client, "/admin");
     let front = String::from_utf8(get(addr, "/").body).unwrap();
     assert!(front.contains("looks copied") && front.contains("flagged"), "the flag is on the board");
 
@@ -459,7 +440,7 @@ async fn exercise(client: Client, cx: Context) {
     let t = Instant::now();
     while get(addr, &format!("/api/rounds/{round}")).json()["state"] != "completed" {
         assert!(t.elapsed() < Duration::from_secs(30), "round {round}: {}", log_text(&data));
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        std::thread::sleep(Duration::from_millis(100));
     }
     let submission = wait_for_submission(addr, alice_submission, Duration::from_secs(5));
     assert_eq!(submission["status"], "evaluated");
@@ -480,13 +461,13 @@ async fn exercise(client: Client, cx: Context) {
         ("admin", "/admin".to_string()),
     ];
     for (screen, width, height) in SCREENS {
-        client.set_window_size(*width, *height).await.unwrap();
+        client.set_window_size(*width, *height).unwrap();
         for (name, path) in &pages {
-            client.goto(&format!("{base}{path}")).await.unwrap();
-            until(&client, "return document.readyState === 'complete'", Duration::from_secs(10), "the page").await;
-            let h1 = text_of(&client, "main h1").await;
+            client.goto(&format!("{base}{path}")).unwrap();
+            until(&client, "return document.readyState === 'complete'", Duration::from_secs(10), "the page");
+            let h1 = text_of(&client, "main h1");
             assert!(!h1.is_empty(), "{path} has a heading");
-            assert_no_script_errors(&client, path).await;
+            assert_no_script_errors(&client, path);
             // Landmarks, one heading, every form control labelled, the skip link first.
             let a11y = js(
                 &client,
@@ -495,32 +476,34 @@ async fn exercise(client: Client, cx: Context) {
                  Array.from(document.querySelectorAll('input, textarea, select')) \
                    .filter(i => !(i.labels && i.labels.length) && !i.getAttribute('aria-label')).map(i => i.id), \
                  document.querySelector('body a').className, document.documentElement.lang]",
-            )
-            .await;
+            );
             assert_eq!(
                 a11y,
                 json!([3, 1, [], "skip", "en"]),
                 "{path}: landmarks, h1, unlabelled controls, skip link, lang"
             );
-            let widths = js(&client, "return [document.documentElement.scrollWidth, window.innerWidth]").await;
+            let widths = js(&client, "return [document.documentElement.scrollWidth, window.innerWidth]");
             let (scroll, inner) = (widths[0].as_u64().unwrap(), widths[1].as_u64().unwrap());
             assert!(scroll <= inner, "{path} at {screen} scrolls sideways: {scroll} > {inner}");
-            shoot(&client, &shots.join(format!("{name}-{screen}.png"))).await;
+            shoot(&client, &shots.join(format!("{name}-{screen}.png")));
         }
         if *screen == "phone" {
-            let inner = js(&client, "return window.innerWidth").await.as_u64().unwrap();
+            let inner = js(&client, "return window.innerWidth").as_u64().unwrap();
             assert!(inner <= 400, "the phone screenshots are {inner} px wide");
         }
     }
     // The submission page carries the evaluation and its downloads.
-    client.goto(&format!("{base}/submissions/{alice_submission}")).await.unwrap();
-    let page = text_of(&client, "main").await;
+    client.goto(&format!("{base}/submissions/{alice_submission}")).unwrap();
+    let page = text_of(&client, "main");
     for needle in ["Validation report", "Edge per seed", "Capital weight and edge by epoch", "Bundle", "alice 30"] {
         assert!(page.contains(needle), "the submission page lacks {needle:?}");
     }
     // Three charts (edge per seed, capital weight and edge by epoch), each an accessible SVG
     // with axis labels; they are in the page without JavaScript too.
-    let charts = js(&client, "return Array.from(document.querySelectorAll('figure.chart svg[role=img]')).map(s => s.getAttribute('aria-label'))").await;
+    let charts = js(
+        &client,
+        "return Array.from(document.querySelectorAll('figure.chart svg[role=img]')).map(s => s.getAttribute('aria-label'))",
+    );
     assert_eq!(charts.as_array().map(Vec::len), Some(3), "{charts}");
     let plain = String::from_utf8(get(addr, &format!("/submissions/{alice_submission}")).body).unwrap();
     assert!(plain.contains("capital weight (%)") && plain.contains("edge per simulation (Y)"), "chart axis labels");

@@ -17,4 +17,5 @@ mod scale_out;
 mod searches;
 mod service;
 mod source;
+mod webdriver;
 mod wit;

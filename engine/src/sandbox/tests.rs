@@ -122,8 +122,7 @@ fn values_just_outside_each_range_are_refused_naming_the_key() {
             assert_eq!(err.expected, range.expected);
         }
     }
-    let mut limits = SandboxLimits::default();
-    limits.max_wasm_stack_bytes = 64 << 20;
+    let limits = SandboxLimits { max_wasm_stack_bytes: 64 << 20, ..SandboxLimits::default() };
     let message = limits.check().expect_err("64 MiB is over the range").to_string();
     assert!(message.contains("64 KiB to 1 MiB") && message.contains("2 MiB stacks"), "{message}");
 }

@@ -86,7 +86,7 @@ fn body(r: &RoundView) -> Markup {
         }
         h2 { "Groups" }
         ul { @for g in &r.groups {
-            li { "Group " (g.group) ": " (status_badge(&g.status)) " · " (g.entries.len()) " entries"
+            li { "Group " (g.group) ": " (status_badge(&g.status)) " · " (g.entries.len()) (if g.entries.len() == 1 { " entry" } else { " entries" })
                 @if let Some(e) = &g.error { " — " span.error { (e) } } }
         } }
     }

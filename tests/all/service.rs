@@ -169,16 +169,26 @@ fn post(addr: SocketAddr, path: &str, token: Option<&str>) -> Response {
 
 /// Uploads `module` (and `name`) as multipart/form-data, as `curl -F` does.
 pub(crate) fn upload(addr: SocketAddr, token: Option<&str>, module: &[u8], name: Option<&str>) -> Response {
+    upload_part(addr, token, "module", "s.wasm", module, name)
+}
+
+/// Uploads one multipart file part `part` named `filename` holding `bytes` (a `module` or a
+/// `source`), then a `name` part when given, as `curl -F` does.
+fn upload_part(
+    addr: SocketAddr,
+    token: Option<&str>,
+    part: &str,
+    filename: &str,
+    bytes: &[u8],
+    name: Option<&str>,
+) -> Response {
     let boundary = "----amm-test-boundary-7f3a";
-    let mut body = Vec::new();
-    body.extend_from_slice(
-        format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"module\"; filename=\"s.wasm\"\r\n\
-             Content-Type: application/wasm\r\n\r\n"
-        )
-        .as_bytes(),
-    );
-    body.extend_from_slice(module);
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"{part}\"; filename=\"{filename}\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
     body.extend_from_slice(b"\r\n");
     if let Some(name) = name {
         body.extend_from_slice(
@@ -1346,23 +1356,6 @@ fn a_stranger_is_refused_past_the_event_stream_body_and_header_limits() {
     assert!(state == "queued" || state == "running", "{state}: make the job longer");
 }
 
-/// Uploads one multipart part `part` holding `bytes` (a `module` or a `source`).
-fn upload_part(addr: SocketAddr, token: &str, part: &str, filename: &str, bytes: &[u8]) -> Response {
-    let boundary = "----amm-test-boundary-9c1d";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"{part}\"; filename=\"{filename}\"\r\n\
-         Content-Type: application/octet-stream\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(bytes);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let headers = vec![
-        ("Content-Type", format!("multipart/form-data; boundary={boundary}")),
-        ("Authorization", format!("Bearer {token}")),
-    ];
-    request(addr, "POST", "/api/submissions", &headers, &body)
-}
-
 /// Reads until the peer closes the connection; returns when it did (None: still open at
 /// `limit`).
 fn closed_within(stream: &mut TcpStream, limit: Duration) -> Option<Duration> {
@@ -1537,11 +1530,11 @@ fn an_oversized_or_non_utf8_source_upload_is_refused_before_anything_is_stored()
     let server = Server::start(&comp, &data);
     let alice = token(&data, "alice", false);
     let limit = amm_engine::single_file::MAX_SOURCE_BYTES;
-    let r = upload_part(server.addr, &alice, "source", "big.rs", &vec![b' '; limit + 1]);
+    let r = upload_part(server.addr, Some(&alice), "source", "big.rs", &vec![b' '; limit + 1], None);
     assert_eq!(r.status, 422, "{}", String::from_utf8_lossy(&r.body));
     let error = r.json()["error"].as_str().unwrap().to_string();
     assert!(error.contains(&limit.to_string()), "the refusal names the source limit: {error}");
-    let r = upload_part(server.addr, &alice, "source", "bin.rs", b"fn f() {}\xff\xfe");
+    let r = upload_part(server.addr, Some(&alice), "source", "bin.rs", b"fn f() {}\xff\xfe", None);
     assert_eq!(r.status, 422, "{}", String::from_utf8_lossy(&r.body));
     // Nothing of either is kept in the data directory.
     let stored: Vec<PathBuf> =
@@ -1561,7 +1554,7 @@ fn source_uploads_are_refused_unless_accepted_then_screened_built_and_ranked() {
         let comp = competition(scratch.path(), 2, 100, "");
         let server = Server::start(&comp, &data);
         let alice = token(&data, "alice", false);
-        let r = upload_part(server.addr, &alice, "source", "mine.rs", &honest);
+        let r = upload_part(server.addr, Some(&alice), "source", "mine.rs", &honest, None);
         assert_eq!(r.status, 422, "{}", String::from_utf8_lossy(&r.body));
         let error = r.json()["error"].as_str().unwrap().to_string();
         assert!(error.contains("accepts modules only") && error.contains("'module'"), "{error}");
@@ -1576,7 +1569,7 @@ fn source_uploads_are_refused_unless_accepted_then_screened_built_and_ranked() {
     let alice = token(&data, "alice", false);
 
     // Screened before any build: the line named, our data directory never shown.
-    let r = upload_part(addr, &alice, "source", "hostile.rs", &hostile);
+    let r = upload_part(addr, Some(&alice), "source", "hostile.rs", &hostile, None);
     assert_eq!(r.status, 422, "{}", String::from_utf8_lossy(&r.body));
     let body = r.json();
     let error = body["error"].as_str().unwrap();
@@ -1604,7 +1597,7 @@ fn source_uploads_are_refused_unless_accepted_then_screened_built_and_ranked() {
     assert!(r.json()["error"].as_str().unwrap().contains("not both"));
 
     // An honest single file: built, validated, evaluated and ranked under its own name.
-    let r = upload_part(addr, &alice, "source", "mine.rs", &honest);
+    let r = upload_part(addr, Some(&alice), "source", "mine.rs", &honest, None);
     assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
     let id = r.json()["submission"].as_i64().unwrap();
     let view = wait_for_submission(addr, id, Duration::from_secs(180));
@@ -1627,10 +1620,10 @@ fn source_uploads_past_the_hourly_build_quota_get_429_and_modules_still_pass() {
     let hostile = std::fs::read(workspace().join("tests/fixtures/source/unsafe.rs")).unwrap();
     // Refused builds count: each could have held a compiler.
     for _ in 0..2 {
-        let r = upload_part(addr, &mallory, "source", "x.rs", &hostile);
+        let r = upload_part(addr, Some(&mallory), "source", "x.rs", &hostile, None);
         assert_eq!(r.status, 422, "{}", String::from_utf8_lossy(&r.body));
     }
-    let r = upload_part(addr, &mallory, "source", "x.rs", &hostile);
+    let r = upload_part(addr, Some(&mallory), "source", "x.rs", &hostile, None);
     assert_eq!(r.status, 429, "{}", String::from_utf8_lossy(&r.body));
     let wait: u64 = r.header("retry-after").and_then(|v| v.parse().ok()).expect("a Retry-After header");
     assert!((60..=1800).contains(&wait), "Retry-After {wait} s for a bucket of 2 an hour");
@@ -1638,9 +1631,9 @@ fn source_uploads_past_the_hourly_build_quota_get_429_and_modules_still_pass() {
     assert!(error.contains("at most 2 source uploads an hour") && error.contains("'module'"), "{error}");
     // Another submitter's source is not affected, nor is the same submitter's module upload.
     let alice = token(&data, "alice", false);
-    assert_eq!(upload_part(addr, &alice, "source", "x.rs", &hostile).status, 422);
+    assert_eq!(upload_part(addr, Some(&alice), "source", "x.rs", &hostile, None).status, 422);
     let module = wasm_of(&example_wasm("fixed-fee-100"));
-    let r = upload_part(addr, &mallory, "module", "m.wasm", &module);
+    let r = upload_part(addr, Some(&mallory), "module", "m.wasm", &module, None);
     assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
 }
 

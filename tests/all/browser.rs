@@ -139,6 +139,16 @@ fn choose_file(client: &Client, path: &Path) {
     input.send_keys(path.to_str().unwrap()).unwrap();
 }
 
+/// Chooses `file`, presses Submit and waits up to `timeout` for the message to mention
+/// `needle` (`what` names the wait); returns the message.
+fn send_until_message(client: &Client, file: &Path, needle: &str, timeout: Duration, what: &str) -> String {
+    choose_file(client, file);
+    client.find(Locator::Css("#send")).unwrap().click().unwrap();
+    let script =
+        format!("const m = document.getElementById('message').textContent; return m.includes({needle:?}) && m");
+    until(client, &script, timeout, what).as_str().unwrap().to_string()
+}
+
 fn set_field(client: &Client, css: &str, value: &str) {
     let input = client.find(Locator::Css(css)).unwrap();
     input.clear().unwrap();
@@ -374,15 +384,9 @@ fn exercise(client: Client, cx: Context) {
     std::fs::write(&named_path, named).unwrap();
     client.set_window_size(390, 844).unwrap();
     client.goto(&format!("{base}/submit")).unwrap();
-    choose_file(&client, &named_path);
-    client.find(Locator::Css("#send")).unwrap().click().unwrap();
-    let said = until(
-        &client,
-        "const m = document.getElementById('message').textContent; return m.includes('refused (422)') && m",
-        Duration::from_secs(30),
-        "the long-name refusal",
-    );
-    assert!(said.as_str().unwrap().contains("WWWWWWWW"), "{said}");
+    let said =
+        send_until_message(&client, &named_path, "refused (422)", Duration::from_secs(30), "the long-name refusal");
+    assert!(said.contains("WWWWWWWW"), "{said}");
     let widths = js(&client, "return [document.documentElement.scrollWidth, window.innerWidth]");
     let (scroll, inner) = (widths[0].as_u64().unwrap(), widths[1].as_u64().unwrap());
     assert!(scroll <= inner, "a refusal quoting a long name scrolls sideways at phone width: {scroll} > {inner}");
@@ -394,28 +398,14 @@ fn exercise(client: Client, cx: Context) {
     let before = uploads_answered(addr);
     let big = scratch.join("big.wasm");
     std::fs::write(&big, vec![0u8; 300_000]).unwrap();
-    choose_file(&client, &big);
-    client.find(Locator::Css("#send")).unwrap().click().unwrap();
-    let said = until(
-        &client,
-        "const m = document.getElementById('message').textContent; return m.includes('nothing was sent') && m",
-        Duration::from_secs(10),
-        "the size check",
-    );
-    assert!(said.as_str().unwrap().contains("over the upload limit of 200000 bytes"), "{said}");
+    let said = send_until_message(&client, &big, "nothing was sent", Duration::from_secs(10), "the size check");
+    assert!(said.contains("over the upload limit of 200000 bytes"), "{said}");
     assert_eq!(uploads_answered(addr), before, "the browser sent an over-limit file");
 
     // --- A wrong token: 401 explained with what to do. ---
     set_field(&client, "#token", "amm_not_a_token");
-    choose_file(&client, &honest);
-    client.find(Locator::Css("#send")).unwrap().click().unwrap();
-    let said = until(
-        &client,
-        "const m = document.getElementById('message').textContent; return m.includes('401') && m",
-        Duration::from_secs(10),
-        "the 401",
-    );
-    assert!(said.as_str().unwrap().contains("amm-engine token create"), "{said}");
+    let said = send_until_message(&client, &honest, "401", Duration::from_secs(10), "the 401");
+    assert!(said.contains("amm-engine token create"), "{said}");
     assert_no_script_errors(&client, "/submit (refusals)");
 
     // --- Admin: flag bob's entry from the admin page; the board shows it. ---

@@ -55,6 +55,9 @@ type Shared = Extract<Arc<State>>;
 pub fn router(state: Arc<State>) -> Router {
     // Room for the multipart framing and the name part around the module.
     let body_limit = state.file.competition.max_upload_bytes as usize + 64 * 1024;
+    // flag and hide read their (optional) body before authentication, so that an oversized
+    // body is refused first: a stranger trickling one must still not hold the connection.
+    let deadline = axum::middleware::from_fn_with_state(state.clone(), body_deadline);
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -71,8 +74,8 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/api/leaderboard", get(leaderboard))
         .route("/api/leaderboard.csv", get(leaderboard_csv))
         .route("/api/admin/rescore", post(rescore))
-        .route("/api/admin/submissions/{id}/flag", post(flag))
-        .route("/api/admin/submissions/{id}/hide", post(hide))
+        .route("/api/admin/submissions/{id}/flag", post(flag).layer(deadline.clone()))
+        .route("/api/admin/submissions/{id}/hide", post(hide).layer(deadline))
         .route("/api/admin/jobs/{id}/requeue", post(requeue))
         .route("/api/rounds", post(crate::rounds::start_round).get(crate::rounds::list_rounds))
         .route("/api/rounds/{id}", get(crate::rounds::get_round))
@@ -114,6 +117,20 @@ async fn json_errors(request: axum::extract::Request, next: axum::middleware::Ne
     parts.headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, axum::body::Body::from(body))
+}
+
+/// 408 for a request not answered within `quotas.body_timeout_seconds` of its headers (for
+/// routes whose small body is read before authentication; uploads time their own parts).
+async fn body_deadline(state: Shared, request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let seconds = state.file.competition.quotas.body_timeout_seconds;
+    match tokio::time::timeout(std::time::Duration::from_secs(seconds), next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("the request body did not arrive within {seconds} s (competition.quotas.body_timeout_seconds)"),
+        )
+        .into_response(),
+    }
 }
 
 /// Token buckets by key (client IP address, or bearer token hash): (tokens left, last refill).

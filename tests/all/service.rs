@@ -1425,23 +1425,10 @@ fn slow_clients_are_cut_off_at_the_header_timeout_and_cannot_hold_more_than_the_
     assert_eq!(get(addr, "/healthz").status, 200);
 }
 
-#[test]
-fn a_token_holder_trickling_an_upload_body_is_cut_off_at_the_body_timeout() {
-    let scratch = Scratch::new();
-    let data = scratch.path().join("data");
-    let comp = competition(scratch.path(), 2, 100, "[competition.quotas]\nbody_timeout_seconds = 2\n");
-    let alice = token(&data, "alice", false);
-    let server = Server::start(&comp, &data);
-    let addr = server.addr;
-
-    // Valid headers and the start of a multipart body, then a byte every 300 ms: the headers
-    // arrived in time, so only a limit on the whole body can free the connection.
+/// Sends `head` (request headers and the start of a body), then a byte every 300 ms until the
+/// server answers and closes or 12 s pass: how long the connection was held, and the answer.
+fn trickle(addr: SocketAddr, head: &str) -> (Duration, String) {
     let mut s = TcpStream::connect(addr).unwrap();
-    let head = format!(
-        "POST /api/submissions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {alice}\r\n\
-         Content-Type: multipart/form-data; boundary=zz\r\nContent-Length: 100000\r\n\r\n\
-         --zz\r\nContent-Disposition: form-data; name=\"module\"\r\n\r\n"
-    );
     s.write_all(head.as_bytes()).unwrap();
     s.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
     let started = Instant::now();
@@ -1459,11 +1446,55 @@ fn a_token_holder_trickling_an_upload_body_is_cut_off_at_the_body_timeout() {
         }
     }
     let held = started.elapsed();
-    let text = String::from_utf8_lossy(&answer);
+    (held, String::from_utf8_lossy(&answer).into_owned())
+}
+
+#[test]
+fn a_token_holder_trickling_an_upload_body_is_cut_off_at_the_body_timeout() {
+    let scratch = Scratch::new();
+    let data = scratch.path().join("data");
+    let comp = competition(scratch.path(), 2, 100, "[competition.quotas]\nbody_timeout_seconds = 2\n");
+    let alice = token(&data, "alice", false);
+    let server = Server::start(&comp, &data);
+    let addr = server.addr;
+
+    // Valid headers and the start of a multipart body, then a byte every 300 ms: the headers
+    // arrived in time, so only a limit on the whole body can free the connection.
+    let head = format!(
+        "POST /api/submissions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {alice}\r\n\
+         Content-Type: multipart/form-data; boundary=zz\r\nContent-Length: 100000\r\n\r\n\
+         --zz\r\nContent-Disposition: form-data; name=\"module\"\r\n\r\n"
+    );
+    let (held, text) = trickle(addr, &head);
     assert!(held < Duration::from_secs(8), "a trickled upload body held its connection {held:?}: {text}");
     assert!(held >= Duration::from_millis(1500), "cut off after {held:?}, before the body timeout: {text}");
     assert!(text.starts_with("HTTP/1.1 408"), "the answer to a body over its time: {text:?}");
     assert!(text.contains("2 s"), "the answer names the limit: {text:?}");
+    assert_eq!(get(addr, "/healthz").status, 200);
+}
+
+#[test]
+fn a_stranger_trickling_a_body_to_an_admin_route_is_cut_off_at_the_body_timeout() {
+    let scratch = Scratch::new();
+    let data = scratch.path().join("data");
+    let comp = competition(scratch.path(), 2, 100, "[competition.quotas]\nbody_timeout_seconds = 2\n");
+    let server = Server::start(&comp, &data);
+    let addr = server.addr;
+
+    // flag and hide read their body before authentication (an oversized one is refused first):
+    // without a token, a body trickled to them must still be cut off.
+    for route in ["hide", "flag"] {
+        let head =
+            format!("POST /api/admin/submissions/1/{route} HTTP/1.1\r\nHost: x\r\nContent-Length: 60000\r\n\r\n{{");
+        let (held, text) = trickle(addr, &head);
+        assert!(held < Duration::from_secs(8), "{route}: a trickled body held its connection {held:?}: {text}");
+        assert!(
+            held >= Duration::from_millis(1500),
+            "{route}: cut off after {held:?}, before the body timeout: {text}"
+        );
+        assert!(text.starts_with("HTTP/1.1 408"), "{route}: the answer to a body over its time: {text:?}");
+        assert!(text.contains("2 s"), "{route}: the answer names the limit: {text:?}");
+    }
     assert_eq!(get(addr, "/healthz").status, 200);
 }
 

@@ -64,6 +64,7 @@ pub fn best_trade<C: Curve>(curve: &mut C, lambda: f64, delta: u64, min_surplus:
     }
     let faulted = Search { trade: None, faulted: true };
     let surplus_at = |x: u64, y: u64| y as f64 - lambda * x as f64;
+    let trade_at = |x: u64, y: u64| ArbTrade { input: x, output: y, surplus: surplus_at(x, y) };
     // A model confirmed for this very pool state decides without the pruning quote when the
     // decision is clear of rounding, and names the optimum, quoted once to trade at.
     if let Some(known) = curve.known_fit() {
@@ -77,7 +78,7 @@ pub fn best_trade<C: Curve>(curve: &mut C, lambda: f64, delta: u64, min_surplus:
             let Some(y) = curve.quote(x) else { return faulted };
             samples.insert(x, y);
             if known.holds(x, y) {
-                let trade = ArbTrade { input: x, output: y, surplus: surplus_at(x, y) };
+                let trade = trade_at(x, y);
                 return Search { trade: (trade.surplus >= min_surplus).then_some(trade), faulted: false };
             }
             // The model failed (it cannot, for a pure strategy): search as if it never was.
@@ -94,7 +95,7 @@ pub fn best_trade<C: Curve>(curve: &mut C, lambda: f64, delta: u64, min_surplus:
     if surplus_at(delta, y_delta) + rounding_error(lambda) <= 0.0 {
         return Search::default();
     }
-    let mut best = ArbTrade { input: delta, output: y_delta, surplus: surplus_at(delta, y_delta) };
+    let mut best = trade_at(delta, y_delta);
 
     let exact = curve.exact_model();
     let mut fit = exact.map(Fit::exact).or_else(|| Fit::one((delta, y_delta), reserve_out));
@@ -106,9 +107,7 @@ pub fn best_trade<C: Curve>(curve: &mut C, lambda: f64, delta: u64, min_surplus:
         if samples.get(x).is_none() {
             let Some(y) = curve.quote(x) else { return faulted };
             samples.insert(x, y);
-            if surplus_at(x, y) > best.surplus {
-                best = ArbTrade { input: x, output: y, surplus: surplus_at(x, y) };
-            }
+            best = best.or_better(trade_at(x, y));
             fit = Fit::one((x, y), reserve_out).or(fit);
         }
     }
@@ -150,9 +149,7 @@ pub fn best_trade<C: Curve>(curve: &mut C, lambda: f64, delta: u64, min_surplus:
         }
         let Some(y) = curve.quote(x) else { return faulted };
         samples.insert(x, y);
-        if surplus_at(x, y) > best.surplus {
-            best = ArbTrade { input: x, output: y, surplus: surplus_at(x, y) };
-        }
+        best = best.or_better(trade_at(x, y));
         if exact.is_some() {
             break;
         }
@@ -173,9 +170,7 @@ pub fn best_trade<C: Curve>(curve: &mut C, lambda: f64, delta: u64, min_surplus:
             if samples.get(at).is_none() && gain(at) - gain(best.input) > rounding_error(lambda) {
                 let Some(y) = curve.quote(at) else { return faulted };
                 samples.insert(at, y);
-                if surplus_at(at, y) > best.surplus {
-                    best = ArbTrade { input: at, output: y, surplus: surplus_at(at, y) };
-                }
+                best = best.or_better(trade_at(at, y));
             }
             break;
         }
@@ -220,6 +215,13 @@ const CERTIFIED: f64 = 8.0;
 /// Output units (nano) at which an ambiguous search probes when the pruning quote was too small
 /// to fit (or a thousandth of the reserve, if more): rounding is then a millionth of the output.
 const PROBE_OUTPUT: f64 = 1e6;
+
+impl ArbTrade {
+    /// `other` if it earns strictly more surplus, else `self` (the earlier sample wins ties).
+    fn or_better(self, other: Self) -> Self {
+        if other.surplus > self.surplus { other } else { self }
+    }
+}
 
 /// Result of [`best_trade`].
 #[derive(Clone, Copy, Debug, Default, PartialEq)]

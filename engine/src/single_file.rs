@@ -345,7 +345,11 @@ const FORBIDDEN_MACROS: &[&str] = &["include", "include_str", "include_bytes", "
 /// Checks `source` for everything a single-file strategy may not use; the first refusal, in
 /// source order, with its line.
 pub fn screen(source: &str) -> Result<(), Refusal> {
-    let tokens = tokenize(source)?;
+    screen_tokens(&tokenize(source)?)
+}
+
+/// [`screen`] on a source already split by [`tokenize`].
+fn screen_tokens(tokens: &[(usize, Token)]) -> Result<(), Refusal> {
     let ident = |k: usize| match tokens.get(k) {
         Some((_, Token::Ident(s))) => Some(s.as_str()),
         _ => None,
@@ -355,7 +359,7 @@ pub fn screen(source: &str) -> Result<(), Refusal> {
         _ => None,
     };
     let mut in_use = false;
-    let has_macros = defines_macros(&tokens);
+    let has_macros = defines_macros(tokens);
     for (k, (line, token)) in tokens.iter().enumerate() {
         let refuse = |what: String| Err(Refusal { line: *line, what });
         match token {
@@ -403,7 +407,7 @@ pub fn screen(source: &str) -> Result<(), Refusal> {
                             .into(),
                     );
                 }
-                if ["link", "link_name", "link_ordinal"].contains(&name) && in_attribute(&tokens, k) {
+                if ["link", "link_name", "link_ordinal"].contains(&name) && in_attribute(tokens, k) {
                     return refuse(format!(
                         "`#[{name}]` is not allowed in a single-file strategy (it asks the linker for outside code)"
                     ));
@@ -414,7 +418,7 @@ pub fn screen(source: &str) -> Result<(), Refusal> {
                         "an `extern` block (foreign functions) is not allowed in a single-file strategy".into(),
                     );
                 }
-                if name == "path" && in_attribute(&tokens, k) {
+                if name == "path" && in_attribute(tokens, k) {
                     return refuse("`#[path]` is not allowed in a single-file strategy".into());
                 }
                 if name == "use" {
@@ -525,8 +529,9 @@ pub fn build_source(path: &Path, options: &SourceOptions) -> Result<Built, Build
     let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
     let source = String::from_utf8(bytes).map_err(|_| io_error(path, "not UTF-8 text"))?;
     let refused = |r: Refusal| BuildError::Refused { path: path.to_path_buf(), line: Some(r.line), what: r.what };
-    screen(&source).map_err(refused)?;
+    // Tokenized once: the common screen, recognition and the Prop AMM screen share the tokens.
     let tokens = tokenize(&source).map_err(refused)?;
+    screen_tokens(&tokens).map_err(refused)?;
     let form = prop_amm::recognise(&tokens);
     if form.is_some() {
         prop_amm::screen(&tokens).map_err(refused)?;

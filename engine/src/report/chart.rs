@@ -384,6 +384,41 @@ where
     Ok(())
 }
 
+/// A plot on two tick axes inside `area`, its mesh drawn: a grid line at each tick, the
+/// ticks' labels, the axis titles `x_label` and `y_label` (the y label area fits the widest
+/// tick label).
+fn tick_plot<'a, 'b>(
+    area: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    xt: &Ticks,
+    yt: &Ticks,
+    x_label: &str,
+    y_label: &str,
+) -> Result<ChartContext<'a, SVGBackend<'b>, Cartesian2d<TickAxis, TickAxis>>, DrawError> {
+    let labels: Vec<String> = yt.values.iter().map(|v| yt.label(*v)).collect();
+    let mut c = ChartBuilder::on(area)
+        .margin(14)
+        .margin_right(28)
+        .x_label_area_size(58)
+        .y_label_area_size(48 + label_room(labels.iter().map(String::as_str)))
+        .build_cartesian_2d(xt.axis(), yt.axis())
+        .map_err(err)?;
+    let x_fmt = |v: &f64| xt.label(*v);
+    let y_fmt = |v: &f64| yt.label(*v);
+    c.configure_mesh()
+        .x_desc(x_label)
+        .y_desc(y_label)
+        .x_label_formatter(&x_fmt)
+        .y_label_formatter(&y_fmt)
+        .label_style((FONT, LABEL_SIZE).into_font().color(&TEXT))
+        .axis_desc_style((FONT, DESC_SIZE).into_font().color(&TEXT))
+        .bold_line_style(GRID)
+        .light_line_style(TRANSPARENT)
+        .axis_style(AXIS)
+        .draw()
+        .map_err(err)?;
+    Ok(c)
+}
+
 /// A tooltip's text, each line escaped, lines joined by newlines.
 fn tip(lines: &[String]) -> String {
     lines.iter().map(|l| escape(l)).collect::<Vec<_>>().join("\n")
@@ -579,29 +614,7 @@ fn xy(chart: &LineChart<'_>, joined: bool) -> String {
         let root = SVGBackend::with_string(&mut buf, (WIDTH, height)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let (top, bottom) = root.split_vertically(PLOT_HEIGHT);
-        let labels: Vec<String> = yt.values.iter().map(|v| yt.label(*v)).collect();
-        let y_area = 48 + label_room(labels.iter().map(String::as_str));
-        let mut c = ChartBuilder::on(&top)
-            .margin(14)
-            .margin_right(28)
-            .x_label_area_size(58)
-            .y_label_area_size(y_area)
-            .build_cartesian_2d(xt.axis(), yt.axis())
-            .map_err(err)?;
-        let x_fmt = |v: &f64| xt.label(*v);
-        let y_fmt = |v: &f64| yt.label(*v);
-        c.configure_mesh()
-            .x_desc(chart.x_label)
-            .y_desc(chart.y_label)
-            .x_label_formatter(&x_fmt)
-            .y_label_formatter(&y_fmt)
-            .label_style((FONT, LABEL_SIZE).into_font().color(&TEXT))
-            .axis_desc_style((FONT, DESC_SIZE).into_font().color(&TEXT))
-            .bold_line_style(GRID)
-            .light_line_style(TRANSPARENT)
-            .axis_style(AXIS)
-            .draw()
-            .map_err(err)?;
+        let mut c = tick_plot(&top, &xt, &yt, chart.x_label, chart.y_label)?;
         let emphasis = series.iter().any(|s| s.1.highlight);
         // Muted series first, so the highlighted ones are drawn over them.
         let order = series
@@ -694,29 +707,7 @@ pub fn histogram(h: &Histogram<'_>) -> String {
         let root = SVGBackend::with_string(&mut buf, (WIDTH, height)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let (top, bottom) = root.split_vertically(PLOT_HEIGHT);
-        let mut c = ChartBuilder::on(&top)
-            .margin(14)
-            .margin_right(28)
-            .x_label_area_size(58)
-            .y_label_area_size(
-                48 + label_room(yt.values.iter().map(|v| yt.label(*v)).collect::<Vec<_>>().iter().map(String::as_str)),
-            )
-            .build_cartesian_2d(xt.axis(), yt.axis())
-            .map_err(err)?;
-        let x_fmt = |v: &f64| xt.label(*v);
-        let y_fmt = |v: &f64| yt.label(*v);
-        c.configure_mesh()
-            .x_desc(h.x_label)
-            .y_desc(h.y_label)
-            .x_label_formatter(&x_fmt)
-            .y_label_formatter(&y_fmt)
-            .label_style((FONT, LABEL_SIZE).into_font().color(&TEXT))
-            .axis_desc_style((FONT, DESC_SIZE).into_font().color(&TEXT))
-            .bold_line_style(GRID)
-            .light_line_style(TRANSPARENT)
-            .axis_style(AXIS)
-            .draw()
-            .map_err(err)?;
+        let mut c = tick_plot(&top, &xt, &yt, h.x_label, h.y_label)?;
         let fill = color(0);
         let bars = counts
             .iter()

@@ -5,10 +5,12 @@
 //! literals refuses, with the line named, everything that could reach outside the file at
 //! compile time (`unsafe`, `include!`, `include_str!`, `include_bytes!`, `env!`, `option_env!`,
 //! `#[path]`, `#[debugger_visualizer]`, `extern crate`, an external `mod name;`, a macro invoked
-//! through a metavariable, `env` in a file that defines macros, non-ASCII code) —
+//! through a metavariable, `env` in a file that defines macros, non-ASCII code, `#[link]` and
+//! `extern` blocks) —
 //! and then built in a content-addressed directory, `<cache>/src/<sha256>/`, whose manifest is
 //! fixed: the SDK embedded in this binary (materialised beside it) is the only dependency, so
-//! there is no build script and no procedural macro; the build is offline, for
+//! there is no build script and no procedural macro (a Prop AMM file, below, also gets the
+//! pinned, checksummed `pinocchio` and `wincode` with its derive macro); the build is offline, for
 //! `wasm32-unknown-unknown`, and killed after a time limit. Compiler diagnostics name the
 //! user's file and line. A second build of the same source (and SDK) is a cache hit: no cargo.
 //!

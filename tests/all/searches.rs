@@ -10,7 +10,7 @@
 //! `ALLOW_OUT + ALLOW_IN·λ` output units (a few output units plus a few input units' worth at
 //! the price `λ`), or 1e-6 relative, whichever is larger.
 
-use amm_engine::market::arbitrage::{ArbTrade, best_trade};
+use amm_engine::market::arbitrage::{ArbTrade, MAX_QUOTES_PER_SIDE, best_trade};
 use amm_engine::market::curve::{CpModel, Curve, Fit, Samples};
 use amm_engine::market::routing::Router;
 use amm_strategy_sdk::math::cp_output_fee_bps;
@@ -178,7 +178,7 @@ fn allowance(best: f64, lambda: f64) -> f64 {
 /// the floor `m` (output units).
 fn search(case: &mut ArbCase, m: f64, rng: &mut ChaCha8Rng, samples: &mut Samples) -> Option<ArbTrade> {
     let delta = (m / case.lambda * rng.random_range(0.125..=1.0)).ceil() as u64;
-    let s = best_trade(&mut case.curve, case.lambda, delta, m, samples);
+    let s = best_trade(&mut case.curve, case.lambda, delta, m, samples, MAX_QUOTES_PER_SIDE);
     assert!(!s.faulted);
     s.trade
 }
@@ -305,7 +305,8 @@ impl CpPool {
             };
             let u = if random_delta { rng.random_range(0.125..=1.0) } else { 1.0 };
             let mut curve = self.curve(side);
-            let search = best_trade(&mut curve, lambda, (delta * u).ceil() as u64, min_surplus, samples);
+            let search =
+                best_trade(&mut curve, lambda, (delta * u).ceil() as u64, min_surplus, samples, MAX_QUOTES_PER_SIDE);
             quotes[k] = curve.quotes;
             if let Some(t) = search.trade
                 && best.is_none_or(|b| t.surplus * to_y > b.2)
@@ -561,4 +562,65 @@ fn routing_matches_brute_force_at_any_probe_fraction() {
     eprintln!("{} orders within 1e-3 but beyond the allowance:\n{}", slow.len(), slow.join("\n"));
     assert!(failures.is_empty(), "{} of 150 orders failed:\n{}", failures.len(), failures.join("\n"));
     assert!(slow.len() <= 2, "{} of 150 orders short of brute force:\n{}", slow.len(), slow.join("\n"));
+}
+
+/// A concave ladder of `tiers` linear pieces whose slopes fall by tiny steps around `p0`: every
+/// piece is a kink a certificate must resolve, and a model fits none of them (the hardest case
+/// for the searches' work).
+fn adversarial_ladder(p0: f64, tier: f64, tiers: u32, reserve_out: u64) -> F {
+    Rc::new(move |x: u64| {
+        let (mut left, mut out, mut slope) = (x as f64, 0.0f64, p0 * 1.01);
+        for _ in 0..tiers {
+            let take = left.min(tier);
+            out += take * slope;
+            left -= take;
+            slope *= 0.9999;
+            if left <= 0.0 {
+                break;
+            }
+        }
+        ((out + left * slope * 0.5) as u64).min(reserve_out - 1)
+    })
+}
+
+#[test]
+fn engine_work_per_order_and_pool_step_is_bounded_whatever_the_curve() {
+    use amm_engine::market::arbitrage::MAX_QUOTES_PER_POOL_STEP;
+    use amm_engine::market::routing::MAX_QUOTES_PER_POOL;
+    let nano = 1_000_000_000u64;
+    let reserve = 100 * nano;
+    let mut rng = ChaCha8Rng::seed_from_u64(0x5eed_0015);
+    let mut router = Router::default();
+    let mut samples = Samples::default();
+    let (mut worst_route, mut worst_arb) = (0u32, 0u32);
+    for case in 0..40 {
+        let p0 = 0.01 * (1.0 + 0.001 * f64::from(case));
+        let tier = log_uniform(&mut rng, 1e6, 1e10);
+        // Three adversarial ladders and a constant-product pool near the same price.
+        let mut pools: Vec<Rounded> = (0..3)
+            .map(|k| Rounded::new(adversarial_ladder(p0 * (1.0 + 1e-4 * f64::from(k)), tier, 5_000, reserve), reserve))
+            .collect();
+        pools.push(Rounded::new(Rc::new(move |x| cp_output_fee_bps(x, 10_000 * nano, reserve, 30)), reserve));
+        let total = (log_uniform(&mut rng, 1.0, 100.0) * nano as f64) as u64;
+        router.set_probe_fraction(rng.random_range(0.05..0.95));
+        let summary = router.route(pools.as_mut_slice(), total, &mut Vec::new());
+        let split = router.split();
+        assert_eq!(split.iter().map(|s| s.0).sum::<u64>(), total, "case {case}: the whole order is routed");
+        for (i, p) in pools.iter().enumerate() {
+            assert!(p.quotes <= MAX_QUOTES_PER_POOL, "case {case}: pool {i} was asked {} quotes", p.quotes);
+            worst_route = worst_route.max(p.quotes);
+        }
+        assert!(summary.rounds <= 30, "case {case}: {} rounds", summary.rounds);
+        // The arbitrageur on one ladder, both sides' worth of budget on one side.
+        let mut ladder = Rounded::new(adversarial_ladder(p0, tier, 5_000, reserve), reserve);
+        let lambda = p0 * (1.0 - log_uniform(&mut rng, 1e-4, 0.05));
+        let search = best_trade(&mut ladder, lambda, 1_000_000, 1e3, &mut samples, MAX_QUOTES_PER_POOL_STEP);
+        assert!(ladder.quotes <= MAX_QUOTES_PER_POOL_STEP, "case {case}: {} arbitrage quotes", ladder.quotes);
+        assert_eq!(search.quotes, ladder.quotes, "case {case}: the search counts its own quotes");
+        worst_arb = worst_arb.max(ladder.quotes);
+    }
+    eprintln!(
+        "adversarial ladders: at most {worst_route} quotes per pool-order (cap {MAX_QUOTES_PER_POOL}), \
+         {worst_arb} per arbitrage search (cap {MAX_QUOTES_PER_POOL_STEP})"
+    );
 }

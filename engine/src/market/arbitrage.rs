@@ -25,8 +25,17 @@
 
 use super::curve::{Curve, Fit, Samples, refit, rounding_error};
 
-/// Most quotes one side's search may spend after pruning.
+/// Most search rounds of one side after pruning (the quote budget usually ends it first).
 const MAX_ROUNDS: usize = 60;
+
+/// Most quotes the arbitrageur asks of one pool in one step, both sides together: a pruning
+/// quote per side, the rest for the side that may trade (and the occasional cross-check of a
+/// pruned side). A strategy is never asked more, and the engine's work per pool-step is
+/// bounded with it, whatever the curve. Most steps need one quote per side.
+pub const MAX_QUOTES_PER_POOL_STEP: u32 = 64;
+
+/// Most quotes one side may spend when the other side needs its pruning quote.
+pub const MAX_QUOTES_PER_SIDE: u32 = MAX_QUOTES_PER_POOL_STEP - 1;
 
 /// The chosen trade on one side of one pool.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -54,15 +63,42 @@ pub struct ArbTrade {
 ///
 /// When the pruning quote is too small to decide (the floor is near the rounding), the side is
 /// searched rather than pruned, so a lower floor never means fewer trades.
-pub fn best_trade<C: Curve>(curve: &mut C, lambda: f64, delta: u64, min_surplus: f64, samples: &mut Samples) -> Search {
+///
+/// At most `budget` quotes are asked (the engine's work per side is bounded whatever the
+/// curve): when it runs out, the best trade quoted so far is the answer, and with no quote
+/// left for the pruning quote the side does not trade.
+pub fn best_trade<C: Curve>(
+    curve: &mut C,
+    lambda: f64,
+    delta: u64,
+    min_surplus: f64,
+    samples: &mut Samples,
+    budget: u32,
+) -> Search {
     samples.clear();
+    if budget == 0 {
+        return Search::default();
+    }
+    let mut budgeted = Budgeted { curve, left: budget };
+    let mut search = search_side(&mut budgeted, lambda, delta, min_surplus, samples);
+    search.quotes = budget - budgeted.left;
+    search
+}
+
+fn search_side<C: Curve>(
+    curve: &mut Budgeted<'_, C>,
+    lambda: f64,
+    delta: u64,
+    min_surplus: f64,
+    samples: &mut Samples,
+) -> Search {
     let reserve_out = curve.reserve_out() as f64;
     let x_max = (reserve_out / lambda).min(u64::MAX as f64 / 4.0);
     let delta = delta.max(1);
     if (delta as f64) >= x_max {
         return Search::default();
     }
-    let faulted = Search { trade: None, faulted: true };
+    let faulted = Search { trade: None, faulted: true, quotes: 0 };
     let surplus_at = |x: u64, y: u64| y as f64 - lambda * x as f64;
     let trade_at = |x: u64, y: u64| ArbTrade { input: x, output: y, surplus: surplus_at(x, y) };
     // A model confirmed for this very pool state decides without the pruning quote when the
@@ -77,12 +113,15 @@ pub fn best_trade<C: Curve>(curve: &mut C, lambda: f64, delta: u64, min_surplus:
             let x = known.model.demand(lambda).clamp(delta as f64, x_max).round() as u64;
             let Some(y) = curve.quote(x) else { return faulted };
             samples.insert(x, y);
-            if known.holds(x, y) {
+            if known.holds(x, y) || curve.left == 0 {
                 let trade = trade_at(x, y);
-                return Search { trade: (trade.surplus >= min_surplus).then_some(trade), faulted: false };
+                return Search { trade: (trade.surplus >= min_surplus).then_some(trade), faulted: false, quotes: 0 };
             }
             // The model failed (it cannot, for a pure strategy): search as if it never was.
         }
+    }
+    if curve.left == 0 {
+        return Search::default();
     }
     let Some(y_delta) = curve.quote(delta) else { return faulted };
     samples.insert(delta, y_delta);
@@ -104,7 +143,7 @@ pub fn best_trade<C: Curve>(curve: &mut C, lambda: f64, delta: u64, min_surplus:
         // where the output is large enough, and fit there.
         let x = (PROBE_OUTPUT / lambda).max(x_max * 1e-3).min(x_max / 4.0).max(delta as f64 * 2.0).min(x_max).round()
             as u64;
-        if samples.get(x).is_none() {
+        if samples.get(x).is_none() && curve.left > 0 {
             let Some(y) = curve.quote(x) else { return faulted };
             samples.insert(x, y);
             best = best.or_better(trade_at(x, y));
@@ -117,6 +156,9 @@ pub fn best_trade<C: Curve>(curve: &mut C, lambda: f64, delta: u64, min_surplus:
     let mut previous = delta;
     let mut refitted = false;
     for _ in 0..MAX_ROUNDS {
+        if curve.left == 0 {
+            break;
+        }
         // When the model expects no trade to reach the floor, only a sample where the bound
         // is loosest (often far out) can show that no straighter curve through the samples
         // reaches it: go there rather than refine an optimum that does not pay.
@@ -167,7 +209,7 @@ pub fn best_trade<C: Curve>(curve: &mut C, lambda: f64, delta: u64, min_surplus:
             let at = f.model.demand(lambda).clamp(delta as f64, x_max).round() as u64;
             let gain = |x: u64| f.model.output(x as f64) - lambda * x as f64;
             // (Only when the sharper optimum earns more than a quote's rounding.)
-            if samples.get(at).is_none() && gain(at) - gain(best.input) > rounding_error(lambda) {
+            if samples.get(at).is_none() && curve.left > 0 && gain(at) - gain(best.input) > rounding_error(lambda) {
                 let Some(y) = curve.quote(at) else { return faulted };
                 samples.insert(at, y);
                 best = best.or_better(trade_at(at, y));
@@ -182,7 +224,10 @@ pub fn best_trade<C: Curve>(curve: &mut C, lambda: f64, delta: u64, min_surplus:
         // Certificate: no input earns more than the bound (plus a quote's rounding).
         let (bound, _) = samples.envelope_max(lambda, x_max, err);
         let bound = bound + above;
-        if stable || bound < min_surplus || bound - best.surplus <= (1e-7 * best.surplus).max(CERTIFIED * above) {
+        if stable
+            || bound < min_surplus
+            || bound - best.surplus <= (GAP_TOLERANCE * best.surplus).max(CERTIFIED * above)
+        {
             break;
         }
         previous = x;
@@ -200,8 +245,11 @@ pub fn best_trade<C: Curve>(curve: &mut C, lambda: f64, delta: u64, min_surplus:
         .or_else(|| refit(samples, x, lambda, reserve_out * 1e3, x_max, err));
     }
     let trade = (best.surplus >= min_surplus).then_some(best);
-    Search { trade, faulted: false }
+    Search { trade, faulted: false, quotes: 0 }
 }
+
+/// Relative gap between the certificate's bound and the best surplus at which a search stops.
+const GAP_TOLERANCE: f64 = 1e-7;
 
 /// A one-point fit less precise than this (relative) is not worth a search step: its sample
 /// has too few output units.
@@ -215,6 +263,32 @@ const CERTIFIED: f64 = 8.0;
 /// Output units (nano) at which an ambiguous search probes when the pruning quote was too small
 /// to fit (or a thousandth of the reserve, if more): rounding is then a millionth of the output.
 const PROBE_OUTPUT: f64 = 1e6;
+
+/// A curve with a quote budget: [`best_trade`] checks `left` before every quote.
+struct Budgeted<'a, C> {
+    curve: &'a mut C,
+    left: u32,
+}
+
+impl<C: Curve> Budgeted<'_, C> {
+    fn quote(&mut self, input: u64) -> Option<u64> {
+        debug_assert!(self.left > 0, "over the quote budget");
+        self.left = self.left.saturating_sub(1);
+        self.curve.quote(input)
+    }
+    fn exact_model(&self) -> Option<super::curve::CpModel> {
+        self.curve.exact_model()
+    }
+    fn reserve_out(&self) -> u64 {
+        self.curve.reserve_out()
+    }
+    fn known_fit(&self) -> Option<Fit> {
+        self.curve.known_fit()
+    }
+    fn remember_fit(&mut self, fit: Fit) {
+        self.curve.remember_fit(fit)
+    }
+}
 
 impl ArbTrade {
     /// `other` if it earns strictly more surplus, else `self` (the earlier sample wins ties).
@@ -230,6 +304,8 @@ pub struct Search {
     pub trade: Option<ArbTrade>,
     /// A quote faulted during the search (the pool offers nothing this step).
     pub faulted: bool,
+    /// Quotes the search asked.
+    pub quotes: u32,
 }
 
 #[cfg(test)]
@@ -273,7 +349,7 @@ mod tests {
             let delta = (0.01 * nano as f64) as u64;
             let mut curve = TestCurve::new(f, rx);
             let mut samples = Samples::default();
-            let search = best_trade(&mut curve, lambda, delta, 0.0, &mut samples);
+            let search = best_trade(&mut curve, lambda, delta, 0.0, &mut samples, MAX_QUOTES_PER_SIDE);
             let brute = brute_force(&mut { f }, lambda, (rx as f64 / lambda) as u64);
             if fair_price > 100.0 * 1.0 / (1.0 - fee as f64 / 1e4) {
                 let trade = search.trade.expect("profitable");
@@ -295,14 +371,14 @@ mod tests {
         let mut samples = Samples::default();
         let delta = nano / 100;
         // A profitable search confirms and remembers the model...
-        let first = best_trade(&mut curve, 1.0 / 103.0, delta, 0.0, &mut samples).trade.unwrap();
+        let first = best_trade(&mut curve, 1.0 / 103.0, delta, 0.0, &mut samples, MAX_QUOTES_PER_SIDE).trade.unwrap();
         assert!(curve.known.is_some(), "confirmed models are remembered");
         // ...so the same state needs one quote to trade (at the optimum) and none to prune.
         curve.quotes = 0;
-        let again = best_trade(&mut curve, 1.0 / 103.0, delta, 0.0, &mut samples).trade.unwrap();
+        let again = best_trade(&mut curve, 1.0 / 103.0, delta, 0.0, &mut samples, MAX_QUOTES_PER_SIDE).trade.unwrap();
         assert_eq!((curve.quotes, again), (1, first));
         curve.quotes = 0;
-        assert_eq!(best_trade(&mut curve, 1.0 / 99.0, delta, 0.0, &mut samples).trade, None);
+        assert_eq!(best_trade(&mut curve, 1.0 / 99.0, delta, 0.0, &mut samples, MAX_QUOTES_PER_SIDE).trade, None);
         assert_eq!(curve.quotes, 0, "pruned from the model alone");
     }
 
@@ -330,7 +406,7 @@ mod tests {
             let reserve_out = 100 * nano;
             let mut curve = TestCurve::new(move |x| g(x), reserve_out);
             let mut samples = Samples::default();
-            let search = best_trade(&mut curve, lambda, 10_000_000, 0.0, &mut samples);
+            let search = best_trade(&mut curve, lambda, 10_000_000, 0.0, &mut samples, MAX_QUOTES_PER_SIDE);
             let brute = brute_force(
                 &mut |x| crate::market::delivered_output(f(x), reserve_out).unwrap_or(0),
                 lambda,

@@ -17,6 +17,8 @@
 //!   when a search may stop.
 //! * **Shape checks.** The same samples expose a curve that is not monotone or not concave.
 
+use std::cell::RefCell;
+
 /// Most samples kept per curve (fixed capacity: no allocation in the simulation loop).
 pub const MAX_SAMPLES: usize = 64;
 
@@ -25,11 +27,15 @@ pub const MAX_SAMPLES: usize = 64;
 pub struct Samples {
     points: [(u64, u64); MAX_SAMPLES],
     len: usize,
+    /// Bumped by every change of the points: the key of the cached envelope.
+    generation: u64,
+    /// The envelope bound's hull for the current points (built on demand).
+    hull: RefCell<EnvelopeHull>,
 }
 
 impl Default for Samples {
     fn default() -> Self {
-        Self { points: [(0, 0); MAX_SAMPLES], len: 0 }
+        Self { points: [(0, 0); MAX_SAMPLES], len: 0, generation: 0, hull: RefCell::default() }
     }
 }
 
@@ -71,6 +77,7 @@ impl Samples {
     /// No samples yet.
     pub fn clear(&mut self) {
         self.len = 0;
+        self.generation += 1;
     }
 
     /// The sampled points, sorted by input (without the implied origin).
@@ -104,6 +111,7 @@ impl Samples {
                 self.points.copy_within(at..self.len, at + 1);
                 self.points[at] = (input, output);
                 self.len += 1;
+                self.generation += 1;
             }
         }
     }
@@ -187,45 +195,119 @@ impl Samples {
     /// steepest the chord from the previous sample (or the origin) may be. A quote may then
     /// also exceed the bound by up to [`rounding_error`] at the slope `λ`. With `err = 0` the
     /// samples are taken as exact.
+    ///
+    /// Cost: the bound's candidate maxima (samples, crossings of the bounding lines) do not
+    /// depend on `λ`, so their upper convex hull is built once per sample set, `x_max` and
+    /// `err` (`O(n)`), and each call is a binary search on it (`O(log n)`): searches that ask
+    /// for many prices between two quotes (the router's dual bound) pay for the samples once.
     pub fn envelope_max(&self, lambda: f64, x_max: f64, err: f64) -> (f64, f64) {
-        let n = self.len;
+        if self.len == 0 {
+            // Nothing sampled: no bound but the trivial one.
+            return if x_max > 0.0 { (f64::INFINITY, x_max) } else { (0.0, 0.0) };
+        }
+        let mut hull = self.hull.borrow_mut();
+        if !hull.is_for(self.generation, x_max, err) {
+            hull.build(self.generation, self.points(), x_max, err);
+        }
+        hull.max(lambda)
+    }
+}
+
+/// Most candidate maxima of the envelope bound: each sample, up to three line crossings per
+/// segment between samples, the right end of the last segment and the point beyond the last
+/// sample.
+const MAX_CANDIDATES: usize = 5 * MAX_SAMPLES + 3;
+
+/// The upper convex hull of the envelope bound's candidate maxima `(x, U(x))` for one sample
+/// set, `x_max` and `err` (see [`Samples::envelope_max`]): `max_x U(x) − λx` over the
+/// candidates is attained at a hull vertex, found by binary search on the edges' slopes.
+#[derive(Clone, Debug)]
+struct EnvelopeHull {
+    /// `(generation, x_max, err)` it was built for (`None`: never built).
+    key: Option<(u64, f64, f64)>,
+    /// Hull vertices by increasing `x`, origin first; edge slopes strictly decrease.
+    vertices: [(f64, f64); MAX_CANDIDATES + 1],
+    len: usize,
+}
+
+impl Default for EnvelopeHull {
+    fn default() -> Self {
+        Self { key: None, vertices: [(0.0, 0.0); MAX_CANDIDATES + 1], len: 0 }
+    }
+}
+
+impl EnvelopeHull {
+    fn is_for(&self, generation: u64, x_max: f64, err: f64) -> bool {
+        self.key
+            .is_some_and(|k| k.0 == generation && k.1.to_bits() == x_max.to_bits() && k.2.to_bits() == err.to_bits())
+    }
+
+    /// Adds a candidate `(x, value)`: candidates arrive by nondecreasing `x`.
+    fn push(&mut self, x: f64, value: f64) {
+        if !(x >= 0.0) || !value.is_finite() {
+            return;
+        }
+        while self.len >= 1 {
+            let (lx, lv) = self.vertices[self.len - 1];
+            if x <= lx {
+                // Same input (candidates are sorted): keep the higher value.
+                if value <= lv {
+                    return;
+                }
+                self.len -= 1;
+                continue;
+            }
+            if self.len >= 2 {
+                let (px, pv) = self.vertices[self.len - 2];
+                // Drop the last vertex when it lies on or below the chord from its predecessor
+                // to the new point (not a vertex of the upper hull).
+                if (lv - pv) * (x - px) <= (value - pv) * (lx - px) {
+                    self.len -= 1;
+                    continue;
+                }
+            }
+            break;
+        }
+        self.vertices[self.len] = (x, value);
+        self.len += 1;
+    }
+
+    /// Builds the hull of the bound's candidates for `points` (sorted, origin implied).
+    fn build(&mut self, generation: u64, points: &[(u64, u64)], x_max: f64, err: f64) {
+        self.key = Some((generation, x_max, err));
+        self.len = 0;
+        let n = points.len();
         let err = err.max(0.0);
         // Sample i's input and the highest and lowest values the curve may take there (i = 0:
-        // the exact origin), computed once.
+        // the exact origin).
         let mut xs = [0.0f64; MAX_SAMPLES + 1];
         let mut his = [0.0f64; MAX_SAMPLES + 1];
         let mut los = [0.0f64; MAX_SAMPLES + 1];
         for i in 1..=n {
-            let (x, y) = self.points[i - 1];
+            let (x, y) = points[i - 1];
             let (x, y) = (x as f64, y as f64);
             let allowance = if err == 0.0 {
                 0.0
             } else {
-                let (xp, yp) = if i == 1 { (0.0, 0.0) } else { (xs[i - 1], self.points[i - 2].1 as f64) };
+                let (xp, yp) = if i == 1 { (0.0, 0.0) } else { (xs[i - 1], points[i - 2].1 as f64) };
                 err * rounding_error((y - yp + 2.0 * err) / (x - xp))
             };
             xs[i] = x;
             his[i] = y + allowance;
             los[i] = (y - allowance).max(0.0);
         }
-        let x_at = |i: usize| xs[i];
-        let high = |i: usize| his[i];
-        let low = |i: usize| los[i];
-        // The steepest the chord from sample k to k + 1 may be.
-        let steepest = |k: usize| (high(k + 1) - low(k)) / (x_at(k + 1) - x_at(k));
-        // The flattest it may be.
-        let flattest = |k: usize| (low(k + 1) - high(k)) / (x_at(k + 1) - x_at(k));
-        let mut best = (0.0f64, 0.0f64);
-        let mut consider = |x: f64, value: f64| {
-            if x >= 0.0 && x <= x_max && value - lambda * x > best.0 {
-                best = (value - lambda * x, x);
-            }
-        };
-        for i in 0..=n {
-            consider(x_at(i), high(i));
-        }
+        // The steepest the chord from sample k to k + 1 may be, and the flattest.
+        let steepest = |k: usize| (his[k + 1] - los[k]) / (xs[k + 1] - xs[k]);
+        let flattest = |k: usize| (los[k + 1] - his[k]) / (xs[k + 1] - xs[k]);
+        let line = |l: (f64, f64, f64), x: f64| l.1 + l.2 * (x - l.0);
+        self.push(0.0, 0.0);
         for k in 0..n {
-            let (x0, x1) = (x_at(k), x_at(k + 1));
+            let (x0, x1) = (xs[k], xs[k + 1]);
+            if x0 > x_max {
+                break;
+            }
+            // Sample k itself (the origin for k = 0) is a candidate at its highest value.
+            self.push(x0, his[k]);
             let hi = x1.min(x_max);
             if hi <= x0 {
                 continue;
@@ -233,10 +315,9 @@ impl Samples {
             // Bounds valid on this segment: the next sample (monotone), the previous chord
             // extended forward and the next chord extended backward (concave), each at its
             // most generous within the rounding.
-            let forward = (k > 0).then(|| (x0, high(k), steepest(k - 1)));
-            let backward = (k + 1 < n).then(|| (x1, high(k + 1), flattest(k + 1)));
-            let line = |l: (f64, f64, f64), x: f64| l.1 + l.2 * (x - l.0);
-            let cap = high(k + 1);
+            let forward = (k > 0).then(|| (x0, his[k], steepest(k - 1)));
+            let backward = (k + 1 < n).then(|| (x1, his[k + 1], flattest(k + 1)));
+            let cap = his[k + 1];
             let bound = |x: f64| {
                 let mut u = cap;
                 if let Some(l) = forward {
@@ -247,10 +328,10 @@ impl Samples {
                 }
                 u
             };
-            consider(x0, bound(x0));
-            consider(hi, bound(hi));
             // Where two of the bounding lines cross, the (concave) bound may peak.
             let lines = [forward, backward, Some((0.0, cap, 0.0))];
+            let mut crossings = [f64::NAN; 3];
+            let mut c = 0;
             for a in 0..3 {
                 for b in a + 1..3 {
                     if let (Some(la), Some(lb)) = (lines[a], lines[b])
@@ -258,24 +339,46 @@ impl Samples {
                     {
                         let x = (lb.1 - lb.2 * lb.0 - la.1 + la.2 * la.0) / (la.2 - lb.2);
                         if x > x0 && x < hi {
-                            consider(x, bound(x));
+                            crossings[c] = x;
+                            c += 1;
                         }
                     }
                 }
             }
-        }
-        if n > 0 {
-            // Beyond the last sample, concavity allows at most the last chord's slope.
-            let xl = x_at(n);
-            if x_max > xl {
-                let s = steepest(n - 1).max(0.0);
-                consider(x_max, high(n) + s * (x_max - xl));
+            crossings[..c].sort_by(f64::total_cmp);
+            // (Right of the origin the bound may already be high: a concave curve may jump
+            // there. At later samples it is at most the sample's own highest value.)
+            self.push(x0, bound(x0));
+            for &x in &crossings[..c] {
+                self.push(x, bound(x));
             }
-        } else if x_max > 0.0 {
-            // Nothing sampled: no bound but the trivial one.
-            return (f64::INFINITY, x_max);
+            self.push(hi, bound(hi));
         }
-        best
+        let xl = xs[n];
+        if xl <= x_max {
+            self.push(xl, his[n]);
+        }
+        if x_max > xl && n > 0 {
+            // Beyond the last sample, concavity allows at most the last chord's slope.
+            let s = steepest(n - 1).max(0.0);
+            self.push(x_max, his[n] + s * (x_max - xl));
+        }
+    }
+
+    /// `(max U(x) − λx, argmax)` over the hull; `(0, 0)` when nothing beats the origin.
+    fn max(&self, lambda: f64) -> (f64, f64) {
+        let v = &self.vertices[..self.len];
+        // The first vertex whose outgoing edge is not steeper than λ is the maximum (slopes
+        // decrease along the hull); ties go to the smaller input.
+        let steeper = |j: usize| (v[j + 1].1 - v[j].1) > lambda * (v[j + 1].0 - v[j].0);
+        let (mut lo, mut hi) = (0usize, v.len().saturating_sub(1));
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if steeper(mid) { lo = mid + 1 } else { hi = mid }
+        }
+        let (x, value) = v[lo];
+        let surplus = value - lambda * x;
+        if surplus > 0.0 { (surplus, x) } else { (0.0, 0.0) }
     }
 }
 
@@ -630,6 +733,131 @@ mod tests {
             gaps.push(bound - true_max);
         }
         assert!(gaps.last().unwrap() < &(gaps[0] / 100.0), "{gaps:?}");
+    }
+
+    /// The envelope bound evaluated at every candidate directly (the definition, before the
+    /// hull): the oracle for the hull's answers.
+    fn direct_envelope_max(samples: &Samples, lambda: f64, x_max: f64, err: f64) -> (f64, f64) {
+        let n = samples.len;
+        let err = err.max(0.0);
+        // Sample i's input and the highest and lowest values the curve may take there (i = 0:
+        // the exact origin), computed once.
+        let mut xs = [0.0f64; MAX_SAMPLES + 1];
+        let mut his = [0.0f64; MAX_SAMPLES + 1];
+        let mut los = [0.0f64; MAX_SAMPLES + 1];
+        for i in 1..=n {
+            let (x, y) = samples.points[i - 1];
+            let (x, y) = (x as f64, y as f64);
+            let allowance = if err == 0.0 {
+                0.0
+            } else {
+                let (xp, yp) = if i == 1 { (0.0, 0.0) } else { (xs[i - 1], samples.points[i - 2].1 as f64) };
+                err * rounding_error((y - yp + 2.0 * err) / (x - xp))
+            };
+            xs[i] = x;
+            his[i] = y + allowance;
+            los[i] = (y - allowance).max(0.0);
+        }
+        let x_at = |i: usize| xs[i];
+        let high = |i: usize| his[i];
+        let low = |i: usize| los[i];
+        // The steepest the chord from sample k to k + 1 may be.
+        let steepest = |k: usize| (high(k + 1) - low(k)) / (x_at(k + 1) - x_at(k));
+        // The flattest it may be.
+        let flattest = |k: usize| (low(k + 1) - high(k)) / (x_at(k + 1) - x_at(k));
+        let mut best = (0.0f64, 0.0f64);
+        let mut consider = |x: f64, value: f64| {
+            if x >= 0.0 && x <= x_max && value - lambda * x > best.0 {
+                best = (value - lambda * x, x);
+            }
+        };
+        for i in 0..=n {
+            consider(x_at(i), high(i));
+        }
+        for k in 0..n {
+            let (x0, x1) = (x_at(k), x_at(k + 1));
+            let hi = x1.min(x_max);
+            if hi <= x0 {
+                continue;
+            }
+            // Bounds valid on this segment: the next sample (monotone), the previous chord
+            // extended forward and the next chord extended backward (concave), each at its
+            // most generous within the rounding.
+            let forward = (k > 0).then(|| (x0, high(k), steepest(k - 1)));
+            let backward = (k + 1 < n).then(|| (x1, high(k + 1), flattest(k + 1)));
+            let line = |l: (f64, f64, f64), x: f64| l.1 + l.2 * (x - l.0);
+            let cap = high(k + 1);
+            let bound = |x: f64| {
+                let mut u = cap;
+                if let Some(l) = forward {
+                    u = u.min(line(l, x));
+                }
+                if let Some(l) = backward {
+                    u = u.min(line(l, x));
+                }
+                u
+            };
+            consider(x0, bound(x0));
+            consider(hi, bound(hi));
+            // Where two of the bounding lines cross, the (concave) bound may peak.
+            let lines = [forward, backward, Some((0.0, cap, 0.0))];
+            for a in 0..3 {
+                for b in a + 1..3 {
+                    if let (Some(la), Some(lb)) = (lines[a], lines[b])
+                        && (la.2 - lb.2).abs() > 0.0
+                    {
+                        let x = (lb.1 - lb.2 * lb.0 - la.1 + la.2 * la.0) / (la.2 - lb.2);
+                        if x > x0 && x < hi {
+                            consider(x, bound(x));
+                        }
+                    }
+                }
+            }
+        }
+        if n > 0 {
+            // Beyond the last sample, concavity allows at most the last chord's slope.
+            let xl = x_at(n);
+            if x_max > xl {
+                let s = steepest(n - 1).max(0.0);
+                consider(x_max, high(n) + s * (x_max - xl));
+            }
+        } else if x_max > 0.0 {
+            // Nothing sampled: no bound but the trivial one.
+            return (f64::INFINITY, x_max);
+        }
+        best
+    }
+
+    #[test]
+    fn envelope_hull_gives_the_direct_bound_at_every_price() {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        for case in 0..2_000 {
+            let mut s = Samples::default();
+            let n = rng.random_range(1..20usize);
+            let scale = 10f64.powf(rng.random_range(0.0..12.0));
+            let p0 = 10f64.powf(rng.random_range(-2.0..2.0));
+            let curvature = 10f64.powf(rng.random_range(-3.0..1.0));
+            for _ in 0..n {
+                let x = (rng.random::<f64>() * scale).max(1.0) as u64;
+                // A concave curve, sometimes jittered off concavity by a few units.
+                let y = p0 * x as f64 / (1.0 + curvature * x as f64 / scale) + rng.random_range(-3.0..3.0);
+                s.insert(x, y.max(0.0) as u64);
+            }
+            let x_max = scale * rng.random_range(0.1..3.0);
+            let err = [0.0, 1.0, 2.5][case % 3];
+            for _ in 0..10 {
+                let lambda = p0 * 10f64.powf(rng.random_range(-2.0..1.0));
+                let (hull, at) = s.envelope_max(lambda, x_max, err);
+                let (direct, direct_at) = direct_envelope_max(&s, lambda, x_max, err);
+                let scale_v = direct.abs().max(1.0);
+                assert!(
+                    (hull - direct).abs() <= 1e-9 * scale_v,
+                    "case {case}: hull {hull} at {at}, direct {direct} at {direct_at} (λ {lambda}, x_max {x_max}, err {err}, {:?})",
+                    s.points()
+                );
+            }
+        }
     }
 
     #[test]

@@ -26,6 +26,18 @@ use super::curve::{CpModel, CurveSet, Fit, MIN_CONFIRMING_DISTANCE, Samples, ref
 /// Most solve-and-quote rounds per order.
 const MAX_ROUNDS: usize = 30;
 
+/// Most quotes one order asks of one pool (the probe, the shares of each round and the
+/// refinements between them). The engine's work per order is bounded with it whatever the
+/// curve (with the rounds that spend them, [`MAX_ROUNDS`]), and a strategy is never asked more
+/// quotes per order. When a pool's budget runs out, the best split quoted so far is executed.
+/// Constant-product pools need 2 (one once their model is remembered); curves that are not
+/// constant product use more (BENCHMARKS.md has the counts per curve family).
+pub const MAX_QUOTES_PER_POOL: u32 = 64;
+
+/// Golden-section steps of the dual bound's search for its best `λ` in `[λ₀/2, 2λ₀]` (the
+/// bracket shrinks to 0.3 % of its width; any `λ` certifies, so it stops at the first that does).
+const DUAL_ITERATIONS: usize = 12;
+
 /// Relative gap to the optimum at which the certified search stops.
 const GAP_TOLERANCE: f64 = 1e-7;
 
@@ -44,6 +56,8 @@ struct PoolState {
     /// Its fit is remembered for the pool's state (given, or confirmed and handed back).
     known: bool,
     output: u64,
+    /// Quotes asked of it for this order.
+    quotes: u32,
 }
 
 impl PoolState {
@@ -58,6 +72,13 @@ impl PoolState {
         self.stable = false;
         self.known = false;
         self.output = 0;
+        self.quotes = 0;
+    }
+
+    /// Whether a quote at `x` is free (exact curve, or already sampled) or within the budget
+    /// with `reserve` more quotes left after it.
+    fn can_quote(&self, x: u64, reserve: u32) -> bool {
+        self.exact || self.samples.get(x).is_some() || self.quotes + 1 + reserve <= MAX_QUOTES_PER_POOL
     }
 }
 
@@ -134,7 +155,9 @@ impl Router {
                     return Some(y);
                 }
                 if !pool.exact {
+                    debug_assert!(pool.quotes < MAX_QUOTES_PER_POOL, "over the quote budget");
                     quotes += 1;
+                    pool.quotes += 1;
                 }
                 match curves.quote(i, x) {
                     Some(y) => {
@@ -185,6 +208,10 @@ impl Router {
             // 2. Solve the models.
             let Some(lambda) = self.solve_models(total) else { break };
             self.integerize(total);
+            if self.pools.iter().any(|p| !p.out && p.share > 0 && !p.can_quote(p.share, 0)) {
+                // A share no longer fits a pool's quote budget: the best split so far stands.
+                break;
+            }
             // 3. Quote at the shares.
             let mut round_total = 0u64;
             let mut lost = false;
@@ -230,7 +257,8 @@ impl Router {
                     // A pool left out: test its model once at a small order, far from the probe.
                     // A constant-product pool is confirmed here, and rightly gets nothing.
                     let x = (total / 32).max(1);
-                    if let Some(y) = quote(curves, pool, i, x, faulted)
+                    if pool.can_quote(x, 1)
+                        && let Some(y) = quote(curves, pool, i, x, faulted)
                         && pool.fit.is_some_and(|f| f.predicts(x, y))
                     {
                         pool.confirmed = true;
@@ -274,7 +302,9 @@ impl Router {
             // A second candidate, exact where curves are piecewise linear (tiers, caps) and
             // the models are weakest: the best split of the chords through the samples.
             let mut lambda = lambda;
-            if let Some((i, x, chord_lambda)) = self.solve_chords(total) {
+            if let Some((i, x, chord_lambda)) = self.solve_chords(total)
+                && self.pools[i].can_quote(x, 1)
+            {
                 let mut ok = true;
                 if let Some(y) = quote(curves, &mut self.pools[i], i, x, faulted) {
                     self.lower[i] = (x, y);
@@ -315,7 +345,8 @@ impl Router {
                     // (Not below 1e-4 of the order: tiny quotes round too coarsely to fit.)
                     let (_, at) = pool.samples.envelope_max(lambda, total as f64, 1.0);
                     let x = at.round().clamp((total / 10_000).max(1) as f64, total as f64) as u64;
-                    if let Some(y) = quote(curves, pool, i, x, faulted)
+                    if pool.can_quote(x, 1)
+                        && let Some(y) = quote(curves, pool, i, x, faulted)
                         && pool.fit.is_some_and(|f| f.predicts(x, y))
                     {
                         pool.confirmed = true;
@@ -332,7 +363,8 @@ impl Router {
                     if !spread {
                         let up = pool.share + pool.share / 50 + 1;
                         let x = if up <= total { up } else { pool.share - pool.share / 50 };
-                        if let Some(y) = quote(curves, pool, i, x, faulted)
+                        if pool.can_quote(x, 1)
+                            && let Some(y) = quote(curves, pool, i, x, faulted)
                             && pool.fit.is_some_and(|f| f.predicts(x, y))
                         {
                             pool.confirmed = true;
@@ -490,13 +522,17 @@ impl Router {
         if b0 <= enough {
             return (b0, lambda0);
         }
-        // The bound is convex in λ: a short golden-section search around the models' λ.
+        // The bound is convex in λ: a short golden-section search around the models' λ, which
+        // stops as soon as one λ certifies (every λ gives an upper bound: weak duality).
         let (mut lo, mut hi) = (lambda0 * 0.5, lambda0 * 2.0);
         let phi = 0.618_033_988_75;
         let mut c = hi - phi * (hi - lo);
         let mut d = lo + phi * (hi - lo);
         let (mut fc, mut fd) = (bound(c), bound(d));
-        for _ in 0..40 {
+        for _ in 0..DUAL_ITERATIONS {
+            if fc.min(fd) <= enough {
+                break;
+            }
             if fc < fd {
                 hi = d;
                 d = c;

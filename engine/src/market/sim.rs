@@ -44,7 +44,7 @@ use rand_chacha::ChaCha12Rng;
 use rand_distr::{Distribution, LogNormal, Poisson, StandardNormal};
 use serde::Serialize;
 
-use super::arbitrage::{ArbTrade, best_trade};
+use super::arbitrage::{ArbTrade, MAX_QUOTES_PER_POOL_STEP, best_trade};
 use super::capital;
 use super::curve::{CpModel, Curve, CurveSet, Fit, Samples};
 use super::params::{MarketParams, Stream, stream};
@@ -856,7 +856,10 @@ impl<'c> Simulation<'c> {
         let ctx = self.ctx();
         let mut best: Option<(Side, ArbTrade, f64)> = None;
         let spot = self.pools[i].spot();
-        for side in Side::BOTH {
+        // The pool-step's quote budget: each side keeps one quote for the other's pruning.
+        let mut left = MAX_QUOTES_PER_POOL_STEP;
+        for (k, side) in Side::BOTH.into_iter().enumerate() {
+            let later_sides = (Side::BOTH.len() - 1 - k) as u32;
             // λ: the input's price in output units; δ: the input worth the profit floor.
             let (lambda, delta, min_surplus, to_profit) = match side {
                 Side::BuyX => (1.0 / price, min_profit, min_profit / price, price),
@@ -875,7 +878,9 @@ impl<'c> Simulation<'c> {
             };
             let probe = (probe.floor() as u64).max(1);
             let mut curve = PoolCurve { pool: &mut self.pools[i], side, ctx, quotes: &mut self.stats.arb_quotes };
-            let search = best_trade(&mut curve, lambda, probe, min_surplus, &mut self.samples);
+            let search =
+                best_trade(&mut curve, lambda, probe, min_surplus, &mut self.samples, left.saturating_sub(later_sides));
+            left -= search.quotes;
             if !self.pools[i].live {
                 return;
             }
@@ -884,6 +889,7 @@ impl<'c> Simulation<'c> {
             // concave there, and the shape check below sees it.
             if search.trade.is_none()
                 && !search.faulted
+                && left > later_sides
                 && self.samples.len() == 1
                 && self.pools[i].draws.uniform() < PRUNE_CROSS_CHECK
             {
@@ -897,6 +903,7 @@ impl<'c> Simulation<'c> {
                     && let Some(y) = curve.quote(x)
                 {
                     self.samples.insert(x, y);
+                    left -= 1;
                 }
                 if !self.pools[i].live {
                     return;

@@ -7,6 +7,7 @@
 use amm_strategy_sdk::abi::NANO;
 use amm_strategy_sdk::{AfterSwap, EpochBoundary, Side, Storage};
 
+use crate::market::curve::check_shape;
 use crate::sandbox::{SandboxEngine, SandboxLimits, StrategyModule, WasmInstance, inspect};
 
 /// Outcome of one check.
@@ -344,7 +345,8 @@ fn check_quotes(
                     }
                     points.push((input, output));
                 }
-                check_shape(&points).map_err(|e| format!("{e} ({side:?} on reserves {rx}/{ry}, {label} storage)"))?;
+                check_shape(&points, reserve_out)
+                    .map_err(|e| format!("{e} ({side:?} on reserves {rx}/{ry}, {label} storage)"))?;
             }
         }
     }
@@ -353,37 +355,6 @@ fn check_quotes(
         "{count} quotes on {curves} curves: nonzero, within reserves, monotone, concave; max {max_fuel} of {} fuel",
         limits.quote_fuel
     ))
-}
-
-/// Checks sampled (input, output) points, inputs increasing, for a nondecreasing concave curve,
-/// allowing for rounding by one nano unit of input or output.
-pub fn check_shape(points: &[(u64, u64)]) -> Result<(), String> {
-    for pair in points.windows(2) {
-        let ((x0, y0), (x1, y1)) = (pair[0], pair[1]);
-        if x1 > x0 && y1 < y0 {
-            return Err(format!("not monotone: input {x0} gives {y0} but larger input {x1} gives {y1}"));
-        }
-    }
-    for triple in points.windows(3) {
-        let ((x0, y0), (x1, y1), (x2, y2)) = (triple[0], triple[1], triple[2]);
-        if x0 >= x1 || x1 >= x2 {
-            continue;
-        }
-        let (dx01, dx12) = ((x1 - x0) as f64, (x2 - x1) as f64);
-        let slope01 = (y1 as f64 - y0 as f64) / dx01;
-        let slope12 = (y2 as f64 - y1 as f64) / dx12;
-        // Integer quotes round: by up to one nano unit of output, and (when a fee is taken from
-        // the input first) by up to one nano unit of input, worth `slope` of output. Each point
-        // may thus sit up to 1 + slope below the true curve.
-        let error = 1.0 + slope01.abs().max(slope12.abs());
-        let tolerance = error * (2.0 / dx01 + 2.0 / dx12);
-        if slope12 > slope01 + tolerance {
-            return Err(format!(
-                "not concave: marginal output rises from {slope01:.6} to {slope12:.6} between inputs {x0}, {x1}, {x2}"
-            ));
-        }
-    }
-    Ok(())
 }
 
 fn check_purity(
@@ -480,14 +451,14 @@ mod tests {
                 (x, amm_strategy_sdk::math::cp_output_fee_bps(x, 10_000 * NANO, 100 * NANO, 30))
             })
             .collect();
-        assert_eq!(check_shape(&points), Ok(()));
+        assert_eq!(check_shape(&points, 100 * NANO), Ok(()));
     }
 
     #[test]
     fn shape_check_rejects_convex_and_decreasing_curves() {
         let convex: Vec<(u64, u64)> = (1..20u64).map(|i| (i * 1_000_000, i * i * 1_000_000)).collect();
-        assert!(check_shape(&convex).unwrap_err().starts_with("not concave"));
-        let falling = [(10, 100), (20, 150), (30, 149)];
-        assert!(check_shape(&falling).unwrap_err().starts_with("not monotone"));
+        assert!(check_shape(&convex, 1_000 * NANO).unwrap_err().to_string().starts_with("quote curve not concave"));
+        let falling = [(10, 100), (20, 150), (30, 120)];
+        assert!(check_shape(&falling, 1_000).unwrap_err().to_string().starts_with("quote curve not monotone"));
     }
 }

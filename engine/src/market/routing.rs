@@ -382,12 +382,13 @@ impl Router {
     }
 
     /// Whether pool `i`'s quotes sampled for the last order break the shape rules.
-    pub fn shape_violation(&self, i: usize) -> Option<super::curve::ShapeViolation> {
+    /// `reserve_out` is its output-side reserve (nano units), for the rounding allowance.
+    pub fn shape_violation(&self, i: usize, reserve_out: u64) -> Option<super::curve::ShapeViolation> {
         let pool = self.pools.get(i)?;
         if pool.exact {
             return None;
         }
-        pool.samples.check_shape().err()
+        pool.samples.check_shape(reserve_out).err()
     }
 
     /// Each pool's `(input, output)` in the chosen split.

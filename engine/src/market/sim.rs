@@ -909,7 +909,7 @@ impl<'c> Simulation<'c> {
                     return;
                 }
             }
-            self.check_shape(i, CallKind::Quote);
+            self.check_shape(i, side, CallKind::Quote);
             if !self.pools[i].live {
                 return;
             }
@@ -934,9 +934,10 @@ impl<'c> Simulation<'c> {
     }
 
     /// Disqualifies a strategy whose sampled curve broke the shape rules.
-    fn check_shape(&mut self, i: usize, call: CallKind) {
+    fn check_shape(&mut self, i: usize, side: Side, call: CallKind) {
+        let (_, reserve_out) = self.pools[i].reserves_in_out(side);
         if matches!(self.pools[i].kind, Kind::Strategy(_))
-            && let Err(violation) = self.samples.check_shape()
+            && let Err(violation) = self.samples.check_shape(reserve_out)
         {
             let step = self.step;
             self.pools[i].disqualify(step, call, violation.to_string());
@@ -966,7 +967,8 @@ impl<'c> Simulation<'c> {
         self.stats.router_quotes += u64::from(summary.quotes);
         // In-run shape check on every point the router sampled.
         for k in 0..self.live.len() {
-            if let Some(violation) = self.router.shape_violation(k) {
+            let (_, reserve_out) = self.pools[self.live[k]].reserves_in_out(side);
+            if let Some(violation) = self.router.shape_violation(k, reserve_out) {
                 let step = self.step;
                 self.pools[self.live[k]].disqualify(step, CallKind::Quote, violation.to_string());
             }

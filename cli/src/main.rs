@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use amm_engine::builder::{self, BuildOptions};
 use amm_engine::config::{Config, StrategyEntry};
-use amm_engine::report::{RunFacts, Shard, html, leaderboard, merge};
+use amm_engine::report::{RunFacts, Shard, StrategyCost, html, leaderboard, merge};
 use amm_engine::run::{self, RunOptions};
 use amm_engine::sandbox::{EngineSettings, ModuleCache, SandboxEngine, SandboxLimits, default_cache_dir};
 use amm_engine::single_file::{self, SourceOptions};
@@ -386,11 +386,12 @@ fn run_command(
         write_logs(&out_dir, &results)?;
         let threads = run::threads(&config);
         let sims = results.simulations.len() as u32;
-        let facts = RunFacts::now(config.run.backend, threads, elapsed, sims);
+        let facts = RunFacts::now(config.run.backend, threads, elapsed, sims, StrategyCost::of(&results));
         let facts_path = out_dir.join("run.json");
         std::fs::write(&facts_path, facts.to_json())
             .with_context(|| format!("cannot write {}", facts_path.display()))?;
         println!("{}", leaderboard::render(&results));
+        println!("{}", leaderboard::render_costs(&facts.strategy_costs, config.run.steps));
         println!(
             "wall time {elapsed:.2} s ({:.4} s per simulation per core on {threads} threads, {} backend)",
             facts.seconds_per_simulation_per_core,

@@ -118,8 +118,8 @@ impl StrategyInstance {
         }
     }
 
-    /// Fuel used by all wasm calls of this instance so far, units: what counts against
-    /// `sandbox.sim_fuel` (`None` for native code, which has no budget).
+    /// Fuel used by all wasm calls of this instance so far, units (`None` for native code,
+    /// which is not metered).
     pub fn fuel_used(&self) -> Option<u64> {
         match self {
             StrategyInstance::Wasm(instance) => Some(instance.fuel_used()),

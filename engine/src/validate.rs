@@ -398,10 +398,7 @@ fn smoke_simulation(module: &StrategyModule, limits: &SandboxLimits) -> Result<S
         std::path::Path::new("smoke.toml"),
     )
     .map_err(|e| format!("internal: {e}"))?;
-    // The per-simulation budget is meant for 10,000 steps: the smoke run gets its share, so a
-    // strategy that would overrun a full-length run fails here rather than in the competition.
-    let sim_fuel = (limits.sim_fuel.saturating_mul(u64::from(SMOKE_STEPS)) / 10_000).max(1_000);
-    config.sandbox = SandboxLimits { audit_rate: 1.0, hook_audit_rate: 1.0, sim_fuel, ..limits.clone() };
+    config.sandbox = SandboxLimits { audit_rate: 1.0, hook_audit_rate: 1.0, ..limits.clone() };
     let program = crate::strategy::StrategyProgram::Wasm(module.clone());
     let entrants = [crate::market::Entrant { name: "strategy", program: &program }];
     let result = crate::market::simulate(&config, &entrants, 1);

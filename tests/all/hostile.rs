@@ -512,32 +512,25 @@ fn wasi_is_locked_down_and_deterministic() {
     assert_eq!(instance.quote(Side::BuyX, 1, 1, 1, &Storage::zeroed()), Ok(1_704_067_200));
 }
 
-/// The host-work fixtures, the `[sandbox]` lines their run uses, and the reason they must be
-/// disqualified (in a run) or refused (by validate) with.
-const HOST_WORK_FIXTURES: &[(&str, &str, &str)] = &[
-    ("fd_write_spam.wat", "", "out of fuel in host work: wasi fd_write needed"),
-    ("random_get_spam.wat", "", "out of fuel in host work: wasi random_get needed"),
-    // About 90,000 fuel a quote and 900,000 a hook, every call within its own budget.
-    ("budget_burner.wat", "sim_fuel = 100000000", "simulation budget exhausted"),
+/// The host-work fixtures and the reason they must be disqualified (in a run) or refused (by
+/// validate) with.
+const HOST_WORK_FIXTURES: &[(&str, &str)] = &[
+    ("fd_write_spam.wat", "out of fuel in host work: wasi fd_write needed"),
+    ("random_get_spam.wat", "out of fuel in host work: wasi random_get needed"),
 ];
 
 #[test]
-fn host_work_spam_and_budget_burners_are_disqualified_in_a_run_with_their_reason() {
+fn host_work_spam_is_disqualified_in_a_run_with_its_reason() {
     use amm_engine::sandbox::CallKind;
-    for &(name, sandbox, reason) in HOST_WORK_FIXTURES {
-        // max_faults above 1: the spam's faults count as usual, the budget fault is fatal.
-        let results = race_with(name, 0.0, &format!("{sandbox}\nmax_faults = 3"));
+    for &(name, reason) in HOST_WORK_FIXTURES {
+        // max_faults above 1: the spam's faults count as usual.
+        let results = race_with(name, 0.0, "max_faults = 3");
         assert_eq!(results.strategies[1].rejected, None, "{name} loads");
         for sim in &results.simulations {
             let d = sim.pools[1].disqualified.as_ref().unwrap_or_else(|| panic!("{name}: not disqualified"));
             assert!(d.reason.contains(reason), "{name}: reason {:?} lacks {reason:?}", d.reason);
-            if name.contains("spam") {
-                assert_eq!(d.call, CallKind::Quote, "{name}: {d:?}");
-                assert!(d.step <= 1, "{name}: the first quotes fault ({d:?})");
-            } else {
-                assert!(d.reason.contains("(sandbox.sim_fuel)"), "{}", d.reason);
-                assert!(d.step < 1_000, "{name}: 10^8 fuel lasts a few hundred steps ({d:?})");
-            }
+            assert_eq!(d.call, CallKind::Quote, "{name}: {d:?}");
+            assert!(d.step <= 1, "{name}: the first quotes fault ({d:?})");
             let honest = &sim.pools[0];
             assert!(honest.disqualified.is_none(), "{name}: the honest pool was disqualified");
             assert_eq!(honest.epochs.len(), 3, "{name}: the honest pool ran every epoch");
@@ -547,8 +540,8 @@ fn host_work_spam_and_budget_burners_are_disqualified_in_a_run_with_their_reason
 }
 
 #[test]
-fn validate_refuses_host_work_spam_and_budget_burners_with_their_reason() {
-    for &(name, _, reason) in HOST_WORK_FIXTURES {
+fn validate_refuses_host_work_spam_with_its_reason() {
+    for &(name, reason) in HOST_WORK_FIXTURES {
         let output = std::process::Command::new(env!("CARGO_BIN_EXE_amm-engine"))
             .args(["--no-cache", "validate"])
             .arg(fixture(name))
@@ -559,4 +552,35 @@ fn validate_refuses_host_work_spam_and_budget_burners_with_their_reason() {
         let fail = text.lines().find(|l| l.contains(" FAIL  ")).unwrap_or_else(|| panic!("no FAIL line:\n{text}"));
         assert!(fail.contains(reason), "{name}: {fail}");
     }
+}
+
+/// A strategy pays for each call within that call's budget, never for the number of calls the
+/// engine chose to make: a curve that is not constant product (so the searches ask it more) and
+/// spends about half its quote budget on every quote runs a whole 10,000-step simulation with
+/// no disqualification, though its calls use far more fuel than the per-simulation budget of
+/// 2 × 10^9 that used to disqualify it. The run reports what it cost.
+#[test]
+fn an_expensive_curve_within_its_per_call_budget_is_never_disqualified() {
+    let expensive = crate::support::workspace().join("tests/fixtures/honest/expensive_power_curve.wat");
+    let config = crate::support::config(&format!(
+        r#"
+        [run]
+        simulations = 1
+        steps = 10000
+        epoch_len = 1000
+        [[strategy]]
+        path = "{}"
+        "#,
+        expensive.display()
+    ));
+    let results = crate::support::run(&config);
+    let pool = &results.simulations[0].pools[0];
+    assert_eq!(pool.disqualified, None, "the expensive curve was disqualified");
+    assert_eq!(pool.faults, 0);
+    assert!(pool.retail_volume > 0.0 && pool.arb_volume > 0.0, "it traded");
+    let cost = &amm_engine::report::StrategyCost::of(&results)[0];
+    let per_call = cost.fuel_per_call.expect("wasm calls are metered");
+    assert!((45_000.0..60_000.0).contains(&per_call), "about half of 100,000 per call: {per_call}");
+    let fuel = cost.fuel_per_simulation.expect("metered");
+    assert!(fuel > 2e9, "its calls used {fuel:.3e} fuel: more than the old per-simulation budget");
 }

@@ -108,6 +108,14 @@ pub struct PoolResult {
     /// limit. Written beside the results, not into them.
     #[serde(skip)]
     pub log: Option<(Vec<u8>, u64)>,
+    /// Calls the engine made to the strategy (quotes and hooks, audit replays not counted).
+    /// Written beside the results (`run.json`), not into them.
+    #[serde(skip)]
+    pub calls: u64,
+    /// Fuel those calls used, host work included (`None` on the native backend). Written
+    /// beside the results, not into them.
+    #[serde(skip)]
+    pub fuel: Option<u64>,
 }
 
 /// Work done in one simulation.
@@ -377,8 +385,7 @@ impl Pool {
     /// Records a fault; disqualifies at the limit.
     fn fault(&mut self, step: u64, call: CallKind, fault: Fault, max_faults: u32) {
         self.faults += 1;
-        // A spent simulation budget disqualifies at once: every later call would fail the same way.
-        if (self.faults >= max_faults || fault.is_fatal()) && self.live {
+        if self.faults >= max_faults && self.live {
             self.disqualify(step, call, fault.to_string());
         }
     }
@@ -1158,6 +1165,14 @@ impl<'c> Simulation<'c> {
             .map(|(i, pool)| PoolResult {
                 log: match &pool.kind {
                     Kind::Strategy(seat) => seat.instance.log(),
+                    _ => None,
+                },
+                calls: match &pool.kind {
+                    Kind::Strategy(seat) => seat.quotes + seat.hooks,
+                    _ => 0,
+                },
+                fuel: match &pool.kind {
+                    Kind::Strategy(seat) => seat.instance.fuel_used(),
                     _ => None,
                 },
                 name: pool.name,

@@ -157,11 +157,59 @@ pub struct RunFacts {
     pub cores: usize,
     /// When the run finished, seconds since the Unix epoch.
     pub finished_unix: u64,
+    /// What each strategy that ran cost, in config order: the engine's calls to it and the
+    /// fuel they used, so an operator sees who costs what.
+    pub strategy_costs: Vec<StrategyCost>,
+}
+
+/// One strategy's cost over a run (averages over its simulations).
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct StrategyCost {
+    /// Display name.
+    pub name: String,
+    /// Calls the engine made to it (quotes and hooks) per simulation.
+    pub calls_per_simulation: f64,
+    /// Fuel those calls used per simulation, host work included (`None` on the native backend).
+    pub fuel_per_simulation: Option<f64>,
+    /// Fuel per call (`None` on the native backend or without calls).
+    pub fuel_per_call: Option<f64>,
+}
+
+impl StrategyCost {
+    /// Each strategy's cost over the simulations of `results` (strategies that ran, in config
+    /// order).
+    pub fn of(results: &RunResults) -> Vec<Self> {
+        let sims = results.simulations.len().max(1) as f64;
+        results
+            .strategies
+            .iter()
+            .filter(|strategy| strategy.rejected.is_none())
+            .map(|strategy| {
+                // (Strategies refused at load have no pool: matched by name, not by index.)
+                let pools = results.simulations.iter().filter_map(|s| s.pools.iter().find(|p| p.name == strategy.name));
+                let calls: u64 = pools.clone().map(|p| p.calls).sum();
+                let fuel: Option<u64> = pools.map(|p| p.fuel).sum();
+                Self {
+                    name: strategy.name.clone(),
+                    calls_per_simulation: calls as f64 / sims,
+                    fuel_per_simulation: fuel.map(|f| f as f64 / sims),
+                    fuel_per_call: fuel.filter(|_| calls > 0).map(|f| f as f64 / calls as f64),
+                }
+            })
+            .collect()
+    }
 }
 
 impl RunFacts {
-    /// Facts of a run that took `wall_seconds` for `simulations` simulations on `threads`.
-    pub fn now(backend: Backend, threads: usize, wall_seconds: f64, simulations: u32) -> Self {
+    /// Facts of a run that took `wall_seconds` for `simulations` simulations on `threads`, with
+    /// what each strategy cost.
+    pub fn now(
+        backend: Backend,
+        threads: usize,
+        wall_seconds: f64,
+        simulations: u32,
+        strategy_costs: Vec<StrategyCost>,
+    ) -> Self {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .or_else(|_| std::env::var("HOSTNAME"))
             .or_else(|_| std::env::var("COMPUTERNAME"))
@@ -184,6 +232,7 @@ impl RunFacts {
             finished_unix: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
+            strategy_costs,
         }
     }
 

@@ -62,17 +62,6 @@ pub enum Fault {
         /// The call's budget, units.
         budget: u64,
     },
-    /// The strategy used up its CPU budget for the simulation (`sandbox.sim_fuel`): the fuel of
-    /// all its quote and hook calls, host work included. Fatal: see [`Fault::is_fatal`].
-    #[error(
-        "simulation budget exhausted: the strategy's calls used {used} of the {budget} fuel units it may use per simulation (sandbox.sim_fuel)"
-    )]
-    SimulationBudget {
-        /// Fuel used in this simulation so far, units.
-        used: u64,
-        /// The per-simulation budget, units.
-        budget: u64,
-    },
     /// The wall-clock backstop fired: the call ran longer than the configured limit.
     #[error("wall-clock backstop: the call ran longer than {limit_ms} ms")]
     Deadline {
@@ -230,19 +219,5 @@ impl Fault {
     /// True for the only fault that depends on wall time rather than on the module alone.
     pub fn is_nondeterministic(&self) -> bool {
         matches!(self, Fault::Deadline { .. })
-    }
-
-    /// True for a fault that must disqualify at once, whatever `sandbox.max_faults` says:
-    /// [`Fault::SimulationBudget`], after which every later call of the simulation would fail
-    /// the same way.
-    pub fn is_fatal(&self) -> bool {
-        matches!(self, Fault::SimulationBudget { .. })
-    }
-
-    /// True when the call ran out of fuel, in the module or in host work: the faults that
-    /// become [`Fault::SimulationBudget`] when the simulation's budget, not the call's, was the
-    /// tighter limit.
-    pub fn is_out_of_fuel(&self) -> bool {
-        matches!(self, Fault::OutOfFuel { .. } | Fault::HostWorkOverFuel { .. })
     }
 }

@@ -145,8 +145,7 @@ impl StrategyModule {
             epoch_boundary,
             quote_fuel: limits.quote_fuel,
             hook_fuel: limits.hook_fuel,
-            sim_fuel: limits.sim_fuel,
-            sim_used: 0,
+            fuel_used: 0,
             backstop_ms: limits.backstop_ms,
             backstop_ticks: backstop_ticks(limits.backstop_ms),
         })
@@ -155,11 +154,10 @@ impl StrategyModule {
 
 /// A live strategy instance: its own store, memory and fuel.
 ///
-/// Besides each call's own budget (`quote_fuel`, `hook_fuel`), the instance has a budget for
-/// its whole life, one simulation: `sim_fuel`, spent by every quote and hook call (host work
-/// included; instantiation is bounded by `instantiate_fuel` and not counted). A call is armed
-/// with the smaller of its own budget and what is left of the simulation's; running out when
-/// the simulation's was the smaller is [`Fault::SimulationBudget`].
+/// Each call has its own budget (`quote_fuel`, `hook_fuel`), host work included, and nothing
+/// else: a strategy never pays for the number of calls the engine chose to make (the engine
+/// bounds those itself, per order and per pool-step). The fuel every call used is counted
+/// ([`WasmInstance::fuel_used`]) so a run can report what each strategy cost.
 pub struct WasmInstance {
     store: Store<HostState>,
     memory: Memory,
@@ -169,8 +167,7 @@ pub struct WasmInstance {
     epoch_boundary: TypedFunc<i32, ()>,
     quote_fuel: u64,
     hook_fuel: u64,
-    sim_fuel: u64,
-    sim_used: u64,
+    fuel_used: u64,
     backstop_ms: u64,
     backstop_ticks: u64,
 }
@@ -182,34 +179,20 @@ impl WasmInstance {
         &mut self.memory.data_mut(&mut self.store)[start..start + BUFFER_LEN]
     }
 
-    /// Arms the store for a call with budget `call_fuel`: the fuel it actually gets is capped by
-    /// what is left of the simulation's budget. Returns that fuel.
-    fn arm(&mut self, call_fuel: u64, kind: CallKind) -> Result<u64, Fault> {
-        let left = self.sim_fuel.saturating_sub(self.sim_used);
-        if left == 0 {
-            return Err(Fault::SimulationBudget { used: self.sim_used, budget: self.sim_fuel });
-        }
-        let armed = call_fuel.min(left);
+    /// Arms the store for a call with budget `call_fuel`.
+    fn arm(&mut self, call_fuel: u64, kind: CallKind) -> Result<(), Fault> {
         self.store
-            .set_fuel(armed)
+            .set_fuel(call_fuel)
             .map_err(|e| Fault::Other { message: format!("{kind}: could not set fuel: {e:#}") })?;
         self.store.set_epoch_deadline(self.backstop_ticks);
-        Ok(armed)
+        Ok(())
     }
 
-    /// Books the fuel a call armed with `armed` used, and classifies its error: running out
-    /// when the simulation's budget was the binding one is [`Fault::SimulationBudget`].
-    fn settle<T>(&mut self, armed: u64, call_fuel: u64, result: wasmtime::Result<T>) -> Result<T, Fault> {
-        let left = self.store.get_fuel().unwrap_or(0).min(armed);
-        self.sim_used = self.sim_used.saturating_add(armed - left);
-        result.map_err(|e| {
-            let fault = Fault::from_wasmtime(&e, call_fuel, self.backstop_ms);
-            if fault.is_out_of_fuel() && armed < call_fuel {
-                Fault::SimulationBudget { used: self.sim_used, budget: self.sim_fuel }
-            } else {
-                fault
-            }
-        })
+    /// Books the fuel a call armed with `call_fuel` used, and classifies its error.
+    fn settle<T>(&mut self, call_fuel: u64, result: wasmtime::Result<T>) -> Result<T, Fault> {
+        let left = self.store.get_fuel().unwrap_or(0).min(call_fuel);
+        self.fuel_used = self.fuel_used.saturating_add(call_fuel - left);
+        result.map_err(|e| Fault::from_wasmtime(&e, call_fuel, self.backstop_ms))
     }
 
     /// Calls `compute_swap` with a quote payload built from the arguments.
@@ -223,17 +206,17 @@ impl WasmInstance {
     ) -> Result<u64, Fault> {
         let request = QuoteRequest { side, input_amount: input, reserve_x, reserve_y, storage };
         request.encode_into(self.buffer_mut());
-        let armed = self.arm(self.quote_fuel, CallKind::Quote)?;
+        self.arm(self.quote_fuel, CallKind::Quote)?;
         let result = self.compute_swap.call(&mut self.store, abi::quote::LEN as i32);
-        self.settle(armed, self.quote_fuel, result).map(|bits| bits as u64)
+        self.settle(self.quote_fuel, result).map(|bits| bits as u64)
     }
 
     /// Calls `after_swap`; on success `storage` becomes what the strategy left in the buffer.
     pub fn after_swap(&mut self, trade: &AfterSwap, storage: &mut Storage) -> Result<(), Fault> {
         trade.encode_into(storage, self.buffer_mut());
-        let armed = self.arm(self.hook_fuel, CallKind::AfterSwap)?;
+        self.arm(self.hook_fuel, CallKind::AfterSwap)?;
         let result = self.after_swap.call(&mut self.store, abi::after_swap::LEN as i32);
-        self.settle(armed, self.hook_fuel, result)?;
+        self.settle(self.hook_fuel, result)?;
         self.read_storage(abi::after_swap::STORAGE, storage);
         Ok(())
     }
@@ -241,9 +224,9 @@ impl WasmInstance {
     /// Calls `epoch_boundary`; on success `storage` becomes what the strategy left in the buffer.
     pub fn epoch_boundary(&mut self, epoch: &EpochBoundary, storage: &mut Storage) -> Result<(), Fault> {
         epoch.encode_into(storage, self.buffer_mut());
-        let armed = self.arm(self.hook_fuel, CallKind::EpochBoundary)?;
+        self.arm(self.hook_fuel, CallKind::EpochBoundary)?;
         let result = self.epoch_boundary.call(&mut self.store, abi::epoch_boundary::LEN as i32);
-        self.settle(armed, self.hook_fuel, result)?;
+        self.settle(self.hook_fuel, result)?;
         self.read_storage(abi::epoch_boundary::STORAGE, storage);
         Ok(())
     }
@@ -259,9 +242,9 @@ impl WasmInstance {
     }
 
     /// Fuel used by every quote and hook call of this instance so far (host work included),
-    /// units: what counts against `sandbox.sim_fuel`.
+    /// units.
     pub fn fuel_used(&self) -> u64 {
-        self.sim_used
+        self.fuel_used
     }
 
     /// Current size of the instance's linear memory, in bytes.

@@ -6,16 +6,6 @@ use wasmtime::ResourceLimiter;
 
 use super::fault::LimitExceeded;
 
-/// Default [`SandboxLimits::sim_fuel`], fuel units per simulation: 2 × 10^9.
-///
-/// Measured: the example strategies use 1.7 × 10^6 to 5.4 × 10^7 fuel per 10,000-step
-/// simulation (largest: `starter` in `configs/default.toml`, 5.36 × 10^7 over 100 seeds;
-/// in `configs/tournament.toml` 4.71 × 10^7), so the default is 37 × the largest, room for
-/// 10,000-step simulations of strategies doing far more work per call, or for runs of about
-/// 370,000 steps of the examples. At 0.07-0.11 ns per fuel unit it bounds one strategy's
-/// time per simulation to about 0.2 s.
-pub const DEFAULT_SIM_FUEL: u64 = 2_000_000_000;
-
 /// Limits applied to every strategy. Loaded from a config's `[sandbox]` table; every field is
 /// optional there and defaults to the value documented on it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -25,14 +15,6 @@ pub struct SandboxLimits {
     pub quote_fuel: u64,
     /// Fuel for one `after_swap` or `epoch_boundary` call. Default 1,000,000.
     pub hook_fuel: u64,
-    /// The strategy's CPU-time budget per simulation, in fuel: everything its quote and hook
-    /// calls use in one simulation, WASI host work included (instantiation is bounded by
-    /// `instantiate_fuel` and not counted). Overrunning it disqualifies the strategy in that
-    /// simulation with [`Fault::SimulationBudget`](super::Fault::SimulationBudget), whatever
-    /// `max_faults` says. Default 2,000,000,000 ([`DEFAULT_SIM_FUEL`], 37 × the most any example
-    /// strategy uses in a 10,000-step simulation); raise it in proportion for much longer
-    /// simulations. Native strategies have no budget.
-    pub sim_fuel: u64,
     /// Fuel for instantiation: the start function, data initialisation and `amm_buffer()`.
     /// Default 10,000,000.
     pub instantiate_fuel: u64,
@@ -78,7 +60,6 @@ impl Default for SandboxLimits {
             quote_fuel: 100_000,
             hook_fuel: 1_000_000,
             instantiate_fuel: 10_000_000,
-            sim_fuel: DEFAULT_SIM_FUEL,
             max_memory_bytes: 16 << 20,
             max_table_elements: 10_000,
             max_module_bytes: 4 << 20,
@@ -156,14 +137,6 @@ pub(crate) const RANGES: &[Range] = &[
         expected: "1,000 to 2^40",
         get: |l| l.instantiate_fuel,
         set: |l, v| l.instantiate_fuel = v,
-    },
-    Range {
-        key: "sim_fuel",
-        min: 1_000,
-        max: 1 << 60,
-        expected: "1,000 to 2^60",
-        get: |l| l.sim_fuel,
-        set: |l, v| l.sim_fuel = v,
     },
     Range {
         key: "max_memory_bytes",

@@ -38,7 +38,7 @@ pub use inspect::{
     sha256_hex,
 };
 pub use instance::{StrategyModule, WasmInstance};
-pub use limits::{DEFAULT_SIM_FUEL, LimitError, MAX_WASM_STACK_BYTES, SandboxLimits};
+pub use limits::{LimitError, MAX_WASM_STACK_BYTES, SandboxLimits};
 pub use wasi::{BoundedLog, HOST_BYTE_FUEL, HOST_CALL_FUEL, RANDOM_BYTE_FUEL};
 
 use instance::HostState;

@@ -12,10 +12,8 @@
 //! work: [`HOST_CALL_FUEL`] per call plus [`HOST_BYTE_FUEL`] per byte of guest memory it reads or
 //! writes ([`RANDOM_BYTE_FUEL`] per byte for `random_get`). A call that needs more than the fuel
 //! left fails with [`HostFuelExhausted`], which the caller reports as a fault
-//! ([`Fault::HostWorkOverFuel`](super::Fault::HostWorkOverFuel), or
-//! [`Fault::SimulationBudget`](super::Fault::SimulationBudget) when the simulation's budget was
-//! the tighter one). So host work is bounded by the same budgets as the module's own
-//! instructions, and a loop of large `fd_write`s ends as quickly as a loop of `memory.fill`s.
+//! ([`Fault::HostWorkOverFuel`](super::Fault::HostWorkOverFuel)). So host work is bounded by the
+//! same budget as the module's own instructions, and a loop of large `fd_write`s ends as quickly as a loop of `memory.fill`s.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha12Rng;

@@ -219,7 +219,7 @@ fn search_side<C: Curve>(
         // (Not while every chord is steeper than λ: the optimum then lies beyond the samples,
         // and a secant through a straight stretch only seems to settle.)
         let stable = fit.is_some_and(|f| f.is_secant() && f.points.contains(&previous))
-            && x.abs_diff(previous) <= (x / 1_000_000_000).max(1)
+            && x.abs_diff(previous) as f64 <= STEP_TOLERANCE * x as f64 + 1.0
             && samples.demand_bracket(lambda).1.is_some();
         // Certificate: no input earns more than the bound (plus a quote's rounding).
         let (bound, _) = samples.envelope_max(lambda, x_max, err);
@@ -247,6 +247,12 @@ fn search_side<C: Curve>(
     let trade = (best.surplus >= min_surplus).then_some(best);
     Search { trade, faulted: false, quotes: 0 }
 }
+
+/// A secant search has converged when its step moves the input by at most this fraction of it:
+/// secant steps shrink superlinearly, so the input is then about this close to the optimum, and
+/// the surplus, flat there (its loss is quadratic in the input's error), within about its
+/// square: 10⁻⁸ relative, far below what a fairness question could turn on.
+const STEP_TOLERANCE: f64 = 1e-4;
 
 /// Relative gap between the certificate's bound and the best surplus at which a search stops.
 const GAP_TOLERANCE: f64 = 1e-7;

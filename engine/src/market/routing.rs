@@ -38,6 +38,11 @@ pub const MAX_QUOTES_PER_POOL: u32 = 64;
 /// bracket shrinks to 0.3 % of its width; any `λ` certifies, so it stops at the first that does).
 const DUAL_ITERATIONS: usize = 12;
 
+/// A pool whose secant-fitted share moves by at most this fraction of the order in a round has
+/// converged: its share is then about this close to the optimum, and the order's output, flat
+/// there (quadratic in the split's error), within about its square of the optimum.
+const STEP_TOLERANCE: f64 = 1e-4;
+
 /// Relative gap to the optimum at which the certified search stops.
 const GAP_TOLERANCE: f64 = 1e-7;
 
@@ -275,7 +280,7 @@ impl Router {
                 let stable = pool.share > 0
                     && round > 0
                     && pool.fit.is_some_and(|f| f.is_secant() && f.points.contains(&pool.previous_share))
-                    && pool.share.abs_diff(pool.previous_share) <= (total / 1_000_000_000).max(1);
+                    && pool.share.abs_diff(pool.previous_share) as f64 <= STEP_TOLERANCE * total as f64 + 1.0;
                 pool.previous_share = pool.share;
                 pool.stable = stable;
                 settled &= pool.out || pool.confirmed || stable;

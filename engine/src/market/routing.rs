@@ -34,14 +34,27 @@ const MAX_ROUNDS: usize = 30;
 /// constant product use more (BENCHMARKS.md has the counts per curve family).
 pub const MAX_QUOTES_PER_POOL: u32 = 64;
 
-/// Golden-section steps of the dual bound's search for its best `λ` in `[λ₀/2, 2λ₀]` (the
-/// bracket shrinks to 0.3 % of its width; any `λ` certifies, so it stops at the first that does).
-const DUAL_ITERATIONS: usize = 12;
+/// Golden-section steps of the dual bound's search for its best `λ` in `[λ₀/2, 2λ₀]`: the
+/// bracket shrinks to 1e-8 of its width, enough to certify within the 1e-6 a search that no
+/// longer progresses stops at; any `λ` certifies, so it stops at the first that does.
+const DUAL_ITERATIONS: usize = 40;
 
 /// A pool whose secant-fitted share moves by at most this fraction of the order in a round has
 /// converged: its share is then about this close to the optimum, and the order's output, flat
 /// there (quadratic in the split's error), within about its square of the optimum.
 const STEP_TOLERANCE: f64 = 1e-4;
+
+/// A round that gains at most this fraction of the order's output (plus a unit per pool), with
+/// every share moved by at most 1 % of the order, made no progress.
+const STALL_TOLERANCE: f64 = 1e-8;
+
+/// Rounds in a row without progress after which the search stops at a certificate within
+/// [`STALLED_GAP`].
+const STALLED_ROUNDS: u32 = 2;
+
+/// Relative gap to the optimum that ends a search that no longer progresses: the routing
+/// tolerance the specification asks for.
+const STALLED_GAP: f64 = 1e-6;
 
 /// Relative gap to the optimum at which the certified search stops.
 const GAP_TOLERANCE: f64 = 1e-7;
@@ -208,7 +221,9 @@ impl Router {
         }
 
         let mut best_total = 0u64;
+        let mut stalls = 0;
         for round in 0..MAX_ROUNDS {
+            let before_round = best_total;
             summary.rounds = round as u32 + 1;
             // 2. Solve the models.
             let Some(lambda) = self.solve_models(total) else { break };
@@ -243,6 +258,17 @@ impl Router {
                     *slot = (pool.share, pool.output);
                 }
             }
+            // At the rounding's noise floor, refits only shuffle shares by their rounding: after
+            // two rounds of local moves in a row that add nothing beyond it, a certificate
+            // within the specified 1e-6 of the optimum ends the search (below).
+            let local =
+                self.pools.iter().all(|p| p.out || p.exact || p.share.abs_diff(p.previous_share) <= total / 100);
+            let gained = best_total.saturating_sub(before_round) as f64;
+            stalls = if round > 0 && local && gained <= STALL_TOLERANCE * best_total as f64 + n as f64 {
+                stalls + 1
+            } else {
+                0
+            };
             // Which pools are settled: exact, confirmed by a prediction, or stable.
             let mut settled = true;
             for i in 0..n {
@@ -334,8 +360,9 @@ impl Router {
                 * 8.0
                 * rounding_error(lambda);
             let gap = GAP_TOLERANCE * best_total as f64 + 2.0 * n as f64 + rounding;
-            let (bound, _) = self.dual_bound(total, lambda, best_total as f64 + gap);
-            if bound - best_total as f64 <= gap {
+            let enough = if stalls >= STALLED_ROUNDS { gap + STALLED_GAP * best_total as f64 } else { gap };
+            let (bound, _) = self.dual_bound(total, lambda, best_total as f64 + enough);
+            if bound - best_total as f64 <= enough {
                 break;
             }
             for i in 0..n {

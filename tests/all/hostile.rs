@@ -580,7 +580,8 @@ fn an_expensive_curve_within_its_per_call_budget_is_never_disqualified() {
     assert!(pool.retail_volume > 0.0 && pool.arb_volume > 0.0, "it traded");
     let cost = &amm_engine::report::StrategyCost::of(&results)[0];
     let per_call = cost.fuel_per_call.expect("wasm calls are metered");
-    assert!((45_000.0..60_000.0).contains(&per_call), "about half of 100,000 per call: {per_call}");
+    // Quotes cost about 50,000 each, its (empty) hooks next to nothing.
+    assert!((30_000.0..55_000.0).contains(&per_call), "about half of 100,000 per quote: {per_call}");
     let fuel = cost.fuel_per_simulation.expect("metered");
     assert!(fuel > 2e9, "its calls used {fuel:.3e} fuel: more than the old per-simulation budget");
 }

@@ -166,7 +166,15 @@ fn search_side<C: Curve>(
             && best.surplus < min_surplus
             && fit.is_some_and(|f| f.model.best_surplus(lambda, x_max) < 0.5 * min_surplus);
         let target = match fit {
-            Some(f) if !no_trade_expected => f.model.demand(lambda),
+            Some(f) if !no_trade_expected => {
+                // Once samples close to the best pin the curve's local shape, step by the
+                // marginal extrapolated from their chords: superlinear on any smooth curve,
+                // where a constant-product model of a curve that is not one approaches its
+                // optimum only a fraction of the way per quote.
+                let local =
+                    if exact.is_none() && f.is_secant() { local_step(samples, best.input, lambda) } else { None };
+                local.unwrap_or_else(|| f.model.demand(lambda))
+            }
             _ => samples.envelope_max(lambda, x_max, err).1,
         };
         let mut x = target.clamp(delta as f64, x_max).round() as u64;
@@ -218,13 +226,21 @@ fn search_side<C: Curve>(
         }
         // (Not while every chord is steeper than λ: the optimum then lies beyond the samples,
         // and a secant through a straight stretch only seems to settle.)
+        let bracket = samples.demand_bracket(lambda);
         let stable = fit.is_some_and(|f| f.is_secant() && f.points.contains(&previous))
             && x.abs_diff(previous) as f64 <= STEP_TOLERANCE * x as f64 + 1.0
-            && samples.demand_bracket(lambda).1.is_some();
+            && bracket.1.is_some();
+        // Or concavity alone pins the optimum between two samples that close together (the
+        // best sample lies there or beside it).
+        let pinned = best.surplus >= min_surplus
+            && bracket.1.is_some_and(|hi| (hi - bracket.0) as f64 <= STEP_TOLERANCE * hi as f64)
+            && best.input.abs_diff(bracket.0).min(bracket.1.map_or(u64::MAX, |hi| best.input.abs_diff(hi))) as f64
+                <= STEP_TOLERANCE * best.input as f64;
         // Certificate: no input earns more than the bound (plus a quote's rounding).
         let (bound, _) = samples.envelope_max(lambda, x_max, err);
         let bound = bound + above;
         if stable
+            || pinned
             || bound < min_surplus
             || bound - best.surplus <= (GAP_TOLERANCE * best.surplus).max(CERTIFIED * above)
         {
@@ -256,6 +272,33 @@ const STEP_TOLERANCE: f64 = 1e-4;
 
 /// Relative gap between the certificate's bound and the best surplus at which a search stops.
 const GAP_TOLERANCE: f64 = 1e-7;
+
+/// Where the marginal output falls to `λ`, extrapolated linearly from the slopes of the two
+/// chords through the three samples ending at the best one (`best`, a sampled input) when they
+/// are local (spanning at most half of it) and both steeper than `λ` (the optimum lies beyond):
+/// a secant step on the marginal, at most twice the span further and short of the next sample.
+/// `None` otherwise.
+fn local_step(samples: &Samples, best: u64, lambda: f64) -> Option<f64> {
+    let points = samples.points();
+    let at = points.binary_search_by_key(&best, |p| p.0).ok()?;
+    if at < 2 {
+        return None;
+    }
+    let [p0, p1, p2] = [points[at - 2], points[at - 1], points[at]].map(|(x, y)| (x as f64, y as f64));
+    if p2.0 - p0.0 > 0.5 * p2.0 {
+        return None;
+    }
+    let (m1, c1) = (0.5 * (p0.0 + p1.0), (p1.1 - p0.1) / (p1.0 - p0.0));
+    let (m2, c2) = (0.5 * (p1.0 + p2.0), (p2.1 - p1.1) / (p2.0 - p1.0));
+    if !(c1 > c2 && c2 > lambda) {
+        return None;
+    }
+    let next = m2 + (c2 - lambda) * (m2 - m1) / (c1 - c2);
+    let step = (next - p2.0).min(2.0 * (p2.0 - p0.0));
+    // (Not past the next sample: concavity already brackets the optimum before it.)
+    let right = points.get(at + 1).map_or(f64::INFINITY, |p| p.0 as f64);
+    (step >= 1.0 && p2.0 + step < right).then_some(p2.0 + step)
+}
 
 /// A one-point fit less precise than this (relative) is not worth a search step: its sample
 /// has too few output units.

@@ -34,10 +34,14 @@ const MAX_ROUNDS: usize = 30;
 /// constant product use more (BENCHMARKS.md has the counts per curve family).
 pub const MAX_QUOTES_PER_POOL: u32 = 64;
 
-/// Golden-section steps of the dual bound's search for its best `λ` in `[λ₀/2, 2λ₀]`: the
-/// bracket shrinks to 1e-8 of its width, enough to certify within the 1e-6 a search that no
-/// longer progresses stops at; any `λ` certifies, so it stops at the first that does.
-const DUAL_ITERATIONS: usize = 40;
+/// Golden-section steps of the dual bound's search for its best `λ` in `[λ₀/2, 2λ₀]` while a
+/// search progresses: the bracket shrinks to 0.3 % of its width (any `λ` certifies, so it
+/// stops at the first that does; a search that progresses is rarely certified anyway).
+const DUAL_ITERATIONS: usize = 12;
+
+/// The same once a search no longer progresses: the bracket shrinks to 1e-8 of its width,
+/// enough to certify within [`STALLED_GAP`].
+const DUAL_ITERATIONS_STALLED: usize = 40;
 
 /// A pool whose secant-fitted share moves by at most this fraction of the order in a round has
 /// converged: its share is then about this close to the optimum, and the order's output, flat
@@ -361,7 +365,8 @@ impl Router {
                 * rounding_error(lambda);
             let gap = GAP_TOLERANCE * best_total as f64 + 2.0 * n as f64 + rounding;
             let enough = if stalls >= STALLED_ROUNDS { gap + STALLED_GAP * best_total as f64 } else { gap };
-            let (bound, _) = self.dual_bound(total, lambda, best_total as f64 + enough);
+            let iterations = if stalls >= STALLED_ROUNDS { DUAL_ITERATIONS_STALLED } else { DUAL_ITERATIONS };
+            let (bound, _) = self.dual_bound(total, lambda, best_total as f64 + enough, iterations);
             if bound - best_total as f64 <= enough {
                 break;
             }
@@ -538,8 +543,9 @@ impl Router {
 
     /// Weak-duality bound on the optimum: `min_λ λX + Σ max_x (Uᵢ(x) − λx)`, with `Uᵢ` the
     /// model for trusted pools and the concavity envelope for the rest.
-    /// Stops early, at `lambda0`, when the bound there is already below `enough`.
-    fn dual_bound(&self, total: u64, lambda0: f64, enough: f64) -> (f64, f64) {
+    /// Stops early, at `lambda0`, when the bound there is already below `enough`; otherwise
+    /// searches `λ` by golden section for at most `iterations` steps.
+    fn dual_bound(&self, total: u64, lambda0: f64, enough: f64, iterations: usize) -> (f64, f64) {
         let x = total as f64;
         let bound = |lambda: f64| {
             let mut sum = lambda * x;
@@ -562,7 +568,7 @@ impl Router {
         let mut c = hi - phi * (hi - lo);
         let mut d = lo + phi * (hi - lo);
         let (mut fc, mut fd) = (bound(c), bound(d));
-        for _ in 0..DUAL_ITERATIONS {
+        for _ in 0..iterations {
             if fc.min(fd) <= enough {
                 break;
             }

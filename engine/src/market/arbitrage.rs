@@ -319,7 +319,7 @@ struct Budgeted<'a, C> {
     left: u32,
 }
 
-impl<C: Curve> Budgeted<'_, C> {
+impl<C: Curve> Curve for Budgeted<'_, C> {
     fn quote(&mut self, input: u64) -> Option<u64> {
         debug_assert!(self.left > 0, "over the quote budget");
         self.left = self.left.saturating_sub(1);

@@ -256,25 +256,7 @@ impl EnvelopeHull {
         self.key = Some((generation, x_max, err));
         self.len = 0;
         let n = points.len();
-        let err = err.max(0.0);
-        // Sample i's input and the highest and lowest values the curve may take there (i = 0:
-        // the exact origin).
-        let mut xs = [0.0f64; MAX_SAMPLES + 1];
-        let mut his = [0.0f64; MAX_SAMPLES + 1];
-        let mut los = [0.0f64; MAX_SAMPLES + 1];
-        for i in 1..=n {
-            let (x, y) = points[i - 1];
-            let (x, y) = (x as f64, y as f64);
-            let allowance = if err == 0.0 {
-                0.0
-            } else {
-                let (xp, yp) = if i == 1 { (0.0, 0.0) } else { (xs[i - 1], points[i - 2].1 as f64) };
-                err * rounding_error((y - yp + 2.0 * err) / (x - xp))
-            };
-            xs[i] = x;
-            his[i] = y + allowance;
-            los[i] = (y - allowance).max(0.0);
-        }
+        let (xs, his, los) = sample_extents(points, err);
         // The steepest the chord from sample k to k + 1 may be, and the flattest.
         let steepest = |k: usize| (his[k + 1] - los[k]) / (xs[k + 1] - xs[k]);
         let flattest = |k: usize| (los[k + 1] - his[k]) / (xs[k + 1] - xs[k]);
@@ -359,6 +341,33 @@ impl EnvelopeHull {
         let surplus = value - lambda * x;
         if surplus > 0.0 { (surplus, x) } else { (0.0, 0.0) }
     }
+}
+
+/// Each sample's input and the highest and lowest values a curve through it may take there,
+/// index 0 being the exact origin: sample `i` is allowed `err·(1 + 2sᵢ)` either way, `sᵢ` the
+/// steepest the chord from the previous sample may be (see [`Samples::envelope_max`]).
+fn sample_extents(
+    points: &[(u64, u64)],
+    err: f64,
+) -> ([f64; MAX_SAMPLES + 1], [f64; MAX_SAMPLES + 1], [f64; MAX_SAMPLES + 1]) {
+    let err = err.max(0.0);
+    let mut xs = [0.0f64; MAX_SAMPLES + 1];
+    let mut his = [0.0f64; MAX_SAMPLES + 1];
+    let mut los = [0.0f64; MAX_SAMPLES + 1];
+    for i in 1..=points.len() {
+        let (x, y) = points[i - 1];
+        let (x, y) = (x as f64, y as f64);
+        let allowance = if err == 0.0 {
+            0.0
+        } else {
+            let (xp, yp) = if i == 1 { (0.0, 0.0) } else { (xs[i - 1], points[i - 2].1 as f64) };
+            err * rounding_error((y - yp + 2.0 * err) / (x - xp))
+        };
+        xs[i] = x;
+        his[i] = y + allowance;
+        los[i] = (y - allowance).max(0.0);
+    }
+    (xs, his, los)
 }
 
 /// Output units any quote may be off by, whatever the curve: one unit of output rounding and
@@ -772,25 +781,7 @@ mod tests {
     /// hull): the oracle for the hull's answers.
     fn direct_envelope_max(samples: &Samples, lambda: f64, x_max: f64, err: f64) -> (f64, f64) {
         let n = samples.len;
-        let err = err.max(0.0);
-        // Sample i's input and the highest and lowest values the curve may take there (i = 0:
-        // the exact origin), computed once.
-        let mut xs = [0.0f64; MAX_SAMPLES + 1];
-        let mut his = [0.0f64; MAX_SAMPLES + 1];
-        let mut los = [0.0f64; MAX_SAMPLES + 1];
-        for i in 1..=n {
-            let (x, y) = samples.points[i - 1];
-            let (x, y) = (x as f64, y as f64);
-            let allowance = if err == 0.0 {
-                0.0
-            } else {
-                let (xp, yp) = if i == 1 { (0.0, 0.0) } else { (xs[i - 1], samples.points[i - 2].1 as f64) };
-                err * rounding_error((y - yp + 2.0 * err) / (x - xp))
-            };
-            xs[i] = x;
-            his[i] = y + allowance;
-            los[i] = (y - allowance).max(0.0);
-        }
+        let (xs, his, los) = sample_extents(samples.points(), err);
         let x_at = |i: usize| xs[i];
         let high = |i: usize| his[i];
         let low = |i: usize| los[i];

@@ -1162,30 +1162,32 @@ impl<'c> Simulation<'c> {
             .into_iter()
             .map(|(_, pool)| pool)
             .enumerate()
-            .map(|(i, pool)| PoolResult {
-                log: match &pool.kind {
-                    Kind::Strategy(seat) => seat.instance.log(),
+            .map(|(i, pool)| {
+                let seat = match &pool.kind {
+                    Kind::Strategy(seat) => Some(seat),
                     _ => None,
-                },
-                calls: match &pool.kind {
-                    Kind::Strategy(seat) => seat.quotes + seat.hooks,
-                    _ => 0,
-                },
-                fuel: match &pool.kind {
-                    Kind::Strategy(seat) => seat.instance.fuel_used(),
-                    _ => None,
-                },
-                name: pool.name,
-                edge: pool.total.total(),
-                retail_edge: pool.total.retail,
-                arb_edge: pool.total.arb,
-                retail_volume: pool.retail_volume,
-                retail_share: if retail_total > 0.0 { pool.retail_volume / retail_total } else { 0.0 },
-                arb_volume: pool.arb_volume,
-                final_capital_weight: (i < strategies).then_some(pool.capital_weight),
-                faults: pool.faults,
-                disqualified: pool.disqualified,
-                epochs: pool.epochs,
+                };
+                let (log, calls, fuel) = (
+                    seat.and_then(|s| s.instance.log()),
+                    seat.map_or(0, |s| s.quotes + s.hooks),
+                    seat.and_then(|s| s.instance.fuel_used()),
+                );
+                PoolResult {
+                    log,
+                    calls,
+                    fuel,
+                    name: pool.name,
+                    edge: pool.total.total(),
+                    retail_edge: pool.total.retail,
+                    arb_edge: pool.total.arb,
+                    retail_volume: pool.retail_volume,
+                    retail_share: if retail_total > 0.0 { pool.retail_volume / retail_total } else { 0.0 },
+                    arb_volume: pool.arb_volume,
+                    final_capital_weight: (i < strategies).then_some(pool.capital_weight),
+                    faults: pool.faults,
+                    disqualified: pool.disqualified,
+                    epochs: pool.epochs,
+                }
             })
             .collect();
         SimulationResult {

@@ -60,6 +60,10 @@ const STALLED_ROUNDS: u32 = 2;
 /// tolerance the specification asks for.
 const STALLED_GAP: f64 = 1e-6;
 
+/// While a round gains output and moves an unsettled share by more than this fraction of the
+/// order, the search is progressing and no certificate is attempted.
+const CERTIFY_WITHIN: f64 = 1e-3;
+
 /// Relative gap to the optimum at which the certified search stops.
 const GAP_TOLERANCE: f64 = 1e-7;
 
@@ -226,12 +230,20 @@ impl Router {
 
         let mut best_total = 0u64;
         let mut stalls = 0;
+        let mut quoted_before = u32::MAX;
         for round in 0..MAX_ROUNDS {
             let before_round = best_total;
             summary.rounds = round as u32 + 1;
             // 2. Solve the models.
             let Some(lambda) = self.solve_models(total) else { break };
             self.integerize(total);
+            // The same shares as last round with no quote since: the samples and models are
+            // those of last round, so every later round would repeat it. The best split stands.
+            let quoted: u32 = self.pools.iter().map(|p| p.quotes).sum();
+            if quoted == quoted_before && self.pools.iter().all(|p| p.out || p.exact || p.share == p.previous_share) {
+                break;
+            }
+            quoted_before = quoted;
             if self.pools.iter().any(|p| !p.out && p.share > 0 && !p.can_quote(p.share, 0)) {
                 // A share no longer fits a pool's quote budget: the best split so far stands.
                 break;
@@ -275,6 +287,8 @@ impl Router {
             };
             // Which pools are settled: exact, confirmed by a prediction, or stable.
             let mut settled = true;
+            // The largest move of an unsettled share this round (the whole order in round 0).
+            let mut moved = if round == 0 { total } else { 0 };
             for i in 0..n {
                 let pool = &mut self.pools[i];
                 if pool.out || pool.exact {
@@ -311,6 +325,9 @@ impl Router {
                     && round > 0
                     && pool.fit.is_some_and(|f| f.is_secant() && f.points.contains(&pool.previous_share))
                     && pool.share.abs_diff(pool.previous_share) as f64 <= STEP_TOLERANCE * total as f64 + 1.0;
+                if !pool.confirmed && !stable {
+                    moved = moved.max(pool.share.abs_diff(pool.previous_share));
+                }
                 pool.previous_share = pool.share;
                 pool.stable = stable;
                 settled &= pool.out || pool.confirmed || stable;
@@ -366,9 +383,16 @@ impl Router {
             let gap = GAP_TOLERANCE * best_total as f64 + 2.0 * n as f64 + rounding;
             let enough = if stalls >= STALLED_ROUNDS { gap + STALLED_GAP * best_total as f64 } else { gap };
             let iterations = if stalls >= STALLED_ROUNDS { DUAL_ITERATIONS_STALLED } else { DUAL_ITERATIONS };
-            let (bound, _) = self.dual_bound(total, lambda, best_total as f64 + enough, iterations);
-            if bound - best_total as f64 <= enough {
-                break;
+            // (Not while the search progresses — the round gained output and moved a share by
+            // more than a thousandth of the order: the split is then not yet within the
+            // tolerance, and the bound would only cost its envelopes.)
+            let progressing =
+                gained > STALL_TOLERANCE * best_total as f64 + n as f64 && moved as f64 > CERTIFY_WITHIN * total as f64;
+            if !progressing {
+                let (bound, _) = self.dual_bound(total, lambda, best_total as f64 + enough, iterations);
+                if bound - best_total as f64 <= enough {
+                    break;
+                }
             }
             for i in 0..n {
                 let pool = &mut self.pools[i];

@@ -244,6 +244,20 @@ impl Router {
                 break;
             }
             quoted_before = quoted;
+            // Converged: every unconfirmed share is where the secant through the share quoted
+            // last round puts it, within the step tolerance (as `stable` below would find after
+            // quoting it). That quote would only confirm it: the best split stands.
+            if round > 0
+                && self.pools.iter().all(|p| {
+                    p.out
+                        || p.exact
+                        || (p.share.abs_diff(p.previous_share) as f64 <= STEP_TOLERANCE * total as f64 + 1.0
+                            && (p.confirmed
+                                || p.fit.is_some_and(|f| f.is_secant() && f.points.contains(&p.previous_share))))
+                })
+            {
+                break;
+            }
             if self.pools.iter().any(|p| !p.out && p.share > 0 && !p.can_quote(p.share, 0)) {
                 // A share no longer fits a pool's quote budget: the best split so far stands.
                 break;

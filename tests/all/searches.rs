@@ -8,9 +8,10 @@
 //! "profit" that is only a favourable rounding, and a certificate built from rounded samples
 //! must leave room for it. The allowance used throughout is therefore
 //! `ALLOW_OUT + ALLOW_IN·λ` output units (a few output units plus a few input units' worth at
-//! the price `λ`), or 1e-6 relative, whichever is larger.
+//! the price `λ`), or 1e-6 relative, whichever is larger; an arbitrage search may also stop
+//! within its stated fraction of the floor (`FLOOR_TOLERANCE`).
 
-use amm_engine::market::arbitrage::{ArbTrade, MAX_QUOTES_PER_SIDE, best_trade};
+use amm_engine::market::arbitrage::{ArbTrade, FLOOR_TOLERANCE, MAX_QUOTES_PER_SIDE, best_trade};
 use amm_engine::market::curve::{CpModel, Curve, Fit, Samples};
 use amm_engine::market::routing::Router;
 use amm_strategy_sdk::math::cp_output_fee_bps;
@@ -200,7 +201,8 @@ fn arbitrage_matches_brute_force_on_rounded_curves_at_every_scale() {
         let trade = search(&mut case, m, &mut rng, &mut samples);
         quotes += u64::from(case.curve.quotes);
         calls += 1;
-        let allow = allowance(brute, case.lambda);
+        // (A search may also stop within its stated fraction of the floor.)
+        let allow = allowance(brute, case.lambda) + FLOOR_TOLERANCE * m;
         let what = format!(
             "case {case_no} ({}): λ={:.6e} m={m:.3e} reserve={} brute={brute:.3} at {brute_x}, search {trade:?} in {} quotes",
             case.name, case.lambda, case.curve.reserve_out, case.curve.quotes

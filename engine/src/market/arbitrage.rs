@@ -59,7 +59,8 @@ pub struct ArbTrade {
 /// * a pruned side (no trade, after one quote) has no input with surplus `≥ min_surplus` more
 ///   than `e` above the curve the quotes round (for curves rounded down, none at all);
 /// * a trade's surplus is at least `min_surplus`, and within `8e` at the slope `lambda` (or
-///   `1e-7` relative) of the best any input earns.
+///   `1e-7` relative, or [`FLOOR_TOLERANCE`] of `min_surplus`, whichever is largest) of the
+///   best any input earns.
 ///
 /// When the pruning quote is too small to decide (the floor is near the rounding), the side is
 /// searched rather than pruned, so a lower floor never means fewer trades.
@@ -242,7 +243,8 @@ fn search_side<C: Curve>(
         if stable
             || pinned
             || bound < min_surplus
-            || bound - best.surplus <= (GAP_TOLERANCE * best.surplus).max(CERTIFIED * above)
+            || bound - best.surplus
+                <= (GAP_TOLERANCE * best.surplus).max(CERTIFIED * above).max(FLOOR_TOLERANCE * min_surplus)
         {
             break;
         }
@@ -269,6 +271,14 @@ fn search_side<C: Curve>(
 /// the surplus, flat there (its loss is quadratic in the input's error), within about its
 /// square: 10⁻⁸ relative, far below what a fairness question could turn on.
 const STEP_TOLERANCE: f64 = 1e-4;
+
+/// The certificate's gap may also be this fraction of the floor `min_surplus`: the floor is the
+/// smallest surplus an arbitrageur acts on, and a thousandth of it (10⁻⁵ Y at the default
+/// 0.01 Y) is below any question of fairness — a few thousand trades per simulation could move
+/// a pool's edge by at most a few hundredths of a Y, against a standard error of several Y
+/// over a thousand seeds — while a curve whose rounded quotes cannot be pinned closer near a
+/// kink (a linear tier, a fee band) would otherwise be searched to the quote budget.
+pub const FLOOR_TOLERANCE: f64 = 1e-3;
 
 /// Relative gap between the certificate's bound and the best surplus at which a search stops.
 const GAP_TOLERANCE: f64 = 1e-7;

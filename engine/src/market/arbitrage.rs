@@ -260,7 +260,7 @@ fn search_side<C: Curve>(
             }
             _ => None,
         }
-        .or_else(|| refit(samples, x, lambda, reserve_out * 1e3, x_max, err));
+        .or_else(|| refit(samples, x, lambda, reserve_out * 1e3, x_max, err, false));
     }
     let trade = (best.surplus >= min_surplus).then_some(best);
     Search { trade, faulted: false, quotes: 0 }

@@ -147,6 +147,28 @@ impl Samples {
         Some((self.points[i.min(j)], self.points[i.max(j)]))
     }
 
+    /// The sample nearest `x` and, with it, the sample nearest to that one among those at least
+    /// [`MIN_CONFIRMING_DISTANCE`] (relative) away, sorted by input; the two nearest samples
+    /// when none is that far. (Two samples closer than that carry their rounding into a
+    /// secant's slope many times over: at a noise floor their secant points anywhere.)
+    pub fn secant_pair(&self, x: u64) -> Option<((u64, u64), (u64, u64))> {
+        let (a, b) = self.nearest_two(x)?;
+        let p = if a.0.abs_diff(x) <= b.0.abs_diff(x) { a } else { b };
+        let apart = |q: &(u64, u64)| q.0.abs_diff(p.0) as f64 >= MIN_SECANT_SPAN * q.0.max(p.0) as f64;
+        let at = self.points().partition_point(|q| q.0 < p.0);
+        let below = self.points()[..at].iter().rev().find(|q| apart(q));
+        let above = self.points()[at..].iter().find(|q| apart(q));
+        let q = match (below, above) {
+            (Some(l), Some(r)) => Some(if p.0 - l.0 <= r.0 - p.0 { *l } else { *r }),
+            (l, r) => l.or(r).copied(),
+        };
+        Some(match q {
+            Some(q) if q.0 < p.0 => (q, p),
+            Some(q) => (p, q),
+            None => (a, b),
+        })
+    }
+
     /// Bounds on the input where the marginal output falls to `lambda` (the demand at
     /// `lambda`): by concavity it lies between the left end of the last chord steeper than
     /// `lambda` and the right end of the first chord flatter than it (`None`: beyond the last
@@ -497,6 +519,10 @@ const MAX_CONFIRMING_PRECISION: f64 = 1e-4;
 /// A confirming quote must tell the model from a straight line by this many tolerances.
 const CURVATURE_MARGIN: f64 = 4.0;
 
+/// The narrowest span (relative) of a secant through two samples that [`refit`] prefers (see
+/// [`Samples::secant_pair`]).
+pub const MIN_SECANT_SPAN: f64 = 1e-3;
+
 /// A confirming quote must be at least this far (relative) from the points of the fit.
 pub const MIN_CONFIRMING_DISTANCE: f64 = 0.01;
 
@@ -595,17 +621,34 @@ impl Fit {
     }
 }
 
-/// A safeguarded refit (`err`: the samples' rounding, as for [`Samples::envelope_max`]) for the next step of a search for the demand at `lambda` near
-/// `centre`: a secant through the two samples nearest `centre` when its demand falls inside the
-/// bracket that concavity guarantees ([`Samples::demand_bracket`]); otherwise the point where
-/// the concavity bound is loosest, or the bracket's midpoint (bisection). The bracket shrinks every step, so the search
-/// converges on any concave curve, and as fast as the secant method on smooth ones.
-pub fn refit(samples: &Samples, centre: u64, lambda: f64, b_cap: f64, x_limit: f64, err: f64) -> Option<Fit> {
+/// A safeguarded refit (`err`: the samples' rounding, as for [`Samples::envelope_max`]) for the
+/// next step of a search for the demand at `lambda` near `centre`: a secant through the two
+/// samples nearest `centre` (with `apart`, the pair of [`Samples::secant_pair`], at least
+/// [`MIN_SECANT_SPAN`] apart) when its demand falls inside the bracket that concavity guarantees
+/// ([`Samples::demand_bracket`]); otherwise the point where the concavity bound is loosest, or
+/// the bracket's midpoint (bisection). The bracket shrinks every step, so the search converges
+/// on any concave curve, and as fast as the secant method on smooth ones.
+///
+/// The router refits `apart`: its shares settle where two rounds' secants agree, and a secant
+/// through two shares a few units apart is all rounding (its demand then falls outside the
+/// bracket and the search bisects, a quote per halving). The arbitrageur does not: its stop
+/// rules read a secant through the last two samples, which on a linear tier must be the
+/// nearest.
+pub fn refit(
+    samples: &Samples,
+    centre: u64,
+    lambda: f64,
+    b_cap: f64,
+    x_limit: f64,
+    err: f64,
+    apart: bool,
+) -> Option<Fit> {
     let (lo, hi) = samples.demand_bracket(lambda);
     let hi = hi.map_or(x_limit, |hi| hi as f64).min(x_limit);
     let lo = lo as f64;
     let inside = |d: f64| d >= lo && d <= hi;
-    if let Some((p, q)) = samples.nearest_two(centre)
+    let pair = if apart { samples.secant_pair(centre) } else { samples.nearest_two(centre) };
+    if let Some((p, q)) = pair
         && let Some(fit) = Fit::two(p, q, b_cap)
         && inside(fit.model.demand(lambda))
     {

@@ -427,7 +427,7 @@ impl Router {
                         pool.confirmed = true;
                         continue;
                     }
-                    pool.fit = refit(&pool.samples, x, lambda, reserve_out * 1e3, total as f64, 1.0).or(pool.fit);
+                    pool.fit = refit(&pool.samples, x, lambda, reserve_out * 1e3, total as f64, 1.0, true).or(pool.fit);
                 } else {
                     // A secant needs a second sample at a useful distance from the share; the
                     // quote there also tests the current model.
@@ -446,8 +446,8 @@ impl Router {
                             continue;
                         }
                     }
-                    pool.fit =
-                        refit(&pool.samples, pool.share, lambda, reserve_out * 1e3, total as f64, 1.0).or(pool.fit);
+                    pool.fit = refit(&pool.samples, pool.share, lambda, reserve_out * 1e3, total as f64, 1.0, true)
+                        .or(pool.fit);
                 }
             }
         }

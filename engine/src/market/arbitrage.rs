@@ -237,12 +237,13 @@ fn search_side<C: Curve>(
             && bracket.1.is_some_and(|hi| (hi - bracket.0) as f64 <= STEP_TOLERANCE * hi as f64)
             && best.input.abs_diff(bracket.0).min(bracket.1.map_or(u64::MAX, |hi| best.input.abs_diff(hi))) as f64
                 <= STEP_TOLERANCE * best.input as f64;
+        if stable || pinned {
+            break;
+        }
         // Certificate: no input earns more than the bound (plus a quote's rounding).
         let (bound, _) = samples.envelope_max(lambda, x_max, err);
         let bound = bound + above;
-        if stable
-            || pinned
-            || bound < min_surplus
+        if bound < min_surplus
             || bound - best.surplus
                 <= (GAP_TOLERANCE * best.surplus).max(CERTIFIED * above).max(FLOOR_TOLERANCE * min_surplus)
         {

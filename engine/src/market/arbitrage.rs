@@ -230,7 +230,7 @@ fn search_side<C: Curve>(
         let bracket = samples.demand_bracket(lambda);
         let stable = fit.is_some_and(|f| f.is_secant() && f.points.contains(&previous))
             && x.abs_diff(previous) as f64 <= STEP_TOLERANCE * x as f64 + 1.0
-            && bracket.1.is_some();
+            && bracket.1.is_some_and(|hi| hi as f64 <= (1.0 + LOCAL_BRACKET) * x as f64);
         // Or concavity alone pins the optimum between two samples that close together (the
         // best sample lies there or beside it).
         let pinned = best.surplus >= min_surplus
@@ -272,6 +272,12 @@ fn search_side<C: Curve>(
 /// the surplus, flat there (its loss is quadratic in the input's error), within about its
 /// square: 10⁻⁸ relative, far below what a fairness question could turn on.
 const STEP_TOLERANCE: f64 = 1e-4;
+
+/// A settled secant ends a search only with a sample beyond it within this fraction of its
+/// input, so that concavity bounds the optimum near it: two samples straddling a kink give a
+/// secant that settles at the kink even where the curve beyond still earns more (a second,
+/// lower tier still above the price). Smooth curves pay a quote at most for it.
+const LOCAL_BRACKET: f64 = 0.1;
 
 /// The certificate's gap may also be this fraction of the floor `min_surplus`: the floor is the
 /// smallest surplus an arbitrageur acts on, and a thousandth of it (10⁻⁵ Y at the default

@@ -1,6 +1,7 @@
 //! `amm-engine`: the command-line front end. Parsing and printing only; the work is in the
 //! library.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -14,6 +15,35 @@ use amm_engine::strategy::Backend;
 use amm_engine::{scaffold, validate};
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+
+/// Stdout was closed before we finished writing (`amm-engine run … | head -1`). Not a fault:
+/// `main` ends quietly with status 0, as ripgrep and the usual Unix filters do. Its own type, so
+/// that a broken pipe anywhere else (a compiler's output, a socket) is still reported.
+#[derive(Debug)]
+struct StdoutClosed;
+
+impl std::fmt::Display for StdoutClosed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("stdout closed")
+    }
+}
+
+impl std::error::Error for StdoutClosed {}
+
+/// `println!` that returns instead of panicking: std ignores SIGPIPE, so a write to a closed
+/// pipe fails with `BrokenPipe`, and `println!` turns that into a panic with a backtrace hint.
+/// Any other write error (a full disk behind a redirect) is reported as an error.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        writeln!(std::io::stdout().lock(), $($arg)*).map_err(|e| -> anyhow::Error {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                StdoutClosed.into()
+            } else {
+                anyhow::Error::new(e).context("cannot write to stdout")
+            }
+        })?
+    };
+}
 
 #[derive(Parser)]
 #[command(name = "amm-engine", version, about = "Sandboxed AMM strategy competition engine")]
@@ -231,21 +261,23 @@ fn main() -> ExitCode {
             amm_service::serve_blocking(options).map(|()| ExitCode::SUCCESS).map_err(anyhow::Error::from)
         }
         Command::Token { command: TokenCommand::Create { handle, data, db, admin } } => {
-            amm_service::create_token_blocking(&data, db.as_deref(), &handle, admin)
-                .map(|token| {
-                    println!("{token}");
-                    ExitCode::SUCCESS
-                })
-                .map_err(anyhow::Error::from)
+            token_command(&data, db.as_deref(), &handle, admin)
         }
     };
     match result {
         Ok(code) => code,
+        Err(e) if e.is::<StdoutClosed>() => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
     }
+}
+
+fn token_command(data: &Path, db: Option<&str>, handle: &str, admin: bool) -> Result<ExitCode> {
+    let token = amm_service::create_token_blocking(data, db, handle, admin)?;
+    say!("{token}");
+    Ok(ExitCode::SUCCESS)
 }
 
 fn parse_shard(text: &str) -> Result<Shard, String> {
@@ -390,9 +422,9 @@ fn run_command(
         let facts_path = out_dir.join("run.json");
         std::fs::write(&facts_path, facts.to_json())
             .with_context(|| format!("cannot write {}", facts_path.display()))?;
-        println!("{}", leaderboard::render(&results));
-        println!("{}", leaderboard::render_costs(&facts.strategy_costs, config.run.steps));
-        println!(
+        say!("{}", leaderboard::render(&results));
+        say!("{}", leaderboard::render_costs(&facts.strategy_costs, config.run.steps));
+        say!(
             "wall time {elapsed:.2} s ({:.4} s per simulation per core on {threads} threads, {} backend)",
             facts.seconds_per_simulation_per_core,
             match config.run.backend {
@@ -400,7 +432,7 @@ fn run_command(
                 Backend::Native => "native",
             }
         );
-        println!("wrote {}, {} and {}", json.display(), report.display(), facts_path.display());
+        say!("wrote {}, {} and {}", json.display(), report.display(), facts_path.display());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -422,8 +454,8 @@ fn merge_command(shards: &[PathBuf], out: &Path) -> Result<ExitCode> {
     }
     let results = merge::merge(parts)?;
     let (json, report) = write_results(out, &results)?;
-    println!("{}", leaderboard::render(&results));
-    println!("merged {} shards into {} and {}", shards.len(), json.display(), report.display());
+    say!("{}", leaderboard::render(&results));
+    say!("merged {} shards into {} and {}", shards.len(), json.display(), report.display());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -463,12 +495,12 @@ fn submit_command(inputs: &[PathBuf], overrides: &RunOverrides, out: Option<&Pat
     let out = out.map_or_else(|| PathBuf::from("submissions").join(stem), Path::to_path_buf);
     let options = RunOptions { progress: !quiet, build: BuildOptions::default(), shard: None };
     let (receipt, results) = amm_engine::receipt::submit(&config, &out, &options)?;
-    println!("{}", leaderboard::render(&results));
+    say!("{}", leaderboard::render(&results));
     for (name, reason) in &receipt.excluded {
-        println!("excluded {name}: {reason}");
+        say!("excluded {name}: {reason}");
     }
-    println!("bundle {} (results sha256 {})", out.display(), receipt.results_sha256);
-    println!("check it with: amm-engine verify {}", out.join("receipt.json").display());
+    say!("bundle {} (results sha256 {})", out.display(), receipt.results_sha256);
+    say!("check it with: amm-engine verify {}", out.join("receipt.json").display());
     if results.strategies.iter().all(|s| s.rejected.is_some()) {
         eprintln!("error: every strategy was refused at load; the bundle ranks nobody");
         return Ok(ExitCode::FAILURE);
@@ -480,27 +512,23 @@ fn verify_command(receipt: &Path, quiet: bool) -> Result<ExitCode> {
     let options = RunOptions { progress: !quiet, build: BuildOptions::default(), shard: None };
     match amm_engine::receipt::verify(receipt, &options) {
         Ok((r, amm_engine::receipt::Verdict::Identical)) => {
-            println!(
+            say!(
                 "VERIFIED: {} modules and the config match their hashes, and re-running {} simulations reproduced results.json exactly (sha256 {})",
                 r.modules.len(),
                 r.seeds.count,
                 r.results_sha256
             );
             if r.engine_version != amm_engine::ENGINE_VERSION {
-                println!(
-                    "note: produced by amm-engine {}, verified with {}",
-                    r.engine_version,
-                    amm_engine::ENGINE_VERSION
-                );
+                say!("note: produced by amm-engine {}, verified with {}", r.engine_version, amm_engine::ENGINE_VERSION);
             }
             Ok(ExitCode::SUCCESS)
         }
         Ok((_, amm_engine::receipt::Verdict::Differs(where_))) => {
-            println!("NOT VERIFIED: the re-run differs from the bundle's results: {where_}");
+            say!("NOT VERIFIED: the re-run differs from the bundle's results: {where_}");
             Ok(ExitCode::FAILURE)
         }
         Err(e @ amm_engine::receipt::ReceiptError::Tampered { .. }) => {
-            println!("NOT VERIFIED: {e}");
+            say!("NOT VERIFIED: {e}");
             Ok(ExitCode::FAILURE)
         }
         Err(e) => Err(e.into()),
@@ -525,15 +553,15 @@ fn validate_command(paths: &[PathBuf], cache: Option<ModuleCache>) -> Result<Exi
     }
     let mut all_passed = true;
     for path in &strategies {
-        println!("validate {}", path.display());
+        say!("validate {}", path.display());
         let module_path = if builder::is_crate_dir(path) {
             match builder::build_crate(path, &BuildOptions::default()) {
                 Ok(wasm) => {
-                    println!("  {:<10} PASS  {}", "build", wasm.display());
+                    say!("  {:<10} PASS  {}", "build", wasm.display());
                     wasm
                 }
                 Err(e) => {
-                    println!("  {:<10} FAIL  {e}", "build");
+                    say!("  {:<10} FAIL  {e}", "build");
                     all_passed = false;
                     continue;
                 }
@@ -542,11 +570,11 @@ fn validate_command(paths: &[PathBuf], cache: Option<ModuleCache>) -> Result<Exi
             match single_file::build_source(path, &SourceOptions::default()) {
                 Ok(built) => {
                     let how = if built.cache_hit { "cached" } else { "built" };
-                    println!("  {:<10} PASS  {} ({how})", "build", built.wasm.display());
+                    say!("  {:<10} PASS  {} ({how})", "build", built.wasm.display());
                     built.wasm
                 }
                 Err(e) => {
-                    println!("  {:<10} FAIL  {e}", "build");
+                    say!("  {:<10} FAIL  {e}", "build");
                     all_passed = false;
                     continue;
                 }
@@ -557,7 +585,7 @@ fn validate_command(paths: &[PathBuf], cache: Option<ModuleCache>) -> Result<Exi
         let bytes = match builder::read_module(&module_path) {
             Ok(bytes) => bytes,
             Err(e) => {
-                println!("  {:<10} FAIL  {e}", "format");
+                say!("  {:<10} FAIL  {e}", "format");
                 all_passed = false;
                 continue;
             }
@@ -566,10 +594,10 @@ fn validate_command(paths: &[PathBuf], cache: Option<ModuleCache>) -> Result<Exi
         let stem = if single_file::is_source_file(path) { file_stem(path) } else { file_stem(&module_path) };
         let (report, _) = validate::validate_module(&engine, &bytes, &stem, &limits);
         for check in &report.checks {
-            println!("  {:<10} {}  {}", check.name, check.outcome, check.detail);
+            say!("  {:<10} {}  {}", check.name, check.outcome, check.detail);
         }
         all_passed &= report.passed();
-        println!("  => {}", if report.passed() { "PASS" } else { "FAIL" });
+        say!("  => {}", if report.passed() { "PASS" } else { "FAIL" });
     }
     Ok(if all_passed { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
@@ -577,23 +605,19 @@ fn validate_command(paths: &[PathBuf], cache: Option<ModuleCache>) -> Result<Exi
 fn new_command(name: &Path, sdk: Option<&Path>, single_file: bool) -> Result<ExitCode> {
     if single_file {
         let written = scaffold::new_single_file(name)?;
-        println!("created {}", written.display());
-        println!("\nnext: amm-engine validate {}", written.display());
+        say!("created {}", written.display());
+        say!("\nnext: amm-engine validate {}", written.display());
         return Ok(ExitCode::SUCCESS);
     }
     let written = scaffold::new_strategy(name, sdk)?;
     let embedded = name.join(scaffold::sdk_dir());
     for file in written.iter().filter(|f| !f.starts_with(&embedded)) {
-        println!("created {}", file.display());
+        say!("created {}", file.display());
     }
     if sdk.is_none() {
-        println!(
-            "created {} (amm-strategy-sdk {}, embedded in this binary)",
-            embedded.display(),
-            scaffold::SDK_VERSION
-        );
+        say!("created {} (amm-strategy-sdk {}, embedded in this binary)", embedded.display(), scaffold::SDK_VERSION);
     }
-    println!("\nnext: amm-engine validate {}", name.display());
+    say!("\nnext: amm-engine validate {}", name.display());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -279,12 +279,13 @@ pub struct Config {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {cause}")]
     Read {
         /// The file.
         path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause: part of the message, deliberately not a `source()`, so a reader that
+        /// prints the chain (`{:#}`) says it once.
+        cause: std::io::Error,
     },
     /// TOML syntax, an unknown key or a value of the wrong type.
     #[error("{path}: {message}")]
@@ -315,7 +316,7 @@ impl Config {
     /// Reads, parses and checks `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text =
-            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+            std::fs::read_to_string(path).map_err(|cause| ConfigError::Read { path: path.to_path_buf(), cause })?;
         let mut config = Config::parse(&text, path)?;
         config.base_dir = path.parent().map_or_else(PathBuf::new, Path::to_path_buf);
         Ok(config)

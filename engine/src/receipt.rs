@@ -104,12 +104,13 @@ impl Receipt {
 #[derive(Debug, thiserror::Error)]
 pub enum ReceiptError {
     /// File system trouble.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         /// The file.
         path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause: part of the message, deliberately not a `source()`, so a reader that
+        /// prints the chain (`{:#}`) says it once.
+        cause: std::io::Error,
     },
     /// A malformed receipt.
     #[error("{path} is not a valid receipt: {message}")]
@@ -141,7 +142,7 @@ pub enum ReceiptError {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReceiptError + '_ {
-    move |source| ReceiptError::Io { path: path.to_path_buf(), source }
+    move |cause| ReceiptError::Io { path: path.to_path_buf(), cause }
 }
 
 /// Makes a bundle of `config` in `out` and runs it; returns the receipt and the results.

@@ -61,12 +61,13 @@ pub enum ScaffoldError {
     #[error("the embedded SDK manifest cannot be made standalone: {0}")]
     EmbeddedSdk(String),
     /// Writing failed.
-    #[error("could not write {path}: {source}")]
+    #[error("could not write {path}: {cause}")]
     Io {
         /// The file.
         path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause: part of the message, deliberately not a `source()`, so a reader that
+        /// prints the chain (`{:#}`) says it once.
+        cause: std::io::Error,
     },
 }
 
@@ -110,9 +111,9 @@ pub fn standalone_sdk_manifest() -> Result<String, ScaffoldError> {
 
 fn write_file(path: &Path, contents: &str) -> Result<(), ScaffoldError> {
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|source| ScaffoldError::Io { path: parent.to_path_buf(), source })?;
+        std::fs::create_dir_all(parent).map_err(|cause| ScaffoldError::Io { path: parent.to_path_buf(), cause })?;
     }
-    std::fs::write(path, contents).map_err(|source| ScaffoldError::Io { path: path.to_path_buf(), source })
+    std::fs::write(path, contents).map_err(|cause| ScaffoldError::Io { path: path.to_path_buf(), cause })
 }
 
 /// Writes the embedded SDK into `dir` (its manifest and sources); returns the files written.

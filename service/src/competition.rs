@@ -137,12 +137,13 @@ fn default_max_upload() -> u64 {
 #[derive(Debug, thiserror::Error)]
 pub enum CompetitionError {
     /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {cause}")]
     Read {
         /// The file.
         path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause: part of the message, deliberately not a `source()`, so a reader that
+        /// prints the chain (`{:#}`) says it once.
+        cause: std::io::Error,
     },
     /// TOML syntax, an unknown key, a value out of range.
     #[error("{path}: {message}")]
@@ -180,7 +181,7 @@ impl CompetitionFile {
     /// [`CompetitionFile::resolve_house`]).
     pub fn load(path: &Path) -> Result<Self, CompetitionError> {
         let text = std::fs::read_to_string(path)
-            .map_err(|source| CompetitionError::Read { path: path.to_path_buf(), source })?;
+            .map_err(|cause| CompetitionError::Read { path: path.to_path_buf(), cause })?;
         let mut file = Self::parse(&text, path)?;
         file.config.base_dir = path.parent().map_or_else(PathBuf::new, Path::to_path_buf);
         Ok(file)

@@ -16,12 +16,12 @@ use sqlx::{AnyPool, Row};
 /// A database fault (reported to clients as 500/503, never a crash).
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    /// From the driver.
+    /// From the driver (its text is in the message, not a `source()`: said once in a chain).
     #[error("database: {0}")]
-    Sqlx(#[from] sqlx::Error),
-    /// From a migration.
+    Sqlx(sqlx::Error),
+    /// From a migration (as above).
     #[error("database migration: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(sqlx::migrate::MigrateError),
     /// Stored data that does not parse.
     #[error("database: corrupt {what}: {message}")]
     Corrupt {
@@ -30,6 +30,18 @@ pub enum DbError {
         /// Why.
         message: String,
     },
+}
+
+impl From<sqlx::Error> for DbError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Sqlx(e)
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for DbError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        Self::Migrate(e)
+    }
 }
 
 /// Milliseconds since the Unix epoch.

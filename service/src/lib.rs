@@ -78,12 +78,13 @@ pub enum ServiceError {
     #[error(transparent)]
     Engine(#[from] amm_engine::sandbox::EngineError),
     /// Files, sockets, the runtime.
-    #[error("{what}: {source}")]
+    #[error("{what}: {cause}")]
     Io {
         /// What was being done.
         what: String,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause: part of the message, deliberately not a `source()`, so a reader that
+        /// prints the chain (`{:#}`) says it once.
+        cause: std::io::Error,
     },
     /// Anything else, with its reason.
     #[error("{0}")]
@@ -147,7 +148,7 @@ impl State {
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServiceError {
     let what = what.into();
-    move |source| ServiceError::Io { what, source }
+    move |cause| ServiceError::Io { what, cause }
 }
 
 fn database_url(data: &Path, db: Option<&str>) -> String {

@@ -451,3 +451,44 @@ fn new_works_outside_any_checkout_with_the_embedded_sdk() {
     assert!(out.contains("  => PASS") && out.contains("name \"outside\""), "{out}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `amm-engine run … | head -1`: the reader is gone before the leaderboard is printed. The run
+/// still writes its results and ends quietly with status 0 (as ripgrep does), not with a panic
+/// about a broken pipe.
+#[test]
+fn a_closed_stdout_ends_a_run_quietly_with_status_zero() {
+    use std::process::Stdio;
+    let dir = crate::support::Scratch::new();
+    let module = crate::support::example_wasm("fixed-fee-30");
+    let out_dir = dir.path().join("out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_amm-engine"))
+        .args(["run", module.to_str().unwrap(), "--sims", "1", "--steps", "50", "--epoch-len", "10", "--quiet"])
+        .arg("--out")
+        .arg(&out_dir)
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the only read end: every write to the child's stdout now fails with EPIPE.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{stderr}");
+    assert!(out_dir.join("results.json").is_file(), "the run's results are written before printing:\n{stderr}");
+}
+
+/// `amm-engine run nothing.toml`: one line that says what failed and why, each once (the OS's
+/// reason used to appear twice: in the message and again as its cause).
+#[test]
+fn a_missing_config_is_reported_once() {
+    let dir = crate::support::Scratch::new();
+    for command in ["run", "validate", "submit"] {
+        let (code, out) = amm_engine_code(&[command, "nothing.toml"], dir.path());
+        assert_eq!(code, Some(2), "{command}: {out}");
+        assert_eq!(out.matches("nothing.toml").count(), 1, "{command}: {out}");
+        assert_eq!(out.matches("No such file or directory").count(), 1, "{command}: {out}");
+        assert_eq!(out.lines().count(), 1, "{command}: {out}");
+    }
+}

@@ -13,6 +13,7 @@ use amm_engine::sandbox::{EngineSettings, ModuleCache, SandboxEngine, SandboxLim
 use amm_engine::single_file::{self, SourceOptions};
 use amm_engine::strategy::Backend;
 use amm_engine::{scaffold, validate};
+use amm_service::competition::load_run_config;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
@@ -124,9 +125,9 @@ enum Command {
     /// report.html.
     Run {
         /// Configuration files (.toml) and strategies (.wasm, .wat, single .rs files or crate
-        /// directories). The
-        /// strategies race in every config given, or, with no config, in the built-in default
-        /// market (the values of configs/default.toml).
+        /// directories). The strategies race in every config given, or, with no config, in the
+        /// built-in default market (the values of configs/default.toml). A competition file runs
+        /// its house field on its public seeds.
         #[arg(required = true, value_name = "CONFIG_OR_STRATEGY")]
         inputs: Vec<PathBuf>,
         #[command(flatten)]
@@ -352,7 +353,7 @@ fn plan(inputs: &Inputs, overrides: &RunOverrides) -> Result<Vec<Planned>> {
         planned.push(Planned { shown, stem, config: Config::with_strategies(&inputs.strategies) });
     }
     for path in &inputs.configs {
-        let mut config = Config::load(path)?;
+        let mut config = load_run_config(path)?;
         config.strategies.extend(extra.clone());
         planned.push(Planned { shown: path.clone(), stem: file_stem(path), config });
     }
@@ -544,7 +545,7 @@ fn validate_command(paths: &[PathBuf], cache: Option<ModuleCache>) -> Result<Exi
     // In argument order: a configuration stands for its strategies.
     for arg in paths {
         if inputs.configs.contains(arg) {
-            let config = Config::load(arg)?;
+            let config = load_run_config(arg)?;
             config.check_strategy_paths(arg)?;
             strategies.extend(config.strategies.iter().map(|e| config.strategy_path(e)));
         } else if let Some(strategy) = next.next() {

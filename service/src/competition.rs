@@ -176,6 +176,31 @@ pub struct CompetitionFile {
     pub config: Config,
 }
 
+/// The run configuration of any configuration file `amm-engine run`, `validate` or `submit` is
+/// given: an ordinary one as [`Config::load`] reads it, or a competition file as the board
+/// evaluates it (the house field on the public seeds; the `[competition]` table is read and
+/// checked, not refused). An author running `run configs/competition.toml my_strategy.rs`
+/// races exactly the field the board will, on its seeds (under a salt of their own: the
+/// board draws a secret one per evaluation).
+pub fn load_run_config(path: &Path) -> Result<Config, CompetitionError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|cause| CompetitionError::Read { path: path.to_path_buf(), cause })?;
+    let is_competition = toml::from_str::<toml::Table>(&text).is_ok_and(|table| table.contains_key("competition"));
+    if !is_competition {
+        let mut config = Config::parse(&text, path)?;
+        config.base_dir = base_dir(path);
+        return Ok(config);
+    }
+    let mut file = CompetitionFile::parse(&text, path)?;
+    file.config.base_dir = base_dir(path);
+    Ok(file.config)
+}
+
+/// The directory a configuration's relative paths are relative to.
+fn base_dir(path: &Path) -> PathBuf {
+    path.parent().map_or_else(PathBuf::new, Path::to_path_buf)
+}
+
 impl CompetitionFile {
     /// Reads and checks `path` (house strategy crates are not built yet: see
     /// [`CompetitionFile::resolve_house`]).
@@ -183,7 +208,7 @@ impl CompetitionFile {
         let text = std::fs::read_to_string(path)
             .map_err(|cause| CompetitionError::Read { path: path.to_path_buf(), cause })?;
         let mut file = Self::parse(&text, path)?;
-        file.config.base_dir = path.parent().map_or_else(PathBuf::new, Path::to_path_buf);
+        file.config.base_dir = base_dir(path);
         Ok(file)
     }
 

@@ -492,3 +492,82 @@ fn a_missing_config_is_reported_once() {
         assert_eq!(out.lines().count(), 1, "{command}: {out}");
     }
 }
+
+/// The mission's usage line, `amm-engine run configs/*.toml`: every shipped configuration runs,
+/// the competition file included (a few short simulations each).
+#[test]
+fn every_shipped_config_runs() {
+    let dir = crate::support::Scratch::new();
+    let mut configs: Vec<_> = std::fs::read_dir(workspace().join("configs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    configs.sort();
+    assert!(configs.len() >= 7, "{configs:?}");
+    assert!(configs.iter().any(|c| c.ends_with("competition.toml")), "{configs:?}");
+    for config in &configs {
+        let out_dir = dir.path().join(config.file_stem().unwrap());
+        let args = [config.to_str().unwrap(), "--sims", "2", "--steps", "200", "--epoch-len", "100", "--quiet"];
+        let (code, out) =
+            amm_engine_code(&[&["run"], &args[..], &["--out", out_dir.to_str().unwrap()]].concat(), &workspace());
+        assert_eq!(code, Some(0), "{}: {out}", config.display());
+        assert!(out_dir.join("results.json").is_file(), "{}: {out}", config.display());
+    }
+}
+
+/// `run configs/competition.toml my_strategy` races the house field on the competition's public
+/// seeds, which tells an author locally what the board will say; `validate` checks the house
+/// field and `submit` bundles the same run.
+#[test]
+fn a_competition_file_runs_its_house_field_on_the_public_seeds() {
+    let dir = crate::support::Scratch::new();
+    let competition = dir.path().join("competition.toml");
+    let house = crate::support::example_wasm("fixed-fee-30");
+    let text = format!(
+        "[run]\nsteps = 200\nepoch_len = 100\n\n[[strategy]]\npath = {:?}\n\n[competition]\nname = \"local\"\n\
+         public_seeds = {{ start = 40, count = 3 }}\nhidden_seeds = {{ start = 1000, count = 5 }}\n",
+        house.to_str().unwrap()
+    );
+    std::fs::write(&competition, text).unwrap();
+    let mine = dir.path().join("mine.wat");
+    std::fs::write(&mine, crate::support::strategy_wat("(i64.const 0)", "")).unwrap();
+    let out_dir = dir.path().join("out");
+    let (code, out) = amm_engine_code(
+        &["run", "competition.toml", "mine.wat", "--quiet", "--out", out_dir.to_str().unwrap()],
+        dir.path(),
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("competition.toml (2 strategies)"), "{out}");
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("results.json")).unwrap()).unwrap();
+    assert_eq!(results["seeds"], serde_json::json!({ "start": 40, "stride": 1, "count": 3 }));
+    let names: Vec<&str> =
+        results["strategies"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Fixed 30 bps", "mine"]);
+
+    let (code, out) = amm_engine_code(&["validate", "competition.toml"], dir.path());
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(out.matches("  => PASS").count(), 1, "{out}");
+
+    let bundle = dir.path().join("bundle");
+    let (code, out) = amm_engine_code(
+        &["submit", "competition.toml", "mine.wat", "--quiet", "--out", bundle.to_str().unwrap()],
+        dir.path(),
+    );
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) =
+        amm_engine_code(&["verify", bundle.join("receipt.json").to_str().unwrap(), "--quiet"], dir.path());
+    assert_eq!(code, Some(0), "{out}");
+
+    // The [competition] table is read, not skipped: its mistakes are errors naming the key.
+    std::fs::write(
+        &competition,
+        "[[strategy]]\npath = \"mine.wat\"\n\n[competition]\nname = \"local\"\npublic_seeds = { start = 0, count = 3 }\n\
+         hidden_seeds = { start = 1, count = 3 }\n",
+    )
+    .unwrap();
+    let (code, out) = amm_engine_code(&["run", "competition.toml", "--quiet"], dir.path());
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("competition.hidden_seeds overlaps competition.public_seeds"), "{out}");
+}

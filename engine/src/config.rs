@@ -476,11 +476,7 @@ impl Config {
             if let Some(name) = &s.name
                 && !crate::validate::is_display_name(name)
             {
-                return Err(invalid(
-                    &format!("strategy[{i}].name"),
-                    format!("{name:?}"),
-                    "1-64 printable characters, no control or bidirectional-formatting characters",
-                ));
+                return Err(invalid(&format!("strategy[{i}].name"), format!("{name:?}"), crate::names::NAME_RULE));
             }
         }
         self.sandbox.check().map_err(|e| invalid(&format!("sandbox.{}", e.key), e.value, e.expected))?;

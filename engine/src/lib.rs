@@ -18,6 +18,7 @@
 pub mod builder;
 pub mod config;
 pub mod market;
+pub mod names;
 pub mod native;
 pub mod receipt;
 pub mod report;

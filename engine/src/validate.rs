@@ -10,8 +10,9 @@ use amm_strategy_sdk::{AfterSwap, EpochBoundary, Side, Storage};
 use crate::market::curve::check_shape;
 use crate::sandbox::{SandboxEngine, SandboxLimits, StrategyModule, WasmInstance, inspect};
 
-/// Outcome of one check.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Outcome of one check (serialized as its word: `"PASS"`, `"FAIL"`, `"SKIP"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
 pub enum Outcome {
     /// The check passed.
     Pass,
@@ -152,36 +153,20 @@ pub fn validate_module(
     (report, Some(module))
 }
 
-/// True for a character no displayed name (strategy name, model, flag reason) may hold: a
-/// control character, or a Unicode bidirectional formatting character (U+061C, U+200E, U+200F,
-/// U+202A–U+202E, U+2066–U+2069), which reorders the text around it so that a name on a board
-/// can read as another's ("Trojan Source", CVE-2021-42574).
-pub fn is_hidden_char(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-}
-
-/// True when `s` is a displayable name: 1–64 bytes, none of them [hidden](is_hidden_char).
-pub fn is_display_name(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 64 && !s.chars().any(is_hidden_char)
-}
+pub use crate::names::{is_display_name, is_hidden_char};
 
 fn check_metadata(name: Option<&str>, model: Option<&str>, stem: &str) -> Result<String, String> {
     let printable = is_display_name;
     match name {
         Some(name) if !printable(name) => {
-            return Err(format!(
-                "amm.name {name:?} must be 1-64 printable characters, no control or bidirectional-formatting characters"
-            ));
+            return Err(format!("amm.name {name:?} must be {}", crate::names::NAME_RULE));
         }
         _ => {}
     }
     if let Some(model) = model
         && !printable(model)
     {
-        return Err(format!(
-            "amm.model {model:?} must be 1-64 printable characters, no control or bidirectional-formatting characters"
-        ));
+        return Err(format!("amm.model {model:?} must be {}", crate::names::NAME_RULE));
     }
     let shown_name = name.map_or_else(|| format!("{stem:?} (no amm.name section: file stem)"), |n| format!("{n:?}"));
     let shown_model = model.map_or_else(|| "None (no amm.model section)".to_string(), |m| format!("{m:?}"));

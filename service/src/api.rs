@@ -276,7 +276,7 @@ async fn healthz() -> Json<serde_json::Value> {
 async fn readyz(state: Shared) -> Response {
     let probe = probe(&state).await;
     let count =
-        |name: &str| probe.jobs.as_ref().map(|jobs| jobs.iter().find(|(s, _)| s == name).map_or(0, |(_, n)| *n));
+        |state: JobState| probe.jobs.as_ref().map(|jobs| jobs.iter().find(|(s, _)| *s == state).map_or(0, |(_, n)| *n));
     let workers = match state.role {
         crate::Role::Web => "elsewhere".to_string(),
         _ => {
@@ -291,8 +291,8 @@ async fn readyz(state: Shared) -> Response {
         "ready": ready,
         "database": probe.database.as_ref().map_or_else(Clone::clone, |()| "ok".into()),
         "workers": workers,
-        "queued": count("queued"),
-        "running": count("running"),
+        "queued": count(JobState::Queued),
+        "running": count(JobState::Running),
     });
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(body)).into_response()
@@ -305,7 +305,7 @@ pub struct Probe {
     /// `Ok` when the database answered; else its error.
     database: Result<(), String>,
     /// Jobs by state, when the database answered.
-    jobs: Option<Vec<(String, i64)>>,
+    jobs: Option<Vec<(JobState, i64)>>,
 }
 
 /// The probes' figures, read from the database at most once a second; concurrent callers
@@ -475,7 +475,7 @@ async fn read_parts(multipart: &mut Multipart, limit: u64) -> Result<Parts, ApiE
                 if !amm_engine::validate::is_display_name(&text) {
                     return Err(ApiError::new(
                         StatusCode::UNPROCESSABLE_ENTITY,
-                        "name: 1-64 printable characters (no control or bidirectional-formatting characters)",
+                        format!("name: {}", amm_engine::names::NAME_RULE),
                     ));
                 }
                 name = Some(text);
@@ -562,7 +562,7 @@ async fn submit_inner(state: &Arc<State>, headers: &HeaderMap, mut multipart: Mu
     };
     drop(permit);
     if !passed {
-        let failed: Vec<&CheckView> = checks.iter().filter(|c| c.outcome == "FAIL").collect();
+        let failed: Vec<&CheckView> = checks.iter().filter(|c| c.outcome == Outcome::Fail).collect();
         let message = failed.first().map_or_else(
             || "the module was refused".to_string(),
             |c| format!("the module was refused: {}: {}", c.name, c.detail),
@@ -591,7 +591,7 @@ async fn submit_inner(state: &Arc<State>, headers: &HeaderMap, mut multipart: Mu
         bytes_path: rel.to_string_lossy().into_owned(),
         size: bytes.len() as i64,
         baseline: false,
-        status: "pending".into(),
+        status: SubmissionStatus::Pending,
         validation: serde_json::to_string(&checks).unwrap_or_default(),
         summary: None,
         engine_version: amm_engine::ENGINE_VERSION.into(),
@@ -650,7 +650,7 @@ async fn check_quotas(state: &Arc<State>, handle: &str) -> Result<(), ApiError> 
 /// naming `submission.rs`); 507 when the source cannot be stored; 503 when no toolchain is there.
 async fn build_uploaded_source(state: &Arc<State>, handle: &str, source: Vec<u8>) -> Result<Vec<u8>, ApiError> {
     let refused = |name: &str, detail: String| {
-        let check = CheckView { name: name.into(), outcome: "FAIL".into(), detail: detail.clone() };
+        let check = CheckView { name: name.into(), outcome: Outcome::Fail, detail: detail.clone() };
         let body =
             json!({ "error": format!("the source was refused: {detail}"), "failed": [&check], "checks": [&check] });
         ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, body, retry_after: None }
@@ -741,14 +741,9 @@ async fn duplicate(state: &State, id: i64) -> Result<Response, ApiError> {
     Ok(accepted(id, jobs, true))
 }
 
-/// Progress of a job, in simulations.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct Progress {
-    /// Simulations finished.
-    pub done: i64,
-    /// Simulations in the job.
-    pub total: i64,
-}
+pub use crate::states::Progress;
+use crate::states::{JobState, SubmissionStatus};
+use amm_engine::validate::Outcome;
 
 /// A job.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -757,8 +752,8 @@ pub struct JobView {
     pub id: i64,
     /// Its submission.
     pub submission: i64,
-    /// queued | running | succeeded | failed | cancelled.
-    pub state: String,
+    /// Where it is.
+    pub state: JobState,
     /// Progress.
     pub progress: Progress,
     /// Claims so far (more than one after an infrastructure fault or a dead worker).
@@ -777,8 +772,8 @@ fn job_view(j: &Job) -> JobView {
     JobView {
         id: j.id,
         submission: j.submission,
-        state: j.state.clone(),
-        progress: Progress { done: j.done, total: j.total },
+        state: j.state,
+        progress: j.progress(),
         attempts: j.attempts,
         error: j.error.clone(),
         created_at: iso8601(j.created_at),
@@ -821,7 +816,7 @@ async fn job_events(state: Shared, Path(id): Path<i64>) -> Result<Response, ApiE
     };
     let db = state.db.clone();
     // (the job to send now, the last sent (state, done, attempts), the stream is over, the permit)
-    let seed = (Some(first), None::<(String, i64, i64)>, false, permit);
+    let seed = (Some(first), None::<(JobState, i64, i64)>, false, permit);
     let stream = futures_util::stream::unfold(seed, move |(mut next, mut last, over, permit)| {
         let db = db.clone();
         async move {
@@ -840,12 +835,12 @@ async fn job_events(state: Shared, Path(id): Path<i64>) -> Result<Response, ApiE
                         }
                     }
                 };
-                let key = (job.state.clone(), job.done, job.attempts);
+                let key = (job.state, job.done, job.attempts);
                 if last.as_ref() == Some(&key) {
                     continue;
                 }
                 last = Some(key);
-                let done = ["succeeded", "failed", "cancelled"].contains(&job.state.as_str());
+                let done = job.state.is_finished();
                 let event = Event::default().event("job").json_data(job_view(&job));
                 return Some((event, (None, last, done, permit)));
             }
@@ -889,8 +884,8 @@ pub struct SubmissionView {
     pub sha256: String,
     /// Module size, bytes.
     pub size: i64,
-    /// pending | evaluated | failed | cancelled.
-    pub status: String,
+    /// Where its evaluation is.
+    pub status: SubmissionStatus,
     /// Why it failed.
     pub error: Option<String>,
     /// The validation checks it passed.
@@ -927,7 +922,7 @@ pub async fn submission(state: Shared, Path(id): Path<i64>) -> Result<Json<Submi
     // A round group is not a submission: its results are the round's (GET /api/rounds/{id}).
     let s = state.db.submission(id).await?.filter(|s| s.round.is_none()).ok_or_else(|| not_found("submission", id))?;
     let jobs = state.db.jobs_of(id).await?;
-    let evaluated = s.status == "evaluated";
+    let evaluated = s.status == SubmissionStatus::Evaluated;
     let validation = parse(&s.validation, "validation report")?;
     let summary = match &s.summary {
         Some(text) => Some(parse(text, "summary")?),
@@ -943,10 +938,7 @@ pub async fn submission(state: Shared, Path(id): Path<i64>) -> Result<Json<Submi
         status: s.status,
         error: s.error,
         validation,
-        progress: Progress {
-            done: jobs.iter().map(|j| if j.state == "succeeded" { j.total } else { j.done }).sum(),
-            total: jobs.iter().map(|j| j.total).sum(),
-        },
+        progress: jobs.iter().map(Job::progress).sum(),
         jobs: jobs.iter().map(job_view).collect(),
         summary,
         submitted_at: iso8601(s.created_at),
@@ -1059,12 +1051,11 @@ fn row(sub: &Submission, e: &EntrantSummary, engine_version: &str) -> BoardRow {
     }
 }
 
-/// The board's order: never disqualified first, then by mean edge (as `amm-engine run` ranks).
+/// The board's order: `amm-engine run`'s ranking by mean edge, then the earlier submission.
 fn better(a: &BoardRow, b: &BoardRow) -> std::cmp::Ordering {
-    (a.disqualified_sims > 0)
-        .cmp(&(b.disqualified_sims > 0))
-        .then(b.mean_edge.total_cmp(&a.mean_edge))
-        .then(a.submission.cmp(&b.submission))
+    use amm_engine::report::{Standing, rank_order};
+    let standing = |r: &BoardRow| Standing { failed: r.disqualified_sims > 0, score: r.mean_edge };
+    rank_order(standing(a), standing(b)).then(a.submission.cmp(&b.submission))
 }
 
 /// The board, recomputed only when the set of evaluated submissions changed.
@@ -1285,12 +1276,10 @@ async fn flag(
     let who = admin(&state, &headers).await?;
     let request: FlagRequest = optional_body(&body)?;
     let reason = request.reason.trim();
-    if request.flagged
-        && (reason.is_empty() || reason.len() > 200 || reason.chars().any(amm_engine::validate::is_hidden_char))
-    {
+    if request.flagged && !amm_engine::names::is_reason(reason) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "reason: 1-200 printable characters (no control or bidirectional-formatting characters)",
+            format!("reason: {}", amm_engine::names::REASON_RULE),
         ));
     }
     if !state.db.flag(id, request.flagged.then_some(reason)).await? {

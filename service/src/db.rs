@@ -13,6 +13,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
+use crate::states::{JobState, Progress};
+
 /// A database fault (reported to clients as 500/503, never a crash).
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -82,8 +84,8 @@ pub struct Submission {
     pub size: i64,
     /// The house field's own evaluation.
     pub baseline: bool,
-    /// pending | evaluated | failed | cancelled.
-    pub status: String,
+    /// Where its evaluation is.
+    pub status: crate::states::SubmissionStatus,
     /// Validation checks, JSON.
     pub validation: String,
     /// Summary JSON, once evaluated.
@@ -127,8 +129,8 @@ pub struct Job {
     pub shard_hi: i64,
     /// Shards over the public seeds.
     pub shard_count: i64,
-    /// queued | running | succeeded | failed | cancelled.
-    pub state: String,
+    /// Where it is.
+    pub state: JobState,
     /// Claims so far.
     pub attempts: i64,
     /// Worker holding the lease.
@@ -149,6 +151,13 @@ pub struct Job {
     pub started_at: Option<i64>,
     /// End, ms.
     pub finished_at: Option<i64>,
+}
+
+impl Job {
+    /// Its progress (see [`Progress::of_job`]).
+    pub fn progress(&self) -> Progress {
+        Progress::of_job(self.state, self.done, self.total)
+    }
 }
 
 /// A new job: shards `[lo, hi)` of `count`, `total` simulations.
@@ -179,7 +188,7 @@ pub enum Requeue {
     /// No such job.
     NotFound,
     /// The job is not failed (its state): nothing changed.
-    NotFailed(String),
+    NotFailed(JobState),
     /// Re-queued: the ids of the jobs now queued.
     Requeued(Vec<i64>),
 }
@@ -208,6 +217,18 @@ const ON_BOARD: &str =
 const JOB_COLUMNS: &str = "id, submission, shard_lo, shard_hi, shard_count, state, attempts, lease_owner, \
      lease_expires_at, fence, done, total, error, created_at, started_at, finished_at";
 
+/// A state column read into its type; an unknown word is a decoding error (a corrupt row).
+fn stored<T: std::str::FromStr<Err = crate::states::UnknownState>>(
+    row: &AnyRow,
+    column: &str,
+) -> Result<T, sqlx::Error> {
+    let text: String = row.try_get(column)?;
+    text.parse().map_err(|e: crate::states::UnknownState| sqlx::Error::ColumnDecode {
+        index: column.to_string(),
+        source: Box::new(e),
+    })
+}
+
 fn submission(row: &AnyRow) -> Result<Submission, sqlx::Error> {
     Ok(Submission {
         id: row.try_get("id")?,
@@ -218,7 +239,7 @@ fn submission(row: &AnyRow) -> Result<Submission, sqlx::Error> {
         bytes_path: row.try_get("bytes_path")?,
         size: row.try_get("size")?,
         baseline: row.try_get::<i64, _>("baseline")? != 0,
-        status: row.try_get("status")?,
+        status: stored(row, "status")?,
         validation: row.try_get("validation")?,
         summary: row.try_get("summary")?,
         engine_version: row.try_get("engine_version")?,
@@ -240,7 +261,7 @@ fn job(row: &AnyRow) -> Result<Job, sqlx::Error> {
         shard_lo: row.try_get("shard_lo")?,
         shard_hi: row.try_get("shard_hi")?,
         shard_count: row.try_get("shard_count")?,
-        state: row.try_get("state")?,
+        state: stored(row, "state")?,
         attempts: row.try_get("attempts")?,
         lease_owner: row.try_get("lease_owner")?,
         lease_expires_at: row.try_get("lease_expires_at")?,
@@ -814,8 +835,8 @@ impl Db {
         else {
             return Ok(Requeue::NotFound);
         };
-        let state: String = row.try_get("state")?;
-        if state != "failed" {
+        let state: JobState = stored(&row, "state")?;
+        if state != JobState::Failed {
             return Ok(Requeue::NotFailed(state));
         }
         let submission: i64 = row.try_get("submission")?;
@@ -943,11 +964,11 @@ impl Db {
     }
 
     /// Jobs by state.
-    pub async fn jobs_by_state(&self) -> Result<Vec<(String, i64)>, DbError> {
+    pub async fn jobs_by_state(&self) -> Result<Vec<(JobState, i64)>, DbError> {
         let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state ORDER BY state")
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(|r| Ok((r.try_get("state")?, r.try_get("n")?))).collect()
+        rows.iter().map(|r| Ok((stored(r, "state")?, r.try_get("n")?))).collect()
     }
 
     /// Closes the pool.
@@ -986,8 +1007,8 @@ async fn fail_submission_if_job_failed(
         .bind(job_id)
         .fetch_one(&mut **tx)
         .await?;
-    let state: String = row.try_get("state")?;
-    if state != "failed" {
+    let state: JobState = stored(&row, "state")?;
+    if state != JobState::Failed {
         return Ok(());
     }
     let submission: i64 = row.try_get("submission")?;
@@ -1037,7 +1058,7 @@ mod tests {
                 bytes_path: String::new(),
                 size: 0,
                 baseline: false,
-                status: "pending".into(),
+                status: crate::states::SubmissionStatus::Pending,
                 validation: "[]".into(),
                 summary: None,
                 engine_version: String::new(),

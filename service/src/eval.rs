@@ -26,7 +26,8 @@ pub struct CheckView {
     /// Check name (format, interface, metadata, limits, hooks, quotes, purity, smoke).
     pub name: String,
     /// PASS, FAIL or SKIP.
-    pub outcome: String,
+    #[schema(value_type = String)]
+    pub outcome: amm_engine::validate::Outcome,
     /// What was found.
     pub detail: String,
 }
@@ -37,7 +38,7 @@ pub fn validate_upload(engine: &SandboxEngine, config: &Config, bytes: &[u8], st
     let checks = report
         .checks
         .iter()
-        .map(|c| CheckView { name: c.name.to_string(), outcome: c.outcome.to_string(), detail: c.detail.clone() })
+        .map(|c| CheckView { name: c.name.to_string(), outcome: c.outcome, detail: c.detail.clone() })
         .collect();
     (report.passed(), checks)
 }
@@ -197,9 +198,11 @@ pub struct EntrantSummary {
     pub arb_loss: f64,
     /// Simulations in which it was disqualified.
     pub disqualified_sims: u32,
-    /// Disqualification reasons: call, kind, simulations, first seed and step, an example.
+    /// Disqualification reasons: call, kind (`load`, `budget`, `fault`, `absurd_quote`,
+    /// `shape_violation`, `audit_mismatch`), simulations, first seed and step, an example.
     #[schema(value_type = Vec<Object>)]
-    pub disqualification_reasons: serde_json::Value,
+    #[serde(default)]
+    pub disqualification_reasons: Vec<amm_engine::report::DisqualificationSummary>,
     /// Refused at load (then it took part in nothing).
     pub rejected: Option<String>,
 }
@@ -235,7 +238,7 @@ pub fn summarize(results: &RunResults, entry: bool) -> Summary {
             retail_share: s.mean_retail_share,
             arb_loss: -s.mean_arb_edge,
             disqualified_sims: s.disqualified_sims,
-            disqualification_reasons: serde_json::to_value(&s.disqualification_reasons).unwrap_or_default(),
+            disqualification_reasons: s.disqualification_reasons.clone(),
             rejected: s.rejected.clone(),
         })
         .collect();
@@ -249,7 +252,7 @@ pub fn summarize(results: &RunResults, entry: bool) -> Summary {
         retail_share: n.mean_retail_share,
         arb_loss: -n.mean_arb_edge,
         disqualified_sims: 0,
-        disqualification_reasons: serde_json::Value::Array(Vec::new()),
+        disqualification_reasons: Vec::new(),
         rejected: None,
     });
     // The simulations' pools are the entrants that were not rejected, in config order.

@@ -23,6 +23,7 @@ pub mod eval;
 pub mod http;
 pub mod metrics;
 pub mod rounds;
+pub mod states;
 pub mod web;
 pub mod worker;
 
@@ -341,7 +342,7 @@ async fn queue_baseline(state: &Arc<State>) -> Result<(), ServiceError> {
         bytes_path: String::new(),
         size: 0,
         baseline: true,
-        status: "pending".into(),
+        status: states::SubmissionStatus::Pending,
         validation: "[]".into(),
         summary: None,
         engine_version: amm_engine::ENGINE_VERSION.into(),

@@ -4,6 +4,8 @@
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::states::JobState;
+
 /// Counters of one process.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -51,12 +53,12 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition, with the queue's `jobs` by state.
-    pub fn render(&self, jobs: &[(String, i64)]) -> String {
+    pub fn render(&self, jobs: &[(JobState, i64)]) -> String {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let mut out = String::new();
         let _ = writeln!(out, "# HELP amm_jobs Evaluation jobs in the database, by state.\n# TYPE amm_jobs gauge");
-        for state in ["queued", "running", "succeeded", "failed", "cancelled"] {
-            let n = jobs.iter().find(|(s, _)| s == state).map_or(0, |(_, n)| *n);
+        for &state in JobState::ALL {
+            let n = jobs.iter().find(|(s, _)| *s == state).map_or(0, |(_, n)| *n);
             let _ = writeln!(out, "amm_jobs{{state=\"{state}\"}} {n}");
         }
         let _ = writeln!(out, "# HELP amm_uploads_total Uploads answered by this process, by outcome.");
@@ -114,7 +116,7 @@ mod tests {
         m.reject(422);
         m.reject(422);
         m.reject(500);
-        let text = m.render(&[("queued".into(), 3)]);
+        let text = m.render(&[(JobState::Queued, 3)]);
         assert!(text.contains("amm_uploads_total{outcome=\"unauthorized\"} 1\n"), "{text}");
         assert!(text.contains("amm_uploads_total{outcome=\"invalid\"} 2\n"), "{text}");
         assert!(text.contains("amm_uploads_total{outcome=\"other\"} 1\n"), "{text}");

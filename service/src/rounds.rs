@@ -20,9 +20,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::State;
-use crate::api::{ApiError, Progress};
-use crate::db::{self, NewJob, RoundRow, Submission};
+use crate::api::ApiError;
+use crate::db::{self, Job, NewJob, RoundRow, Submission};
 use crate::eval::Summary;
+use crate::states::{JobState, Progress, RoundState, SubmissionStatus};
 
 type Shared = Extract<Arc<State>>;
 
@@ -44,11 +45,7 @@ pub struct RoundEntry {
 impl RoundEntry {
     /// The entrant's name in the market: `submitter/name`, at most 64 bytes.
     pub fn market_name(&self) -> String {
-        let mut name = format!("{}/{}", self.submitter, self.name);
-        while name.len() > 64 {
-            name.pop();
-        }
-        name
+        amm_engine::names::fit(format!("{}/{}", self.submitter, self.name))
     }
 }
 
@@ -158,8 +155,8 @@ pub struct RoundBoardRow {
 pub struct GroupView {
     /// Group number, from 1.
     pub group: u32,
-    /// pending | evaluated | failed | cancelled.
-    pub status: String,
+    /// Where its evaluation is.
+    pub status: SubmissionStatus,
     /// Its jobs.
     pub jobs: Vec<i64>,
     /// The entries' submissions, in market order.
@@ -173,8 +170,8 @@ pub struct GroupView {
 pub struct RoundView {
     /// Id.
     pub id: i64,
-    /// queued | running | completed | failed | cancelled.
-    pub state: String,
+    /// Where it is (derived from its groups).
+    pub state: RoundState,
     /// Simulations done over all groups.
     pub progress: Progress,
     /// Most entries in one market.
@@ -193,21 +190,18 @@ pub struct RoundView {
 
 async fn view(state: &State, round: RoundRow) -> Result<RoundView, ApiError> {
     let subs = state.db.round_groups(round.id).await?;
-    let (mut done, mut total, mut started) = (0i64, 0i64, false);
+    let (mut progress, mut started) = (Vec::new(), false);
     let mut groups = Vec::with_capacity(subs.len());
     let mut board = Vec::new();
     let house = state.file.config.strategies.len();
     for (g, sub) in subs.iter().enumerate() {
         let group = g as u32 + 1;
         let jobs = state.db.jobs_of(sub.id).await?;
-        for j in &jobs {
-            total += j.total;
-            done += if j.state == "succeeded" { j.total } else { j.done };
-            started |= j.state != "queued";
-        }
+        progress.extend(jobs.iter().map(Job::progress));
+        started |= jobs.iter().any(|j| j.state != JobState::Queued);
         let entries: Vec<RoundEntry> = serde_json::from_str(sub.entries.as_deref().unwrap_or("[]"))
             .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("corrupt round group: {e}")))?;
-        if sub.status == "evaluated"
+        if sub.status == SubmissionStatus::Evaluated
             && let Some(text) = &sub.summary
         {
             let summary: Summary = serde_json::from_str(text)
@@ -231,43 +225,32 @@ async fn view(state: &State, round: RoundRow) -> Result<RoundView, ApiError> {
         }
         groups.push(GroupView {
             group,
-            status: sub.status.clone(),
+            status: sub.status,
             jobs: jobs.iter().map(|j| j.id).collect(),
             entries: entries.iter().map(|e| e.submission).collect(),
             error: sub.error.clone(),
         });
     }
-    let status = |s: &str| groups.iter().any(|g| g.status == s);
-    let completed = !groups.is_empty() && groups.iter().all(|g| g.status == "evaluated");
-    let state_name = if status("failed") {
-        "failed"
-    } else if status("cancelled") {
-        "cancelled"
-    } else if completed {
-        "completed"
-    } else if started {
-        "running"
-    } else {
-        "queued"
-    };
+    let statuses: Vec<SubmissionStatus> = groups.iter().map(|g| g.status).collect();
+    let round_state = RoundState::of_groups(&statuses, started);
+    let completed = round_state == RoundState::Completed;
     if !completed {
         board.clear();
     }
-    // Never disqualified first, then by paired edge over the normalizer (mean edge without it).
-    board.sort_by(|a, b| {
-        let key = |r: &RoundBoardRow| r.edge_vs_normalizer.unwrap_or(r.mean_edge);
-        (a.disqualified_sims > 0 || a.rejected.is_some())
-            .cmp(&(b.disqualified_sims > 0 || b.rejected.is_some()))
-            .then(key(b).total_cmp(&key(a)))
-            .then(a.submission.cmp(&b.submission))
-    });
+    // The engine's ranking, by paired edge over the normalizer (mean edge without it).
+    let standing = |r: &RoundBoardRow| amm_engine::report::Standing {
+        failed: r.disqualified_sims > 0 || r.rejected.is_some(),
+        score: r.edge_vs_normalizer.unwrap_or(r.mean_edge),
+    };
+    board
+        .sort_by(|a, b| amm_engine::report::rank_order(standing(a), standing(b)).then(a.submission.cmp(&b.submission)));
     for (i, r) in board.iter_mut().enumerate() {
         r.rank = i as u32 + 1;
     }
     Ok(RoundView {
         id: round.id,
-        state: state_name.into(),
-        progress: Progress { done, total },
+        state: round_state,
+        progress: progress.into_iter().sum(),
         round_size: round.round_size,
         created_by: round.created_by,
         created_at: crate::api::iso8601(round.created_at),

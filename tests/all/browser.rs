@@ -536,7 +536,7 @@ fn a_jobs_place_in_the_queue_counts_the_queued_jobs_claimed_before_it() {
             bytes_path: String::new(),
             size: 0,
             baseline: false,
-            status: "pending".into(),
+            status: amm_service::states::SubmissionStatus::Pending,
             validation: "[]".into(),
             summary: None,
             engine_version: "test".into(),

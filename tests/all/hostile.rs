@@ -402,35 +402,42 @@ fn race_with(fixture_name: &str, audit_rate: f64, sandbox: &str) -> amm_engine::
 }
 
 #[test]
-fn in_run_fixtures_are_disqualified_with_their_reason_and_the_honest_pool_runs_on() {
+fn in_run_fixtures_are_disqualified_with_their_reason_and_kind_and_the_honest_pool_runs_on() {
+    use amm_engine::market::DisqualificationKind::{AbsurdQuote, AuditMismatch, Budget, Fault, ShapeViolation};
     use amm_engine::sandbox::CallKind;
-    let cases: &[(&str, f64, CallKind, &str)] = &[
-        ("loop_in_quote.wat", 0.0, CallKind::Quote, "out of fuel"),
-        ("loop_in_after_swap.wat", 0.0, CallKind::AfterSwap, "out of fuel"),
-        ("loop_in_epoch_boundary.wat", 0.0, CallKind::EpochBoundary, "out of fuel"),
-        ("memory_grow_bomb.wat", 0.0, CallKind::Quote, "memory limit: grew to 16842752 bytes"),
-        ("recursion.wat", 0.0, CallKind::Quote, "stack overflow"),
-        ("trap_unreachable.wat", 0.0, CallKind::Quote, "trap: unreachable"),
-        ("trap_division.wat", 0.0, CallKind::Quote, "trap: integer division by zero"),
-        ("trap_out_of_bounds.wat", 0.0, CallKind::Quote, "trap: out-of-bounds memory access"),
-        ("trap_indirect_call.wat", 0.0, CallKind::Quote, "trap: indirect call to a null table entry"),
-        ("bulk_fill.wat", 0.0, CallKind::Quote, "out of fuel"),
-        ("bulk_copy.wat", 0.0, CallKind::Quote, "out of fuel"),
-        ("table_grow.wat", 0.0, CallKind::Quote, "table limit: grew to 10001 elements"),
-        ("absurd_output.wat", 0.0, CallKind::Quote, "absurd quote: 18446744073709551615"),
+    let cases: &[(&str, f64, CallKind, amm_engine::market::DisqualificationKind, &str)] = &[
+        ("loop_in_quote.wat", 0.0, CallKind::Quote, Budget, "out of fuel"),
+        ("loop_in_after_swap.wat", 0.0, CallKind::AfterSwap, Budget, "out of fuel"),
+        ("loop_in_epoch_boundary.wat", 0.0, CallKind::EpochBoundary, Budget, "out of fuel"),
+        ("memory_grow_bomb.wat", 0.0, CallKind::Quote, Budget, "memory limit: grew to 16842752 bytes"),
+        ("recursion.wat", 0.0, CallKind::Quote, Budget, "stack overflow"),
+        ("trap_unreachable.wat", 0.0, CallKind::Quote, Fault, "trap: unreachable"),
+        ("trap_division.wat", 0.0, CallKind::Quote, Fault, "trap: integer division by zero"),
+        ("trap_out_of_bounds.wat", 0.0, CallKind::Quote, Fault, "trap: out-of-bounds memory access"),
+        ("trap_indirect_call.wat", 0.0, CallKind::Quote, Fault, "trap: indirect call to a null table entry"),
+        ("bulk_fill.wat", 0.0, CallKind::Quote, Budget, "out of fuel"),
+        ("bulk_copy.wat", 0.0, CallKind::Quote, Budget, "out of fuel"),
+        ("table_grow.wat", 0.0, CallKind::Quote, Budget, "table limit: grew to 10001 elements"),
+        ("absurd_output.wat", 0.0, CallKind::Quote, AbsurdQuote, "absurd quote: 18446744073709551615"),
         // A drop is also a concavity break: which one the sampled points show depends on
         // where the searches sample.
-        ("non_monotone.wat", 0.0, CallKind::Quote, "quote curve not "),
-        ("non_concave.wat", 0.0, CallKind::Quote, "quote curve not concave"),
-        ("hidden_state_global.wat", 1.0, CallKind::Quote, "impure quote"),
-        ("hidden_state_memory.wat", 1.0, CallKind::Quote, "impure quote"),
-        ("time_bomb.wat", 0.0, CallKind::AfterSwap, "trap: unreachable"),
+        ("non_monotone.wat", 0.0, CallKind::Quote, ShapeViolation, "quote curve not "),
+        ("non_concave.wat", 0.0, CallKind::Quote, ShapeViolation, "quote curve not concave"),
+        ("hidden_state_global.wat", 1.0, CallKind::Quote, AuditMismatch, "impure quote"),
+        ("hidden_state_memory.wat", 1.0, CallKind::Quote, AuditMismatch, "impure quote"),
+        ("time_bomb.wat", 0.0, CallKind::AfterSwap, Fault, "trap: unreachable"),
         // At the default hook audit rate: a quote-to-hook channel is caught by replaying hooks.
-        ("quote_to_hook_leak.wat", 0.0, CallKind::AfterSwap, "impure after_swap: the storage it left differs"),
+        (
+            "quote_to_hook_leak.wat",
+            0.0,
+            CallKind::AfterSwap,
+            AuditMismatch,
+            "impure after_swap: the storage it left differs",
+        ),
         // Zero liquidity at probe-sized inputs only: the cross-check quote exposes the kink.
-        ("probe_recognizer.wat", 0.0, CallKind::Quote, "quote curve not concave"),
+        ("probe_recognizer.wat", 0.0, CallKind::Quote, ShapeViolation, "quote curve not concave"),
     ];
-    for &(name, audit_rate, call, reason) in cases {
+    for &(name, audit_rate, call, kind, reason) in cases {
         let results = race(name, audit_rate);
         let hostile = &results.strategies[1];
         assert_eq!(hostile.rejected, None, "{name} loads");
@@ -441,6 +448,7 @@ fn in_run_fixtures_are_disqualified_with_their_reason_and_the_honest_pool_runs_o
                 .unwrap_or_else(|| panic!("{name}: not disqualified in seed {}", sim.seed));
             assert_eq!(d.call, call, "{name}: {d:?}");
             assert!(d.reason.contains(reason), "{name}: reason {:?} lacks {reason:?}", d.reason);
+            assert_eq!(d.kind, kind, "{name}: {d:?}");
             let honest = &sim.pools[0];
             assert!(honest.disqualified.is_none(), "{name}: the honest pool was disqualified");
             assert_eq!(honest.epochs.len(), 3, "{name}: the honest pool ran every epoch");
@@ -448,8 +456,12 @@ fn in_run_fixtures_are_disqualified_with_their_reason_and_the_honest_pool_runs_o
         }
         assert_eq!(hostile.disqualified_sims, 2, "{name}");
         assert!(
-            hostile.disqualification_reasons.iter().all(|d| d.example.contains(reason) && d.call == call),
-            "{name}"
+            hostile
+                .disqualification_reasons
+                .iter()
+                .all(|d| d.example.contains(reason) && d.call == call && d.kind == kind),
+            "{name}: {:?}",
+            hostile.disqualification_reasons
         );
     }
 }

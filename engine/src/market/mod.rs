@@ -4,6 +4,7 @@
 pub mod arbitrage;
 pub mod capital;
 pub mod curve;
+pub mod disqualification;
 pub mod params;
 pub mod routing;
 pub mod sim;
@@ -36,4 +37,5 @@ pub fn delivered_output(quote: u64, reserve_out: u64) -> Result<u64, AbsurdQuote
         std::cmp::Ordering::Greater => Err(AbsurdQuote { quote, reserve_out }),
     }
 }
-pub use sim::{Disqualification, Entrant, EpochRecord, PoolResult, SimStats, SimulationResult, seating, simulate};
+pub use disqualification::{Disqualification, DisqualificationKind};
+pub use sim::{Entrant, EpochRecord, PoolResult, SimStats, SimulationResult, seating, simulate};

@@ -47,6 +47,7 @@ use serde::Serialize;
 use super::arbitrage::{ArbTrade, MAX_QUOTES_PER_POOL_STEP, best_trade};
 use super::capital;
 use super::curve::{CpModel, Curve, CurveSet, Fit, Samples};
+use super::disqualification::{Disqualification, DisqualificationKind as Why};
 use super::params::{MarketParams, Stream, stream};
 use super::routing::Router;
 use crate::config::{Config, Score};
@@ -54,17 +55,6 @@ use crate::sandbox::{CallKind, Fault, SandboxLimits};
 use crate::strategy::{StrategyInstance, StrategyProgram};
 
 const NANO_F: f64 = NANO as f64;
-
-/// Why and when a strategy stopped trading in a simulation.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct Disqualification {
-    /// Step at which it happened (0-based).
-    pub step: u64,
-    /// The call that caused it.
-    pub call: CallKind,
-    /// What went wrong.
-    pub reason: String,
-}
 
 /// One epoch of one pool.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, serde::Deserialize)]
@@ -386,14 +376,14 @@ impl Pool {
     fn fault(&mut self, step: u64, call: CallKind, fault: Fault, max_faults: u32) {
         self.faults += 1;
         if self.faults >= max_faults && self.live {
-            self.disqualify(step, call, fault.to_string());
+            self.disqualify(step, call, Why::of_fault(&fault), fault.to_string());
         }
     }
 
-    fn disqualify(&mut self, step: u64, call: CallKind, reason: String) {
+    fn disqualify(&mut self, step: u64, call: CallKind, kind: Why, reason: String) {
         if self.live {
             self.live = false;
-            self.disqualified = Some(Disqualification { step, call, reason });
+            self.disqualified = Some(Disqualification { step, call, kind, reason });
         }
     }
 
@@ -425,7 +415,12 @@ impl Pool {
         let delivered = match super::delivered_output(y, reserve_out) {
             Ok(delivered) => delivered,
             Err(absurd) => {
-                self.disqualify(ctx.step, CallKind::Quote, format!("{absurd} for input {input} ({side:?})"));
+                self.disqualify(
+                    ctx.step,
+                    CallKind::Quote,
+                    Why::AbsurdQuote,
+                    format!("{absurd} for input {input} ({side:?})"),
+                );
                 return None;
             }
         };
@@ -511,7 +506,7 @@ impl Pool {
         }
         seat.recorded.clear();
         if let Some((call, reason)) = verdict {
-            self.disqualify(ctx.step, call, reason);
+            self.disqualify(ctx.step, call, Why::AuditMismatch, reason);
         }
     }
 
@@ -760,7 +755,7 @@ impl<'c> Simulation<'c> {
                         recorded: Vec::new(),
                     }))
                 }
-                Err(e) => pool.disqualify(0, CallKind::Instantiate, e.to_string()),
+                Err(e) => pool.disqualify(0, CallKind::Instantiate, Why::Load, e.to_string()),
             }
             pools.push(pool);
         }
@@ -947,7 +942,7 @@ impl<'c> Simulation<'c> {
             && let Err(violation) = self.samples.check_shape(reserve_out)
         {
             let step = self.step;
-            self.pools[i].disqualify(step, call, violation.to_string());
+            self.pools[i].disqualify(step, call, Why::ShapeViolation, violation.to_string());
         }
     }
 
@@ -977,7 +972,7 @@ impl<'c> Simulation<'c> {
             let (_, reserve_out) = self.pools[self.live[k]].reserves_in_out(side);
             if let Some(violation) = self.router.shape_violation(k, reserve_out) {
                 let step = self.step;
-                self.pools[self.live[k]].disqualify(step, CallKind::Quote, violation.to_string());
+                self.pools[self.live[k]].disqualify(step, CallKind::Quote, Why::ShapeViolation, violation.to_string());
             }
         }
         let price = self.price;

@@ -108,7 +108,7 @@ fn leaderboard_table(html: &mut String, results: &RunResults) {
                 escape(&s.name),
                 d.simulations,
                 d.call,
-                escape(&d.kind),
+                d.kind,
                 d.first_seed,
                 d.first_step,
                 escape(&d.example)

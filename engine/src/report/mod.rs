@@ -85,8 +85,8 @@ pub struct StrategySummary {
 pub struct DisqualificationSummary {
     /// The call that failed.
     pub call: crate::sandbox::CallKind,
-    /// The kind of reason (the reason up to its first colon).
-    pub kind: String,
+    /// The kind of rule broken.
+    pub kind: crate::market::DisqualificationKind,
     /// Simulations ended this way.
     pub simulations: u32,
     /// The first of them: its seed, step and full reason.
@@ -306,13 +306,29 @@ impl Shard {
     }
 }
 
-/// The entrants that ran, best first: those never disqualified by mean edge, then those
-/// disqualified in some simulation (a strategy cannot win by failing early).
+/// Where an entrant stands for ranking: whether it failed (disqualified in some simulation, or
+/// refused at load) and its score (mean edge; a round scores the paired edge over the
+/// normalizer).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Standing {
+    /// Disqualified in some simulation or refused at load.
+    pub failed: bool,
+    /// Higher is better.
+    pub score: f64,
+}
+
+/// The one ranking rule of `amm-engine run`, the service's board and its rounds: entrants that
+/// never failed first (a strategy cannot win by failing early), then by score, highest first.
+/// Callers add their own last tie-break (the service: the submission id).
+pub fn rank_order(a: Standing, b: Standing) -> std::cmp::Ordering {
+    a.failed.cmp(&b.failed).then(b.score.total_cmp(&a.score))
+}
+
+/// The entrants that ran, best first ([`rank_order`] by mean edge).
 pub fn ranked(results: &RunResults) -> Vec<&StrategySummary> {
     let mut ranked: Vec<_> = results.strategies.iter().filter(|s| s.rejected.is_none()).collect();
-    ranked.sort_by(|a, b| {
-        (a.disqualified_sims > 0).cmp(&(b.disqualified_sims > 0)).then(b.mean_edge.total_cmp(&a.mean_edge))
-    });
+    let standing = |s: &StrategySummary| Standing { failed: s.disqualified_sims > 0, score: s.mean_edge };
+    ranked.sort_by(|a, b| rank_order(standing(a), standing(b)));
     ranked
 }
 
@@ -357,12 +373,11 @@ impl RunResults {
                 let Some(d) = pool(sim).and_then(|p| p.disqualified.as_ref()) else {
                     continue;
                 };
-                let kind = d.reason.split(':').next().unwrap_or_default().trim().to_string();
-                match reasons.iter_mut().find(|r| r.call == d.call && r.kind == kind) {
+                match reasons.iter_mut().find(|r| r.call == d.call && r.kind == d.kind) {
                     Some(r) => r.simulations += 1,
                     None => reasons.push(DisqualificationSummary {
                         call: d.call,
-                        kind,
+                        kind: d.kind,
                         simulations: 1,
                         first_seed: sim.seed,
                         first_step: d.step,

@@ -24,6 +24,7 @@ use maud::{DOCTYPE, Markup, html};
 
 use crate::State;
 use crate::api::ApiError;
+use crate::states::{JobState, RoundState, SubmissionStatus};
 
 type Shared = Extract<Arc<State>>;
 
@@ -74,7 +75,7 @@ pub(crate) async fn queue_place(
     axum::extract::Path(id): axum::extract::Path<i64>,
 ) -> Result<Response, ApiError> {
     let job = state.db.job(id).await?.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no job {id}")))?;
-    let ahead = if job.state == "queued" { state.db.queued_before(id).await? } else { 0 };
+    let ahead = if job.state == crate::states::JobState::Queued { state.db.queued_before(id).await? } else { 0 };
     let (queued, running) = state.db.queue_depth().await?;
     let body =
         serde_json::json!({ "job": id, "state": job.state, "ahead": ahead, "queued": queued, "running": running });
@@ -206,12 +207,72 @@ fn model_badge(model: &str) -> Markup {
     }
 }
 
-/// A status word as a badge.
-fn status_badge(status: &str) -> Markup {
-    let class = match status {
-        "evaluated" | "succeeded" | "completed" | "PASS" => "ok",
-        "failed" | "cancelled" | "FAIL" => "bad",
-        _ => "wait",
-    };
-    html! { span class={ "badge " (class) } { (status) } }
+/// A state shown as a badge: its word, coloured by whether it is good, bad or not over yet.
+trait Badge {
+    /// The word shown.
+    fn word(&self) -> &str;
+    /// The badge's class: `ok`, `bad` or `wait`.
+    fn tone(&self) -> &'static str;
+}
+
+impl Badge for JobState {
+    fn word(&self) -> &str {
+        self.as_str()
+    }
+    fn tone(&self) -> &'static str {
+        match self {
+            JobState::Succeeded => "ok",
+            JobState::Failed | JobState::Cancelled => "bad",
+            JobState::Queued | JobState::Running => "wait",
+        }
+    }
+}
+
+impl Badge for SubmissionStatus {
+    fn word(&self) -> &str {
+        self.as_str()
+    }
+    fn tone(&self) -> &'static str {
+        match self {
+            SubmissionStatus::Evaluated => "ok",
+            SubmissionStatus::Failed | SubmissionStatus::Cancelled => "bad",
+            SubmissionStatus::Pending => "wait",
+        }
+    }
+}
+
+impl Badge for RoundState {
+    fn word(&self) -> &str {
+        self.as_str()
+    }
+    fn tone(&self) -> &'static str {
+        match self {
+            RoundState::Completed => "ok",
+            RoundState::Failed | RoundState::Cancelled => "bad",
+            RoundState::Queued | RoundState::Running => "wait",
+        }
+    }
+}
+
+/// A validation check's outcome (`PASS`, `FAIL`, `SKIP`).
+impl Badge for amm_engine::validate::Outcome {
+    fn word(&self) -> &str {
+        match self {
+            amm_engine::validate::Outcome::Pass => "PASS",
+            amm_engine::validate::Outcome::Fail => "FAIL",
+            amm_engine::validate::Outcome::Skip => "SKIP",
+        }
+    }
+    fn tone(&self) -> &'static str {
+        match self {
+            amm_engine::validate::Outcome::Pass => "ok",
+            amm_engine::validate::Outcome::Fail => "bad",
+            amm_engine::validate::Outcome::Skip => "wait",
+        }
+    }
+}
+
+/// A state as a badge.
+fn status_badge(state: &impl Badge) -> Markup {
+    html! { span class={ "badge " (state.tone()) } { (state.word()) } }
 }

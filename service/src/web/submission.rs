@@ -3,6 +3,7 @@
 //! weight and edge by epoch from its merged `results.json`; `/submissions/{id}/report.html`
 //! is the engine's own report of that evaluation.
 
+use crate::states::SubmissionStatus;
 use amm_engine::report::chart;
 use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -52,7 +53,7 @@ fn body(v: &SubmissionView, results: Option<&RunResults>) -> Markup {
             dt { "Engine" } dd { (v.engine_version) }
             @if let Some(s) = &v.salt { dt { "Salt" } dd { code.hash { (s) } } }
         }
-        @if v.status == "evaluated" {
+        @if v.status == SubmissionStatus::Evaluated {
             p.downloads {
                 a href={ "/api/submissions/" (v.id) "/bundle.tar" } download { "Bundle (.tar: module, config, results.json, receipt.json)" }
                 " · " a href={ "/api/submissions/" (v.id) "/results.json" } { "results.json" }
@@ -122,17 +123,16 @@ pub(super) fn checks(checks: &[crate::eval::CheckView]) -> Markup {
 }
 
 fn reasons(e: &EntrantSummary) -> Markup {
-    let reasons = e.disqualification_reasons.as_array().cloned().unwrap_or_default();
+    let reasons = &e.disqualification_reasons;
     html! {
         @if !reasons.is_empty() {
             h3 { "Disqualifications and faults" }
             ul.reasons {
-                @for r in &reasons {
-                    li {
-                        strong { (r["call"].as_str().unwrap_or("?")) ": " (r["kind"].as_str().unwrap_or("?")) }
-                        " — " (r["simulations"].as_u64().unwrap_or(0)) " simulation(s); first at seed "
-                        (r["first_seed"].as_u64().unwrap_or(0)) ", step " (r["first_step"].as_u64().unwrap_or(0)) ": "
-                        (r["example"].as_str().unwrap_or(""))
+                @for r in reasons {
+                    li data-kind=(r.kind.as_str()) {
+                        strong { (r.call) ": " (r.kind) }
+                        " — " (r.simulations) " simulation(s); first at seed "
+                        (r.first_seed) ", step " (r.first_step) ": " (r.example)
                     }
                 }
             }

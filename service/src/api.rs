@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State as Extract};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -14,40 +14,10 @@ use serde_json::json;
 use utoipa::OpenApi;
 
 use crate::State;
-use crate::db::{Caller, DbError, Inserted, Job, Submission, now_ms};
+use crate::db::{Caller, Inserted, Job, Submission, now_ms};
+pub use crate::error::ApiError;
+use crate::error::{not_found, parse};
 use crate::eval::{self, CheckView, EntrantSummary, Summary};
-
-/// An error response: a status and `{"error": message, ...details}`.
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    body: serde_json::Value,
-    retry_after: Option<u64>,
-}
-
-impl ApiError {
-    /// An error with `status` and `message`.
-    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, body: json!({ "error": message.into() }), retry_after: None }
-    }
-}
-
-impl From<DbError> for ApiError {
-    fn from(e: DbError) -> Self {
-        tracing::error!(error = %e, "database error");
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut response = (self.status, Json(self.body)).into_response();
-        if let Some(seconds) = self.retry_after {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        }
-        response
-    }
-}
 
 type Shared = Extract<Arc<State>>;
 
@@ -80,43 +50,11 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/api/rounds", post(crate::rounds::start_round).get(crate::rounds::list_rounds))
         .route("/api/rounds/{id}", get(crate::rounds::get_round))
         .merge(crate::web::routes())
-        .layer(axum::middleware::from_fn(json_errors))
+        .layer(axum::middleware::from_fn(crate::error::json_errors))
         .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
-}
-
-/// Every error answer under `/api/` is JSON (`{"error": "…"}`), also those axum's extractors
-/// and router give in plain text or empty: an unparsable id (400), an unknown path (404), a
-/// wrong method (405, with the methods allowed), an unsupported body (415).
-async fn json_errors(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let api = request.uri().path().starts_with("/api/");
-    let response = next.run(request).await;
-    let status = response.status();
-    let is_json = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !api || !(status.is_client_error() || status.is_server_error()) || is_json {
-        return response;
-    }
-    let (mut parts, body) = response.into_parts();
-    let text = axum::body::to_bytes(body, 16 * 1024).await.map(|b| String::from_utf8_lossy(&b).trim().to_string());
-    let mut message = text.unwrap_or_default();
-    if message.is_empty() {
-        message = status.canonical_reason().unwrap_or("error").to_lowercase();
-        if let Some(allow) = parts.headers.get(header::ALLOW).and_then(|v| v.to_str().ok()) {
-            message = format!("{message}: use {allow}");
-        } else if status == StatusCode::METHOD_NOT_ALLOWED || status == StatusCode::NOT_FOUND {
-            message = format!("{message}: /openapi.json lists every path and its methods");
-        }
-    }
-    let body = serde_json::to_vec(&json!({ "error": message })).unwrap_or_default();
-    parts.headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
-    parts.headers.remove(header::CONTENT_LENGTH);
-    Response::from_parts(parts, axum::body::Body::from(body))
 }
 
 /// 408 for a request not answered within `quotas.body_timeout_seconds` of its headers (for
@@ -260,7 +198,9 @@ pub struct ApiDoc;
 async fn openapi() -> Response {
     match ApiDoc::openapi().to_pretty_json() {
         Ok(text) => ([(header::CONTENT_TYPE, "application/json")], text).into_response(),
-        Err(e) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        Err(e) => {
+            ApiError::internal(StatusCode::INTERNAL_SERVER_ERROR, "the API document is unavailable", e).into_response()
+        }
     }
 }
 
@@ -318,7 +258,10 @@ async fn probe(state: &State) -> Probe {
     state.metrics.probe_refreshes.fetch_add(1, Ordering::Relaxed);
     let (database, jobs) = match state.db.jobs_by_state().await {
         Ok(jobs) => (Ok(()), Some(jobs)),
-        Err(e) => (Err(e.to_string()), None),
+        Err(e) => {
+            tracing::error!(error = %e, "readiness probe: database error");
+            (Err("unavailable".to_string()), None)
+        }
     };
     let fresh = Probe { at: std::time::Instant::now(), database, jobs };
     *cached = Some(fresh.clone());
@@ -558,7 +501,7 @@ async fn submit_inner(state: &Arc<State>, headers: &HeaderMap, mut multipart: Mu
             (passed, checks, info)
         })
         .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("validation: {e}")))?
+        .map_err(|e| ApiError::internal(StatusCode::INTERNAL_SERVER_ERROR, "validation could not run", e))?
     };
     drop(permit);
     if !passed {
@@ -568,7 +511,7 @@ async fn submit_inner(state: &Arc<State>, headers: &HeaderMap, mut multipart: Mu
             |c| format!("the module was refused: {}: {}", c.name, c.detail),
         );
         let body = json!({ "error": message, "failed": failed, "checks": checks });
-        return Err(ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, body, retry_after: None });
+        return Err(ApiError::with_body(StatusCode::UNPROCESSABLE_ENTITY, body));
     }
 
     // Keep the bytes under the data directory, named by their hash.
@@ -577,7 +520,7 @@ async fn submit_inner(state: &Arc<State>, headers: &HeaderMap, mut multipart: Mu
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
     std::fs::write(&tmp, &bytes)
         .and_then(|()| std::fs::rename(&tmp, &path))
-        .map_err(|e| ApiError::new(StatusCode::INSUFFICIENT_STORAGE, format!("cannot store the module: {e}")))?;
+        .map_err(|e| ApiError::internal(StatusCode::INSUFFICIENT_STORAGE, "cannot store the module", e))?;
 
     let section_name = info.as_ref().and_then(|i| i.name.clone()).filter(|n| !n.is_empty());
     let name = name.or(section_name).unwrap_or_else(|| format!("{}-{}", who.handle, &sha256[..8]));
@@ -653,7 +596,7 @@ async fn build_uploaded_source(state: &Arc<State>, handle: &str, source: Vec<u8>
         let check = CheckView { name: name.into(), outcome: Outcome::Fail, detail: detail.clone() };
         let body =
             json!({ "error": format!("the source was refused: {detail}"), "failed": [&check], "checks": [&check] });
-        ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, body, retry_after: None }
+        ApiError::with_body(StatusCode::UNPROCESSABLE_ENTITY, body)
     };
     if !state.file.competition.accept_source {
         return Err(refused(
@@ -697,7 +640,7 @@ async fn build_uploaded_source(state: &Arc<State>, handle: &str, source: Vec<u8>
     let sha = amm_engine::sandbox::sha256_hex(text.as_bytes());
     let dir = state.data.join("sources");
     let storage =
-        |e: std::io::Error| ApiError::new(StatusCode::INSUFFICIENT_STORAGE, format!("cannot store the source: {e}"));
+        |e: std::io::Error| ApiError::internal(StatusCode::INSUFFICIENT_STORAGE, "cannot store the source", e);
     std::fs::create_dir_all(&dir).map_err(storage)?;
     // Named by its hash under the data directory: no client-chosen path.
     let path = dir.join(format!("{sha}.rs"));
@@ -709,19 +652,20 @@ async fn build_uploaded_source(state: &Arc<State>, handle: &str, source: Vec<u8>
         let path = path.clone();
         tokio::task::spawn_blocking(move || amm_engine::single_file::build_source(&path, &options))
             .await
-            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("build: {e}")))?
+            .map_err(|e| ApiError::internal(StatusCode::INTERNAL_SERVER_ERROR, "the build could not run", e))?
     };
     drop(permit);
     // Messages name the file the way the submitter knows it, not our data directory.
     let shown = |message: String| message.replace(&path.display().to_string(), "submission.rs");
     match built {
-        Ok(built) => std::fs::read(&built.wasm)
-            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("reading the built module: {e}"))),
+        Ok(built) => std::fs::read(&built.wasm).map_err(|e| {
+            ApiError::internal(StatusCode::INTERNAL_SERVER_ERROR, "the built module could not be read", e)
+        }),
         Err(e @ amm_engine::builder::BuildError::Refused { .. }) => Err(refused("screen", shown(e.to_string()))),
         Err(e @ amm_engine::builder::BuildError::Spawn(_))
         | Err(e @ amm_engine::builder::BuildError::TargetMissing(_)) => {
             tracing::error!(error = %e, "cannot build uploaded sources");
-            Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("the server cannot build sources now: {e}")))
+            Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the server cannot build sources now"))
         }
         Err(e) => Err(refused("build", shown(e.to_string()))),
     }
@@ -780,10 +724,6 @@ fn job_view(j: &Job) -> JobView {
         started_at: j.started_at.map(iso8601),
         finished_at: j.finished_at.map(iso8601),
     }
-}
-
-fn not_found(what: &str, id: i64) -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, format!("no {what} {id}"))
 }
 
 /// A job's state and progress.
@@ -911,10 +851,6 @@ pub struct SubmissionView {
     pub hidden: bool,
 }
 
-fn parse<T: serde::de::DeserializeOwned>(text: &str, what: &'static str) -> Result<T, ApiError> {
-    serde_json::from_str(text).map_err(|e| ApiError::from(DbError::Corrupt { what, message: e.to_string() }))
-}
-
 /// A submission's validation, evaluation and per-seed results.
 #[utoipa::path(get, path = "/api/submissions/{id}", params(("id" = i64, Path, description = "submission id")),
     responses((status = 200, body = SubmissionView), (status = 404, description = "no such submission")))]
@@ -976,8 +912,8 @@ async fn bundle_tar(state: Shared, Path(id): Path<i64>) -> Result<Response, ApiE
     let data = state.data.clone();
     let archive = tokio::task::spawn_blocking(move || crate::bundle::tar(&text, &data))
         .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e))?;
+        .map_err(|e| ApiError::internal(StatusCode::INTERNAL_SERVER_ERROR, "the bundle could not be built", e))?
+        .map_err(|e| ApiError::corrupt("bundle", e))?;
     let disposition = format!("attachment; filename=\"submission-{id}.tar\"");
     Ok(([(header::CONTENT_TYPE, "application/x-tar".to_string()), (header::CONTENT_DISPOSITION, disposition)], archive)
         .into_response())

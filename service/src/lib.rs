@@ -19,6 +19,7 @@ pub mod api;
 pub mod bundle;
 pub mod competition;
 pub mod db;
+pub mod error;
 pub mod eval;
 pub mod http;
 pub mod metrics;

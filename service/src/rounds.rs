@@ -200,12 +200,11 @@ async fn view(state: &State, round: RoundRow) -> Result<RoundView, ApiError> {
         progress.extend(jobs.iter().map(Job::progress));
         started |= jobs.iter().any(|j| j.state != JobState::Queued);
         let entries: Vec<RoundEntry> = serde_json::from_str(sub.entries.as_deref().unwrap_or("[]"))
-            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("corrupt round group: {e}")))?;
+            .map_err(|e| ApiError::corrupt("round group", e))?;
         if sub.status == SubmissionStatus::Evaluated
             && let Some(text) = &sub.summary
         {
-            let summary: Summary = serde_json::from_str(text)
-                .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("corrupt summary: {e}")))?;
+            let summary: Summary = serde_json::from_str(text).map_err(|e| ApiError::corrupt("summary", e))?;
             for (i, e) in entries.iter().enumerate() {
                 let Some(s) = summary.entrants.get(house + i) else { continue };
                 board.push(RoundBoardRow {

@@ -18,9 +18,7 @@ use amm_engine::report::RunResults;
 /// The merged results of an evaluated submission, when there are any.
 async fn results(state: &crate::State, id: i64) -> Result<Option<RunResults>, ApiError> {
     let Some(text) = state.db.results(id).await? else { return Ok(None) };
-    serde_json::from_str(&text)
-        .map(Some)
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("corrupt results: {e}")))
+    serde_json::from_str(&text).map(Some).map_err(|e| ApiError::corrupt("results", e))
 }
 
 pub(super) async fn page(state: Shared, Path(id): Path<i64>) -> Response {

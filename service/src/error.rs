@@ -1,0 +1,170 @@
+//! The service's one error type: what went wrong is logged in full, the client gets a status and
+//! a message that is safe to show.
+//!
+//! A handler returns [`ApiError`]; a database fault, a corrupt stored document or an internal
+//! failure keeps its cause for the log only (`tracing::error!`, once, when the answer is made),
+//! so SQL, file paths and library messages never reach a client. Every error body is JSON
+//! `{"error": message, ...details}` ([`json_errors`] rewrites the plain-text ones axum's
+//! extractors give).
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::db::DbError;
+
+/// An error response: a status, `{"error": message, ...details}` and, for faults, the cause
+/// that is logged instead of shown.
+#[derive(Debug)]
+pub struct ApiError {
+    pub(crate) status: StatusCode,
+    pub(crate) body: serde_json::Value,
+    pub(crate) retry_after: Option<u64>,
+    cause: Option<String>,
+}
+
+/// The body of every error answer.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong, for people.
+    pub error: String,
+}
+
+impl ApiError {
+    /// An error with `status` and `message`, both for the client.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self { status, body: json!({ "error": message.into() }), retry_after: None, cause: None }
+    }
+
+    /// An error with `status` and a JSON `body` of details (it holds an `error` message).
+    pub fn with_body(status: StatusCode, body: serde_json::Value) -> Self {
+        Self { status, body, retry_after: None, cause: None }
+    }
+
+    /// A fault of ours: the client sees `status` and `message`, the log gets `cause`.
+    pub fn internal(status: StatusCode, message: &str, cause: impl std::fmt::Display) -> Self {
+        Self { cause: Some(cause.to_string()), ..Self::new(status, message) }
+    }
+
+    /// A stored document (JSON in the database, a stored results file) that does not parse: the
+    /// same answer wherever it is read.
+    pub fn corrupt(what: &str, cause: impl std::fmt::Display) -> Self {
+        Self::internal(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "stored data is corrupt; the operators have been told",
+            format_args!("corrupt {what}: {cause}"),
+        )
+    }
+
+    /// The same error asking the client to retry after `seconds`.
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+
+    /// The status answered.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::Corrupt { what, message } => Self::corrupt(what, message),
+            e => Self::internal(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the database is unavailable; try again shortly",
+                format_args!("database error: {e}"),
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Some(cause) = &self.cause {
+            tracing::error!(status = self.status.as_u16(), cause = %cause, "request failed");
+        }
+        let mut response = (self.status, Json(self.body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+/// A "no such …" answer.
+pub fn not_found(what: &str, id: i64) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, format!("no {what} {id}"))
+}
+
+/// A stored JSON document, parsed; a corrupt one is [`ApiError::corrupt`].
+pub fn parse<T: serde::de::DeserializeOwned>(text: &str, what: &'static str) -> Result<T, ApiError> {
+    serde_json::from_str(text).map_err(|e| ApiError::corrupt(what, e))
+}
+
+/// Every error answer under `/api/` is JSON (`{"error": "…"}`), also those axum's extractors
+/// and router give in plain text or empty: an unparsable id (400), an unknown path (404), a
+/// wrong method (405, with the methods allowed), an unsupported body (415).
+pub async fn json_errors(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let api = request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !api || !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 16 * 1024).await.map(|b| String::from_utf8_lossy(&b).trim().to_string());
+    let mut message = text.unwrap_or_default();
+    if message.is_empty() {
+        message = status.canonical_reason().unwrap_or("error").to_lowercase();
+        if let Some(allow) = parts.headers.get(header::ALLOW).and_then(|v| v.to_str().ok()) {
+            message = format!("{message}: use {allow}");
+        } else if status == StatusCode::METHOD_NOT_ALLOWED || status == StatusCode::NOT_FOUND {
+            message = format!("{message}: /openapi.json lists every path and its methods");
+        }
+    }
+    let body = serde_json::to_vec(&json!({ "error": message })).unwrap_or_default();
+    parts.headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn answer(e: ApiError) -> (StatusCode, String) {
+        let response = e.into_response();
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap_or_default();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn database_error_text_never_reaches_the_client() {
+        let e = DbError::Sqlx(sqlx::Error::Protocol("relation \"secret_table\" at /srv/data/amm.db".into()));
+        let (status, body) = answer(e.into()).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(!body.contains("secret_table") && !body.contains("/srv/data"), "{body}");
+        assert!(body.contains("the database is unavailable"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn corrupt_stored_json_answers_500_wherever_it_is_read() {
+        let from_db = DbError::Corrupt { what: "submission", message: "expected value at line 1".into() };
+        let from_parse = parse::<serde_json::Value>("{not json", "summary").err().map(ApiError::from);
+        for e in [ApiError::from(from_db), from_parse.unwrap_or_else(|| ApiError::new(StatusCode::OK, "parsed"))] {
+            let (status, body) = answer(e).await;
+            assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+            assert!(body.contains("stored data is corrupt") && !body.contains("line 1"), "{body}");
+        }
+    }
+}

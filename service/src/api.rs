@@ -14,10 +14,13 @@ use serde_json::json;
 use utoipa::OpenApi;
 
 use crate::State;
-use crate::db::{Caller, Inserted, Job, Submission, now_ms};
+pub use crate::auth::admin;
+use crate::auth::caller;
+use crate::db::{Inserted, Job, Submission, now_ms};
 pub use crate::error::ApiError;
 use crate::error::{not_found, parse};
 use crate::eval::{self, CheckView, EntrantSummary, Summary};
+use crate::limits::{body_deadline, rate_limit};
 
 type Shared = Extract<Arc<State>>;
 
@@ -55,93 +58,6 @@ pub fn router(state: Arc<State>) -> Router {
         .layer(DefaultBodyLimit::max(64 * 1024))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
-}
-
-/// 408 for a request not answered within `quotas.body_timeout_seconds` of its headers (for
-/// routes whose small body is read before authentication; uploads time their own parts).
-async fn body_deadline(state: Shared, request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let seconds = state.file.competition.quotas.body_timeout_seconds;
-    match tokio::time::timeout(std::time::Duration::from_secs(seconds), next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            format!("the request body did not arrive within {seconds} s (competition.quotas.body_timeout_seconds)"),
-        )
-        .into_response(),
-    }
-}
-
-/// Token buckets by key (client IP address, or bearer token hash): (tokens left, last refill).
-#[derive(Debug)]
-pub struct RateLimiter<K = std::net::IpAddr> {
-    buckets: std::sync::Mutex<std::collections::HashMap<K, (f64, std::time::Instant)>>,
-}
-
-impl<K> Default for RateLimiter<K> {
-    fn default() -> Self {
-        Self { buckets: std::sync::Mutex::new(std::collections::HashMap::new()) }
-    }
-}
-
-impl<K: std::hash::Hash + Eq> RateLimiter<K> {
-    /// Takes one request from `key`'s bucket of `per_minute`; on refusal, the seconds until
-    /// the next request is allowed.
-    pub fn take(&self, key: K, per_minute: u32) -> Result<(), u64> {
-        self.take_per(key, per_minute, 60.0)
-    }
-
-    /// Takes one request from `key`'s bucket of `capacity`, refilled at `capacity` per
-    /// `period` seconds; on refusal, the seconds until the next request is allowed.
-    pub fn take_per(&self, key: K, capacity: u32, period: f64) -> Result<(), u64> {
-        let capacity = f64::from(capacity);
-        let rate = capacity / period;
-        let now = std::time::Instant::now();
-        let mut buckets = self.buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if buckets.len() > 100_000 {
-            // Forget clients whose bucket has refilled (they lose nothing).
-            buckets.retain(|_, (tokens, at)| *tokens + now.duration_since(*at).as_secs_f64() * rate < capacity);
-        }
-        let (tokens, at) = buckets.entry(key).or_insert((capacity, now));
-        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * rate).min(capacity);
-        *at = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(((1.0 - *tokens) / rate).ceil().max(1.0) as u64)
-        }
-    }
-}
-
-/// 429 with Retry-After for a client IP over `quotas.requests_per_minute` (the peer address:
-/// forwarding headers are not trusted), or a request bearing a token over
-/// `quotas.requests_per_token_per_minute` (keyed by the token's sha256, checked or not: a
-/// token spread over many addresses is still limited).
-async fn rate_limit(
-    state: Shared,
-    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let path = request.uri().path();
-    if ["/healthz", "/readyz", "/metrics"].contains(&path) {
-        return next.run(request).await;
-    }
-    let quotas = state.file.competition.quotas;
-    let refused = |seconds: u64, message: &str| {
-        let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, message);
-        e.retry_after = Some(seconds);
-        e.into_response()
-    };
-    if let Err(seconds) = state.limiter.take(peer.ip(), quotas.requests_per_minute) {
-        return refused(seconds, "too many requests from your address");
-    }
-    if let Some(token) = bearer(request.headers())
-        && let Err(seconds) = state.token_limiter.take(crate::token_hash(token), quotas.requests_per_token_per_minute)
-    {
-        return refused(seconds, "too many requests with your token");
-    }
-    next.run(request).await
 }
 
 /// The OpenAPI document.
@@ -322,22 +238,6 @@ pub async fn competition(state: Shared) -> Json<serde_json::Value> {
         "quotas": c.quotas,
         "jobs": { "wall_clock_seconds": c.jobs.wall_clock_seconds, "seeds_per_job": c.jobs.seeds_per_job },
     }))
-}
-
-/// The non-empty token of an `Authorization: Bearer TOKEN` header, trimmed.
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-}
-
-async fn caller(state: &State, headers: &HeaderMap) -> Result<Caller, ApiError> {
-    let unauthorized = || ApiError::new(StatusCode::UNAUTHORIZED, "a valid 'Authorization: Bearer TOKEN' is required");
-    let token = bearer(headers).filter(|t| t.len() <= 200).ok_or_else(unauthorized)?;
-    state.db.caller(&crate::token_hash(token)).await?.ok_or_else(unauthorized)
 }
 
 /// An accepted upload.
@@ -625,7 +525,7 @@ async fn build_uploaded_source(state: &Arc<State>, handle: &str, source: Vec<u8>
     // Each build may hold a compiler for minutes: a submitter gets a few an hour, refused
     // builds included, whatever the outcome.
     let per_hour = state.file.competition.quotas.source_builds_per_hour;
-    if let Err(wait) = state.build_limiter.take_per(handle.to_string(), per_hour, 3600.0) {
+    if let Err(wait) = state.build_limiter.check(&handle.to_string()) {
         let mut e = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             format!(
@@ -1118,15 +1018,6 @@ async fn leaderboard_csv(state: Shared) -> Result<Response, ApiError> {
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], out).into_response())
 }
 
-/// The caller, who must hold an admin token (401 without a token, 403 without admin).
-pub async fn admin(state: &State, headers: &HeaderMap) -> Result<Caller, ApiError> {
-    let who = caller(state, headers).await?;
-    if !who.admin {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "an admin token is required"));
-    }
-    Ok(who)
-}
-
 /// A JSON body that may be empty (then `T::default()`).
 fn optional_body<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
@@ -1341,17 +1232,6 @@ mod tests {
         let e: Vec<(u64, f64)> = (100..150).map(|s| (s, -1000.0)).collect();
         assert_eq!(tie_groups(&[&a, &e]), vec![1, 1]);
         assert_eq!(tie_groups(&[]), Vec::<u32>::new());
-    }
-
-    #[test]
-    fn the_rate_limiter_allows_a_burst_then_refuses_with_the_wait() {
-        let limiter: RateLimiter = RateLimiter::default();
-        let (a, b) = ("127.0.0.1".parse().unwrap(), "127.0.0.2".parse().unwrap());
-        for _ in 0..6 {
-            assert_eq!(limiter.take(a, 6), Ok(()));
-        }
-        assert_eq!(limiter.take(a, 6), Err(10), "6 a minute: one every 10 s");
-        assert_eq!(limiter.take(b, 6), Ok(()), "another address has its own bucket");
     }
 
     #[test]

@@ -160,7 +160,7 @@ mod tests {
     #[tokio::test]
     async fn corrupt_stored_json_answers_500_wherever_it_is_read() {
         let from_db = DbError::Corrupt { what: "submission", message: "expected value at line 1".into() };
-        let from_parse = parse::<serde_json::Value>("{not json", "summary").err().map(ApiError::from);
+        let from_parse = parse::<serde_json::Value>("{not json", "summary").err();
         for e in [ApiError::from(from_db), from_parse.unwrap_or_else(|| ApiError::new(StatusCode::OK, "parsed"))] {
             let (status, body) = answer(e).await;
             assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");

@@ -16,12 +16,14 @@
 //! * [`web`]: the dashboard's HTML pages over the same functions.
 
 pub mod api;
+pub mod auth;
 pub mod bundle;
 pub mod competition;
 pub mod db;
 pub mod error;
 pub mod eval;
 pub mod http;
+pub mod limits;
 pub mod metrics;
 pub mod rounds;
 pub mod states;
@@ -125,9 +127,9 @@ pub struct State {
     /// Counters for `GET /metrics`.
     pub metrics: metrics::Metrics,
     /// Per-IP request rate limit.
-    pub limiter: api::RateLimiter,
+    pub limiter: limits::KeyedLimiter<std::net::IpAddr>,
     /// Per-token request rate limit (keyed by the token's sha256).
-    pub token_limiter: api::RateLimiter<String>,
+    pub token_limiter: limits::KeyedLimiter<String>,
     /// The last board computed, with the evaluated-submissions version it reflects.
     pub board_cache: std::sync::Mutex<Option<CachedBoard>>,
     /// The probes' database figures, refreshed at most once a second (`/readyz`, `/metrics`
@@ -138,7 +140,7 @@ pub struct State {
     /// Source builds running now (one at a time, apart from module validations).
     pub builds: tokio::sync::Semaphore,
     /// Source uploads per submitter (`quotas.source_builds_per_hour`).
-    pub build_limiter: api::RateLimiter<String>,
+    pub build_limiter: limits::KeyedLimiter<String>,
 }
 
 impl State {
@@ -187,10 +189,7 @@ pub fn create_token_blocking(data: &Path, db: Option<&str>, handle: &str, admin:
     runtime()?.block_on(create_token(data, db, handle, admin))
 }
 
-/// The stored form of a token: its sha256, hex.
-pub fn token_hash(token: &str) -> String {
-    sha256_hex(token.as_bytes())
-}
+pub use auth::token_hash;
 
 /// Bytes as lowercase hex.
 pub(crate) fn hex(bytes: &[u8]) -> String {
@@ -240,6 +239,7 @@ pub async fn serve(options: ServeOptions, handle: tokio::runtime::Handle) -> Res
     let engine = SandboxEngine::with_cache(EngineSettings::for_limits(&file.config.sandbox, instances), cache)?;
     let random: [u8; 4] = rand::random();
     let event_streams = Arc::new(tokio::sync::Semaphore::new(file.competition.quotas.event_streams as usize));
+    let quotas = file.competition.quotas;
     let state = Arc::new(State {
         file,
         db,
@@ -254,13 +254,13 @@ pub async fn serve(options: ServeOptions, handle: tokio::runtime::Handle) -> Res
         validations: tokio::sync::Semaphore::new(2),
         event_streams,
         metrics: metrics::Metrics::default(),
-        limiter: api::RateLimiter::default(),
-        token_limiter: api::RateLimiter::default(),
+        limiter: limits::KeyedLimiter::per_minute(quotas.requests_per_minute),
+        token_limiter: limits::KeyedLimiter::per_minute(quotas.requests_per_token_per_minute),
         board_cache: std::sync::Mutex::new(None),
         probes: tokio::sync::Mutex::new(None),
         bundles: tokio::sync::Semaphore::new(2),
         builds: tokio::sync::Semaphore::new(1),
-        build_limiter: api::RateLimiter::default(),
+        build_limiter: limits::KeyedLimiter::per_hour(quotas.source_builds_per_hour),
     });
     queue_baseline(&state).await?;
 

@@ -2,9 +2,9 @@
 
 use axum::http::{HeaderMap, StatusCode, header};
 
-use crate::State;
 use crate::db::Caller;
 use crate::error::ApiError;
+use crate::state::State;
 
 /// The stored form of a token: its sha256, hex.
 pub fn token_hash(token: &str) -> String {

@@ -263,7 +263,7 @@ impl CompetitionFile {
         for entry in &mut self.config.strategies {
             let fail = |message: String| CompetitionError::House { path: entry.path.clone(), message };
             let bytes = builder::read_module(&entry.path).map_err(|e| fail(e.to_string()))?;
-            let rel = crate::eval::module_rel_path(&amm_engine::sandbox::sha256_hex(&bytes));
+            let rel = module_rel_path(&amm_engine::sandbox::sha256_hex(&bytes));
             let target = data.join(&rel);
             if !target.exists() {
                 std::fs::write(&target, &bytes)
@@ -335,6 +335,12 @@ impl Competition {
         }
         Ok(())
     }
+}
+
+/// Where uploaded module `sha256` is kept, relative to the data directory. The name is the
+/// hash (hex only), so no upload can choose a path.
+pub fn module_rel_path(sha256: &str) -> PathBuf {
+    Path::new("modules").join(format!("{sha256}.wasm"))
 }
 
 #[cfg(test)]

@@ -46,6 +46,25 @@ impl From<sqlx::migrate::MigrateError> for DbError {
     }
 }
 
+/// Unix milliseconds as ISO 8601 UTC (`2026-11-29T09:27:49.123Z`).
+pub fn iso8601(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let millis = ms.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Days to civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
@@ -113,7 +132,7 @@ pub struct Submission {
 /// A fresh evaluation salt: 32 random bytes, hex.
 pub fn new_salt() -> String {
     let bytes: [u8; 32] = rand::random();
-    crate::hex(&bytes)
+    hex(&bytes)
 }
 
 /// A job row.
@@ -1030,6 +1049,11 @@ async fn fail_submission_if_job_failed(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// Bytes as lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

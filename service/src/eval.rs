@@ -7,7 +7,7 @@
 //! `amm-engine run --shard K/N` splits a run, and the shards are merged exactly as
 //! `amm-engine merge` merges them, so the result equals a single `run` of the same config.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -18,6 +18,7 @@ use amm_engine::sandbox::SandboxEngine;
 use amm_engine::validate;
 use serde::Serialize;
 
+pub use crate::competition::module_rel_path;
 use crate::db::NewJob;
 
 /// One validation check, as the API reports it.
@@ -270,12 +271,6 @@ pub fn summarize(results: &RunResults, entry: bool) -> Summary {
         normalizer,
         per_seed_edges,
     }
-}
-
-/// Where uploaded module `sha256` is kept, relative to the data directory. The name is the
-/// hash (hex only), so no upload can choose a path.
-pub fn module_rel_path(sha256: &str) -> PathBuf {
-    Path::new("modules").join(format!("{sha256}.wasm"))
 }
 
 #[cfg(test)]

@@ -5,18 +5,29 @@
 //! heartbeats and fencing, and evaluation workers that call the `amm-engine` library directly
 //! (never the command line).
 //!
+//! The files form layers, each using only those below it (a test keeps it so: no import cycle
+//! among these files):
+//!
+//! * [`states`]: job, submission and round states as types; progress.
 //! * [`competition`]: the competition file (`[competition]` + an ordinary run config).
 //! * [`db`]: tokens, submissions, jobs, shard results; the queue's guarded updates.
 //! * [`eval`]: validation, job planning, running shards, merging, summaries.
-//! * [`worker`]: the worker pool and the reaper.
-//! * [`metrics`]: counters for `GET /metrics`.
-//! * [`bundle`]: an evaluation as a verifiable submission bundle (tar).
 //! * [`rounds`]: rounds: the best entries together in N-way markets on the hidden seeds.
-//! * [`api`]: the HTTP routes and the OpenAPI document.
-//! * [`web`]: the dashboard's HTML pages over the same functions.
+//! * [`board`]: the public board's rows, ranking and tie groups.
+//! * [`bundle`], [`metrics`], [`limits`], [`http`]: a bundle's tar, the counters of
+//!   `GET /metrics`, the keyed rate limiters, the accept loop.
+//! * [`state`]: what handlers, pages and workers share.
+//! * [`error`]: the one error type (the cause logged, a safe message shown); [`auth`]: tokens.
+//! * [`views`]: the query layer, typed views under both the JSON handlers and the pages.
+//! * [`middleware`]: the router's rate limits and body deadline.
+//! * [`api`]: one module per resource (`submissions`, `jobs`, `rounds`, `admin`, `board`), the
+//!   routes and the OpenAPI document; [`web`]: the dashboard's pages, over [`views`] (a page
+//!   never calls a handler).
+//! * [`worker`]: the worker pool and the reaper; this file: `serve`, which wires them.
 
 pub mod api;
 pub mod auth;
+pub mod board;
 pub mod bundle;
 pub mod competition;
 pub mod db;
@@ -25,8 +36,11 @@ pub mod eval;
 pub mod http;
 pub mod limits;
 pub mod metrics;
+pub mod middleware;
 pub mod rounds;
+pub mod state;
 pub mod states;
+pub mod views;
 pub mod web;
 pub mod worker;
 
@@ -42,17 +56,6 @@ use amm_engine::sandbox::{EngineSettings, ModuleCache, SandboxEngine};
 
 use crate::competition::CompetitionFile;
 use crate::db::{Db, Inserted, Submission};
-
-/// What a `serve` process does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Role {
-    /// HTTP and evaluation workers.
-    All,
-    /// HTTP only (workers elsewhere share the database).
-    Web,
-    /// Evaluation workers only.
-    Worker,
-}
 
 /// Options of `amm-engine serve`.
 #[derive(Clone, Debug)]
@@ -95,61 +98,6 @@ pub enum ServiceError {
     Other(String),
 }
 
-/// A computed board and the evaluated-submissions version it reflects.
-pub type CachedBoard = ((i64, i64, i64), Arc<Vec<api::BoardRow>>);
-
-/// Shared state of a running service.
-pub struct State {
-    /// The competition.
-    pub file: CompetitionFile,
-    /// The database.
-    pub db: Db,
-    /// Data directory (absolute).
-    pub data: PathBuf,
-    /// One sandbox engine for validation and every worker.
-    pub engine: SandboxEngine,
-    /// This process's worker id (in leases).
-    pub worker_id: String,
-    /// Wakes idle workers when a job is queued.
-    pub wake: tokio::sync::Notify,
-    /// Set on shutdown.
-    pub shutdown: AtomicBool,
-    /// A NOTIFY listener is connected (PostgreSQL): idle workers poll slowly.
-    pub listening: AtomicBool,
-    /// Last time (Unix ms) a worker looked for work; 0 when this process has no workers.
-    pub worker_tick: AtomicU64,
-    /// The role.
-    pub role: Role,
-    /// Validations running now (bounded: each runs a smoke simulation).
-    pub validations: tokio::sync::Semaphore,
-    /// Job event streams open now (bounded by `quotas.event_streams`).
-    pub event_streams: Arc<tokio::sync::Semaphore>,
-    /// Counters for `GET /metrics`.
-    pub metrics: metrics::Metrics,
-    /// Per-IP request rate limit.
-    pub limiter: limits::KeyedLimiter<std::net::IpAddr>,
-    /// Per-token request rate limit (keyed by the token's sha256).
-    pub token_limiter: limits::KeyedLimiter<String>,
-    /// The last board computed, with the evaluated-submissions version it reflects.
-    pub board_cache: std::sync::Mutex<Option<CachedBoard>>,
-    /// The probes' database figures, refreshed at most once a second (`/readyz`, `/metrics`
-    /// are unauthenticated and unlimited: their cost must not grow with their callers).
-    pub probes: tokio::sync::Mutex<Option<api::Probe>>,
-    /// Bundle archives being built now (at most 2; each reads a module and results from disk).
-    pub bundles: tokio::sync::Semaphore,
-    /// Source builds running now (one at a time, apart from module validations).
-    pub builds: tokio::sync::Semaphore,
-    /// Source uploads per submitter (`quotas.source_builds_per_hour`).
-    pub build_limiter: limits::KeyedLimiter<String>,
-}
-
-impl State {
-    /// The lease of a running job.
-    pub fn lease(&self) -> Duration {
-        Duration::from_secs(self.file.competition.jobs.lease_seconds)
-    }
-}
-
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServiceError {
     let what = what.into();
     move |cause| ServiceError::Io { what, cause }
@@ -178,7 +126,7 @@ pub async fn create_token(data: &Path, db: Option<&str>, handle: &str, admin: bo
     std::fs::create_dir_all(data).map_err(io(format!("cannot create {}", data.display())))?;
     let db = Db::open(&database_url(data, db)).await?;
     let bytes: [u8; 32] = rand::random();
-    let token = format!("amm_{}", hex(&bytes));
+    let token = format!("amm_{}", db::hex(&bytes));
     db.insert_token(&token_hash(&token), handle, admin).await?;
     db.close().await;
     Ok(token)
@@ -190,11 +138,7 @@ pub fn create_token_blocking(data: &Path, db: Option<&str>, handle: &str, admin:
 }
 
 pub use auth::token_hash;
-
-/// Bytes as lowercase hex.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use state::{Role, State};
 
 /// Runs `serve` until SIGINT/SIGTERM on a runtime of its own.
 pub fn serve_blocking(options: ServeOptions) -> Result<(), ServiceError> {
@@ -245,7 +189,7 @@ pub async fn serve(options: ServeOptions, handle: tokio::runtime::Handle) -> Res
         db,
         data,
         engine,
-        worker_id: format!("{}-{}", std::process::id(), hex(&random)),
+        worker_id: format!("{}-{}", std::process::id(), db::hex(&random)),
         wake: tokio::sync::Notify::new(),
         shutdown: AtomicBool::new(false),
         listening: AtomicBool::new(false),
@@ -287,7 +231,14 @@ pub async fn serve(options: ServeOptions, handle: tokio::runtime::Handle) -> Res
             connections: quotas.connections,
             header_timeout: Duration::from_secs(quotas.header_timeout_seconds),
         };
-        http::serve(listener, api::router(state.clone()), limits, shutdown_signal(), Duration::from_secs(5)).await;
+        http::serve(
+            listener,
+            api::router(state.clone(), web::routes()),
+            limits,
+            shutdown_signal(),
+            Duration::from_secs(5),
+        )
+        .await;
         Ok(())
     };
     state.shutdown.store(true, Ordering::Relaxed);
@@ -333,7 +284,7 @@ async fn queue_baseline(state: &Arc<State>) -> Result<(), ServiceError> {
         serde_json::to_string(config).map_err(|e| ServiceError::Other(e.to_string()))?
     );
     let sha256 = sha256_hex(identity.as_bytes());
-    let jobs = plan_for(state);
+    let jobs = state::plan_for(state);
     let sub = Submission {
         id: 0,
         submitter: "house".into(),
@@ -363,8 +314,5 @@ async fn queue_baseline(state: &Arc<State>) -> Result<(), ServiceError> {
     Ok(())
 }
 
-/// The jobs of one evaluation under this competition.
-pub fn plan_for(state: &State) -> Vec<db::NewJob> {
-    let threads = amm_engine::run::threads(&state.file.config) as u32;
-    eval::plan(state.file.config.run.simulations, state.file.competition.jobs.seeds_per_job, threads * 2)
-}
+#[cfg(test)]
+mod layers;

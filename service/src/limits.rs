@@ -1,5 +1,5 @@
-//! Request limits: the per-address and per-token request rates, source builds per submitter,
-//! and the body deadline of small requests read before authentication.
+//! Request limits: the per-address and per-token request rates and source builds per
+//! submitter (applied by [`crate::middleware`] and the upload handler).
 //!
 //! Rates are kept by `governor`'s keyed GCRA limiter (a token bucket in one timestamp per key,
 //! lock-free, maintained by others) rather than a map of buckets of our own. A quota of `n`
@@ -8,16 +8,9 @@
 
 use std::hash::Hash;
 use std::num::NonZeroU32;
-use std::sync::Arc;
 
-use axum::extract::State as Extract;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
-
-use crate::State;
-use crate::error::ApiError;
 
 /// Keys kept before those whose bucket has refilled are forgotten (they lose nothing).
 const MAX_KEYS: usize = 100_000;
@@ -52,52 +45,6 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             (wait.as_secs_f64().ceil() as u64).max(1)
         })
-    }
-}
-
-/// 429 with Retry-After for a client IP over `quotas.requests_per_minute` (the peer address:
-/// forwarding headers are not trusted), or a request bearing a token over
-/// `quotas.requests_per_token_per_minute` (keyed by the token's sha256, checked or not: a
-/// token spread over many addresses is still limited). Probes are exempt.
-pub async fn rate_limit(
-    state: Extract<Arc<State>>,
-    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let path = request.uri().path();
-    if ["/healthz", "/readyz", "/metrics"].contains(&path) {
-        return next.run(request).await;
-    }
-    let refused = |seconds: u64, message: &str| {
-        ApiError::new(StatusCode::TOO_MANY_REQUESTS, message).retry_after(seconds).into_response()
-    };
-    if let Err(seconds) = state.limiter.check(&peer.ip()) {
-        return refused(seconds, "too many requests from your address");
-    }
-    if let Some(token) = crate::auth::bearer(request.headers())
-        && let Err(seconds) = state.token_limiter.check(&crate::auth::token_hash(token))
-    {
-        return refused(seconds, "too many requests with your token");
-    }
-    next.run(request).await
-}
-
-/// 408 for a request not answered within `quotas.body_timeout_seconds` of its headers (for
-/// routes whose small body is read before authentication; uploads time their own parts).
-pub async fn body_deadline(
-    state: Extract<Arc<State>>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let seconds = state.file.competition.quotas.body_timeout_seconds;
-    match tokio::time::timeout(std::time::Duration::from_secs(seconds), next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            format!("the request body did not arrive within {seconds} s (competition.quotas.body_timeout_seconds)"),
-        )
-        .into_response(),
     }
 }
 

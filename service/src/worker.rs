@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use tokio::runtime::Handle;
 
-use crate::State;
 use crate::db::{Completion, DbError, Job};
 use crate::eval::{self, JobError};
+use crate::state::State;
 
 /// How often an idle worker looks for jobs while a NOTIFY listener is connected (a fallback).
 pub const SLOW_POLL: Duration = Duration::from_secs(5);

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, html};
 
-use super::{Shared, error_page, layout, page as respond};
+use super::layout::{Shared, error_page, layout, page as respond};
 
 pub(super) async fn page(state: Shared) -> Response {
     let by_state = match state.db.jobs_by_state().await {

@@ -1,14 +1,14 @@
-//! `/competition`: the rules, from [`crate::api::competition`] — market parameters, sizes,
+//! `/competition`: the rules, from [`crate::views::competition`] — market parameters, sizes,
 //! limits, the SDK quick start, and how scoring and tie groups work.
 
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, html};
 
-use super::{Shared, layout, page as respond};
+use super::layout::{Shared, layout, page as respond};
 
 pub(super) async fn page(state: Shared) -> Response {
-    let d = crate::api::competition(state.clone()).await.0;
+    let d = crate::views::competition(&state);
     let max = d["max_upload_bytes"].as_u64().unwrap_or(0);
     let body = html! {
         h1 { (d["name"].as_str().unwrap_or("Competition")) }

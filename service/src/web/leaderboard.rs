@@ -1,16 +1,15 @@
-//! `/`: the leaderboard, from [`crate::api::board`] and [`crate::api::competition`]; live over
+//! `/`: the leaderboard, from [`crate::views::board`] and [`crate::views::competition`]; live over
 //! `GET /api/leaderboard/events` (an event whenever the set of evaluated submissions changes).
 
-use std::time::Duration;
-
 use axum::http::StatusCode;
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 
-use super::{Shared, layout, model_badge, num, page as respond, percent, pm, when};
-use crate::State;
-use crate::api::{ApiError, BoardRow, board};
+use super::layout::{Shared, layout, model_badge, num, page as respond, percent, pm, when};
+use crate::board::BoardRow;
+use crate::error::ApiError;
+use crate::state::State;
+use crate::views::board;
 
 /// The page.
 async fn page_(state: &State, definition: &serde_json::Value) -> Result<Markup, ApiError> {
@@ -29,16 +28,16 @@ async fn page_(state: &State, definition: &serde_json::Value) -> Result<Markup, 
 }
 
 pub(super) async fn page(state: Shared) -> Response {
-    let definition = crate::api::competition(state.clone()).await.0;
+    let definition = crate::views::competition(&state);
     match page_(&state, &definition).await {
         Ok(markup) => respond(StatusCode::OK, markup),
-        Err(e) => super::error_page(&state, e, "leaderboard"),
+        Err(e) => super::layout::error_page(&state, e, "leaderboard"),
     }
 }
 
 /// The stats strip and the table alone (what the script swaps in on a board event).
 pub(super) async fn partial(state: Shared) -> Response {
-    let definition = crate::api::competition(state.clone()).await.0;
+    let definition = crate::views::competition(&state);
     match board(&state).await {
         Ok(rows) => respond(StatusCode::OK, board_markup(&definition, &rows)),
         Err(e) => e.into_response(),
@@ -160,39 +159,6 @@ fn interval(mean: Option<f64>, se: Option<f64>, scale: f64) -> Markup {
                 style={ "left:" (format!("{lo:.1}")) "%;width:" (format!("{:.1}", (hi - lo).max(1.0))) "%" } {}
         }
     }
-}
-
-/// `GET /api/leaderboard/events`: Server-Sent Events, an `event: board` (data: the evaluated
-/// version) at once and whenever an evaluation finishes, a flag or hide changes the board;
-/// checked every second. Counts against `quotas.event_streams` like job streams.
-#[utoipa::path(get, path = "/api/leaderboard/events", responses(
-    (status = 200, description = "Server-Sent Events: `board` with the evaluated version, at once and on every change", content_type = "text/event-stream"),
-    (status = 503, description = "too many event streams open; retry later")))]
-pub(crate) async fn events(state: Shared) -> Result<Response, ApiError> {
-    let Ok(permit) = state.event_streams.clone().try_acquire_owned() else {
-        return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "too many event streams are open: reload later"));
-    };
-    let db = state.db.clone();
-    let seed = (None::<(i64, i64, i64)>, permit);
-    let stream = futures_util::stream::unfold(seed, move |(last, permit)| {
-        let db = db.clone();
-        async move {
-            loop {
-                if last.is_some() {
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-                // The database failed: end the stream (the browser reconnects).
-                let version = db.evaluated_version().await.ok()?;
-                if last == Some(version) {
-                    continue;
-                }
-                let data = format!("[{},{},{}]", version.0, version.1, version.2);
-                let event: Result<Event, std::convert::Infallible> = Ok(Event::default().event("board").data(data));
-                return Some((event, (Some(version), permit)));
-            }
-        }
-    });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! `/rounds` and `/rounds/{id}`: rounds from [`crate::rounds::list_rounds`] and
-//! [`crate::rounds::get_round`] — the best entries trading together in N-way markets on the
+//! `/rounds` and `/rounds/{id}`: rounds from [`crate::views::rounds`] and
+//! [`crate::views::round`] — the best entries trading together in N-way markets on the
 //! hidden seeds.
 
 use axum::extract::Path;
@@ -7,12 +7,12 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, html};
 
-use super::{Shared, error_page, layout, page as respond, pm, status_badge, when};
-use crate::rounds::RoundView;
+use super::layout::{Shared, error_page, layout, page as respond, pm, status_badge, when};
+use crate::views::RoundView;
 
 pub(super) async fn list(state: Shared) -> Response {
-    let rounds = match crate::rounds::list_rounds(state.clone()).await {
-        Ok(r) => r.0,
+    let rounds = match crate::views::rounds(&state).await {
+        Ok(r) => r,
         Err(e) => return error_page(&state, e, "list of rounds"),
     };
     let body = html! {
@@ -45,8 +45,8 @@ pub(super) async fn list(state: Shared) -> Response {
 }
 
 pub(super) async fn page(state: Shared, Path(id): Path<i64>) -> Response {
-    let round = match crate::rounds::get_round(state.clone(), Path(id)).await {
-        Ok(r) => r.0,
+    let round = match crate::views::round(&state, id).await {
+        Ok(r) => r,
         Err(e) => return error_page(&state, e, &format!("round {id}")),
     };
     let title = format!("Round {id}");

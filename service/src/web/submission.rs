@@ -1,4 +1,4 @@
-//! `/submissions/{id}`: one submission from [`crate::api::submission`] (validation report,
+//! `/submissions/{id}`: one submission from [`crate::views::submission`] (validation report,
 //! evaluation summary, per-seed edges, disqualification reasons, downloads), with capital
 //! weight and edge by epoch from its merged `results.json`; `/submissions/{id}/report.html`
 //! is the engine's own report of that evaluation.
@@ -10,20 +10,21 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, PreEscaped, html};
 
-use super::{Shared, error_page, layout, model_badge, num, page as respond, percent, pm, status_badge, when};
-use crate::api::{ApiError, SubmissionView};
+use super::layout::{Shared, error_page, layout, model_badge, num, page as respond, percent, pm, status_badge, when};
+use crate::error::ApiError;
 use crate::eval::EntrantSummary;
+use crate::views::SubmissionView;
 use amm_engine::report::RunResults;
 
 /// The merged results of an evaluated submission, when there are any.
-async fn results(state: &crate::State, id: i64) -> Result<Option<RunResults>, ApiError> {
+async fn results(state: &crate::state::State, id: i64) -> Result<Option<RunResults>, ApiError> {
     let Some(text) = state.db.results(id).await? else { return Ok(None) };
     serde_json::from_str(&text).map(Some).map_err(|e| ApiError::corrupt("results", e))
 }
 
 pub(super) async fn page(state: Shared, Path(id): Path<i64>) -> Response {
-    let view = match crate::api::submission(state.clone(), Path(id)).await {
-        Ok(v) => v.0,
+    let view = match crate::views::submission(&state, id).await {
+        Ok(v) => v,
         Err(e) => return error_page(&state, e, &format!("submission {id}")),
     };
     let results = match results(&state, id).await {

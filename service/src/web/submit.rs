@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use maud::html;
 
-use super::{Shared, layout, page as respond};
+use super::layout::{Shared, layout, page as respond};
 
 /// The pipeline's stages: (id, label).
 const STAGES: &[(&str, &str)] = &[
@@ -19,7 +19,7 @@ const STAGES: &[(&str, &str)] = &[
 ];
 
 pub(super) async fn page(state: Shared) -> Response {
-    let definition = crate::api::competition(state.clone()).await.0;
+    let definition = crate::views::competition(&state);
     let c = &state.file.competition;
     let accept_source = definition["accept_source"].as_bool().unwrap_or(false);
     let seeds = definition["public_seeds"]["count"].as_u64().unwrap_or(0);

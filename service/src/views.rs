@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use serde::Serialize;
-use serde_json::json;
 
 #[cfg(test)]
 use crate::board::csv_field;
@@ -187,8 +186,69 @@ pub async fn submission(state: &State, id: i64) -> Result<SubmissionView, ApiErr
     })
 }
 
+/// Seeds kept secret: only how many.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct HiddenSeeds {
+    /// Number of hidden seeds.
+    pub count: u32,
+}
+
+/// The job limits a submitter may care about.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct JobLimitsView {
+    /// Wall-clock limit of one job, seconds.
+    pub wall_clock_seconds: u64,
+    /// Most seeds one job evaluates.
+    pub seeds_per_job: u32,
+}
+
+/// The public definition of the competition (`GET /api/competition`, the competition and
+/// submit pages, the board's header).
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct CompetitionView {
+    /// Display name.
+    pub name: String,
+    /// Engine version evaluating entries.
+    pub engine_version: String,
+    /// The public board's seeds.
+    #[schema(value_type = Object)]
+    pub public_seeds: crate::competition::SeedRange,
+    /// The rounds' seeds (count only).
+    pub hidden_seeds: HiddenSeeds,
+    /// Steps per simulation.
+    pub steps: u32,
+    /// Steps per epoch.
+    pub epoch_len: u32,
+    /// `[market]`.
+    #[schema(value_type = Object)]
+    pub market: amm_engine::config::MarketConfig,
+    /// `[pools]`.
+    #[schema(value_type = Object)]
+    pub pools: amm_engine::config::PoolsConfig,
+    /// `[normalizer]`.
+    #[schema(value_type = Object)]
+    pub normalizer: amm_engine::config::NormalizerConfig,
+    /// `[capital]`.
+    #[schema(value_type = Object)]
+    pub capital: amm_engine::config::CapitalConfig,
+    /// `[sandbox]`.
+    #[schema(value_type = Object)]
+    pub sandbox: amm_engine::sandbox::SandboxLimits,
+    /// The house field's names, in order.
+    pub house: Vec<String>,
+    /// Largest accepted upload, bytes.
+    pub max_upload_bytes: u64,
+    /// Whether single-file Rust sources may be uploaded.
+    pub accept_source: bool,
+    /// Per-submitter quotas.
+    #[schema(value_type = Object)]
+    pub quotas: crate::competition::Quotas,
+    /// Job limits.
+    pub jobs: JobLimitsView,
+}
+
 /// The public definition of the competition: its market, sizes, house field and quotas.
-pub fn competition(state: &State) -> serde_json::Value {
+pub fn competition(state: &State) -> CompetitionView {
     let c = &state.file.competition;
     let config = &state.file.config;
     let house: Vec<String> = config
@@ -208,24 +268,24 @@ pub fn competition(state: &State) -> serde_json::Value {
                 })
         })
         .collect();
-    json!({
-        "name": c.name,
-        "engine_version": amm_engine::ENGINE_VERSION,
-        "public_seeds": c.public_seeds,
-        "hidden_seeds": { "count": c.hidden_seeds.count },
-        "steps": config.run.steps,
-        "epoch_len": config.run.epoch_len,
-        "market": config.market,
-        "pools": config.pools,
-        "normalizer": config.normalizer,
-        "capital": config.capital,
-        "sandbox": config.sandbox,
-        "house": house,
-        "max_upload_bytes": c.max_upload_bytes,
-        "accept_source": c.accept_source,
-        "quotas": c.quotas,
-        "jobs": { "wall_clock_seconds": c.jobs.wall_clock_seconds, "seeds_per_job": c.jobs.seeds_per_job },
-    })
+    CompetitionView {
+        name: c.name.clone(),
+        engine_version: amm_engine::ENGINE_VERSION.to_string(),
+        public_seeds: c.public_seeds,
+        hidden_seeds: HiddenSeeds { count: c.hidden_seeds.count },
+        steps: config.run.steps,
+        epoch_len: config.run.epoch_len,
+        market: config.market.clone(),
+        pools: config.pools.clone(),
+        normalizer: config.normalizer.clone(),
+        capital: config.capital.clone(),
+        sandbox: config.sandbox.clone(),
+        house,
+        max_upload_bytes: c.max_upload_bytes,
+        accept_source: c.accept_source,
+        quotas: c.quotas,
+        jobs: JobLimitsView { wall_clock_seconds: c.jobs.wall_clock_seconds, seeds_per_job: c.jobs.seeds_per_job },
+    }
 }
 
 /// A round's view.

@@ -113,6 +113,9 @@ pub fn router(state: Arc<State>, pages: Router<Arc<State>>) -> Router {
         admin::Requeued,
         rounds::Started,
         crate::views::RoundView,
+        crate::views::CompetitionView,
+        crate::views::HiddenSeeds,
+        crate::views::JobLimitsView,
         crate::views::GroupView,
         crate::views::RoundBoardRow,
         crate::rounds::RoundEntry,
@@ -199,7 +202,7 @@ async fn metrics(state: Shared) -> Result<Response, ApiError> {
 }
 
 /// The public definition of the competition.
-#[utoipa::path(get, path = "/api/competition", responses((status = 200, description = "the competition")))]
-pub async fn competition(state: Shared) -> Json<serde_json::Value> {
+#[utoipa::path(get, path = "/api/competition", responses((status = 200, description = "the competition", body = crate::views::CompetitionView)))]
+pub async fn competition(state: Shared) -> Json<crate::views::CompetitionView> {
     Json(crate::views::competition(&state))
 }

@@ -9,18 +9,18 @@ use super::layout::{Shared, layout, page as respond};
 
 pub(super) async fn page(state: Shared) -> Response {
     let d = crate::views::competition(&state);
-    let max = d["max_upload_bytes"].as_u64().unwrap_or(0);
+    let max = d.max_upload_bytes;
     let body = html! {
-        h1 { (d["name"].as_str().unwrap_or("Competition")) }
+        h1 { (d.name) }
         dl.facts {
-            dt { "Engine" } dd { (d["engine_version"].as_str().unwrap_or("")) }
-            dt { "Public seeds" } dd { (d["public_seeds"]["count"]) " seeds from " (d["public_seeds"]["start"]) }
-            dt { "Hidden seeds (rounds)" } dd { (d["hidden_seeds"]["count"]) " seeds, never published" }
-            dt { "Steps per simulation" } dd { (d["steps"]) " (epochs of " (d["epoch_len"]) " steps)" }
-            dt { "House field" } dd { @for (i, h) in d["house"].as_array().cloned().unwrap_or_default().iter().enumerate() {
-                @if i > 0 { ", " } (h.as_str().unwrap_or("")) } }
+            dt { "Engine" } dd { (d.engine_version) }
+            dt { "Public seeds" } dd { (d.public_seeds.count) " seeds from " (d.public_seeds.start) }
+            dt { "Hidden seeds (rounds)" } dd { (d.hidden_seeds.count) " seeds, never published" }
+            dt { "Steps per simulation" } dd { (d.steps) " (epochs of " (d.epoch_len) " steps)" }
+            dt { "House field" } dd { @for (i, h) in d.house.iter().enumerate() {
+                @if i > 0 { ", " } (h) } }
             dt { "Upload limit" } dd { (max) " bytes" }
-            dt { "Source uploads" } dd { @if d["accept_source"].as_bool() == Some(true) { "accepted" } @else { "not accepted: upload .wasm" } }
+            dt { "Source uploads" } dd { @if d.accept_source { "accepted" } @else { "not accepted: upload .wasm" } }
         }
         section #rules aria-labelledby="rules-h" {
             h2 #rules-h { "Rules" }
@@ -28,8 +28,8 @@ pub(super) async fn page(state: Shared) -> Response {
                 li { "Upload a WebAssembly strategy with your token. It must pass every check of "
                     code { "amm-engine validate" } " (format, interface, limits, hooks, quotes, purity, a smoke simulation); a refused module is never queued." }
                 li { "Accepted entries race the house field and the normalizer on every public seed: every entry sees the same markets." }
-                li { "Quotas: " (d["quotas"]["per_day"]) " accepted uploads per day, " (d["quotas"]["concurrent"])
-                    " being evaluated at once; " (d["quotas"]["requests_per_minute"]) " requests per minute per address. Over them: 429 with Retry-After." }
+                li { "Quotas: " (d.quotas.per_day) " accepted uploads per day, " (d.quotas.concurrent)
+                    " being evaluated at once; " (d.quotas.requests_per_minute) " requests per minute per address. Over them: 429 with Retry-After." }
                 li { "The same bytes from the same submitter are never evaluated twice." }
                 li { "Strategies run only in the sandbox, metered: a strategy fault or an overrun disqualifies the simulation; it is never retried." }
             }
@@ -46,11 +46,11 @@ pub(super) async fn page(state: Shared) -> Response {
         }
         section #market aria-labelledby="market-h" {
             h2 #market-h { "Market parameters" }
-            (tree(&d["market"]))
-            h3 { "Pools" } (tree(&d["pools"]))
-            h3 { "Normalizer" } (tree(&d["normalizer"]))
-            h3 { "Capital" } (tree(&d["capital"]))
-            h3 { "Sandbox limits" } (tree(&d["sandbox"]))
+            (tree(&serde_json::to_value(&d.market).unwrap_or_default()))
+            h3 { "Pools" } (tree(&serde_json::to_value(&d.pools).unwrap_or_default()))
+            h3 { "Normalizer" } (tree(&serde_json::to_value(&d.normalizer).unwrap_or_default()))
+            h3 { "Capital" } (tree(&serde_json::to_value(&d.capital).unwrap_or_default()))
+            h3 { "Sandbox limits" } (tree(&serde_json::to_value(&d.sandbox).unwrap_or_default()))
         }
         section #sdk aria-labelledby="sdk-h" {
             h2 #sdk-h { "SDK quick start" }

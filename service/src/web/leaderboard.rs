@@ -9,10 +9,10 @@ use super::layout::{Shared, layout, model_badge, num, page as respond, percent, 
 use crate::board::BoardRow;
 use crate::error::ApiError;
 use crate::state::State;
-use crate::views::board;
+use crate::views::{CompetitionView, board};
 
 /// The page.
-async fn page_(state: &State, definition: &serde_json::Value) -> Result<Markup, ApiError> {
+async fn page_(state: &State, definition: &CompetitionView) -> Result<Markup, ApiError> {
     let rows = board(state).await?;
     let body = html! {
         h1 { "Leaderboard" }
@@ -44,7 +44,7 @@ pub(super) async fn partial(state: Shared) -> Response {
     }
 }
 
-fn board_markup(definition: &serde_json::Value, rows: &[BoardRow]) -> Markup {
+fn board_markup(definition: &CompetitionView, rows: &[BoardRow]) -> Markup {
     let entries = rows.iter().filter(|r| !r.baseline).count();
     let best = rows.iter().find(|r| r.rank == Some(1));
     // One scale for every interval bar: the widest |paired edge ± 2 se| on the board.
@@ -53,9 +53,9 @@ fn board_markup(definition: &serde_json::Value, rows: &[BoardRow]) -> Markup {
         .filter_map(|r| Some(r.edge_vs_normalizer?.abs() + 2.0 * r.stderr_vs_normalizer.unwrap_or(0.0)))
         .filter(|v| v.is_finite())
         .fold(0.0_f64, f64::max);
-    let seeds = definition["public_seeds"]["count"].as_u64().unwrap_or(0);
-    let steps = definition["steps"].as_u64().unwrap_or(0);
-    let house = definition["house"].as_array().map_or(0, Vec::len);
+    let seeds = definition.public_seeds.count;
+    let steps = definition.steps;
+    let house = definition.house.len();
     html! {
         ul.stats aria-label="Competition at a glance" {
             li { span.k { "Entries" } span.v data-stat="entries" { (entries) } }

@@ -21,8 +21,8 @@ const STAGES: &[(&str, &str)] = &[
 pub(super) async fn page(state: Shared) -> Response {
     let definition = crate::views::competition(&state);
     let c = &state.file.competition;
-    let accept_source = definition["accept_source"].as_bool().unwrap_or(false);
-    let seeds = definition["public_seeds"]["count"].as_u64().unwrap_or(0);
+    let accept_source = definition.accept_source;
+    let seeds = definition.public_seeds.count;
     let body = html! {
         h1 { "Submit a strategy" }
         p.lede {

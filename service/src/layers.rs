@@ -42,7 +42,7 @@ fn edges(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
     let mut edges = BTreeMap::new();
     for (module, text) in &files {
         let code: String = text
-            .split("#[cfg(test)]\nmod tests")
+            .split("#[cfg(test)]\nmod ")
             .next()
             .unwrap_or_default()
             .lines()

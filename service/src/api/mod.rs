@@ -70,6 +70,7 @@ pub fn router(state: Arc<State>, pages: Router<Arc<State>>) -> Router {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "amm-engine competition service", description = "Submissions, evaluation jobs and the leaderboard."),
+    modifiers(&ErrorAnswers),
     paths(
         healthz,
         readyz,
@@ -123,6 +124,66 @@ pub fn router(state: Arc<State>, pages: Router<Arc<State>>) -> Router {
     ))
 )]
 pub struct ApiDoc;
+
+/// Adds to every operation the error answers the router's layers give whatever the handler
+/// does, and the error body's schema to every error answer: a client (or a schema-driven
+/// fuzzer) reading the document learns every status a route can answer.
+///
+/// * 429: every route but the probes (`/healthz`, `/readyz`, `/metrics`), over the address or
+///   token request rate ([`crate::middleware::rate_limit`]);
+/// * 400: a path whose id is not an i64, or a body the extractor cannot read (a multipart
+///   upload without a valid boundary);
+/// * 413: a request body over its limit (64 KiB; an upload over `max_upload_bytes`);
+/// * 408: the flag and hide bodies and uploads, past `body_timeout_seconds`;
+/// * 500 and 503: corrupt stored data and an unavailable database, on every `/api/` route.
+struct ErrorAnswers;
+
+impl utoipa::Modify for ErrorAnswers {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        let error_content = || ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build();
+        let answer = |description: &str| {
+            ResponseBuilder::new().description(description).content("application/json", error_content()).build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let probe = ["/healthz", "/readyz", "/metrics", "/openapi.json"].contains(&path.as_str());
+            let has_id = path.contains("{id}");
+            let body_deadline = path.ends_with("/flag") || path.ends_with("/hide") || path == "/api/submissions";
+            for (is_post, operation) in [(false, item.get.as_mut()), (true, item.post.as_mut())] {
+                let Some(operation) = operation else { continue };
+                let responses = &mut operation.responses.responses;
+                let mut add = |status: &str, description: &str| {
+                    responses.entry(status.to_string()).or_insert_with(|| RefOr::T(answer(description)));
+                };
+                if !probe {
+                    add("429", "over the request rate (Retry-After)");
+                }
+                if has_id || is_post {
+                    add("400", "an unreadable path id or request body");
+                }
+                if is_post {
+                    add("413", "the request body is over its limit");
+                }
+                if is_post && body_deadline {
+                    add("408", "the request body did not arrive in time");
+                }
+                if path.starts_with("/api/") {
+                    add("500", "stored data is corrupt");
+                    add("503", "the database is unavailable (or a bounded resource is busy); retry");
+                }
+                // Every error answer carries the error body.
+                for (status, response) in responses.iter_mut() {
+                    if let RefOr::T(response) = response
+                        && (status.starts_with('4') || status.starts_with('5'))
+                        && response.content.is_empty()
+                    {
+                        response.content.insert("application/json".to_string(), error_content().into());
+                    }
+                }
+            }
+        }
+    }
+}
 
 async fn openapi() -> Response {
     match ApiDoc::openapi().to_pretty_json() {
@@ -205,4 +266,55 @@ async fn metrics(state: Shared) -> Result<Response, ApiError> {
 #[utoipa::path(get, path = "/api/competition", responses((status = 200, description = "the competition", body = crate::views::CompetitionView)))]
 pub async fn competition(state: Shared) -> Json<crate::views::CompetitionView> {
     Json(crate::views::competition(&state))
+}
+
+#[cfg(test)]
+mod contract_tests {
+    use utoipa::OpenApi;
+
+    /// A path, a method and its answers: (status, whether it names ErrorBody).
+    type Operation = (String, String, Vec<(String, bool)>);
+
+    /// Every operation's responses, by path and method: status → whether it names ErrorBody.
+    fn answers() -> Vec<Operation> {
+        let doc = serde_json::to_value(super::ApiDoc::openapi()).unwrap_or_default();
+        let mut out = Vec::new();
+        for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+            for (method, op) in item.as_object().into_iter().flatten() {
+                let responses = op["responses"].as_object().into_iter().flatten();
+                let statuses = responses
+                    .map(|(s, r)| (s.clone(), r.to_string().contains("#/components/schemas/ErrorBody")))
+                    .collect();
+                out.push((path.clone(), method.clone(), statuses));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_route_lists_the_rate_limit_and_ids_past_i64_and_every_error_has_the_error_body() {
+        let all = answers();
+        assert!(all.len() >= 20, "{all:?}");
+        for (path, method, statuses) in &all {
+            let has = |s: &str| statuses.iter().any(|(x, _)| x == s);
+            if !["/healthz", "/readyz", "/metrics"].contains(&path.as_str()) {
+                assert!(has("429"), "{method} {path}: {statuses:?}");
+            }
+            if path.contains("{id}") {
+                assert!(has("400"), "{method} {path}: {statuses:?}");
+            }
+            if method == "post" {
+                assert!(has("400") && has("413"), "{method} {path}: {statuses:?}");
+            }
+            for (status, error_body) in statuses {
+                if status.starts_with('4') || (status.starts_with('5') && path.starts_with("/api/")) {
+                    assert!(error_body, "{method} {path} {status} has no ErrorBody schema");
+                }
+            }
+        }
+        let upload = all.iter().find(|(p, m, _)| p == "/api/submissions" && m == "post");
+        assert!(upload.is_some_and(|(_, _, s)| s.iter().any(|(x, _)| x == "408")), "{upload:?}");
+        let flag = all.iter().find(|(p, _, _)| p.ends_with("/flag"));
+        assert!(flag.is_some_and(|(_, _, s)| s.iter().any(|(x, _)| x == "408")), "{flag:?}");
+    }
 }

@@ -245,7 +245,7 @@ impl EnvelopeHull {
 
     /// Adds a candidate `(x, value)`: candidates arrive by nondecreasing `x`.
     fn push(&mut self, x: f64, value: f64) {
-        if !(x >= 0.0) || !value.is_finite() {
+        if x.is_nan() || x < 0.0 || !value.is_finite() {
             return;
         }
         while self.len >= 1 {

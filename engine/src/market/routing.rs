@@ -101,6 +101,13 @@ impl PoolState {
         self.quotes = 0;
     }
 
+    /// Whether its share is where a secant through last round's share puts it, within the step
+    /// tolerance of the order `total`: its marginal then equals the others' there.
+    fn secant_settled(&self, total: u64) -> bool {
+        self.fit.is_some_and(|f| f.is_secant() && f.points.contains(&self.previous_share))
+            && self.share.abs_diff(self.previous_share) as f64 <= STEP_TOLERANCE * total as f64 + 1.0
+    }
+
     /// Whether a quote at `x` is free (exact curve, or already sampled) or within the budget
     /// with `reserve` more quotes left after it.
     fn can_quote(&self, x: u64, reserve: u32) -> bool {
@@ -251,9 +258,9 @@ impl Router {
                 && self.pools.iter().all(|p| {
                     p.out
                         || p.exact
-                        || (p.share.abs_diff(p.previous_share) as f64 <= STEP_TOLERANCE * total as f64 + 1.0
-                            && (p.confirmed
-                                || p.fit.is_some_and(|f| f.is_secant() && f.points.contains(&p.previous_share))))
+                        || (p.confirmed
+                            && p.share.abs_diff(p.previous_share) as f64 <= STEP_TOLERANCE * total as f64 + 1.0)
+                        || p.secant_settled(total)
                 })
             {
                 break;
@@ -335,10 +342,7 @@ impl Router {
                     pool.known = true;
                 }
                 // A secant fit whose demand no longer moves has equal marginals at the share.
-                let stable = pool.share > 0
-                    && round > 0
-                    && pool.fit.is_some_and(|f| f.is_secant() && f.points.contains(&pool.previous_share))
-                    && pool.share.abs_diff(pool.previous_share) as f64 <= STEP_TOLERANCE * total as f64 + 1.0;
+                let stable = pool.share > 0 && round > 0 && pool.secant_settled(total);
                 if !pool.confirmed && !stable {
                     moved = moved.max(pool.share.abs_diff(pool.previous_share));
                 }

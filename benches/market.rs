@@ -72,7 +72,7 @@ fn line_up(strategies: usize, steps: u32, backend: Backend) -> (Config, Vec<(Str
     .expect("config");
     config.run.backend = backend;
     let engine = run::engine_for(&config).expect("engine");
-    let loaded = run::load_entrants(&config, &engine, &run::RunOptions::default());
+    let loaded = run::load_entrants(&config, &engine, &run::RunOptions::default()).expect("parameters");
     let programs = loaded.into_iter().map(|e| (e.info.name, e.program.expect("loads"))).collect();
     (config, programs)
 }
@@ -84,7 +84,7 @@ fn steps(c: &mut Criterion) {
     group.sample_size(20).measurement_time(Duration::from_secs(8));
     for strategies in [2usize, 17] {
         let (config, programs) = line_up(strategies, 1_000, Backend::Wasm);
-        let entrants: Vec<Entrant<'_>> = programs.iter().map(|(n, p)| Entrant { name: n, program: p }).collect();
+        let entrants: Vec<Entrant<'_>> = programs.iter().map(|(n, p)| Entrant { name: n, program: p, storage: amm_engine::market::ZERO_STORAGE }).collect();
         let mut seed = 0;
         group.bench_function(format!("{strategies} strategy pools + normalizer (wasm)"), |b| {
             b.iter(|| {
@@ -103,10 +103,10 @@ fn anchor(c: &mut Criterion) {
         let mut config = Config::load(&root().join("configs/anchor.toml")).expect("anchor config");
         config.run.backend = backend;
         let engine = run::engine_for(&config).expect("engine");
-        let loaded = run::load_entrants(&config, &engine, &run::RunOptions::default());
+        let loaded = run::load_entrants(&config, &engine, &run::RunOptions::default()).expect("parameters");
         let programs: Vec<(String, StrategyProgram)> =
             loaded.into_iter().map(|e| (e.info.name, e.program.expect("loads"))).collect();
-        let entrants: Vec<Entrant<'_>> = programs.iter().map(|(n, p)| Entrant { name: n, program: p }).collect();
+        let entrants: Vec<Entrant<'_>> = programs.iter().map(|(n, p)| Entrant { name: n, program: p, storage: amm_engine::market::ZERO_STORAGE }).collect();
         let mut seed = 0;
         group.bench_function(format!("{backend:?}").to_lowercase(), |b| {
             b.iter(|| {

@@ -1,12 +1,12 @@
 //! `amm-engine`: the command-line front end. Parsing and printing only; the work is in the
 //! library.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use amm_engine::builder::{self, BuildOptions};
 use amm_engine::config::{Config, StrategyEntry};
+use amm_engine::params::ParamAssignment;
 use amm_engine::report::{RunFacts, Shard, StrategyCost, html, leaderboard, merge};
 use amm_engine::run::{self, RunOptions};
 use amm_engine::sandbox::{EngineSettings, ModuleCache, SandboxEngine, SandboxLimits, default_cache_dir};
@@ -36,15 +36,17 @@ impl std::error::Error for StdoutClosed {}
 /// Any other write error (a full disk behind a redirect) is reported as an error.
 macro_rules! say {
     ($($arg:tt)*) => {
-        writeln!(std::io::stdout().lock(), $($arg)*).map_err(|e| -> anyhow::Error {
+        std::io::Write::write_fmt(&mut std::io::stdout().lock(), format_args!("{}\n", format_args!($($arg)*))).map_err(|e| -> anyhow::Error {
             if e.kind() == std::io::ErrorKind::BrokenPipe {
-                StdoutClosed.into()
+                $crate::StdoutClosed.into()
             } else {
                 anyhow::Error::new(e).context("cannot write to stdout")
             }
         })?
     };
 }
+
+mod tune;
 
 #[derive(Parser)]
 #[command(name = "amm-engine", version, about = "Sandboxed AMM strategy competition engine")]
@@ -93,6 +95,11 @@ struct RunOverrides {
     /// Run strategies sandboxed (wasm) or as compiled-in native code (examples only).
     #[arg(long, value_enum)]
     backend: Option<Backend>,
+    /// Set a parameter the strategy declares (`amm.params`): NAME=VALUE, or ENTRANT:NAME=VALUE
+    /// (entrant number from 1, or its name) when several entrants declare NAME; repeatable.
+    /// Overrides the config's `params` tables; results.json records every value.
+    #[arg(long = "param", value_name = "[ENTRANT:]NAME=VALUE")]
+    params: Vec<ParamAssignment>,
 }
 
 impl RunOverrides {
@@ -186,6 +193,11 @@ enum Command {
         /// Modules, single .rs files, crate directories or configurations.
         #[arg(required = true, value_name = "STRATEGY_OR_CONFIG")]
         paths: Vec<PathBuf>,
+        /// Check with this value of a declared parameter (NAME=VALUE; ENTRANT:NAME=VALUE for the
+        /// ENTRANT-th strategy validated, from 1); repeatable. Default: the declared defaults
+        /// (and a configuration's `params` tables).
+        #[arg(long = "param", value_name = "[ENTRANT:]NAME=VALUE")]
+        params: Vec<ParamAssignment>,
     },
     /// Host a competition: the HTTP API, the job queue and the evaluation workers over one
     /// database (SQLite in DIR by default).
@@ -211,6 +223,9 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Tune the parameters a strategy declares against a field: CMA-ES, racing on common
+    /// seeds, held-out validation and test seeds; writes the winner as a ready module.
+    Tune(tune::TuneArgs),
     /// Create a strategy crate (or, with --single-file, one .rs file) from the starter.
     New {
         /// Directory to create; its name is the crate name (with --single-file: the .rs file).
@@ -255,7 +270,8 @@ fn main() -> ExitCode {
         Command::Merge { shards, out } => merge_command(&shards, &out),
         Command::Submit { inputs, overrides, out, quiet } => submit_command(&inputs, &overrides, out.as_deref(), quiet),
         Command::Verify { receipt, quiet } => verify_command(&receipt, quiet),
-        Command::Validate { paths } => validate_command(&paths, cache),
+        Command::Validate { paths, params } => validate_command(&paths, &params, cache),
+        Command::Tune(args) => tune::command(&args),
         Command::New { name, sdk, single_file } => new_command(&name, sdk.as_deref(), single_file),
         Command::Serve { competition, listen, data, db, role } => {
             let options = amm_service::ServeOptions { competition, listen, data, db, role };
@@ -341,7 +357,8 @@ struct Planned {
 /// with no config file, the built-in default market with the given strategies. Overrides are
 /// applied, every value and every strategy path checked.
 fn plan(inputs: &Inputs, overrides: &RunOverrides) -> Result<Vec<Planned>> {
-    let extra = inputs.strategies.iter().map(|p| StrategyEntry { path: p.clone(), name: None });
+    let extra =
+        inputs.strategies.iter().map(|p| StrategyEntry { path: p.clone(), name: None, params: Default::default() });
     let mut planned = Vec::new();
     if inputs.configs.is_empty() {
         let shown = PathBuf::from("built-in default market");
@@ -400,8 +417,9 @@ fn run_command(
             }
         };
         eprintln!("== {} ({} strategies)", shown.display(), config.strategies.len());
-        let options = RunOptions { progress: !quiet, build: BuildOptions::default(), shard };
-        let entrants = run::load_entrants(&config, &engine, &options);
+        let options =
+            RunOptions { progress: !quiet, build: BuildOptions::default(), shard, params: overrides.params.clone() };
+        let entrants = run::load_entrants(&config, &engine, &options)?;
         for e in &entrants {
             match &e.info.rejected {
                 Some(reason) => eprintln!("  rejected  {}: {reason}", e.info.name),
@@ -494,7 +512,8 @@ fn submit_command(inputs: &[PathBuf], overrides: &RunOverrides, out: Option<&Pat
         anyhow::bail!("nothing to submit; {ACCEPTED_ARGUMENTS}");
     };
     let out = out.map_or_else(|| PathBuf::from("submissions").join(stem), Path::to_path_buf);
-    let options = RunOptions { progress: !quiet, build: BuildOptions::default(), shard: None };
+    let options =
+        RunOptions { progress: !quiet, build: BuildOptions::default(), shard: None, params: overrides.params.clone() };
     let (receipt, results) = amm_engine::receipt::submit(&config, &out, &options)?;
     say!("{}", leaderboard::render(&results));
     for (name, reason) in &receipt.excluded {
@@ -510,7 +529,7 @@ fn submit_command(inputs: &[PathBuf], overrides: &RunOverrides, out: Option<&Pat
 }
 
 fn verify_command(receipt: &Path, quiet: bool) -> Result<ExitCode> {
-    let options = RunOptions { progress: !quiet, build: BuildOptions::default(), shard: None };
+    let options = RunOptions { progress: !quiet, ..RunOptions::default() };
     match amm_engine::receipt::verify(receipt, &options) {
         Ok((r, amm_engine::receipt::Verdict::Identical)) => {
             say!(
@@ -536,7 +555,11 @@ fn verify_command(receipt: &Path, quiet: bool) -> Result<ExitCode> {
     }
 }
 
-fn validate_command(paths: &[PathBuf], cache: Option<ModuleCache>) -> Result<ExitCode> {
+fn validate_command(
+    paths: &[PathBuf],
+    assignments: &[ParamAssignment],
+    cache: Option<ModuleCache>,
+) -> Result<ExitCode> {
     let limits = SandboxLimits::default();
     let engine = SandboxEngine::with_cache(EngineSettings::for_limits(&limits, 16), cache)?;
     let inputs = classify(paths)?;
@@ -547,13 +570,21 @@ fn validate_command(paths: &[PathBuf], cache: Option<ModuleCache>) -> Result<Exi
         if inputs.configs.contains(arg) {
             let config = load_run_config(arg)?;
             config.check_strategy_paths(arg)?;
-            strategies.extend(config.strategies.iter().map(|e| config.strategy_path(e)));
+            strategies.extend(config.strategies.iter().map(|e| (config.strategy_path(e), e.params.clone())));
         } else if let Some(strategy) = next.next() {
-            strategies.push(strategy.clone());
+            strategies.push((strategy.clone(), Default::default()));
         }
     }
+    for a in assignments {
+        if let Some(which) = &a.entrant
+            && !which.parse::<usize>().is_ok_and(|n| (1..=strategies.len()).contains(&n))
+        {
+            anyhow::bail!("--param {a}: {which:?} is not a strategy number here (1 to {})", strategies.len());
+        }
+    }
+    let mut used = vec![false; assignments.len()];
     let mut all_passed = true;
-    for path in &strategies {
+    for (index, (path, settings)) in strategies.iter().enumerate() {
         say!("validate {}", path.display());
         let module_path = if builder::is_crate_dir(path) {
             match builder::build_crate(path, &BuildOptions::default()) {
@@ -593,12 +624,29 @@ fn validate_command(paths: &[PathBuf], cache: Option<ModuleCache>) -> Result<Exi
         };
         // A single file's module is strategy.wasm in its build directory: name it after the file.
         let stem = if single_file::is_source_file(path) { file_stem(path) } else { file_stem(&module_path) };
-        let (report, _) = validate::validate_module(&engine, &bytes, &stem, &limits);
+        // `--param`s for this strategy: numbered ones, and unnumbered names its module declares.
+        let schema = amm_engine::sandbox::inspect(&bytes, &limits).map(|i| i.params).unwrap_or_default();
+        let mut settings = settings.clone();
+        for (a, used) in assignments.iter().zip(used.iter_mut()) {
+            let mine = match &a.entrant {
+                Some(n) => n.parse::<usize>().ok() == Some(index + 1),
+                None => schema.get(&a.name).is_some(),
+            };
+            if mine {
+                settings.insert(a.name.clone(), a.value);
+                *used = true;
+            }
+        }
+        let (report, _) = validate::validate_module(&engine, &bytes, &stem, &limits, &settings);
         for check in &report.checks {
             say!("  {:<10} {}  {}", check.name, check.outcome, check.detail);
         }
         all_passed &= report.passed();
         say!("  => {}", if report.passed() { "PASS" } else { "FAIL" });
+    }
+    if let Some((a, _)) = assignments.iter().zip(&used).find(|(_, used)| !**used) {
+        eprintln!("error: --param {a}: no strategy validated here declares {:?} (see each params check above)", a.name);
+        return Ok(ExitCode::FAILURE);
     }
     Ok(if all_passed { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

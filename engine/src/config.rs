@@ -243,6 +243,10 @@ pub struct StrategyEntry {
     /// Display name; default: the module's `amm.name`, else the file stem.
     #[serde(default)]
     pub name: Option<String>,
+    /// Values for parameters the strategy declares (`amm.params`), e.g.
+    /// `params = { base_fee_bps = 25.0, skew = true }`; default: every declared default.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub params: crate::params::ParamSettings,
 }
 
 /// A whole configuration.
@@ -333,7 +337,10 @@ impl Config {
             normalizer: NormalizerConfig::default(),
             capital: CapitalConfig::default(),
             sandbox: SandboxLimits::default(),
-            strategies: paths.iter().map(|p| StrategyEntry { path: p.clone(), name: None }).collect(),
+            strategies: paths
+                .iter()
+                .map(|p| StrategyEntry { path: p.clone(), name: None, params: Default::default() })
+                .collect(),
             base_dir: PathBuf::new(),
         }
     }
@@ -525,7 +532,10 @@ mod tests {
         assert_eq!(built_in.normalizer, file.normalizer);
         assert_eq!(built_in.capital, file.capital);
         assert_eq!(built_in.sandbox, file.sandbox);
-        assert_eq!(built_in.strategies, vec![StrategyEntry { path: PathBuf::from("a.wasm"), name: None }]);
+        assert_eq!(
+            built_in.strategies,
+            vec![StrategyEntry { path: PathBuf::from("a.wasm"), name: None, params: Default::default() }]
+        );
         built_in.check(Path::new("built-in")).unwrap();
     }
 

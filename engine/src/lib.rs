@@ -9,6 +9,7 @@
 //! Layout, one concern per module:
 //! * [`sandbox`]: Wasmtime engine, module checks, instances, faults, WASI.
 //! * [`strategy`]: the backend-neutral strategy interface (wasm or native).
+//! * [`params`]: the `amm.params` schema a strategy declares and the values a run gives it.
 //! * [`native`]: the example strategies linked in as native code, the sandbox-overhead yardstick.
 //! * [`builder`]: building a strategy crate into a `.wasm` on demand.
 //! * [`validate`]: the checks behind `amm-engine validate`.
@@ -20,6 +21,7 @@ pub mod config;
 pub mod market;
 pub mod names;
 pub mod native;
+pub mod params;
 pub mod receipt;
 pub mod report;
 pub mod run;

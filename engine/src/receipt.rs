@@ -136,6 +136,9 @@ pub enum ReceiptError {
     /// The run could not start.
     #[error(transparent)]
     Run(#[from] run::RunError),
+    /// A parameter value that a module refuses, or a `--param` that fits no entrant.
+    #[error(transparent)]
+    Params(#[from] crate::params::ParamError),
     /// The output directory already holds a bundle.
     #[error("{0} is not empty; choose another --out directory")]
     NotEmpty(PathBuf),
@@ -156,6 +159,8 @@ pub fn submit(config: &Config, out: &Path, options: &RunOptions) -> Result<(Rece
     bundled.strategies.clear();
     let mut modules = Vec::new();
     let mut excluded = Vec::new();
+    // Each bundled module's display name and declared parameters, for `--param` targeting.
+    let mut declared: Vec<(String, crate::params::ParamSchema)> = Vec::new();
     for entry in &config.strategies {
         let path = config.strategy_path(entry);
         let name = entry
@@ -172,11 +177,27 @@ pub fn submit(config: &Config, out: &Path, options: &RunOptions) -> Result<(Rece
                 let file = format!("modules/{sha256}.wasm");
                 let target = out.join(&file);
                 std::fs::write(&target, &bytes).map_err(io(&target))?;
-                bundled.strategies.push(StrategyEntry { path: PathBuf::from(&file), name: entry.name.clone() });
+                bundled.strategies.push(StrategyEntry {
+                    path: PathBuf::from(&file),
+                    name: entry.name.clone(),
+                    params: entry.params.clone(),
+                });
+                let info = crate::sandbox::inspect(&bytes, &config.sandbox).ok();
+                let shown =
+                    entry.name.clone().or_else(|| info.as_ref().and_then(|i| i.name.clone())).unwrap_or(name.clone());
+                declared.push((shown, info.map(|i| i.params).unwrap_or_default()));
                 modules.push(BundledModule { name, sha256, file });
             }
         }
     }
+    // `--param` values are written into the bundled config, so `verify` re-runs the same point.
+    let mut chosen: Vec<_> = bundled.strategies.iter().map(|e| e.params.clone()).collect();
+    let named: Vec<(&str, &crate::params::ParamSchema)> = declared.iter().map(|(n, s)| (n.as_str(), s)).collect();
+    run::apply_assignments(&options.params, &named, &mut chosen)?;
+    for (entry, chosen) in bundled.strategies.iter_mut().zip(chosen) {
+        entry.params = chosen;
+    }
+    let options = &RunOptions { params: Vec::new(), ..options.clone() };
     let config_path = out.join("config.toml");
     let text = toml::to_string_pretty(&bundled).map_err(|e| ReceiptError::Malformed {
         path: config_path.clone(),
@@ -203,7 +224,7 @@ pub fn submit(config: &Config, out: &Path, options: &RunOptions) -> Result<(Rece
 fn run_bundle(config_path: &Path, options: &RunOptions) -> Result<RunResults, ReceiptError> {
     let config = Config::load(config_path)?;
     let engine = run::engine_for(&config)?;
-    let entrants = run::load_entrants(&config, &engine, options);
+    let entrants = run::load_entrants(&config, &engine, options)?;
     Ok(run::run(&config, entrants, options)?)
 }
 

@@ -33,6 +33,7 @@ pub const SDK_SOURCES: &[(&str, &str)] = &[
     ("src/lib.rs", include_str!("../../strategy-sdk/src/lib.rs")),
     ("src/abi.rs", include_str!("../../strategy-sdk/src/abi.rs")),
     ("src/math.rs", include_str!("../../strategy-sdk/src/math.rs")),
+    ("src/params.rs", include_str!("../../strategy-sdk/src/params.rs")),
     ("src/payload.rs", include_str!("../../strategy-sdk/src/payload.rs")),
     ("src/storage.rs", include_str!("../../strategy-sdk/src/storage.rs")),
 ];

@@ -8,6 +8,7 @@ use amm_strategy_sdk::abi::NANO;
 use amm_strategy_sdk::{AfterSwap, EpochBoundary, Side, Storage};
 
 use crate::market::curve::check_shape;
+use crate::params::{ParamSchema, ParamSettings, ParamValues};
 use crate::sandbox::{SandboxEngine, SandboxLimits, StrategyModule, WasmInstance, inspect};
 
 /// Outcome of one check (serialized as its word: `"PASS"`, `"FAIL"`, `"SKIP"`).
@@ -80,14 +81,17 @@ impl Report {
 }
 
 /// Names of the checks after loading, in order.
-const AFTER_LOAD: &[&str] = &["metadata", "limits", "hooks", "quotes", "purity", "smoke"];
+const AFTER_LOAD: &[&str] = &["metadata", "params", "limits", "hooks", "quotes", "purity", "smoke"];
 
-/// Runs every check on module `bytes`. `stem` is the display-name fallback (the file stem).
+/// Runs every check on module `bytes`. `stem` is the display-name fallback (the file stem);
+/// `params` are values for its declared parameters (defaults elsewhere), which the hooks,
+/// quotes, purity and smoke checks start from.
 pub fn validate_module(
     engine: &SandboxEngine,
     bytes: &[u8],
     stem: &str,
     limits: &SandboxLimits,
+    params: &ParamSettings,
 ) -> (Report, Option<StrategyModule>) {
     let mut report = Report::default();
     let info = match inspect(bytes, limits) {
@@ -115,32 +119,45 @@ pub fn validate_module(
 
     report.push("metadata", check_metadata(module.info().name.as_deref(), module.info().model.as_deref(), stem));
 
+    let schema = &module.info().params;
+    let start = match schema.resolve(params) {
+        Ok(values) => {
+            report.push("params", Ok(describe_params(schema, &values)));
+            schema.initial_storage(&values)
+        }
+        Err(e) => {
+            report.push("params", Err(e.to_string()));
+            report.skip(&AFTER_LOAD[2..], "the parameter values were refused");
+            return (report, Some(module));
+        }
+    };
+
     let fresh = || module.instantiate(limits, 0).map_err(|e| e.to_string());
     let limits_ok = report.push("limits", check_limits(&module, limits));
     if !limits_ok {
-        report.skip(&AFTER_LOAD[2..], "the module failed the limits check");
+        report.skip(&AFTER_LOAD[3..], "the module failed the limits check");
         return (report, Some(module));
     }
-    let warmed = match check_hooks(&fresh, limits) {
+    let warmed = match check_hooks(&fresh, &start, limits) {
         Ok((detail, storage)) => {
             report.push("hooks", Ok(detail));
             storage
         }
         Err(e) => {
             report.push("hooks", Err(e));
-            report.skip(&AFTER_LOAD[3..], "the module failed the hooks check");
+            report.skip(&AFTER_LOAD[4..], "the module failed the hooks check");
             return (report, Some(module));
         }
     };
     let grid = QuoteGrid::standard();
     match fresh() {
         Ok(mut instance) => {
-            let quotes = check_quotes(&mut instance, &grid, &warmed, limits);
+            let quotes = check_quotes(&mut instance, &grid, &start, &warmed, limits);
             let quotes_ok = report.push("quotes", quotes);
             if !quotes_ok {
                 report.skip(&["purity", "smoke"], "the module failed the quotes check");
             } else if report.push("purity", check_purity(&mut instance, &fresh, &grid, &warmed)) {
-                report.push("smoke", smoke_simulation(&module, limits));
+                report.push("smoke", smoke_simulation(&module, &start, limits));
             } else {
                 report.skip(&["smoke"], "the module failed the purity check");
             }
@@ -154,6 +171,30 @@ pub fn validate_module(
 }
 
 pub use crate::names::{is_display_name, is_hidden_char};
+
+/// One line on the declared parameters and the values checked.
+fn describe_params(schema: &ParamSchema, values: &ParamValues) -> String {
+    if schema.params.is_empty() {
+        return "none declared (no amm.params section)".into();
+    }
+    let each: Vec<String> = schema
+        .params
+        .iter()
+        .map(|p| {
+            let value = values.0.get(&p.name).copied().unwrap_or(p.default);
+            let scale = if p.log { ", log" } else { "" };
+            format!(
+                "{} = {value} ({} {}..={}{scale}, offset {})",
+                p.name,
+                crate::params::kind_str(p.kind),
+                p.min,
+                p.max,
+                p.offset
+            )
+        })
+        .collect();
+    format!("{} declared: {}", schema.params.len(), each.join("; "))
+}
 
 fn check_metadata(name: Option<&str>, model: Option<&str>, stem: &str) -> Result<String, String> {
     let printable = is_display_name;
@@ -240,8 +281,8 @@ fn sample_epoch() -> EpochBoundary {
 }
 
 /// Runs the sample hooks on a fresh instance; returns the max fuel used and the final storage.
-fn run_hooks(instance: &mut WasmInstance, limits: &SandboxLimits) -> Result<(u64, Storage), String> {
-    let mut storage = Storage::zeroed();
+fn run_hooks(instance: &mut WasmInstance, start: &Storage, limits: &SandboxLimits) -> Result<(u64, Storage), String> {
+    let mut storage = start.clone();
     let mut max_fuel = 0;
     for (i, trade) in sample_trades().iter().enumerate() {
         instance.after_swap(trade, &mut storage).map_err(|f| format!("after_swap call {} faulted: {f}", i + 1))?;
@@ -254,10 +295,11 @@ fn run_hooks(instance: &mut WasmInstance, limits: &SandboxLimits) -> Result<(u64
 
 fn check_hooks(
     fresh: &dyn Fn() -> Result<WasmInstance, String>,
+    start: &Storage,
     limits: &SandboxLimits,
 ) -> Result<(String, Storage), String> {
-    let (max_fuel, storage) = run_hooks(&mut fresh()?, limits)?;
-    let (_, again) = run_hooks(&mut fresh()?, limits)?;
+    let (max_fuel, storage) = run_hooks(&mut fresh()?, start, limits)?;
+    let (_, again) = run_hooks(&mut fresh()?, start, limits)?;
     if storage != again {
         return Err(
             "the same hook calls left different storage on two fresh instances: hooks must be deterministic".into()
@@ -300,12 +342,14 @@ const NONZERO_FROM: f64 = 1e-4;
 fn check_quotes(
     instance: &mut WasmInstance,
     grid: &QuoteGrid,
+    start: &Storage,
     warmed: &Storage,
     limits: &SandboxLimits,
 ) -> Result<String, String> {
     let mut count = 0;
     let mut max_fuel = 0;
-    let storages = [("fresh", Storage::zeroed()), ("after hooks", warmed.clone())];
+    // "fresh": as a simulation starts it (declared parameters written, zero elsewhere).
+    let storages = [("fresh", start.clone()), ("after hooks", warmed.clone())];
     for (label, storage) in &storages {
         for &(rx, ry) in &grid.reserves {
             for side in Side::BOTH {
@@ -375,7 +419,7 @@ const SMOKE_STEPS: u32 = 2_000;
 /// A short simulation against the normalizer, with every in-run check (shape, purity audit
 /// of every quote and every hook, probe cross-checks, faults) on: it must run to the end
 /// without disqualification.
-fn smoke_simulation(module: &StrategyModule, limits: &SandboxLimits) -> Result<String, String> {
+fn smoke_simulation(module: &StrategyModule, start: &Storage, limits: &SandboxLimits) -> Result<String, String> {
     let mut config = crate::config::Config::parse(
         &format!(
             "[run]\nsimulations = 1\nsteps = {SMOKE_STEPS}\nepoch_len = 500\n[[strategy]]\npath = \"module.wasm\"\n"
@@ -385,7 +429,7 @@ fn smoke_simulation(module: &StrategyModule, limits: &SandboxLimits) -> Result<S
     .map_err(|e| format!("internal: {e}"))?;
     config.sandbox = SandboxLimits { audit_rate: 1.0, hook_audit_rate: 1.0, ..limits.clone() };
     let program = crate::strategy::StrategyProgram::Wasm(module.clone());
-    let entrants = [crate::market::Entrant { name: "strategy", program: &program }];
+    let entrants = [crate::market::Entrant { name: "strategy", program: &program, storage: start }];
     let result = crate::market::simulate(&config, &entrants, 1);
     let pool = &result.pools[0];
     if let Some(d) = &pool.disqualified {

@@ -19,6 +19,6 @@ fn engine() -> &'static (SandboxEngine, SandboxLimits) {
 fuzz_target!(|data: &[u8]| {
     let (engine, limits) = engine();
     if engine.load(data, limits).is_ok() {
-        let _ = amm_engine::validate::validate_module(engine, data, "fuzz", limits);
+        let _ = amm_engine::validate::validate_module(engine, data, "fuzz", limits, &Default::default());
     }
 });

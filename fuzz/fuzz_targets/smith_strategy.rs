@@ -55,9 +55,9 @@ fuzz_target!(|data: &[u8]| {
     let bytes = module.to_bytes();
     let (engine, config) = setup();
     let Ok(loaded) = engine.load(&bytes, &config.sandbox) else { return };
-    let _ = amm_engine::validate::validate_module(engine, &bytes, "fuzz", &config.sandbox);
+    let _ = amm_engine::validate::validate_module(engine, &bytes, "fuzz", &config.sandbox, &Default::default());
     let program = StrategyProgram::Wasm(loaded);
-    let result = simulate(config, &[Entrant { name: "fuzz", program: &program }], 1);
+    let result = simulate(config, &[Entrant { name: "fuzz", program: &program, storage: amm_engine::market::ZERO_STORAGE }], 1);
     let pool = &result.pools[0];
     assert_eq!(pool.epochs.len(), 2, "the simulation ran to the end");
     if let Some(d) = &pool.disqualified {

@@ -247,7 +247,7 @@ impl CompetitionFile {
             let wasm = builder::resolve_module(&path, build)
                 .map_err(|e| CompetitionError::House { path: path.clone(), message: e.to_string() })?;
             let wasm = std::fs::canonicalize(&wasm).unwrap_or(wasm);
-            resolved.push(StrategyEntry { path: wasm, name: entry.name.clone() });
+            resolved.push(StrategyEntry { path: wasm, name: entry.name.clone(), params: entry.params.clone() });
         }
         self.config.strategies = resolved;
         Ok(())

@@ -35,7 +35,7 @@ pub struct CheckView {
 
 /// Runs every check of `amm-engine validate` (smoke simulation included) on `bytes`.
 pub fn validate_upload(engine: &SandboxEngine, config: &Config, bytes: &[u8], stem: &str) -> (bool, Vec<CheckView>) {
-    let (report, _) = validate::validate_module(engine, bytes, stem, &config.sandbox);
+    let (report, _) = validate::validate_module(engine, bytes, stem, &config.sandbox, &Default::default());
     let checks = report
         .checks
         .iter()
@@ -67,7 +67,7 @@ pub fn evaluation_config(base: &Config, entry: Option<(PathBuf, String)>, salt: 
     let mut config = base.clone();
     config.run.salt = salt.to_string();
     if let Some((path, name)) = entry {
-        config.strategies.push(StrategyEntry { path, name: Some(name) });
+        config.strategies.push(StrategyEntry { path, name: Some(name), params: Default::default() });
     }
     config
 }
@@ -86,7 +86,11 @@ pub fn round_config(
     config.run.seed_start = hidden.start;
     config.run.simulations = hidden.count;
     for (path, name) in entries {
-        config.strategies.push(StrategyEntry { path: path.clone(), name: Some(name.clone()) });
+        config.strategies.push(StrategyEntry {
+            path: path.clone(),
+            name: Some(name.clone()),
+            params: Default::default(),
+        });
     }
     config
 }
@@ -103,6 +107,9 @@ pub enum JobError {
     /// The lease was lost or the job cancelled: stop quietly.
     #[error("lease lost or job cancelled")]
     Abandoned,
+    /// A house strategy's `params` value that its module refuses: not retried.
+    #[error(transparent)]
+    Params(#[from] amm_engine::params::ParamError),
 }
 
 impl JobError {
@@ -129,7 +136,7 @@ pub fn run_shards(
     let started = Instant::now();
     // Defaults: no progress bar, no builds (every module is a .wasm by now), the whole run.
     let options = RunOptions::default();
-    let loaded = run::load_entrants(config, engine, &options);
+    let loaded = run::load_entrants(config, engine, &options)?;
     let mut out = Vec::new();
     for index in shards {
         if stop.load(Ordering::Relaxed) {
@@ -160,9 +167,12 @@ fn copy_entrants(loaded: &[LoadedEntrant]) -> Vec<LoadedEntrant> {
                 model: e.info.model.clone(),
                 sha256: e.info.sha256.clone(),
                 rejected: e.info.rejected.clone(),
+                params: e.info.params.clone(),
             },
             module_path: e.module_path.clone(),
             program: e.program.clone(),
+            schema: e.schema.clone(),
+            storage: e.storage.clone(),
         })
         .collect()
 }

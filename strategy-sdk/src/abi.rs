@@ -123,4 +123,6 @@ pub mod sections {
     pub const NAME: &str = "amm.name";
     /// UTF-8 model used to write the strategy (`None` for human-written).
     pub const MODEL: &str = "amm.model";
+    /// Declared tunable parameters (binary schema, see [`crate::params`]).
+    pub const PARAMS: &str = "amm.params";
 }

@@ -9,7 +9,9 @@
 //! * [`Storage`] with typed [`Slot`]s: the 1024 bytes your pool keeps across trades and epochs;
 //! * [`math`]: basis points, WAD fractions, and the exact constant-product quote;
 //! * [`export_strategy!`]: emits the wasm exports (`amm_buffer`, `compute_swap`, `after_swap`,
-//!   `epoch_boundary`) and the `amm.name` / `amm.model` custom sections.
+//!   `epoch_boundary`) and the `amm.name` / `amm.model` custom sections;
+//! * [`params`] and [`export_params!`]: named, typed parameters (range, default, log scale) that
+//!   `--param`, a config's `params` table and `amm-engine tune` set before a simulation starts.
 //!
 //! The crate is `no_std` and needs no allocator. The same strategy crate also compiles natively
 //! (the macro emits nothing there), so you can unit-test it with `cargo test` and the engine can
@@ -82,6 +84,7 @@
 
 pub mod abi;
 pub mod math;
+pub mod params;
 mod payload;
 mod storage;
 
@@ -160,6 +163,29 @@ macro_rules! export_strategy {
             #[used]
             static AMM_MODEL: [u8; <$strategy as $crate::Strategy>::MODEL.len()] =
                 $crate::__rt::str_bytes(<$strategy as $crate::Strategy>::MODEL);
+        };
+    };
+}
+
+/// Declares a strategy's tunable [`params`]: writes their schema into the `amm.params` custom
+/// section (on wasm) and defines `pub const PARAMS: &[ParamDecl]`, the list in order (for
+/// [`params::write_defaults`] in native tests). Use it once per crate, with every parameter.
+///
+/// A bad declaration (repeated name or slot, default outside the range, more than 64) fails
+/// the build with the reason.
+#[macro_export]
+macro_rules! export_params {
+    ($($param:path),+ $(,)?) => {
+        /// The strategy's declared parameters, in schema order.
+        pub const PARAMS: &[$crate::params::ParamDecl] = &[$($param.decl()),+];
+        const _: () = {
+            const LEN: usize = $crate::params::section_len(PARAMS);
+            // Evaluated on every target, so a bad declaration fails native builds too.
+            const BYTES: [u8; LEN] = $crate::params::section_bytes::<LEN>(PARAMS);
+            #[cfg(target_arch = "wasm32")]
+            #[unsafe(link_section = "amm.params")]
+            #[used]
+            static AMM_PARAMS: [u8; LEN] = BYTES;
         };
     };
 }

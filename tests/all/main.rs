@@ -17,5 +17,6 @@ mod scale_out;
 mod searches;
 mod service;
 mod source;
+mod tune;
 mod webdriver;
 mod wit;

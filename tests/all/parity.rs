@@ -9,15 +9,19 @@ use amm_strategy_sdk::{AfterSwap, EpochBoundary, Side, Storage};
 
 use crate::support::{EXAMPLES, engine, example_wasm};
 
-fn instances(example: &str) -> (StrategyInstance, StrategyInstance) {
+/// The wasm and native instances of `example`, and the storage a simulation starts it with
+/// (its declared parameters' defaults, zero elsewhere).
+fn instances(example: &str) -> (StrategyInstance, StrategyInstance, Storage) {
     let limits = SandboxLimits::default();
     let bytes = std::fs::read(example_wasm(example)).unwrap();
     let module = engine().load(&bytes, &limits).unwrap();
     let name = module.info().name.clone().expect("examples carry amm.name");
+    let schema = module.info().params.clone();
+    let start = schema.initial_storage(&schema.resolve(&Default::default()).unwrap());
     let native = native::find(&name).unwrap_or_else(|| panic!("no native build named {name:?}"));
     let wasm = StrategyProgram::Wasm(module).instantiate(&limits, 0).unwrap();
     let native = StrategyProgram::Native(native).instantiate(&limits, 0).unwrap();
-    (wasm, native)
+    (wasm, native, start)
 }
 
 fn trade(i: u64) -> AfterSwap {
@@ -65,9 +69,9 @@ fn assert_quotes_match(
 #[test]
 fn every_example_quotes_identically_in_wasm_and_natively() {
     for example in EXAMPLES {
-        let (mut wasm, mut native) = instances(example);
-        let mut wasm_storage = Storage::zeroed();
-        let mut native_storage = Storage::zeroed();
+        let (mut wasm, mut native, start) = instances(example);
+        let mut wasm_storage = start.clone();
+        let mut native_storage = start;
         let mut compared = assert_quotes_match(example, &mut wasm, &mut native, &wasm_storage);
         for i in 0..40 {
             wasm.after_swap(&trade(i), &mut wasm_storage).unwrap();
@@ -96,9 +100,9 @@ fn every_example_quotes_identically_in_wasm_and_natively() {
 #[test]
 fn the_starter_actually_changes_fees_so_parity_covers_state() {
     // Guards the test above: if the starter ignored its storage, storage parity would be vacuous.
-    let (mut wasm, _) = instances("starter");
-    let fresh = Storage::zeroed();
-    let mut warmed = Storage::zeroed();
+    let (mut wasm, _, start) = instances("starter");
+    let fresh = start.clone();
+    let mut warmed = start;
     for i in 0..40 {
         wasm.after_swap(&trade(i), &mut warmed).unwrap();
     }

@@ -19,9 +19,10 @@ fn run_shard(config: &amm_engine::config::Config, shard: Option<Shard>) -> amm_e
         progress: false,
         build: amm_engine::builder::BuildOptions { target_dir: Some(workspace().join("target/test-wasm")) },
         shard,
+        params: Vec::new(),
     };
     let engine = run::engine_for(config).unwrap();
-    let entrants = run::load_entrants(config, &engine, &options);
+    let entrants = run::load_entrants(config, &engine, &options).expect("parameters");
     run::run(config, entrants, &options).unwrap()
 }
 

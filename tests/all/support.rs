@@ -69,9 +69,10 @@ pub fn run(config: &amm_engine::config::Config) -> amm_engine::report::RunResult
         progress: false,
         build: BuildOptions { target_dir: Some(workspace().join("target/test-wasm")) },
         shard: None,
+        params: Vec::new(),
     };
     let engine = run::engine_for(config).expect("engine");
-    let entrants = run::load_entrants(config, &engine, &options);
+    let entrants = run::load_entrants(config, &engine, &options).expect("parameters");
     run::run(config, entrants, &options).expect("run")
 }
 

@@ -38,4 +38,4 @@ pub fn delivered_output(quote: u64, reserve_out: u64) -> Result<u64, AbsurdQuote
     }
 }
 pub use disqualification::{Disqualification, DisqualificationKind};
-pub use sim::{Entrant, EpochRecord, PoolResult, SimStats, SimulationResult, seating, simulate};
+pub use sim::{Entrant, EpochRecord, PoolResult, SimStats, SimulationResult, ZERO_STORAGE, seating, simulate};

@@ -658,13 +658,19 @@ impl CurveSet for OrderCurves<'_> {
     }
 }
 
-/// A strategy to put in the market: its program and display name.
+/// A strategy to put in the market: its program, display name and starting storage.
 pub struct Entrant<'a> {
     /// Display name.
     pub name: &'a str,
     /// What to instantiate.
     pub program: &'a StrategyProgram,
+    /// The storage its pool starts each simulation with: its parameter values
+    /// (`amm.params`), zero elsewhere; [`ZERO_STORAGE`] for a module without parameters.
+    pub storage: &'a Storage,
 }
+
+/// All-zero storage: how a strategy without declared parameters starts.
+pub const ZERO_STORAGE: &Storage = &Storage::zeroed();
 
 /// Runs simulation `seed` of `config` with `entrants` (in config order).
 pub fn simulate(config: &Config, entrants: &[Entrant<'_>], seed: u64) -> SimulationResult {
@@ -744,7 +750,7 @@ impl<'c> Simulation<'c> {
                 Ok(instance) => {
                     pool.kind = Kind::Strategy(Box::new(Seat {
                         instance,
-                        storage: Storage::zeroed(),
+                        storage: entrant.storage.clone(),
                         program: entrant.program.clone(),
                         wasi_seed,
                         audit_key: wasi_seed.rotate_left(17) ^ 0xA0D1_7A0D_17A0_D17A,

@@ -92,6 +92,7 @@ pub fn merge(parts: Vec<(PathBuf, RunResults)>) -> Result<RunResults, MergeError
             model: s.model.clone(),
             sha256: s.sha256.clone(),
             rejected: s.rejected.clone(),
+            params: s.params.clone(),
         })
         .collect();
     let mut simulations: Vec<_> = parts.into_iter().flat_map(|(_, part)| part.simulations).collect();

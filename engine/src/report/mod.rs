@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::market::SimulationResult;
+use crate::params::ParamValues;
 use crate::strategy::Backend;
 
 /// Summary statistics of a sample.
@@ -54,6 +55,9 @@ pub struct StrategySummary {
     pub sha256: String,
     /// Why it was refused at load, if it was (it then took part in no simulation).
     pub rejected: Option<String>,
+    /// The values its declared parameters ran with (absent without `amm.params`).
+    #[serde(default, skip_serializing_if = "ParamValues::is_empty")]
+    pub params: ParamValues,
     /// Mean edge per simulation, Y.
     pub mean_edge: f64,
     /// Standard deviation of edge across simulations.
@@ -342,6 +346,8 @@ pub struct EntrantInfo {
     pub sha256: String,
     /// Load-time rejection.
     pub rejected: Option<String>,
+    /// Parameter values it runs with.
+    pub params: ParamValues,
 }
 
 impl RunResults {
@@ -390,6 +396,7 @@ impl RunResults {
                 model: entrant.model.clone(),
                 sha256: entrant.sha256.clone(),
                 rejected: entrant.rejected.clone(),
+                params: entrant.params.clone(),
                 mean_edge: edge.mean,
                 std_edge: edge.std,
                 stderr_edge: edge.stderr,

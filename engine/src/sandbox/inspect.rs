@@ -135,6 +135,9 @@ pub enum LoadError {
         "this is a WebAssembly component, not a core module; build with --target wasm32-unknown-unknown (or wasm32-wasip1), not wasm32-wasip2"
     )]
     Component,
+    /// The `amm.params` section cannot be used.
+    #[error("{0}")]
+    Params(#[from] crate::params::SchemaError),
     /// Invalid wasm.
     #[error("malformed module: {message}")]
     Malformed {
@@ -237,7 +240,7 @@ pub enum LoadError {
 }
 
 /// What the static pass learned about a module.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ModuleInfo {
     /// Display name from the `amm.name` custom section.
     pub name: Option<String>,
@@ -249,6 +252,8 @@ pub struct ModuleInfo {
     pub size: u64,
     /// Whether it imports `wasi_snapshot_preview1`.
     pub uses_wasi: bool,
+    /// Declared parameters (`amm.params`); empty without the section.
+    pub params: crate::params::ParamSchema,
 }
 
 /// Hex SHA-256 of `bytes`.
@@ -267,7 +272,15 @@ pub fn inspect(bytes: &[u8], limits: &SandboxLimits) -> Result<ModuleInfo, LoadE
         return Err(LoadError::NotWasm);
     }
     let malformed = |e: wasmparser::BinaryReaderError| LoadError::Malformed { message: e.to_string() };
-    let mut info = ModuleInfo { name: None, model: None, sha256: sha256_hex(bytes), size, uses_wasi: false };
+    let mut info = ModuleInfo {
+        name: None,
+        model: None,
+        sha256: sha256_hex(bytes),
+        size,
+        uses_wasi: false,
+        params: crate::params::ParamSchema::default(),
+    };
+    let mut params_seen = false;
     let mut memories = 0;
     let mut tables = 0;
     let mut function_index = 0u32;
@@ -342,6 +355,12 @@ pub fn inspect(bytes: &[u8], limits: &SandboxLimits) -> Result<ModuleInfo, LoadE
                 match section.name() {
                     amm_strategy_sdk::abi::sections::NAME => info.name = Some(text()),
                     amm_strategy_sdk::abi::sections::MODEL => info.model = Some(text()),
+                    amm_strategy_sdk::abi::sections::PARAMS => {
+                        if std::mem::replace(&mut params_seen, true) {
+                            return Err(crate::params::SchemaError::Repeated.into());
+                        }
+                        info.params = crate::params::ParamSchema::parse(section.data())?;
+                    }
                     _ => {}
                 }
             }

@@ -10,10 +10,12 @@
 //! * **Capital weight**: below an equal share, the pool is losing the capital contest and turns
 //!   more defensive.
 //!
-//! Storage slots 0–7 follow the reference challenge's starter; slots 8–127 are free.
+//! Storage slots 0–7 follow the reference challenge's starter; slots 16–26 hold the tunable
+//! parameters (`amm.params`: the engine writes them before the first call); the rest are free.
 #![cfg_attr(target_arch = "wasm32", no_std)]
 
-use amm_strategy_sdk::math::{self, bps_to_wad};
+use amm_strategy_sdk::math;
+use amm_strategy_sdk::params::Param;
 use amm_strategy_sdk::{AfterSwap, EpochBoundary, QuoteRequest, Side, Slot, Storage, Strategy};
 
 /// Fee (WAD) charged when the pool buys X (the trader sells X).
@@ -33,14 +35,42 @@ pub const CAPITAL_WEIGHT: Slot<f64> = Slot::new(6);
 /// Current epoch index.
 pub const EPOCH_NUMBER: Slot<u64> = Slot::new(7);
 
-/// Fee before anything has been observed.
-pub const DEFAULT_FEE_BPS: u64 = 30;
-const MIN_FEE_BPS: f64 = 10.0;
-const MAX_FEE_BPS: f64 = 300.0;
-/// Fee per unit of per-trade volatility: 0.002 (20 bps moves) adds 16 bps.
-const VOL_TO_FEE_BPS: f64 = 8_000.0;
-const VOL_ALPHA: f64 = 0.1;
-const FLOW_ALPHA: f64 = 0.1;
+/// Fee (bps) before anything is observed, and the base every later fee starts from.
+pub const BASE_FEE_BPS: Param<f64> = Param::<f64>::new("base_fee_bps", 16, 20.0, 1.0, 300.0).log();
+/// Fee added per unit of per-trade volatility, bps: 8,000 turns 0.002 (20 bps moves) into 16 bps.
+pub const VOL_TO_FEE_BPS: Param<f64> = Param::<f64>::new("vol_to_fee_bps", 17, 8_000.0, 0.0, 50_000.0);
+/// Weight of the newest trade in the volatility EMA.
+pub const VOL_ALPHA: Param<f64> = Param::<f64>::new("vol_alpha", 18, 0.1, 0.005, 0.5).log();
+/// Weight of the newest retail trade in the flow-captured EMA.
+pub const FLOW_ALPHA: Param<f64> = Param::<f64>::new("flow_alpha", 19, 0.1, 0.005, 0.5).log();
+/// Fee multiplier while this pool captures little flow (EMA below 0.15).
+pub const LOW_FLOW_FACTOR: Param<f64> = Param::<f64>::new("low_flow_factor", 20, 0.85, 0.3, 1.5);
+/// Fee multiplier while this pool captures much flow (EMA above 0.5).
+pub const HIGH_FLOW_FACTOR: Param<f64> = Param::<f64>::new("high_flow_factor", 21, 1.15, 0.5, 3.0);
+/// Fee multiplier while this pool holds less than an equal share of the capital.
+pub const UNDERWEIGHT_FACTOR: Param<f64> = Param::<f64>::new("underweight_factor", 22, 1.1, 0.5, 2.0);
+/// Fee skew per unit of relative price deviation from the other pools.
+pub const SKEW_GAIN: Param<f64> = Param::<f64>::new("skew_gain", 23, 50.0, 0.0, 500.0);
+/// Largest skew, as a fraction of the fee.
+pub const SKEW_CAP: Param<f64> = Param::<f64>::new("skew_cap", 24, 0.5, 0.0, 0.95);
+/// Smallest fee, bps.
+pub const MIN_FEE_BPS: Param<f64> = Param::<f64>::new("min_fee_bps", 25, 10.0, 0.0, 100.0);
+/// Largest fee, bps.
+pub const MAX_FEE_BPS: Param<f64> = Param::<f64>::new("max_fee_bps", 26, 300.0, 10.0, 1_000.0).log();
+
+amm_strategy_sdk::export_params!(
+    BASE_FEE_BPS,
+    VOL_TO_FEE_BPS,
+    VOL_ALPHA,
+    FLOW_ALPHA,
+    LOW_FLOW_FACTOR,
+    HIGH_FLOW_FACTOR,
+    UNDERWEIGHT_FACTOR,
+    SKEW_GAIN,
+    SKEW_CAP,
+    MIN_FEE_BPS,
+    MAX_FEE_BPS,
+);
 
 /// The adaptive starter strategy.
 pub struct Starter;
@@ -54,7 +84,7 @@ impl Strategy for Starter {
             Side::SellX => BID_FEE_WAD,
         };
         let fee_wad = match quote.storage.get(slot) {
-            0 => bps_to_wad(DEFAULT_FEE_BPS),
+            0 => u128::from(bps_f64_to_wad(BASE_FEE_BPS.get(quote.storage))),
             fee => u128::from(fee),
         };
         quote.cp_output_fee_wad(fee_wad)
@@ -66,13 +96,13 @@ impl Strategy for Starter {
         if last > 0.0 && price > 0.0 {
             let change = libm_abs_ln(price / last);
             let vol = storage.get(VOL_ESTIMATE);
-            storage.set(VOL_ESTIMATE, vol + VOL_ALPHA * (change - vol));
+            storage.set(VOL_ESTIMATE, vol + VOL_ALPHA.get(storage) * (change - vol));
         }
         storage.set(LAST_PRICE, price);
         if !trade.is_arbitrage() {
             let flow = storage.get(FLOW_EMA);
             let captured = f64::from(trade.flow_captured);
-            storage.set(FLOW_EMA, flow + FLOW_ALPHA * (captured - flow));
+            storage.set(FLOW_EMA, flow + FLOW_ALPHA.get(storage) * (captured - flow));
         }
         storage.set(TRADE_COUNT, storage.get(TRADE_COUNT) + 1);
         storage.set(CAPITAL_WEIGHT, f64::from(trade.capital_weight));
@@ -99,31 +129,33 @@ impl Strategy for Starter {
 
 /// Recomputes both fees from the state in storage.
 fn set_fees(storage: &mut Storage, price: f64, reference: f64, n_strategies: u8) {
-    let mut fee_bps = 20.0 + VOL_TO_FEE_BPS * storage.get(VOL_ESTIMATE);
+    let mut fee_bps = BASE_FEE_BPS.get(storage) + VOL_TO_FEE_BPS.get(storage) * storage.get(VOL_ESTIMATE);
 
     let flow = storage.get(FLOW_EMA);
     if flow < 0.15 {
-        fee_bps *= 0.85;
+        fee_bps *= LOW_FLOW_FACTOR.get(storage);
     } else if flow > 0.5 {
-        fee_bps *= 1.15;
+        fee_bps *= HIGH_FLOW_FACTOR.get(storage);
     }
 
     let weight = storage.get(CAPITAL_WEIGHT);
     if weight > 0.0 && weight < 1.0 / f64::from(n_strategies) {
-        fee_bps *= 1.1;
+        fee_bps *= UNDERWEIGHT_FACTOR.get(storage);
     }
 
     // Positive when X is dearer here than elsewhere: arbitrageurs would sell X to this pool.
     let deviation = if reference > 0.0 { (price - reference) / reference } else { 0.0 };
-    let skew = (deviation * 50.0).clamp(-0.5, 0.5);
-    let bid = (fee_bps * (1.0 + skew)).clamp(MIN_FEE_BPS, MAX_FEE_BPS);
-    let ask = (fee_bps * (1.0 - skew)).clamp(MIN_FEE_BPS, MAX_FEE_BPS);
+    let cap = SKEW_CAP.get(storage);
+    let skew = (deviation * SKEW_GAIN.get(storage)).clamp(-cap, cap);
+    let (lo, hi) = (MIN_FEE_BPS.get(storage), MAX_FEE_BPS.get(storage).max(MIN_FEE_BPS.get(storage)));
+    let bid = (fee_bps * (1.0 + skew)).clamp(lo, hi);
+    let ask = (fee_bps * (1.0 - skew)).clamp(lo, hi);
     storage.set(BID_FEE_WAD, bps_f64_to_wad(bid));
     storage.set(ASK_FEE_WAD, bps_f64_to_wad(ask));
 }
 
 fn bps_f64_to_wad(bps: f64) -> u64 {
-    // ≤ 300 bps = 3e16 < u64::MAX.
+    // ≤ 1,000 bps × the largest skew = 1.95e17 < u64::MAX.
     math::fraction_to_wad(bps / 10_000.0) as u64
 }
 
@@ -138,6 +170,13 @@ amm_strategy_sdk::export_strategy!(Starter);
 mod tests {
     use super::*;
     use amm_strategy_sdk::abi::NANO;
+
+    /// Storage as the engine hands it over: the declared defaults written in.
+    fn fresh() -> Storage {
+        let mut storage = Storage::zeroed();
+        amm_strategy_sdk::params::write_defaults(PARAMS, &mut storage);
+        storage
+    }
 
     fn trade(price_y_per_x: f64, flow: f32) -> AfterSwap {
         AfterSwap {
@@ -158,8 +197,8 @@ mod tests {
     }
 
     #[test]
-    fn fresh_storage_quotes_the_default_fee() {
-        let storage = Storage::zeroed();
+    fn fresh_storage_quotes_the_base_fee() {
+        let storage = fresh();
         let quote = QuoteRequest {
             side: Side::SellX,
             input_amount: NANO,
@@ -167,14 +206,14 @@ mod tests {
             reserve_y: 10_000 * NANO,
             storage: &storage,
         };
-        let expected = math::cp_output_fee_bps(NANO, 100 * NANO, 10_000 * NANO, DEFAULT_FEE_BPS);
+        let expected = math::cp_output_fee_bps(NANO, 100 * NANO, 10_000 * NANO, 20);
         assert_eq!(Starter::compute_swap(&quote), expected);
     }
 
     #[test]
     fn volatility_raises_fees() {
-        let mut calm = Storage::zeroed();
-        let mut wild = Storage::zeroed();
+        let mut calm = fresh();
+        let mut wild = fresh();
         for i in 0..50 {
             Starter::after_swap(&trade(100.0 + 0.01 * (i % 2) as f64, 0.3), &mut calm);
             Starter::after_swap(&trade(100.0 + 2.0 * (i % 2) as f64, 0.3), &mut wild);
@@ -186,7 +225,7 @@ mod tests {
 
     #[test]
     fn dear_price_skews_fees_towards_bid() {
-        let mut storage = Storage::zeroed();
+        let mut storage = fresh();
         let mut t = trade(101.0, 0.3);
         t.competing_spot_prices[0] = 100.0;
         t.competing_spot_prices[1] = 100.0;

@@ -1,0 +1,285 @@
+//! `amm-engine tune`: set up the field, run the study, write the winner, the report and the table.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use amm_engine::builder::{self, BuildOptions};
+use amm_engine::config::{Config, StrategyEntry};
+use amm_engine::params::{ParamAssignment, ParamValue};
+use amm_engine::run::{self, RunOptions};
+use amm_engine::sandbox::sha256_hex;
+use amm_service::competition::load_run_config;
+use amm_tune::race::RaceSettings;
+use amm_tune::study::Study;
+use amm_tune::{Field, FieldEntrant, Objective, Segments, TuneSettings};
+use anyhow::{Context, Result};
+
+use crate::{classify, file_stem};
+
+/// `tune`'s arguments.
+#[derive(clap::Args, Debug)]
+pub struct TuneArgs {
+    /// The strategy to tune: a .wasm/.wat module, a single-file .rs strategy or a crate
+    /// directory, declaring its parameters (`amm_strategy_sdk::export_params!`).
+    strategy: PathBuf,
+    /// Its opponents: one configuration (its market and its field; without `[[strategy]]`
+    /// entries, the market alone: the candidate against the normalizer), or strategies to put
+    /// in the built-in default market. Nothing: the default market with the normalizer alone.
+    /// An entrant with the candidate's own module is the candidate's seat.
+    #[arg(value_name = "CONFIG_OR_OPPONENT")]
+    field: Vec<PathBuf>,
+    /// What to maximise: edge (the leaderboard's mean edge), edge-over-normalizer (paired
+    /// per simulation) or reward (Σ over epochs of edge − λ·max(0, −edge)).
+    #[arg(long, default_value = "edge")]
+    objective: Objective,
+    /// The study file (SQLite). An existing study with the same definition resumes.
+    /// Default: OUT/study.db.
+    #[arg(long)]
+    study: Option<PathBuf>,
+    /// Output directory: the winner module, report.html, summary.json. Default: tune/<strategy>.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Total simulations, including validation and test.
+    #[arg(long, default_value_t = 20_000)]
+    budget: u64,
+    /// Stop searching after this wall time (e.g. 90s, 20m, 2h), then validate and test. A study
+    /// stopped on time is not reproducible step for step; one stopped on --budget is.
+    #[arg(long, value_parser = parse_duration)]
+    time: Option<Duration>,
+    /// Optimiser seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Search only these parameters (repeatable); the others stay at their start values.
+    #[arg(long)]
+    only: Vec<String>,
+    /// Start from this value instead of the declared default (NAME=VALUE, repeatable).
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    params: Vec<ParamAssignment>,
+    /// Seeds every candidate races on first.
+    #[arg(long, default_value_t = 8)]
+    first_seeds: usize,
+    /// Seeds a candidate that survives its race ends on.
+    #[arg(long, default_value_t = 128)]
+    race_seeds: usize,
+    /// Standard errors of paired deficit that stop a candidate early.
+    #[arg(long, default_value_t = 3.0)]
+    z: f64,
+    /// Best training points compared on the validation segment (besides the start).
+    #[arg(long, default_value_t = 4)]
+    finalists: usize,
+    /// Validation seeds per finalist.
+    #[arg(long, default_value_t = 200)]
+    validation_seeds: u32,
+    /// Test seeds (the winner's reported scores).
+    #[arg(long, default_value_t = 500)]
+    test_seeds: u32,
+    /// First seed of the training segment (validation and test follow at +1e9 and +2e9).
+    #[arg(long, default_value_t = 1_000_000_000)]
+    seed_base: u64,
+    /// Steps per simulation (default: the config's).
+    #[arg(long)]
+    steps: Option<u32>,
+    /// Worker threads (0 = one per core); results do not depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len()));
+    let value: f64 = number.parse().map_err(|_| format!("{text:?}: expected a duration such as 90s, 20m or 2h"))?;
+    let seconds = match unit {
+        "" | "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return Err(format!("{text:?}: the unit must be s, m or h")),
+    };
+    if !(seconds.is_finite() && seconds > 0.0) {
+        return Err(format!("{text:?}: must be a positive duration"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// Runs `amm-engine tune`.
+pub fn command(args: &TuneArgs) -> Result<ExitCode> {
+    let candidate_inputs = classify(std::slice::from_ref(&args.strategy))?;
+    let Some(candidate_path) = candidate_inputs.strategies.first().cloned() else {
+        anyhow::bail!(
+            "{}: the strategy to tune must be a module, a .rs file or a crate directory, not a configuration",
+            args.strategy.display()
+        );
+    };
+    let inputs = classify(&args.field)?;
+    if inputs.configs.len() > 1 {
+        anyhow::bail!("tune takes at most one configuration (its market and field), got {}", inputs.configs.len());
+    }
+    let mut config = match inputs.configs.first() {
+        Some(path) => {
+            let mut c = load_run_config(path)?;
+            c.check_strategy_paths(path)?;
+            for s in &inputs.strategies {
+                c.strategies.push(StrategyEntry { path: s.clone(), name: None, params: Default::default() });
+            }
+            c
+        }
+        None => Config::with_strategies(&inputs.strategies),
+    };
+    if let Some(steps) = args.steps {
+        config.run.steps = steps;
+    }
+    if let Some(threads) = args.threads {
+        config.run.threads = threads;
+    }
+    config.check(Path::new("tune settings"))?;
+    if args.objective == Objective::EdgeOverNormalizer && !config.normalizer.enabled {
+        anyhow::bail!(
+            "--objective edge-over-normalizer needs the normalizer, which this config disables ([normalizer] enabled = false)"
+        );
+    }
+
+    // The candidate's seat: an entrant with the same module, or a new first seat.
+    let build = BuildOptions::default();
+    let candidate_wasm = builder::resolve_module(&candidate_path, &build)?;
+    let candidate_sha = sha256_hex(&builder::read_module(&candidate_wasm)?);
+    let mut seat = None;
+    for (i, entry) in config.strategies.iter().enumerate() {
+        let path = config.strategy_path(entry);
+        let same = builder::resolve_module(&path, &build)
+            .ok()
+            .and_then(|m| builder::read_module(&m).ok())
+            .is_some_and(|b| sha256_hex(&b) == candidate_sha);
+        if same && seat.is_none() {
+            seat = Some(i);
+        }
+    }
+    let candidate_entry = StrategyEntry { path: candidate_wasm.clone(), name: None, params: Default::default() };
+    let candidate = match seat {
+        Some(i) => {
+            let name = config.strategies[i].name.clone();
+            config.strategies[i] = StrategyEntry { name, ..candidate_entry };
+            i
+        }
+        None => {
+            config.strategies.insert(0, candidate_entry);
+            0
+        }
+    };
+    let starts: Vec<ParamAssignment> = args
+        .params
+        .iter()
+        .map(|a| ParamAssignment { entrant: Some((candidate + 1).to_string()), ..a.clone() })
+        .collect();
+    let engine = run::engine_for(&config)?;
+    let options = RunOptions { progress: false, build, shard: None, params: starts };
+    let loaded = run::load_entrants(&config, &engine, &options)?;
+    for e in &loaded {
+        if let Some(reason) = &e.info.rejected {
+            anyhow::bail!("{} was refused at load: {reason}", e.info.name);
+        }
+    }
+    let schema = loaded[candidate].schema.clone();
+    let start = loaded[candidate].info.params.clone();
+    let identity = loaded
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let role = if i == candidate { "candidate" } else { "opponent" };
+            format!(
+                "{role} {} {} {}",
+                e.info.name,
+                e.info.sha256,
+                serde_json::to_string(&e.info.params).unwrap_or_default()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let entrants: Vec<FieldEntrant> = loaded
+        .into_iter()
+        .filter_map(|e| Some(FieldEntrant { name: e.info.name, program: e.program?, storage: e.storage }))
+        .collect();
+    let field = Field { config, entrants, candidate, schema, start, identity };
+
+    let segments = Segments {
+        train: args.seed_base,
+        validation: args.seed_base + 1_000_000_000,
+        test: args.seed_base + 2_000_000_000,
+        validation_seeds: args.validation_seeds,
+        test_seeds: args.test_seeds,
+    };
+    check_segments(&field.config, &segments, args.race_seeds)?;
+    let settings = TuneSettings {
+        objective: args.objective,
+        race: RaceSettings { first: args.first_seeds, last: args.race_seeds, z: args.z },
+        segments,
+        budget: args.budget,
+        wall: args.time,
+        seed: args.seed,
+        finalists: args.finalists,
+        only: args.only.clone(),
+        progress: !args.quiet,
+    };
+    let stem = file_stem(&candidate_path);
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("tune").join(&stem));
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    let study_path = args.study.clone().unwrap_or_else(|| out.join("study.db"));
+    let space = amm_tune::space::Space::new(&field.schema, &field.start, &settings.only)?;
+    let mut study = Study::open(&study_path, &amm_tune::definition(&field, &settings, &space))?;
+    if study.recorded() > 0 {
+        eprintln!("resuming {} ({} evaluations recorded)", study_path.display(), study.recorded());
+    }
+    let name = &field.entrants[field.candidate].name;
+    eprintln!(
+        "tuning {name}: {} of {} parameters against {} opponents{}, objective {}",
+        space.len(),
+        field.schema.params.len(),
+        field.entrants.len() - 1,
+        if field.config.normalizer.enabled { " and the normalizer" } else { "" },
+        args.objective.name()
+    );
+    let outcome = amm_tune::tune(&field, &settings, &mut study)?;
+
+    let summary = serde_json::to_string_pretty(&outcome)? + "\n";
+    std::fs::write(out.join("summary.json"), summary).with_context(|| format!("cannot write {}", out.display()))?;
+    std::fs::write(out.join("report.html"), amm_tune::report::html(&outcome, name))
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    let module = builder::read_module(&candidate_wasm)?;
+    let tuned = amm_tune::winner::with_defaults(&module, &field.schema, &outcome.winner)?;
+    let tuned_path = out.join(format!("{stem}.tuned.wasm"));
+    std::fs::write(&tuned_path, tuned).with_context(|| format!("cannot write {}", tuned_path.display()))?;
+    say!("{}", amm_tune::report::table(&outcome));
+    say!("winner module {} (its amm.params defaults are the tuned values)", tuned_path.display());
+    say!("report {}", out.join("report.html").display());
+    let values: Vec<String> =
+        field.schema.settings(&outcome.winner).iter().map(|(k, v)| format!("--param {k}={}", show(v))).collect();
+    say!("same point from the original: amm-engine run {} {}", args.strategy.display(), values.join(" "));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show(v: &ParamValue) -> String {
+    v.to_string()
+}
+
+/// The segments must not meet the config's own seeds (a competition's public seeds).
+fn check_segments(config: &Config, s: &Segments, race_seeds: usize) -> Result<()> {
+    let public = config.seed(0)..=config.seed(config.run.simulations.saturating_sub(1));
+    let ranges = [
+        ("training", s.train, race_seeds as u64),
+        ("validation", s.validation, u64::from(s.validation_seeds)),
+        ("test", s.test, u64::from(s.test_seeds)),
+    ];
+    for (what, first, count) in ranges {
+        let last = first.saturating_add(count.saturating_sub(1));
+        if first <= *public.end() && *public.start() <= last {
+            anyhow::bail!(
+                "the {what} seeds {first}..={last} meet the config's own seeds {}..={}: tuning on the seeds a result is reported on overfits them; choose another --seed-base",
+                public.start(),
+                public.end()
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,247 @@
+//! Declared parameters and `amm-engine tune`: values reach the strategy as data, errors name
+//! what is wrong, candidates pair exactly, and a killed study resumes byte for byte.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use amm_engine::params::{ParamValues, SchemaError};
+use amm_engine::run::{self, RunOptions};
+use amm_tune::{Field, FieldEntrant, Objective};
+
+use crate::support::{Scratch, example_wasm, strategy_wat};
+
+fn amm(args: &[&str], cwd: &Path) -> (bool, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_amm-engine")).args(args).current_dir(cwd).output().unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// A short market: the candidate against Fixed 30 bps and the normalizer.
+fn small_config(dir: &Path) -> PathBuf {
+    let path = dir.join("field.toml");
+    let text = format!(
+        "[run]\nsimulations = 4\nsteps = 1500\nepoch_len = 500\nthreads = 2\n[[strategy]]\npath = {:?}\n",
+        example_wasm("fixed-fee-30").display().to_string()
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn field(module: &Path, dir: &Path, start: &[&str]) -> Field {
+    let mut config = amm_engine::config::Config::load(&small_config(dir)).unwrap();
+    config.strategies.insert(
+        0,
+        amm_engine::config::StrategyEntry {
+            path: module.to_path_buf(),
+            name: Some("Candidate".into()),
+            params: Default::default(),
+        },
+    );
+    let engine = run::engine_for(&config).unwrap();
+    let params = start.iter().map(|a| format!("1:{a}").parse().unwrap()).collect();
+    let loaded = run::load_entrants(&config, &engine, &RunOptions { params, ..RunOptions::default() }).unwrap();
+    let schema = loaded[0].schema.clone();
+    let start = loaded[0].info.params.clone();
+    let entrants = loaded
+        .into_iter()
+        .map(|e| FieldEntrant { name: e.info.name, program: e.program.unwrap(), storage: e.storage })
+        .collect();
+    Field { config, entrants, candidate: 0, schema, start, identity: String::new() }
+}
+
+#[test]
+fn a_tuned_module_runs_exactly_as_its_point_did_and_identical_candidates_pair_per_seed() {
+    let scratch = Scratch::new();
+    let starter = example_wasm("starter");
+    let point = ["base_fee_bps=37.5", "skew_gain=120", "vol_alpha=0.05"];
+    let given = field(&starter, scratch.path(), &point);
+    assert_eq!(given.start.0.get("base_fee_bps"), Some(&37.5));
+
+    // The same module with the point written as its defaults (what `tune` ships).
+    let bytes = std::fs::read(&starter).unwrap();
+    let tuned = amm_tune::winner::with_defaults(&bytes, &given.schema, &given.start).unwrap();
+    let tuned_path = scratch.path().join("tuned.wasm");
+    std::fs::write(&tuned_path, &tuned).unwrap();
+    let shipped = field(&tuned_path, scratch.path(), &[]);
+    assert_eq!(shipped.start, given.start, "the rewritten section's defaults are the point");
+
+    let defaults = field(&starter, scratch.path(), &[]);
+    for seed in [11, 12, 13] {
+        let a = amm_tune::evaluate(&given, Objective::Edge, &given.start, seed);
+        let b = amm_tune::evaluate(&shipped, Objective::Edge, &shipped.start, seed);
+        let again = amm_tune::evaluate(&given, Objective::Edge, &given.start, seed);
+        assert_eq!(a, b, "seed {seed}: the tuned module and the point given by --param differ");
+        assert_eq!(a, again, "seed {seed}: the same candidate twice differs");
+        // Pairing: the opponents' market is the same; the candidate's values change its edge.
+        let base = amm_tune::evaluate(&defaults, Objective::Edge, &defaults.start, seed);
+        assert_ne!(a.edges[0], base.edges[0], "seed {seed}: the parameters did not reach the strategy");
+    }
+}
+
+#[test]
+fn a_hostile_params_section_is_refused_with_its_reason() {
+    let scratch = Scratch::new();
+    let cases: [(&str, &str); 4] = [
+        (r#"(@custom "amm.params" "\01\00")"#, "0 parameters declared"),
+        (r#"(@custom "amm.params" "\02\01")"#, "schema version 2 is not supported"),
+        // One f64 parameter "p" at offset 1020: its 8 bytes end past the 1024-byte storage.
+        (
+            r#"(@custom "amm.params" "\01\01\01p\00\00\fc\03\00\00\00\00\00\00\00\00\00\00\00\00\00\00\f0\3f\00\00\00\00\00\00\00\00")"#,
+            "outside the 1024-byte storage",
+        ),
+        (r#"(@custom "amm.params" "\01\01\01p\00\00")"#, "malformed"),
+    ];
+    for (i, (section, reason)) in cases.iter().enumerate() {
+        let path = scratch.path().join(format!("hostile{i}.wat"));
+        std::fs::write(&path, strategy_wat("(i64.const 0)", section)).unwrap();
+        let (passed, out) = crate::support::validate(&path);
+        assert!(!passed, "case {i} passed validation:\n{out}");
+        assert!(out.contains(reason), "case {i}: expected {reason:?} in\n{out}");
+    }
+    // A huge section is refused by size before anything is read.
+    let huge = format!(r#"(@custom "amm.params" "{}")"#, "\\01".repeat(amm_engine::params::MAX_SECTION_BYTES + 1));
+    let bytes = wat::parse_str(strategy_wat("(i64.const 0)", &huge)).unwrap();
+    let refused = amm_engine::sandbox::inspect(&bytes, &Default::default()).unwrap_err();
+    assert_eq!(
+        refused,
+        amm_engine::sandbox::LoadError::Params(SchemaError::TooLarge {
+            size: amm_engine::params::MAX_SECTION_BYTES + 1
+        })
+    );
+}
+
+#[test]
+fn parameter_errors_name_the_parameter_and_what_is_accepted() {
+    let scratch = Scratch::new();
+    let starter = example_wasm("starter");
+    let s = starter.to_str().unwrap();
+    let config = small_config(scratch.path());
+    let c = config.to_str().unwrap();
+    let (ok, _, err) =
+        amm(&["--no-cache", "run", c, s, "--sims", "1", "--quiet", "--param", "base_fee=3"], scratch.path());
+    assert!(!ok && err.contains("no strategy declares \"base_fee\"") && err.contains("base_fee_bps"), "{err}");
+    let (ok, _, err) =
+        amm(&["--no-cache", "run", c, s, "--sims", "1", "--quiet", "--param", "base_fee_bps=0.5"], scratch.path());
+    assert!(!ok && err.contains("\"base_fee_bps\" = 0.5: expected a value in its declared range 1..=300"), "{err}");
+    let (ok, _, err) = amm(&["--no-cache", "run", c, s, "--quiet", "--param", "base_fee_bps"], scratch.path());
+    assert!(!ok && err.contains("NAME=VALUE"), "{err}");
+    let (ok, out, _) = amm(&["--no-cache", "validate", s, "--param", "skew_gain=900"], scratch.path());
+    assert!(!ok && out.contains("params     FAIL") && out.contains("0..=500"), "{out}");
+    // A config's params table is checked the same way, naming the entrant.
+    let table = scratch.path().join("table.toml");
+    std::fs::write(
+        &table,
+        format!("[run]\nsimulations = 1\n[[strategy]]\npath = {s:?}\nparams = {{ vol_alpha = true }}\n"),
+    )
+    .unwrap();
+    let (ok, _, err) = amm(&["--no-cache", "run", table.to_str().unwrap(), "--quiet"], scratch.path());
+    assert!(!ok && err.contains("strategy #1 Adaptive Starter") && err.contains("\"vol_alpha\" = true"), "{err}");
+    // results.json records the values a run used.
+    let out_dir = scratch.path().join("out");
+    let (ok, _, err) = amm(
+        &[
+            "--no-cache",
+            "run",
+            c,
+            s,
+            "--sims",
+            "1",
+            "--quiet",
+            "--param",
+            "min_fee_bps=12",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
+        scratch.path(),
+    );
+    assert!(ok, "{err}");
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("results.json")).unwrap()).unwrap();
+    let starter_row =
+        results["strategies"].as_array().unwrap().iter().find(|s| s["name"] == "Adaptive Starter").unwrap();
+    assert_eq!(starter_row["params"]["min_fee_bps"], 12.0);
+    assert_eq!(starter_row["params"]["base_fee_bps"], 20.0);
+}
+
+fn tune_args<'a>(strategy: &'a str, config: &'a str, out: &'a str) -> Vec<&'a str> {
+    vec![
+        "--no-cache",
+        "tune",
+        strategy,
+        config,
+        "--out",
+        out,
+        "--budget",
+        "700",
+        "--first-seeds",
+        "4",
+        "--race-seeds",
+        "16",
+        "--validation-seeds",
+        "12",
+        "--test-seeds",
+        "12",
+        "--finalists",
+        "2",
+        "--quiet",
+        "--only",
+        "base_fee_bps",
+        "--only",
+        "skew_gain",
+        "--only",
+        "vol_alpha",
+    ]
+}
+
+#[test]
+fn a_study_killed_mid_way_resumes_to_the_uninterrupted_result_byte_for_byte() {
+    let scratch = Scratch::new();
+    let starter = example_wasm("starter");
+    let config = small_config(scratch.path());
+    let (s, c) = (starter.to_str().unwrap(), config.to_str().unwrap());
+    let whole = scratch.path().join("whole");
+    let started = Instant::now();
+    let (ok, out, err) = amm(&tune_args(s, c, whole.to_str().unwrap()), scratch.path());
+    assert!(ok, "{out}\n{err}");
+    let took = started.elapsed();
+    assert!(out.contains("winner − Fixed 30 bps"), "{out}");
+
+    let resumed = scratch.path().join("resumed");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_amm-engine"))
+        .args(tune_args(s, c, resumed.to_str().unwrap()))
+        .current_dir(scratch.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(took.mul_f64(0.5).max(Duration::from_millis(300)));
+    child.kill().unwrap(); // SIGKILL: no chance to flush or clean up
+    child.wait().unwrap();
+    let (ok, out, err) = amm(&tune_args(s, c, resumed.to_str().unwrap()), scratch.path());
+    assert!(ok, "{out}\n{err}");
+    assert!(
+        err.contains("resuming") && err.contains("evaluations recorded"),
+        "the killed study recorded nothing: {err}"
+    );
+    for file in ["summary.json", "report.html", "starter.tuned.wasm"] {
+        let a = std::fs::read(whole.join(file)).unwrap();
+        let b = std::fs::read(resumed.join(file)).unwrap();
+        assert!(a == b, "{file} differs between the uninterrupted and the resumed study");
+    }
+    // The shipped module validates and carries the winner's values as its defaults.
+    let (passed, report) = crate::support::validate(&resumed.join("starter.tuned.wasm"));
+    assert!(passed, "{report}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(whole.join("summary.json")).unwrap()).unwrap();
+    let winner: ParamValues = serde_json::from_value(summary["winner"].clone()).unwrap();
+    let shown = format!("base_fee_bps = {}", winner.0["base_fee_bps"]);
+    assert!(report.contains(&shown), "expected {shown:?} in\n{report}");
+    // A study file made for another definition is refused, not silently mixed.
+    let (ok, _, err) =
+        amm(&[&tune_args(s, c, resumed.to_str().unwrap())[..], &["--objective", "reward"]].concat(), scratch.path());
+    assert!(!ok && err.contains("different objective"), "{err}");
+}

@@ -1,0 +1,643 @@
+//! # amm-tune — tuning the parameters a strategy declares
+//!
+//! `amm-engine tune` searches a strategy's declared parameters (`amm.params`, see
+//! `amm_strategy_sdk::params`) for the values that maximise an [`Objective`] against a field of
+//! opponents, the way a careful author would by hand, without the mistakes hand-made loops make:
+//!
+//! * **Common random numbers.** Every candidate runs under one entrant name on the same seeds
+//!   and salt, so its simulations pair exactly with every other candidate's: same price path,
+//!   same orders, same seat. Comparisons are paired per-seed differences with standard errors.
+//! * **Racing** ([`race`]): candidates start on few seeds and survivors get more; a candidate
+//!   clearly behind the leader or the incumbent stops early.
+//! * **CMA-ES** ([`cmaes`]) with bounds, log and integer transforms ([`space`]) and IPOP
+//!   restarts, seeded from the declared defaults.
+//! * **Held-out seeds.** Three disjoint seed segments: the search trains on one, the finalists
+//!   are chosen on a second (validation), and the winner is reported once on a third (test), all
+//!   away from a competition's public seeds. No number a study prints for the winner comes from
+//!   seeds it was selected on.
+//! * **A study file** ([`study`]): every evaluation is committed as it completes; `tune` on an
+//!   existing study replays it and goes on, byte-identical to an uninterrupted run.
+//!
+//! [`tune`] runs a study; [`winner`] writes the result as a ready submission.
+
+pub mod cmaes;
+pub mod race;
+pub mod report;
+pub mod space;
+pub mod study;
+pub mod winner;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use amm_engine::config::Config;
+use amm_engine::market::{Entrant, SimulationResult, simulate};
+use amm_engine::params::{ParamSchema, ParamValues};
+use amm_engine::strategy::StrategyProgram;
+use amm_strategy_sdk::Storage;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::cmaes::{Cma, CmaSettings};
+use crate::race::{Entry, Exhausted, Fate, RaceSettings, mean, paired, stderr};
+use crate::space::{Point, Space, key};
+use crate::study::{Evaluation, Study, StudyError, TrialRow};
+
+/// What a study maximises, per simulation of the candidate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Objective {
+    /// The candidate's edge, Y: what the leaderboard ranks by (its mean).
+    #[default]
+    Edge,
+    /// The candidate's edge minus the normalizer's in the same simulation, Y.
+    EdgeOverNormalizer,
+    /// The reference's risk-adjusted epoch reward: Σ over epochs of
+    /// `edge − λ·max(0, −edge)`, Y, with λ the config's `capital.lambda`.
+    Reward,
+}
+
+impl Objective {
+    /// The name `--objective` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Objective::Edge => "edge",
+            Objective::EdgeOverNormalizer => "edge-over-normalizer",
+            Objective::Reward => "reward",
+        }
+    }
+
+    /// A phrase for tables: what the numbers are.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Objective::Edge => "mean edge (Y per simulation)",
+            Objective::EdgeOverNormalizer => "mean paired edge over the normalizer (Y per simulation)",
+            Objective::Reward => "mean risk-adjusted epoch reward Σ(edge − λ·max(0, −edge)) (Y per simulation)",
+        }
+    }
+
+    /// The candidate's score in `sim` (`None` when it was disqualified).
+    pub fn score(self, sim: &SimulationResult, candidate: usize, lambda: f64) -> Option<f64> {
+        let pool = sim.pools.get(candidate)?;
+        if pool.disqualified.is_some() {
+            return None;
+        }
+        Some(match self {
+            Objective::Edge => pool.edge,
+            Objective::EdgeOverNormalizer => pool.edge - sim.pools.last().map_or(0.0, |n| n.edge),
+            Objective::Reward => pool.epochs.iter().map(|e| e.edge - lambda * (-e.edge).max(0.0)).sum(),
+        })
+    }
+}
+
+impl std::str::FromStr for Objective {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "edge" => Ok(Objective::Edge),
+            "edge-over-normalizer" => Ok(Objective::EdgeOverNormalizer),
+            "reward" => Ok(Objective::Reward),
+            _ => Err(format!("unknown objective {s:?}: edge, edge-over-normalizer or reward")),
+        }
+    }
+}
+
+/// The three seed segments (first seed of each) and the sizes of the held-out ones.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Segments {
+    /// First training seed. Default 1,000,000,000.
+    pub train: u64,
+    /// First validation seed. Default 2,000,000,000.
+    pub validation: u64,
+    /// First test seed. Default 3,000,000,000.
+    pub test: u64,
+    /// Validation seeds per finalist. Default 200.
+    pub validation_seeds: u32,
+    /// Test seeds. Default 500.
+    pub test_seeds: u32,
+}
+
+impl Default for Segments {
+    fn default() -> Self {
+        Segments {
+            train: 1_000_000_000,
+            validation: 2_000_000_000,
+            test: 3_000_000_000,
+            validation_seeds: 200,
+            test_seeds: 500,
+        }
+    }
+}
+
+/// How a study runs.
+#[derive(Clone, Debug)]
+pub struct TuneSettings {
+    /// What to maximise.
+    pub objective: Objective,
+    /// Racing on the training segment.
+    pub race: RaceSettings,
+    /// Seed segments.
+    pub segments: Segments,
+    /// Total simulations, including validation and test. Default 20,000.
+    pub budget: u64,
+    /// Stop searching after this much wall time (then validate and test). A study that stops
+    /// on time is not reproducible step for step; one that stops on `budget` is.
+    pub wall: Option<Duration>,
+    /// Optimiser seed. Default 1.
+    pub seed: u64,
+    /// Best training points taken to validation (besides the start). Default 4.
+    pub finalists: usize,
+    /// Names to search (empty: every declared parameter).
+    pub only: Vec<String>,
+    /// Show a progress bar.
+    pub progress: bool,
+}
+
+impl Default for TuneSettings {
+    fn default() -> Self {
+        TuneSettings {
+            objective: Objective::Edge,
+            race: RaceSettings::default(),
+            segments: Segments::default(),
+            budget: 20_000,
+            wall: None,
+            seed: 1,
+            finalists: 4,
+            only: Vec::new(),
+            progress: false,
+        }
+    }
+}
+
+/// The market a candidate is tuned in.
+pub struct Field {
+    /// Market and run settings (steps, epochs, sandbox); its strategy list is not used.
+    pub config: Config,
+    /// Every entrant in seat order: the candidate at `candidate`, its opponents elsewhere.
+    pub entrants: Vec<FieldEntrant>,
+    /// Index of the candidate in `entrants`.
+    pub candidate: usize,
+    /// The candidate's declared parameters.
+    pub schema: ParamSchema,
+    /// Where the study starts (the declared defaults, or given values).
+    pub start: ParamValues,
+    /// Identity of the field for the study file: each entrant's name, hash and values.
+    pub identity: String,
+}
+
+/// One entrant of a field.
+pub struct FieldEntrant {
+    /// Display name (the candidate's is the same for every point it tries).
+    pub name: String,
+    /// What runs it.
+    pub program: StrategyProgram,
+    /// Its starting storage (an opponent's parameter values; the candidate's is per point).
+    pub storage: Storage,
+}
+
+/// A study that could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum TuneError {
+    /// The study file.
+    #[error(transparent)]
+    Study(#[from] StudyError),
+    /// The search space.
+    #[error(transparent)]
+    Space(#[from] space::SpaceError),
+    /// Settings that cannot work.
+    #[error("{0}")]
+    Settings(String),
+    /// The thread pool.
+    #[error("could not start the worker threads: {0}")]
+    Threads(String),
+}
+
+/// A finalist's validation result.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Finalist {
+    /// Its parameter values.
+    pub params: ParamValues,
+    /// Mean training score and its standard error (on the race's last rung).
+    pub train_mean: f64,
+    /// Standard error of `train_mean`.
+    pub train_stderr: f64,
+    /// Mean validation score.
+    pub validation_mean: f64,
+    /// Standard error of `validation_mean`.
+    pub validation_stderr: f64,
+    /// Paired validation difference to the start, mean.
+    pub vs_start_mean: f64,
+    /// Its standard error.
+    pub vs_start_stderr: f64,
+    /// Whether this is the starting point.
+    pub is_start: bool,
+}
+
+/// One row of the test table: the winner against something, paired per test seed.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Comparison {
+    /// What the winner is compared with.
+    pub against: String,
+    /// What is compared: the objective or edge.
+    pub measure: String,
+    /// Mean of (winner − other).
+    pub mean: f64,
+    /// Its standard error.
+    pub stderr: f64,
+}
+
+/// One candidate of the search, for the report's traces.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Trial {
+    /// Generation (0: the start).
+    pub generation: u32,
+    /// Its values.
+    pub params: ParamValues,
+    /// `finished`, `dropped`, `disqualified` or `unfinished`.
+    pub fate: &'static str,
+    /// Training seeds it ran on.
+    pub seeds: u32,
+    /// Mean training score.
+    pub mean: f64,
+}
+
+/// What a study found.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Outcome {
+    /// The objective's name.
+    pub objective: &'static str,
+    /// What its numbers mean.
+    pub objective_means: &'static str,
+    /// Starting values.
+    pub start: ParamValues,
+    /// Chosen values (on validation).
+    pub winner: ParamValues,
+    /// Generations run.
+    pub generations: usize,
+    /// Optimiser restarts.
+    pub restarts: usize,
+    /// Simulations the study's plan used (including replayed ones).
+    pub simulations: u64,
+    /// Best training score per generation: (simulations used so far, incumbent mean, se).
+    pub best_so_far: Vec<(u64, f64, f64)>,
+    /// The finalists on the validation segment, best first.
+    pub finalists: Vec<Finalist>,
+    /// The winner's test score, mean and se (objective).
+    pub test_mean: f64,
+    /// Its standard error.
+    pub test_stderr: f64,
+    /// Test seeds used.
+    pub test_seeds: u32,
+    /// The winner against the start and every opponent on the test seeds.
+    pub test: Vec<Comparison>,
+    /// Whether the search stopped on wall time (not reproducible step for step).
+    pub stopped_on_time: bool,
+    /// Every candidate tried.
+    pub trials: Vec<Trial>,
+}
+
+/// Runs the evaluations a study asks for, through the study file.
+struct Evaluator<'a> {
+    field: &'a Field,
+    objective: Objective,
+    study: &'a mut Study,
+    pool: rayon::ThreadPool,
+    used: u64,
+    limit: u64,
+    deadline: Option<Instant>,
+    timed_out: bool,
+    bar: indicatif::ProgressBar,
+}
+
+impl Evaluator<'_> {
+    /// Evaluates `points[i]` on seed `seed` for each `(i, seed)` request, in order.
+    fn run(&mut self, points: &[Point], requests: &[(usize, u64)]) -> Result<Vec<Evaluation>, Exhausted> {
+        if self.used + requests.len() as u64 > self.limit {
+            return Err(Exhausted);
+        }
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            self.timed_out = true;
+            return Err(Exhausted);
+        }
+        self.used += requests.len() as u64;
+        let keys: Vec<String> = points.iter().map(key).collect();
+        let mut missing: Vec<(usize, u64)> = Vec::new();
+        for &(i, seed) in requests {
+            if self.study.get(&keys[i], seed).is_none()
+                && !missing.iter().any(|&(j, s)| keys[j] == keys[i] && s == seed)
+            {
+                missing.push((i, seed));
+            }
+        }
+        let field = self.field;
+        let objective = self.objective;
+        let bar = &self.bar;
+        let computed: Vec<(String, u64, Evaluation)> = self.pool.install(|| {
+            missing
+                .par_iter()
+                .map(|&(i, seed)| {
+                    let e = evaluate(field, objective, &points[i], seed);
+                    bar.inc(1);
+                    (keys[i].clone(), seed, e)
+                })
+                .collect()
+        });
+        self.bar.inc((requests.len() - missing.len()) as u64);
+        self.study.record(computed).map_err(|_| Exhausted)?;
+        Ok(requests
+            .iter()
+            .map(|&(i, seed)| {
+                self.study.get(&keys[i], seed).cloned().unwrap_or(Evaluation { score: None, edges: Vec::new() })
+            })
+            .collect())
+    }
+}
+
+/// One simulation of `point` in `field` on `seed`.
+pub fn evaluate(field: &Field, objective: Objective, point: &Point, seed: u64) -> Evaluation {
+    let storage = field.schema.initial_storage(point);
+    let entrants: Vec<Entrant<'_>> = field
+        .entrants
+        .iter()
+        .enumerate()
+        .map(|(i, e)| Entrant {
+            name: &e.name,
+            program: &e.program,
+            storage: if i == field.candidate { &storage } else { &e.storage },
+        })
+        .collect();
+    let sim = simulate(&field.config, &entrants, seed);
+    Evaluation {
+        score: objective.score(&sim, field.candidate, field.config.capital.lambda),
+        edges: sim.pools.iter().map(|p| p.edge).collect(),
+    }
+}
+
+/// The study's definition, as stored in its file: what must match to resume it.
+pub fn definition(field: &Field, settings: &TuneSettings, space: &Space) -> Vec<(&'static str, String)> {
+    let config = serde_json::to_string(&(
+        &field.config.run,
+        &field.config.market,
+        &field.config.pools,
+        &field.config.normalizer,
+        &field.config.capital,
+    ))
+    .unwrap_or_default();
+    vec![
+        ("format", "amm-tune study 1".into()),
+        ("field", field.identity.clone()),
+        ("market", config),
+        ("objective", settings.objective.name().into()),
+        ("space", space.dims.iter().map(|d| d.spec.name.clone()).collect::<Vec<_>>().join(",")),
+        ("start", key(&field.start)),
+        ("segments", serde_json::to_string(&settings.segments).unwrap_or_default()),
+        ("race", format!("{}..{} z={}", settings.race.first, settings.race.last, settings.race.z)),
+        ("seed", settings.seed.to_string()),
+        ("finalists", settings.finalists.to_string()),
+    ]
+}
+
+/// Runs (or resumes) a study of `field` in `study`.
+pub fn tune(field: &Field, settings: &TuneSettings, study: &mut Study) -> Result<Outcome, TuneError> {
+    let space = Space::new(&field.schema, &field.start, &settings.only)?;
+    let seg = &settings.segments;
+    let last = settings.race.last as u64;
+    let held_out = (settings.finalists as u64 + 1) * u64::from(seg.validation_seeds) + 2 * u64::from(seg.test_seeds);
+    let search_budget = settings.budget.checked_sub(held_out).filter(|&b| b >= last).ok_or_else(|| {
+        TuneError::Settings(format!(
+            "--budget {} simulations leaves nothing to search with: validation and test need {held_out} and the starting point {last} (raise --budget, or lower --validation-seeds, --test-seeds or --finalists)",
+            settings.budget
+        ))
+    })?;
+    let threads = amm_engine::run::threads(&field.config);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("amm-tune-{i}"))
+        .build()
+        .map_err(|e| TuneError::Threads(e.to_string()))?;
+    let bar = if settings.progress {
+        let bar = indicatif::ProgressBar::new(settings.budget);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{prefix} [{bar:30}] {pos}/{len} sims {msg} · {elapsed} elapsed, eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        bar.set_prefix("tuning");
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let mut ev = Evaluator {
+        field,
+        objective: settings.objective,
+        study,
+        pool,
+        used: 0,
+        limit: search_budget,
+        deadline: settings.wall.map(|w| Instant::now() + w),
+        timed_out: false,
+        bar,
+    };
+    let train = |s: usize| seg.train + s as u64;
+
+    // Generation 0: the starting point on every seed of a race: the first incumbent.
+    let start = space.point(&space.coordinates(&field.start));
+    let start_scores = scores(
+        &mut ev,
+        std::slice::from_ref(&start),
+        &(0..settings.race.last).map(|s| (0, train(s))).collect::<Vec<_>>(),
+    )
+    .map_err(|_| TuneError::Settings("the budget does not cover the starting point".into()))?;
+    let Some(start_scores) = start_scores.into_iter().collect::<Option<Vec<f64>>>() else {
+        return Err(TuneError::Settings(
+            "the starting point is disqualified on the training seeds; run `amm-engine run` with these values to see why".into(),
+        ));
+    };
+    let mut incumbent = (start.clone(), start_scores.clone());
+    let mut hall: BTreeMap<String, (Point, f64, f64)> = BTreeMap::new();
+    hall.insert(key(&start), (start.clone(), mean(&start_scores), stderr(&start_scores)));
+    ev.study.record_generation(
+        0,
+        &[TrialRow {
+            generation: 0,
+            index: 0,
+            point: key(&start),
+            fate: "finished",
+            seeds: start_scores.len() as u32,
+            mean: mean(&start_scores),
+            stderr: stderr(&start_scores),
+        }],
+        0.0,
+        &space.coordinates(&start),
+        0,
+    )?;
+    let mut best_so_far = vec![(ev.used, mean(&start_scores), stderr(&start_scores))];
+    let mut tried = vec![Trial {
+        generation: 0,
+        params: start.clone(),
+        fate: "finished",
+        seeds: start_scores.len() as u32,
+        mean: mean(&start_scores),
+    }];
+
+    let mut cma = Cma::new(&space.coordinates(&start), CmaSettings::for_dims(space.len()), settings.seed);
+    loop {
+        let xs = cma.ask();
+        let points: Vec<Point> = xs.iter().map(|u| space.point(u)).collect();
+        let inc_scores = incumbent.1.clone();
+        let entries: Vec<Entry> = race::race(points.len(), Some(&inc_scores), &settings.race, &mut |requests| {
+            let mapped: Vec<(usize, u64)> = requests.iter().map(|&(c, s)| (c, train(s))).collect();
+            scores(&mut ev, &points, &mapped)
+        });
+        let order = race::ranking(&entries);
+        let mut values = vec![0.0; entries.len()];
+        for (rank, &i) in order.iter().enumerate() {
+            values[i] = rank as f64;
+        }
+        let generation = cma.generation() as u32 + 1;
+        let trials: Vec<TrialRow> = entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| TrialRow {
+                generation,
+                index: i as u32,
+                point: key(&points[i]),
+                fate: fate_name(e.fate),
+                seeds: e.scores.len() as u32,
+                mean: e.mean(),
+                stderr: stderr(&e.scores),
+            })
+            .collect();
+        let any_unfinished = entries.iter().any(|e| e.fate == Fate::Unfinished);
+        if any_unfinished && entries.iter().all(|e| e.scores.is_empty()) {
+            break; // nothing of this generation ran: the budget is spent
+        }
+        cma.tell(&values);
+        tried.extend(trials.iter().zip(&points).map(|(t, p)| Trial {
+            generation,
+            params: p.clone(),
+            fate: t.fate,
+            seeds: t.seeds,
+            mean: t.mean,
+        }));
+        let (m, sigma) = cma.state();
+        ev.study.record_generation(generation, &trials, sigma, m, cma.restarts())?;
+        for (i, e) in entries.iter().enumerate() {
+            if e.fate == Fate::Finished {
+                hall.insert(key(&points[i]), (points[i].clone(), e.mean(), stderr(&e.scores)));
+                if e.mean() > mean(&incumbent.1) {
+                    incumbent = (points[i].clone(), e.scores.clone());
+                }
+            }
+        }
+        best_so_far.push((ev.used, mean(&incumbent.1), stderr(&incumbent.1)));
+        ev.bar.set_message(format!(
+            "· gen {generation} · best {:.1} ± {:.1} {}",
+            mean(&incumbent.1),
+            stderr(&incumbent.1),
+            settings.objective.name()
+        ));
+        if any_unfinished {
+            break;
+        }
+    }
+
+    // Validation: the best training points and the start, on fresh seeds (whatever the clock).
+    ev.limit = settings.budget;
+    ev.deadline = None;
+    let mut ranked: Vec<&(Point, f64, f64)> = hall.values().filter(|(p, _, _)| key(p) != key(&start)).collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let mut finalists: Vec<(Point, f64, f64)> = vec![(start.clone(), mean(&start_scores), stderr(&start_scores))];
+    finalists.extend(ranked.into_iter().take(settings.finalists).cloned());
+    let finalist_points: Vec<Point> = finalists.iter().map(|f| f.0.clone()).collect();
+    let val_requests: Vec<(usize, u64)> = (0..finalists.len())
+        .flat_map(|i| (0..seg.validation_seeds).map(move |s| (i, seg.validation + u64::from(s))))
+        .collect();
+    let val = scores(&mut ev, &finalist_points, &val_requests)
+        .map_err(|_| TuneError::Settings("the budget does not cover validation".into()))?;
+    let per = seg.validation_seeds as usize;
+    let val_scores: Vec<Vec<f64>> = (0..finalists.len())
+        .map(|i| val[i * per..(i + 1) * per].iter().map(|s| s.unwrap_or(f64::NEG_INFINITY)).collect())
+        .collect();
+    let mut rows: Vec<Finalist> = finalists
+        .iter()
+        .zip(&val_scores)
+        .enumerate()
+        .map(|(i, ((p, tm, ts), v))| {
+            let d = paired(v, &val_scores[0]);
+            Finalist {
+                params: p.clone(),
+                train_mean: *tm,
+                train_stderr: *ts,
+                validation_mean: mean(v),
+                validation_stderr: stderr(v),
+                vs_start_mean: mean(&d),
+                vs_start_stderr: stderr(&d),
+                is_start: i == 0,
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| b.validation_mean.total_cmp(&a.validation_mean).then(b.is_start.cmp(&a.is_start)));
+    let winner = rows[0].params.clone();
+
+    // Test: the winner and the start, once, on the test segment.
+    let test_points = vec![winner.clone(), start.clone()];
+    let test_requests: Vec<(usize, u64)> =
+        (0..2).flat_map(|i| (0..seg.test_seeds).map(move |s| (i, seg.test + u64::from(s)))).collect();
+    let test = ev
+        .run(&test_points, &test_requests)
+        .map_err(|_| TuneError::Settings("the budget does not cover the test".into()))?;
+    let n = seg.test_seeds as usize;
+    let (won, began) = (&test[..n], &test[n..]);
+    let score = |e: &[Evaluation]| e.iter().map(|x| x.score.unwrap_or(f64::NEG_INFINITY)).collect::<Vec<f64>>();
+    let (w, s) = (score(won), score(began));
+    let mut comparisons = vec![Comparison {
+        against: "the starting point".into(),
+        measure: settings.objective.name().into(),
+        mean: mean(&paired(&w, &s)),
+        stderr: stderr(&paired(&w, &s)),
+    }];
+    let edge = |e: &Evaluation, i: usize| e.edges.get(i).copied().unwrap_or(f64::NAN);
+    let pools = won.first().map_or(0, |e| e.edges.len());
+    for j in 0..pools {
+        if j == field.candidate {
+            continue;
+        }
+        let name = field.entrants.get(j).map_or_else(|| "the normalizer".to_string(), |e| e.name.clone());
+        let d: Vec<f64> = won.iter().map(|e| edge(e, field.candidate) - edge(e, j)).collect();
+        comparisons.push(Comparison { against: name, measure: "edge".into(), mean: mean(&d), stderr: stderr(&d) });
+    }
+    ev.bar.finish_and_clear();
+    Ok(Outcome {
+        objective: settings.objective.name(),
+        objective_means: settings.objective.describe(),
+        start: start.clone(),
+        winner,
+        generations: cma.generation(),
+        restarts: cma.restarts(),
+        simulations: ev.used,
+        best_so_far,
+        finalists: rows,
+        test_mean: mean(&w),
+        test_stderr: stderr(&w),
+        test_seeds: seg.test_seeds,
+        test: comparisons,
+        stopped_on_time: ev.timed_out,
+        trials: tried,
+    })
+}
+
+fn scores(ev: &mut Evaluator<'_>, points: &[Point], requests: &[(usize, u64)]) -> Result<Vec<Option<f64>>, Exhausted> {
+    Ok(ev.run(points, requests)?.into_iter().map(|e| e.score).collect())
+}
+
+fn fate_name(f: Fate) -> &'static str {
+    match f {
+        Fate::Finished => "finished",
+        Fate::Dropped => "dropped",
+        Fate::Disqualified => "disqualified",
+        Fate::Unfinished => "unfinished",
+    }
+}

@@ -9,10 +9,12 @@ use amm_engine::config::{Config, StrategyEntry};
 use amm_engine::params::{ParamAssignment, ParamValue};
 use amm_engine::run::{self, RunOptions};
 use amm_engine::sandbox::sha256_hex;
+use amm_engine::single_file::{self, SourceOptions};
 use amm_service::competition::load_run_config;
 use amm_tune::race::RaceSettings;
+use amm_tune::source::SourceCandidate;
 use amm_tune::study::Study;
-use amm_tune::{Field, FieldEntrant, Objective, Segments, TuneSettings};
+use amm_tune::{CandidateKind, Field, FieldEntrant, Objective, Segments, TuneSettings};
 use anyhow::{Context, Result};
 
 use crate::{classify, file_stem};
@@ -53,9 +55,12 @@ pub struct TuneArgs {
     /// Search only these parameters (repeatable); the others stay at their start values.
     #[arg(long)]
     only: Vec<String>,
-    /// Start from this value instead of the declared default (NAME=VALUE, repeatable).
-    #[arg(long = "param", value_name = "NAME=VALUE")]
-    params: Vec<ParamAssignment>,
+    /// NAME=VALUE: start from this value instead of the default. NAME=LO..HI (optionally
+    /// :log, :int): search NAME in this range — for a declared parameter, within its declared
+    /// range; for a single .rs file, a `const NAME: T = literal;` of the file, each candidate
+    /// being the file with the literal replaced. Repeatable.
+    #[arg(long = "param", value_name = "NAME=VALUE|NAME=LO..HI[:log][:int]")]
+    params: Vec<String>,
     /// Seeds every candidate races on first.
     #[arg(long, default_value_t = 8)]
     first_seeds: usize,
@@ -134,7 +139,6 @@ pub fn command(args: &TuneArgs) -> Result<ExitCode> {
     if let Some(threads) = args.threads {
         config.run.threads = threads;
     }
-    config.check(Path::new("tune settings"))?;
     if args.objective == Objective::EdgeOverNormalizer && !config.normalizer.enabled {
         anyhow::bail!(
             "--objective edge-over-normalizer needs the normalizer, which this config disables ([normalizer] enabled = false)"
@@ -168,21 +172,79 @@ pub fn command(args: &TuneArgs) -> Result<ExitCode> {
             0
         }
     };
-    let starts: Vec<ParamAssignment> = args
-        .params
-        .iter()
-        .map(|a| ParamAssignment { entrant: Some((candidate + 1).to_string()), ..a.clone() })
-        .collect();
+    config.check(Path::new("tune settings"))?;
+    let mut ranges = Vec::new();
+    let mut starts: Vec<ParamAssignment> = Vec::new();
+    for text in &args.params {
+        match amm_tune::source::parse_range(text) {
+            Some(range) => ranges.push(range.map_err(anyhow::Error::msg)?),
+            None => starts.push(ParamAssignment { entrant: Some((candidate + 1).to_string()), ..text.parse()? }),
+        }
+    }
+    let source_mode = single_file::is_source_file(&candidate_path) && !ranges.is_empty();
     let engine = run::engine_for(&config)?;
-    let options = RunOptions { progress: false, build, shard: None, params: starts };
+    let options = RunOptions {
+        progress: false,
+        build,
+        shard: None,
+        params: if source_mode { Vec::new() } else { starts.clone() },
+    };
     let loaded = run::load_entrants(&config, &engine, &options)?;
     for e in &loaded {
         if let Some(reason) = &e.info.rejected {
             anyhow::bail!("{} was refused at load: {reason}", e.info.name);
         }
     }
-    let schema = loaded[candidate].schema.clone();
-    let start = loaded[candidate].info.params.clone();
+    let declared = loaded[candidate].schema.clone();
+    let (schema, start, kind) = if source_mode {
+        let text = std::fs::read_to_string(&candidate_path)
+            .with_context(|| format!("cannot read {}", candidate_path.display()))?;
+        // Absolute: cargo runs in each candidate's build directory.
+        let target = std::path::absolute(out_dir(args, &candidate_path).join("target"))?;
+        let options = SourceOptions { shared_target: Some(target), ..SourceOptions::default() };
+        let source =
+            SourceCandidate::new(candidate_path.clone(), text, options, engine.clone(), config.sandbox.clone());
+        let schema = source.schema(&ranges).map_err(anyhow::Error::msg)?;
+        let chosen = starts.iter().map(|a| (a.name.clone(), a.value)).collect();
+        let start = schema.resolve(&chosen)?;
+        (schema, start, CandidateKind::Source(Box::new(source)))
+    } else {
+        let mut schema = declared.clone();
+        for r in &ranges {
+            let Some(spec) = schema.params.iter_mut().find(|p| p.name == r.name) else {
+                anyhow::bail!(
+                    "--param {}: the strategy declares no parameter {:?} (declared: {}); ranges for `const` items work on single .rs files",
+                    r.name,
+                    r.name,
+                    declared.names()
+                );
+            };
+            if r.lo < spec.min || r.hi > spec.max || r.lo >= r.hi {
+                anyhow::bail!(
+                    "--param {}={}..{}: must lie within its declared range {}..={}",
+                    r.name,
+                    r.lo,
+                    r.hi,
+                    spec.min,
+                    spec.max
+                );
+            }
+            (spec.min, spec.max, spec.log) = (r.lo, r.hi, spec.log || r.log);
+        }
+        let start = loaded[candidate].info.params.clone();
+        for (name, v) in &start.0 {
+            if let Some(p) = schema.get(name)
+                && !(p.min <= *v && *v <= p.max)
+            {
+                anyhow::bail!(
+                    "the start value {name} = {v} lies outside --param {name}={}..{}; give a start inside it",
+                    p.min,
+                    p.max
+                );
+            }
+        }
+        (schema, start, CandidateKind::Declared)
+    };
     let identity = loaded
         .iter()
         .enumerate()
@@ -201,7 +263,11 @@ pub fn command(args: &TuneArgs) -> Result<ExitCode> {
         .into_iter()
         .filter_map(|e| Some(FieldEntrant { name: e.info.name, program: e.program?, storage: e.storage }))
         .collect();
-    let field = Field { config, entrants, candidate, schema, start, identity };
+    let identity = match &kind {
+        CandidateKind::Source(s) => format!("{identity}; source {}", sha256_hex(s.source.as_bytes())),
+        CandidateKind::Declared => identity,
+    };
+    let field = Field { config, entrants, candidate, schema, start, identity, kind };
 
     let segments = Segments {
         train: args.seed_base,
@@ -223,7 +289,7 @@ pub fn command(args: &TuneArgs) -> Result<ExitCode> {
         progress: !args.quiet,
     };
     let stem = file_stem(&candidate_path);
-    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("tune").join(&stem));
+    let out = out_dir(args, &candidate_path);
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let study_path = args.study.clone().unwrap_or_else(|| out.join("study.db"));
     let space = amm_tune::space::Space::new(&field.schema, &field.start, &settings.only)?;
@@ -246,17 +312,33 @@ pub fn command(args: &TuneArgs) -> Result<ExitCode> {
     std::fs::write(out.join("summary.json"), summary).with_context(|| format!("cannot write {}", out.display()))?;
     std::fs::write(out.join("report.html"), amm_tune::report::html(&outcome, name))
         .with_context(|| format!("cannot write {}", out.display()))?;
-    let module = builder::read_module(&candidate_wasm)?;
-    let tuned = amm_tune::winner::with_defaults(&module, &field.schema, &outcome.winner)?;
-    let tuned_path = out.join(format!("{stem}.tuned.wasm"));
-    std::fs::write(&tuned_path, tuned).with_context(|| format!("cannot write {}", tuned_path.display()))?;
     say!("{}", amm_tune::report::table(&outcome));
-    say!("winner module {} (its amm.params defaults are the tuned values)", tuned_path.display());
+    match &field.kind {
+        CandidateKind::Declared => {
+            let module = builder::read_module(&candidate_wasm)?;
+            let tuned = amm_tune::winner::with_defaults(&module, &declared, &outcome.winner)?;
+            let tuned_path = out.join(format!("{stem}.tuned.wasm"));
+            std::fs::write(&tuned_path, tuned).with_context(|| format!("cannot write {}", tuned_path.display()))?;
+            say!("winner module {} (its amm.params defaults are the tuned values)", tuned_path.display());
+        }
+        CandidateKind::Source(source) => {
+            let tuned = source.source_for(&outcome.winner)?;
+            let tuned_path = out.join(format!("{stem}.tuned.rs"));
+            std::fs::write(&tuned_path, tuned).with_context(|| format!("cannot write {}", tuned_path.display()))?;
+            say!("winner source {} (the file with the tuned constants)", tuned_path.display());
+        }
+    }
     say!("report {}", out.join("report.html").display());
-    let values: Vec<String> =
-        field.schema.settings(&outcome.winner).iter().map(|(k, v)| format!("--param {k}={}", show(v))).collect();
-    say!("same point from the original: amm-engine run {} {}", args.strategy.display(), values.join(" "));
+    if let CandidateKind::Declared = field.kind {
+        let values: Vec<String> =
+            declared.settings(&outcome.winner).iter().map(|(k, v)| format!("--param {k}={}", show(v))).collect();
+        say!("same point from the original: amm-engine run {} {}", args.strategy.display(), values.join(" "));
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+fn out_dir(args: &TuneArgs, candidate: &Path) -> PathBuf {
+    args.out.clone().unwrap_or_else(|| PathBuf::from("tune").join(file_stem(candidate)))
 }
 
 fn show(v: &ParamValue) -> String {

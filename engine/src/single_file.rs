@@ -33,6 +33,7 @@ use sha2::{Digest, Sha256};
 use crate::builder::{self, BuildError, WASM_TARGET};
 use crate::scaffold;
 
+pub mod constants;
 pub mod prop_amm;
 
 /// Largest accepted source file, in bytes (256 KiB).
@@ -90,6 +91,11 @@ pub struct SourceOptions {
     pub max_module_bytes: u64,
     /// Resource limits on cargo and the compilers it starts.
     pub limits: CompilerLimits,
+    /// A cargo target directory shared by several builds, so their common dependencies
+    /// (the Prop AMM form's `pinocchio` and `wincode`) are compiled once: what `tune` uses for
+    /// the candidates of one source. `None` (the default): each build has its own, removed
+    /// afterwards. Share it only among builds of one author's sources.
+    pub shared_target: Option<PathBuf>,
 }
 
 /// Resource limits on cargo and every process it starts (rustc, linker), applied per process
@@ -132,6 +138,7 @@ impl Default for SourceOptions {
             max_source_bytes: MAX_SOURCE_BYTES,
             max_module_bytes: MAX_MODULE_BYTES,
             limits: CompilerLimits::default(),
+            shared_target: None,
         }
     }
 }
@@ -518,18 +525,31 @@ fn io_error(path: &Path, e: impl std::fmt::Display) -> BuildError {
 pub fn build_source(path: &Path, options: &SourceOptions) -> Result<Built, BuildError> {
     let metadata = std::fs::metadata(path).map_err(|e| io_error(path, e))?;
     if metadata.len() > options.max_source_bytes as u64 {
-        return Err(BuildError::Refused {
-            path: path.to_path_buf(),
-            line: None,
-            what: format!(
-                "the source is {} bytes; a single-file strategy may have at most {} bytes",
-                metadata.len(),
-                options.max_source_bytes
-            ),
-        });
+        return Err(too_large(path, metadata.len(), options));
     }
     let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
     let source = String::from_utf8(bytes).map_err(|_| io_error(path, "not UTF-8 text"))?;
+    build_source_text(path, &source, options)
+}
+
+fn too_large(path: &Path, size: u64, options: &SourceOptions) -> BuildError {
+    BuildError::Refused {
+        path: path.to_path_buf(),
+        line: None,
+        what: format!(
+            "the source is {size} bytes; a single-file strategy may have at most {} bytes",
+            options.max_source_bytes
+        ),
+    }
+}
+
+/// Screens and builds `source` as [`build_source`] does; `path` is the file it stands for
+/// (messages name it and its lines). `tune` builds each candidate of a source this way.
+pub fn build_source_text(path: &Path, source: &str, options: &SourceOptions) -> Result<Built, BuildError> {
+    if source.len() > options.max_source_bytes {
+        return Err(too_large(path, source.len() as u64, options));
+    }
+    let source = source.to_string();
     let refused = |r: Refusal| BuildError::Refused { path: path.to_path_buf(), line: Some(r.line), what: r.what };
     // Tokenized once: the common screen, recognition and the Prop AMM screen share the tokens.
     let tokens = tokenize(&source).map_err(refused)?;
@@ -765,7 +785,7 @@ fn run_cargo(
         .arg("--manifest-path")
         .arg(dir.join("Cargo.toml"))
         .arg("--target-dir")
-        .arg(dir.join("target"))
+        .arg(options.shared_target.clone().unwrap_or_else(|| dir.join("target")))
         .env("CARGO_NET_OFFLINE", "true");
     let finished = run_limited(command, user_path, started, options.timeout)?;
     if !finished.status.success() {

@@ -50,7 +50,15 @@ fn field(module: &Path, dir: &Path, start: &[&str]) -> Field {
         .into_iter()
         .map(|e| FieldEntrant { name: e.info.name, program: e.program.unwrap(), storage: e.storage })
         .collect();
-    Field { config, entrants, candidate: 0, schema, start, identity: String::new() }
+    Field {
+        config,
+        entrants,
+        candidate: 0,
+        schema,
+        start,
+        identity: String::new(),
+        kind: amm_tune::CandidateKind::Declared,
+    }
 }
 
 #[test]
@@ -164,7 +172,7 @@ fn parameter_errors_name_the_parameter_and_what_is_accepted() {
     let starter_row =
         results["strategies"].as_array().unwrap().iter().find(|s| s["name"] == "Adaptive Starter").unwrap();
     assert_eq!(starter_row["params"]["min_fee_bps"], 12.0);
-    assert_eq!(starter_row["params"]["base_fee_bps"], 20.0);
+    assert_eq!(starter_row["params"].as_object().map(|o| o.len()), Some(11), "every declared value is recorded");
 }
 
 fn tune_args<'a>(strategy: &'a str, config: &'a str, out: &'a str) -> Vec<&'a str> {
@@ -244,4 +252,83 @@ fn a_study_killed_mid_way_resumes_to_the_uninterrupted_result_byte_for_byte() {
     let (ok, _, err) =
         amm(&[&tune_args(s, c, resumed.to_str().unwrap())[..], &["--objective", "reward"]].concat(), scratch.path());
     assert!(!ok && err.contains("different objective"), "{err}");
+}
+
+/// A single-file SDK strategy with a tunable fee constant; `extra` is spliced in.
+fn fee_source(extra: &str) -> String {
+    format!(
+        "#![cfg_attr(target_arch = \"wasm32\", no_std)]\n\
+         use amm_strategy_sdk::{{QuoteRequest, Strategy}};\n\
+         const FEE_BPS: u64 = 30;\n\
+         pub struct Fee;\n\
+         impl Strategy for Fee {{\n\
+             const NAME: &'static str = \"Const fee\";\n\
+             fn compute_swap(q: &QuoteRequest<'_>) -> u64 {{ q.cp_output_fee_bps(FEE_BPS) }}\n\
+         }}\n\
+         {extra}\n\
+         amm_strategy_sdk::export_strategy!(Fee);\n"
+    )
+}
+
+#[test]
+fn source_constants_are_rewritten_as_values_and_every_candidate_is_screened_and_built() {
+    use amm_engine::params::ParamValues;
+    use amm_tune::source::{ConstRange, SourceCandidate, parse_range};
+
+    let scratch = Scratch::new();
+    let options = amm_engine::single_file::SourceOptions {
+        cache_dir: scratch.path().join("cache"),
+        shared_target: Some(scratch.path().join("target")),
+        ..Default::default()
+    };
+    let engine = crate::support::engine().clone();
+    let limits = amm_engine::sandbox::SandboxLimits::default();
+    let range = |text: &str| parse_range(text).unwrap().unwrap();
+    let honest = SourceCandidate::new(
+        scratch.path().join("fee.rs"),
+        fee_source(""),
+        options.clone(),
+        engine.clone(),
+        limits.clone(),
+    );
+    let schema = honest.schema(&[range("FEE_BPS=5..200")]).unwrap();
+    assert_eq!(schema.get("FEE_BPS").map(|p| (p.default, p.kind)), Some((30.0, amm_engine::params::Kind::Int)));
+    let point = |v: f64| ParamValues([("FEE_BPS".to_string(), v)].into_iter().collect());
+    assert!(honest.source_for(&point(70.0)).unwrap().contains("const FEE_BPS: u64 = 70;"));
+    // A candidate is built and runs: a higher fee quotes less.
+    let quote = |p: &amm_engine::strategy::StrategyProgram| {
+        let mut i = p.instantiate(&limits, 0).unwrap();
+        i.quote(
+            amm_strategy_sdk::Side::BuyX,
+            1_000_000_000,
+            100_000_000_000,
+            10_000_000_000_000,
+            amm_engine::market::ZERO_STORAGE,
+        )
+        .unwrap()
+    };
+    let (low, high) = (honest.program(&point(10.0)).unwrap(), honest.program(&point(150.0)).unwrap());
+    assert!(quote(&low) > quote(&high));
+    // The value is a number the engine formats: a fractional value for an integer constant is
+    // refused, not written; non-numeric range text never parses.
+    assert!(honest.source_for(&point(2.5)).is_err());
+    assert!(parse_range("FEE_BPS=5..abc").unwrap().is_err());
+    assert!(parse_range("FEE_BPS=5..50:fast").unwrap().is_err());
+    // The rewritten file goes through the same screen as any source: `unsafe` elsewhere in the
+    // file refuses every candidate, with the reason.
+    let hostile = SourceCandidate::new(
+        scratch.path().join("hostile.rs"),
+        fee_source("pub fn f() -> u8 { unsafe { core::mem::zeroed() } }"),
+        options,
+        engine,
+        limits,
+    );
+    let refused = hostile.program(&point(40.0)).unwrap_err();
+    assert!(refused.contains("unsafe"), "{refused}");
+    // What cannot be tuned is named.
+    let missing =
+        honest.schema(&[ConstRange { name: "FEE".into(), lo: 1.0, hi: 2.0, log: false, int: false }]).unwrap_err();
+    assert!(missing.contains("no `const FEE") && missing.contains("FEE_BPS"), "{missing}");
+    let outside = honest.schema(&[range("FEE_BPS=40..60")]).unwrap_err();
+    assert!(outside.contains("value 30") && outside.contains("outside the range"), "{outside}");
 }

@@ -23,6 +23,7 @@
 pub mod cmaes;
 pub mod race;
 pub mod report;
+pub mod source;
 pub mod space;
 pub mod study;
 pub mod winner;
@@ -183,6 +184,16 @@ pub struct Field {
     pub start: ParamValues,
     /// Identity of the field for the study file: each entrant's name, hash and values.
     pub identity: String,
+    /// How a point becomes the candidate.
+    pub kind: CandidateKind,
+}
+
+/// How a point of the search becomes the candidate.
+pub enum CandidateKind {
+    /// Declared parameters (`amm.params`): one module, the point written into its storage.
+    Declared,
+    /// Constants of a single-file source: the file with the point's literals, built per point.
+    Source(Box<source::SourceCandidate>),
 }
 
 /// One entrant of a field.
@@ -330,6 +341,12 @@ impl Evaluator<'_> {
             }
         }
         let field = self.field;
+        if let CandidateKind::Source(source) = &field.kind {
+            // Builds one at a time (cargo uses every core), before the simulations.
+            for &(i, _) in &missing {
+                let _ = source.program(&points[i]);
+            }
+        }
         let objective = self.objective;
         let bar = &self.bar;
         let computed: Vec<(String, u64, Evaluation)> = self.pool.install(|| {
@@ -353,17 +370,24 @@ impl Evaluator<'_> {
     }
 }
 
-/// One simulation of `point` in `field` on `seed`.
+/// One simulation of `point` in `field` on `seed`. A source candidate that does not build
+/// counts as disqualified.
 pub fn evaluate(field: &Field, objective: Objective, point: &Point, seed: u64) -> Evaluation {
-    let storage = field.schema.initial_storage(point);
+    let (program, storage) = match &field.kind {
+        CandidateKind::Declared => (None, field.schema.initial_storage(point)),
+        CandidateKind::Source(source) => match source.program(point) {
+            Ok(program) => (Some(program), Storage::zeroed()),
+            Err(_) => return Evaluation { score: None, edges: Vec::new() },
+        },
+    };
     let entrants: Vec<Entrant<'_>> = field
         .entrants
         .iter()
         .enumerate()
-        .map(|(i, e)| Entrant {
-            name: &e.name,
-            program: &e.program,
-            storage: if i == field.candidate { &storage } else { &e.storage },
+        .map(|(i, e)| match (i == field.candidate, &program) {
+            (true, Some(p)) => Entrant { name: &e.name, program: p, storage: &storage },
+            (true, None) => Entrant { name: &e.name, program: &e.program, storage: &storage },
+            (false, _) => Entrant { name: &e.name, program: &e.program, storage: &e.storage },
         })
         .collect();
     let sim = simulate(&field.config, &entrants, seed);

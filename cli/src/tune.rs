@@ -62,13 +62,14 @@ pub struct TuneArgs {
     #[arg(long = "param", value_name = "NAME=VALUE|NAME=LO..HI[:log][:int]")]
     params: Vec<String>,
     /// Seeds every candidate races on first.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = RaceSettings::default().first)]
     first_seeds: usize,
     /// Seeds a candidate that survives its race ends on.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = RaceSettings::default().last)]
     race_seeds: usize,
-    /// Standard errors of paired deficit that stop a candidate early.
-    #[arg(long, default_value_t = 3.0)]
+    /// Standard errors of paired deficit that stop a candidate early (one-sided; Student's t
+    /// for few seeds; divided among the runners against the rung's leader).
+    #[arg(long, default_value_t = RaceSettings::default().z)]
     z: f64,
     /// Best training points compared on the validation segment (besides the start).
     #[arg(long, default_value_t = 4)]

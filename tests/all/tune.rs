@@ -173,6 +173,30 @@ fn parameter_errors_name_the_parameter_and_what_is_accepted() {
         results["strategies"].as_array().unwrap().iter().find(|s| s["name"] == "Adaptive Starter").unwrap();
     assert_eq!(starter_row["params"]["min_fee_bps"], 12.0);
     assert_eq!(starter_row["params"].as_object().map(|o| o.len()), Some(11), "every declared value is recorded");
+    // A bundle keeps a --param point: its config records the value and verify reproduces it.
+    let bundle = scratch.path().join("bundle");
+    let (ok, _, err) = amm(
+        &[
+            "--no-cache",
+            "submit",
+            c,
+            s,
+            "--sims",
+            "2",
+            "--quiet",
+            "--param",
+            "min_fee_bps=12",
+            "--out",
+            bundle.to_str().unwrap(),
+        ],
+        scratch.path(),
+    );
+    assert!(ok, "{err}");
+    let bundled = std::fs::read_to_string(bundle.join("config.toml")).unwrap();
+    assert!(bundled.contains("min_fee_bps = 12"), "{bundled}");
+    let (ok, out, err) =
+        amm(&["--no-cache", "verify", bundle.join("receipt.json").to_str().unwrap(), "--quiet"], scratch.path());
+    assert!(ok && out.contains("VERIFIED"), "{out}\n{err}");
 }
 
 fn tune_args<'a>(strategy: &'a str, config: &'a str, out: &'a str) -> Vec<&'a str> {

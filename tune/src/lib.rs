@@ -515,7 +515,7 @@ pub fn tune(field: &Field, settings: &TuneSettings, study: &mut Study) -> Result
             let mapped: Vec<(usize, u64)> = requests.iter().map(|&(c, s)| (c, train(s))).collect();
             scores(&mut ev, &points, &mapped)
         });
-        let order = race::ranking(&entries);
+        let order = race::ranking(&entries, Some(&inc_scores));
         let mut values = vec![0.0; entries.len()];
         for (rank, &i) in order.iter().enumerate() {
             values[i] = rank as f64;

@@ -257,14 +257,8 @@ impl ParamSchema {
     pub fn initial_storage(&self, values: &ParamValues) -> Storage {
         let mut storage = Storage::zeroed();
         for spec in &self.params {
-            let value = values.0.get(&spec.name).unwrap_or(&spec.default);
-            let bytes = match spec.kind {
-                Kind::F64 => value.to_le_bytes(),
-                Kind::Int => (*value as i64).to_le_bytes(),
-                Kind::Bool => u64::from(*value != 0.0).to_le_bytes(),
-            };
-            let at = spec.offset as usize;
-            storage.as_bytes_mut()[at..at + 8].copy_from_slice(&bytes);
+            let value = values.0.get(&spec.name).copied().unwrap_or(spec.default);
+            amm_strategy_sdk::params::write_at(spec.kind, spec.offset, value, &mut storage);
         }
         storage
     }

@@ -175,12 +175,19 @@ impl Param<bool> {
 
 /// Writes `value` for `decl` into `storage` the way the engine does.
 pub fn write_value(decl: &ParamDecl, value: f64, storage: &mut Storage) {
-    let bytes = match decl.kind {
+    write_at(decl.kind, decl.offset, value, storage);
+}
+
+/// Writes `value` as a `kind` into the 8 bytes at `offset` (`offset + 8 ≤ 1024`): an `f64`, an
+/// `i64`, or a `u64` 0/1, little-endian. The one encoding of a parameter's value, for the SDK
+/// and the engine alike.
+pub fn write_at(kind: Kind, offset: u16, value: f64, storage: &mut Storage) {
+    let bytes = match kind {
         Kind::F64 => value.to_le_bytes(),
         Kind::Int => (value as i64).to_le_bytes(),
         Kind::Bool => u64::from(value != 0.0).to_le_bytes(),
     };
-    let at = decl.offset as usize;
+    let at = offset as usize;
     storage.as_bytes_mut()[at..at + 8].copy_from_slice(&bytes);
 }
 

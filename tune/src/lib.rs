@@ -317,10 +317,17 @@ struct Evaluator<'a> {
     limit: u64,
     deadline: Option<Instant>,
     timed_out: bool,
+    /// The study file refused a write: the study stops and reports it (never as a spent budget).
+    failure: Option<StudyError>,
     bar: indicatif::ProgressBar,
 }
 
 impl Evaluator<'_> {
+    /// The study file's failure, if a write failed.
+    fn check(&mut self) -> Result<(), StudyError> {
+        self.failure.take().map_or(Ok(()), Err)
+    }
+
     /// Evaluates `points[i]` on seed `seed` for each `(i, seed)` request, in order.
     fn run(&mut self, points: &[Point], requests: &[(usize, u64)]) -> Result<Vec<Evaluation>, Exhausted> {
         if self.used + requests.len() as u64 > self.limit {
@@ -360,7 +367,10 @@ impl Evaluator<'_> {
                 .collect()
         });
         self.bar.inc((requests.len() - missing.len()) as u64);
-        self.study.record(computed).map_err(|_| Exhausted)?;
+        if let Err(e) = self.study.record(computed) {
+            self.failure = Some(e);
+            return Err(Exhausted);
+        }
         Ok(requests
             .iter()
             .map(|&(i, seed)| {
@@ -462,6 +472,7 @@ pub fn tune(field: &Field, settings: &TuneSettings, study: &mut Study) -> Result
         limit: search_budget,
         deadline: settings.wall.map(|w| Instant::now() + w),
         timed_out: false,
+        failure: None,
         bar,
     };
     let train = |s: usize| seg.train + s as u64;
@@ -568,6 +579,7 @@ pub fn tune(field: &Field, settings: &TuneSettings, study: &mut Study) -> Result
         }
     }
 
+    ev.check()?;
     // Validation: the best training points and the start, on fresh seeds (whatever the clock).
     ev.limit = settings.budget;
     ev.deadline = None;

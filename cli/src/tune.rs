@@ -110,8 +110,41 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
+/// A configuration as a field: a run configuration or competition file, or a market without
+/// `[[strategy]]` entries (the candidate then races the normalizer alone).
+fn load_field(path: &Path) -> Result<Config> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let table: toml::Table = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    if table.contains_key("strategy") || table.contains_key("competition") {
+        return Ok(load_run_config(path)?);
+    }
+    // A market alone: checked in full once the candidate has its seat.
+    let mut config: Config = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    config.base_dir = path.parent().map_or_else(PathBuf::new, Path::to_path_buf);
+    Ok(config)
+}
+
+/// Checks the racing and selection settings a user gave.
+fn check_settings(args: &TuneArgs) -> Result<()> {
+    if !(args.z.is_finite() && args.z > 0.0) {
+        anyhow::bail!("--z {}: must be a number > 0 (standard errors of paired deficit)", args.z);
+    }
+    if args.first_seeds < 3 || args.first_seeds > args.race_seeds {
+        anyhow::bail!(
+            "--first-seeds {} with --race-seeds {}: a race starts on at least 3 seeds (a standard error needs a few) and at most --race-seeds",
+            args.first_seeds,
+            args.race_seeds
+        );
+    }
+    if args.finalists == 0 || args.validation_seeds < 2 || args.test_seeds < 2 {
+        anyhow::bail!("--finalists, --validation-seeds and --test-seeds must be at least 1, 2 and 2");
+    }
+    Ok(())
+}
+
 /// Runs `amm-engine tune`.
 pub fn command(args: &TuneArgs) -> Result<ExitCode> {
+    check_settings(args)?;
     let candidate_inputs = classify(std::slice::from_ref(&args.strategy))?;
     let Some(candidate_path) = candidate_inputs.strategies.first().cloned() else {
         anyhow::bail!(
@@ -125,7 +158,7 @@ pub fn command(args: &TuneArgs) -> Result<ExitCode> {
     }
     let mut config = match inputs.configs.first() {
         Some(path) => {
-            let mut c = load_run_config(path)?;
+            let mut c = load_field(path)?;
             c.check_strategy_paths(path)?;
             for s in &inputs.strategies {
                 c.strategies.push(StrategyEntry { path: s.clone(), name: None, params: Default::default() });
@@ -205,7 +238,15 @@ pub fn command(args: &TuneArgs) -> Result<ExitCode> {
         let options = SourceOptions { shared_target: Some(target), ..SourceOptions::default() };
         let source =
             SourceCandidate::new(candidate_path.clone(), text, options, engine.clone(), config.sandbox.clone());
-        let schema = source.schema(&ranges).map_err(anyhow::Error::msg)?;
+        let given: Vec<(String, f64)> = starts
+            .iter()
+            .map(|a| match a.value {
+                ParamValue::Bool(b) => (a.name.clone(), f64::from(u8::from(b))),
+                ParamValue::Int(i) => (a.name.clone(), i as f64),
+                ParamValue::Float(x) => (a.name.clone(), x),
+            })
+            .collect();
+        let schema = source.schema(&ranges, &given).map_err(anyhow::Error::msg)?;
         let chosen = starts.iter().map(|a| (a.name.clone(), a.value)).collect();
         let start = schema.resolve(&chosen)?;
         (schema, start, CandidateKind::Source(Box::new(source)))
@@ -220,7 +261,10 @@ pub fn command(args: &TuneArgs) -> Result<ExitCode> {
                     declared.names()
                 );
             };
-            if r.lo < spec.min || r.hi > spec.max || r.lo >= r.hi {
+            if r.lo >= r.hi {
+                anyhow::bail!("--param {}={}..{}: LO must be below HI", r.name, r.lo, r.hi);
+            }
+            if r.lo < spec.min || r.hi > spec.max {
                 anyhow::bail!(
                     "--param {}={}..{}: must lie within its declared range {}..={}",
                     r.name,
@@ -228,6 +272,27 @@ pub fn command(args: &TuneArgs) -> Result<ExitCode> {
                     r.hi,
                     spec.min,
                     spec.max
+                );
+            }
+            if r.log && r.lo <= 0.0 {
+                anyhow::bail!("--param {}={}..{}:log: a log range needs LO > 0", r.name, r.lo, r.hi);
+            }
+            let integral = spec.kind == amm_engine::params::Kind::Int;
+            if r.int && !integral {
+                anyhow::bail!(
+                    "--param {}: :int applies to integer parameters and source constants; {} is declared {}",
+                    r.name,
+                    r.name,
+                    amm_engine::params::kind_str(spec.kind)
+                );
+            }
+            if integral && (r.lo.fract() != 0.0 || r.hi.fract() != 0.0) {
+                anyhow::bail!(
+                    "--param {}={}..{}: {} is an integer parameter: give whole-number bounds",
+                    r.name,
+                    r.lo,
+                    r.hi,
+                    r.name
                 );
             }
             (spec.min, spec.max, spec.log) = (r.lo, r.hi, spec.log || r.log);
@@ -270,6 +335,17 @@ pub fn command(args: &TuneArgs) -> Result<ExitCode> {
     };
     let field = Field { config, entrants, candidate, schema, start, identity, kind };
 
+    let fits = |first: Option<u64>, count: u64| first.and_then(|f| f.checked_add(count)).is_some();
+    let (validation, test) = (args.seed_base.checked_add(1_000_000_000), args.seed_base.checked_add(2_000_000_000));
+    if !(fits(Some(args.seed_base), args.race_seeds as u64)
+        && fits(validation, u64::from(args.validation_seeds))
+        && fits(test, u64::from(args.test_seeds)))
+    {
+        anyhow::bail!(
+            "--seed-base {}: the training, validation and test segments (+0, +1e9, +2e9) must fit below 2^64",
+            args.seed_base
+        );
+    }
     let segments = Segments {
         train: args.seed_base,
         validation: args.seed_base + 1_000_000_000,
@@ -314,6 +390,11 @@ pub fn command(args: &TuneArgs) -> Result<ExitCode> {
     std::fs::write(out.join("report.html"), amm_tune::report::html(&outcome, name))
         .with_context(|| format!("cannot write {}", out.display()))?;
     say!("{}", amm_tune::report::table(&outcome));
+    if let CandidateKind::Source(source) = &field.kind
+        && let (failed @ 1.., Some(first)) = source.failures()
+    {
+        eprintln!("warning: {failed} candidates did not build (counted as disqualified); the first:\n{first}");
+    }
     match &field.kind {
         CandidateKind::Declared => {
             let module = builder::read_module(&candidate_wasm)?;

@@ -123,8 +123,16 @@ pub fn apply_assignments(
     declared: &[(&str, &ParamSchema)],
     chosen: &mut [ParamSettings],
 ) -> Result<(), ParamError> {
+    let mut seen: Vec<(usize, &str)> = Vec::new();
     for assignment in assignments {
         let target = param_target(assignment, declared)?;
+        if seen.contains(&(target, assignment.name.as_str())) {
+            return Err(ParamError::NoTarget {
+                text: assignment.to_string(),
+                why: format!("{} is set twice for {}; give each parameter once", assignment.name, declared[target].0),
+            });
+        }
+        seen.push((target, assignment.name.as_str()));
         chosen[target].insert(assignment.name.clone(), assignment.value);
     }
     Ok(())

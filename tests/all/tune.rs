@@ -315,7 +315,7 @@ fn source_constants_are_rewritten_as_values_and_every_candidate_is_screened_and_
         engine.clone(),
         limits.clone(),
     );
-    let schema = honest.schema(&[range("FEE_BPS=5..200")]).unwrap();
+    let schema = honest.schema(&[range("FEE_BPS=5..200")], &[]).unwrap();
     assert_eq!(schema.get("FEE_BPS").map(|p| (p.default, p.kind)), Some((30.0, amm_engine::params::Kind::Int)));
     let point = |v: f64| ParamValues([("FEE_BPS".to_string(), v)].into_iter().collect());
     assert!(honest.source_for(&point(70.0)).unwrap().contains("const FEE_BPS: u64 = 70;"));
@@ -351,8 +351,50 @@ fn source_constants_are_rewritten_as_values_and_every_candidate_is_screened_and_
     assert!(refused.contains("unsafe"), "{refused}");
     // What cannot be tuned is named.
     let missing =
-        honest.schema(&[ConstRange { name: "FEE".into(), lo: 1.0, hi: 2.0, log: false, int: false }]).unwrap_err();
+        honest.schema(&[ConstRange { name: "FEE".into(), lo: 1.0, hi: 2.0, log: false, int: false }], &[]).unwrap_err();
     assert!(missing.contains("no `const FEE") && missing.contains("FEE_BPS"), "{missing}");
-    let outside = honest.schema(&[range("FEE_BPS=40..60")]).unwrap_err();
-    assert!(outside.contains("value 30") && outside.contains("outside the range"), "{outside}");
+    let outside = honest.schema(&[range("FEE_BPS=40..60")], &[]).unwrap_err();
+    assert!(outside.contains("start value 30") && outside.contains("outside the range"), "{outside}");
+}
+
+#[test]
+fn tune_settings_that_cannot_work_are_refused_with_the_reason() {
+    let scratch = Scratch::new();
+    let starter = example_wasm("starter");
+    let s = starter.to_str().unwrap();
+    let config = small_config(scratch.path());
+    let c = config.to_str().unwrap();
+    let refused = |extra: &[&str], needle: &str| {
+        let mut args = vec!["--no-cache", "tune", s, c, "--quiet", "--budget", "600", "--out", "out"];
+        args.extend_from_slice(extra);
+        let (ok, out, err) = amm(&args, scratch.path());
+        assert!(!ok && err.contains(needle), "{extra:?}: expected {needle:?}\n{out}\n{err}");
+    };
+    refused(&["--param", "skew_gain=0..100:log"], "a log range needs LO > 0");
+    refused(&["--param", "base_fee_bps=50..10"], "LO must be below HI");
+    refused(&["--param", "base_fee_bps=0.5..10"], "must lie within its declared range 1..=300");
+    refused(&["--param", "skew_gain=1..50:int"], ":int applies to integer parameters");
+    refused(&["--z", "nan"], "--z NaN: must be a number > 0");
+    refused(&["--first-seeds", "0"], "at least 3 seeds");
+    refused(&["--finalists", "0"], "--finalists");
+    refused(&["--seed-base", "18446744073709551610"], "must fit below 2^64");
+    refused(&["--seed-base", "0"], "meet the config's own seeds");
+    std::fs::write(scratch.path().join("notes.db"), "not a database\n").unwrap();
+    refused(&["--study", "notes.db"], "is not a SQLite file");
+    refused(&["--study", "missing/dir/s.db"], "does not exist");
+    // The same parameter twice is refused, not silently the last.
+    let (ok, _, err) = amm(
+        &["--no-cache", "run", s, "--sims", "1", "--quiet", "--param", "min_fee_bps=12", "--param", "min_fee_bps=13"],
+        scratch.path(),
+    );
+    assert!(!ok && err.contains("set twice"), "{err}");
+    // A params table with a string is named as such.
+    let table = scratch.path().join("string.toml");
+    std::fs::write(
+        &table,
+        format!("[run]\nsimulations = 1\n[[strategy]]\npath = {s:?}\nparams = {{ min_fee_bps = \"12\" }}\n"),
+    )
+    .unwrap();
+    let (ok, _, err) = amm(&["--no-cache", "run", table.to_str().unwrap(), "--quiet"], scratch.path());
+    assert!(!ok && err.contains("expected a parameter value: a number, or true / false"), "{err}");
 }

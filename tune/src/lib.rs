@@ -305,6 +305,14 @@ pub struct Outcome {
     pub stopped_on_time: bool,
     /// Every candidate tried.
     pub trials: Vec<Trial>,
+    /// The seed segments (first seed of each) and sizes.
+    pub segments: Segments,
+    /// Training seeds a finished candidate ran on (the race's last rung).
+    pub race_seeds: usize,
+    /// The budget, in simulations.
+    pub budget: u64,
+    /// The optimiser's seed.
+    pub seed: u64,
 }
 
 /// Runs the evaluations a study asks for, through the study file.
@@ -422,7 +430,7 @@ pub fn definition(field: &Field, settings: &TuneSettings, space: &Space) -> Vec<
         ("field", field.identity.clone()),
         ("market", config),
         ("objective", settings.objective.name().into()),
-        ("space", space.dims.iter().map(|d| d.spec.name.clone()).collect::<Vec<_>>().join(",")),
+        ("space", serde_json::to_string(&space.dims.iter().map(|d| &d.spec).collect::<Vec<_>>()).unwrap_or_default()),
         ("start", key(&field.start)),
         ("segments", serde_json::to_string(&settings.segments).unwrap_or_default()),
         ("race", format!("{}..{} z={}", settings.race.first, settings.race.last, settings.race.z)),
@@ -478,7 +486,8 @@ pub fn tune(field: &Field, settings: &TuneSettings, study: &mut Study) -> Result
     let train = |s: usize| seg.train + s as u64;
 
     // Generation 0: the starting point on every seed of a race: the first incumbent.
-    let start = space.point(&space.coordinates(&field.start));
+    // The start exactly as given (a log-scale round trip through the cube would perturb it).
+    let start = field.start.clone();
     let start_scores = scores(
         &mut ev,
         std::slice::from_ref(&start),
@@ -662,6 +671,10 @@ pub fn tune(field: &Field, settings: &TuneSettings, study: &mut Study) -> Result
         test: comparisons,
         stopped_on_time: ev.timed_out,
         trials: tried,
+        segments: settings.segments.clone(),
+        race_seeds: settings.race.last,
+        budget: settings.budget,
+        seed: settings.seed,
     })
 }
 

@@ -14,12 +14,24 @@ use crate::Outcome;
 pub fn table(o: &Outcome) -> String {
     let mut s = String::new();
     s.push_str(&format!("objective: {} — {}\n", o.objective, o.objective_means));
+    let seg = &o.segments;
     s.push_str(&format!(
-        "search: {} generations, {} restarts, {} simulations{}\n\n",
+        "{} generations, {} restarts, {} of {} simulations (search, validation and test){}; optimiser seed {}\n",
         o.generations,
         o.restarts,
         o.simulations,
-        if o.stopped_on_time { " (stopped on wall time)" } else { "" }
+        o.budget,
+        if o.stopped_on_time { " (search stopped on wall time)" } else { "" },
+        o.seed
+    ));
+    s.push_str(&format!(
+        "seeds: training {}.. ({} per finished candidate), validation {}..{}, test {}..{}; a ± b = mean ± one standard error over those seeds\n\n",
+        seg.train,
+        o.race_seeds,
+        seg.validation,
+        seg.validation + u64::from(seg.validation_seeds).saturating_sub(1),
+        seg.test,
+        seg.test + u64::from(seg.test_seeds).saturating_sub(1)
     ));
     s.push_str("validation (finalists on fresh seeds, best first)\n");
     s.push_str(&format!("  {:>14}  {:>14}  {:>18}  params\n", "train", "validation", "vs start (paired)"));

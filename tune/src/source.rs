@@ -31,6 +31,8 @@ pub struct SourceCandidate {
     /// Limits the modules are loaded under.
     pub limits: SandboxLimits,
     programs: Mutex<HashMap<String, Result<StrategyProgram, String>>>,
+    failures: std::sync::atomic::AtomicUsize,
+    first_failure: Mutex<Option<String>>,
 }
 
 /// A `--param NAME=LO..HI` range for a source constant.
@@ -57,16 +59,27 @@ impl SourceCandidate {
         engine: SandboxEngine,
         limits: SandboxLimits,
     ) -> Self {
-        SourceCandidate { path, source, options, engine, limits, programs: Mutex::new(HashMap::new()) }
+        SourceCandidate {
+            path,
+            source,
+            options,
+            engine,
+            limits,
+            programs: Mutex::new(HashMap::new()),
+            failures: std::sync::atomic::AtomicUsize::new(0),
+            first_failure: Mutex::new(None),
+        }
     }
 
     /// The schema of the ranges: one parameter per constant, its current literal as the
     /// default. A constant that is missing, not a literal, of another type, or whose literal
     /// lies outside its range is an error naming it.
-    pub fn schema(&self, ranges: &[ConstRange]) -> Result<ParamSchema, String> {
+    /// `starts` are `--param NAME=VALUE` start values (instead of the file's literals).
+    pub fn schema(&self, ranges: &[ConstRange], starts: &[(String, f64)]) -> Result<ParamSchema, String> {
         let mut params = Vec::new();
         for r in ranges {
             let c = constants::find(&self.source, &r.name).map_err(|e| format!("--param {}: {e}", r.name))?;
+            let start = starts.iter().find(|(n, _)| n == &r.name).map_or(c.value, |(_, v)| *v);
             let kind = match c.ty {
                 ConstType::Bool => Kind::Bool,
                 ConstType::Int(_) => Kind::Int,
@@ -76,6 +89,15 @@ impl SourceCandidate {
             let (lo, hi) = if kind == Kind::Bool { (0.0, 1.0) } else { (r.lo, r.hi) };
             if !(lo.is_finite() && hi.is_finite() && lo < hi) {
                 return Err(format!("--param {}={}..{}: the range must have LO < HI", r.name, r.lo, r.hi));
+            }
+            for bound in [lo, hi] {
+                if let Err(why) = constants::literal(c.ty, bound.round()) {
+                    return Err(format!(
+                        "--param {}: {bound} cannot be a `{}` ({why})",
+                        r.name,
+                        constants::type_name(c.ty)
+                    ));
+                }
             }
             if r.log && lo <= 0.0 {
                 return Err(format!("--param {}: a log range needs LO > 0", r.name));
@@ -88,10 +110,10 @@ impl SourceCandidate {
                     constants::type_name(c.ty)
                 ));
             }
-            if !(lo <= c.value && c.value <= hi) {
+            if !(lo <= start && start <= hi) {
                 return Err(format!(
-                    "--param {}={lo}..{hi}: the file's value {} (line {}) lies outside the range; widen it or edit the file",
-                    r.name, c.value, c.line
+                    "--param {}={lo}..{hi}: the start value {start} (the file's, line {}, unless given) lies outside the range; widen it or give a start inside",
+                    r.name, c.line
                 ));
             }
             params.push(ParamSpec {
@@ -101,7 +123,7 @@ impl SourceCandidate {
                 offset: 0,
                 min: lo,
                 max: hi,
-                default: c.value,
+                default: start,
             });
         }
         Ok(ParamSchema { params })
@@ -127,8 +149,19 @@ impl SourceCandidate {
             .and_then(|b| amm_engine::builder::read_module(&b.wasm).map_err(|e| e.to_string()))
             .and_then(|bytes| self.engine.load(&bytes, &self.limits).map_err(|e| e.to_string()))
             .map(StrategyProgram::Wasm);
+        if let Err(e) = &built {
+            let mut first = self.first_failure.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            first.get_or_insert_with(|| e.clone());
+            self.failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         programs.insert(k, built.clone());
         built
+    }
+
+    /// How many distinct candidates failed to build or load, and the first reason.
+    pub fn failures(&self) -> (usize, Option<String>) {
+        let first = self.first_failure.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        (self.failures.load(std::sync::atomic::Ordering::Relaxed), first)
     }
 }
 

@@ -93,6 +93,23 @@ impl Study {
     /// pairs). An existing study must have the same definition; its evaluations are loaded.
     pub fn open(path: &Path, definition: &[(&str, String)]) -> Result<Study, StudyError> {
         let db = |e: sqlx::Error| StudyError::Db { path: path.to_path_buf(), message: e.to_string() };
+        let refuse = |message: String| StudyError::Db { path: path.to_path_buf(), message };
+        if path.is_dir() {
+            return Err(refuse("is a directory; give a file name for the study".into()));
+        }
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+            && !parent.is_dir()
+        {
+            return Err(refuse(format!("its directory {} does not exist", parent.display())));
+        }
+        if let Ok(mut file) = std::fs::File::open(path) {
+            use std::io::Read;
+            let mut header = [0u8; 16];
+            let read = file.read(&mut header).unwrap_or(0);
+            if read > 0 && header[..read] != b"SQLite format 3\0"[..read] {
+                return Err(refuse("is not a SQLite file, so not a study; give a new --study file".into()));
+            }
+        }
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -103,6 +120,7 @@ impl Study {
             .block_on(async {
                 let pool = AnyPoolOptions::new()
                     .max_connections(1)
+                    .acquire_timeout(std::time::Duration::from_secs(10))
                     .after_connect(|conn, _| {
                         Box::pin(async move {
                             sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
@@ -113,12 +131,31 @@ impl Study {
                     })
                     .connect(&url)
                     .await?;
+                // Another program's database is not a study: refuse it rather than add tables.
+                let tables =
+                    sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table'").fetch_all(&pool).await?;
+                let mut foreign = Vec::new();
+                for row in &tables {
+                    let name: String = row.try_get(0)?;
+                    if !["meta", "evaluations", "trials", "generations"].contains(&name.as_str()) {
+                        foreign.push(name);
+                    }
+                }
+                if !foreign.is_empty() {
+                    return Ok(Err(foreign));
+                }
                 for statement in SCHEMA {
                     sqlx::query(*statement).execute(&pool).await?;
                 }
-                Ok::<_, sqlx::Error>(pool)
+                Ok::<_, sqlx::Error>(Ok(pool))
             })
-            .map_err(db)?;
+            .map_err(db)?
+            .map_err(|foreign| {
+                refuse(format!(
+                    "holds tables of another program ({}), not a study; give a new --study file",
+                    foreign.join(", ")
+                ))
+            })?;
         let mut study = Study { path: path.to_path_buf(), runtime, pool, cache: HashMap::new() };
         study.check_definition(definition)?;
         study.load()?;

@@ -147,9 +147,27 @@ fn literal_pattern() -> Regex {
         .unwrap_or_else(|_| unreachable!())
 }
 
-/// Every `const NAME: T = …;` item's name in `source`, in order.
+/// Every `const NAME: T = …;` item's name in `source`, in order (items in code only, not
+/// mentions in comments or strings).
 pub fn names(source: &str) -> Vec<String> {
-    item_pattern().captures_iter(source).map(|c| c[1].to_string()).collect()
+    let in_code: Vec<String> = super::tokenize(source)
+        .map(|tokens| {
+            tokens
+                .windows(2)
+                .filter_map(|w| match (&w[0].1, &w[1].1) {
+                    (super::Token::Ident(k), super::Token::Ident(n)) if k == "const" => Some(n.clone()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut names: Vec<String> = Vec::new();
+    for c in item_pattern().captures_iter(source) {
+        if in_code.iter().any(|n| n == &c[1]) && !names.iter().any(|n| n == &c[1]) {
+            names.push(c[1].to_string());
+        }
+    }
+    names
 }
 
 /// The constant `name` of `source`.
@@ -299,6 +317,7 @@ mod tests {
         assert!(matches!(find(SOURCE, "NAME"), Err(ConstError::Type { .. })));
         let missing = find(SOURCE, "FEE").unwrap_err().to_string();
         assert!(missing.contains("no `const FEE") && missing.contains("BASE_FEE, WINDOW"), "{missing}");
+        assert!(!missing.contains("FEE_BPS"), "a const only in a comment is not listed: {missing}");
         // Only in a comment: not an item of the code.
         assert!(matches!(find(SOURCE, "FEE_BPS"), Err(ConstError::Missing { .. })));
         let twice = format!("{SOURCE}mod m {{ const WINDOW: usize = 3; }}\n");

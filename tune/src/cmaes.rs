@@ -75,15 +75,6 @@ pub struct Cma {
     asked: Vec<Vec<f64>>,
 }
 
-/// A point and its value, as told back.
-#[derive(Clone, Debug)]
-pub struct Told {
-    /// The point (as asked).
-    pub x: Vec<f64>,
-    /// Its value (lower is better); ties keep the asked order.
-    pub value: f64,
-}
-
 impl Cma {
     /// An optimiser starting at `start` (clamped into the cube), seeded by `seed`.
     pub fn new(start: &[f64], settings: CmaSettings, seed: u64) -> Cma {

@@ -36,11 +36,6 @@ impl ConstType {
         }
     }
 
-    /// Whether values must be whole numbers.
-    pub fn is_integer(self) -> bool {
-        matches!(self, ConstType::Int(_))
-    }
-
     /// Range of values the type holds (as `f64`).
     fn bounds(self) -> (f64, f64) {
         match self {

@@ -28,7 +28,8 @@ pub struct TuneArgs {
     /// Its opponents: one configuration (its market and its field; without `[[strategy]]`
     /// entries, the market alone: the candidate against the normalizer), or strategies to put
     /// in the built-in default market. Nothing: the default market with the normalizer alone.
-    /// An entrant with the candidate's own module is the candidate's seat.
+    /// An entrant with the candidate's own module is the candidate's seat. `self:K` adds K
+    /// copies of the incumbent (the best point so far, updated as it improves): self-play.
     #[arg(value_name = "CONFIG_OR_OPPONENT")]
     field: Vec<PathBuf>,
     /// What to maximise: edge (the leaderboard's mean edge), edge-over-normalizer (paired
@@ -152,7 +153,23 @@ pub fn command(args: &TuneArgs) -> Result<ExitCode> {
             args.strategy.display()
         );
     };
-    let inputs = classify(&args.field)?;
+    let (self_play, paths): (Vec<&PathBuf>, Vec<&PathBuf>) =
+        args.field.iter().partition(|p| p.to_str().is_some_and(|s| s.starts_with("self:")));
+    let self_copies = match self_play.as_slice() {
+        [] => 0,
+        [one] => {
+            let text = one.to_string_lossy();
+            match text["self:".len()..].parse::<usize>() {
+                Ok(k @ 1..=16) => k,
+                _ => anyhow::bail!(
+                    "{text}: self-play takes self:K with K copies of the incumbent, 1 to 16 (e.g. self:2)"
+                ),
+            }
+        }
+        _ => anyhow::bail!("give self:K once (K copies of the incumbent)"),
+    };
+    let paths: Vec<PathBuf> = paths.into_iter().cloned().collect();
+    let inputs = classify(&paths)?;
     if inputs.configs.len() > 1 {
         anyhow::bail!("tune takes at most one configuration (its market and field), got {}", inputs.configs.len());
     }
@@ -333,7 +350,13 @@ pub fn command(args: &TuneArgs) -> Result<ExitCode> {
         CandidateKind::Source(s) => format!("{identity}; source {}", sha256_hex(s.source.as_bytes())),
         CandidateKind::Declared => identity,
     };
-    let field = Field { config, entrants, candidate, schema, start, identity, kind };
+    if let Some(clash) = entrants.iter().find(|e| (0..self_copies).any(|k| amm_tune::self_name(k) == e.name)) {
+        anyhow::bail!(
+            "an entrant is named {:?}, the name of a self-play copy: rename it in the config (name = \"…\")",
+            clash.name
+        );
+    }
+    let field = Field { config, entrants, candidate, schema, start, identity, kind, self_copies };
 
     let fits = |first: Option<u64>, count: u64| first.and_then(|f| f.checked_add(count)).is_some();
     let (validation, test) = (args.seed_base.checked_add(1_000_000_000), args.seed_base.checked_add(2_000_000_000));
@@ -376,10 +399,11 @@ pub fn command(args: &TuneArgs) -> Result<ExitCode> {
     }
     let name = &field.entrants[field.candidate].name;
     eprintln!(
-        "tuning {name}: {} of {} parameters against {} opponents{}, objective {}",
+        "tuning {name}: {} of {} parameters against {} opponents{}{}, objective {}",
         space.len(),
         field.schema.params.len(),
         field.entrants.len() - 1,
+        if self_copies > 0 { format!(" and {self_copies} copies of the incumbent (self-play)") } else { String::new() },
         if field.config.normalizer.enabled { " and the normalizer" } else { "" },
         args.objective.name()
     );

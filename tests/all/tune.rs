@@ -58,6 +58,7 @@ fn field(module: &Path, dir: &Path, start: &[&str]) -> Field {
         start,
         identity: String::new(),
         kind: amm_tune::CandidateKind::Declared,
+        self_copies: 0,
     }
 }
 
@@ -79,13 +80,13 @@ fn a_tuned_module_runs_exactly_as_its_point_did_and_identical_candidates_pair_pe
 
     let defaults = field(&starter, scratch.path(), &[]);
     for seed in [11, 12, 13] {
-        let a = amm_tune::evaluate(&given, Objective::Edge, &given.start, seed);
-        let b = amm_tune::evaluate(&shipped, Objective::Edge, &shipped.start, seed);
-        let again = amm_tune::evaluate(&given, Objective::Edge, &given.start, seed);
+        let a = amm_tune::evaluate(&given, Objective::Edge, &given.start, &given.start, seed);
+        let b = amm_tune::evaluate(&shipped, Objective::Edge, &shipped.start, &shipped.start, seed);
+        let again = amm_tune::evaluate(&given, Objective::Edge, &given.start, &given.start, seed);
         assert_eq!(a, b, "seed {seed}: the tuned module and the point given by --param differ");
         assert_eq!(a, again, "seed {seed}: the same candidate twice differs");
         // Pairing: the opponents' market is the same; the candidate's values change its edge.
-        let base = amm_tune::evaluate(&defaults, Objective::Edge, &defaults.start, seed);
+        let base = amm_tune::evaluate(&defaults, Objective::Edge, &defaults.start, &defaults.start, seed);
         assert_ne!(a.edges[0], base.edges[0], "seed {seed}: the parameters did not reach the strategy");
     }
 }
@@ -276,6 +277,65 @@ fn a_study_killed_mid_way_resumes_to_the_uninterrupted_result_byte_for_byte() {
     let (ok, _, err) =
         amm(&[&tune_args(s, c, resumed.to_str().unwrap())[..], &["--objective", "reward"]].concat(), scratch.path());
     assert!(!ok && err.contains("different objective"), "{err}");
+}
+
+/// Mean and standard error of the paired differences `a − b`.
+fn paired_se(a: &[f64], b: &[f64]) -> (f64, f64) {
+    let d: Vec<f64> = a.iter().zip(b).map(|(x, y)| x - y).collect();
+    let n = d.len() as f64;
+    let m = d.iter().sum::<f64>() / n;
+    (m, (d.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (n - 1.0) / n).sqrt())
+}
+
+#[test]
+fn self_play_copies_of_the_incumbent_are_indistinguishable_from_the_candidate_at_its_point() {
+    let scratch = Scratch::new();
+    let mut f = field(&example_wasm("starter"), scratch.path(), &[]);
+    f.self_copies = 2;
+    // Seats: the candidate 0, Fixed 30 bps 1, the copies 2 and 3, the normalizer 4.
+    let mut edges = vec![Vec::new(); 3];
+    let mut other = f.start.clone();
+    other.0.insert("base_fee_bps".into(), 80.0);
+    let mut moved = 0;
+    for seed in 0..200 {
+        let e = amm_tune::evaluate(&f, Objective::Edge, &f.start, &f.start, 7_000 + seed);
+        assert_eq!(e.edges.len(), 5, "candidate, Fixed 30, two copies, the normalizer");
+        for (k, seat) in [0, 2, 3].into_iter().enumerate() {
+            edges[k].push(e.edges[seat]);
+        }
+        // The copies play the opponent point they are given, not the candidate's.
+        let against = amm_tune::evaluate(&f, Objective::Edge, &f.start, &other, 7_000 + seed);
+        moved += usize::from(against.edges[0] != e.edges[0]);
+    }
+    assert!(edges[0].iter().any(|&x| x != 0.0), "the candidate never traded");
+    for (k, copy) in edges.iter().enumerate().skip(1) {
+        let (mean, se) = paired_se(&edges[0], copy);
+        assert!(
+            mean.abs() <= 3.0 * se && se > 0.0,
+            "copy {k} differs from the candidate at the same point by {mean:+.3} ± {se:.3} Y over 200 seeds"
+        );
+    }
+    assert!(moved > 150, "the copies' point changed the candidate's result on only {moved} of 200 seeds");
+}
+
+#[test]
+fn a_self_play_study_races_against_copies_of_its_incumbent_and_reports_them() {
+    let scratch = Scratch::new();
+    let starter = example_wasm("starter");
+    let config = small_config(scratch.path());
+    let (s, c) = (starter.to_str().unwrap(), config.to_str().unwrap());
+    let out = scratch.path().join("self");
+    let args = [&tune_args(s, c, out.to_str().unwrap())[..], &["self:2"]].concat();
+    let (ok, stdout, err) = amm(&args, scratch.path());
+    assert!(ok, "{stdout}\n{err}");
+    assert!(err.contains("2 copies of the incumbent (self-play)"), "{err}");
+    for name in ["Self 1", "Self 2", "Fixed 30 bps", "the normalizer"] {
+        assert!(stdout.contains(&format!("winner − {name}")), "no test row against {name}:\n{stdout}");
+    }
+    for bad in ["self:0", "self:17", "self:two"] {
+        let (ok, _, err) = amm(&[&tune_args(s, c, out.to_str().unwrap())[..], &[bad]].concat(), scratch.path());
+        assert!(!ok && err.contains("self-play takes self:K"), "{bad}: {err}");
+    }
 }
 
 /// A single-file SDK strategy with a tunable fee constant; `extra` is spliced in.

@@ -186,6 +186,15 @@ pub struct Field {
     pub identity: String,
     /// How a point becomes the candidate.
     pub kind: CandidateKind,
+    /// Self-play: copies of the incumbent (the best point so far) seated beside the field, each
+    /// the candidate's own strategy with the incumbent's values, named `Self 1`, `Self 2`, …
+    /// (`self:K` on the command line). 0: none (the default).
+    pub self_copies: usize,
+}
+
+/// The name of self-play copy `k` (0-based) in a simulation.
+pub fn self_name(k: usize) -> String {
+    format!("Self {}", k + 1)
 }
 
 /// How a point of the search becomes the candidate.
@@ -236,6 +245,10 @@ pub struct Finalist {
     pub validation_mean: f64,
     /// Standard error of `validation_mean`.
     pub validation_stderr: f64,
+    /// Validation seeds it ran on (fewer when it stopped early, clearly behind the leader).
+    pub validation_seeds: u32,
+    /// How its validation race ended: `finished`, `dropped` or `disqualified`.
+    pub validation_fate: &'static str,
     /// Paired validation difference to the start, mean.
     pub vs_start_mean: f64,
     /// Its standard error.
@@ -328,9 +341,16 @@ struct Evaluator<'a> {
     /// The study file refused a write: the study stops and reports it (never as a spent budget).
     failure: Option<StudyError>,
     bar: indicatif::ProgressBar,
+    /// Self-play: the point the copies play (the incumbent), part of every evaluation's key.
+    opponent: Point,
 }
 
 impl Evaluator<'_> {
+    /// An evaluation's key in the study: the point, and under self-play the copies' point.
+    fn key(&self, point: &Point) -> String {
+        if self.field.self_copies == 0 { key(point) } else { format!("{} vs self {}", key(point), key(&self.opponent)) }
+    }
+
     /// The study file's failure, if a write failed.
     fn check(&mut self) -> Result<(), StudyError> {
         self.failure.take().map_or(Ok(()), Err)
@@ -346,7 +366,7 @@ impl Evaluator<'_> {
             return Err(Exhausted);
         }
         self.used += requests.len() as u64;
-        let keys: Vec<String> = points.iter().map(key).collect();
+        let keys: Vec<String> = points.iter().map(|p| self.key(p)).collect();
         let mut missing: Vec<(usize, u64)> = Vec::new();
         for &(i, seed) in requests {
             if self.study.get(&keys[i], seed).is_none()
@@ -361,14 +381,18 @@ impl Evaluator<'_> {
             for &(i, _) in &missing {
                 let _ = source.program(&points[i]);
             }
+            if field.self_copies > 0 {
+                let _ = source.program(&self.opponent);
+            }
         }
         let objective = self.objective;
+        let opponent = &self.opponent;
         let bar = &self.bar;
         let computed: Vec<(String, u64, Evaluation)> = self.pool.install(|| {
             missing
                 .par_iter()
                 .map(|&(i, seed)| {
-                    let e = evaluate(field, objective, &points[i], seed);
+                    let e = evaluate(field, objective, &points[i], opponent, seed);
                     bar.inc(1);
                     (keys[i].clone(), seed, e)
                 })
@@ -388,26 +412,46 @@ impl Evaluator<'_> {
     }
 }
 
-/// One simulation of `point` in `field` on `seed`. A source candidate that does not build
-/// counts as disqualified.
-pub fn evaluate(field: &Field, objective: Objective, point: &Point, seed: u64) -> Evaluation {
-    let (program, storage) = match &field.kind {
+/// One simulation of `point` in `field` on `seed`; under self-play (`field.self_copies`) the
+/// copies play `opponent`. A source candidate that does not build counts as disqualified.
+pub fn evaluate(field: &Field, objective: Objective, point: &Point, opponent: &Point, seed: u64) -> Evaluation {
+    let failed = Evaluation { score: None, edges: Vec::new() };
+    let mine = match &field.kind {
         CandidateKind::Declared => (None, field.schema.initial_storage(point)),
         CandidateKind::Source(source) => match source.program(point) {
             Ok(program) => (Some(program), Storage::zeroed()),
-            Err(_) => return Evaluation { score: None, edges: Vec::new() },
+            Err(_) => return failed,
         },
     };
-    let entrants: Vec<Entrant<'_>> = field
+    let theirs = if field.self_copies == 0 {
+        (None, Storage::zeroed())
+    } else {
+        match &field.kind {
+            CandidateKind::Declared => (None, field.schema.initial_storage(opponent)),
+            CandidateKind::Source(source) => match source.program(opponent) {
+                Ok(program) => (Some(program), Storage::zeroed()),
+                Err(_) => return failed,
+            },
+        }
+    };
+    let Some(own) = field.entrants.get(field.candidate) else {
+        return failed;
+    };
+    let names: Vec<String> = (0..field.self_copies).map(self_name).collect();
+    let mut entrants: Vec<Entrant<'_>> = field
         .entrants
         .iter()
         .enumerate()
-        .map(|(i, e)| match (i == field.candidate, &program) {
-            (true, Some(p)) => Entrant { name: &e.name, program: p, storage: &storage },
-            (true, None) => Entrant { name: &e.name, program: &e.program, storage: &storage },
-            (false, _) => Entrant { name: &e.name, program: &e.program, storage: &e.storage },
+        .map(|(i, e)| {
+            if i == field.candidate {
+                Entrant { name: &e.name, program: mine.0.as_ref().unwrap_or(&own.program), storage: &mine.1 }
+            } else {
+                Entrant { name: &e.name, program: &e.program, storage: &e.storage }
+            }
         })
         .collect();
+    let copy = theirs.0.as_ref().unwrap_or(&own.program);
+    entrants.extend(names.iter().map(|name| Entrant { name, program: copy, storage: &theirs.1 }));
     let sim = simulate(&field.config, &entrants, seed);
     Evaluation {
         score: objective.score(&sim, field.candidate, field.config.capital.lambda),
@@ -426,7 +470,7 @@ pub fn definition(field: &Field, settings: &TuneSettings, space: &Space) -> Vec<
     ))
     .unwrap_or_default();
     vec![
-        ("format", "amm-tune study 1".into()),
+        ("format", "amm-tune study 2".into()),
         ("field", field.identity.clone()),
         ("market", config),
         ("objective", settings.objective.name().into()),
@@ -436,6 +480,7 @@ pub fn definition(field: &Field, settings: &TuneSettings, space: &Space) -> Vec<
         ("race", format!("{}..{} z={}", settings.race.first, settings.race.last, settings.race.z)),
         ("seed", settings.seed.to_string()),
         ("finalists", settings.finalists.to_string()),
+        ("self", field.self_copies.to_string()),
     ]
 }
 
@@ -482,6 +527,7 @@ pub fn tune(field: &Field, settings: &TuneSettings, study: &mut Study) -> Result
         timed_out: false,
         failure: None,
         bar,
+        opponent: field.start.clone(),
     };
     let train = |s: usize| seg.train + s as u64;
 
@@ -529,14 +575,23 @@ pub fn tune(field: &Field, settings: &TuneSettings, study: &mut Study) -> Result
     let mut cma = Cma::new(&space.coordinates(&start), CmaSettings::for_dims(space.len()), settings.seed);
     loop {
         let xs = cma.ask();
-        let points: Vec<Point> = xs.iter().map(|u| space.point(u)).collect();
+        let mut points: Vec<Point> = xs.iter().map(|u| space.point(u)).collect();
+        // The distribution's mean races beside its samples. Under noise the mean is a better
+        // estimate of the optimum than the best sample (Hansen, "The CMA Evolution Strategy:
+        // A Tutorial", on the recommended solution), so it may become the incumbent and a
+        // finalist; it is not told back to the optimiser (its update takes samples only).
+        let sampled = points.len();
+        let mean_point = space.point(cma.state().0);
+        if !points.iter().any(|p| key(p) == key(&mean_point)) {
+            points.push(mean_point);
+        }
         let inc_scores = incumbent.1.clone();
         let entries: Vec<Entry> = race::race(points.len(), Some(&inc_scores), &settings.race, &mut |requests| {
             let mapped: Vec<(usize, u64)> = requests.iter().map(|&(c, s)| (c, train(s))).collect();
             scores(&mut ev, &points, &mapped)
         });
-        let order = race::ranking(&entries, Some(&inc_scores));
-        let mut values = vec![0.0; entries.len()];
+        let order = race::ranking(&entries[..sampled], Some(&inc_scores));
+        let mut values = vec![0.0; sampled];
         for (rank, &i) in order.iter().enumerate() {
             values[i] = rank as f64;
         }
@@ -568,12 +623,27 @@ pub fn tune(field: &Field, settings: &TuneSettings, study: &mut Study) -> Result
         }));
         let (m, sigma) = cma.state();
         ev.study.record_generation(generation, &trials, sigma, m, cma.restarts())?;
+        let before = key(&incumbent.0);
         for (i, e) in entries.iter().enumerate() {
             if e.fate == Fate::Finished {
                 hall.insert(key(&points[i]), (points[i].clone(), e.mean(), stderr(&e.scores)));
                 if e.mean() > mean(&incumbent.1) {
                     incumbent = (points[i].clone(), e.scores.clone());
                 }
+            }
+        }
+        if field.self_copies > 0 && key(&incumbent.0) != before {
+            // Self-play: the copies now play the new incumbent, which changes the field; the
+            // incumbent's own scores are re-run against copies of itself, so that the next
+            // generation races against it on the field it is measured in.
+            ev.opponent = incumbent.0.clone();
+            let again: Vec<(usize, u64)> = (0..settings.race.last).map(|s| (0, train(s))).collect();
+            match scores(&mut ev, std::slice::from_ref(&incumbent.0), &again) {
+                Ok(s) => match s.into_iter().collect::<Option<Vec<f64>>>() {
+                    Some(s) => incumbent.1 = s,
+                    None => incumbent.1 = vec![f64::NEG_INFINITY; settings.race.last],
+                },
+                Err(Exhausted) => break,
             }
         }
         best_so_far.push((ev.used, mean(&incumbent.1), stderr(&incumbent.1)));
@@ -597,37 +667,53 @@ pub fn tune(field: &Field, settings: &TuneSettings, study: &mut Study) -> Result
     let mut finalists: Vec<(Point, f64, f64)> = vec![(start.clone(), mean(&start_scores), stderr(&start_scores))];
     finalists.extend(ranked.into_iter().take(settings.finalists).cloned());
     let finalist_points: Vec<Point> = finalists.iter().map(|f| f.0.clone()).collect();
-    let val_requests: Vec<(usize, u64)> = (0..finalists.len())
-        .flat_map(|i| (0..seg.validation_seeds).map(move |s| (i, seg.validation + u64::from(s))))
-        .collect();
-    let val = scores(&mut ev, &finalist_points, &val_requests)
-        .map_err(|_| TuneError::Settings("the budget does not cover validation".into()))?;
-    let per = seg.validation_seeds as usize;
-    let val_scores: Vec<Vec<f64>> = (0..finalists.len())
-        .map(|i| val[i * per..(i + 1) * per].iter().map(|s| s.unwrap_or(f64::NEG_INFINITY)).collect())
-        .collect();
-    let mut rows: Vec<Finalist> = finalists
+    // The finalists race on the validation segment as the candidates did on training (an
+    // eighth of the seeds first, doubling; one clearly behind the leader stops), so a clear
+    // loser — often the start — costs a few seeds instead of all of them.
+    let val_race = race::RaceSettings {
+        first: (seg.validation_seeds as usize / 8).max(4),
+        last: seg.validation_seeds as usize,
+        z: settings.race.z,
+    };
+    let mut exhausted = false;
+    let val = race::race(finalist_points.len(), None, &val_race, &mut |requests| {
+        let mapped: Vec<(usize, u64)> = requests.iter().map(|&(c, s)| (c, seg.validation + s as u64)).collect();
+        scores(&mut ev, &finalist_points, &mapped).inspect_err(|_| exhausted = true)
+    });
+    if exhausted {
+        return Err(TuneError::Settings("the budget does not cover validation".into()));
+    }
+    let order = race::ranking(&val, None);
+    let mut rows: Vec<Finalist> = order
         .iter()
-        .zip(&val_scores)
-        .enumerate()
-        .map(|(i, ((p, tm, ts), v))| {
-            let d = paired(v, &val_scores[0]);
+        .map(|&i| {
+            let (p, tm, ts) = &finalists[i];
+            let v = &val[i].scores;
+            let d = paired(v, &val[0].scores);
             Finalist {
                 params: p.clone(),
                 train_mean: *tm,
                 train_stderr: *ts,
                 validation_mean: mean(v),
                 validation_stderr: stderr(v),
+                validation_seeds: v.len() as u32,
+                validation_fate: fate_name(val[i].fate),
                 vs_start_mean: mean(&d),
                 vs_start_stderr: stderr(&d),
                 is_start: i == 0,
             }
         })
         .collect();
-    rows.sort_by(|a, b| b.validation_mean.total_cmp(&a.validation_mean).then(b.is_start.cmp(&a.is_start)));
+    // The winner is the best of those that ran every validation seed (the leader always does).
+    if let Some(pos) = rows.iter().position(|r| r.validation_fate == "finished") {
+        let first = rows.remove(pos);
+        rows.insert(0, first);
+    }
     let winner = rows[0].params.clone();
 
-    // Test: the winner and the start, once, on the test segment.
+    // Test: the winner and the start, once, on the test segment (under self-play, both against
+    // copies of the winner: the field the winner would make).
+    ev.opponent = winner.clone();
     let test_points = vec![winner.clone(), start.clone()];
     let test_requests: Vec<(usize, u64)> =
         (0..2).flat_map(|i| (0..seg.test_seeds).map(move |s| (i, seg.test + u64::from(s)))).collect();
@@ -650,7 +736,11 @@ pub fn tune(field: &Field, settings: &TuneSettings, study: &mut Study) -> Result
         if j == field.candidate {
             continue;
         }
-        let name = field.entrants.get(j).map_or_else(|| "the normalizer".to_string(), |e| e.name.clone());
+        let name = match field.entrants.get(j) {
+            Some(e) => e.name.clone(),
+            None if j < field.entrants.len() + field.self_copies => self_name(j - field.entrants.len()),
+            None => "the normalizer".to_string(),
+        };
         let d: Vec<f64> = won.iter().map(|e| edge(e, field.candidate) - edge(e, j)).collect();
         comparisons.push(Comparison { against: name, measure: "edge".into(), mean: mean(&d), stderr: stderr(&d) });
     }

@@ -33,13 +33,14 @@ pub fn table(o: &Outcome) -> String {
         seg.test,
         seg.test + u64::from(seg.test_seeds).saturating_sub(1)
     ));
-    s.push_str("validation (finalists on fresh seeds, best first)\n");
-    s.push_str(&format!("  {:>14}  {:>14}  {:>18}  params\n", "train", "validation", "vs start (paired)"));
+    s.push_str("validation (finalists raced on fresh seeds, best first; a finalist clearly behind the leader stops early)\n");
+    s.push_str(&format!("  {:>14}  {:>14}  {:>6}  {:>18}  params\n", "train", "validation", "seeds", "vs start (paired)"));
     for f in &o.finalists {
         s.push_str(&format!(
-            "  {:>14}  {:>14}  {:>18}  {}{}\n",
+            "  {:>14}  {:>14}  {:>6}  {:>18}  {}{}\n",
             pm(f.train_mean, f.train_stderr),
             pm(f.validation_mean, f.validation_stderr),
+            f.validation_seeds,
             pm(f.vs_start_mean, f.vs_start_stderr),
             values(&f.params),
             if f.is_start { "  (start)" } else { "" }

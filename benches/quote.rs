@@ -4,7 +4,7 @@
 use std::hint::black_box;
 use std::path::Path;
 
-use amm_engine::builder::{build_crate, BuildOptions};
+use amm_engine::build::{build_crate, BuildOptions};
 use amm_engine::native;
 use amm_engine::sandbox::{EngineSettings, SandboxEngine, SandboxLimits};
 use amm_engine::strategy::StrategyProgram;
@@ -13,7 +13,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 
 fn quotes(c: &mut Criterion) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let options = BuildOptions { target_dir: Some(root.join("target/bench-wasm")) };
+    let options = BuildOptions { target_dir: Some(root.join("target/bench-wasm")), ..Default::default() };
     let wasm = build_crate(&root.join("strategies/fixed-fee-30"), &options).expect("build fixed-fee-30");
     let limits = SandboxLimits::default();
     let engine = SandboxEngine::new(EngineSettings::for_limits(&limits, 8)).expect("engine");

@@ -236,7 +236,7 @@ fn fixture(name: &str) -> std::path::PathBuf {
 }
 
 fn load_fixture(name: &str) -> Result<amm_engine::sandbox::StrategyModule, LoadError> {
-    let bytes = amm_engine::builder::read_module(&fixture(name)).expect("fixture reads");
+    let bytes = amm_engine::build::read_module(&fixture(name)).expect("fixture reads");
     crate::support::engine().load(&bytes, &SandboxLimits::default())
 }
 

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use amm_engine::builder::{BuildOptions, build_crate};
+use amm_engine::build::{BuildOptions, build_crate};
 use amm_engine::sandbox::{EngineSettings, SandboxEngine, SandboxLimits, StrategyModule};
 
 /// The workspace root.
@@ -28,7 +28,7 @@ pub fn example_wasm(name: &str) -> PathBuf {
     static BUILT: OnceLock<Vec<(String, PathBuf)>> = OnceLock::new();
     let built = BUILT.get_or_init(|| {
         // A target directory of its own, so the build does not wait on the one running the tests.
-        let options = BuildOptions { target_dir: Some(workspace().join("target/test-wasm")) };
+        let options = BuildOptions { target_dir: Some(workspace().join("target/test-wasm")), ..Default::default() };
         EXAMPLES
             .iter()
             .map(|example| {
@@ -48,7 +48,7 @@ pub fn fixture_wasm(name: &str) -> PathBuf {
     if let Some((_, path)) = built.iter().find(|(n, _)| n == name) {
         return path.clone();
     }
-    let options = BuildOptions { target_dir: Some(workspace().join("target/test-wasm")) };
+    let options = BuildOptions { target_dir: Some(workspace().join("target/test-wasm")), ..Default::default() };
     let wasm = build_crate(&workspace().join("strategies/fixtures").join(name), &options)
         .unwrap_or_else(|e| panic!("building fixture {name}: {e}"));
     built.push((name.to_string(), wasm.clone()));
@@ -67,7 +67,7 @@ pub fn run(config: &amm_engine::config::Config) -> amm_engine::report::RunResult
     use amm_engine::run::{self, RunOptions};
     let options = RunOptions {
         progress: false,
-        build: BuildOptions { target_dir: Some(workspace().join("target/test-wasm")) },
+        build: BuildOptions { target_dir: Some(workspace().join("target/test-wasm")), ..Default::default() },
         shard: None,
         params: Vec::new(),
     };

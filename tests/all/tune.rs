@@ -300,7 +300,7 @@ fn source_constants_are_rewritten_as_values_and_every_candidate_is_screened_and_
     use amm_tune::source::{ConstRange, SourceCandidate, parse_range};
 
     let scratch = Scratch::new();
-    let options = amm_engine::single_file::SourceOptions {
+    let options = amm_engine::build::SourceOptions {
         cache_dir: scratch.path().join("cache"),
         shared_target: Some(scratch.path().join("target")),
         ..Default::default()

@@ -8,7 +8,7 @@ use amm_engine::build::{build_crate, BuildOptions};
 use amm_engine::native;
 use amm_engine::sandbox::{EngineSettings, SandboxEngine, SandboxLimits};
 use amm_engine::strategy::StrategyProgram;
-use amm_strategy_sdk::{math, Side, Storage};
+use amm_strategy_sdk::{math, QuoteRequest, Side, Storage};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn quotes(c: &mut Criterion) {
@@ -29,13 +29,13 @@ fn quotes(c: &mut Criterion) {
     group.bench_function("wasm (sandboxed, fuel, 1049-byte payload)", |b| {
         b.iter(|| {
             input = input.wrapping_add(7_919) % 50_000_000_000 + 1;
-            black_box(sandboxed.quote(Side::BuyX, black_box(input), rx, ry, &storage).expect("quote"))
+            black_box(sandboxed.quote(&QuoteRequest { side: Side::BuyX, input_amount: black_box(input), reserve_x: rx, reserve_y: ry, storage: &storage }).expect("quote"))
         })
     });
     group.bench_function("native (same crate, compiled in)", |b| {
         b.iter(|| {
             input = input.wrapping_add(7_919) % 50_000_000_000 + 1;
-            black_box(compiled_in.quote(Side::BuyX, black_box(input), rx, ry, &storage).expect("quote"))
+            black_box(compiled_in.quote(&QuoteRequest { side: Side::BuyX, input_amount: black_box(input), reserve_x: rx, reserve_y: ry, storage: &storage }).expect("quote"))
         })
     });
     group.bench_function("math only (cp_output_fee_bps)", |b| {

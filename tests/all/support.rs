@@ -6,6 +6,15 @@ use std::sync::OnceLock;
 use amm_engine::build::{BuildOptions, build_crate};
 use amm_engine::sandbox::{EngineSettings, SandboxEngine, SandboxLimits, StrategyModule};
 
+/// A quote whose answer nobody checks: one nano unit in, on a pool of one nano unit a side.
+pub const TINY_QUOTE: amm_strategy_sdk::QuoteRequest<'static> = amm_strategy_sdk::QuoteRequest {
+    side: amm_strategy_sdk::Side::BuyX,
+    input_amount: 1,
+    reserve_x: 1,
+    reserve_y: 1,
+    storage: &amm_strategy_sdk::Storage::zeroed(),
+};
+
 /// The workspace root.
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")

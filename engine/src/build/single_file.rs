@@ -2,23 +2,24 @@
 //!
 //! A single `.rs` file — written against the SDK (`use amm_strategy_sdk::…; …
 //! export_strategy!(…)`) or in the Prop AMM Challenge's form — is first *screened*
-//! ([`super::screen`](mod@super::screen): everything that could reach outside the file at compile time is refused,
-//! with its line), which is the only way to make a [`Screened`] file, and then built in a
-//! content-addressed directory, `<cache>/src/<sha256>/`, whose manifest is fixed: the SDK
-//! embedded in this binary (materialised beside it) is the only dependency, so there is no build
-//! script and no procedural macro (a Prop AMM file also gets the pinned, checksummed `pinocchio`
-//! and `wincode` with its derive macro, see [`super::prop_amm`]); the build is offline, for
-//! `wasm32-unknown-unknown`, and killed after a time limit. A second build of the same source
-//! (and SDK) is a cache hit: no cargo.
+//! ([`screen`](mod@super::screen): everything that could reach outside the file at compile
+//! time is refused, with its line), which is the only way to make a [`Screened`] file, and then
+//! built in a content-addressed directory, `<cache>/src/<sha256>/`, whose manifest is fixed: the
+//! SDK embedded in this binary (materialised beside it) is the only dependency, so there is no
+//! build script and no procedural macro (a Prop AMM file also gets the pinned, checksummed
+//! `pinocchio` and `wincode` with its derive macro, see [`super::prop_amm`]); the build is
+//! offline, for `wasm32-unknown-unknown`, and killed after a time limit. A second build of the
+//! same source (and SDK) is a cache hit: no cargo.
 //!
 //! The author's file is `src/lib.rs` of the build directory, unchanged, so the compiler's lines
 //! are the author's lines; a Prop AMM file's glue is a module file of its own, declared by one
 //! line after the file's last, and an error the compiler reports in it is led by the author's
 //! line of the item the glue uses there ([`super::diagnostics`]).
 //!
-//! Cargo and every compiler it starts run under [`CompilerLimits`](super::compiler::CompilerLimits)
-//! (address space, CPU time per process, file size, processes; see [`super::compiler`]), and a
-//! built module larger than [`SourceOptions::max_module_bytes`] is refused.
+//! Cargo and every compiler it starts run under
+//! [`CompilerLimits`](super::compiler::CompilerLimits) (address space, CPU time per process,
+//! file size, processes; see [`super::compiler`]), and a built module larger than
+//! [`SourceOptions::max_module_bytes`] is refused.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;

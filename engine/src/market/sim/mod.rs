@@ -1,8 +1,8 @@
 //! One simulation: the step loop.
 //!
-//! The loop is here; what it works on is in files of their own: [`pool`] (a pool, its seat
-//! and the audits of its strategy's calls), [`seats`] (every hash that derives a seat, a seed
-//! or a draw from the simulation's seed and an entrant's name) and [`records`] (what a
+//! The loop is here; what it works on is in files of their own: `pool` (a pool, its seat
+//! and the audits of its strategy's calls), `seats` (every hash that derives a seat, a seed
+//! or a draw from the simulation's seed and an entrant's name) and `records` (what a
 //! simulation produces, as `results.json` holds it).
 //!
 //! Each step: the fair price moves (GBM); the arbitrageur trades every live pool toward it;
@@ -23,7 +23,7 @@
 //!   pool's spot price and liveness.
 //!
 //! **Searches a strategy cannot recognise.** The arbitrageur's pruning probe is a random
-//! fraction, drawn from the pool's own salted draws ([`seats`]), of the input worth the profit floor (buying X: a
+//! fraction, drawn from the pool's own salted draws (`Draws`, in `seats`), of the input worth the profit floor (buying X: a
 //! Y amount, independent of the fair price; selling X: valued at the higher of the fair price
 //! and the pool's own spot price, which arbitrage keeps within the fee of each other); the
 //! router's probe is a random fraction of the order. A pruning decision is cross-checked now and then with a quote at a random larger input,

@@ -6,7 +6,7 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use amm_engine::builder::{build_crate, BuildOptions};
+use amm_engine::build::{build_crate, BuildOptions};
 use amm_engine::config::Config;
 use amm_engine::market::curve::{CpModel, Curve};
 use amm_engine::market::routing::Router;
@@ -21,7 +21,7 @@ fn root() -> PathBuf {
 }
 
 fn wasm(name: &str) -> PathBuf {
-    let options = BuildOptions { target_dir: Some(root().join("target/bench-wasm")) };
+    let options = BuildOptions { target_dir: Some(root().join("target/bench-wasm")), ..Default::default() };
     build_crate(&root().join("strategies").join(name), &options).expect("build example")
 }
 

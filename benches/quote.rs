@@ -4,16 +4,16 @@
 use std::hint::black_box;
 use std::path::Path;
 
-use amm_engine::builder::{build_crate, BuildOptions};
+use amm_engine::build::{build_crate, BuildOptions};
 use amm_engine::native;
 use amm_engine::sandbox::{EngineSettings, SandboxEngine, SandboxLimits};
 use amm_engine::strategy::StrategyProgram;
-use amm_strategy_sdk::{math, Side, Storage};
+use amm_strategy_sdk::{math, QuoteRequest, Side, Storage};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn quotes(c: &mut Criterion) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let options = BuildOptions { target_dir: Some(root.join("target/bench-wasm")) };
+    let options = BuildOptions { target_dir: Some(root.join("target/bench-wasm")), ..Default::default() };
     let wasm = build_crate(&root.join("strategies/fixed-fee-30"), &options).expect("build fixed-fee-30");
     let limits = SandboxLimits::default();
     let engine = SandboxEngine::new(EngineSettings::for_limits(&limits, 8)).expect("engine");
@@ -29,13 +29,13 @@ fn quotes(c: &mut Criterion) {
     group.bench_function("wasm (sandboxed, fuel, 1049-byte payload)", |b| {
         b.iter(|| {
             input = input.wrapping_add(7_919) % 50_000_000_000 + 1;
-            black_box(sandboxed.quote(Side::BuyX, black_box(input), rx, ry, &storage).expect("quote"))
+            black_box(sandboxed.quote(&QuoteRequest { side: Side::BuyX, input_amount: black_box(input), reserve_x: rx, reserve_y: ry, storage: &storage }).expect("quote"))
         })
     });
     group.bench_function("native (same crate, compiled in)", |b| {
         b.iter(|| {
             input = input.wrapping_add(7_919) % 50_000_000_000 + 1;
-            black_box(compiled_in.quote(Side::BuyX, black_box(input), rx, ry, &storage).expect("quote"))
+            black_box(compiled_in.quote(&QuoteRequest { side: Side::BuyX, input_amount: black_box(input), reserve_x: rx, reserve_y: ry, storage: &storage }).expect("quote"))
         })
     });
     group.bench_function("math only (cp_output_fee_bps)", |b| {

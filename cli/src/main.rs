@@ -4,13 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use amm_engine::builder::{self, BuildOptions};
+use amm_engine::build::{self, BuildOptions, Origin, Source};
 use amm_engine::config::{Config, StrategyEntry};
 use amm_engine::params::ParamAssignment;
 use amm_engine::report::{RunFacts, Shard, StrategyCost, html, leaderboard, merge};
 use amm_engine::run::{self, RunOptions};
 use amm_engine::sandbox::{EngineSettings, ModuleCache, SandboxEngine, SandboxLimits, default_cache_dir};
-use amm_engine::single_file::{self, SourceOptions};
 use amm_engine::strategy::Backend;
 use amm_engine::{scaffold, validate};
 use amm_service::competition::load_run_config;
@@ -586,35 +585,26 @@ fn validate_command(
     let mut all_passed = true;
     for (index, (path, settings)) in strategies.iter().enumerate() {
         say!("validate {}", path.display());
-        let module_path = if builder::is_crate_dir(path) {
-            match builder::build_crate(path, &BuildOptions::default()) {
-                Ok(wasm) => {
-                    say!("  {:<10} PASS  {}", "build", wasm.display());
-                    wasm
-                }
-                Err(e) => {
-                    say!("  {:<10} FAIL  {e}", "build");
-                    all_passed = false;
-                    continue;
-                }
+        // Classified once: a crate or a single file is built (a single file screened first);
+        // a module file is read as it is.
+        let build = BuildOptions::default();
+        let built = Source::classify(path, &build).and_then(|source| Ok((source.build(&build)?, source)));
+        let (module, source) = match built {
+            Ok(built) => built,
+            Err(e) => {
+                say!("  {:<10} FAIL  {e}", "build");
+                all_passed = false;
+                continue;
             }
-        } else if single_file::is_source_file(path) {
-            match single_file::build_source(path, &SourceOptions::default()) {
-                Ok(built) => {
-                    let how = if built.cache_hit { "cached" } else { "built" };
-                    say!("  {:<10} PASS  {} ({how})", "build", built.wasm.display());
-                    built.wasm
-                }
-                Err(e) => {
-                    say!("  {:<10} FAIL  {e}", "build");
-                    all_passed = false;
-                    continue;
-                }
-            }
-        } else {
-            path.clone()
         };
-        let bytes = match builder::read_module(&module_path) {
+        match module.origin {
+            Origin::Given => {}
+            Origin::Built if matches!(source, Source::Crate(_)) => {
+                say!("  {:<10} PASS  {}", "build", module.path.display())
+            }
+            origin => say!("  {:<10} PASS  {} ({})", "build", module.path.display(), origin.as_str()),
+        }
+        let bytes = match build::read_module(&module.path) {
             Ok(bytes) => bytes,
             Err(e) => {
                 say!("  {:<10} FAIL  {e}", "format");
@@ -623,7 +613,7 @@ fn validate_command(
             }
         };
         // A single file's module is strategy.wasm in its build directory: name it after the file.
-        let stem = if single_file::is_source_file(path) { file_stem(path) } else { file_stem(&module_path) };
+        let stem = if source.is_single_file() { file_stem(path) } else { file_stem(&module.path) };
         // `--param`s for this strategy: numbered ones, and unnumbered names its module declares.
         let schema = amm_engine::sandbox::inspect(&bytes, &limits).map(|i| i.params).unwrap_or_default();
         let mut settings = settings.clone();

@@ -4,12 +4,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use amm_engine::builder::{self, BuildOptions};
+use amm_engine::build::{self, BuildOptions, Source, SourceOptions};
 use amm_engine::config::{Config, StrategyEntry};
 use amm_engine::params::{ParamAssignment, ParamValue};
 use amm_engine::run::{self, RunOptions};
 use amm_engine::sandbox::sha256_hex;
-use amm_engine::single_file::{self, SourceOptions};
 use amm_service::competition::load_run_config;
 use amm_tune::race::RaceSettings;
 use amm_tune::source::SourceCandidate;
@@ -198,14 +197,16 @@ pub fn command(args: &TuneArgs) -> Result<ExitCode> {
 
     // The candidate's seat: an entrant with the same module, or a new first seat.
     let build = BuildOptions::default();
-    let candidate_wasm = builder::resolve_module(&candidate_path, &build)?;
-    let candidate_sha = sha256_hex(&builder::read_module(&candidate_wasm)?);
+    // Classified once: whether the candidate is a single file decides how it is tuned below.
+    let candidate_source = Source::classify(&candidate_path, &build)?;
+    let candidate_wasm = candidate_source.build(&build)?.path;
+    let candidate_sha = sha256_hex(&build::read_module(&candidate_wasm)?);
     let mut seat = None;
     for (i, entry) in config.strategies.iter().enumerate() {
         let path = config.strategy_path(entry);
-        let same = builder::resolve_module(&path, &build)
+        let same = build::resolve_module(&path, &build)
             .ok()
-            .and_then(|m| builder::read_module(&m).ok())
+            .and_then(|m| build::read_module(&m).ok())
             .is_some_and(|b| sha256_hex(&b) == candidate_sha);
         if same && seat.is_none() {
             seat = Some(i);
@@ -232,7 +233,12 @@ pub fn command(args: &TuneArgs) -> Result<ExitCode> {
             None => starts.push(ParamAssignment { entrant: Some((candidate + 1).to_string()), ..text.parse()? }),
         }
     }
-    let source_mode = single_file::is_source_file(&candidate_path) && !ranges.is_empty();
+    // Ranges on a single file tune its `const` literals: each candidate is the file rewritten.
+    let source_text = match &candidate_source {
+        Source::SdkFile(file) | Source::PropAmmFile(file) if !ranges.is_empty() => Some(file.text().to_string()),
+        _ => None,
+    };
+    let source_mode = source_text.is_some();
     let engine = run::engine_for(&config)?;
     let options = RunOptions {
         progress: false,
@@ -247,9 +253,7 @@ pub fn command(args: &TuneArgs) -> Result<ExitCode> {
         }
     }
     let declared = loaded[candidate].schema.clone();
-    let (schema, start, kind) = if source_mode {
-        let text = std::fs::read_to_string(&candidate_path)
-            .with_context(|| format!("cannot read {}", candidate_path.display()))?;
+    let (schema, start, kind) = if let Some(text) = source_text {
         // Absolute: cargo runs in each candidate's build directory.
         let target = std::path::absolute(out_dir(args, &candidate_path).join("target"))?;
         let options = SourceOptions { shared_target: Some(target), ..SourceOptions::default() };
@@ -421,7 +425,7 @@ pub fn command(args: &TuneArgs) -> Result<ExitCode> {
     }
     match &field.kind {
         CandidateKind::Declared => {
-            let module = builder::read_module(&candidate_wasm)?;
+            let module = build::read_module(&candidate_wasm)?;
             let tuned = amm_tune::winner::with_defaults(&module, &declared, &outcome.winner)?;
             let tuned_path = out.join(format!("{stem}.tuned.wasm"));
             std::fs::write(&tuned_path, tuned).with_context(|| format!("cannot write {}", tuned_path.display()))?;

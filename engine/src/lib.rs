@@ -11,12 +11,12 @@
 //! * [`strategy`]: the backend-neutral strategy interface (wasm or native).
 //! * [`params`]: the `amm.params` schema a strategy declares and the values a run gives it.
 //! * [`native`]: the example strategies linked in as native code, the sandbox-overhead yardstick.
-//! * [`builder`]: building a strategy crate into a `.wasm` on demand.
+//! * [`build`]: building any strategy source (crate, single `.rs` file, `.wasm`, `.wat`) into
+//!   a module, in one place; single files screened and built safely.
 //! * [`validate`]: the checks behind `amm-engine validate`.
 //! * [`scaffold`]: `amm-engine new`.
-//! * [`single_file`]: single-file Rust strategies, screened and built safely.
 
-pub mod builder;
+pub mod build;
 pub mod config;
 pub mod market;
 pub mod names;
@@ -27,9 +27,11 @@ pub mod report;
 pub mod run;
 pub mod sandbox;
 pub mod scaffold;
-pub mod single_file;
 pub mod strategy;
 pub mod validate;
+
+#[cfg(test)]
+mod layers;
 
 /// The engine's version, as recorded in results and receipts.
 pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -167,9 +167,9 @@ pub fn submit(config: &Config, out: &Path, options: &RunOptions) -> Result<(Rece
             .name
             .clone()
             .unwrap_or_else(|| path.file_stem().map_or("strategy".into(), |s| s.to_string_lossy().into()));
-        let bytes = crate::builder::resolve_module(&path, &options.build)
+        let bytes = crate::build::resolve_module(&path, &options.build)
             .map_err(|e| e.to_string())
-            .and_then(|m| crate::builder::read_module(&m).map_err(|e| e.to_string()));
+            .and_then(|m| crate::build::read_module(&m).map_err(|e| e.to_string()));
         match bytes {
             Err(reason) => excluded.push((name, reason)),
             Ok(bytes) => {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use amm_strategy_sdk::Storage;
 use rayon::prelude::*;
 
-use crate::builder::{self, BuildOptions};
+use crate::build::{self, BuildOptions};
 use crate::config::Config;
 use crate::market::{Entrant, SimulationResult, simulate};
 use crate::native;
@@ -38,7 +38,7 @@ pub struct LoadedEntrant {
 pub struct RunOptions {
     /// Show a progress bar on stderr.
     pub progress: bool,
-    /// How to build strategy crates.
+    /// How to build strategy sources (crates and single files).
     pub build: BuildOptions,
     /// Run only this part of the simulations.
     pub shard: Option<crate::report::Shard>,
@@ -189,11 +189,11 @@ fn load_one(
         schema: ParamSchema::default(),
         storage: Storage::zeroed(),
     };
-    let module_path = match builder::resolve_module(&path, &options.build) {
+    let module_path = match build::resolve_module(&path, &options.build) {
         Ok(p) => p,
         Err(e) => return reject(fallback_name, String::new(), e.to_string()),
     };
-    let bytes = match builder::read_module(&module_path) {
+    let bytes = match build::read_module(&module_path) {
         Ok(b) => b,
         Err(e) => return reject(fallback_name, String::new(), e.to_string()),
     };

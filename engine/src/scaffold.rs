@@ -6,7 +6,7 @@
 //! offline (the SDK has no dependencies) and can be moved or shared as a whole.
 //!
 //! `amm-engine new --single-file NAME.rs` writes the starter as one file instead, for
-//! `amm-engine validate NAME.rs` (see [`crate::single_file`]).
+//! `amm-engine validate NAME.rs` (see [`crate::build::single_file`]).
 
 use std::path::{Path, PathBuf};
 
@@ -280,7 +280,7 @@ mod tests {
         new_single_file(&path).unwrap();
         let source = std::fs::read_to_string(&path).unwrap();
         assert!(source.contains("const NAME: &'static str = \"my fee strategy\";"), "{source}");
-        assert_eq!(crate::single_file::screen(&source), Ok(()));
+        assert_eq!(crate::build::screen(&source), Ok(()));
         assert!(matches!(new_single_file(&path), Err(ScaffoldError::FileExists(_))));
         assert!(matches!(new_single_file(&dir.join("x.txt")), Err(ScaffoldError::NotRs(_))));
         let _ = std::fs::remove_dir_all(&dir);

@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use amm_strategy_sdk::{AfterSwap, EpochBoundary, QuoteRequest, Side, Storage};
+use amm_strategy_sdk::{AfterSwap, EpochBoundary, QuoteRequest, Storage};
 use serde::Serialize;
 
 use crate::native::NativeStrategy;
@@ -69,22 +69,14 @@ pub enum StrategyInstance {
 }
 
 impl StrategyInstance {
-    /// How much of the other token `input` buys on a pool with these reserves and storage.
+    /// How much of the other token the request's input buys (`compute_swap`). The request is
+    /// the ABI's payload, built once by the pool that asks and passed down unchanged: a native
+    /// strategy reads it as it is, a wasm one gets it encoded into its buffer.
     #[inline]
-    pub fn quote(
-        &mut self,
-        side: Side,
-        input: u64,
-        reserve_x: u64,
-        reserve_y: u64,
-        storage: &Storage,
-    ) -> Result<u64, Fault> {
+    pub fn quote(&mut self, request: &QuoteRequest<'_>) -> Result<u64, Fault> {
         match self {
-            StrategyInstance::Wasm(instance) => instance.quote(side, input, reserve_x, reserve_y, storage),
-            StrategyInstance::Native(native) => {
-                let request = QuoteRequest { side, input_amount: input, reserve_x, reserve_y, storage };
-                Ok((native.compute_swap)(&request))
-            }
+            StrategyInstance::Wasm(instance) => instance.quote(request),
+            StrategyInstance::Native(native) => Ok((native.compute_swap)(request)),
         }
     }
 

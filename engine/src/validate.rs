@@ -5,7 +5,7 @@
 //! no quotes to check), so after a failure the rest are reported as skipped.
 
 use amm_strategy_sdk::abi::NANO;
-use amm_strategy_sdk::{AfterSwap, EpochBoundary, Side, Storage};
+use amm_strategy_sdk::{AfterSwap, EpochBoundary, QuoteRequest, Side, Storage};
 
 use crate::market::curve::check_shape;
 use crate::params::{ParamSchema, ParamSettings, ParamValues};
@@ -361,9 +361,9 @@ fn check_quotes(
                 for &fraction in &grid.fractions {
                     let input = (reserve_in as f64 * fraction) as u64;
                     let at = || format!("{side:?} input {input} on reserves {rx}/{ry} ({label} storage)");
-                    let output = instance
-                        .quote(side, input, rx, ry, storage)
-                        .map_err(|f| format!("compute_swap faulted: {f}, {}", at()))?;
+                    let request = QuoteRequest { side, input_amount: input, reserve_x: rx, reserve_y: ry, storage };
+                    let output =
+                        instance.quote(&request).map_err(|f| format!("compute_swap faulted: {f}, {}", at()))?;
                     count += 1;
                     max_fuel = max_fuel.max(limits.quote_fuel - instance.fuel_left());
                     // The rule a run applies: at the reserve, one unit less; above it, absurd.
@@ -401,9 +401,11 @@ fn check_purity(
         }
     }
     for &(side, input, rx, ry) in &samples {
-        let used = instance.quote(side, input, rx, ry, warmed).map_err(|f| format!("compute_swap faulted: {f}"))?;
-        let again = instance.quote(side, input, rx, ry, warmed).map_err(|f| format!("compute_swap faulted: {f}"))?;
-        let pristine = fresh()?.quote(side, input, rx, ry, warmed).map_err(|f| format!("compute_swap faulted: {f}"))?;
+        let request = QuoteRequest { side, input_amount: input, reserve_x: rx, reserve_y: ry, storage: warmed };
+        let faulted = |f| format!("compute_swap faulted: {f}");
+        let used = instance.quote(&request).map_err(faulted)?;
+        let again = instance.quote(&request).map_err(faulted)?;
+        let pristine = fresh()?.quote(&request).map_err(faulted)?;
         if used != again || used != pristine {
             return Err(format!(
                 "quote depends on hidden state: {side:?} input {input} on reserves {rx}/{ry} gave {pristine} on a fresh instance, {used} then {again} after other calls"

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use amm_engine::builder::{self, BuildOptions};
+use amm_engine::build::{self, BuildOptions};
 use amm_engine::config::{Config, StrategyEntry};
 use serde::{Deserialize, Serialize};
 
@@ -109,7 +109,7 @@ pub struct Competition {
     pub max_upload_bytes: u64,
     /// Whether a single-file Rust strategy may be uploaded as source (multipart part `source`)
     /// instead of a module. Default false. When true, the source is screened and built only by
-    /// the hardened single-file builder (`amm_engine::single_file`: fixed manifest, no build
+    /// the hardened single-file builder (`amm_engine::build`: fixed manifest, no build
     /// script, offline, time and resource limits) and then checked like any module.
     #[serde(default)]
     pub accept_source: bool,
@@ -244,7 +244,7 @@ impl CompetitionFile {
         let mut resolved = Vec::with_capacity(self.config.strategies.len());
         for entry in &self.config.strategies {
             let path = self.config.strategy_path(entry);
-            let wasm = builder::resolve_module(&path, build)
+            let wasm = build::resolve_module(&path, build)
                 .map_err(|e| CompetitionError::House { path: path.clone(), message: e.to_string() })?;
             let wasm = std::fs::canonicalize(&wasm).unwrap_or(wasm);
             resolved.push(StrategyEntry { path: wasm, name: entry.name.clone(), params: entry.params.clone() });
@@ -262,7 +262,7 @@ impl CompetitionFile {
     pub fn bundle_house(&mut self, data: &Path) -> Result<(), CompetitionError> {
         for entry in &mut self.config.strategies {
             let fail = |message: String| CompetitionError::House { path: entry.path.clone(), message };
-            let bytes = builder::read_module(&entry.path).map_err(|e| fail(e.to_string()))?;
+            let bytes = build::read_module(&entry.path).map_err(|e| fail(e.to_string()))?;
             let rel = module_rel_path(&amm_engine::sandbox::sha256_hex(&bytes));
             let target = data.join(&rel);
             if !target.exists() {

@@ -50,7 +50,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use amm_engine::builder::BuildOptions;
+use amm_engine::build::BuildOptions;
 use amm_engine::sandbox::sha256_hex;
 use amm_engine::sandbox::{EngineSettings, ModuleCache, SandboxEngine};
 

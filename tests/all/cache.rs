@@ -1,7 +1,7 @@
 //! The compiled-module cache: hits skip compilation, and a tampered entry is never loaded.
 
 use amm_engine::sandbox::{EngineSettings, ModuleCache, SandboxEngine, SandboxLimits};
-use amm_strategy_sdk::{Side, Storage};
+use amm_strategy_sdk::{QuoteRequest, Side, Storage};
 
 use crate::support::{Scratch, example_wasm};
 
@@ -9,7 +9,15 @@ fn quote(engine: &SandboxEngine, bytes: &[u8]) -> u64 {
     let limits = SandboxLimits::default();
     let module = engine.load(bytes, &limits).expect("loads");
     let mut instance = module.instantiate(&limits, 0).unwrap();
-    instance.quote(Side::BuyX, 1_000_000_000, 100_000_000_000, 10_000_000_000_000, &Storage::zeroed()).unwrap()
+    instance
+        .quote(&QuoteRequest {
+            side: Side::BuyX,
+            input_amount: 1_000_000_000,
+            reserve_x: 100_000_000_000,
+            reserve_y: 10_000_000_000_000,
+            storage: &Storage::zeroed(),
+        })
+        .unwrap()
 }
 
 #[test]

@@ -2,14 +2,22 @@
 //! specific error, and never hangs or crashes the host.
 
 use amm_engine::sandbox::{ExportShape, Fault, LoadError, SandboxLimits, TrapKind, WasmType};
-use amm_strategy_sdk::{Side, Storage};
+use amm_strategy_sdk::{QuoteRequest, Side, Storage};
 
-use crate::support::{load_wat, strategy_wat};
+use crate::support::{TINY_QUOTE, load_wat, strategy_wat};
 
 fn quote_fault(compute_swap_body: &str, extra: &str, limits: &SandboxLimits) -> Fault {
     let module = load_wat(&strategy_wat(compute_swap_body, extra), limits).expect("module loads");
     let mut instance = module.instantiate(limits, 0).expect("instantiates");
-    instance.quote(Side::BuyX, 1_000, 100_000, 10_000_000, &Storage::zeroed()).expect_err("the quote must fault")
+    instance
+        .quote(&QuoteRequest {
+            side: Side::BuyX,
+            input_amount: 1_000,
+            reserve_x: 100_000,
+            reserve_y: 10_000_000,
+            storage: &Storage::zeroed(),
+        })
+        .expect_err("the quote must fault")
 }
 
 #[test]
@@ -25,7 +33,15 @@ fn a_faulted_instance_can_be_replaced_and_the_store_survives() {
     let module = load_wat(&strategy_wat("(loop $l (br $l)) (i64.const 0)", ""), &limits).unwrap();
     let mut instance = module.instantiate(&limits, 0).unwrap();
     for _ in 0..3 {
-        let fault = instance.quote(Side::SellX, 1, 1, 1, &Storage::zeroed()).unwrap_err();
+        let fault = instance
+            .quote(&QuoteRequest {
+                side: Side::SellX,
+                input_amount: 1,
+                reserve_x: 1,
+                reserve_y: 1,
+                storage: &Storage::zeroed(),
+            })
+            .unwrap_err();
         assert_eq!(fault, Fault::OutOfFuel { budget: limits.quote_fuel });
     }
 }
@@ -170,7 +186,7 @@ fn memory_grow_within_the_limit_succeeds() {
     let limits = SandboxLimits::default();
     let module = load_wat(&strategy_wat("(i64.extend_i32_s (memory.grow (i32.const 10)))", ""), &limits).unwrap();
     let mut instance = module.instantiate(&limits, 0).unwrap();
-    assert_eq!(instance.quote(Side::BuyX, 1, 1, 1, &Storage::zeroed()), Ok(17), "memory.grow returns the old size");
+    assert_eq!(instance.quote(&TINY_QUOTE), Ok(17), "memory.grow returns the old size");
 }
 
 #[test]
@@ -236,7 +252,7 @@ fn fixture(name: &str) -> std::path::PathBuf {
 }
 
 fn load_fixture(name: &str) -> Result<amm_engine::sandbox::StrategyModule, LoadError> {
-    let bytes = amm_engine::builder::read_module(&fixture(name)).expect("fixture reads");
+    let bytes = amm_engine::build::read_module(&fixture(name)).expect("fixture reads");
     crate::support::engine().load(&bytes, &SandboxLimits::default())
 }
 
@@ -349,7 +365,15 @@ fn a_hook_writing_garbage_storage_hurts_only_itself() {
     let mut instance = module.instantiate(&limits, 0).unwrap();
     let mut storage = Storage::zeroed();
     let nano = 1_000_000_000;
-    let honest = instance.quote(Side::BuyX, 10 * nano, 100 * nano, 10_000 * nano, &storage).unwrap();
+    let honest = instance
+        .quote(&QuoteRequest {
+            side: Side::BuyX,
+            input_amount: 10 * nano,
+            reserve_x: 100 * nano,
+            reserve_y: 10_000 * nano,
+            storage: &storage,
+        })
+        .unwrap();
     assert!(honest > 0);
     let trade = amm_strategy_sdk::AfterSwap {
         side: Side::BuyX,
@@ -368,7 +392,16 @@ fn a_hook_writing_garbage_storage_hurts_only_itself() {
     };
     instance.after_swap(&trade, &mut storage).unwrap();
     assert!(storage.as_bytes().iter().all(|&b| b == 0xff), "the host keeps what the hook left, nothing more");
-    assert_eq!(instance.quote(Side::BuyX, 10 * nano, 100 * nano, 10_000 * nano, &storage), Ok(0));
+    assert_eq!(
+        instance.quote(&QuoteRequest {
+            side: Side::BuyX,
+            input_amount: 10 * nano,
+            reserve_x: 100 * nano,
+            reserve_y: 10_000 * nano,
+            storage: &storage
+        }),
+        Ok(0)
+    );
 }
 
 /// A short market run of an honest fixed-fee pool beside `fixture`.
@@ -509,8 +542,8 @@ fn wasi_is_locked_down_and_deterministic() {
     assert!(module.info().uses_wasi);
     let first = |seed: u64| {
         let mut instance = module.instantiate(&limits, seed).unwrap();
-        let a = instance.quote(Side::BuyX, 1, 1, 1, &Storage::zeroed()).unwrap();
-        let b = instance.quote(Side::BuyX, 1, 1, 1, &Storage::zeroed()).unwrap();
+        let a = instance.quote(&TINY_QUOTE).unwrap();
+        let b = instance.quote(&TINY_QUOTE).unwrap();
         (a, b)
     };
     assert_eq!(first(7), first(7), "same seed, same random numbers and time");
@@ -521,7 +554,7 @@ fn wasi_is_locked_down_and_deterministic() {
     let wat_clock = wat.replace("(i64.xor (i64.load (i32.const 16)) ", "(i64.add (i64.const 0) ");
     let clock = load_wat(&wat_clock, &limits).unwrap();
     let mut instance = clock.instantiate(&limits, 1).unwrap();
-    assert_eq!(instance.quote(Side::BuyX, 1, 1, 1, &Storage::zeroed()), Ok(1_704_067_200));
+    assert_eq!(instance.quote(&TINY_QUOTE), Ok(1_704_067_200));
 }
 
 /// The host-work fixtures and the reason they must be disqualified (in a run) or refused (by

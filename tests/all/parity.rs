@@ -5,7 +5,7 @@ use amm_engine::native;
 use amm_engine::sandbox::SandboxLimits;
 use amm_engine::strategy::{StrategyInstance, StrategyProgram};
 use amm_strategy_sdk::abi::NANO;
-use amm_strategy_sdk::{AfterSwap, EpochBoundary, Side, Storage};
+use amm_strategy_sdk::{AfterSwap, EpochBoundary, QuoteRequest, Side, Storage};
 
 use crate::support::{EXAMPLES, engine, example_wasm};
 
@@ -56,8 +56,9 @@ fn assert_quotes_match(
             let reserve_in = if side == Side::BuyX { ry } else { rx };
             for k in 0..60 {
                 let input = ((reserve_in as f64) * 1e-7 * 1.35f64.powi(k)) as u64;
-                let w = wasm.quote(side, input, rx, ry, storage).unwrap();
-                let n = native.quote(side, input, rx, ry, storage).unwrap();
+                let request = QuoteRequest { side, input_amount: input, reserve_x: rx, reserve_y: ry, storage };
+                let w = wasm.quote(&request).unwrap();
+                let n = native.quote(&request).unwrap();
                 assert_eq!(w, n, "{example}: {side:?} input {input} reserves {rx}/{ry}");
                 compared += 1;
             }
@@ -106,7 +107,15 @@ fn the_starter_actually_changes_fees_so_parity_covers_state() {
     for i in 0..40 {
         wasm.after_swap(&trade(i), &mut warmed).unwrap();
     }
-    let q =
-        |w: &mut StrategyInstance, s: &Storage| w.quote(Side::BuyX, 50 * NANO, 100 * NANO, 10_000 * NANO, s).unwrap();
+    let q = |w: &mut StrategyInstance, s: &Storage| {
+        w.quote(&QuoteRequest {
+            side: Side::BuyX,
+            input_amount: 50 * NANO,
+            reserve_x: 100 * NANO,
+            reserve_y: 10_000 * NANO,
+            storage: s,
+        })
+        .unwrap()
+    };
     assert_ne!(q(&mut wasm, &fresh), q(&mut wasm, &warmed));
 }

@@ -17,7 +17,10 @@ fn line_up() -> amm_engine::config::Config {
 fn run_shard(config: &amm_engine::config::Config, shard: Option<Shard>) -> amm_engine::report::RunResults {
     let options = RunOptions {
         progress: false,
-        build: amm_engine::builder::BuildOptions { target_dir: Some(workspace().join("target/test-wasm")) },
+        build: amm_engine::build::BuildOptions {
+            target_dir: Some(workspace().join("target/test-wasm")),
+            ..Default::default()
+        },
         shard,
         params: Vec::new(),
     };

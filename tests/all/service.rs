@@ -1560,7 +1560,7 @@ fn an_oversized_or_non_utf8_source_upload_is_refused_before_anything_is_stored()
     std::fs::write(&comp, text).unwrap();
     let server = Server::start(&comp, &data);
     let alice = token(&data, "alice", false);
-    let limit = amm_engine::single_file::MAX_SOURCE_BYTES;
+    let limit = amm_engine::build::MAX_SOURCE_BYTES;
     let r = upload_part(server.addr, Some(&alice), "source", "big.rs", &vec![b' '; limit + 1], None);
     assert_eq!(r.status, 422, "{}", String::from_utf8_lossy(&r.body));
     let error = r.json()["error"].as_str().unwrap().to_string();

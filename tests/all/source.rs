@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use amm_engine::builder::BuildError;
-use amm_engine::single_file::{MAX_SOURCE_BYTES, SourceOptions, build_source};
+use amm_engine::build::BuildError;
+use amm_engine::build::{MAX_SOURCE_BYTES, SourceOptions, build_source};
 
 use crate::support::{Scratch, workspace};
 
@@ -76,7 +76,7 @@ fn the_honest_file_builds_once_then_is_a_cache_hit() {
     // Content-addressed: the directory is the source's hash.
     let dir = first.wasm.parent().unwrap();
     let source = std::fs::read_to_string(fixture("honest.rs")).unwrap();
-    assert_eq!(dir.file_name().unwrap().to_str(), Some(amm_engine::single_file::content_address(&source).as_str()));
+    assert_eq!(dir.file_name().unwrap().to_str(), Some(amm_engine::build::content_address(&source).as_str()));
     assert_eq!(std::fs::read_to_string(dir.join("src/lib.rs")).unwrap(), source);
     // Only the module is kept: the cache grows by kilobytes per source, not by a target dir.
     assert!(!dir.join("target").exists(), "the build's target directory was left in the cache");
@@ -237,11 +237,16 @@ fn prop_amm_files_validate_through_the_cli() {
     // The build directory holds the fixed, locked manifest and amm-engine's shim, and the file
     // unchanged at the head of src/lib.rs (so compiler lines are the file's).
     let source = std::fs::read_to_string(&path).unwrap();
-    let build = cache.join("src").join(amm_engine::single_file::content_address(&source));
+    let build = cache.join("src").join(amm_engine::build::content_address(&source));
     let lib = std::fs::read_to_string(build.join("src/lib.rs")).unwrap();
-    assert!(lib.starts_with(&source) && lib.len() > source.len(), "the glue follows the file");
+    assert_eq!(
+        lib,
+        format!("{source}\n{}", amm_engine::build::prop_amm::GLUE_DECLARATION),
+        "the file, then the glue's module"
+    );
+    assert!(build.join("src/__amm_engine_glue.rs").is_file());
     let manifest = std::fs::read_to_string(build.join("Cargo.toml")).unwrap();
-    assert_eq!(manifest, amm_engine::single_file::prop_amm::MANIFEST);
+    assert_eq!(manifest, amm_engine::build::prop_amm::MANIFEST);
     assert!(build.join("Cargo.lock").is_file() && build.join("prop-amm-submission-sdk/src/lib.rs").is_file());
 }
 
@@ -281,6 +286,36 @@ fn a_prop_amm_compile_error_names_the_users_file_and_line() {
     assert!(text.contains("E0308"), "{text}");
 }
 
+#[test]
+fn a_prop_amm_hook_of_the_wrong_signature_names_the_authors_line_not_the_glues() {
+    // The compiler reports a wrong `after_swap` signature where the engine's glue calls it; the
+    // error must lead with the author's line of `fn after_swap`, and name no line of the author's
+    // file past its end (the glue's lines were once reported as the file's).
+    let cache = Scratch::new();
+    let path = cache.path().join("wrong_hook.rs");
+    let original = "pub fn after_swap(data: &[u8], storage: &mut [u8]) {";
+    let source = std::fs::read_to_string(fixture("prop_amm_adaptive.rs"))
+        .unwrap()
+        .replace(original, "pub fn after_swap(data: &[u8], storage: &mut [u8], _step: u64) {");
+    std::fs::write(&path, &source).unwrap();
+    let line = source.lines().position(|l| l.starts_with("pub fn after_swap(")).unwrap() + 1;
+    let err = build_source(&path, &options(&cache.path().join("cache"))).unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, BuildError::Failed { .. }), "{text}");
+    let shown = path.display().to_string();
+    assert!(text.contains(&format!("`after_swap` at {shown}:{line} does not fit")), "{text}");
+    assert!(text.contains(&format!("  --> {shown}:{line}\n")), "{text}");
+    assert!(text.contains("pub fn after_swap(data: &[u8], storage: &mut [u8])"), "the expected form: {text}");
+    assert!(text.contains("the engine's glue") && text.contains("<amm-engine glue>"), "{text}");
+    assert!(!text.contains("src/lib.rs") && !text.contains("__amm_engine_glue"), "{text}");
+    let lines = source.lines().count();
+    for (at, _) in text.match_indices(&format!("{shown}:")) {
+        let n: usize =
+            text[at + shown.len() + 1..].chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap();
+        assert!(n <= lines, "line {n} of a {lines}-line file: {text}");
+    }
+}
+
 // ---- Compiler resource limits ----
 
 #[test]
@@ -311,7 +346,7 @@ fn a_built_module_over_the_output_size_limit_is_refused_and_not_cached() {
 
 #[test]
 fn the_compiler_limits_have_documented_defaults() {
-    let limits = amm_engine::single_file::CompilerLimits::default();
+    let limits = amm_engine::build::CompilerLimits::default();
     assert_eq!(limits.address_space_bytes, 4 << 30);
     assert_eq!(limits.cpu_seconds, 300);
     assert_eq!(limits.file_size_bytes, 1 << 30);

@@ -3,8 +3,17 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use amm_engine::builder::{BuildOptions, build_crate};
+use amm_engine::build::{BuildOptions, build_crate};
 use amm_engine::sandbox::{EngineSettings, SandboxEngine, SandboxLimits, StrategyModule};
+
+/// A quote whose answer nobody checks: one nano unit in, on a pool of one nano unit a side.
+pub const TINY_QUOTE: amm_strategy_sdk::QuoteRequest<'static> = amm_strategy_sdk::QuoteRequest {
+    side: amm_strategy_sdk::Side::BuyX,
+    input_amount: 1,
+    reserve_x: 1,
+    reserve_y: 1,
+    storage: &amm_strategy_sdk::Storage::zeroed(),
+};
 
 /// The workspace root.
 pub fn workspace() -> PathBuf {
@@ -28,7 +37,7 @@ pub fn example_wasm(name: &str) -> PathBuf {
     static BUILT: OnceLock<Vec<(String, PathBuf)>> = OnceLock::new();
     let built = BUILT.get_or_init(|| {
         // A target directory of its own, so the build does not wait on the one running the tests.
-        let options = BuildOptions { target_dir: Some(workspace().join("target/test-wasm")) };
+        let options = BuildOptions { target_dir: Some(workspace().join("target/test-wasm")), ..Default::default() };
         EXAMPLES
             .iter()
             .map(|example| {
@@ -48,7 +57,7 @@ pub fn fixture_wasm(name: &str) -> PathBuf {
     if let Some((_, path)) = built.iter().find(|(n, _)| n == name) {
         return path.clone();
     }
-    let options = BuildOptions { target_dir: Some(workspace().join("target/test-wasm")) };
+    let options = BuildOptions { target_dir: Some(workspace().join("target/test-wasm")), ..Default::default() };
     let wasm = build_crate(&workspace().join("strategies/fixtures").join(name), &options)
         .unwrap_or_else(|e| panic!("building fixture {name}: {e}"));
     built.push((name.to_string(), wasm.clone()));
@@ -67,7 +76,7 @@ pub fn run(config: &amm_engine::config::Config) -> amm_engine::report::RunResult
     use amm_engine::run::{self, RunOptions};
     let options = RunOptions {
         progress: false,
-        build: BuildOptions { target_dir: Some(workspace().join("target/test-wasm")) },
+        build: BuildOptions { target_dir: Some(workspace().join("target/test-wasm")), ..Default::default() },
         shard: None,
         params: Vec::new(),
     };

@@ -360,7 +360,7 @@ fn source_constants_are_rewritten_as_values_and_every_candidate_is_screened_and_
     use amm_tune::source::{ConstRange, SourceCandidate, parse_range};
 
     let scratch = Scratch::new();
-    let options = amm_engine::single_file::SourceOptions {
+    let options = amm_engine::build::SourceOptions {
         cache_dir: scratch.path().join("cache"),
         shared_target: Some(scratch.path().join("target")),
         ..Default::default()
@@ -382,13 +382,13 @@ fn source_constants_are_rewritten_as_values_and_every_candidate_is_screened_and_
     // A candidate is built and runs: a higher fee quotes less.
     let quote = |p: &amm_engine::strategy::StrategyProgram| {
         let mut i = p.instantiate(&limits, 0).unwrap();
-        i.quote(
-            amm_strategy_sdk::Side::BuyX,
-            1_000_000_000,
-            100_000_000_000,
-            10_000_000_000_000,
-            amm_engine::market::ZERO_STORAGE,
-        )
+        i.quote(&amm_strategy_sdk::QuoteRequest {
+            side: amm_strategy_sdk::Side::BuyX,
+            input_amount: 1_000_000_000,
+            reserve_x: 100_000_000_000,
+            reserve_y: 10_000_000_000_000,
+            storage: amm_engine::market::ZERO_STORAGE,
+        })
         .unwrap()
     };
     let (low, high) = (honest.program(&point(10.0)).unwrap(), honest.program(&point(150.0)).unwrap());

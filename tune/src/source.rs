@@ -10,10 +10,10 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+use amm_engine::build::constants::{self, ConstError, ConstType};
+use amm_engine::build::{Screened, SourceOptions, read_module};
 use amm_engine::params::{Kind, ParamSchema, ParamSpec};
 use amm_engine::sandbox::{SandboxEngine, SandboxLimits};
-use amm_engine::single_file::constants::{self, ConstError, ConstType};
-use amm_engine::single_file::{SourceOptions, build_source_text};
 use amm_engine::strategy::StrategyProgram;
 
 use crate::space::{Point, key};
@@ -145,8 +145,12 @@ impl SourceCandidate {
         let built = self
             .source_for(point)
             .map_err(|e| e.to_string())
-            .and_then(|text| build_source_text(&self.path, &text, &self.options).map_err(|e| e.to_string()))
-            .and_then(|b| amm_engine::builder::read_module(&b.wasm).map_err(|e| e.to_string()))
+            .and_then(|text| {
+                // Screened again: a rewritten literal is a number, but nothing unscreened is built.
+                let file = Screened::new(&self.path, &text, &self.options).map_err(|e| e.to_string())?;
+                file.build(&self.options).map_err(|e| e.to_string())
+            })
+            .and_then(|b| read_module(&b.wasm).map_err(|e| e.to_string()))
             .and_then(|bytes| self.engine.load(&bytes, &self.limits).map_err(|e| e.to_string()))
             .map(StrategyProgram::Wasm);
         if let Err(e) = &built {

@@ -2,7 +2,7 @@
 //! memory and calls the exports under fuel.
 
 use amm_strategy_sdk::abi::{self, BUFFER_LEN, STORAGE_LEN};
-use amm_strategy_sdk::{AfterSwap, EpochBoundary, QuoteRequest, Side, Storage};
+use amm_strategy_sdk::{AfterSwap, EpochBoundary, QuoteRequest, Storage};
 use wasmtime::{ExternType, InstancePre, Memory, Module, Store, TypedFunc, ValType};
 
 use super::fault::{CallKind, Fault};
@@ -195,16 +195,9 @@ impl WasmInstance {
         result.map_err(|e| Fault::from_wasmtime(&e, call_fuel, self.backstop_ms))
     }
 
-    /// Calls `compute_swap` with a quote payload built from the arguments.
-    pub fn quote(
-        &mut self,
-        side: Side,
-        input: u64,
-        reserve_x: u64,
-        reserve_y: u64,
-        storage: &Storage,
-    ) -> Result<u64, Fault> {
-        let request = QuoteRequest { side, input_amount: input, reserve_x, reserve_y, storage };
+    /// Calls `compute_swap` with `request` encoded as the quote payload (ABI v1: side, input
+    /// and reserves in nano units, then the storage).
+    pub fn quote(&mut self, request: &QuoteRequest<'_>) -> Result<u64, Fault> {
         request.encode_into(self.buffer_mut());
         self.arm(self.quote_fuel, CallKind::Quote)?;
         let result = self.compute_swap.call(&mut self.store, abi::quote::LEN as i32);

@@ -1,10 +1,14 @@
 //! Sandbox unit tests: every accepted `[sandbox]` value against a real engine (issue 8, item 8),
 //! and the fuel the WASI host functions and the simulation budget charge (item 4).
 
-use amm_strategy_sdk::{AfterSwap, EpochBoundary, Side, Storage};
+use amm_strategy_sdk::{AfterSwap, EpochBoundary, QuoteRequest, Side, Storage};
 
 use super::limits::RANGES;
 use super::*;
+
+/// A quote whose answer nobody checks: one nano unit in, on a pool of one nano unit a side.
+const TINY_QUOTE: QuoteRequest<'static> =
+    QuoteRequest { side: Side::BuyX, input_amount: 1, reserve_x: 1, reserve_y: 1, storage: &Storage::zeroed() };
 
 fn engine_for(limits: &SandboxLimits) -> SandboxEngine {
     SandboxEngine::new(EngineSettings::for_limits(limits, 4))
@@ -77,7 +81,13 @@ fn exercise(limits: &SandboxLimits, what: &str) {
     let engine = engine_for(limits);
     let module = load(&engine, &edge_strategy(limits), limits);
     let mut instance = module.instantiate(limits, 1).unwrap_or_else(|e| panic!("{what}: instantiate: {e}"));
-    let pages = instance.quote(Side::BuyX, 1_000, 100_000, 10_000_000, &Storage::zeroed());
+    let pages = instance.quote(&QuoteRequest {
+        side: Side::BuyX,
+        input_amount: 1_000,
+        reserve_x: 100_000,
+        reserve_y: 10_000_000,
+        storage: &Storage::zeroed(),
+    });
     assert_eq!(pages, Ok(limits.max_memory_bytes / 65_536), "{what}: the quote grows memory to the limit");
     let mut storage = Storage::zeroed();
     assert_eq!(instance.after_swap(&trade(), &mut storage), Ok(()), "{what}");
@@ -146,7 +156,7 @@ fn deep_recursion_faults_at_both_ends_of_the_stack_range_on_a_default_sized_thre
                   (func (export "epoch_boundary") (param i32)))"#;
                 let module = load(&engine_for(&limits), wat, &limits);
                 let mut instance = module.instantiate(&limits, 0).expect("instantiates");
-                instance.quote(Side::BuyX, 1, 1, 1, &Storage::zeroed())
+                instance.quote(&TINY_QUOTE)
             })
         })
         .expect("spawn")
@@ -220,7 +230,7 @@ fn quote_fuel_with(name: &str, sig: &str, call: &str, stub: bool, limits: &Sandb
     );
     let module = load(&engine_for(limits), &wat, limits);
     let mut instance = module.instantiate(limits, 5).expect("instantiates");
-    let result = instance.quote(Side::BuyX, 1, 1, 1, &Storage::zeroed());
+    let result = instance.quote(&TINY_QUOTE);
     (instance.fuel_used(), result)
 }
 
@@ -293,7 +303,7 @@ fn host_work_over_the_calls_fuel_faults_before_doing_it_and_consumes_the_rest() 
     let limits = SandboxLimits { quote_fuel: 10_000, ..SandboxLimits::default() };
     let module = load(&engine_for(&limits), &writer(65_536), &limits);
     let mut instance = module.instantiate(&limits, 0).expect("instantiates");
-    let fault = instance.quote(Side::BuyX, 1, 1, 1, &Storage::zeroed()).expect_err("64 KiB is over 10,000 fuel");
+    let fault = instance.quote(&TINY_QUOTE).expect_err("64 KiB is over 10,000 fuel");
     match &fault {
         Fault::HostWorkOverFuel { function: "fd_write", bytes: 65_536, cost, left, budget: 10_000 } => {
             assert_eq!(*cost, 65_536 * HOST_BYTE_FUEL);
@@ -309,7 +319,7 @@ fn host_work_over_the_calls_fuel_faults_before_doing_it_and_consumes_the_rest() 
     let small = |bytes: u32| {
         let module = load(&engine_for(&limits), &writer(bytes), &limits);
         let mut instance = module.instantiate(&limits, 0).expect("instantiates");
-        assert_eq!(instance.quote(Side::BuyX, 1, 1, 1, &Storage::zeroed()), Ok(0));
+        assert_eq!(instance.quote(&TINY_QUOTE), Ok(0));
         assert_eq!(instance.log().map(|(kept, _)| kept.len()), Some(bytes as usize));
         instance.fuel_used()
     };
@@ -346,7 +356,7 @@ fn a_strategy_pays_for_each_call_within_its_own_budget_however_many_calls_it_get
     let limits = SandboxLimits { quote_fuel: 25_000, hook_fuel: 100_000, ..SandboxLimits::default() };
     let module = load(&engine_for(&limits), &burner(1_500, 10_000), &limits);
     let mut instance = module.instantiate(&limits, 0).expect("instantiates");
-    let quote = |i: &mut WasmInstance| i.quote(Side::BuyX, 1, 1, 1, &Storage::zeroed());
+    let quote = |i: &mut WasmInstance| i.quote(&TINY_QUOTE);
     let mut storage = Storage::zeroed();
     let mut used = 0;
     for call in 0..50_000u32 {
@@ -394,7 +404,7 @@ fn wasi_randomness_is_seeded_and_clocks_are_fixed() {
     let quotes = |call: &str, seed: u64| {
         let module = load(&engine, &module_with(call), &limits);
         let mut instance = module.instantiate(&limits, seed).expect("instantiates");
-        [0; 3].map(|_| instance.quote(Side::BuyX, 1, 1, 1, &Storage::zeroed()).expect("quote"))
+        [0; 3].map(|_| instance.quote(&TINY_QUOTE).expect("quote"))
     };
     let random = "(call $r (i32.const 4096) (i32.const 8))";
     assert_eq!(quotes(random, 9), quotes(random, 9), "same seed, same stream");

@@ -293,9 +293,9 @@ pub async fn build_uploaded_source(state: &Arc<State>, handle: &str, source: Vec
                 .into(),
         ));
     }
-    let options = amm_engine::single_file::SourceOptions {
+    let options = amm_engine::build::SourceOptions {
         cache_dir: state.data.join("builds"),
-        ..amm_engine::single_file::SourceOptions::default()
+        ..amm_engine::build::SourceOptions::default()
     };
     // Refused before it is stored: the upload limit may be far above the source limit.
     if source.len() > options.max_source_bytes {
@@ -337,7 +337,7 @@ pub async fn build_uploaded_source(state: &Arc<State>, handle: &str, source: Vec
         state.builds.acquire().await.map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting down"))?;
     let built = {
         let path = path.clone();
-        tokio::task::spawn_blocking(move || amm_engine::single_file::build_source(&path, &options))
+        tokio::task::spawn_blocking(move || amm_engine::build::build_source(&path, &options))
             .await
             .map_err(|e| ApiError::internal(StatusCode::INTERNAL_SERVER_ERROR, "the build could not run", e))?
     };
@@ -348,9 +348,8 @@ pub async fn build_uploaded_source(state: &Arc<State>, handle: &str, source: Vec
         Ok(built) => std::fs::read(&built.wasm).map_err(|e| {
             ApiError::internal(StatusCode::INTERNAL_SERVER_ERROR, "the built module could not be read", e)
         }),
-        Err(e @ amm_engine::builder::BuildError::Refused { .. }) => Err(refused("screen", shown(e.to_string()))),
-        Err(e @ amm_engine::builder::BuildError::Spawn(_))
-        | Err(e @ amm_engine::builder::BuildError::TargetMissing(_)) => {
+        Err(e @ amm_engine::build::BuildError::Refused { .. }) => Err(refused("screen", shown(e.to_string()))),
+        Err(e @ amm_engine::build::BuildError::Spawn(_)) | Err(e @ amm_engine::build::BuildError::TargetMissing(_)) => {
             tracing::error!(error = %e, "cannot build uploaded sources");
             Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the server cannot build sources now"))
         }

@@ -13,6 +13,8 @@ use std::ops::Range;
 
 use regex::Regex;
 
+use super::screen::{Token, tokenize};
+
 /// The value type of a tunable constant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConstType {
@@ -145,12 +147,12 @@ fn literal_pattern() -> Regex {
 /// Every `const NAME: T = …;` item's name in `source`, in order (items in code only, not
 /// mentions in comments or strings).
 pub fn names(source: &str) -> Vec<String> {
-    let in_code: Vec<String> = super::tokenize(source)
+    let in_code: Vec<String> = tokenize(source)
         .map(|tokens| {
             tokens
                 .windows(2)
                 .filter_map(|w| match (&w[0].1, &w[1].1) {
-                    (super::Token::Ident(k), super::Token::Ident(n)) if k == "const" => Some(n.clone()),
+                    (Token::Ident(k), Token::Ident(n)) if k == "const" => Some(n.clone()),
                     _ => None,
                 })
                 .collect()
@@ -168,10 +170,10 @@ pub fn names(source: &str) -> Vec<String> {
 /// The constant `name` of `source`.
 pub fn find(source: &str, name: &str) -> Result<SourceConst, ConstError> {
     // Only an item in code counts: the tokenizer skips comments and literals.
-    let tokens = super::tokenize(source).map_err(|r| ConstError::Unreadable { line: r.line, what: r.what })?;
+    let tokens = tokenize(source).map_err(|r| ConstError::Unreadable { line: r.line, what: r.what })?;
     let in_code = tokens
         .windows(2)
-        .filter(|w| matches!((&w[0].1, &w[1].1), (super::Token::Ident(k), super::Token::Ident(n)) if k == "const" && n == name))
+        .filter(|w| matches!((&w[0].1, &w[1].1), (Token::Ident(k), Token::Ident(n)) if k == "const" && n == name))
         .count();
     if in_code == 0 {
         return Err(ConstError::Missing { name: name.into(), found: names(source) });

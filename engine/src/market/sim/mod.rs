@@ -1,4 +1,9 @@
-//! One simulation: the step loop, the pools, the accounting.
+//! One simulation: the step loop.
+//!
+//! The loop is here; what it works on is in files of their own: `pool` (a pool, its seat
+//! and the audits of its strategy's calls), `seats` (every hash that derives a seat, a seed
+//! or a draw from the simulation's seed and an entrant's name) and `records` (what a
+//! simulation produces, as `results.json` holds it).
 //!
 //! Each step: the fair price moves (GBM); the arbitrageur trades every live pool toward it;
 //! retail orders arrive and are routed across all live pools; every executed trade calls the
@@ -18,7 +23,7 @@
 //!   pool's spot price and liveness.
 //!
 //! **Searches a strategy cannot recognise.** The arbitrageur's pruning probe is a random
-//! fraction, drawn from the pool's own salted draws ([`Draws`]), of the input worth the profit floor (buying X: a
+//! fraction, drawn from the pool's own salted draws (`Draws`, in `seats`), of the input worth the profit floor (buying X: a
 //! Y amount, independent of the fair price; selling X: valued at the higher of the fair price
 //! and the pool's own spot price, which arbitrage keeps within the fee of each other); the
 //! router's probe is a random fraction of the order. A pruning decision is cross-checked now and then with a quote at a random larger input,
@@ -37,175 +42,32 @@
 //! arbitrageur's trades usually have negative edge for the pool.
 
 use amm_strategy_sdk::abi::{NANO, after_swap::COMPETING_SLOTS};
-use amm_strategy_sdk::math::cp_output_fee_bps;
 use amm_strategy_sdk::{AfterSwap, EpochBoundary, Side, Storage};
 use rand::RngExt;
 use rand_chacha::ChaCha12Rng;
 use rand_distr::{Distribution, LogNormal, Poisson, StandardNormal};
-use serde::Serialize;
 
 use super::arbitrage::{ArbTrade, MAX_QUOTES_PER_POOL_STEP, best_trade};
 use super::capital;
-use super::curve::{CpModel, Curve, CurveSet, Fit, Samples};
-use super::disqualification::{Disqualification, DisqualificationKind as Why};
+use super::curve::{Curve, Samples};
+use super::disqualification::DisqualificationKind as Why;
 use super::params::{MarketParams, Stream, stream};
 use super::routing::Router;
 use crate::config::{Config, Score};
-use crate::sandbox::{CallKind, Fault, SandboxLimits};
-use crate::strategy::{StrategyInstance, StrategyProgram};
+use crate::sandbox::{CallKind, SandboxLimits};
+use crate::strategy::StrategyProgram;
+
+mod pool;
+mod records;
+mod seats;
+
+use pool::{Ctx, Hook, Kind, OrderCurves, Pool, PoolCurve, Seat};
+use records::Tally;
+pub use records::{EpochRecord, PoolResult, SimStats, SimulationResult};
+pub use seats::seating;
+use seats::{Draws, audit_key, audit_threshold, salt_key, wasi_seed};
 
 const NANO_F: f64 = NANO as f64;
-
-/// One epoch of one pool.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, serde::Deserialize)]
-pub struct EpochRecord {
-    /// Edge earned in the epoch, Y.
-    pub edge: f64,
-    /// Part of it from retail trades.
-    pub retail_edge: f64,
-    /// Part of it from arbitrage trades.
-    pub arb_edge: f64,
-    /// Capital weight after the epoch's rebalancing (strategies; 0 for the normalizer).
-    pub capital_weight: f64,
-}
-
-/// One pool's outcome in one simulation.
-#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
-pub struct PoolResult {
-    /// Display name.
-    pub name: String,
-    /// Total edge, Y.
-    pub edge: f64,
-    /// Edge from retail trades.
-    pub retail_edge: f64,
-    /// Edge from arbitrage trades (usually negative: the arbitrage loss).
-    pub arb_edge: f64,
-    /// Retail input routed to this pool, valued in Y at the fair price.
-    pub retail_volume: f64,
-    /// This pool's share of all retail volume.
-    pub retail_share: f64,
-    /// Arbitrage input traded against this pool, valued in Y.
-    pub arb_volume: f64,
-    /// Capital weight at the end (strategies only).
-    pub final_capital_weight: Option<f64>,
-    /// Faults counted.
-    pub faults: u32,
-    /// Set when the strategy was disqualified.
-    pub disqualified: Option<Disqualification>,
-    /// Per-epoch series.
-    pub epochs: Vec<EpochRecord>,
-    /// What the strategy printed (WASI modules), and how many bytes were dropped past the
-    /// limit. Written beside the results, not into them.
-    #[serde(skip)]
-    pub log: Option<(Vec<u8>, u64)>,
-    /// Calls the engine made to the strategy (quotes and hooks, audit replays not counted).
-    /// Written beside the results (`run.json`), not into them.
-    #[serde(skip)]
-    pub calls: u64,
-    /// Fuel those calls used, host work included (`None` on the native backend). Written
-    /// beside the results, not into them.
-    #[serde(skip)]
-    pub fuel: Option<u64>,
-}
-
-/// Work done in one simulation.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct SimStats {
-    /// Steps simulated.
-    pub steps: u64,
-    /// Retail orders routed.
-    pub orders: u64,
-    /// Strategy quote calls made by the arbitrageur.
-    pub arb_quotes: u64,
-    /// Strategy quote calls made by the router.
-    pub router_quotes: u64,
-    /// `after_swap` and `epoch_boundary` calls.
-    pub hook_calls: u64,
-    /// Arbitrage trades executed.
-    pub arb_trades: u64,
-    /// Retail fills executed (one per pool per order).
-    pub retail_fills: u64,
-}
-
-/// Everything one simulation produced.
-#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
-pub struct SimulationResult {
-    /// The simulation's seed.
-    pub seed: u64,
-    /// Its drawn parameters.
-    pub params: MarketParams,
-    /// The fair price at the end of each epoch (the price path is the same whichever
-    /// strategies compete).
-    pub fair_prices: Vec<f64>,
-    /// Strategy pools in config order, then the normalizer.
-    pub pools: Vec<PoolResult>,
-    /// Work done.
-    pub stats: SimStats,
-}
-
-#[derive(Clone, Copy, Debug, Default)]
-struct Tally {
-    retail: f64,
-    arb: f64,
-}
-
-impl Tally {
-    fn total(&self) -> f64 {
-        self.retail + self.arb
-    }
-}
-
-/// A strategy's seat in one simulation: its live instance and storage, and its program, from
-/// which the purity audit takes pristine instances.
-struct Seat {
-    instance: StrategyInstance,
-    storage: Storage,
-    program: StrategyProgram,
-    wasi_seed: u64,
-    audit_key: u64,
-    quotes: u64,
-    hooks: u64,
-    /// The step of this epoch from which the next hook call is audited whatever the sample says.
-    audit_step: u64,
-    /// That audit has not happened yet this epoch.
-    audit_pending: bool,
-    /// Sampled calls awaiting replay on a pristine instance (see [`Pool::replay_audits`]).
-    recorded: Vec<Recorded>,
-}
-
-/// Most sampled calls kept before they are replayed (besides every epoch boundary).
-const AUDIT_BATCH: usize = 8;
-
-/// A sampled call, kept to be replayed on a pristine instance.
-enum Recorded {
-    Quote { step: u64, side: Side, input: u64, reserves: (u64, u64), storage: Box<Storage>, output: u64 },
-    Hook { step: u64, hook: Hook, before: Box<Storage>, after: Box<Storage> },
-}
-
-enum Kind {
-    Strategy(Box<Seat>),
-    /// A strategy that could not be instantiated (disqualified from the start).
-    Absent,
-    Normalizer {
-        fee_bps: u64,
-    },
-}
-
-/// The moment and the limits a call is made under.
-#[derive(Clone, Copy)]
-struct Ctx<'a> {
-    step: u64,
-    limits: &'a SandboxLimits,
-    /// Quotes whose hash falls below this are audited (see [`audit_due`]).
-    audit_threshold: u64,
-    /// Hooks whose hash falls below this are audited.
-    hook_audit_threshold: u64,
-    /// Hook audits are on (`hook_audit_rate > 0`): the scheduled one each epoch happens.
-    hook_audits: bool,
-}
-
-/// Salt separating the hook audit sample from the quote audit sample.
-const HOOK_AUDIT_SALT: u64 = 0x400C_A0D1_7000_0001;
 
 /// The arbitrageur's pruning probe is the input worth the profit floor times a factor drawn
 /// uniformly from `(1/PROBE_RANGE, 1]`: any input at or below the floor's worth prunes
@@ -229,433 +91,6 @@ struct PendingSwap {
     input: u64,
     output: u64,
     flow_captured: f32,
-}
-
-/// 64-bit mixing (splitmix64's finaliser).
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// A stable 64-bit hash of a name (FNV-1a, then mixed): the same on every machine.
-fn name_key(name: &str) -> u64 {
-    let mut h = 0xCBF2_9CE4_8422_2325u64;
-    for b in name.bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3);
-    }
-    mix(h)
-}
-
-/// The seating of simulation `seed`: `seats[k]` is the config index of the entrant in seat `k`.
-///
-/// Seats are ordered by a hash of the seed and the entrant's name, so they are a fresh draw in
-/// every simulation and move with the entrant, not with its place in the config: permuting the
-/// config's entries seats everyone the same. Entrants with the same name are ordered by a hash
-/// of the seed and their config index (they are the same strategy, so which of them sits first
-/// is a coin toss per seed, never always the first listed).
-pub fn seating(names: &[&str], seed: u64) -> Vec<usize> {
-    let mut seats: Vec<usize> = (0..names.len()).collect();
-    let key = |i: usize| {
-        let primary = mix(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ name_key(names[i]));
-        let secondary = mix(primary ^ (i as u64 + 1).wrapping_mul(0xD6E8_FEB8_6659_FD93));
-        (primary, secondary)
-    };
-    seats.sort_by_key(|&i| key(i));
-    seats
-}
-
-/// Whether quote number `n` of the seat keyed `key` is audited: a fixed hash, so the sample is
-/// deterministic and independent of threads, yet not predictable by the strategy.
-fn audit_due(key: u64, n: u64, threshold: u64) -> bool {
-    threshold == u64::MAX || mix(key ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15)) < threshold
-}
-
-fn audit_threshold(rate: f64) -> u64 {
-    if rate >= 1.0 {
-        u64::MAX
-    } else if rate <= 0.0 {
-        0
-    } else {
-        (rate * u64::MAX as f64) as u64
-    }
-}
-
-struct Pool {
-    name: String,
-    kind: Kind,
-    reserve_x: u64,
-    reserve_y: u64,
-    live: bool,
-    faults: u32,
-    disqualified: Option<Disqualification>,
-    capital_weight: f64,
-    epoch: Tally,
-    total: Tally,
-    epoch_start_value: f64,
-    retail_volume: f64,
-    arb_volume: f64,
-    epochs: Vec<EpochRecord>,
-    /// Bumped whenever the reserves or the storage may have changed: a quote curve is a pure
-    /// function of them, so a model confirmed at one version holds until the next.
-    version: u64,
-    /// Per side, a confirmed model and the version it was confirmed at.
-    fits: [Option<(u64, Fit)>; 2],
-    /// The arbitrageur's and auditor's draws for this pool (probe sizes, cross-checks, the
-    /// audited hook): a stream of its own, from the seed and the pool's name, so no other
-    /// entrant's presence shifts them.
-    draws: Draws,
-}
-
-/// A counter-based stream of uniform draws: `mix(key + n·φ)` for n = 1, 2, … — as good as the
-/// 64-bit mixer for sampling, deterministic everywhere, and a few nanoseconds a draw (a ChaCha
-/// stream per pool cost more than the draws were worth).
-#[derive(Clone, Copy, Debug)]
-struct Draws {
-    key: u64,
-    n: u64,
-}
-
-impl Draws {
-    fn new(seed: u64, name: &str) -> Self {
-        Self { key: mix(seed ^ name_key(name).rotate_left(29) ^ 0xA4B1_7A6E_0000_0003), n: 0 }
-    }
-
-    /// Uniform in [0, 1).
-    fn uniform(&mut self) -> f64 {
-        self.n += 1;
-        let z = mix(self.key.wrapping_add(self.n.wrapping_mul(0x9E37_79B9_7F4A_7C15)));
-        (z >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
-
-    /// Uniform in `0..n`.
-    fn below(&mut self, n: u64) -> u64 {
-        ((self.uniform() * n as f64) as u64).min(n.saturating_sub(1))
-    }
-}
-
-impl Pool {
-    /// Draws the step of the epoch starting at `start` (`epoch_len` steps) from which the next
-    /// hook call is audited whatever the sample says. One replay an epoch, at a step nobody can
-    /// predict (with a salted run): a strategy whose every hook leaks is caught in its first
-    /// epoch for certain, and one that leaks only from some step on is caught in proportion.
-    fn draw_audit_step(&mut self, start: u64, epoch_len: u64) {
-        if let Kind::Strategy(seat) = &mut self.kind {
-            seat.audit_step = start + self.draws.below(epoch_len.max(1));
-            seat.audit_pending = true;
-        }
-    }
-
-    fn known_fit(&self, side: Side) -> Option<Fit> {
-        match self.fits[side as usize] {
-            Some((version, fit)) if version == self.version => Some(fit),
-            _ => None,
-        }
-    }
-
-    fn remember_fit(&mut self, side: Side, fit: Fit) {
-        self.fits[side as usize] = Some((self.version, fit));
-    }
-
-    fn reserves_in_out(&self, side: Side) -> (u64, u64) {
-        match side {
-            Side::BuyX => (self.reserve_y, self.reserve_x),
-            Side::SellX => (self.reserve_x, self.reserve_y),
-        }
-    }
-
-    fn value(&self, price: f64) -> f64 {
-        (self.reserve_y as f64 + self.reserve_x as f64 * price) / NANO_F
-    }
-
-    fn spot(&self) -> f64 {
-        if self.reserve_x == 0 { f64::NAN } else { self.reserve_y as f64 / self.reserve_x as f64 }
-    }
-
-    /// Records a fault; disqualifies at the limit.
-    fn fault(&mut self, step: u64, call: CallKind, fault: Fault, max_faults: u32) {
-        self.faults += 1;
-        if self.faults >= max_faults && self.live {
-            self.disqualify(step, call, Why::of_fault(&fault), fault.to_string());
-        }
-    }
-
-    fn disqualify(&mut self, step: u64, call: CallKind, kind: Why, reason: String) {
-        if self.live {
-            self.live = false;
-            self.disqualified = Some(Disqualification { step, call, kind, reason });
-        }
-    }
-
-    /// One quote; `None` when it faulted or broke a rule. The output delivered follows
-    /// [`super::delivered_output`]: a quote equal to the output reserve is capped one nano unit
-    /// below it, and one above it is absurd and disqualifies.
-    fn quote(&mut self, side: Side, input: u64, ctx: Ctx<'_>) -> Option<u64> {
-        let (_, reserve_out) = self.reserves_in_out(side);
-        let (rx, ry) = (self.reserve_x, self.reserve_y);
-        let seat = match &mut self.kind {
-            Kind::Normalizer { fee_bps } => {
-                let (rin, rout) = match side {
-                    Side::BuyX => (ry, rx),
-                    Side::SellX => (rx, ry),
-                };
-                return Some(cp_output_fee_bps(input, rin, rout, *fee_bps));
-            }
-            Kind::Absent => return None,
-            Kind::Strategy(seat) => seat,
-        };
-        let y = match seat.instance.quote(side, input, rx, ry, &seat.storage) {
-            Ok(y) => y,
-            Err(fault) => {
-                self.fault(ctx.step, CallKind::Quote, fault, ctx.limits.max_faults);
-                return None;
-            }
-        };
-        seat.quotes += 1;
-        let delivered = match super::delivered_output(y, reserve_out) {
-            Ok(delivered) => delivered,
-            Err(absurd) => {
-                self.disqualify(
-                    ctx.step,
-                    CallKind::Quote,
-                    Why::AbsurdQuote,
-                    format!("{absurd} for input {input} ({side:?})"),
-                );
-                return None;
-            }
-        };
-        if audit_due(seat.audit_key, seat.quotes, ctx.audit_threshold) {
-            // Purity audit: the same payload on a pristine instance must give the same answer.
-            seat.recorded.push(Recorded::Quote {
-                step: ctx.step,
-                side,
-                input,
-                reserves: (rx, ry),
-                storage: Box::new(seat.storage.clone()),
-                output: y,
-            });
-            if seat.recorded.len() >= AUDIT_BATCH {
-                self.replay_audits(ctx);
-                if !self.live {
-                    return None;
-                }
-            }
-        }
-        Some(delivered)
-    }
-
-    /// Replays the sampled calls on one pristine instance, in the order they were made: every
-    /// quote must give the output it gave live, every hook must leave the storage it left live.
-    /// One instantiation serves a whole batch (an instantiation costs tens of microseconds, a
-    /// replayed call well under one); the first mismatch disqualifies, naming the call and the
-    /// step it was made at. Replays run whenever a batch fills, at every epoch boundary and at
-    /// the end of the simulation, so a sampled violation is caught within its epoch.
-    fn replay_audits(&mut self, ctx: Ctx<'_>) {
-        let Kind::Strategy(seat) = &mut self.kind else { return };
-        if seat.recorded.is_empty() || !self.live {
-            seat.recorded.clear();
-            return;
-        }
-        let Ok(mut pristine) = seat.program.instantiate(ctx.limits, seat.wasi_seed) else {
-            seat.recorded.clear();
-            return;
-        };
-        let mut verdict = None;
-        for record in &seat.recorded {
-            match record {
-                Recorded::Quote { step, side, input, reserves: (rx, ry), storage, output } => {
-                    let again = pristine.quote(*side, *input, *rx, *ry, storage);
-                    if again.as_ref() != Ok(output) {
-                        let shown = match again {
-                            Ok(z) => z.to_string(),
-                            Err(f) => format!("a fault ({f})"),
-                        };
-                        verdict = Some((
-                            CallKind::Quote,
-                            format!(
-                                "impure quote: {side:?} input {input} on reserves {rx}/{ry} gave {output} at step {step}, but {shown} on a fresh instance"
-                            ),
-                        ));
-                    }
-                }
-                Recorded::Hook { step, hook, before, after } => {
-                    let call = hook.call();
-                    let mut replayed = (**before).clone();
-                    let why = match hook.run(&mut pristine, &mut replayed) {
-                        Err(fault) => {
-                            Some(format!("a fresh instance faulted on the same payload and storage ({fault})"))
-                        }
-                        Ok(()) => {
-                            let (live, fresh) = (after.as_bytes(), replayed.as_bytes());
-                            live.iter().zip(fresh).position(|(a, b)| a != b).map(|at| {
-                                format!(
-                                    "the storage it left differs from what a fresh instance leaves for the same payload and storage (step {step}, first at byte {at}: {} vs {})",
-                                    live[at], fresh[at]
-                                )
-                            })
-                        }
-                    };
-                    verdict = why.map(|why| {
-                        (call, format!("impure {call}: {why}; hooks may depend only on their payload and storage"))
-                    });
-                }
-            }
-            if verdict.is_some() {
-                break;
-            }
-        }
-        seat.recorded.clear();
-        if let Some((call, reason)) = verdict {
-            self.disqualify(ctx.step, call, Why::AuditMismatch, reason);
-        }
-    }
-
-    fn exact_model(&self, side: Side) -> Option<CpModel> {
-        match self.kind {
-            Kind::Normalizer { fee_bps } => {
-                let (rin, rout) = self.reserves_in_out(side);
-                Some(CpModel { a: rin as f64 * 1e4 / (1e4 - fee_bps as f64), b: rout as f64 })
-            }
-            Kind::Strategy(_) | Kind::Absent => None,
-        }
-    }
-
-    /// Calls a hook on the live instance. A sample of hook calls (`sandbox.hook_audit_rate`) is
-    /// replayed on a pristine instance with the same payload and storage: a hook must leave
-    /// storage that is a function of those alone, or the strategy is disqualified (a hook that
-    /// reads what an earlier call left in memory — a quote's input, say — is carrying hidden
-    /// state).
-    fn hook(&mut self, hook: Hook, ctx: Ctx<'_>) {
-        self.version += 1; // the hook may change the storage
-        let Kind::Strategy(seat) = &mut self.kind else { return };
-        seat.hooks += 1;
-        let call = hook.call();
-        let scheduled = ctx.hook_audits && seat.audit_pending && ctx.step >= seat.audit_step;
-        if scheduled {
-            seat.audit_pending = false;
-        }
-        let audit = scheduled || audit_due(seat.audit_key ^ HOOK_AUDIT_SALT, seat.hooks, ctx.hook_audit_threshold);
-        let before = audit.then(|| seat.storage.clone());
-        if let Err(fault) = hook.run(&mut seat.instance, &mut seat.storage) {
-            self.fault(ctx.step, call, fault, ctx.limits.max_faults);
-            return;
-        }
-        let Some(before) = before else { return };
-        seat.recorded.push(Recorded::Hook {
-            step: ctx.step,
-            hook,
-            before: Box::new(before),
-            after: Box::new(seat.storage.clone()),
-        });
-        if seat.recorded.len() >= AUDIT_BATCH {
-            self.replay_audits(ctx);
-        }
-    }
-
-    /// Applies an executed trade and its edge.
-    fn execute(&mut self, side: Side, input: u64, output: u64, price: f64, retail: bool) {
-        self.version += 1;
-        let (edge, volume) = match side {
-            Side::BuyX => {
-                self.reserve_y += input;
-                self.reserve_x -= output;
-                ((input as f64 - output as f64 * price) / NANO_F, input as f64 / NANO_F)
-            }
-            Side::SellX => {
-                self.reserve_x += input;
-                self.reserve_y -= output;
-                ((input as f64 * price - output as f64) / NANO_F, input as f64 * price / NANO_F)
-            }
-        };
-        if retail {
-            self.epoch.retail += edge;
-            self.retail_volume += volume;
-        } else {
-            self.epoch.arb += edge;
-            self.arb_volume += volume;
-        }
-    }
-}
-
-/// A hook call and its payload (kept whole when the call is sampled for replay).
-#[derive(Clone, Copy)]
-enum Hook {
-    AfterSwap(AfterSwap),
-    EpochBoundary(EpochBoundary),
-}
-
-impl Hook {
-    fn call(self) -> CallKind {
-        match self {
-            Hook::AfterSwap(_) => CallKind::AfterSwap,
-            Hook::EpochBoundary(_) => CallKind::EpochBoundary,
-        }
-    }
-
-    fn run(self, instance: &mut StrategyInstance, storage: &mut Storage) -> Result<(), Fault> {
-        match self {
-            Hook::AfterSwap(trade) => instance.after_swap(&trade, storage),
-            Hook::EpochBoundary(message) => instance.epoch_boundary(&message, storage),
-        }
-    }
-}
-
-/// One pool and side, as the arbitrageur sees it.
-struct PoolCurve<'a> {
-    pool: &'a mut Pool,
-    side: Side,
-    ctx: Ctx<'a>,
-    quotes: &'a mut u64,
-}
-
-impl Curve for PoolCurve<'_> {
-    fn quote(&mut self, input: u64) -> Option<u64> {
-        if matches!(self.pool.kind, Kind::Strategy(_)) {
-            *self.quotes += 1;
-        }
-        self.pool.quote(self.side, input, self.ctx)
-    }
-    fn exact_model(&self) -> Option<CpModel> {
-        self.pool.exact_model(self.side)
-    }
-    fn reserve_out(&self) -> u64 {
-        self.pool.reserves_in_out(self.side).1
-    }
-    fn known_fit(&self) -> Option<Fit> {
-        self.pool.known_fit(self.side)
-    }
-    fn remember_fit(&mut self, fit: Fit) {
-        self.pool.remember_fit(self.side, fit)
-    }
-}
-
-/// The live pools on one side of a retail order, as the router sees them.
-struct OrderCurves<'a> {
-    pools: &'a mut [Pool],
-    live: &'a [usize],
-    side: Side,
-    ctx: Ctx<'a>,
-}
-
-impl CurveSet for OrderCurves<'_> {
-    fn len(&self) -> usize {
-        self.live.len()
-    }
-    fn quote(&mut self, i: usize, input: u64) -> Option<u64> {
-        self.pools[self.live[i]].quote(self.side, input, self.ctx)
-    }
-    fn exact_model(&self, i: usize) -> Option<CpModel> {
-        self.pools[self.live[i]].exact_model(self.side)
-    }
-    fn reserve_out(&self, i: usize) -> u64 {
-        self.pools[self.live[i]].reserves_in_out(self.side).1
-    }
-    fn known_fit(&self, i: usize) -> Option<Fit> {
-        self.pools[self.live[i]].known_fit(self.side)
-    }
-    fn remember_fit(&mut self, i: usize, fit: Fit) {
-        self.pools[self.live[i]].remember_fit(self.side, fit)
-    }
 }
 
 /// A strategy to put in the market: its program, display name and starting storage.
@@ -718,7 +153,7 @@ impl<'c> Simulation<'c> {
         let names: Vec<&str> = entrants.iter().map(|e| e.name).collect();
         // The run's secret: mixed into every draw a strategy must not predict (probe sizes,
         // cross-checks, audits, its WASI randomness), never into the market's own streams.
-        let salt_key = name_key(&config.run.salt).rotate_left(13);
+        let salt_key = salt_key(&config.run.salt);
         let seats = seating(&names, seed);
         let mut pools: Vec<Pool> = Vec::with_capacity(n + 1);
         let blank = |name: String, kind: Kind, reserve_x: u64, reserve_y: u64, weight: f64| Pool {
@@ -743,7 +178,7 @@ impl<'c> Simulation<'c> {
         for &index in &seats {
             let entrant = &entrants[index];
             // Seeded by the simulation and the strategy's name, never by its place.
-            let wasi_seed = mix(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ name_key(entrant.name) ^ salt_key);
+            let wasi_seed = wasi_seed(seed, entrant.name, salt_key);
             let instance = entrant.program.instantiate(limits, wasi_seed);
             let mut pool = blank(entrant.name.to_string(), Kind::Absent, rx, ry, 1.0 / n as f64);
             match instance {
@@ -753,7 +188,7 @@ impl<'c> Simulation<'c> {
                         storage: entrant.storage.clone(),
                         program: entrant.program.clone(),
                         wasi_seed,
-                        audit_key: wasi_seed.rotate_left(17) ^ 0xA0D1_7A0D_17A0_D17A,
+                        audit_key: audit_key(wasi_seed),
                         quotes: 0,
                         hooks: 0,
                         audit_step: 0,

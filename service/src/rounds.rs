@@ -33,7 +33,7 @@ pub struct RoundEntry {
 }
 
 impl RoundEntry {
-    /// The entrant's name in the market: `submitter/name`, at most 64 bytes.
+    /// The entrant's name in the market: `submitter/name`, at most 64 characters.
     pub fn market_name(&self) -> String {
         amm_engine::names::fit(format!("{}/{}", self.submitter, self.name))
     }

@@ -8,6 +8,7 @@ mod abi;
 mod browser;
 mod cache;
 mod cli;
+mod contract;
 mod fairness;
 mod hostile;
 mod isolation;

@@ -16,13 +16,21 @@ use crate::views::{SubmissionView, submission};
 
 type Shared = Extract<Arc<State>>;
 
-/// A JSON body that may be empty (then `T::default()`).
+/// A JSON object body that may be empty (then `T::default()`); 422 for anything else.
+///
+/// Only an object: serde's derived `Deserialize` also reads a struct from an array of its
+/// fields in order (so `[]` would be every default), which the document's schema (an object)
+/// does not allow.
 pub fn optional_body<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("request body: {e}")))
+    let malformed =
+        |e: serde_json::Error| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("request body: {e}"));
+    match serde_json::from_slice::<serde_json::Value>(body).map_err(malformed)? {
+        object @ serde_json::Value::Object(_) => serde_json::from_value(object).map_err(malformed),
+        _ => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "request body: a JSON object is expected")),
+    }
 }
 
 /// One entry a rescore re-queued.
@@ -73,7 +81,9 @@ pub async fn rescore(state: Shared, headers: HeaderMap) -> Result<Response, ApiE
 #[derive(Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct FlagRequest {
-    /// Why (shown on the board).
+    /// Why (shown on the board, trimmed): [`amm_engine::names::REASON_RULE`], checked whether
+    /// or not `flagged` is set.
+    #[schema(schema_with = reason_schema)]
     pub reason: String,
     /// False clears the flag.
     pub flagged: bool,
@@ -85,10 +95,22 @@ impl Default for FlagRequest {
     }
 }
 
+/// The schema of [`FlagRequest::reason`]: the server's rule ([`amm_engine::names::is_reason`])
+/// as `minLength`, `maxLength` (characters, as the server counts) and `pattern`.
+fn reason_schema() -> utoipa::openapi::Object {
+    crate::api::schema::form_text_schema(
+        "Why (shown on the board, trimmed).",
+        amm_engine::names::MAX_REASON_CHARS,
+        amm_engine::names::REASON_RULE,
+    )
+    .default(Some(serde_json::json!(FlagRequest::default().reason)))
+    .build()
+}
+
 /// Flags a submission for review (its board row shows the reason) or clears the flag.
 /// Admin only; returns the submission.
 #[utoipa::path(post, path = "/api/admin/submissions/{id}/flag", params(("id" = i64, Path, description = "submission id")),
-    security(("bearer" = [])), request_body(content = FlagRequest, description = "optional"),
+    security(("bearer" = [])), request_body(content = Option<FlagRequest>, description = "optional"),
     responses((status = 200, body = SubmissionView), (status = 401, description = "no valid token"),
         (status = 403, description = "not an admin"), (status = 404, description = "no such submission"),
         (status = 422, description = "a malformed body")))]
@@ -100,13 +122,15 @@ pub async fn flag(
 ) -> Result<Json<SubmissionView>, ApiError> {
     let who = admin(&state, &headers).await?;
     let request: FlagRequest = optional_body(&body)?;
-    let reason = request.reason.trim();
-    if request.flagged && !amm_engine::names::is_reason(reason) {
+    // Checked as sent (the document's rule), also when clearing a flag: a body the document
+    // calls invalid is refused whatever it asks.
+    if !amm_engine::names::is_reason(&request.reason) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             format!("reason: {}", amm_engine::names::REASON_RULE),
         ));
     }
+    let reason = request.reason.trim();
     if !state.db.flag(id, request.flagged.then_some(reason)).await? {
         return Err(not_found("submission", id));
     }
@@ -131,7 +155,7 @@ impl Default for HideRequest {
 /// Hides a submission from the board (the submitter's next best entry, if any, takes its
 /// place) or shows it again. Admin only; returns the submission.
 #[utoipa::path(post, path = "/api/admin/submissions/{id}/hide", params(("id" = i64, Path, description = "submission id")),
-    security(("bearer" = [])), request_body(content = HideRequest, description = "optional"),
+    security(("bearer" = [])), request_body(content = Option<HideRequest>, description = "optional"),
     responses((status = 200, body = SubmissionView), (status = 401, description = "no valid token"),
         (status = 403, description = "not an admin"), (status = 404, description = "no such submission"),
         (status = 422, description = "a malformed body")))]

@@ -16,6 +16,7 @@ pub mod admin;
 pub mod board;
 pub mod jobs;
 pub mod rounds;
+pub mod schema;
 pub mod submissions;
 
 use crate::db::now_ms;
@@ -97,6 +98,7 @@ pub fn router(state: Arc<State>, pages: Router<Arc<State>>) -> Router {
     ),
     components(schemas(
         submissions::Accepted,
+        submissions::UploadForm,
         crate::views::JobView,
         crate::states::Progress,
         crate::states::JobState,
@@ -185,8 +187,42 @@ impl utoipa::Modify for ErrorAnswers {
     }
 }
 
-async fn openapi() -> Response {
-    match ApiDoc::openapi().to_pretty_json() {
+/// The OpenAPI document this server answers by: [`ApiDoc`] with the limits of `competition`
+/// (a static document cannot know them): the upload's size limit on its parts, and its part
+/// `source` only when the competition accepts source (then exactly one of `module` and
+/// `source`).
+pub fn document(competition: &crate::competition::Competition) -> serde_json::Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    if let Some(form) = doc.pointer_mut("/components/schemas/UploadForm")
+        && let Some(form) = form.as_object_mut()
+    {
+        let source_limit = amm_engine::single_file::SourceOptions::default().max_source_bytes as u64;
+        let limit = competition.max_upload_bytes;
+        if let Some(properties) = form.get_mut("properties").and_then(serde_json::Value::as_object_mut) {
+            if let Some(module) = properties.get_mut("module") {
+                module["maxLength"] = json!(limit);
+            }
+            if competition.accept_source {
+                if let Some(source) = properties.get_mut("source") {
+                    source["maxLength"] = json!(limit.min(source_limit));
+                }
+            } else {
+                properties.remove("source");
+            }
+        }
+        if competition.accept_source {
+            form.insert("required".into(), json!([]));
+            form.insert("oneOf".into(), json!([{ "required": ["module"] }, { "required": ["source"] }]));
+        } else {
+            form.insert("required".into(), json!(["module"]));
+        }
+    }
+    doc
+}
+
+/// `GET /openapi.json`: [`document`] of this competition.
+async fn openapi(state: Shared) -> Response {
+    match serde_json::to_string_pretty(&document(&state.file.competition)) {
         Ok(text) => ([(header::CONTENT_TYPE, "application/json")], text).into_response(),
         Err(e) => {
             ApiError::internal(StatusCode::INTERNAL_SERVER_ERROR, "the API document is unavailable", e).into_response()

@@ -36,8 +36,40 @@ pub struct Accepted {
     pub duplicate: bool,
 }
 
+/// The parts of an upload (`multipart/form-data`). The served document gives this
+/// competition's limits: each part's `maxLength` in bytes, and the part `source` only where
+/// source is accepted (then exactly one of `module` and `source`). (`read_parts` reads them.)
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UploadForm {
+    /// The module: a WebAssembly binary (`.wasm`) that passes every check of `amm-engine
+    /// validate` (a module that fails one is refused with 422 and the failed checks).
+    #[schema(value_type = String, format = Binary)]
+    pub module: Vec<u8>,
+    /// A single-file Rust strategy (UTF-8), built by the server, instead of `module`: only
+    /// where the competition accepts source.
+    #[schema(value_type = Option<String>, format = Binary)]
+    pub source: Option<Vec<u8>>,
+    /// The strategy's display name, trimmed (default: the module's `amm.name`, else
+    /// `handle-sha256`).
+    #[schema(schema_with = name_schema)]
+    pub name: Option<String>,
+}
+
+/// The schema of [`UploadForm::name`]: the server's rule as `minLength`, `maxLength`
+/// (characters) and `pattern`.
+fn name_schema() -> utoipa::openapi::Object {
+    crate::api::schema::form_text_schema(
+        "The strategy's display name, trimmed (default: the module's `amm.name`, else `handle-sha256`).",
+        amm_engine::names::MAX_NAME_CHARS,
+        amm_engine::names::FORM_NAME_RULE,
+    )
+    .build()
+}
+
 /// Uploads a module: multipart part `module` (the `.wasm` bytes), optional part `name`.
 #[utoipa::path(post, path = "/api/submissions", security(("bearer" = [])),
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses(
         (status = 202, description = "accepted and queued", body = Accepted),
         (status = 200, description = "the same bytes were submitted before", body = Accepted),
@@ -96,14 +128,14 @@ pub async fn read_parts(multipart: &mut Multipart, limit: u64) -> Result<Parts, 
             }
             Some("name") => {
                 let text = field.text().await.map_err(multipart_error)?;
-                let text = text.trim().to_string();
-                if !amm_engine::validate::is_display_name(&text) {
+                // Checked as sent (the document's rule), stored trimmed.
+                if !amm_engine::names::is_form_text(&text, amm_engine::names::MAX_NAME_CHARS) {
                     return Err(ApiError::new(
                         StatusCode::UNPROCESSABLE_ENTITY,
-                        format!("name: {}", amm_engine::names::NAME_RULE),
+                        format!("name: {}", amm_engine::names::FORM_NAME_RULE),
                     ));
                 }
-                name = Some(text);
+                name = Some(text.trim().to_string());
             }
             Some(other) => {
                 return Err(ApiError::new(

@@ -196,7 +196,7 @@ pub fn document(competition: &crate::competition::Competition) -> serde_json::Va
     if let Some(form) = doc.pointer_mut("/components/schemas/UploadForm")
         && let Some(form) = form.as_object_mut()
     {
-        let source_limit = amm_engine::single_file::SourceOptions::default().max_source_bytes as u64;
+        let source_limit = amm_engine::build::SourceOptions::default().max_source_bytes as u64;
         let limit = competition.max_upload_bytes;
         if let Some(properties) = form.get_mut("properties").and_then(serde_json::Value::as_object_mut) {
             if let Some(module) = properties.get_mut("module") {

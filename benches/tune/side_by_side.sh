@@ -37,16 +37,16 @@ held() {  # name, --param arguments: the point on 1,000 fresh seeds
 runs=()
 for seed in ${SEEDS:-1 2 3}; do
   rm -rf "$out/tune-$seed"
-  /usr/bin/time -f "%e" -o "$out/tune-$seed.time" "$engine" tune "$wasm/starter.wasm" "$out/field.toml" \
+  /usr/bin/time -f "%e %U %S" -o "$out/tune-$seed.time" "$engine" tune "$wasm/starter.wasm" "$out/field.toml" \
     --budget $((budget / 3)) --seed "$seed" --out "$out/tune-$seed" --quiet $start > "$out/tune-$seed.log" 2>&1
   held "tune-$seed" $(python3 -c "import json; w=json.load(open('$out/tune-$seed/summary.json'))['winner']; print(' '.join(f'--param 1:{k}={v!r}' for k,v in w.items()))")
-  echo "tune seed $seed, budget $((budget / 3)): $(cat "$out/tune-$seed.time") s wall"
+  echo "tune seed $seed, budget $((budget / 3)): $(cat "$out/tune-$seed.time") (wall, user, system s)"
   for sampler in cmaes ${TPE:+tpe}; do
-    /usr/bin/time -f "%e" -o "$out/optuna-$sampler-$seed.time" "$venv/bin/python" "$root/benches/tune/optuna_study.py" \
+    /usr/bin/time -f "%e %U %S" -o "$out/optuna-$sampler-$seed.time" "$venv/bin/python" "$root/benches/tune/optuna_study.py" \
       --engine "$engine" --config "$out/field.toml" --sampler "$sampler" --budget $((budget - 2000)) --seeds 128 \
       --seed "$seed" --out "$out/optuna-$sampler-$seed" > "$out/optuna-$sampler-$seed.log" 2>/dev/null
     held "optuna-$sampler-$seed" $(tail -n 1 "$out/optuna-$sampler-$seed.log")
-    echo "optuna $sampler seed $seed, $((budget - 2000)) search simulations: $(cat "$out/optuna-$sampler-$seed.time") s wall"
+    echo "optuna $sampler seed $seed, $((budget - 2000)) search simulations: $(cat "$out/optuna-$sampler-$seed.time") (wall, user, system s; its engine processes included)"
     runs+=("optuna-$sampler-$seed=$out/held-optuna-$sampler-$seed/results.json")
   done
   runs+=("tune-$seed=$out/held-tune-$seed/results.json")

@@ -364,7 +364,7 @@ pub fn command(args: &TuneArgs) -> Result<ExitCode> {
 
     let fits = |first: Option<u64>, count: u64| first.and_then(|f| f.checked_add(count)).is_some();
     let (validation, test) = (args.seed_base.checked_add(1_000_000_000), args.seed_base.checked_add(2_000_000_000));
-    if !(fits(Some(args.seed_base), args.race_seeds as u64)
+    if !(fits(Some(args.seed_base), args.budget)
         && fits(validation, u64::from(args.validation_seeds))
         && fits(test, u64::from(args.test_seeds)))
     {
@@ -380,7 +380,13 @@ pub fn command(args: &TuneArgs) -> Result<ExitCode> {
         validation_seeds: args.validation_seeds,
         test_seeds: args.test_seeds,
     };
-    check_segments(&field.config, &segments, args.race_seeds)?;
+    if args.budget >= 1_000_000_000 {
+        anyhow::bail!(
+            "--budget {}: each generation races on fresh training seeds, so the budget must stay below the 1,000,000,000 seeds of the training segment",
+            args.budget
+        );
+    }
+    check_segments(&field.config, &segments, args.budget)?;
     let settings = TuneSettings {
         objective: args.objective,
         race: RaceSettings { first: args.first_seeds, last: args.race_seeds, z: args.z },
@@ -456,10 +462,10 @@ fn show(v: &ParamValue) -> String {
 }
 
 /// The segments must not meet the config's own seeds (a competition's public seeds).
-fn check_segments(config: &Config, s: &Segments, race_seeds: usize) -> Result<()> {
+fn check_segments(config: &Config, s: &Segments, training_seeds: u64) -> Result<()> {
     let public = config.seed(0)..=config.seed(config.run.simulations.saturating_sub(1));
     let ranges = [
-        ("training", s.train, race_seeds as u64),
+        ("training", s.train, training_seeds),
         ("validation", s.validation, u64::from(s.validation_seeds)),
         ("test", s.test, u64::from(s.test_seeds)),
     ];

@@ -7,6 +7,8 @@
 //! * **Common random numbers.** Every candidate runs under one entrant name on the same seeds
 //!   and salt, so its simulations pair exactly with every other candidate's: same price path,
 //!   same orders, same seat. Comparisons are paired per-seed differences with standard errors.
+//!   Each generation races on fresh training seeds, the incumbent re-run on them first, so the
+//!   seeds it was chosen on (where it was lucky) never stay the yardstick.
 //! * **Racing** ([`race`]): candidates start on few seeds and survivors get more; a candidate
 //!   clearly behind the leader or the incumbent stops early.
 //! * **CMA-ES** ([`cmaes`]) with bounds, log and integer transforms ([`space`]) and IPOP
@@ -106,7 +108,9 @@ impl std::str::FromStr for Objective {
 /// The three seed segments (first seed of each) and the sizes of the held-out ones.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Segments {
-    /// First training seed. Default 1,000,000,000.
+    /// First training seed. Default 1,000,000,000. Generation `g` races on the `last` seeds
+    /// from `train + g·last` (fresh seeds each generation), so training uses fewer than
+    /// `budget` seeds from here.
     pub train: u64,
     /// First validation seed. Default 2,000,000,000.
     pub validation: u64,
@@ -237,9 +241,11 @@ pub enum TuneError {
 pub struct Finalist {
     /// Its parameter values.
     pub params: ParamValues,
-    /// Mean training score and its standard error (on the race's last rung).
+    /// Training estimate: for the start and the incumbents, the mean over the windows they were
+    /// re-run on; for another candidate, the incumbent's estimate plus its mean paired
+    /// difference to the incumbent on its generation's window.
     pub train_mean: f64,
-    /// Standard error of `train_mean`.
+    /// Standard error of `train_mean` (of the paired difference, for a candidate).
     pub train_stderr: f64,
     /// Mean validation score.
     pub validation_mean: f64,
@@ -572,8 +578,26 @@ pub fn tune(field: &Field, settings: &TuneSettings, study: &mut Study) -> Result
         mean: mean(&start_scores),
     }];
 
+    // The incumbent's scores on every window since it became the incumbent (different seeds,
+    // so their mean estimates its true mean without the luck of the seeds it was chosen on).
+    let mut pooled = start_scores.clone();
     let mut cma = Cma::new(&space.coordinates(&start), CmaSettings::for_dims(space.len()), settings.seed);
     loop {
+        let generation = cma.generation() as u32 + 1;
+        // Each generation races on fresh training seeds, and the incumbent is re-run on them
+        // first. The incumbent was chosen as the best of many candidates on earlier seeds, so
+        // on those seeds it is lucky (the winner's curse); kept as the yardstick on the same
+        // seeds, that luck would stop every later candidate and stall the search.
+        let window = seg.train + u64::from(generation) * settings.race.last as u64;
+        let at = |s: usize| window + s as u64;
+        let again: Vec<(usize, u64)> = (0..settings.race.last).map(|s| (0, at(s))).collect();
+        let inc_scores: Vec<f64> = match scores(&mut ev, std::slice::from_ref(&incumbent.0), &again) {
+            Ok(s) => s.into_iter().map(|x| x.unwrap_or(f64::NEG_INFINITY)).collect(),
+            Err(Exhausted) => break,
+        };
+        pooled.extend_from_slice(&inc_scores);
+        incumbent.1 = inc_scores.clone();
+        hall.insert(key(&incumbent.0), (incumbent.0.clone(), mean(&pooled), stderr(&pooled)));
         let xs = cma.ask();
         let mut points: Vec<Point> = xs.iter().map(|u| space.point(u)).collect();
         // The distribution's mean races beside its samples. Under noise the mean is a better
@@ -585,9 +609,8 @@ pub fn tune(field: &Field, settings: &TuneSettings, study: &mut Study) -> Result
         if !points.iter().any(|p| key(p) == key(&mean_point)) {
             points.push(mean_point);
         }
-        let inc_scores = incumbent.1.clone();
         let entries: Vec<Entry> = race::race(points.len(), Some(&inc_scores), &settings.race, &mut |requests| {
-            let mapped: Vec<(usize, u64)> = requests.iter().map(|&(c, s)| (c, train(s))).collect();
+            let mapped: Vec<(usize, u64)> = requests.iter().map(|&(c, s)| (c, at(s))).collect();
             scores(&mut ev, &points, &mapped)
         });
         let order = race::ranking(&entries[..sampled], Some(&inc_scores));
@@ -595,7 +618,6 @@ pub fn tune(field: &Field, settings: &TuneSettings, study: &mut Study) -> Result
         for (rank, &i) in order.iter().enumerate() {
             values[i] = rank as f64;
         }
-        let generation = cma.generation() as u32 + 1;
         let trials: Vec<TrialRow> = entries
             .iter()
             .enumerate()
@@ -623,36 +645,36 @@ pub fn tune(field: &Field, settings: &TuneSettings, study: &mut Study) -> Result
         }));
         let (m, sigma) = cma.state();
         ev.study.record_generation(generation, &trials, sigma, m, cma.restarts())?;
-        let before = key(&incumbent.0);
+        // A finished candidate's estimate: the incumbent's pooled mean plus the candidate's mean
+        // paired difference to it on this window (a control variate: the window's own
+        // difficulty cancels). The best one ahead of the incumbent on this window replaces it.
+        let mut best: Option<(usize, f64)> = None;
         for (i, e) in entries.iter().enumerate() {
-            if e.fate == Fate::Finished {
-                hall.insert(key(&points[i]), (points[i].clone(), e.mean(), stderr(&e.scores)));
-                if e.mean() > mean(&incumbent.1) {
-                    incumbent = (points[i].clone(), e.scores.clone());
+            if e.fate == Fate::Finished && key(&points[i]) != key(&incumbent.0) {
+                let d = paired(&e.scores, &inc_scores);
+                hall.insert(key(&points[i]), (points[i].clone(), mean(&pooled) + mean(&d), stderr(&d)));
+                if mean(&d) > best.map_or(0.0, |(_, m)| m) {
+                    best = Some((i, mean(&d)));
                 }
             }
         }
-        if field.self_copies > 0 && key(&incumbent.0) != before {
-            // Self-play: the copies now play the new incumbent, which changes the field; the
-            // incumbent's own scores are re-run against copies of itself, so that the next
-            // generation races against it on the field it is measured in.
-            ev.opponent = incumbent.0.clone();
-            let again: Vec<(usize, u64)> = (0..settings.race.last).map(|s| (0, train(s))).collect();
-            match scores(&mut ev, std::slice::from_ref(&incumbent.0), &again) {
-                Ok(s) => match s.into_iter().collect::<Option<Vec<f64>>>() {
-                    Some(s) => incumbent.1 = s,
-                    None => incumbent.1 = vec![f64::NEG_INFINITY; settings.race.last],
-                },
-                Err(Exhausted) => break,
+        if let Some((i, _)) = best {
+            // Its pooled estimate starts on the next window: the one it won on flatters it.
+            incumbent = (points[i].clone(), entries[i].scores.clone());
+            pooled.clear();
+            if field.self_copies > 0 {
+                // Self-play: the copies now play the new incumbent, which changes the field;
+                // the next generation re-runs the incumbent against copies of itself first.
+                ev.opponent = incumbent.0.clone();
             }
         }
-        best_so_far.push((ev.used, mean(&incumbent.1), stderr(&incumbent.1)));
-        ev.bar.set_message(format!(
-            "· gen {generation} · best {:.1} ± {:.1} {}",
-            mean(&incumbent.1),
-            stderr(&incumbent.1),
-            settings.objective.name()
-        ));
+        if let Some((_, estimate, se)) = hall.get(&key(&incumbent.0)) {
+            best_so_far.push((ev.used, *estimate, *se));
+            ev.bar.set_message(format!(
+                "· gen {generation} · best {estimate:.1} ± {se:.1} {}",
+                settings.objective.name()
+            ));
+        }
         if any_unfinished {
             break;
         }

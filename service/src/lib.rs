@@ -25,6 +25,11 @@
 //!   never calls a handler).
 //! * [`worker`]: the worker pool and the reaper; this file: `serve`, which wires them.
 
+// Printing is the binary's business, and only through writers that cannot panic: a closed or
+// full stdout/stderr must never turn a finished computation into a crash (`say!`/`note!` in the
+// CLI). `println!`/`eprintln!` panic on a write error, so they are refused outside tests.
+#![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
+
 pub mod api;
 pub mod auth;
 pub mod board;
@@ -215,7 +220,7 @@ pub async fn serve(options: ServeOptions, handle: tokio::runtime::Handle) -> Res
         handle.spawn(worker::listener(state.clone()));
     }
     let result = if options.role == Role::Worker {
-        println!("worker {} started", state.worker_id);
+        announce(format_args!("worker {} started", state.worker_id));
         shutdown_signal().await;
         Ok(())
     } else {
@@ -224,7 +229,7 @@ pub async fn serve(options: ServeOptions, handle: tokio::runtime::Handle) -> Res
             .map_err(io(format!("cannot listen on {}", options.listen)))?;
         let addr = listener.local_addr().map_err(io("local address"))?;
         // The first line on stdout: scripts and tests read the address from it.
-        println!("listening on http://{addr}");
+        announce(format_args!("listening on http://{addr}"));
         tracing::info!(%addr, competition = %state.file.competition.name, "serving");
         let quotas = state.file.competition.quotas;
         let limits = http::ConnectionLimits {
@@ -251,6 +256,17 @@ pub async fn serve(options: ServeOptions, handle: tokio::runtime::Handle) -> Res
     .await;
     state.db.close().await;
     result
+}
+
+/// Writes one line on stdout (the listening address scripts read) and ignores a write error:
+/// the line is informational, and a closed or full stdout (`serve … | true`) must not stop a
+/// server that is otherwise serving. `println!` would panic there.
+fn announce(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+        tracing::debug!("stdout is closed; the announcement went to the log only");
+    }
 }
 
 async fn shutdown_signal() {

@@ -479,6 +479,68 @@ fn a_closed_stdout_ends_a_run_quietly_with_status_zero() {
     assert!(out_dir.join("results.json").is_file(), "the run's results are written before printing:\n{stderr}");
 }
 
+/// `amm-engine run … 2>&1 | head -1` and `run … 2>/dev/full`: stderr carries only diagnostics
+/// (the config line, each entrant loaded), so a closed or full stderr must not cost the run its
+/// results: it still writes results.json and exits 0 (it used to panic with status 101 at the
+/// first diagnostic, before anything was written).
+#[test]
+fn a_closed_or_full_stderr_does_not_lose_a_runs_results() {
+    use std::process::Stdio;
+    let dir = crate::support::Scratch::new();
+    let module = crate::support::example_wasm("fixed-fee-30");
+    let run = |out_dir: &Path, stderr: Stdio| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_amm-engine"))
+            .args(["run", module.to_str().unwrap(), "--sims", "2", "--steps", "50", "--epoch-len", "10"])
+            .arg("--out")
+            .arg(out_dir)
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        // A closed pipe: the read end is dropped before the child writes anything.
+        drop(child.stderr.take());
+        child.wait_with_output().unwrap()
+    };
+    let closed = dir.path().join("closed");
+    let output = run(&closed, Stdio::piped());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(closed.join("results.json").is_file(), "{stdout}");
+    assert!(stdout.contains("wrote "), "stdout is still written: {stdout}");
+    if let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") {
+        let out_dir = dir.path().join("full");
+        let output = run(&out_dir, Stdio::from(full));
+        assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stdout));
+        assert!(out_dir.join("results.json").is_file());
+    }
+}
+
+/// `run … >/dev/full`: a full disk behind stdout is a real error (unlike a reader that left):
+/// status 2 and one error line on stderr, and the results are still on disk.
+#[test]
+fn a_full_stdout_is_one_error_line_and_status_two() {
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else { return };
+    let dir = crate::support::Scratch::new();
+    let module = crate::support::example_wasm("fixed-fee-30");
+    let out_dir = dir.path().join("out");
+    let output = Command::new(env!("CARGO_BIN_EXE_amm-engine"))
+        .args(["run", module.to_str().unwrap(), "--sims", "1", "--steps", "50", "--epoch-len", "10", "--quiet"])
+        .arg("--out")
+        .arg(&out_dir)
+        .current_dir(dir.path())
+        .stdout(full)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(errors[0].contains("cannot write to stdout"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out_dir.join("results.json").is_file(), "{stderr}");
+}
+
 /// `amm-engine run nothing.toml`: one line that says what failed and why, each once (the OS's
 /// reason used to appear twice: in the message and again as its cause).
 #[test]

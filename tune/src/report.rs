@@ -33,8 +33,13 @@ pub fn table(o: &Outcome) -> String {
         seg.test,
         seg.test + u64::from(seg.test_seeds).saturating_sub(1)
     ));
-    s.push_str("validation (finalists raced on fresh seeds, best first; a finalist clearly behind the leader stops early)\n");
-    s.push_str(&format!("  {:>14}  {:>14}  {:>6}  {:>18}  params\n", "train", "validation", "seeds", "vs start (paired)"));
+    s.push_str(
+        "validation (finalists raced on fresh seeds, best first; a finalist clearly behind the leader stops early)\n",
+    );
+    s.push_str(&format!(
+        "  {:>14}  {:>14}  {:>6}  {:>18}  params\n",
+        "train", "validation", "seeds", "vs start (paired)"
+    ));
     for f in &o.finalists {
         s.push_str(&format!(
             "  {:>14}  {:>14}  {:>6}  {:>18}  {}{}\n",

@@ -91,8 +91,8 @@ fn module_cache(disabled: bool) -> Option<ModuleCache> {
 /// Overrides of a config's `[run]` table.
 #[derive(clap::Args, Clone, Debug, Default)]
 struct RunOverrides {
-    /// Number of simulations (alias: --simulations).
-    #[arg(long, visible_alias = "simulations")]
+    /// Number of simulations, 1 or more (alias: --simulations).
+    #[arg(long, visible_alias = "simulations", value_parser = clap::value_parser!(u32).range(1..))]
     sims: Option<u32>,
     /// Steps per simulation.
     #[arg(long)]
@@ -306,8 +306,13 @@ fn main() -> ExitCode {
 }
 
 fn token_command(data: &Path, db: Option<&str>, handle: &str, admin: bool) -> Result<ExitCode> {
-    let token = amm_service::create_token_blocking(data, db, handle, admin)?;
-    say!("{token}");
+    // Shown before it is stored: a token printed to nowhere (`> /dev/full`) is never stored.
+    let show = |token: &str| -> std::io::Result<()> {
+        let mut out = std::io::stdout().lock();
+        std::io::Write::write_fmt(&mut out, format_args!("{token}\n"))?;
+        std::io::Write::flush(&mut out)
+    };
+    amm_service::create_token_blocking(data, db, handle, admin, &show)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -430,7 +435,8 @@ fn run_command(
                 wanted
             }
         };
-        note!("== {} ({} strategies)", shown.display(), config.strategies.len());
+        let count = config.strategies.len();
+        note!("== {} ({count} {})", shown.display(), if count == 1 { "strategy" } else { "strategies" });
         let options =
             RunOptions { progress: !quiet, build: BuildOptions::default(), shard, params: overrides.params.clone() };
         let entrants = run::load_entrants(&config, &engine, &options)?;

@@ -120,8 +120,18 @@ fn runtime() -> Result<tokio::runtime::Runtime, ServiceError> {
         .map_err(io("cannot start the async runtime"))
 }
 
-/// Creates a bearer token for `handle` and returns it (only its sha256 is stored).
-pub async fn create_token(data: &Path, db: Option<&str>, handle: &str, admin: bool) -> Result<String, ServiceError> {
+/// How a new token is shown to the operator (the CLI: on stdout). Called before the token is
+/// stored: if it fails, nothing is stored, so no token exists that nobody has seen.
+pub type ShowToken<'a> = &'a dyn Fn(&str) -> std::io::Result<()>;
+
+/// Creates a bearer token for `handle`, shows it with `show`, then stores its sha256 (only).
+pub async fn create_token(
+    data: &Path,
+    db: Option<&str>,
+    handle: &str,
+    admin: bool,
+    show: ShowToken<'_>,
+) -> Result<String, ServiceError> {
     if handle.is_empty() || handle.len() > 40 || !handle.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
     {
         return Err(ServiceError::Other(format!(
@@ -132,14 +142,24 @@ pub async fn create_token(data: &Path, db: Option<&str>, handle: &str, admin: bo
     let db = Db::open(&database_url(data, db)).await?;
     let bytes: [u8; 32] = rand::random();
     let token = format!("amm_{}", db::hex(&bytes));
+    if let Err(cause) = show(&token) {
+        db.close().await;
+        return Err(ServiceError::Io { what: "cannot show the new token, so it was not stored".into(), cause });
+    }
     db.insert_token(&token_hash(&token), handle, admin).await?;
     db.close().await;
     Ok(token)
 }
 
 /// [`create_token`] on a runtime of its own.
-pub fn create_token_blocking(data: &Path, db: Option<&str>, handle: &str, admin: bool) -> Result<String, ServiceError> {
-    runtime()?.block_on(create_token(data, db, handle, admin))
+pub fn create_token_blocking(
+    data: &Path,
+    db: Option<&str>,
+    handle: &str,
+    admin: bool,
+    show: ShowToken<'_>,
+) -> Result<String, ServiceError> {
+    runtime()?.block_on(create_token(data, db, handle, admin, show))
 }
 
 pub use auth::token_hash;
@@ -238,7 +258,9 @@ pub async fn serve(options: ServeOptions, handle: tokio::runtime::Handle) -> Res
         };
         http::serve(
             listener,
-            api::router(state.clone(), web::routes()),
+            // Pages' errors as the site's HTML page (the API's are JSON inside `api::router`).
+            api::router(state.clone(), web::routes())
+                .layer(axum::middleware::from_fn_with_state(state.clone(), web::html_errors)),
             limits,
             shutdown_signal(),
             Duration::from_secs(5),
@@ -326,6 +348,26 @@ async fn queue_baseline(state: &Arc<State>) -> Result<(), ServiceError> {
     if let Inserted::New(id, _) = state.db.insert_submission(&sub, None, &jobs).await? {
         tracing::info!(submission = id, "queued the house field's baseline evaluation");
         state.wake.notify_waiters();
+    }
+    warn_of_stale_entries(state, &sub.sha256).await
+}
+
+/// Warns, at every startup until it is resolved, when entries on the board were evaluated
+/// before this market definition's baseline was queued: the competition file's market (or the
+/// engine) changed, and the board now mixes evaluations made under both. Not rescored here:
+/// re-evaluating every entry is hours of work and a decision for the operator (who may have
+/// changed the file by mistake), so the log says what to run; `POST /api/admin/rescore` does
+/// it, and the warning stops once every entry has been evaluated again.
+async fn warn_of_stale_entries(state: &Arc<State>, baseline_sha256: &str) -> Result<(), ServiceError> {
+    let Some(baseline) = state.db.find_submission("house", baseline_sha256).await? else { return Ok(()) };
+    let stale = state.db.entries_evaluated_before(baseline.created_at).await?;
+    if stale > 0 {
+        tracing::warn!(
+            entries = stale,
+            "{stale} entries on the board were evaluated under another market definition or engine than the \
+             competition file's current one (its baseline was first queued after they were evaluated): the board \
+             mixes both. Re-evaluate them with POST /api/admin/rescore (an admin token)."
+        );
     }
     Ok(())
 }

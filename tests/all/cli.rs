@@ -633,3 +633,55 @@ fn a_competition_file_runs_its_house_field_on_the_public_seeds() {
     assert_eq!(code, Some(2), "{out}");
     assert!(out.contains("competition.hidden_seeds overlaps competition.public_seeds"), "{out}");
 }
+
+/// Input mistakes are one kind of error, status 2, each said once: a missing path and a
+/// directory that is not a crate, given on the command line or in a config; `--sims` states its
+/// real range; one strategy is "1 strategy".
+#[test]
+fn input_mistakes_are_one_status_and_say_each_thing_once() {
+    let dir = crate::support::Scratch::new();
+    std::fs::create_dir(dir.path().join("notacrate")).unwrap();
+    let module = crate::support::example_wasm("fixed-fee-30");
+    for target in ["missing.wasm", "notacrate"] {
+        let config = dir.path().join(format!("{target}.toml"));
+        std::fs::write(&config, format!("[run]\nsteps = 50\nepoch_len = 10\n\n[[strategy]]\npath = {target:?}\n"))
+            .unwrap();
+        for args in [vec!["run", target, "--quiet"], vec!["run", config.to_str().unwrap(), "--quiet"]] {
+            let (code, out) = amm_engine_code(&args, dir.path());
+            assert_eq!(code, Some(2), "{args:?}: {out}");
+            assert_eq!(out.matches(target).count(), 1 + usize::from(args[1].ends_with(".toml")), "{args:?}: {out}");
+            assert!(!out.contains("))"), "nested parentheses: {out}");
+        }
+    }
+    let (code, out) = amm_engine_code(&["run", module.to_str().unwrap(), "--sims", "0"], dir.path());
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("1..=4294967295") && !out.contains("0..="), "{out}");
+    let out_dir = dir.path().join("one");
+    let args = ["run", module.to_str().unwrap(), "--sims", "1", "--steps", "50", "--epoch-len", "10", "--quiet"];
+    let (code, out) = amm_engine_code(&[&args[..], &["--out", out_dir.to_str().unwrap()]].concat(), dir.path());
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("(1 strategy)"), "{out}");
+}
+
+/// `token create … > /dev/full`: the token is shown before it is stored, so a token nobody saw
+/// is never stored: the command fails saying so.
+#[test]
+fn a_token_that_cannot_be_shown_is_not_stored() {
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else { return };
+    let dir = crate::support::Scratch::new();
+    let data = dir.path().join("data");
+    let output = Command::new(env!("CARGO_BIN_EXE_amm-engine"))
+        .args(["token", "create", "alice", "--data"])
+        .arg(&data)
+        .stdout(full)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("not stored"), "{stderr}");
+    let db = data.join("amm-service.db");
+    let tokens = Command::new("sqlite3").arg(&db).arg("SELECT COUNT(*) FROM tokens").output();
+    if let Ok(tokens) = tokens.filter(|o| o.status.success()) {
+        assert_eq!(String::from_utf8_lossy(&tokens.stdout).trim(), "0");
+    }
+}

@@ -212,6 +212,21 @@ impl Db {
         Ok(Inserted::New(id, ids))
     }
 
+    /// Entries on the board (not a baseline, not hidden, not a round's group) whose evaluation
+    /// finished before `ms`: at startup, those evaluated before the current market definition's
+    /// baseline was queued, i.e. under another definition (or engine).
+    pub async fn entries_evaluated_before(&self, ms: i64) -> Result<i64, DbError> {
+        let n: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM submissions WHERE baseline = 0 AND hidden = 0 AND round IS NULL \
+             AND summary IS NOT NULL AND evaluated_at < $1",
+        )
+        .bind(ms)
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("n")?;
+        Ok(n)
+    }
+
     /// Records submission `id` evaluated (once: a second call changes nothing).
     pub async fn finish_submission(&self, id: i64, summary: &str, results: &str) -> Result<bool, DbError> {
         let r = sqlx::query(

@@ -681,7 +681,7 @@ fn a_token_that_cannot_be_shown_is_not_stored() {
     assert!(stderr.contains("not stored"), "{stderr}");
     let db = data.join("amm-service.db");
     let tokens = Command::new("sqlite3").arg(&db).arg("SELECT COUNT(*) FROM tokens").output();
-    if let Ok(tokens) = tokens.filter(|o| o.status.success()) {
+    if let Some(tokens) = tokens.ok().filter(|o| o.status.success()) {
         assert_eq!(String::from_utf8_lossy(&tokens.stdout).trim(), "0");
     }
 }

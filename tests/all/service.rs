@@ -1691,8 +1691,9 @@ fn every_api_error_is_json_with_what_went_wrong() {
     let server = Server::start(&comp, &data);
     let addr = server.addr;
     for (method, path, status, says) in [
-        ("GET", "/api/jobs/abc", 400, "abc"),
-        ("GET", "/api/submissions/..%2f..%2fetc", 400, "i64"),
+        // What to send, not the input echoed or a Rust type named.
+        ("GET", "/api/jobs/abc", 400, "job id must be a whole number from 1 to"),
+        ("GET", "/api/submissions/..%2f..%2fetc", 400, "submission id must be a whole number"),
         ("GET", "/api/no-such-thing", 404, "not found"),
         ("DELETE", "/api/leaderboard", 405, "openapi.json"),
         ("GET", "/api/jobs/999999", 404, "999999"),

@@ -374,3 +374,5 @@ async fn warn_of_stale_entries(state: &Arc<State>, baseline_sha256: &str) -> Res
 
 #[cfg(test)]
 mod layers;
+#[cfg(test)]
+mod state_words;

@@ -1,6 +1,11 @@
 //! `amm-engine`: the command-line front end. Parsing and printing only; the work is in the
 //! library.
 
+// Printing is the binary's business, and only through writers that cannot panic: a closed or
+// full stdout/stderr must never turn a finished computation into a crash (`say!`/`note!` in the
+// CLI). `println!`/`eprintln!` panic on a write error, so they are refused outside tests.
+#![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -45,6 +50,16 @@ macro_rules! say {
     };
 }
 
+/// `eprintln!` that cannot panic: stderr carries diagnostics (progress, warnings, the final
+/// error line), and losing them to a closed or full stderr (`run … 2>&1 | head -1`,
+/// `2>/dev/full`) must not lose the results the run is about to write. A write error here is
+/// ignored on purpose; the only channel to report it on is the one that failed.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        let _ = std::io::Write::write_fmt(&mut std::io::stderr().lock(), format_args!("{}\n", format_args!($($arg)*)));
+    }};
+}
+
 mod tune;
 
 #[derive(Parser)]
@@ -67,7 +82,7 @@ fn module_cache(disabled: bool) -> Option<ModuleCache> {
     match ModuleCache::open(&dir) {
         Ok(cache) => Some(cache),
         Err(e) => {
-            eprintln!("warning: {e}; compiling without a cache");
+            note!("warning: {e}; compiling without a cache");
             None
         }
     }
@@ -76,8 +91,8 @@ fn module_cache(disabled: bool) -> Option<ModuleCache> {
 /// Overrides of a config's `[run]` table.
 #[derive(clap::Args, Clone, Debug, Default)]
 struct RunOverrides {
-    /// Number of simulations (alias: --simulations).
-    #[arg(long, visible_alias = "simulations")]
+    /// Number of simulations, 1 or more (alias: --simulations).
+    #[arg(long, visible_alias = "simulations", value_parser = clap::value_parser!(u32).range(1..))]
     sims: Option<u32>,
     /// Steps per simulation.
     #[arg(long)]
@@ -284,15 +299,20 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) if e.is::<StdoutClosed>() => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            note!("error: {e:#}");
             ExitCode::from(2)
         }
     }
 }
 
 fn token_command(data: &Path, db: Option<&str>, handle: &str, admin: bool) -> Result<ExitCode> {
-    let token = amm_service::create_token_blocking(data, db, handle, admin)?;
-    say!("{token}");
+    // Shown before it is stored: a token printed to nowhere (`> /dev/full`) is never stored.
+    let show = |token: &str| -> std::io::Result<()> {
+        let mut out = std::io::stdout().lock();
+        std::io::Write::write_fmt(&mut out, format_args!("{token}\n"))?;
+        std::io::Write::flush(&mut out)
+    };
+    amm_service::create_token_blocking(data, db, handle, admin, &show)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -415,18 +435,19 @@ fn run_command(
                 wanted
             }
         };
-        eprintln!("== {} ({} strategies)", shown.display(), config.strategies.len());
+        let count = config.strategies.len();
+        note!("== {} ({count} {})", shown.display(), if count == 1 { "strategy" } else { "strategies" });
         let options =
             RunOptions { progress: !quiet, build: BuildOptions::default(), shard, params: overrides.params.clone() };
         let entrants = run::load_entrants(&config, &engine, &options)?;
         for e in &entrants {
             match &e.info.rejected {
-                Some(reason) => eprintln!("  rejected  {}: {reason}", e.info.name),
-                None => eprintln!("  loaded    {} ({})", e.info.name, &e.info.sha256[..12]),
+                Some(reason) => note!("  rejected  {}: {reason}", e.info.name),
+                None => note!("  loaded    {} ({})", e.info.name, &e.info.sha256[..12]),
             }
         }
         if entrants.iter().all(|e| e.info.rejected.is_some()) {
-            eprintln!("error: {}: every strategy was refused at load (reasons above); nothing to run", shown.display());
+            note!("error: {}: every strategy was refused at load (reasons above); nothing to run", shown.display());
             return Ok(ExitCode::FAILURE);
         }
         let started = std::time::Instant::now();
@@ -521,7 +542,7 @@ fn submit_command(inputs: &[PathBuf], overrides: &RunOverrides, out: Option<&Pat
     say!("bundle {} (results sha256 {})", out.display(), receipt.results_sha256);
     say!("check it with: amm-engine verify {}", out.join("receipt.json").display());
     if results.strategies.iter().all(|s| s.rejected.is_some()) {
-        eprintln!("error: every strategy was refused at load; the bundle ranks nobody");
+        note!("error: every strategy was refused at load; the bundle ranks nobody");
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
@@ -635,7 +656,7 @@ fn validate_command(
         say!("  => {}", if report.passed() { "PASS" } else { "FAIL" });
     }
     if let Some((a, _)) = assignments.iter().zip(&used).find(|(_, used)| !**used) {
-        eprintln!("error: --param {a}: no strategy validated here declares {:?} (see each params check above)", a.name);
+        note!("error: --param {a}: no strategy validated here declares {:?} (see each params check above)", a.name);
         return Ok(ExitCode::FAILURE);
     }
     Ok(if all_passed { ExitCode::SUCCESS } else { ExitCode::FAILURE })

@@ -405,10 +405,10 @@ pub fn command(args: &TuneArgs) -> Result<ExitCode> {
     let space = amm_tune::space::Space::new(&field.schema, &field.start, &settings.only)?;
     let mut study = Study::open(&study_path, &amm_tune::definition(&field, &settings, &space))?;
     if study.recorded() > 0 {
-        eprintln!("resuming {} ({} evaluations recorded)", study_path.display(), study.recorded());
+        note!("resuming {} ({} evaluations recorded)", study_path.display(), study.recorded());
     }
     let name = &field.entrants[field.candidate].name;
-    eprintln!(
+    note!(
         "tuning {name}: {} of {} parameters against {} opponents{}{}, objective {}",
         space.len(),
         field.schema.params.len(),
@@ -427,7 +427,7 @@ pub fn command(args: &TuneArgs) -> Result<ExitCode> {
     if let CandidateKind::Source(source) = &field.kind
         && let (failed @ 1.., Some(first)) = source.failures()
     {
-        eprintln!("warning: {failed} candidates did not build (counted as disqualified); the first:\n{first}");
+        note!("warning: {failed} candidates did not build (counted as disqualified); the first:\n{first}");
     }
     match &field.kind {
         CandidateKind::Declared => {

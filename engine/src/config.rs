@@ -351,10 +351,26 @@ impl Config {
     pub fn check_strategy_paths(&self, path: &Path) -> Result<(), ConfigError> {
         for (i, entry) in self.strategies.iter().enumerate() {
             let resolved = self.strategy_path(entry);
+            // A directory must be a crate: refused here like a missing file (one status for every
+            // bad input), not later at load.
             let readable = if resolved.is_dir() {
-                std::fs::read_dir(&resolved).map(|_| ())
+                std::fs::read_dir(&resolved)
+                    .map(|_| ())
+                    .map_err(|e| format!("cannot read {}: {e}", resolved.display()))
+                    .and_then(|()| {
+                        if resolved.join("Cargo.toml").is_file() {
+                            Ok(())
+                        } else {
+                            Err(format!(
+                                "{} is a directory without a Cargo.toml, so not a strategy crate",
+                                resolved.display()
+                            ))
+                        }
+                    })
             } else {
-                std::fs::File::open(&resolved).map(|_| ())
+                std::fs::File::open(&resolved)
+                    .map(|_| ())
+                    .map_err(|e| format!("cannot read {}: {e}", resolved.display()))
             };
             if let Err(e) = readable {
                 return Err(ConfigError::Invalid {
@@ -362,8 +378,7 @@ impl Config {
                     key: format!("strategy[{i}].path"),
                     value: format!("{:?}", entry.path.display().to_string()),
                     expected: format!(
-                        "cannot read {} ({e}); a strategy path must be an existing .wasm, .wat or single-file .rs strategy, or a strategy crate directory",
-                        resolved.display()
+                        "{e}; a strategy path must be an existing .wasm, .wat or single-file .rs strategy, or a strategy crate directory"
                     ),
                 });
             }

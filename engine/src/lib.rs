@@ -16,6 +16,11 @@
 //! * [`validate`]: the checks behind `amm-engine validate`.
 //! * [`scaffold`]: `amm-engine new`.
 
+// Printing is the binary's business, and only through writers that cannot panic: a closed or
+// full stdout/stderr must never turn a finished computation into a crash (`say!`/`note!` in the
+// CLI). `println!`/`eprintln!` panic on a write error, so they are refused outside tests.
+#![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
+
 pub mod build;
 pub mod config;
 pub mod market;

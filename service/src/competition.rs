@@ -180,8 +180,8 @@ pub struct CompetitionFile {
 /// given: an ordinary one as [`Config::load`] reads it, or a competition file as the board
 /// evaluates it (the house field on the public seeds; the `[competition]` table is read and
 /// checked, not refused). An author running `run configs/competition.toml my_strategy.rs`
-/// races exactly the field the board will, on its seeds (under a salt of their own: the
-/// board draws a secret one per evaluation).
+/// races exactly the field the board will, on its seeds, under the file's own `[run] salt`
+/// (empty unless set; the board draws a secret one per evaluation).
 pub fn load_run_config(path: &Path) -> Result<Config, CompetitionError> {
     let text =
         std::fs::read_to_string(path).map_err(|cause| CompetitionError::Read { path: path.to_path_buf(), cause })?;

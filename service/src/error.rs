@@ -95,6 +95,59 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// A kind of resource addressed by a numeric id in a path (`/api/submissions/{id}`,
+/// `/rounds/{id}`): its name, for the message that says what to send.
+pub trait Resource {
+    /// How a client calls it: "submission", "job", "round".
+    const NAME: &'static str;
+}
+
+/// Submissions' ids.
+pub struct SubmissionIds;
+/// Jobs' ids.
+pub struct JobIds;
+/// Rounds' ids.
+pub struct RoundIds;
+
+impl Resource for SubmissionIds {
+    const NAME: &'static str = "submission";
+}
+impl Resource for JobIds {
+    const NAME: &'static str = "job";
+}
+impl Resource for RoundIds {
+    const NAME: &'static str = "round";
+}
+
+/// A path's `{id}`: a whole number from 1 to `i64::MAX`. Every route with an id extracts it
+/// with this, so that a bad one (`abc`, `%00`, `<script>`, past i64, 0) is refused the same way
+/// everywhere through [`ApiError`]: 400 with a message saying what to send, never the raw input
+/// and never a Rust type's name (axum's own `Path<i64>` answers `text/plain` "Cannot parse `abc`
+/// to a `i64`", echoing the path). Pages get the same refusal as the site's HTML error page
+/// (`web::html_errors`).
+pub struct Id<R>(pub i64, pub std::marker::PhantomData<R>);
+
+impl<R: Resource> Id<R> {
+    /// The refusal of a bad id.
+    pub fn refusal() -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, format!("{} id must be a whole number from 1 to {}", R::NAME, i64::MAX))
+    }
+}
+
+impl<S: Send + Sync, R: Resource> axum::extract::FromRequestParts<S> for Id<R> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, ApiError> {
+        let axum::extract::Path(text) =
+            axum::extract::Path::<String>::from_request_parts(parts, state).await.map_err(|_| Self::refusal())?;
+        match text.parse::<i64>() {
+            // Digits only: `+5` and ` 5` are not how ids are written.
+            Ok(id) if id >= 1 && text.bytes().all(|b| b.is_ascii_digit()) => Ok(Id(id, std::marker::PhantomData)),
+            _ => Err(Self::refusal()),
+        }
+    }
+}
+
 /// A "no such …" answer.
 pub fn not_found(what: &str, id: i64) -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, format!("no {what} {id}"))
@@ -105,11 +158,16 @@ pub fn parse<T: serde::de::DeserializeOwned>(text: &str, what: &'static str) -> 
     serde_json::from_str(text).map_err(|e| ApiError::corrupt(what, e))
 }
 
+/// Whether `path` is the JSON API's (`/api` and everything under `/api/`), whose errors are JSON.
+pub fn is_api(path: &str) -> bool {
+    path == "/api" || path.starts_with("/api/")
+}
+
 /// Every error answer under `/api/` is JSON (`{"error": "…"}`), also those axum's extractors
 /// and router give in plain text or empty: an unparsable id (400), an unknown path (404), a
 /// wrong method (405, with the methods allowed), an unsupported body (415).
 pub async fn json_errors(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let api = request.uri().path().starts_with("/api/");
+    let api = is_api(request.uri().path());
     let response = next.run(request).await;
     let status = response.status();
     let is_json = response

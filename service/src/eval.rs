@@ -209,9 +209,8 @@ pub struct EntrantSummary {
     pub arb_loss: f64,
     /// Simulations in which it was disqualified.
     pub disqualified_sims: u32,
-    /// Disqualification reasons: call, kind (`load`, `budget`, `fault`, `absurd_quote`,
-    /// `shape_violation`, `audit_mismatch`), simulations, first seed and step, an example.
-    #[schema(value_type = Vec<Object>)]
+    /// Disqualification reasons: call, kind, simulations, first seed and step, an example.
+    #[schema(schema_with = disqualification_reasons_schema)]
     #[serde(default)]
     pub disqualification_reasons: Vec<amm_engine::report::DisqualificationSummary>,
     /// Refused at load (then it took part in nothing).
@@ -281,6 +280,57 @@ pub fn summarize(results: &RunResults, entry: bool) -> Summary {
         normalizer,
         per_seed_edges,
     }
+}
+
+/// The schema of [`EntrantSummary::disqualification_reasons`]
+/// (`amm_engine::report::DisqualificationSummary`, whose crate knows no OpenAPI): `kind` and
+/// `call` as enums of the engine's own serialized names, so a kind added there is listed here.
+fn disqualification_reasons_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::{ObjectBuilder, Type};
+    let names = |values: Vec<serde_json::Value>| Some(values);
+    let kinds = amm_engine::market::DisqualificationKind::ALL.iter().map(|k| serde_json::json!(k.as_str())).collect();
+    let calls =
+        amm_engine::sandbox::CallKind::ALL.iter().filter_map(|c| serde_json::to_value(c).ok()).collect::<Vec<_>>();
+    let integer = |description: &str| {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::Int64)))
+            .minimum(Some(0))
+            .description(Some(description))
+    };
+    let item = ObjectBuilder::new()
+        .description(Some("Disqualifications of one strategy sharing a call and a kind of reason."))
+        .property(
+            "call",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(names(calls))
+                .description(Some("The call that failed.")),
+        )
+        .property(
+            "kind",
+            ObjectBuilder::new().schema_type(Type::String).enum_values(names(kinds)).description(Some(
+                "The kind of rule broken: load (the instance could not be created), budget (fuel, time, stack, \
+                 memory or table ran out), fault (a trap or exit), absurd_quote (a quote above the reserve), \
+                 shape_violation (a curve not monotone or concave), audit_mismatch (a replayed call differed).",
+            )),
+        )
+        .property("simulations", integer("Simulations ended this way."))
+        .property("first_seed", integer("Seed of the first of them."))
+        .property("first_step", integer("Step of the first."))
+        .property(
+            "example",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some("The first one's full reason, for people.")),
+        )
+        .required("call")
+        .required("kind")
+        .required("simulations")
+        .required("first_seed")
+        .required("first_step")
+        .required("example");
+    utoipa::openapi::schema::ArrayBuilder::new().items(item).build()
 }
 
 #[cfg(test)]

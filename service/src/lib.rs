@@ -25,6 +25,11 @@
 //!   never calls a handler).
 //! * [`worker`]: the worker pool and the reaper; this file: `serve`, which wires them.
 
+// Printing is the binary's business, and only through writers that cannot panic: a closed or
+// full stdout/stderr must never turn a finished computation into a crash (`say!`/`note!` in the
+// CLI). `println!`/`eprintln!` panic on a write error, so they are refused outside tests.
+#![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
+
 pub mod api;
 pub mod auth;
 pub mod board;
@@ -115,8 +120,18 @@ fn runtime() -> Result<tokio::runtime::Runtime, ServiceError> {
         .map_err(io("cannot start the async runtime"))
 }
 
-/// Creates a bearer token for `handle` and returns it (only its sha256 is stored).
-pub async fn create_token(data: &Path, db: Option<&str>, handle: &str, admin: bool) -> Result<String, ServiceError> {
+/// How a new token is shown to the operator (the CLI: on stdout). Called before the token is
+/// stored: if it fails, nothing is stored, so no token exists that nobody has seen.
+pub type ShowToken<'a> = &'a dyn Fn(&str) -> std::io::Result<()>;
+
+/// Creates a bearer token for `handle`, shows it with `show`, then stores its sha256 (only).
+pub async fn create_token(
+    data: &Path,
+    db: Option<&str>,
+    handle: &str,
+    admin: bool,
+    show: ShowToken<'_>,
+) -> Result<String, ServiceError> {
     if handle.is_empty() || handle.len() > 40 || !handle.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
     {
         return Err(ServiceError::Other(format!(
@@ -127,14 +142,24 @@ pub async fn create_token(data: &Path, db: Option<&str>, handle: &str, admin: bo
     let db = Db::open(&database_url(data, db)).await?;
     let bytes: [u8; 32] = rand::random();
     let token = format!("amm_{}", db::hex(&bytes));
+    if let Err(cause) = show(&token) {
+        db.close().await;
+        return Err(ServiceError::Io { what: "cannot show the new token, so it was not stored".into(), cause });
+    }
     db.insert_token(&token_hash(&token), handle, admin).await?;
     db.close().await;
     Ok(token)
 }
 
 /// [`create_token`] on a runtime of its own.
-pub fn create_token_blocking(data: &Path, db: Option<&str>, handle: &str, admin: bool) -> Result<String, ServiceError> {
-    runtime()?.block_on(create_token(data, db, handle, admin))
+pub fn create_token_blocking(
+    data: &Path,
+    db: Option<&str>,
+    handle: &str,
+    admin: bool,
+    show: ShowToken<'_>,
+) -> Result<String, ServiceError> {
+    runtime()?.block_on(create_token(data, db, handle, admin, show))
 }
 
 pub use auth::token_hash;
@@ -215,7 +240,7 @@ pub async fn serve(options: ServeOptions, handle: tokio::runtime::Handle) -> Res
         handle.spawn(worker::listener(state.clone()));
     }
     let result = if options.role == Role::Worker {
-        println!("worker {} started", state.worker_id);
+        announce(format_args!("worker {} started", state.worker_id));
         shutdown_signal().await;
         Ok(())
     } else {
@@ -224,7 +249,7 @@ pub async fn serve(options: ServeOptions, handle: tokio::runtime::Handle) -> Res
             .map_err(io(format!("cannot listen on {}", options.listen)))?;
         let addr = listener.local_addr().map_err(io("local address"))?;
         // The first line on stdout: scripts and tests read the address from it.
-        println!("listening on http://{addr}");
+        announce(format_args!("listening on http://{addr}"));
         tracing::info!(%addr, competition = %state.file.competition.name, "serving");
         let quotas = state.file.competition.quotas;
         let limits = http::ConnectionLimits {
@@ -233,7 +258,9 @@ pub async fn serve(options: ServeOptions, handle: tokio::runtime::Handle) -> Res
         };
         http::serve(
             listener,
-            api::router(state.clone(), web::routes()),
+            // Pages' errors as the site's HTML page (the API's are JSON inside `api::router`).
+            api::router(state.clone(), web::routes())
+                .layer(axum::middleware::from_fn_with_state(state.clone(), web::html_errors)),
             limits,
             shutdown_signal(),
             Duration::from_secs(5),
@@ -251,6 +278,17 @@ pub async fn serve(options: ServeOptions, handle: tokio::runtime::Handle) -> Res
     .await;
     state.db.close().await;
     result
+}
+
+/// Writes one line on stdout (the listening address scripts read) and ignores a write error:
+/// the line is informational, and a closed or full stdout (`serve … | true`) must not stop a
+/// server that is otherwise serving. `println!` would panic there.
+fn announce(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+        tracing::debug!("stdout is closed; the announcement went to the log only");
+    }
 }
 
 async fn shutdown_signal() {
@@ -311,8 +349,30 @@ async fn queue_baseline(state: &Arc<State>) -> Result<(), ServiceError> {
         tracing::info!(submission = id, "queued the house field's baseline evaluation");
         state.wake.notify_waiters();
     }
+    warn_of_stale_entries(state, &sub.sha256).await
+}
+
+/// Warns, at every startup until it is resolved, when entries on the board were evaluated
+/// before this market definition's baseline was queued: the competition file's market (or the
+/// engine) changed, and the board now mixes evaluations made under both. Not rescored here:
+/// re-evaluating every entry is hours of work and a decision for the operator (who may have
+/// changed the file by mistake), so the log says what to run; `POST /api/admin/rescore` does
+/// it, and the warning stops once every entry has been evaluated again.
+async fn warn_of_stale_entries(state: &Arc<State>, baseline_sha256: &str) -> Result<(), ServiceError> {
+    let Some(baseline) = state.db.find_submission("house", baseline_sha256).await? else { return Ok(()) };
+    let stale = state.db.entries_evaluated_before(baseline.created_at).await?;
+    if stale > 0 {
+        tracing::warn!(
+            entries = stale,
+            "{stale} entries on the board were evaluated under another market definition or engine than the \
+             competition file's current one (its baseline was first queued after they were evaluated): the board \
+             mixes both. Re-evaluate them with POST /api/admin/rescore (an admin token)."
+        );
+    }
     Ok(())
 }
 
 #[cfg(test)]
 mod layers;
+#[cfg(test)]
+mod state_words;

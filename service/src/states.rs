@@ -2,9 +2,9 @@
 //!
 //! The databases keep these as the lowercase words they always held (`'queued'`, `'evaluated'`,
 //! …), so no migration changes their meaning: [`JobState::as_str`] and friends are the only
-//! spelling, the SQL in `db` uses the same words, and a word the code does not know is a
-//! corrupt row, not a silently different state. Everything above the database compares
-//! these types, never strings.
+//! spelling, the SQL in `db` binds those words as parameters rather than spelling them (a test
+//! keeps it so), and a word the code does not know is a corrupt row, not a silently different
+//! state. Everything above the database compares these types, never strings.
 
 use serde::Serialize;
 

@@ -479,6 +479,68 @@ fn a_closed_stdout_ends_a_run_quietly_with_status_zero() {
     assert!(out_dir.join("results.json").is_file(), "the run's results are written before printing:\n{stderr}");
 }
 
+/// `amm-engine run … 2>&1 | head -1` and `run … 2>/dev/full`: stderr carries only diagnostics
+/// (the config line, each entrant loaded), so a closed or full stderr must not cost the run its
+/// results: it still writes results.json and exits 0 (it used to panic with status 101 at the
+/// first diagnostic, before anything was written).
+#[test]
+fn a_closed_or_full_stderr_does_not_lose_a_runs_results() {
+    use std::process::Stdio;
+    let dir = crate::support::Scratch::new();
+    let module = crate::support::example_wasm("fixed-fee-30");
+    let run = |out_dir: &Path, stderr: Stdio| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_amm-engine"))
+            .args(["run", module.to_str().unwrap(), "--sims", "2", "--steps", "50", "--epoch-len", "10"])
+            .arg("--out")
+            .arg(out_dir)
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        // A closed pipe: the read end is dropped before the child writes anything.
+        drop(child.stderr.take());
+        child.wait_with_output().unwrap()
+    };
+    let closed = dir.path().join("closed");
+    let output = run(&closed, Stdio::piped());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(closed.join("results.json").is_file(), "{stdout}");
+    assert!(stdout.contains("wrote "), "stdout is still written: {stdout}");
+    if let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") {
+        let out_dir = dir.path().join("full");
+        let output = run(&out_dir, Stdio::from(full));
+        assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stdout));
+        assert!(out_dir.join("results.json").is_file());
+    }
+}
+
+/// `run … >/dev/full`: a full disk behind stdout is a real error (unlike a reader that left):
+/// status 2 and one error line on stderr, and the results are still on disk.
+#[test]
+fn a_full_stdout_is_one_error_line_and_status_two() {
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else { return };
+    let dir = crate::support::Scratch::new();
+    let module = crate::support::example_wasm("fixed-fee-30");
+    let out_dir = dir.path().join("out");
+    let output = Command::new(env!("CARGO_BIN_EXE_amm-engine"))
+        .args(["run", module.to_str().unwrap(), "--sims", "1", "--steps", "50", "--epoch-len", "10", "--quiet"])
+        .arg("--out")
+        .arg(&out_dir)
+        .current_dir(dir.path())
+        .stdout(full)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(errors[0].contains("cannot write to stdout"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out_dir.join("results.json").is_file(), "{stderr}");
+}
+
 /// `amm-engine run nothing.toml`: one line that says what failed and why, each once (the OS's
 /// reason used to appear twice: in the message and again as its cause).
 #[test]
@@ -570,4 +632,59 @@ fn a_competition_file_runs_its_house_field_on_the_public_seeds() {
     let (code, out) = amm_engine_code(&["run", "competition.toml", "--quiet"], dir.path());
     assert_eq!(code, Some(2), "{out}");
     assert!(out.contains("competition.hidden_seeds overlaps competition.public_seeds"), "{out}");
+}
+
+/// Input mistakes are one kind of error, status 2, each said once: a missing path and a
+/// directory that is not a crate, given on the command line or in a config; `--sims` states its
+/// real range; one strategy is "1 strategy".
+#[test]
+fn input_mistakes_are_one_status_and_say_each_thing_once() {
+    let dir = crate::support::Scratch::new();
+    std::fs::create_dir(dir.path().join("notacrate")).unwrap();
+    let module = crate::support::example_wasm("fixed-fee-30");
+    for target in ["missing.wasm", "notacrate"] {
+        let config = dir.path().join(format!("{target}.toml"));
+        std::fs::write(&config, format!("[run]\nsteps = 50\nepoch_len = 10\n\n[[strategy]]\npath = {target:?}\n"))
+            .unwrap();
+        for args in [vec!["run", target, "--quiet"], vec!["run", config.to_str().unwrap(), "--quiet"]] {
+            let (code, out) = amm_engine_code(&args, dir.path());
+            assert_eq!(code, Some(2), "{args:?}: {out}");
+            // On the command line: the path once. In a config: the config file (named after the
+            // target here), the entry's value as written and the path it resolved to.
+            let expected = if args[1].ends_with(".toml") { 3 } else { 1 };
+            assert_eq!(out.matches(target).count(), expected, "{args:?}: {out}");
+            assert!(!out.contains("))"), "nested parentheses: {out}");
+        }
+    }
+    let (code, out) = amm_engine_code(&["run", module.to_str().unwrap(), "--sims", "0"], dir.path());
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("1..=4294967295") && !out.contains("0..="), "{out}");
+    let out_dir = dir.path().join("one");
+    let args = ["run", module.to_str().unwrap(), "--sims", "1", "--steps", "50", "--epoch-len", "10", "--quiet"];
+    let (code, out) = amm_engine_code(&[&args[..], &["--out", out_dir.to_str().unwrap()]].concat(), dir.path());
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("(1 strategy)"), "{out}");
+}
+
+/// `token create … > /dev/full`: the token is shown before it is stored, so a token nobody saw
+/// is never stored: the command fails saying so.
+#[test]
+fn a_token_that_cannot_be_shown_is_not_stored() {
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else { return };
+    let dir = crate::support::Scratch::new();
+    let data = dir.path().join("data");
+    let output = Command::new(env!("CARGO_BIN_EXE_amm-engine"))
+        .args(["token", "create", "alice", "--data"])
+        .arg(&data)
+        .stdout(full)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("not stored"), "{stderr}");
+    let db = data.join("amm-service.db");
+    let tokens = Command::new("sqlite3").arg(&db).arg("SELECT COUNT(*) FROM tokens").output();
+    if let Some(tokens) = tokens.ok().filter(|o| o.status.success()) {
+        assert_eq!(String::from_utf8_lossy(&tokens.stdout).trim(), "0");
+    }
 }

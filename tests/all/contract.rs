@@ -76,7 +76,7 @@ fn a_flag_or_hide_body_must_be_an_object_or_empty() {
     let admin = token(&data, "root", true);
     for path in ["/api/admin/submissions/1/flag", "/api/admin/submissions/1/hide"] {
         // serde reads a struct from an array of its fields: `[]` was every default (200).
-        for body in ["[]", "[true]", "null", "\"x\"", "0"] {
+        for body in ["[]", "[true]", "null", "\"x\"", "0", "\u{c}", " ", "\n"] {
             let r = post_json(server.addr, path, &admin, body);
             assert_eq!(r.status, 422, "{path} {body}: {}", String::from_utf8_lossy(&r.body));
             assert!(error_of(&r).contains("request body"), "{}", error_of(&r));
@@ -219,4 +219,143 @@ fn tail(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     let cut = |l: &&str| l.chars().take(400).collect::<String>();
     lines[lines.len().saturating_sub(n)..].iter().map(cut).collect::<Vec<_>>().join("\n")
+}
+
+/// A bad path id (`abc`, past i64, 0, `%00`, an escaped `<script>`) is refused through the
+/// service's one error type: the API answers 400 with the JSON error body saying what to send,
+/// pages answer the site's HTML error page with its security headers; neither echoes the input
+/// nor names a Rust type. Unknown paths get the same two kinds of 404.
+#[test]
+fn bad_ids_and_unknown_paths_answer_the_sites_own_errors() {
+    let scratch = Scratch::new();
+    let data = scratch.path().join("data");
+    let server = Server::start(&competition(scratch.path(), 2, 100, LIFTED), &data);
+    let addr = server.addr;
+    let bad = ["abc", "9223372036854775808", "0", "-1", "%00", "%3Cscript%3Ealert(1)%3C%2Fscript%3E", "1.5"];
+    for id in bad {
+        for (path, what) in [
+            (format!("/api/submissions/{id}"), "submission"),
+            (format!("/api/submissions/{id}/results.json"), "submission"),
+            (format!("/api/jobs/{id}"), "job"),
+            (format!("/api/rounds/{id}"), "round"),
+        ] {
+            let r = get(addr, &path);
+            let body = String::from_utf8_lossy(&r.body).into_owned();
+            assert_eq!(r.status, 400, "{path}: {body}");
+            assert_eq!(
+                error_of(&r),
+                format!("{what} id must be a whole number from 1 to 9223372036854775807"),
+                "{path}"
+            );
+            assert!(!body.contains("i64") && !body.contains("Cannot parse"), "{path}: {body}");
+        }
+        for path in [format!("/submissions/{id}"), format!("/rounds/{id}"), format!("/submissions/{id}/report.html")] {
+            let r = get(addr, &path);
+            let body = String::from_utf8_lossy(&r.body).into_owned();
+            assert_eq!(r.status, 400, "{path}: {body}");
+            assert!(r.header("content-type").is_some_and(|v| v.starts_with("text/html")), "{path}");
+            assert!(r.header("content-security-policy").is_some(), "{path}: no security headers");
+            assert_eq!(r.header("x-content-type-options"), Some("nosniff"), "{path}");
+            assert!(body.contains("id must be a whole number from 1 to"), "{path}: {body}");
+            assert!(!body.contains("<script>") && !body.contains('\0') && !body.contains("i64"), "{path}: {body}");
+        }
+    }
+    // A post to an admin route with a bad id: also the JSON refusal (before authentication).
+    let r = request(addr, "POST", "/api/admin/jobs/abc/requeue", &[], b"");
+    assert_eq!((r.status, error_of(&r).starts_with("job id must be")), (400, true));
+
+    // Unknown paths: JSON 404 on the API (also `/api` itself), the HTML 404 page elsewhere.
+    for path in ["/api", "/api/nothing"] {
+        let r = get(addr, path);
+        assert_eq!(r.status, 404, "{path}");
+        assert!(!error_of(&r).is_empty(), "{path}: {}", String::from_utf8_lossy(&r.body));
+    }
+    for path in ["/favicon.ico", "/leaderboard", "/submissions"] {
+        let r = get(addr, path);
+        let body = String::from_utf8_lossy(&r.body).into_owned();
+        assert_eq!(r.status, 404, "{path}");
+        assert!(r.header("content-type").is_some_and(|v| v.starts_with("text/html")), "{path}");
+        assert!(r.header("content-security-policy").is_some(), "{path}");
+        assert!(body.contains("There is no such page."), "{path}: {body}");
+    }
+    // A wrong method on a page: the HTML page too, still saying what is allowed.
+    let r = request(addr, "POST", "/competition", &[], b"");
+    assert_eq!(r.status, 405);
+    assert!(r.header("content-type").is_some_and(|v| v.starts_with("text/html")));
+    assert!(r.header("allow").is_some_and(|v| v.contains("GET")));
+}
+
+/// `curl -F module=@a.wasm -F module=@b.wasm`: a part sent twice is refused naming it, not
+/// resolved silently by the last one.
+#[test]
+fn an_upload_repeating_a_part_is_refused_naming_it() {
+    let scratch = Scratch::new();
+    let data = scratch.path().join("data");
+    let server = Server::start(&competition(scratch.path(), 2, 100, LIFTED), &data);
+    let alice = token(&data, "alice", false);
+    let a = wasm_of(&example_wasm("fixed-fee-100"));
+    let b = wasm_of(&example_wasm("fixed-fee-500"));
+    let boundary = "----amm-repeat";
+    let part = |name: &str, file: Option<&str>, bytes: &[u8]| {
+        let disposition = match file {
+            Some(f) => format!("form-data; name=\"{name}\"; filename=\"{f}\""),
+            None => format!("form-data; name=\"{name}\""),
+        };
+        let mut out = format!("--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n").into_bytes();
+        out.extend_from_slice(bytes);
+        out.extend_from_slice(b"\r\n");
+        out
+    };
+    let cases: [(&str, Vec<Vec<u8>>); 2] = [
+        ("module", vec![part("module", Some("a.wasm"), &a), part("module", Some("b.wasm"), &b)]),
+        ("name", vec![part("module", Some("a.wasm"), &a), part("name", None, b"one"), part("name", None, b"two")]),
+    ];
+    for (repeated, parts) in cases {
+        let mut body = parts.concat();
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let headers = [
+            ("Content-Type", format!("multipart/form-data; boundary={boundary}")),
+            ("Authorization", format!("Bearer {alice}")),
+        ];
+        let r = request(server.addr, "POST", "/api/submissions", &headers, &body);
+        assert_eq!(r.status, 400, "{repeated}: {}", String::from_utf8_lossy(&r.body));
+        assert!(error_of(&r).contains(&format!("'{repeated}' was sent more than once")), "{}", error_of(&r));
+    }
+    // Nothing was stored.
+    let mine = get(server.addr, "/api/leaderboard").json();
+    assert!(!mine.to_string().contains("alice"), "{mine}");
+}
+
+/// The document describes the bodies the server really sends: an upload's 422 carries `checks`
+/// and `failed` beside `error` (a schema of its own, and a refused module's body has each of
+/// its required fields), and a disqualification reason's `kind` is an enum of the engine's kinds.
+#[test]
+fn the_document_describes_the_refusal_body_and_the_disqualification_kinds() {
+    let scratch = Scratch::new();
+    let data = scratch.path().join("data");
+    let server = Server::start(&competition(scratch.path(), 2, 100, LIFTED), &data);
+    let doc = get(server.addr, "/openapi.json").json();
+    let upload_422 = &doc["paths"]["/api/submissions"]["post"]["responses"]["422"];
+    assert!(upload_422.to_string().contains("#/components/schemas/ValidationFailure"), "{upload_422}");
+    let failure = &doc["components"]["schemas"]["ValidationFailure"];
+    let required: Vec<&str> = failure["required"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert_eq!(required, ["error", "failed", "checks"], "{failure}");
+
+    let alice = token(&data, "alice", false);
+    let looping = crate::support::strategy_wat("(loop $l (br $l)) (i64.const 0)", "");
+    let r = upload(server.addr, Some(&alice), &wat::parse_str(looping).unwrap(), None);
+    assert_eq!(r.status, 422, "{}", String::from_utf8_lossy(&r.body));
+    let body = r.json();
+    for field in required {
+        assert!(body.get(field).is_some(), "{field} missing: {body}");
+    }
+    assert!(!body["failed"].as_array().unwrap().is_empty(), "{body}");
+
+    let item = &doc["components"]["schemas"]["EntrantSummary"]["properties"]["disqualification_reasons"]["items"];
+    let kinds: Vec<&str> =
+        item["properties"]["kind"]["enum"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    let engine: Vec<&str> = amm_engine::market::DisqualificationKind::ALL.iter().map(|k| k.as_str()).collect();
+    assert_eq!(kinds, engine, "{item}");
+    assert!(kinds.contains(&"absurd_quote") && kinds.contains(&"audit_mismatch"), "{kinds:?}");
+    assert!(item["properties"]["example"]["type"] == "string", "{item}");
 }

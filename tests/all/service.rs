@@ -109,7 +109,7 @@ impl Response {
             .unwrap_or_else(|e| panic!("{e}: {} {}", self.status, String::from_utf8_lossy(&self.body)))
     }
 
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 }
@@ -1691,8 +1691,9 @@ fn every_api_error_is_json_with_what_went_wrong() {
     let server = Server::start(&comp, &data);
     let addr = server.addr;
     for (method, path, status, says) in [
-        ("GET", "/api/jobs/abc", 400, "abc"),
-        ("GET", "/api/submissions/..%2f..%2fetc", 400, "i64"),
+        // What to send, not the input echoed or a Rust type named.
+        ("GET", "/api/jobs/abc", 400, "job id must be a whole number from 1 to"),
+        ("GET", "/api/submissions/..%2f..%2fetc", 400, "submission id must be a whole number"),
         ("GET", "/api/no-such-thing", 404, "not found"),
         ("DELETE", "/api/leaderboard", 405, "openapi.json"),
         ("GET", "/api/jobs/999999", 404, "999999"),
@@ -1703,4 +1704,45 @@ fn every_api_error_is_json_with_what_went_wrong() {
         let error = r.json()["error"].as_str().unwrap_or_default().to_string();
         assert!(error.contains(says), "{method} {path}: {error:?} does not say {says:?}");
     }
+}
+
+/// `amm-engine serve … | true`: the address line on stdout is informational; with nobody reading
+/// stdout the server must go on serving (it used to panic on that line and exit).
+#[test]
+fn serve_keeps_serving_when_its_stdout_is_closed() {
+    let dir = Scratch::new();
+    let competition = competition(dir.path(), 2, 200, "");
+    let data = dir.path().join("data");
+    // A free port, known in advance: the address line cannot be read.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let log = std::fs::File::create(data.with_extension("log")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_amm-engine"))
+        .args(["serve", competition.to_str().unwrap(), "--listen", &addr.to_string(), "--data"])
+        .arg(&data)
+        .env("AMM_ENGINE_CACHE", data.with_extension("cache"))
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let started = Instant::now();
+    let healthy = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("serve exited with {status}; log: {}", log_text(&data));
+        }
+        if TcpStream::connect(addr).is_ok() && get(addr, "/healthz").status == 200 {
+            break true;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // Still up after answering: the panic came with the address line, before the first answer.
+    std::thread::sleep(Duration::from_millis(300));
+    let alive = child.try_wait().unwrap().is_none();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(healthy && alive, "healthy {healthy}, alive {alive}; log: {}", log_text(&data));
 }

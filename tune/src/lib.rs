@@ -22,6 +22,11 @@
 //!
 //! [`tune`] runs a study; [`winner`] writes the result as a ready submission.
 
+// Printing is the binary's business, and only through writers that cannot panic: a closed or
+// full stdout/stderr must never turn a finished computation into a crash (`say!`/`note!` in the
+// CLI). `println!`/`eprintln!` panic on a write error, so they are refused outside tests.
+#![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
+
 pub mod cmaes;
 pub mod race;
 pub mod report;

@@ -10,8 +10,11 @@ use std::path::PathBuf;
 /// Why a strategy could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    /// The directory has no Cargo.toml.
-    #[error("{0} is not a strategy crate: it has no Cargo.toml (pass a .wasm file or a crate directory)")]
+    /// The directory has no Cargo.toml. (The message does not repeat the path: whoever reports
+    /// it names the entry already.)
+    #[error(
+        "not a strategy crate: the directory has no Cargo.toml; pass a .wasm, .wat or single-file .rs strategy, or a crate directory"
+    )]
     NotACrate(PathBuf),
     /// Cargo could not be started.
     #[error("could not run cargo ({0}); is the Rust toolchain installed and on PATH?")]

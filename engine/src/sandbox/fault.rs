@@ -24,6 +24,11 @@ pub enum CallKind {
     EpochBoundary,
 }
 
+impl CallKind {
+    /// Every call, in declaration order (documents list the serialized names from it).
+    pub const ALL: [Self; 4] = [Self::Instantiate, Self::Quote, Self::AfterSwap, Self::EpochBoundary];
+}
+
 impl std::fmt::Display for CallKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {

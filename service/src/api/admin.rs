@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State as Extract};
+use axum::extract::State as Extract;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -18,11 +18,15 @@ type Shared = Extract<Arc<State>>;
 
 /// A JSON object body that may be empty (then `T::default()`); 422 for anything else.
 ///
+/// Empty means no bytes at all: a body of only whitespace is not a JSON document (and a form
+/// feed is not even JSON whitespace), so it is refused like any other malformed body, as the
+/// document (an object, or nothing) says.
+///
 /// Only an object: serde's derived `Deserialize` also reads a struct from an array of its
 /// fields in order (so `[]` would be every default), which the document's schema (an object)
 /// does not allow.
 pub fn optional_body<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
+    if body.is_empty() {
         return Ok(T::default());
     }
     let malformed =
@@ -109,7 +113,7 @@ fn reason_schema() -> utoipa::openapi::Object {
 
 /// Flags a submission for review (its board row shows the reason) or clears the flag.
 /// Admin only; returns the submission.
-#[utoipa::path(post, path = "/api/admin/submissions/{id}/flag", params(("id" = i64, Path, description = "submission id")),
+#[utoipa::path(post, path = "/api/admin/submissions/{id}/flag", params(("id" = i64, Path, minimum = 1, description = "submission id (1 to 9223372036854775807)")),
     security(("bearer" = [])), request_body(content = Option<FlagRequest>, description = "optional"),
     responses((status = 200, body = SubmissionView), (status = 401, description = "no valid token"),
         (status = 403, description = "not an admin"), (status = 404, description = "no such submission"),
@@ -117,7 +121,7 @@ fn reason_schema() -> utoipa::openapi::Object {
 pub async fn flag(
     state: Shared,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    crate::error::Id(id, _): crate::error::Id<crate::error::SubmissionIds>,
     body: axum::body::Bytes,
 ) -> Result<Json<SubmissionView>, ApiError> {
     let who = admin(&state, &headers).await?;
@@ -154,7 +158,7 @@ impl Default for HideRequest {
 
 /// Hides a submission from the board (the submitter's next best entry, if any, takes its
 /// place) or shows it again. Admin only; returns the submission.
-#[utoipa::path(post, path = "/api/admin/submissions/{id}/hide", params(("id" = i64, Path, description = "submission id")),
+#[utoipa::path(post, path = "/api/admin/submissions/{id}/hide", params(("id" = i64, Path, minimum = 1, description = "submission id (1 to 9223372036854775807)")),
     security(("bearer" = [])), request_body(content = Option<HideRequest>, description = "optional"),
     responses((status = 200, body = SubmissionView), (status = 401, description = "no valid token"),
         (status = 403, description = "not an admin"), (status = 404, description = "no such submission"),
@@ -162,7 +166,7 @@ impl Default for HideRequest {
 pub async fn hide(
     state: Shared,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    crate::error::Id(id, _): crate::error::Id<crate::error::SubmissionIds>,
     body: axum::body::Bytes,
 ) -> Result<Json<SubmissionView>, ApiError> {
     let who = admin(&state, &headers).await?;
@@ -184,12 +188,16 @@ pub struct Requeued {
 /// Puts a failed job back in the queue with fresh attempts (after an infrastructure fault
 /// outlasted its retries), with the jobs of its submission its failure cancelled; the
 /// submission is pending again. Admin only.
-#[utoipa::path(post, path = "/api/admin/jobs/{id}/requeue", params(("id" = i64, Path, description = "job id")),
+#[utoipa::path(post, path = "/api/admin/jobs/{id}/requeue", params(("id" = i64, Path, minimum = 1, description = "job id (1 to 9223372036854775807)")),
     security(("bearer" = [])),
     responses((status = 200, body = Requeued), (status = 401, description = "no valid token"),
         (status = 403, description = "not an admin"), (status = 404, description = "no such job"),
         (status = 409, description = "the job has not failed")))]
-pub async fn requeue(state: Shared, headers: HeaderMap, Path(id): Path<i64>) -> Result<Json<Requeued>, ApiError> {
+pub async fn requeue(
+    state: Shared,
+    headers: HeaderMap,
+    crate::error::Id(id, _): crate::error::Id<crate::error::JobIds>,
+) -> Result<Json<Requeued>, ApiError> {
     let who = admin(&state, &headers).await?;
     match state.db.requeue(id).await? {
         crate::db::Requeue::NotFound => Err(not_found("job", id)),

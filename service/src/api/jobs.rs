@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State as Extract};
+use axum::extract::State as Extract;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
@@ -16,9 +16,12 @@ use crate::views::{JobView, job_view};
 type Shared = Extract<Arc<State>>;
 
 /// A job's state and progress.
-#[utoipa::path(get, path = "/api/jobs/{id}", params(("id" = i64, Path, description = "job id")),
+#[utoipa::path(get, path = "/api/jobs/{id}", params(("id" = i64, Path, minimum = 1, description = "job id (1 to 9223372036854775807)")),
     responses((status = 200, body = JobView), (status = 404, description = "no such job")))]
-pub async fn job(state: Shared, Path(id): Path<i64>) -> Result<Json<JobView>, ApiError> {
+pub async fn job(
+    state: Shared,
+    crate::error::Id(id, _): crate::error::Id<crate::error::JobIds>,
+) -> Result<Json<JobView>, ApiError> {
     let j = state.db.job(id).await?.ok_or_else(|| not_found("job", id))?;
     Ok(Json(job_view(&j)))
 }
@@ -26,11 +29,14 @@ pub async fn job(state: Shared, Path(id): Path<i64>) -> Result<Json<JobView>, Ap
 /// A job's state as Server-Sent Events: an `event: job` with the job (as `GET /api/jobs/{id}`)
 /// at once and whenever its state, progress or attempts change; the stream ends after the
 /// final state.
-#[utoipa::path(get, path = "/api/jobs/{id}/events", params(("id" = i64, Path, description = "job id")),
+#[utoipa::path(get, path = "/api/jobs/{id}/events", params(("id" = i64, Path, minimum = 1, description = "job id (1 to 9223372036854775807)")),
     responses((status = 200, description = "text/event-stream of `job` events", content_type = "text/event-stream"),
         (status = 404, description = "no such job"),
         (status = 503, description = "over `quotas.event_streams` open at once (Retry-After)")))]
-pub async fn job_events(state: Shared, Path(id): Path<i64>) -> Result<Response, ApiError> {
+pub async fn job_events(
+    state: Shared,
+    crate::error::Id(id, _): crate::error::Id<crate::error::JobIds>,
+) -> Result<Response, ApiError> {
     use axum::response::sse::{Event, KeepAlive, Sse};
     let first = state.db.job(id).await?.ok_or_else(|| not_found("job", id))?;
     // Held by the stream until it ends or the client leaves.
@@ -79,12 +85,16 @@ pub async fn job_events(state: Shared, Path(id): Path<i64>) -> Result<Response, 
 }
 
 /// Cancels a job's evaluation (all of its submission's jobs): its owner or an admin.
-#[utoipa::path(post, path = "/api/jobs/{id}/cancel", params(("id" = i64, Path, description = "job id")),
+#[utoipa::path(post, path = "/api/jobs/{id}/cancel", params(("id" = i64, Path, minimum = 1, description = "job id (1 to 9223372036854775807)")),
     security(("bearer" = [])),
     responses((status = 200, body = JobView), (status = 401, description = "no valid token"),
         (status = 403, description = "not yours"), (status = 404, description = "no such job"),
         (status = 409, description = "already finished")))]
-pub async fn cancel(state: Shared, headers: HeaderMap, Path(id): Path<i64>) -> Result<Json<JobView>, ApiError> {
+pub async fn cancel(
+    state: Shared,
+    headers: HeaderMap,
+    crate::error::Id(id, _): crate::error::Id<crate::error::JobIds>,
+) -> Result<Json<JobView>, ApiError> {
     let who = caller(&state, &headers).await?;
     let j = state.db.job(id).await?.ok_or_else(|| not_found("job", id))?;
     let sub = state.db.submission(j.submission).await?.ok_or_else(|| not_found("submission", j.submission))?;
@@ -101,12 +111,12 @@ pub async fn cancel(state: Shared, headers: HeaderMap, Path(id): Path<i64>) -> R
 /// `GET /api/jobs/{id}/queue`: the job's place in the queue — `ahead`, the queued jobs that
 /// will be claimed before it (0 when it is next, or no longer queued), and the queue's
 /// `queued` and `running` counts.
-#[utoipa::path(get, path = "/api/jobs/{id}/queue", params(("id" = i64, Path, description = "job id")), responses(
+#[utoipa::path(get, path = "/api/jobs/{id}/queue", params(("id" = i64, Path, minimum = 1, description = "job id (1 to 9223372036854775807)")), responses(
     (status = 200, description = "`{job, state, ahead, queued, running}`"),
     (status = 404, description = "no such job")))]
 pub(crate) async fn queue_place(
     state: Shared,
-    axum::extract::Path(id): axum::extract::Path<i64>,
+    crate::error::Id(id, _): crate::error::Id<crate::error::JobIds>,
 ) -> Result<Response, ApiError> {
     let job = state.db.job(id).await?.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no job {id}")))?;
     let ahead = if job.state == crate::states::JobState::Queued { state.db.queued_before(id).await? } else { 0 };

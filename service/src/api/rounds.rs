@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State as Extract};
+use axum::extract::State as Extract;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -65,9 +65,12 @@ pub async fn start_round(state: Shared, headers: HeaderMap) -> Result<Response, 
 }
 
 /// A round's state, progress, groups and board.
-#[utoipa::path(get, path = "/api/rounds/{id}", params(("id" = i64, Path, description = "round id")),
+#[utoipa::path(get, path = "/api/rounds/{id}", params(("id" = i64, Path, minimum = 1, description = "round id (1 to 9223372036854775807)")),
     responses((status = 200, body = RoundView), (status = 404, description = "no such round")))]
-pub async fn get_round(state: Shared, Path(id): Path<i64>) -> Result<Json<RoundView>, ApiError> {
+pub async fn get_round(
+    state: Shared,
+    crate::error::Id(id, _): crate::error::Id<crate::error::RoundIds>,
+) -> Result<Json<RoundView>, ApiError> {
     Ok(Json(views::round(&state, id).await?))
 }
 

@@ -5,11 +5,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::Json;
-use axum::extract::{Multipart, Path, State as Extract};
+use axum::extract::{Multipart, State as Extract};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use serde_json::json;
 
 use crate::auth::caller;
 use crate::db::{Inserted, Submission, now_ms};
@@ -34,6 +33,35 @@ pub struct Accepted {
     /// True when the same bytes from the same submitter were submitted before (then nothing
     /// new is evaluated and this is the earlier submission).
     pub duplicate: bool,
+}
+
+/// The body of a 422 answer to an upload: the module, the source or the name was refused by a
+/// check. `failed` holds the checks that failed (at least one), `checks` every check run.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ValidationFailure {
+    /// What went wrong, for people: the first failed check and its detail.
+    pub error: String,
+    /// The checks that failed.
+    pub failed: Vec<CheckView>,
+    /// Every check run (for a module: those of `amm-engine validate`).
+    pub checks: Vec<CheckView>,
+}
+
+impl ValidationFailure {
+    /// The 422 answer of `checks`, `error` saying what failed.
+    pub fn answer(error: String, checks: Vec<CheckView>) -> ApiError {
+        let failed = checks.iter().filter(|c| c.outcome == Outcome::Fail).cloned().collect();
+        let body = ValidationFailure { error, failed, checks };
+        match serde_json::to_value(&body) {
+            Ok(body) => ApiError::with_body(StatusCode::UNPROCESSABLE_ENTITY, body),
+            Err(e) => ApiError::internal(StatusCode::INTERNAL_SERVER_ERROR, "the refusal could not be written", e),
+        }
+    }
+
+    /// The 422 answer of one failed check `name` with `detail`.
+    pub fn one(error: String, name: &str, detail: String) -> ApiError {
+        Self::answer(error, vec![CheckView { name: name.into(), outcome: Outcome::Fail, detail }])
+    }
 }
 
 /// The parts of an upload (`multipart/form-data`). The served document gives this
@@ -75,7 +103,7 @@ fn name_schema() -> utoipa::openapi::Object {
         (status = 200, description = "the same bytes were submitted before", body = Accepted),
         (status = 401, description = "no valid token"),
         (status = 413, description = "over the upload limit"),
-        (status = 422, description = "refused by validation: the failed checks"),
+        (status = 422, description = "refused by a check (validation, the source's screen or build, the name): the failed checks", body = ValidationFailure),
         (status = 429, description = "over quota (Retry-After)"),
     ))]
 pub async fn submit(state: Shared, headers: HeaderMap, multipart: Multipart) -> Result<Response, ApiError> {
@@ -93,7 +121,7 @@ pub async fn submit(state: Shared, headers: HeaderMap, multipart: Multipart) -> 
 }
 
 /// The parts of an upload: `module`, `source` and `name`, each optional; refused past `limit`
-/// bytes (413), on an unknown part (400) or an invalid name (422).
+/// bytes (413), on an unknown or repeated part (400) or an invalid name (422).
 pub async fn read_parts(multipart: &mut Multipart, limit: u64) -> Result<Parts, ApiError> {
     let too_large = || {
         ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the module is over the upload limit of {limit} bytes"))
@@ -104,7 +132,21 @@ pub async fn read_parts(multipart: &mut Multipart, limit: u64) -> Result<Parts, 
     let mut module: Option<Vec<u8>> = None;
     let mut source: Option<Vec<u8>> = None;
     let mut name: Option<String> = None;
+    // A part sent twice is refused, not resolved by "the last one wins": which module or name
+    // the client meant is not ours to guess.
+    let repeated = |part: &str| {
+        ApiError::new(StatusCode::BAD_REQUEST, format!("the part '{part}' was sent more than once: send it once"))
+    };
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
+        let seen = match field.name() {
+            Some("module") => module.is_some(),
+            Some("source") => source.is_some(),
+            Some("name") => name.is_some(),
+            _ => false,
+        };
+        if seen {
+            return Err(repeated(field.name().unwrap_or_default()));
+        }
         match field.name() {
             Some("module") => {
                 let mut bytes = Vec::new();
@@ -130,10 +172,8 @@ pub async fn read_parts(multipart: &mut Multipart, limit: u64) -> Result<Parts, 
                 let text = field.text().await.map_err(multipart_error)?;
                 // Checked as sent (the document's rule), stored trimmed.
                 if !amm_engine::names::is_form_text(&text, amm_engine::names::MAX_NAME_CHARS) {
-                    return Err(ApiError::new(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        format!("name: {}", amm_engine::names::FORM_NAME_RULE),
-                    ));
+                    let rule = amm_engine::names::FORM_NAME_RULE;
+                    return Err(ValidationFailure::one(format!("name: {rule}"), "name", rule.to_string()));
                 }
                 name = Some(text.trim().to_string());
             }
@@ -224,13 +264,11 @@ pub async fn submit_inner(
     };
     drop(permit);
     if !passed {
-        let failed: Vec<&CheckView> = checks.iter().filter(|c| c.outcome == Outcome::Fail).collect();
-        let message = failed.first().map_or_else(
+        let message = checks.iter().find(|c| c.outcome == Outcome::Fail).map_or_else(
             || "the module was refused".to_string(),
             |c| format!("the module was refused: {}: {}", c.name, c.detail),
         );
-        let body = json!({ "error": message, "failed": failed, "checks": checks });
-        return Err(ApiError::with_body(StatusCode::UNPROCESSABLE_ENTITY, body));
+        return Err(ValidationFailure::answer(message, checks));
     }
 
     // Keep the bytes under the data directory, named by their hash.
@@ -311,12 +349,8 @@ pub async fn check_quotas(state: &Arc<State>, handle: &str) -> Result<(), ApiErr
 /// refused by the screen (the line named) or does not compile (the compiler's diagnostics,
 /// naming `submission.rs`); 507 when the source cannot be stored; 503 when no toolchain is there.
 pub async fn build_uploaded_source(state: &Arc<State>, handle: &str, source: Vec<u8>) -> Result<Vec<u8>, ApiError> {
-    let refused = |name: &str, detail: String| {
-        let check = CheckView { name: name.into(), outcome: Outcome::Fail, detail: detail.clone() };
-        let body =
-            json!({ "error": format!("the source was refused: {detail}"), "failed": [&check], "checks": [&check] });
-        ApiError::with_body(StatusCode::UNPROCESSABLE_ENTITY, body)
-    };
+    let refused =
+        |name: &str, detail: String| ValidationFailure::one(format!("the source was refused: {detail}"), name, detail);
     if !state.file.competition.accept_source {
         return Err(refused(
             "source",
@@ -404,27 +438,36 @@ pub async fn duplicate(state: &State, id: i64) -> Result<Response, ApiError> {
 }
 
 /// A submission's validation, evaluation and per-seed results.
-#[utoipa::path(get, path = "/api/submissions/{id}", params(("id" = i64, Path, description = "submission id")),
+#[utoipa::path(get, path = "/api/submissions/{id}", params(("id" = i64, Path, minimum = 1, description = "submission id (1 to 9223372036854775807)")),
     responses((status = 200, body = SubmissionView), (status = 404, description = "no such submission")))]
-pub async fn submission(state: Shared, Path(id): Path<i64>) -> Result<Json<SubmissionView>, ApiError> {
+pub async fn submission(
+    state: Shared,
+    crate::error::Id(id, _): crate::error::Id<crate::error::SubmissionIds>,
+) -> Result<Json<SubmissionView>, ApiError> {
     Ok(Json(views::submission(&state, id).await?))
 }
 
 /// The evaluation's merged `results.json`, byte-identical to `amm-engine run` of the same
 /// configuration (the house field, then the entry).
-#[utoipa::path(get, path = "/api/submissions/{id}/results.json", params(("id" = i64, Path, description = "submission id")),
+#[utoipa::path(get, path = "/api/submissions/{id}/results.json", params(("id" = i64, Path, minimum = 1, description = "submission id (1 to 9223372036854775807)")),
     responses((status = 200, description = "results.json"), (status = 404, description = "no such evaluated submission")))]
-pub async fn results_json(state: Shared, Path(id): Path<i64>) -> Result<Response, ApiError> {
+pub async fn results_json(
+    state: Shared,
+    crate::error::Id(id, _): crate::error::Id<crate::error::SubmissionIds>,
+) -> Result<Response, ApiError> {
     let text = state.db.results(id).await?.ok_or_else(|| not_found("evaluated submission", id))?;
     Ok(([(header::CONTENT_TYPE, "application/json")], text).into_response())
 }
 
 /// The evaluation as a submission bundle (tar of `bundle/`: modules, config.toml,
 /// results.json, receipt.json): `amm-engine verify bundle/receipt.json` re-runs it offline.
-#[utoipa::path(get, path = "/api/submissions/{id}/bundle.tar", params(("id" = i64, Path, description = "submission id")),
+#[utoipa::path(get, path = "/api/submissions/{id}/bundle.tar", params(("id" = i64, Path, minimum = 1, description = "submission id (1 to 9223372036854775807)")),
     responses((status = 200, description = "a tar archive", content_type = "application/x-tar"),
         (status = 404, description = "no such evaluated submission")))]
-pub async fn bundle_tar(state: Shared, Path(id): Path<i64>) -> Result<Response, ApiError> {
+pub async fn bundle_tar(
+    state: Shared,
+    crate::error::Id(id, _): crate::error::Id<crate::error::SubmissionIds>,
+) -> Result<Response, ApiError> {
     let text = state.db.results(id).await?.ok_or_else(|| not_found("evaluated submission", id))?;
     // A few archives at once: each reads the module and the results from disk.
     let Ok(_permit) = state.bundles.try_acquire() else {

@@ -5,6 +5,7 @@ use sqlx::Row;
 
 use super::jobs::{NewJob, insert_job};
 use super::pool::{Db, DbError, new_salt, now_ms};
+use crate::states::SubmissionStatus;
 
 impl Db {
     /// Re-evaluates every active entry (after an engine upgrade): each evaluated, visible
@@ -16,9 +17,10 @@ impl Db {
         let mut tx = self.pool.begin().await?;
         let now = now_ms();
         let rows = sqlx::query(
-            "SELECT id FROM submissions WHERE status = 'evaluated' AND hidden = 0 AND round IS NULL AND (baseline = 0 OR id = \
-             (SELECT MAX(id) FROM submissions WHERE baseline = 1 AND status = 'evaluated')) ORDER BY id",
+            "SELECT id FROM submissions WHERE status = $1 AND hidden = 0 AND round IS NULL AND (baseline = 0 OR id = \
+             (SELECT MAX(id) FROM submissions WHERE baseline = 1 AND status = $1)) ORDER BY id",
         )
+        .bind(SubmissionStatus::Evaluated.as_str())
         .fetch_all(&mut *tx)
         .await?;
         let mut out = Vec::with_capacity(rows.len());
@@ -30,12 +32,13 @@ impl Db {
                 .await?;
             sqlx::query("DELETE FROM jobs WHERE submission = $1").bind(id).execute(&mut *tx).await?;
             sqlx::query(
-                "UPDATE submissions SET status = 'pending', salt = $1, engine_version = $2, error = NULL \
+                "UPDATE submissions SET status = $4, salt = $1, engine_version = $2, error = NULL \
                  WHERE id = $3",
             )
             .bind(new_salt())
             .bind(engine_version)
             .bind(id)
+            .bind(SubmissionStatus::Pending.as_str())
             .execute(&mut *tx)
             .await?;
             let mut ids = Vec::with_capacity(jobs.len());

@@ -11,7 +11,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::pool::{Db, DbError, now_ms, stored};
-use crate::states::{JobState, Progress};
+use crate::states::{JobState, Progress, SubmissionStatus};
 
 /// A job row.
 #[derive(Clone, Debug)]
@@ -91,7 +91,9 @@ pub enum Requeue {
 }
 
 // Queries built with format! splice in only this constant column list (hence AssertSqlSafe);
-// every value is a bound parameter.
+// every value is a bound parameter, states included: the SQL spells no state, each is bound as
+// its type's `as_str()` (after the statement's other parameters), so a renamed state cannot
+// leave a query comparing against the old word.
 const JOB_COLUMNS: &str = "id, submission, shard_lo, shard_hi, shard_count, state, attempts, lease_owner, \
      lease_expires_at, fence, done, total, error, created_at, started_at, finished_at";
 
@@ -139,15 +141,17 @@ impl Db {
         // behind it. SQLite has one writer at a time, so the plain subquery is enough.
         let lock = if self.postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
         let sql = format!(
-            "UPDATE jobs SET state = 'running', lease_owner = $1, lease_expires_at = $2, fence = fence + 1, \
+            "UPDATE jobs SET state = $4, lease_owner = $1, lease_expires_at = $2, fence = fence + 1, \
              attempts = attempts + 1, done = 0, started_at = $3, updated_at = $3 \
-             WHERE id = (SELECT id FROM jobs WHERE state = 'queued' ORDER BY id LIMIT 1{lock}) AND state = 'queued' \
+             WHERE id = (SELECT id FROM jobs WHERE state = $5 ORDER BY id LIMIT 1{lock}) AND state = $5 \
              RETURNING {JOB_COLUMNS}"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(owner)
             .bind(now + lease_ms)
             .bind(now)
+            .bind(JobState::Running.as_str())
+            .bind(JobState::Queued.as_str())
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.as_ref().map(job).transpose()?)
@@ -159,13 +163,14 @@ impl Db {
         let now = now_ms();
         let r = sqlx::query(
             "UPDATE jobs SET lease_expires_at = $1, done = $2, updated_at = $3 \
-             WHERE id = $4 AND fence = $5 AND state = 'running'",
+             WHERE id = $4 AND fence = $5 AND state = $6",
         )
         .bind(now + lease_ms)
         .bind(done)
         .bind(now)
         .bind(id)
         .bind(fence)
+        .bind(JobState::Running.as_str())
         .execute(&self.pool)
         .await?;
         Ok(r.rows_affected() == 1)
@@ -177,13 +182,15 @@ impl Db {
         let mut tx = self.pool.begin().await?;
         let now = now_ms();
         let r = sqlx::query(
-            "UPDATE jobs SET state = 'succeeded', done = total, finished_at = $1, updated_at = $1, \
+            "UPDATE jobs SET state = $4, done = total, finished_at = $1, updated_at = $1, \
              lease_owner = NULL, lease_expires_at = NULL, error = NULL \
-             WHERE id = $2 AND fence = $3 AND state = 'running'",
+             WHERE id = $2 AND fence = $3 AND state = $5",
         )
         .bind(now)
         .bind(id)
         .bind(fence)
+        .bind(JobState::Succeeded.as_str())
+        .bind(JobState::Running.as_str())
         .execute(&mut *tx)
         .await?;
         if r.rows_affected() != 1 {
@@ -200,9 +207,10 @@ impl Db {
         }
         let left: i64 = sqlx::query(
             "SELECT COUNT(*) AS n FROM jobs WHERE submission = (SELECT submission FROM jobs WHERE id = $1) \
-             AND state <> 'succeeded'",
+             AND state <> $2",
         )
         .bind(id)
+        .bind(JobState::Succeeded.as_str())
         .fetch_one(&mut *tx)
         .await?
         .try_get("n")?;
@@ -228,10 +236,12 @@ impl Db {
         let rows = sqlx::query(
             "SELECT s.id AS id, CAST(CASE WHEN s.baseline = 1 OR s.round IS NOT NULL THEN 1 ELSE 0 END AS BIGINT) \
              AS baseline \
-             FROM submissions s WHERE s.status = 'pending' \
-             AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.submission = s.id AND j.state <> 'succeeded') \
+             FROM submissions s WHERE s.status = $1 \
+             AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.submission = s.id AND j.state <> $2) \
              AND EXISTS (SELECT 1 FROM jobs j WHERE j.submission = s.id)",
         )
+        .bind(SubmissionStatus::Pending.as_str())
+        .bind(JobState::Succeeded.as_str())
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get::<i64, _>("baseline")? != 0))).collect()
@@ -243,10 +253,10 @@ impl Db {
         let mut tx = self.pool.begin().await?;
         let now = now_ms();
         let r = sqlx::query(
-            "UPDATE jobs SET state = CASE WHEN $1 = 1 AND attempts < $2 THEN 'queued' ELSE 'failed' END, \
+            "UPDATE jobs SET state = CASE WHEN $1 = 1 AND attempts < $2 THEN $7 ELSE $8 END, \
              error = $3, lease_owner = NULL, lease_expires_at = NULL, updated_at = $4, \
              finished_at = CASE WHEN $1 = 1 AND attempts < $2 THEN NULL ELSE $4 END \
-             WHERE id = $5 AND fence = $6 AND state = 'running'",
+             WHERE id = $5 AND fence = $6 AND state = $9",
         )
         .bind(i64::from(retry))
         .bind(max_attempts)
@@ -254,6 +264,9 @@ impl Db {
         .bind(now)
         .bind(id)
         .bind(fence)
+        .bind(JobState::Queued.as_str())
+        .bind(JobState::Failed.as_str())
+        .bind(JobState::Running.as_str())
         .execute(&mut *tx)
         .await?;
         if r.rows_affected() == 1 {
@@ -270,12 +283,14 @@ impl Db {
     /// worker is shutting down).
     pub async fn release(&self, id: i64, fence: i64) -> Result<(), DbError> {
         sqlx::query(
-            "UPDATE jobs SET state = 'queued', attempts = attempts - 1, done = 0, lease_owner = NULL, \
-             lease_expires_at = NULL, updated_at = $1 WHERE id = $2 AND fence = $3 AND state = 'running'",
+            "UPDATE jobs SET state = $4, attempts = attempts - 1, done = 0, lease_owner = NULL, \
+             lease_expires_at = NULL, updated_at = $1 WHERE id = $2 AND fence = $3 AND state = $5",
         )
         .bind(now_ms())
         .bind(id)
         .bind(fence)
+        .bind(JobState::Queued.as_str())
+        .bind(JobState::Running.as_str())
         .execute(&self.pool)
         .await?;
         self.notify_jobs().await;
@@ -288,14 +303,17 @@ impl Db {
         let mut tx = self.pool.begin().await?;
         let now = now_ms();
         let rows = sqlx::query(
-            "UPDATE jobs SET state = CASE WHEN attempts < $1 THEN 'queued' ELSE 'failed' END, \
+            "UPDATE jobs SET state = CASE WHEN attempts < $1 THEN $3 ELSE $4 END, \
              error = 'lease expired (worker ' || COALESCE(lease_owner, '?') || ' stopped renewing it)', \
              finished_at = CASE WHEN attempts < $1 THEN NULL ELSE $2 END, \
              lease_owner = NULL, lease_expires_at = NULL, updated_at = $2 \
-             WHERE state = 'running' AND lease_expires_at < $2 RETURNING id",
+             WHERE state = $5 AND lease_expires_at < $2 RETURNING id",
         )
         .bind(max_attempts)
         .bind(now)
+        .bind(JobState::Queued.as_str())
+        .bind(JobState::Failed.as_str())
+        .bind(JobState::Running.as_str())
         .fetch_all(&mut *tx)
         .await?;
         for row in &rows {
@@ -312,18 +330,13 @@ impl Db {
     pub async fn cancel(&self, submission_id: i64) -> Result<bool, DbError> {
         let mut tx = self.pool.begin().await?;
         let now = now_ms();
-        let r = sqlx::query("UPDATE submissions SET status = 'cancelled' WHERE id = $1 AND status = 'pending'")
+        let r = sqlx::query("UPDATE submissions SET status = $2 WHERE id = $1 AND status = $3")
             .bind(submission_id)
+            .bind(SubmissionStatus::Cancelled.as_str())
+            .bind(SubmissionStatus::Pending.as_str())
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "UPDATE jobs SET state = 'cancelled', finished_at = $1, updated_at = $1, lease_owner = NULL, \
-             lease_expires_at = NULL WHERE submission = $2 AND state IN ('queued', 'running')",
-        )
-        .bind(now)
-        .bind(submission_id)
-        .execute(&mut *tx)
-        .await?;
+        cancel_unfinished_jobs(&mut tx, submission_id, now).await?;
         tx.commit().await?;
         Ok(r.rows_affected() == 1)
     }
@@ -345,20 +358,25 @@ impl Db {
         let submission: i64 = row.try_get("submission")?;
         let now = now_ms();
         let rows = sqlx::query(
-            "UPDATE jobs SET state = 'queued', attempts = 0, done = 0, error = NULL, lease_owner = NULL, \
+            "UPDATE jobs SET state = $3, attempts = 0, done = 0, error = NULL, lease_owner = NULL, \
              lease_expires_at = NULL, started_at = NULL, finished_at = NULL, updated_at = $1 \
-             WHERE submission = $2 AND state IN ('failed', 'cancelled') RETURNING id",
+             WHERE submission = $2 AND state IN ($4, $5) RETURNING id",
         )
         .bind(now)
         .bind(submission)
+        .bind(JobState::Queued.as_str())
+        .bind(JobState::Failed.as_str())
+        .bind(JobState::Cancelled.as_str())
         .fetch_all(&mut *tx)
         .await?;
         sqlx::query(
-            "UPDATE submissions SET status = 'pending', error = NULL, evaluated_at = NULL, changed_at = $1 \
-             WHERE id = $2 AND status = 'failed'",
+            "UPDATE submissions SET status = $3, error = NULL, evaluated_at = NULL, changed_at = $1 \
+             WHERE id = $2 AND status = $4",
         )
         .bind(now)
         .bind(submission)
+        .bind(SubmissionStatus::Pending.as_str())
+        .bind(SubmissionStatus::Failed.as_str())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -371,9 +389,11 @@ impl Db {
     /// Jobs waiting and running (for readiness and logs).
     pub async fn queue_depth(&self) -> Result<(i64, i64), DbError> {
         let row = sqlx::query(
-            "SELECT CAST(COALESCE(SUM(CASE WHEN state = 'queued' THEN 1 ELSE 0 END), 0) AS BIGINT) AS queued, \
-             CAST(COALESCE(SUM(CASE WHEN state = 'running' THEN 1 ELSE 0 END), 0) AS BIGINT) AS running FROM jobs",
+            "SELECT CAST(COALESCE(SUM(CASE WHEN state = $1 THEN 1 ELSE 0 END), 0) AS BIGINT) AS queued, \
+             CAST(COALESCE(SUM(CASE WHEN state = $2 THEN 1 ELSE 0 END), 0) AS BIGINT) AS running FROM jobs",
         )
+        .bind(JobState::Queued.as_str())
+        .bind(JobState::Running.as_str())
         .fetch_one(&self.pool)
         .await?;
         Ok((row.try_get("queued")?, row.try_get("running")?))
@@ -381,8 +401,9 @@ impl Db {
 
     /// Queued jobs that will be claimed before job `id` (claims take the lowest queued id).
     pub async fn queued_before(&self, id: i64) -> Result<i64, DbError> {
-        let row = sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM jobs WHERE state = 'queued' AND id < $1")
+        let row = sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM jobs WHERE state = $2 AND id < $1")
             .bind(id)
+            .bind(JobState::Queued.as_str())
             .fetch_one(&self.pool)
             .await?;
         Ok(row.try_get("n")?)
@@ -406,7 +427,7 @@ pub(super) async fn insert_job(
 ) -> Result<i64, DbError> {
     let row = sqlx::query(
         "INSERT INTO jobs (submission, shard_lo, shard_hi, shard_count, state, attempts, fence, done, total, \
-         created_at, updated_at) VALUES ($1, $2, $3, $4, 'queued', 0, 0, 0, $5, $6, $6) RETURNING id",
+         created_at, updated_at) VALUES ($1, $2, $3, $4, $7, 0, 0, 0, $5, $6, $6) RETURNING id",
     )
     .bind(submission)
     .bind(i64::from(j.shard_lo))
@@ -414,6 +435,7 @@ pub(super) async fn insert_job(
     .bind(i64::from(j.shard_count))
     .bind(i64::from(j.total))
     .bind(now)
+    .bind(JobState::Queued.as_str())
     .fetch_one(&mut **tx)
     .await?;
     Ok(row.try_get("id")?)
@@ -435,20 +457,33 @@ async fn fail_submission_if_job_failed(
     }
     let submission: i64 = row.try_get("submission")?;
     let error: Option<String> = row.try_get("error")?;
+    sqlx::query("UPDATE submissions SET status = $4, error = $1, evaluated_at = $2 WHERE id = $3 AND status = $5")
+        .bind(error.unwrap_or_default())
+        .bind(now)
+        .bind(submission)
+        .bind(SubmissionStatus::Failed.as_str())
+        .bind(SubmissionStatus::Pending.as_str())
+        .execute(&mut **tx)
+        .await?;
+    cancel_unfinished_jobs(tx, submission, now).await
+}
+
+/// Cancels the queued and running jobs of `submission` in transaction `tx` (a worker holding
+/// one loses its lease at its next heartbeat).
+async fn cancel_unfinished_jobs(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    submission: i64,
+    now: i64,
+) -> Result<(), DbError> {
     sqlx::query(
-        "UPDATE submissions SET status = 'failed', error = $1, evaluated_at = $2 WHERE id = $3 AND status = 'pending'",
+        "UPDATE jobs SET state = $3, finished_at = $1, updated_at = $1, lease_owner = NULL, \
+         lease_expires_at = NULL WHERE submission = $2 AND state IN ($4, $5)",
     )
-    .bind(error.unwrap_or_default())
     .bind(now)
     .bind(submission)
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query(
-        "UPDATE jobs SET state = 'cancelled', finished_at = $1, updated_at = $1, lease_owner = NULL, \
-         lease_expires_at = NULL WHERE submission = $2 AND state IN ('queued', 'running')",
-    )
-    .bind(now)
-    .bind(submission)
+    .bind(JobState::Cancelled.as_str())
+    .bind(JobState::Queued.as_str())
+    .bind(JobState::Running.as_str())
     .execute(&mut **tx)
     .await?;
     Ok(())

@@ -8,6 +8,7 @@ use sqlx::any::AnyRow;
 use super::jobs::{NewJob, insert_job};
 use super::pool::{Db, DbError, now_ms};
 use super::submissions::{SUBMISSION_COLUMNS, Submission, submission};
+use crate::states::SubmissionStatus;
 
 /// A round's row.
 #[derive(Clone, Debug)]
@@ -65,7 +66,7 @@ impl Db {
             let row = sqlx::query(
                 "INSERT INTO submissions (submitter, name, model, sha256, bytes_path, size, baseline, status, \
                  validation, engine_version, created_at, salt, changed_at, round, entries) \
-                 VALUES ($1, $2, 'None', $3, '', 0, 0, 'pending', '[]', $4, $5, $6, $5, $7, $8) RETURNING id",
+                 VALUES ($1, $2, 'None', $3, '', 0, 0, $9, '[]', $4, $5, $6, $5, $7, $8) RETURNING id",
             )
             .bind(format!("round:{round}"))
             .bind(format!("round {round} group {}", g + 1))
@@ -75,6 +76,7 @@ impl Db {
             .bind(salt)
             .bind(round)
             .bind(entries)
+            .bind(SubmissionStatus::Pending.as_str())
             .fetch_one(&mut *tx)
             .await?;
             let id: i64 = row.try_get("id")?;

@@ -7,6 +7,7 @@ use sqlx::any::AnyRow;
 
 use super::jobs::{NewJob, insert_job};
 use super::pool::{Db, DbError, now_ms, stored};
+use crate::states::SubmissionStatus;
 
 /// A submission row.
 #[derive(Clone, Debug)]
@@ -28,7 +29,7 @@ pub struct Submission {
     /// The house field's own evaluation.
     pub baseline: bool,
     /// Where its evaluation is.
-    pub status: crate::states::SubmissionStatus,
+    pub status: SubmissionStatus,
     /// Validation checks, JSON.
     pub validation: String,
     /// Summary JSON, once evaluated.
@@ -124,9 +125,10 @@ impl Db {
     /// `since_ms` (oldest first): what the quotas count.
     pub async fn quota_usage(&self, submitter: &str, since_ms: i64) -> Result<(i64, Vec<i64>), DbError> {
         let pending: i64 = sqlx::query(
-            "SELECT COUNT(*) AS n FROM submissions WHERE submitter = $1 AND status = 'pending' AND summary IS NULL",
+            "SELECT COUNT(*) AS n FROM submissions WHERE submitter = $1 AND status = $2 AND summary IS NULL",
         )
         .bind(submitter)
+        .bind(SubmissionStatus::Pending.as_str())
         .fetch_one(&self.pool)
         .await?
         .try_get("n")?;
@@ -167,7 +169,7 @@ impl Db {
         let inserted = sqlx::query(
             "INSERT INTO submissions (submitter, name, model, sha256, bytes_path, size, baseline, status, validation, \
              engine_version, created_at, salt, changed_at, round, entries) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $10, $11, $10, $12, $13) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $14, $8, $9, $10, $11, $10, $12, $13) RETURNING id",
         )
         .bind(&s.submitter)
         .bind(&s.name)
@@ -182,6 +184,7 @@ impl Db {
         .bind(&s.salt)
         .bind(s.round)
         .bind(&s.entries)
+        .bind(SubmissionStatus::Pending.as_str())
         .fetch_one(&mut *tx)
         .await;
         let id: i64 = match inserted {
@@ -212,16 +215,33 @@ impl Db {
         Ok(Inserted::New(id, ids))
     }
 
+    /// Entries on the board (not a baseline, not hidden, not a round's group) whose evaluation
+    /// finished before `ms`: at startup, those evaluated before the current market definition's
+    /// baseline was queued, i.e. under another definition (or engine).
+    pub async fn entries_evaluated_before(&self, ms: i64) -> Result<i64, DbError> {
+        let n: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM submissions WHERE baseline = 0 AND hidden = 0 AND round IS NULL \
+             AND summary IS NOT NULL AND evaluated_at < $1",
+        )
+        .bind(ms)
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("n")?;
+        Ok(n)
+    }
+
     /// Records submission `id` evaluated (once: a second call changes nothing).
     pub async fn finish_submission(&self, id: i64, summary: &str, results: &str) -> Result<bool, DbError> {
         let r = sqlx::query(
-            "UPDATE submissions SET status = 'evaluated', summary = $1, results = $2, evaluated_at = $3, \
-             changed_at = $3 WHERE id = $4 AND status = 'pending'",
+            "UPDATE submissions SET status = $5, summary = $1, results = $2, evaluated_at = $3, \
+             changed_at = $3 WHERE id = $4 AND status = $6",
         )
         .bind(summary)
         .bind(results)
         .bind(now_ms())
         .bind(id)
+        .bind(SubmissionStatus::Evaluated.as_str())
+        .bind(SubmissionStatus::Pending.as_str())
         .execute(&self.pool)
         .await?;
         Ok(r.rows_affected() == 1)

@@ -102,6 +102,17 @@ pub(super) fn error_page(state: &State, error: ApiError, what: &str) -> Response
     page(status, layout(state, "Error", "", "error", body))
 }
 
+/// The site's error page for `status` with `message` (escaped, as every interpolated value),
+/// under the usual layout and security headers.
+pub(super) fn status_page(state: &State, status: StatusCode, message: &str) -> Response {
+    let body = html! {
+        h1 { (status.canonical_reason().unwrap_or("Error")) }
+        p { (message) }
+        p { a href="/" { "Back to the leaderboard" } }
+    };
+    page(status, layout(state, "Error", "", "error", body))
+}
+
 /// `value` with `digits` decimals, or an en dash when absent or not finite.
 pub(super) fn num(value: Option<f64>, digits: usize) -> String {
     match value {

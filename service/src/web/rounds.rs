@@ -2,7 +2,6 @@
 //! [`crate::views::round`] — the best entries trading together in N-way markets on the
 //! hidden seeds.
 
-use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, html};
@@ -44,7 +43,7 @@ pub(super) async fn list(state: Shared) -> Response {
     respond(StatusCode::OK, layout(&state, "Rounds", "/rounds", "rounds", body))
 }
 
-pub(super) async fn page(state: Shared, Path(id): Path<i64>) -> Response {
+pub(super) async fn page(state: Shared, crate::error::Id(id, _): crate::error::Id<crate::error::RoundIds>) -> Response {
     let round = match crate::views::round(&state, id).await {
         Ok(r) => r,
         Err(e) => return error_page(&state, e, &format!("round {id}")),

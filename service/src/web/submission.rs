@@ -5,7 +5,6 @@
 
 use crate::states::SubmissionStatus;
 use amm_engine::report::chart;
-use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, PreEscaped, html};
@@ -22,7 +21,10 @@ async fn results(state: &crate::state::State, id: i64) -> Result<Option<RunResul
     serde_json::from_str(&text).map(Some).map_err(|e| ApiError::corrupt("results", e))
 }
 
-pub(super) async fn page(state: Shared, Path(id): Path<i64>) -> Response {
+pub(super) async fn page(
+    state: Shared,
+    crate::error::Id(id, _): crate::error::Id<crate::error::SubmissionIds>,
+) -> Response {
     let view = match crate::views::submission(&state, id).await {
         Ok(v) => v,
         Err(e) => return error_page(&state, e, &format!("submission {id}")),
@@ -270,7 +272,10 @@ fn series<'a>(names: &'a [String], data: &'a [Vec<(f64, f64)>], entry: usize) ->
 }
 
 /// The engine's self-contained report of the evaluation (no scripts; its inline styles only).
-pub(super) async fn report(state: Shared, Path(id): Path<i64>) -> Response {
+pub(super) async fn report(
+    state: Shared,
+    crate::error::Id(id, _): crate::error::Id<crate::error::SubmissionIds>,
+) -> Response {
     let results = match results(&state, id).await {
         Ok(Some(r)) => r,
         Ok(None) => {

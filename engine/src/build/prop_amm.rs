@@ -21,7 +21,7 @@
 //! offline build, so the user's code has no part in what is downloaded.
 
 use super::diagnostics::{GlueMap, GlueUse};
-use super::screen::{Refusal, Token, defines_macros, in_attribute};
+use super::screen::{Refusal, Token, defines_macros, ident_at, in_attribute, punct_at};
 
 /// The fixed manifest of every Prop AMM build.
 pub const MANIFEST: &str = r#"# Written by amm-engine for a Prop AMM Challenge file; fixed, whatever the source.
@@ -112,14 +112,8 @@ pub struct Glue {
 /// Recognises the Prop AMM Challenge form in a screened source's tokens: a function
 /// `compute_swap` whose first parameter is `&[u8]`, and no `export_strategy!` (an SDK strategy).
 pub(super) fn recognise(tokens: &[(usize, Token)]) -> Option<Form> {
-    let ident = |k: usize| match tokens.get(k) {
-        Some((_, Token::Ident(s))) => Some(s.as_str()),
-        _ => None,
-    };
-    let punct = |k: usize| match tokens.get(k) {
-        Some((_, Token::Punct(c))) => Some(*c),
-        _ => None,
-    };
+    let ident = |k: usize| ident_at(tokens, k);
+    let punct = |k: usize| punct_at(tokens, k);
     let line = |k: usize| tokens.get(k).map_or(0, |(line, _)| *line);
     let defines = |keyword: &str, name: &str| {
         (0..tokens.len()).find(|&k| ident(k) == Some(keyword) && ident(k + 1) == Some(name)).map(line)

@@ -216,14 +216,8 @@ pub fn screen(source: &str) -> Result<(), Refusal> {
 
 /// [`screen`] on a source already split by [`tokenize`].
 pub(super) fn screen_tokens(tokens: &[(usize, Token)]) -> Result<(), Refusal> {
-    let ident = |k: usize| match tokens.get(k) {
-        Some((_, Token::Ident(s))) => Some(s.as_str()),
-        _ => None,
-    };
-    let punct = |k: usize| match tokens.get(k) {
-        Some((_, Token::Punct(c))) => Some(*c),
-        _ => None,
-    };
+    let ident = |k: usize| ident_at(tokens, k);
+    let punct = |k: usize| punct_at(tokens, k);
     let mut in_use = false;
     let has_macros = defines_macros(tokens);
     for (k, (line, token)) in tokens.iter().enumerate() {
@@ -298,6 +292,22 @@ pub(super) fn screen_tokens(tokens: &[(usize, Token)]) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// The identifier at token `k`, if that token is one.
+pub(super) fn ident_at(tokens: &[(usize, Token)], k: usize) -> Option<&str> {
+    match tokens.get(k) {
+        Some((_, Token::Ident(s))) => Some(s.as_str()),
+        _ => None,
+    }
+}
+
+/// The punctuation character at token `k`, if that token is one.
+pub(super) fn punct_at(tokens: &[(usize, Token)], k: usize) -> Option<char> {
+    match tokens.get(k) {
+        Some((_, Token::Punct(c))) => Some(*c),
+        _ => None,
+    }
+}
+
 /// True when the source defines macros (`macro_rules!`): the only way it can rearrange tokens,
 /// e.g. join an identifier and a `!` passed apart into a macro invocation.
 pub(super) fn defines_macros(tokens: &[(usize, Token)]) -> bool {
@@ -307,10 +317,7 @@ pub(super) fn defines_macros(tokens: &[(usize, Token)]) -> bool {
 /// True when the identifier at `k` is the path of an attribute: `#[path`, `#![path`, or inside
 /// `#[cfg_attr(…, path …)]`.
 pub(super) fn in_attribute(tokens: &[(usize, Token)], k: usize) -> bool {
-    let punct = |k: usize| match tokens.get(k) {
-        Some((_, Token::Punct(c))) => Some(*c),
-        _ => None,
-    };
+    let punct = |k: usize| punct_at(tokens, k);
     if k >= 2 && punct(k - 1) == Some('[') {
         let outer = punct(k - 2) == Some('#');
         let inner = k >= 3 && punct(k - 2) == Some('!') && punct(k - 3) == Some('#');

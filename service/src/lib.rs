@@ -198,6 +198,19 @@ pub async fn serve(options: ServeOptions, handle: tokio::runtime::Handle) -> Res
     .map_err(|e| ServiceError::Other(format!("building the house field: {e}")))??;
     file = file_resolved;
     file.bundle_house(&data)?;
+    // Listen before anything is opened, queued or started: a busy or bad address is refused
+    // with its reason alone, not after a baseline was queued and workers were started (whose
+    // threads then died in a panic when the runtime shut down under them).
+    let listener = match options.role {
+        Role::Worker => None,
+        _ => {
+            let listener = tokio::net::TcpListener::bind(options.listen)
+                .await
+                .map_err(io(format!("cannot listen on {}", options.listen)))?;
+            let addr = listener.local_addr().map_err(io("local address"))?;
+            Some((listener, addr))
+        }
+    };
     let db = Db::open(&database_url(&data, options.db.as_deref())).await?;
     let cache = ModuleCache::open(&data.join("cache")).ok();
     let workers = file.competition.jobs.workers as usize;
@@ -239,15 +252,7 @@ pub async fn serve(options: ServeOptions, handle: tokio::runtime::Handle) -> Res
         handle.spawn(worker::reaper(state.clone()));
         handle.spawn(worker::listener(state.clone()));
     }
-    let result = if options.role == Role::Worker {
-        announce(format_args!("worker {} started", state.worker_id));
-        shutdown_signal().await;
-        Ok(())
-    } else {
-        let listener = tokio::net::TcpListener::bind(options.listen)
-            .await
-            .map_err(io(format!("cannot listen on {}", options.listen)))?;
-        let addr = listener.local_addr().map_err(io("local address"))?;
+    let result = if let Some((listener, addr)) = listener {
         // The first line on stdout: scripts and tests read the address from it.
         announce(format_args!("listening on http://{addr}"));
         tracing::info!(%addr, competition = %state.file.competition.name, "serving");
@@ -266,6 +271,10 @@ pub async fn serve(options: ServeOptions, handle: tokio::runtime::Handle) -> Res
             Duration::from_secs(5),
         )
         .await;
+        Ok(())
+    } else {
+        announce(format_args!("worker {} started", state.worker_id));
+        shutdown_signal().await;
         Ok(())
     };
     state.shutdown.store(true, Ordering::Relaxed);

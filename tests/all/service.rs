@@ -1746,3 +1746,28 @@ fn serve_keeps_serving_when_its_stdout_is_closed() {
     let _ = child.wait();
     assert!(healthy && alive, "healthy {healthy}, alive {alive}; log: {}", log_text(&data));
 }
+
+/// `serve --listen` on an address already in use: refused with the address and its reason,
+/// exit 2, before anything is opened, queued or started. The listener was bound last, after the
+/// baseline was queued and the workers started; the early return then shut the runtime down
+/// under the worker threads, one of which panicked with a backtrace.
+#[test]
+fn serve_on_a_busy_address_exits_with_the_reason_and_starts_nothing() {
+    let scratch = Scratch::new();
+    let data = scratch.path().join("data");
+    let comp = competition(scratch.path(), 2, 100, "");
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_amm-engine"))
+        .args(["serve", comp.to_str().unwrap(), "--listen", &addr, "--data"])
+        .arg(&data)
+        .env("AMM_ENGINE_CACHE", data.with_extension("cache"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&format!("cannot listen on {addr}")), "{stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{stderr}");
+    // Nothing queued: the database was never created.
+    assert!(!data.join("amm-service.db").exists(), "a database was opened (and a baseline queued) before listening");
+}

@@ -38,12 +38,21 @@ pub enum BuildError {
         /// Cargo's error output (last lines).
         diagnostics: String,
     },
-    /// A module file could not be read (or, for `.wat`, assembled).
+    /// A module file could not be read.
     #[error("cannot read {path}: {message}")]
     Read {
         /// The file.
         path: PathBuf,
         /// Why not.
+        message: String,
+    },
+    /// A `.wat` file does not assemble. (The message names the file, line and column once, in
+    /// the assembler's `--> FILE:LINE:COL` form.)
+    #[error("not valid WebAssembly text: {message}")]
+    InvalidText {
+        /// The file.
+        path: PathBuf,
+        /// The assembler's error, with the file, line and column.
         message: String,
     },
     /// A single-file strategy was refused before building (see [`super::screen::screen`]).

@@ -129,9 +129,10 @@ pub fn read_module(path: &Path) -> Result<Vec<u8>, BuildError> {
     let bytes =
         std::fs::read(path).map_err(|e| BuildError::Read { path: path.to_path_buf(), message: e.to_string() })?;
     if path.extension().is_some_and(|e| e == "wat") {
-        return wat::parse_bytes(&bytes).map(|b| b.into_owned()).map_err(|e| BuildError::Read {
-            path: path.to_path_buf(),
-            message: format!("not valid WebAssembly text: {e}"),
+        return wat::parse_bytes(&bytes).map(|b| b.into_owned()).map_err(|mut e| {
+            // The assembler names the text `<anon>` unless told the file.
+            e.set_path(path);
+            BuildError::InvalidText { path: path.to_path_buf(), message: e.to_string() }
         });
     }
     Ok(bytes)
@@ -164,6 +165,21 @@ mod tests {
         let module = Source::classify(Path::new("m.wasm"), &options).unwrap();
         assert!(!module.is_single_file());
         assert_eq!(module.build(&options).unwrap(), Module { path: PathBuf::from("m.wasm"), origin: Origin::Given });
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A `.wat` that does not assemble: the error points at the file itself, line and column
+    /// (the assembler's message named `<anon>`, so with several `.wat` arguments the reader could
+    /// not tell which one), and is said as invalid text, not as a file that cannot be read.
+    #[test]
+    fn invalid_wat_names_its_file_and_line() {
+        let dir = std::env::temp_dir().join(format!("amm-engine-bad-wat-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bad.wat");
+        std::fs::write(&path, "(module\n  (func (result i32)\n    i32.const 1\n    i32.bogus)\n)\n").unwrap();
+        let message = read_module(&path).unwrap_err().to_string();
+        assert!(message.contains(&format!("{}:4:5", path.display())), "{message}");
+        assert!(!message.contains("<anon>") && !message.contains("cannot read"), "{message}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

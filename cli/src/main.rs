@@ -422,6 +422,10 @@ fn run_command(
             Some(s) if out.is_none() => out_dir.join(format!("shard-{}-of-{}", s.index, s.count)),
             _ => out_dir,
         };
+        // Before anything is loaded or run: a run whose output cannot be written is lost.
+        std::fs::create_dir_all(&out_dir).with_context(|| {
+            format!("cannot create {} (the output directory; choose a writable one with --out)", out_dir.display())
+        })?;
         let wanted = run::engine_with_cache(&config, cache.clone())?;
         let engine = match &engine {
             Some(e)

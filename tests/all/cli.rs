@@ -688,3 +688,21 @@ fn a_token_that_cannot_be_shown_is_not_stored() {
         assert_eq!(String::from_utf8_lossy(&tokens.stdout).trim(), "0");
     }
 }
+
+/// `run … --out DIR` where DIR cannot be created (here under a regular file, which refuses even
+/// root): refused before any strategy is loaded or any simulation runs, naming the directory
+/// and what to do. It used to run every simulation first and lose them at the end.
+#[test]
+fn an_output_directory_that_cannot_be_created_is_refused_before_the_run() {
+    let dir = crate::support::Scratch::new();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "not a directory").unwrap();
+    let out_dir = file.join("results");
+    let module = crate::support::example_wasm("fixed-fee-30");
+    let args = ["run", module.to_str().unwrap(), "--sims", "1", "--steps", "50", "--epoch-len", "10", "--quiet"];
+    let (code, out) = amm_engine_code(&[&args[..], &["--out", out_dir.to_str().unwrap()]].concat(), dir.path());
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains(&format!("cannot create {}", out_dir.display())), "{out}");
+    assert!(out.contains("--out"), "says what to do: {out}");
+    assert!(!out.contains("loaded"), "strategies were loaded (and run) before the output was checked: {out}");
+}

@@ -359,3 +359,23 @@ fn the_document_describes_the_refusal_body_and_the_disqualification_kinds() {
     assert!(kinds.contains(&"absurd_quote") && kinds.contains(&"audit_mismatch"), "{kinds:?}");
     assert!(item["properties"]["example"]["type"] == "string", "{item}");
 }
+
+/// The flag and hide bodies are documented as what the server takes: an object, or no body at
+/// all. The document offered `oneOf: [object, null]` (utoipa's reading of `Option<T>`), so a
+/// client sending the documented `null` got 422.
+#[test]
+fn the_flag_and_hide_bodies_are_documented_as_an_object_or_nothing() {
+    let scratch = Scratch::new();
+    let data = scratch.path().join("data");
+    let server = Server::start(&competition(scratch.path(), 2, 100, LIFTED), &data);
+    let doc = get(server.addr, "/openapi.json").json();
+    for (path, schema) in
+        [("/api/admin/submissions/{id}/flag", "FlagRequest"), ("/api/admin/submissions/{id}/hide", "HideRequest")]
+    {
+        let body = &doc["paths"][path]["post"]["requestBody"];
+        assert!(body["required"].is_null() || body["required"] == false, "{path}: {body}");
+        let documented = &body["content"]["application/json"]["schema"];
+        assert_eq!(documented, &serde_json::json!({ "$ref": format!("#/components/schemas/{schema}") }), "{path}");
+    }
+}
+

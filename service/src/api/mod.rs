@@ -229,6 +229,17 @@ pub fn document(competition: &crate::competition::Competition) -> serde_json::Va
             form.insert("required".into(), json!(["module"]));
         }
     }
+    // The flag and hide bodies are an object or no body at all (`required: false`); utoipa reads
+    // their `Option<T>` as `oneOf: [T, null]`, but the server refuses `null` (422) like any other
+    // body that is not an object.
+    for (path, schema) in [("flag", "FlagRequest"), ("hide", "HideRequest")] {
+        let pointer = format!(
+            "/paths/~1api~1admin~1submissions~1{{id}}~1{path}/post/requestBody/content/application~1json/schema"
+        );
+        if let Some(documented) = doc.pointer_mut(&pointer) {
+            *documented = json!({ "$ref": format!("#/components/schemas/{schema}") });
+        }
+    }
     doc
 }
 

@@ -379,3 +379,26 @@ fn the_flag_and_hide_bodies_are_documented_as_an_object_or_nothing() {
     }
 }
 
+/// An upload that is not `multipart/form-data` (a JSON body, no body): without a token 401
+/// like any upload, with one 400 saying what to send. The multipart extractor answered first,
+/// so a stranger got 400 and everyone axum's "Invalid `boundary` for `multipart/form-data`
+/// request", which says nothing about the parts.
+#[test]
+fn an_upload_that_is_not_multipart_is_authenticated_first_and_told_what_to_send() {
+    let scratch = Scratch::new();
+    let data = scratch.path().join("data");
+    let server = Server::start(&competition(scratch.path(), 2, 100, LIFTED), &data);
+    let alice = token(&data, "alice", false);
+    let json = ("Content-Type", "application/json".to_string());
+    for (headers, body) in [(vec![json.clone()], &b"{\"module\": 1}"[..]), (vec![], &b""[..])] {
+        let r = request(server.addr, "POST", "/api/submissions", &headers, body);
+        assert_eq!(r.status, 401, "{}", String::from_utf8_lossy(&r.body));
+        let mut with_token = headers.clone();
+        with_token.push(("Authorization", format!("Bearer {alice}")));
+        let r = request(server.addr, "POST", "/api/submissions", &with_token, body);
+        assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+        let error = error_of(&r);
+        assert!(error.contains("multipart/form-data") && error.contains("'module'"), "{error}");
+        assert!(!error.contains("boundary"), "{error}");
+    }
+}

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::Json;
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, State as Extract};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -106,7 +107,11 @@ fn name_schema() -> utoipa::openapi::Object {
         (status = 422, description = "refused by a check (validation, the source's screen or build, the name): the failed checks", body = ValidationFailure),
         (status = 429, description = "over quota (Retry-After)"),
     ))]
-pub async fn submit(state: Shared, headers: HeaderMap, multipart: Multipart) -> Result<Response, ApiError> {
+pub async fn submit(
+    state: Shared,
+    headers: HeaderMap,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Response, ApiError> {
     let answer = submit_inner(&state, &headers, multipart).await;
     let counters = &state.metrics;
     match &answer {
@@ -196,9 +201,22 @@ type Parts = (Option<Vec<u8>>, Option<Vec<u8>>, Option<String>);
 pub async fn submit_inner(
     state: &Arc<State>,
     headers: &HeaderMap,
-    mut multipart: Multipart,
+    multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
     let who = caller(state, headers).await?;
+    // After authentication (a stranger gets 401 whatever the body), and saying what to send:
+    // axum's rejection only says "Invalid `boundary` for `multipart/form-data` request".
+    let mut multipart = multipart.map_err(|_| {
+        let parts = if state.file.competition.accept_source {
+            "the part 'module' (the .wasm bytes) or 'source' (a single-file .rs)"
+        } else {
+            "the part 'module' (the .wasm bytes)"
+        };
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("send the upload as multipart/form-data with {parts} and optionally 'name' (curl -F module=@strategy.wasm)"),
+        )
+    })?;
     let limit = state.file.competition.max_upload_bytes;
     // The whole body within `body_timeout_seconds` of the headers: a trickled body would
     // otherwise hold its connection (and one of `quotas.connections`) for as long as it likes.

@@ -20,6 +20,12 @@ pub enum DbError {
     /// From a migration (as above).
     #[error("database migration: {0}")]
     Migrate(sqlx::migrate::MigrateError),
+    /// A database URL of a kind this server does not speak (`--db`).
+    #[error("--db: a database URL of scheme {scheme:?} is not supported; use sqlite://FILE or postgres://USER@HOST/DB")]
+    UnsupportedUrl {
+        /// What the URL started with (the rest is not repeated: it may hold a password).
+        scheme: String,
+    },
     /// Stored data that does not parse.
     #[error("database: corrupt {what}: {message}")]
     Corrupt {
@@ -115,10 +121,9 @@ impl Db {
         let sqlite = url.starts_with("sqlite:");
         let postgres = url.starts_with("postgres:") || url.starts_with("postgresql:");
         if !sqlite && !postgres {
-            return Err(DbError::Corrupt {
-                what: "database URL",
-                message: "expected sqlite://FILE or postgres://…".into(),
-            });
+            // The scheme only: the rest of a URL may hold a password.
+            let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme).to_string();
+            return Err(DbError::UnsupportedUrl { scheme });
         }
         let pool = AnyPoolOptions::new()
             .max_connections(if sqlite { 4 } else { 16 })
@@ -174,5 +179,23 @@ impl Db {
     /// Closes the pool.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `serve --db mysql://…` (or a typo): an operator's mistake, said as one, naming what was
+    /// given and what to give; it was "database: corrupt database URL", which reads as damaged
+    /// data.
+    #[tokio::test]
+    async fn an_unsupported_database_url_says_which_schemes_work() {
+        let message = Db::open("mysql://user:secret@host/db").await.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            message.contains("\"mysql\"") && message.contains("sqlite://") && message.contains("--db"),
+            "{message}"
+        );
+        assert!(!message.contains("corrupt") && !message.contains("secret"), "{message}");
     }
 }

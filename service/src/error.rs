@@ -181,7 +181,14 @@ pub async fn json_errors(request: axum::extract::Request, next: axum::middleware
     let (mut parts, body) = response.into_parts();
     let text = axum::body::to_bytes(body, 16 * 1024).await.map(|b| String::from_utf8_lossy(&b).trim().to_string());
     let mut message = text.unwrap_or_default();
-    if message.is_empty() {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        // axum says "Failed to buffer the request body: length limit exceeded": name the limit.
+        // (An upload over its own limit is answered in JSON by its handler and never gets here.)
+        message = format!(
+            "the request body is over the limit of {} KiB for this route: send a smaller body (uploads go to POST /api/submissions)",
+            crate::limits::JSON_BODY_LIMIT / 1024
+        );
+    } else if message.is_empty() {
         message = status.canonical_reason().unwrap_or("error").to_lowercase();
         if let Some(allow) = parts.headers.get(header::ALLOW).and_then(|v| v.to_str().ok()) {
             message = format!("{message}: use {allow}");

@@ -12,6 +12,11 @@ use std::num::NonZeroU32;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 
+/// Largest request body outside uploads, bytes (64 KiB): the flag and hide bodies and every
+/// other JSON body are a few hundred bytes; uploads have their own limit
+/// (`competition.max_upload_bytes`, plus room for the multipart framing).
+pub const JSON_BODY_LIMIT: usize = 64 * 1024;
+
 /// Keys kept before those whose bucket has refilled are forgotten (they lose nothing).
 const MAX_KEYS: usize = 100_000;
 

@@ -1321,6 +1321,9 @@ fn a_stranger_is_refused_past_the_event_stream_body_and_header_limits() {
     assert_eq!(request(addr, "POST", hide, &[], &[b' '; 1000]).status, 401, "under the limit: authentication");
     let r = request(addr, "POST", hide, &[], &vec![b' '; 70 * 1024]);
     assert_eq!(r.status, 413, "{}", String::from_utf8_lossy(&r.body));
+    // The refusal names the limit and what to do, not axum's "Failed to buffer the request body".
+    let said = r.json()["error"].as_str().unwrap_or_default().to_string();
+    assert!(said.contains("64 KiB") && said.contains("smaller body") && !said.contains("Failed to buffer"), "{said}");
 
     // Headers: at most 100 in a request (with the helper's Host, Connection, Content-Length).
     let many: Vec<(&str, String)> = (0..98).map(|i| ("X-Filler", i.to_string())).collect();

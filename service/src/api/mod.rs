@@ -62,7 +62,7 @@ pub fn router(state: Arc<State>, pages: Router<Arc<State>>) -> Router {
         .merge(pages)
         .layer(axum::middleware::from_fn(crate::error::json_errors))
         .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit))
-        .layer(DefaultBodyLimit::max(64 * 1024))
+        .layer(DefaultBodyLimit::max(crate::limits::JSON_BODY_LIMIT))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -417,6 +417,8 @@ pub fn command(args: &TuneArgs) -> Result<ExitCode> {
         if field.config.normalizer.enabled { " and the normalizer" } else { "" },
         args.objective.name()
     );
+    // Every evaluation is committed as it completes, so an interrupted study loses nothing.
+    note!("study {} (interrupted? the same command resumes it where it stopped)", study_path.display());
     let outcome = amm_tune::tune(&field, &settings, &mut study)?;
 
     let summary = serde_json::to_string_pretty(&outcome)? + "\n";

@@ -242,6 +242,8 @@ fn a_study_killed_mid_way_resumes_to_the_uninterrupted_result_byte_for_byte() {
     assert!(ok, "{out}\n{err}");
     let took = started.elapsed();
     assert!(out.contains("winner − Fixed 30 bps"), "{out}");
+    // The author is told, before the search starts, that an interrupted study resumes.
+    assert!(err.contains("the same command resumes it"), "{err}");
 
     let resumed = scratch.path().join("resumed");
     let mut child = Command::new(env!("CARGO_BIN_EXE_amm-engine"))

@@ -74,7 +74,13 @@ fn pm(mean: f64, se: f64) -> String {
 }
 
 fn values(p: &amm_engine::params::ParamValues) -> String {
-    p.0.iter().map(|(k, v)| format!("{k}={}", chart::format_value(*v))).collect::<Vec<_>>().join(" ")
+    p.0.iter().map(|(k, v)| format!("{k}={}", value(*v))).collect::<Vec<_>>().join(" ")
+}
+
+/// A parameter's value as an author would write it: a whole number without decimals (an
+/// integer parameter, or a float that landed on one), anything else to the chart's precision.
+fn value(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 { format!("{}", v as i64) } else { chart::format_value(v) }
 }
 
 /// The whole page.
@@ -129,4 +135,19 @@ pub fn html(o: &Outcome, title: &str) -> String {
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>\n<style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}}pre{{background:#f6f6f6;padding:1em;overflow-x:auto}}.pair{{display:grid;grid-template-columns:1fr 1fr;gap:1em}}svg{{max-width:100%;height:auto}}</style></head><body>\n{body}</body></html>\n",
         escape(title)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::value;
+
+    /// An integer parameter printed as `20.00` reads as a float an author could not have declared.
+    #[test]
+    fn whole_values_print_without_decimals_and_others_keep_the_charts_precision() {
+        assert_eq!(value(20.0), "20");
+        assert_eq!(value(-3.0), "-3");
+        assert_eq!(value(0.0), "0");
+        assert_eq!(value(2.5), "2.50");
+        assert_eq!(value(0.04062), "0.04062");
+    }
 }

@@ -423,9 +423,7 @@ fn run_command(
             _ => out_dir,
         };
         // Before anything is loaded or run: a run whose output cannot be written is lost.
-        std::fs::create_dir_all(&out_dir).with_context(|| {
-            format!("cannot create {} (the output directory; choose a writable one with --out)", out_dir.display())
-        })?;
+        let mut made = OutDir::create(&out_dir)?;
         let wanted = run::engine_with_cache(&config, cache.clone())?;
         let engine = match &engine {
             Some(e)
@@ -458,6 +456,7 @@ fn run_command(
         let results = run::run(&config, entrants, &options)?;
         let elapsed = started.elapsed().as_secs_f64();
         let (json, report) = write_results(&out_dir, &results)?;
+        made.keep();
         write_logs(&out_dir, &results)?;
         let threads = run::threads(&config);
         let sims = results.simulations.len() as u32;
@@ -478,6 +477,43 @@ fn run_command(
         say!("wrote {}, {} and {}", json.display(), report.display(), facts_path.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A run's output directory, made before the run so that an unwritable one is refused before
+/// any work. The directories it had to make are removed again (those still empty) when the run
+/// ends without results — a refused or failed run leaves no empty `results/…` behind.
+struct OutDir {
+    /// The directories this made, deepest first.
+    made: Vec<PathBuf>,
+    keep: bool,
+}
+
+impl OutDir {
+    fn create(dir: &Path) -> Result<OutDir> {
+        let made: Vec<PathBuf> =
+            dir.ancestors().take_while(|d| !d.as_os_str().is_empty() && !d.exists()).map(Path::to_path_buf).collect();
+        // Made before creating: a chain created only in part is removed too.
+        let guard = OutDir { made, keep: false };
+        std::fs::create_dir_all(dir).with_context(|| {
+            format!("cannot create {} (the output directory; choose a writable one with --out)", dir.display())
+        })?;
+        Ok(guard)
+    }
+
+    /// The results are written: keep the directories.
+    fn keep(&mut self) {
+        self.keep = true;
+    }
+}
+
+impl Drop for OutDir {
+    fn drop(&mut self) {
+        if !self.keep {
+            for d in &self.made {
+                let _ = std::fs::remove_dir(d); // only if still empty
+            }
+        }
+    }
 }
 
 /// Writes `results.json` and `report.html` into `out` (created if absent); returns their paths.

@@ -163,6 +163,12 @@ pub fn is_api(path: &str) -> bool {
     path == "/api" || path.starts_with("/api/")
 }
 
+/// Whether `response` says its body is of the media type `prefix` (`application/json`,
+/// `text/html`; parameters such as `; charset=utf-8` allowed).
+pub fn has_content_type(response: &Response, prefix: &str) -> bool {
+    response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with(prefix))
+}
+
 /// Every error answer under `/api/` is JSON (`{"error": "…"}`), also those axum's extractors
 /// and router give in plain text or empty: an unparsable id (400), an unknown path (404), a
 /// wrong method (405, with the methods allowed), an unsupported body (415).
@@ -170,11 +176,7 @@ pub async fn json_errors(request: axum::extract::Request, next: axum::middleware
     let api = is_api(request.uri().path());
     let response = next.run(request).await;
     let status = response.status();
-    let is_json = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+    let is_json = has_content_type(&response, "application/json");
     if !api || !(status.is_client_error() || status.is_server_error()) || is_json {
         return response;
     }

@@ -62,11 +62,7 @@ pub async fn html_errors(
     let page = !crate::error::is_api(path) && !NOT_PAGES.contains(&path);
     let response = next.run(request).await;
     let status = response.status();
-    let is_html = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/html"));
+    let is_html = crate::error::has_content_type(&response, "text/html");
     if !page || !(status.is_client_error() || status.is_server_error()) || is_html {
         return response;
     }

@@ -89,6 +89,15 @@ pub struct TuneArgs {
     /// Worker threads (0 = one per core); results do not depend on it.
     #[arg(long)]
     threads: Option<usize>,
+    /// Iterated best response: tune a best response to the population (at first the start
+    /// alone, seated beside the field as `Member 1`), add it, repeat ROUNDS times; then one
+    /// more study against the final population estimates its exploitability. Prints the
+    /// population's payoff table. Each round is a study of --budget simulations in OUT/round-N/.
+    #[arg(long, value_name = "ROUNDS")]
+    population: Option<usize>,
+    /// Seeds per pair of the population's payoff table.
+    #[arg(long, default_value_t = 200)]
+    payoff_seeds: u32,
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
@@ -138,6 +147,19 @@ fn check_settings(args: &TuneArgs) -> Result<()> {
     }
     if args.finalists == 0 || args.validation_seeds < 2 || args.test_seeds < 2 {
         anyhow::bail!("--finalists, --validation-seeds and --test-seeds must be at least 1, 2 and 2");
+    }
+    if let Some(rounds) = args.population {
+        if !(1..=16).contains(&rounds) {
+            anyhow::bail!("--population {rounds}: give 1 to 16 rounds of best response");
+        }
+        if args.field.iter().any(|p| p.to_str().is_some_and(|s| s.starts_with("self:"))) {
+            anyhow::bail!("self-play (self:K) and a population (--population) do not combine: choose one");
+        }
+        if args.study.is_some() {
+            anyhow::bail!(
+                "--study with --population: a population keeps one study per round, in OUT/round-N/study.db (choose OUT with --out)"
+            );
+        }
     }
     Ok(())
 }
@@ -360,7 +382,8 @@ pub fn command(args: &TuneArgs) -> Result<ExitCode> {
             clash.name
         );
     }
-    let field = Field { config, entrants, candidate, schema, start, identity, kind, self_copies };
+    let mut field =
+        Field { config, entrants, candidate, schema, start, identity, kind, self_copies, members: Vec::new() };
 
     let fits = |first: Option<u64>, count: u64| first.and_then(|f| f.checked_add(count)).is_some();
     let (validation, test) = (args.seed_base.checked_add(1_000_000_000), args.seed_base.checked_add(2_000_000_000));
@@ -401,13 +424,17 @@ pub fn command(args: &TuneArgs) -> Result<ExitCode> {
     let stem = file_stem(&candidate_path);
     let out = out_dir(args, &candidate_path);
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
-    let study_path = args.study.clone().unwrap_or_else(|| out.join("study.db"));
     let space = amm_tune::space::Space::new(&field.schema, &field.start, &settings.only)?;
+    let name = field.entrants[field.candidate].name.clone();
+    let written = Written { declared: &declared, candidate_wasm: &candidate_wasm, stem: &stem, name: &name };
+    if let Some(rounds) = args.population {
+        return population(args, &mut field, &settings, rounds, &out, &written);
+    }
+    let study_path = args.study.clone().unwrap_or_else(|| out.join("study.db"));
     let mut study = Study::open(&study_path, &amm_tune::definition(&field, &settings, &space))?;
     if study.recorded() > 0 {
         note!("resuming {} ({} evaluations recorded)", study_path.display(), study.recorded());
     }
-    let name = &field.entrants[field.candidate].name;
     note!(
         "tuning {name}: {} of {} parameters against {} opponents{}{}, objective {}",
         space.len(),
@@ -420,12 +447,45 @@ pub fn command(args: &TuneArgs) -> Result<ExitCode> {
     // Every evaluation is committed as it completes, so an interrupted study loses nothing.
     note!("study {} (interrupted? the same command resumes it where it stopped)", study_path.display());
     let outcome = amm_tune::tune(&field, &settings, &mut study)?;
-
-    let summary = serde_json::to_string_pretty(&outcome)? + "\n";
-    std::fs::write(out.join("summary.json"), summary).with_context(|| format!("cannot write {}", out.display()))?;
-    std::fs::write(out.join("report.html"), amm_tune::report::html(&outcome, name))
-        .with_context(|| format!("cannot write {}", out.display()))?;
+    write_outcome(&out, &outcome, &field, &written)?;
     say!("{}", amm_tune::report::table(&outcome));
+    say_outputs(args, &out, &outcome, &field, &written)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What a study's result is written from.
+struct Written<'a> {
+    declared: &'a amm_engine::params::ParamSchema,
+    candidate_wasm: &'a Path,
+    stem: &'a str,
+    name: &'a str,
+}
+
+/// The winner's module or source, summary.json and report.html, in `out`.
+fn write_outcome(out: &Path, outcome: &amm_tune::Outcome, field: &Field, w: &Written<'_>) -> Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let summary = serde_json::to_string_pretty(outcome)? + "\n";
+    std::fs::write(out.join("summary.json"), summary).with_context(|| format!("cannot write {}", out.display()))?;
+    std::fs::write(out.join("report.html"), amm_tune::report::html(outcome, w.name))
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    match &field.kind {
+        CandidateKind::Declared => {
+            let module = build::read_module(w.candidate_wasm)?;
+            let tuned = amm_tune::winner::with_defaults(&module, w.declared, &outcome.winner)?;
+            let tuned_path = out.join(format!("{}.tuned.wasm", w.stem));
+            std::fs::write(&tuned_path, tuned).with_context(|| format!("cannot write {}", tuned_path.display()))?;
+        }
+        CandidateKind::Source(source) => {
+            let tuned = source.source_for(&outcome.winner)?;
+            let tuned_path = out.join(format!("{}.tuned.rs", w.stem));
+            std::fs::write(&tuned_path, tuned).with_context(|| format!("cannot write {}", tuned_path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Where the winner went and how to run its point again.
+fn say_outputs(args: &TuneArgs, out: &Path, outcome: &amm_tune::Outcome, field: &Field, w: &Written<'_>) -> Result<()> {
     if let CandidateKind::Source(source) = &field.kind
         && let (failed @ 1.., Some(first)) = source.failures()
     {
@@ -433,25 +493,99 @@ pub fn command(args: &TuneArgs) -> Result<ExitCode> {
     }
     match &field.kind {
         CandidateKind::Declared => {
-            let module = build::read_module(&candidate_wasm)?;
-            let tuned = amm_tune::winner::with_defaults(&module, &declared, &outcome.winner)?;
-            let tuned_path = out.join(format!("{stem}.tuned.wasm"));
-            std::fs::write(&tuned_path, tuned).with_context(|| format!("cannot write {}", tuned_path.display()))?;
+            let tuned_path = out.join(format!("{}.tuned.wasm", w.stem));
             say!("winner module {} (its amm.params defaults are the tuned values)", tuned_path.display());
         }
-        CandidateKind::Source(source) => {
-            let tuned = source.source_for(&outcome.winner)?;
-            let tuned_path = out.join(format!("{stem}.tuned.rs"));
-            std::fs::write(&tuned_path, tuned).with_context(|| format!("cannot write {}", tuned_path.display()))?;
+        CandidateKind::Source(_) => {
+            let tuned_path = out.join(format!("{}.tuned.rs", w.stem));
             say!("winner source {} (the file with the tuned constants)", tuned_path.display());
         }
     }
     say!("report {}", out.join("report.html").display());
     if let CandidateKind::Declared = field.kind {
         let values: Vec<String> =
-            declared.settings(&outcome.winner).iter().map(|(k, v)| format!("--param {k}={}", show(v))).collect();
+            w.declared.settings(&outcome.winner).iter().map(|(k, v)| format!("--param {k}={}", show(v))).collect();
         say!("same point from the original: amm-engine run {} {}", args.strategy.display(), values.join(" "));
     }
+    Ok(())
+}
+
+/// `tune --population ROUNDS`: iterated best response, one study per round in OUT/round-N/.
+fn population(
+    args: &TuneArgs,
+    field: &mut Field,
+    settings: &TuneSettings,
+    rounds: usize,
+    out: &Path,
+    w: &Written<'_>,
+) -> Result<ExitCode> {
+    let population = amm_tune::population::PopulationSettings { rounds, payoff_seeds: args.payoff_seeds };
+    let first = amm_tune::population::payoff_first_seed(settings);
+    if first.checked_add(u64::from(args.payoff_seeds)).is_none() || args.payoff_seeds < 2 {
+        anyhow::bail!("--payoff-seeds {}: give at least 2, with the segments below 2^64", args.payoff_seeds);
+    }
+    let public = field.config.seed(0)..=field.config.seed(field.config.run.simulations.saturating_sub(1));
+    let last = first + u64::from(args.payoff_seeds) - 1;
+    if first <= *public.end() && *public.start() <= last {
+        anyhow::bail!(
+            "the payoff seeds {first}..={last} meet the config's own seeds {}..={}: choose another --seed-base",
+            public.start(),
+            public.end()
+        );
+    }
+    note!(
+        "iterated best response for {}: {rounds} rounds, each a study of {} simulations against the field and the population so far, then one more against the final population (its exploitability); objective {}",
+        w.name,
+        settings.budget,
+        settings.objective.name()
+    );
+    let space = amm_tune::space::Space::new(&field.schema, &field.start, &settings.only)?;
+    let mut failed: Option<anyhow::Error> = None;
+    let outcome = amm_tune::population::iterate(
+        field,
+        settings,
+        &population,
+        &mut |round, field| {
+            let dir = out.join(format!("round-{round}"));
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| amm_tune::TuneError::Settings(format!("cannot create {}: {e}", dir.display())))?;
+            let path = dir.join("study.db");
+            note!(
+                "round {round}: a best response to {} member{} (study {}; interrupted? the same command resumes)",
+                field.members.len(),
+                if field.members.len() == 1 { "" } else { "s" },
+                path.display()
+            );
+            let study = Study::open(&path, &amm_tune::definition(field, settings, &space))?;
+            if study.recorded() > 0 {
+                note!("resuming {} ({} evaluations recorded)", path.display(), study.recorded());
+            }
+            Ok(study)
+        },
+        &mut |round, field, outcome| {
+            let dir = out.join(format!("round-{round}"));
+            if failed.is_none()
+                && let Err(e) = write_outcome(&dir, outcome, field, w)
+            {
+                failed = Some(e);
+            }
+            note!(
+                "round {round}: best response {} {:.1} ± {:.1} on the test seeds ({})",
+                outcome.objective,
+                outcome.test_mean,
+                outcome.test_stderr,
+                amm_tune::report::values(&outcome.winner)
+            );
+        },
+    )?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    let json = serde_json::to_string_pretty(&outcome)? + "\n";
+    let path = out.join("population.json");
+    std::fs::write(&path, json).with_context(|| format!("cannot write {}", path.display()))?;
+    say!("{}", amm_tune::population::table(&outcome));
+    say!("population {} (each round's study, report and module in {}/round-N/)", path.display(), out.display());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -59,6 +59,7 @@ fn field(module: &Path, dir: &Path, start: &[&str]) -> Field {
         identity: String::new(),
         kind: amm_tune::CandidateKind::Declared,
         self_copies: 0,
+        members: Vec::new(),
     }
 }
 
@@ -459,4 +460,85 @@ fn tune_settings_that_cannot_work_are_refused_with_the_reason() {
     .unwrap();
     let (ok, _, err) = amm(&["--no-cache", "run", table.to_str().unwrap(), "--quiet"], scratch.path());
     assert!(!ok && err.contains("expected a parameter value: a number, or true / false"), "{err}");
+}
+
+fn population_args<'a>(s: &'a str, c: &'a str, out: &'a str, threads: &'a str) -> Vec<&'a str> {
+    let mut args = tune_args(s, c, out);
+    args.truncate(args.len() - 4); // one parameter: base_fee_bps
+    // A start far from the shipped (tuned) defaults, so the first best response moves.
+    args.extend(["--param", "base_fee_bps=150", "--population", "2", "--payoff-seeds", "24", "--threads", threads]);
+    args
+}
+
+#[test]
+fn a_population_grows_by_best_responses_and_reports_every_payoff_with_its_error() {
+    let scratch = Scratch::new();
+    let starter = example_wasm("starter");
+    let config = small_config(scratch.path());
+    let (s, c) = (starter.to_str().unwrap(), config.to_str().unwrap());
+    let out = scratch.path().join("population");
+    let (ok, stdout, err) = amm(&population_args(s, c, out.to_str().unwrap(), "2"), scratch.path());
+    assert!(ok, "{stdout}\n{err}");
+    let json = std::fs::read_to_string(out.join("population.json")).unwrap();
+    let outcome: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let members = outcome["members"].as_array().unwrap();
+    let rounds = outcome["rounds"].as_array().unwrap();
+    // The start, then one member per round until the probe (or a round that finds a member again).
+    assert_eq!(members[0]["origin"], "the start");
+    assert!((2..=3).contains(&members.len()), "the first best response did not move from the start: {json}");
+    assert_eq!(rounds.len(), members.len(), "one study per best response plus the probe");
+    for r in 1..=rounds.len() {
+        assert!(out.join(format!("round-{r}/summary.json")).exists(), "round {r} wrote no summary");
+        assert!(out.join(format!("round-{r}/starter.tuned.wasm")).exists(), "round {r} wrote no module");
+    }
+    // Every ordered pair, the diagonal included, each with a standard error.
+    let n = members.len();
+    let payoff = outcome["payoff"].as_array().unwrap();
+    assert_eq!(payoff.len(), n * n, "{json}");
+    let cell = |i: usize, j: usize| {
+        let p = payoff.iter().find(|p| p["row"] == i && p["column"] == j).unwrap();
+        (p["mean"].as_f64().unwrap(), p["stderr"].as_f64().unwrap())
+    };
+    for i in 0..n {
+        let (m, se) = cell(i, i);
+        assert!(se > 0.0 && m.abs() <= 4.0 * se, "a member against itself: {m:+.2} ± {se:.2}");
+        for j in 0..n {
+            let ((a, sa), (b, sb)) = (cell(i, j), cell(j, i));
+            assert!(sa > 0.0 && sb > 0.0);
+            assert!((a + b).abs() <= 4.0 * (sa * sa + sb * sb).sqrt(), "payoff {i},{j} {a:+.2} vs {j},{i} {b:+.2}");
+        }
+    }
+    for row in ["Member 1", "Member 2"] {
+        assert!(stdout.contains(&format!("  {row}")), "no payoff row {row}:\n{stdout}");
+        assert!(stdout.contains(&format!("probe − {row}")), "no exploitability row {row}:\n{stdout}");
+    }
+    assert!(stdout.contains("estimate:"), "{stdout}");
+    assert_eq!(outcome["exploitability"].as_array().unwrap().len(), n);
+
+    // Resumed (every study replays) and on one thread: the same population, byte for byte.
+    let (ok, stdout2, err) = amm(&population_args(s, c, out.to_str().unwrap(), "1"), scratch.path());
+    assert!(ok, "{stdout2}\n{err}");
+    assert!(err.contains("resuming"), "{err}");
+    assert_eq!(std::fs::read_to_string(out.join("population.json")).unwrap(), json);
+}
+
+#[test]
+fn population_settings_that_cannot_work_are_refused_with_the_reason() {
+    let scratch = Scratch::new();
+    let starter = example_wasm("starter");
+    let config = small_config(scratch.path());
+    let (s, c) = (starter.to_str().unwrap(), config.to_str().unwrap());
+    let out = scratch.path().join("p");
+    let o = out.to_str().unwrap();
+    let base = tune_args(s, c, o);
+    let cases: [(&[&str], &str); 4] = [
+        (&["--population", "0"], "--population 0: give 1 to 16 rounds"),
+        (&["--population", "17"], "--population 17: give 1 to 16 rounds"),
+        (&["--population", "2", "self:1"], "self-play (self:K) and a population (--population) do not combine"),
+        (&["--population", "2", "--study", "x.db"], "a population keeps one study per round"),
+    ];
+    for (extra, reason) in cases {
+        let (ok, _, err) = amm(&[&base[..], extra].concat(), scratch.path());
+        assert!(!ok && err.contains(reason), "{extra:?}: expected {reason:?} in {err}");
+    }
 }

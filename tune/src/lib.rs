@@ -28,6 +28,7 @@
 #![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
 
 pub mod cmaes;
+pub mod population;
 pub mod race;
 pub mod report;
 pub mod source;
@@ -199,11 +200,34 @@ pub struct Field {
     /// the candidate's own strategy with the incumbent's values, named `Self 1`, `Self 2`, …
     /// (`self:K` on the command line). 0: none (the default).
     pub self_copies: usize,
+    /// A population the candidate plays (iterated best response, [`population`]): each member
+    /// the candidate's own strategy with its values, seated after the field's entrants (before
+    /// any self-play copies) and named `Member 1`, `Member 2`, … Empty: none (the default).
+    pub members: Vec<Point>,
+}
+
+impl Field {
+    /// The name of the pool at `index` of a simulation of this field (entrants, then members,
+    /// then self-play copies, then the normalizer).
+    pub fn pool_name(&self, index: usize) -> String {
+        let (entrants, members) = (self.entrants.len(), self.members.len());
+        match self.entrants.get(index) {
+            Some(e) => e.name.clone(),
+            None if index < entrants + members => member_name(index - entrants),
+            None if index < entrants + members + self.self_copies => self_name(index - entrants - members),
+            None => "the normalizer".to_string(),
+        }
+    }
 }
 
 /// The name of self-play copy `k` (0-based) in a simulation.
 pub fn self_name(k: usize) -> String {
     format!("Self {}", k + 1)
+}
+
+/// The name of population member `k` (0-based) in a simulation.
+pub fn member_name(k: usize) -> String {
+    format!("Member {}", k + 1)
 }
 
 /// How a point of the search becomes the candidate.
@@ -358,6 +382,7 @@ struct Evaluator<'a> {
 
 impl Evaluator<'_> {
     /// An evaluation's key in the study: the point, and under self-play the copies' point.
+    /// (A population is part of the study's definition, so it need not be in each key.)
     fn key(&self, point: &Point) -> String {
         if self.field.self_copies == 0 { key(point) } else { format!("{} vs self {}", key(point), key(&self.opponent)) }
     }
@@ -395,6 +420,9 @@ impl Evaluator<'_> {
             if field.self_copies > 0 {
                 let _ = source.program(&self.opponent);
             }
+            for member in &field.members {
+                let _ = source.program(member);
+            }
         }
         let objective = self.objective;
         let opponent = &self.opponent;
@@ -426,29 +454,33 @@ impl Evaluator<'_> {
 /// One simulation of `point` in `field` on `seed`; under self-play (`field.self_copies`) the
 /// copies play `opponent`. A source candidate that does not build counts as disqualified.
 pub fn evaluate(field: &Field, objective: Objective, point: &Point, opponent: &Point, seed: u64) -> Evaluation {
-    let failed = Evaluation { score: None, edges: Vec::new() };
-    let mine = match &field.kind {
-        CandidateKind::Declared => (None, field.schema.initial_storage(point)),
-        CandidateKind::Source(source) => match source.program(point) {
-            Ok(program) => (Some(program), Storage::zeroed()),
-            Err(_) => return failed,
+    match simulate_point(field, point, opponent, seed) {
+        Some(sim) => Evaluation {
+            score: objective.score(&sim, field.candidate, field.config.capital.lambda),
+            edges: sim.pools.iter().map(|p| p.edge).collect(),
         },
-    };
-    let theirs = if field.self_copies == 0 {
-        (None, Storage::zeroed())
-    } else {
+        None => Evaluation { score: None, edges: Vec::new() },
+    }
+}
+
+/// One simulation of `point` in the candidate's seat of `field` on `seed`, with the population
+/// members and, under self-play, copies playing `opponent` ([`Field::pool_name`] names the
+/// pools). `None` when a source candidate (or member) does not build.
+pub fn simulate_point(field: &Field, point: &Point, opponent: &Point, seed: u64) -> Option<SimulationResult> {
+    // A point as the candidate's strategy: its module with the values in storage, or the
+    // single file rewritten and built.
+    let program_for = |p: &Point| -> Option<(Option<StrategyProgram>, Storage)> {
         match &field.kind {
-            CandidateKind::Declared => (None, field.schema.initial_storage(opponent)),
-            CandidateKind::Source(source) => match source.program(opponent) {
-                Ok(program) => (Some(program), Storage::zeroed()),
-                Err(_) => return failed,
-            },
+            CandidateKind::Declared => Some((None, field.schema.initial_storage(p))),
+            CandidateKind::Source(source) => source.program(p).ok().map(|program| (Some(program), Storage::zeroed())),
         }
     };
-    let Some(own) = field.entrants.get(field.candidate) else {
-        return failed;
-    };
+    let mine = program_for(point)?;
+    let theirs = if field.self_copies == 0 { (None, Storage::zeroed()) } else { program_for(opponent)? };
+    let members = field.members.iter().map(program_for).collect::<Option<Vec<_>>>()?;
+    let own = field.entrants.get(field.candidate)?;
     let names: Vec<String> = (0..field.self_copies).map(self_name).collect();
+    let member_names: Vec<String> = (0..members.len()).map(member_name).collect();
     let mut entrants: Vec<Entrant<'_>> = field
         .entrants
         .iter()
@@ -461,13 +493,14 @@ pub fn evaluate(field: &Field, objective: Objective, point: &Point, opponent: &P
             }
         })
         .collect();
+    entrants.extend(member_names.iter().zip(&members).map(|(name, m)| Entrant {
+        name,
+        program: m.0.as_ref().unwrap_or(&own.program),
+        storage: &m.1,
+    }));
     let copy = theirs.0.as_ref().unwrap_or(&own.program);
     entrants.extend(names.iter().map(|name| Entrant { name, program: copy, storage: &theirs.1 }));
-    let sim = simulate(&field.config, &entrants, seed);
-    Evaluation {
-        score: objective.score(&sim, field.candidate, field.config.capital.lambda),
-        edges: sim.pools.iter().map(|p| p.edge).collect(),
-    }
+    Some(simulate(&field.config, &entrants, seed))
 }
 
 /// The study's definition, as stored in its file: what must match to resume it.
@@ -480,7 +513,7 @@ pub fn definition(field: &Field, settings: &TuneSettings, space: &Space) -> Vec<
         &field.config.capital,
     ))
     .unwrap_or_default();
-    vec![
+    let mut definition = vec![
         ("format", "amm-tune study 2".into()),
         ("field", field.identity.clone()),
         ("market", config),
@@ -492,7 +525,12 @@ pub fn definition(field: &Field, settings: &TuneSettings, space: &Space) -> Vec<
         ("seed", settings.seed.to_string()),
         ("finalists", settings.finalists.to_string()),
         ("self", field.self_copies.to_string()),
-    ]
+    ];
+    if !field.members.is_empty() {
+        // (Only then: a study without a population keeps the definition it always had.)
+        definition.push(("population", field.members.iter().map(key).collect::<Vec<_>>().join(" | ")));
+    }
+    definition
 }
 
 /// Runs (or resumes) a study of `field` in `study`.
@@ -763,11 +801,7 @@ pub fn tune(field: &Field, settings: &TuneSettings, study: &mut Study) -> Result
         if j == field.candidate {
             continue;
         }
-        let name = match field.entrants.get(j) {
-            Some(e) => e.name.clone(),
-            None if j < field.entrants.len() + field.self_copies => self_name(j - field.entrants.len()),
-            None => "the normalizer".to_string(),
-        };
+        let name = field.pool_name(j);
         let d: Vec<f64> = won.iter().map(|e| edge(e, field.candidate) - edge(e, j)).collect();
         comparisons.push(Comparison { against: name, measure: "edge".into(), mean: mean(&d), stderr: stderr(&d) });
     }

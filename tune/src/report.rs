@@ -73,7 +73,8 @@ fn pm(mean: f64, se: f64) -> String {
     format!("{mean:.1} ± {se:.1}")
 }
 
-fn values(p: &amm_engine::params::ParamValues) -> String {
+/// Values as `name=value` pairs, each as [`value`] writes it.
+pub fn values(p: &amm_engine::params::ParamValues) -> String {
     p.0.iter().map(|(k, v)| format!("{k}={}", value(*v))).collect::<Vec<_>>().join(" ")
 }
 

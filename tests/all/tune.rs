@@ -542,3 +542,28 @@ fn population_settings_that_cannot_work_are_refused_with_the_reason() {
         assert!(!ok && err.contains(reason), "{extra:?}: expected {reason:?} in {err}");
     }
 }
+
+#[test]
+fn the_learned_policy_at_unit_rule_weight_and_zero_corrections_is_the_tuned_starter_quote_for_quote() {
+    let scratch = Scratch::new();
+    let options = amm_engine::build::BuildOptions {
+        target_dir: Some(crate::support::workspace().join("target/test-wasm")),
+        ..Default::default()
+    };
+    let policy =
+        amm_engine::build::build_crate(&crate::support::workspace().join("strategies/linear-policy"), &options)
+            .unwrap();
+    let learned = field(&policy, scratch.path(), &["bid_rule=1", "ask_rule=1", "bid_bias=0", "ask_vol=0"]);
+    let rule = field(&example_wasm("starter"), scratch.path(), &[]);
+    let mut corrected = learned.start.clone();
+    corrected.0.insert("ask_epoch".into(), -5.0);
+    let mut moved = 0;
+    for seed in 0..12 {
+        let a = amm_tune::evaluate(&learned, Objective::Edge, &learned.start, &learned.start, 40 + seed);
+        let b = amm_tune::evaluate(&rule, Objective::Edge, &rule.start, &rule.start, 40 + seed);
+        assert_eq!(a, b, "seed {seed}: the residual policy at its start differs from the starter it wraps");
+        let c = amm_tune::evaluate(&learned, Objective::Edge, &corrected, &corrected, 40 + seed);
+        moved += usize::from(c.edges[0] != a.edges[0]);
+    }
+    assert!(moved >= 10, "a correction weight changed the result on only {moved} of 12 seeds");
+}

@@ -553,7 +553,13 @@ fn the_learned_policy_at_unit_rule_weight_and_zero_corrections_is_the_tuned_star
     let policy =
         amm_engine::build::build_crate(&crate::support::workspace().join("strategies/linear-policy"), &options)
             .unwrap();
-    let learned = field(&policy, scratch.path(), &["bid_rule=1", "ask_rule=1", "bid_bias=0", "ask_vol=0"]);
+    // The shipped weights are trained: set the rule alone (weight 1 on it, no corrections).
+    let weights: Vec<String> = ["rule", "bias", "vol", "flow", "weight", "epoch", "deviation"]
+        .iter()
+        .flat_map(|f| ["bid", "ask"].map(|side| format!("{side}_{f}={}", u8::from(*f == "rule"))))
+        .collect();
+    let weights: Vec<&str> = weights.iter().map(String::as_str).collect();
+    let learned = field(&policy, scratch.path(), &weights);
     let rule = field(&example_wasm("starter"), scratch.path(), &[]);
     let mut corrected = learned.start.clone();
     corrected.0.insert("ask_epoch".into(), -5.0);

@@ -234,9 +234,9 @@ const TAIL: usize = 1 + SEGMENT_CANDIDATES * MAX_SAMPLES;
 /// No slot (below the bottom of the chain).
 const NONE: u16 = u16::MAX;
 
-/// The first slot of segment `k`'s candidates.
-fn segment_slot(k: usize) -> usize {
-    1 + SEGMENT_CANDIDATES * k
+/// The first candidate slot of the segment with id `id`.
+fn segment_slot(id: u8) -> usize {
+    1 + SEGMENT_CANDIDATES * id as usize
 }
 
 /// `mask` with a zero bit opened at `at`: bits from `at` up move one place up (an insertion).
@@ -269,22 +269,27 @@ struct EnvelopeHull {
     stale: bool,
     /// Each sample's input and the highest and lowest values a curve through it may take
     /// there, index 0 the exact origin (see [`sample_extent`]).
-    xs: [f64; MAX_SAMPLES + 1],
-    his: [f64; MAX_SAMPLES + 1],
-    los: [f64; MAX_SAMPLES + 1],
-    /// Extents (bit `i`: sample index `i`) and segments (bit `k`) to recompute.
+    extents: [(f64, f64, f64); MAX_SAMPLES + 1],
+    /// Extents (bit `i`: sample index `i`) and segments (bit `k`: the `k`-th by input) to
+    /// recompute.
     dirty_extents: u128,
     dirty_segments: u128,
-    /// Candidates in push order: the origin, segment `k`'s from [`segment_slot`]`(k)`, then
-    /// those at and beyond the last sample from [`TAIL`].
+    /// The id of the `k`-th segment (from sample `k`, the origin being sample 0, to `k + 1`):
+    /// where its candidates are kept, which does not change when a segment before it is
+    /// inserted.
+    ids: [u8; MAX_SAMPLES],
+    /// Ids handed out since the last computation from scratch.
+    next_id: u8,
+    /// Candidates in push order within a segment: the origin, the segment with id `i`'s from
+    /// [`segment_slot`]`(i)`, those at and beyond the last sample from [`TAIL`].
     candidates: [(f64, f64); SLOTS],
-    /// Number of candidates of each segment.
+    /// Number of candidates of each segment, by id.
     counts: [u8; MAX_SAMPLES],
     /// Number of candidates at and beyond the last sample.
     tail: u8,
     /// The chain: each pushed candidate's predecessor on the hull ([`NONE`]: the bottom).
     below: [u16; SLOTS],
-    /// The chain's top after each segment's candidates.
+    /// The chain's top after the `k`-th segment's candidates.
     top_after: [u16; MAX_SAMPLES],
     /// Hull vertices by increasing `x` in `vertices[first..]`; edge slopes decrease (up to
     /// floating-point rounding: see [`EnvelopeHull::max`]).
@@ -297,11 +302,11 @@ impl Default for EnvelopeHull {
         Self {
             key: None,
             stale: false,
-            xs: [0.0; MAX_SAMPLES + 1],
-            his: [0.0; MAX_SAMPLES + 1],
-            los: [0.0; MAX_SAMPLES + 1],
+            extents: [(0.0, 0.0, 0.0); MAX_SAMPLES + 1],
             dirty_extents: 0,
             dirty_segments: 0,
+            ids: [0; MAX_SAMPLES],
+            next_id: 0,
             candidates: [(0.0, 0.0); SLOTS],
             counts: [0; MAX_SAMPLES],
             tail: 0,
@@ -328,20 +333,19 @@ impl EnvelopeHull {
         self.stale = true;
         // The new sample's extent index; extents above it move up (old indices e..n).
         let e = at + 1;
-        self.xs.copy_within(e..n, e + 1);
-        self.his.copy_within(e..n, e + 1);
-        self.los.copy_within(e..n, e + 1);
-        // Segment `at` (between the samples either side of the new one) splits in two; the
-        // segments above it move up.
-        if at + 1 < n - 1 {
-            self.candidates.copy_within(segment_slot(at + 1)..segment_slot(n - 1), segment_slot(at + 2));
-            self.counts.copy_within(at + 1..n - 1, at + 2);
-        }
+        self.extents.copy_within(e..n, e + 1);
+        // A new segment: the upper half of the one the new sample splits (or, past the last
+        // sample, the one ending at it). Those above it move up a place with their ids, so
+        // their candidates stay where they are.
+        let k = (at + 1).min(n - 1);
+        self.ids.copy_within(k..n - 1, k + 1);
+        self.ids[k] = self.next_id;
+        self.next_id += 1;
         // The new sample's extents, and the next sample's (its allowance reads the chord from
         // the new one).
         self.dirty_extents = open_bit(self.dirty_extents, e) | bits(e, (e + 2).min(n + 1));
         // Segment j reads extents j − 1 ..= j + 2.
-        self.dirty_segments = open_bit(self.dirty_segments, at + 1) | bits(at.saturating_sub(1), (at + 4).min(n));
+        self.dirty_segments = open_bit(self.dirty_segments, k) | bits(at.saturating_sub(1), (at + 4).min(n));
     }
 
     /// Brings the candidates and the hull up to date for `points` (sorted, origin implied, at
@@ -356,13 +360,17 @@ impl EnvelopeHull {
             self.key = Some((x_max, err));
             self.dirty_extents = bits(1, n + 1);
             self.dirty_segments = bits(0, n);
+            for (k, id) in self.ids[..n].iter_mut().enumerate() {
+                *id = k as u8;
+            }
+            self.next_id = n as u8;
         }
         self.stale = false;
         let mut dirty = std::mem::take(&mut self.dirty_extents);
         while dirty != 0 {
             let i = dirty.trailing_zeros() as usize;
             dirty &= dirty - 1;
-            (self.xs[i], self.his[i], self.los[i]) = sample_extent(points, i, err);
+            self.extents[i] = sample_extent(points, i, err);
         }
         let mut dirty = std::mem::take(&mut self.dirty_segments);
         let first = (dirty.trailing_zeros() as usize).min(n);
@@ -380,8 +388,9 @@ impl EnvelopeHull {
             self.top_after[first - 1]
         };
         for k in first..n {
-            let slot = segment_slot(k);
-            for s in slot..slot + self.counts[k] as usize {
+            let id = self.ids[k];
+            let slot = segment_slot(id);
+            for s in slot..slot + self.counts[id as usize] as usize {
                 top = self.push(top, s);
             }
             self.top_after[k] = top;
@@ -430,17 +439,32 @@ impl EnvelopeHull {
 
     /// The steepest the chord from sample `k` to `k + 1` may be.
     fn steepest(&self, k: usize) -> f64 {
-        (self.his[k + 1] - self.los[k]) / (self.xs[k + 1] - self.xs[k])
+        let ((x0, _, lo0), (x1, hi1, _)) = (self.extents[k], self.extents[k + 1]);
+        (hi1 - lo0) / (x1 - x0)
     }
 
     /// The flattest the chord from sample `k` to `k + 1` may be.
     fn flattest(&self, k: usize) -> f64 {
-        (self.los[k + 1] - self.his[k]) / (self.xs[k + 1] - self.xs[k])
+        let ((x0, hi0, _), (x1, _, lo1)) = (self.extents[k], self.extents[k + 1]);
+        (lo1 - hi0) / (x1 - x0)
     }
 
-    /// Computes segment `k`'s candidates (between sample `k` and `k + 1`, `n` samples).
+    /// Computes the `k`-th segment's candidates (between sample `k` and `k + 1`, `n` samples).
     fn segment(&mut self, k: usize, n: usize, x_max: f64) {
-        let mut out = [(0.0, 0.0); SEGMENT_CANDIDATES];
+        let id = self.ids[k];
+        let slot = segment_slot(id);
+        let ((x0, hi0, _), (x1, hi1, _)) = (self.extents[k], self.extents[k + 1]);
+        if x0 > x_max {
+            self.counts[id as usize] = 0;
+            return;
+        }
+        // Bounds valid on this segment: the next sample (monotone), the previous chord
+        // extended forward and the next chord extended backward (concave), each at its most
+        // generous within the rounding.
+        let forward = (k > 0).then(|| (x0, hi0, self.steepest(k - 1)));
+        let backward = (k + 1 < n).then(|| (x1, hi1, self.flattest(k + 1)));
+        let cap = hi1;
+        let out = &mut self.candidates[slot..slot + SEGMENT_CANDIDATES];
         let mut c = 0;
         // Pushes that cannot change the chain are left out: a candidate the push would
         // refuse (not a number, negative, unbounded), one at or left of the candidate before it
@@ -464,22 +488,11 @@ impl EnvelopeHull {
             out[c] = (x, value);
             c += 1;
         };
-        let (x0, x1) = (self.xs[k], self.xs[k + 1]);
-        if x0 > x_max {
-            self.counts[k] = 0;
-            return;
-        }
         // Sample k itself (the origin for k = 0) is a candidate at its highest value.
-        put(x0, self.his[k]);
+        put(x0, hi0);
         let hi = x1.min(x_max);
         if hi > x0 {
             let line = |l: (f64, f64, f64), x: f64| l.1 + l.2 * (x - l.0);
-            // Bounds valid on this segment: the next sample (monotone), the previous chord
-            // extended forward and the next chord extended backward (concave), each at its
-            // most generous within the rounding.
-            let forward = (k > 0).then(|| (x0, self.his[k], self.steepest(k - 1)));
-            let backward = (k + 1 < n).then(|| (x1, self.his[k + 1], self.flattest(k + 1)));
-            let cap = self.his[k + 1];
             let bound = |x: f64| {
                 let mut u = cap;
                 if let Some(l) = forward {
@@ -520,15 +533,13 @@ impl EnvelopeHull {
                 put(hi, bound(hi));
             }
         }
-        let slot = segment_slot(k);
-        self.candidates[slot..slot + c].copy_from_slice(&out[..c]);
-        self.counts[k] = c as u8;
+        self.counts[id as usize] = c as u8;
     }
 
     /// Computes the candidates at and beyond the last of `n` samples.
     fn candidates_beyond(&mut self, n: usize, x_max: f64) {
         let mut c = 0;
-        let xl = self.xs[n];
+        let (xl, hl, _) = self.extents[n];
         let mut put = |slots: &mut [(f64, f64); SLOTS], x: f64, value: f64| {
             if !(x.is_nan() || x < 0.0 || !value.is_finite()) {
                 slots[TAIL + c] = (x, value);
@@ -536,12 +547,12 @@ impl EnvelopeHull {
             }
         };
         if xl <= x_max {
-            put(&mut self.candidates, xl, self.his[n]);
+            put(&mut self.candidates, xl, hl);
         }
         if x_max > xl && n > 0 {
             // Beyond the last sample, concavity allows at most the last chord's slope.
             let s = self.steepest(n - 1).max(0.0);
-            put(&mut self.candidates, x_max, self.his[n] + s * (x_max - xl));
+            put(&mut self.candidates, x_max, hl + s * (x_max - xl));
         }
         self.tail = c as u8;
     }

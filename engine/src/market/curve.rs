@@ -257,10 +257,11 @@ fn bits(from: usize, to: usize) -> u128 {
 /// Kept in step with the samples rather than rebuilt: a sample inserted at sorted position
 /// `k` changes the extents of itself and the sample after it only, and so the candidates of
 /// segments `k − 1 ..= k + 3` only (segment `j` reads samples `j − 1 ..= j + 2` through its
-/// bounding lines); the rest move up a place. The hull is a monotone chain over the candidates
-/// in order, kept as a persistent stack (each pushed candidate remembers the one below it) with
-/// its top after every segment: the chain is taken up again after the last unchanged segment
-/// and replayed over the rest, which gives the very hull a pass over all the candidates gives.
+/// bounding lines); the others keep theirs where they are (under the segment's id). The hull
+/// is a monotone chain over the candidates in order, kept as a persistent stack (each pushed
+/// candidate remembers the one below it) with its top after every segment: the chain is taken
+/// up again after the segments before the first changed one and replayed over the rest, which
+/// gives the very hull a pass over all the candidates gives.
 #[derive(Clone, Debug)]
 struct EnvelopeHull {
     /// `(x_max, err)` the cache holds (`None`: nothing cached: cleared, or never built).

@@ -27,15 +27,14 @@ pub const MAX_SAMPLES: usize = 64;
 pub struct Samples {
     points: [(u64, u64); MAX_SAMPLES],
     len: usize,
-    /// Bumped by every change of the points: the key of the cached envelope.
-    generation: u64,
-    /// The envelope bound's hull for the current points (built on demand).
+    /// The envelope bound's candidates and hull, kept in step with the points (brought up to
+    /// date on demand).
     hull: RefCell<EnvelopeHull>,
 }
 
 impl Default for Samples {
     fn default() -> Self {
-        Self { points: [(0, 0); MAX_SAMPLES], len: 0, generation: 0, hull: RefCell::default() }
+        Self { points: [(0, 0); MAX_SAMPLES], len: 0, hull: RefCell::default() }
     }
 }
 
@@ -77,7 +76,7 @@ impl Samples {
     /// No samples yet.
     pub fn clear(&mut self) {
         self.len = 0;
-        self.generation += 1;
+        self.hull.get_mut().clear();
     }
 
     /// The sampled points, sorted by input (without the implied origin).
@@ -111,7 +110,7 @@ impl Samples {
                 self.points.copy_within(at..self.len, at + 1);
                 self.points[at] = (input, output);
                 self.len += 1;
-                self.generation += 1;
+                self.hull.get_mut().inserted(at, self.len);
             }
         }
     }
@@ -198,109 +197,303 @@ impl Samples {
     /// samples are taken as exact.
     ///
     /// Cost: the bound's candidate maxima (samples, crossings of the bounding lines) do not
-    /// depend on `λ`, so their upper convex hull is built once per sample set, `x_max` and
-    /// `err` (`O(n)`), and each call is a binary search on it (`O(log n)`): searches that ask
-    /// for many prices between two quotes (the router's dual bound) pay for the samples once.
+    /// depend on `λ`, so their upper convex hull is kept per sample set, `x_max` and `err`, and
+    /// each call is a scan of its vertices (a handful): searches that ask for many prices
+    /// between two quotes (the router's dual bound) pay for the samples once. The hull follows
+    /// the samples rather than being rebuilt: after an insertion at sorted position `k` the
+    /// first call recomputes the candidates of the five segments around `k` and replays the
+    /// hull's monotone chain from segment `k − 1` on over the candidates kept (`O(n − k)`
+    /// cheap steps); a new `x_max` or `err`, or the first call after [`Samples::clear`],
+    /// computes everything (`O(n)`). Either way the hull is the one a pass over all the
+    /// candidates builds, to the bit.
     pub fn envelope_max(&self, lambda: f64, x_max: f64, err: f64) -> (f64, f64) {
         if self.len == 0 {
             // Nothing sampled: no bound but the trivial one.
             return if x_max > 0.0 { (f64::INFINITY, x_max) } else { (0.0, 0.0) };
         }
         let mut hull = self.hull.borrow_mut();
-        if !hull.is_for(self.generation, x_max, err) {
-            hull.build(self.generation, self.points(), x_max, err);
-        }
+        hull.update(self.points(), x_max, err);
         hull.max(lambda)
     }
 }
 
-/// Most candidate maxima of the envelope bound: each sample, up to three line crossings per
-/// segment between samples, the right end of the last segment and the point beyond the last
-/// sample.
-const MAX_CANDIDATES: usize = 5 * MAX_SAMPLES + 3;
+/// Most candidates one segment between samples offers, in the order they are pushed: its left
+/// sample, the bound there, up to three line crossings and its right end.
+const SEGMENT_CANDIDATES: usize = 6;
 
-/// The upper convex hull of the envelope bound's candidate maxima `(x, U(x))` for one sample
-/// set, `x_max` and `err` (see [`Samples::envelope_max`]): `max_x U(x) − λx` over the
-/// candidates is attained at a hull vertex, found by binary search on the edges' slopes.
+/// Candidate slots: the origin, each segment's candidates, and the two at and beyond the last
+/// sample.
+const SLOTS: usize = 1 + SEGMENT_CANDIDATES * MAX_SAMPLES + 2;
+
+/// The origin's slot.
+const ORIGIN: u16 = 0;
+
+/// The first slot of the candidates at and beyond the last sample.
+const TAIL: usize = 1 + SEGMENT_CANDIDATES * MAX_SAMPLES;
+
+/// No slot (below the bottom of the chain).
+const NONE: u16 = u16::MAX;
+
+/// The first candidate slot of the segment with id `id`.
+fn segment_slot(id: u8) -> usize {
+    1 + SEGMENT_CANDIDATES * id as usize
+}
+
+/// `mask` with a zero bit opened at `at`: bits from `at` up move one place up (an insertion).
+fn open_bit(mask: u128, at: usize) -> u128 {
+    let low = (1u128 << at) - 1;
+    (mask & low) | ((mask & !low) << 1)
+}
+
+/// Bits `from..to` set.
+fn bits(from: usize, to: usize) -> u128 {
+    if from >= to { 0 } else { (u128::MAX >> (128 - (to - from))) << from }
+}
+
+/// The envelope bound's candidate maxima `(x, U(x))` for one sample set, `x_max` and `err`
+/// (see [`Samples::envelope_max`]) and their upper convex hull: `max_x U(x) − λx` over the
+/// candidates is attained at a hull vertex.
+///
+/// Kept in step with the samples rather than rebuilt: a sample inserted at sorted position
+/// `k` changes the extents of itself and the sample after it only, and so the candidates of
+/// segments `k − 1 ..= k + 3` only (segment `j` reads samples `j − 1 ..= j + 2` through its
+/// bounding lines); the others keep theirs where they are (under the segment's id). The hull
+/// is a monotone chain over the candidates in order, kept as a persistent stack (each pushed
+/// candidate remembers the one below it) with its top after every segment: the chain is taken
+/// up again after the segments before the first changed one and replayed over the rest, which
+/// gives the very hull a pass over all the candidates gives.
 #[derive(Clone, Debug)]
 struct EnvelopeHull {
-    /// `(generation, x_max, err)` it was built for (`None`: never built).
-    key: Option<(u64, f64, f64)>,
-    /// Hull vertices by increasing `x`, origin first; edge slopes strictly decrease.
-    vertices: [(f64, f64); MAX_CANDIDATES + 1],
-    len: usize,
+    /// `(x_max, err)` the cache holds (`None`: nothing cached: cleared, or never built).
+    key: Option<(f64, f64)>,
+    /// Samples were inserted since the hull was last brought up to date.
+    stale: bool,
+    /// Each sample's input and the highest and lowest values a curve through it may take
+    /// there, index 0 the exact origin (see [`sample_extent`]).
+    extents: [(f64, f64, f64); MAX_SAMPLES + 1],
+    /// Extents (bit `i`: sample index `i`) and segments (bit `k`: the `k`-th by input) to
+    /// recompute.
+    dirty_extents: u128,
+    dirty_segments: u128,
+    /// The id of the `k`-th segment (from sample `k`, the origin being sample 0, to `k + 1`):
+    /// where its candidates are kept, which does not change when a segment before it is
+    /// inserted.
+    ids: [u8; MAX_SAMPLES],
+    /// Ids handed out since the last computation from scratch.
+    next_id: u8,
+    /// Candidates in push order within a segment: the origin, the segment with id `i`'s from
+    /// [`segment_slot`]`(i)`, those at and beyond the last sample from [`TAIL`].
+    candidates: [(f64, f64); SLOTS],
+    /// Number of candidates of each segment, by id.
+    counts: [u8; MAX_SAMPLES],
+    /// Number of candidates at and beyond the last sample.
+    tail: u8,
+    /// The chain: each pushed candidate's predecessor on the hull ([`NONE`]: the bottom).
+    below: [u16; SLOTS],
+    /// The chain's top after the `k`-th segment's candidates.
+    top_after: [u16; MAX_SAMPLES],
+    /// Hull vertices by increasing `x` in `vertices[first..]`; edge slopes decrease (up to
+    /// floating-point rounding: see [`EnvelopeHull::max`]).
+    vertices: [(f64, f64); SLOTS],
+    first: usize,
 }
 
 impl Default for EnvelopeHull {
     fn default() -> Self {
-        Self { key: None, vertices: [(0.0, 0.0); MAX_CANDIDATES + 1], len: 0 }
+        Self {
+            key: None,
+            stale: false,
+            extents: [(0.0, 0.0, 0.0); MAX_SAMPLES + 1],
+            dirty_extents: 0,
+            dirty_segments: 0,
+            ids: [0; MAX_SAMPLES],
+            next_id: 0,
+            candidates: [(0.0, 0.0); SLOTS],
+            counts: [0; MAX_SAMPLES],
+            tail: 0,
+            below: [NONE; SLOTS],
+            top_after: [NONE; MAX_SAMPLES],
+            vertices: [(0.0, 0.0); SLOTS],
+            first: SLOTS,
+        }
     }
 }
 
 impl EnvelopeHull {
-    fn is_for(&self, generation: u64, x_max: f64, err: f64) -> bool {
-        self.key
-            .is_some_and(|k| k.0 == generation && k.1.to_bits() == x_max.to_bits() && k.2.to_bits() == err.to_bits())
+    /// Forgets the cache (the samples were cleared).
+    fn clear(&mut self) {
+        self.key = None;
     }
 
-    /// Adds a candidate `(x, value)`: candidates arrive by nondecreasing `x`.
-    fn push(&mut self, x: f64, value: f64) {
-        if x.is_nan() || x < 0.0 || !value.is_finite() {
+    /// Follows a sample inserted at sorted position `at`, `n` samples now: what sits above it
+    /// moves up a place, and what it changes is marked for recomputation.
+    fn inserted(&mut self, at: usize, n: usize) {
+        if self.key.is_none() {
             return;
         }
-        while self.len >= 1 {
-            let (lx, lv) = self.vertices[self.len - 1];
+        self.stale = true;
+        // The new sample's extent index; extents above it move up (old indices e..n).
+        let e = at + 1;
+        self.extents.copy_within(e..n, e + 1);
+        // A new segment: the upper half of the one the new sample splits (or, past the last
+        // sample, the one ending at it). Those above it move up a place with their ids, so
+        // their candidates stay where they are.
+        let k = (at + 1).min(n - 1);
+        self.ids.copy_within(k..n - 1, k + 1);
+        self.ids[k] = self.next_id;
+        self.next_id += 1;
+        // The new sample's extents, and the next sample's (its allowance reads the chord from
+        // the new one).
+        self.dirty_extents = open_bit(self.dirty_extents, e) | bits(e, (e + 2).min(n + 1));
+        // Segment j reads extents j − 1 ..= j + 2.
+        self.dirty_segments = open_bit(self.dirty_segments, k) | bits(at.saturating_sub(1), (at + 4).min(n));
+    }
+
+    /// Brings the candidates and the hull up to date for `points` (sorted, origin implied, at
+    /// least one), `x_max` and `err`.
+    fn update(&mut self, points: &[(u64, u64)], x_max: f64, err: f64) {
+        let n = points.len();
+        let same = self.key.is_some_and(|k| k.0.to_bits() == x_max.to_bits() && k.1.to_bits() == err.to_bits());
+        if same && !self.stale {
+            return;
+        }
+        if !same {
+            self.key = Some((x_max, err));
+            self.dirty_extents = bits(1, n + 1);
+            self.dirty_segments = bits(0, n);
+            for (k, id) in self.ids[..n].iter_mut().enumerate() {
+                *id = k as u8;
+            }
+            self.next_id = n as u8;
+        }
+        self.stale = false;
+        let mut dirty = std::mem::take(&mut self.dirty_extents);
+        while dirty != 0 {
+            let i = dirty.trailing_zeros() as usize;
+            dirty &= dirty - 1;
+            self.extents[i] = sample_extent(points, i, err);
+        }
+        let mut dirty = std::mem::take(&mut self.dirty_segments);
+        let first = (dirty.trailing_zeros() as usize).min(n);
+        while dirty != 0 {
+            let k = dirty.trailing_zeros() as usize;
+            dirty &= dirty - 1;
+            self.segment(k, n, x_max);
+        }
+        self.candidates_beyond(n, x_max);
+        // Take the chain up after the last unchanged segment and replay the rest.
+        let mut top = if first == 0 {
+            self.below[ORIGIN as usize] = NONE;
+            ORIGIN
+        } else {
+            self.top_after[first - 1]
+        };
+        for k in first..n {
+            let id = self.ids[k];
+            let slot = segment_slot(id);
+            for s in slot..slot + self.counts[id as usize] as usize {
+                top = self.push(top, s);
+            }
+            self.top_after[k] = top;
+        }
+        for s in TAIL..TAIL + self.tail as usize {
+            top = self.push(top, s);
+        }
+        let mut i = SLOTS;
+        while top != NONE {
+            i -= 1;
+            self.vertices[i] = self.candidates[top as usize];
+            top = self.below[top as usize];
+        }
+        self.first = i;
+    }
+
+    /// Pushes candidate `slot` on the chain whose top is `top` (candidates arrive by
+    /// nondecreasing `x`); returns the new top.
+    fn push(&mut self, mut top: u16, slot: usize) -> u16 {
+        let (x, value) = self.candidates[slot];
+        while top != NONE {
+            let (lx, lv) = self.candidates[top as usize];
+            let below = self.below[top as usize];
             if x <= lx {
                 // Same input (candidates are sorted): keep the higher value.
                 if value <= lv {
-                    return;
+                    return top;
                 }
-                self.len -= 1;
+                top = below;
                 continue;
             }
-            if self.len >= 2 {
-                let (px, pv) = self.vertices[self.len - 2];
-                // Drop the last vertex when it lies on or below the chord from its predecessor
-                // to the new point (not a vertex of the upper hull).
+            if below != NONE {
+                let (px, pv) = self.candidates[below as usize];
+                // Drop the top when it lies on or below the chord from its predecessor to the
+                // new point (not a vertex of the upper hull).
                 if (lv - pv) * (x - px) <= (value - pv) * (lx - px) {
-                    self.len -= 1;
+                    top = below;
                     continue;
                 }
             }
             break;
         }
-        self.vertices[self.len] = (x, value);
-        self.len += 1;
+        self.below[slot] = top;
+        slot as u16
     }
 
-    /// Builds the hull of the bound's candidates for `points` (sorted, origin implied).
-    fn build(&mut self, generation: u64, points: &[(u64, u64)], x_max: f64, err: f64) {
-        self.key = Some((generation, x_max, err));
-        self.len = 0;
-        let n = points.len();
-        let (xs, his, los) = sample_extents(points, err);
-        // The steepest the chord from sample k to k + 1 may be, and the flattest.
-        let steepest = |k: usize| (his[k + 1] - los[k]) / (xs[k + 1] - xs[k]);
-        let flattest = |k: usize| (los[k + 1] - his[k]) / (xs[k + 1] - xs[k]);
-        let line = |l: (f64, f64, f64), x: f64| l.1 + l.2 * (x - l.0);
-        self.push(0.0, 0.0);
-        for k in 0..n {
-            let (x0, x1) = (xs[k], xs[k + 1]);
-            if x0 > x_max {
-                break;
+    /// The steepest the chord from sample `k` to `k + 1` may be.
+    fn steepest(&self, k: usize) -> f64 {
+        let ((x0, _, lo0), (x1, hi1, _)) = (self.extents[k], self.extents[k + 1]);
+        (hi1 - lo0) / (x1 - x0)
+    }
+
+    /// The flattest the chord from sample `k` to `k + 1` may be.
+    fn flattest(&self, k: usize) -> f64 {
+        let ((x0, hi0, _), (x1, _, lo1)) = (self.extents[k], self.extents[k + 1]);
+        (lo1 - hi0) / (x1 - x0)
+    }
+
+    /// Computes the `k`-th segment's candidates (between sample `k` and `k + 1`, `n` samples).
+    fn segment(&mut self, k: usize, n: usize, x_max: f64) {
+        let id = self.ids[k];
+        let slot = segment_slot(id);
+        let ((x0, hi0, _), (x1, hi1, _)) = (self.extents[k], self.extents[k + 1]);
+        if x0 > x_max {
+            self.counts[id as usize] = 0;
+            return;
+        }
+        // Bounds valid on this segment: the next sample (monotone), the previous chord
+        // extended forward and the next chord extended backward (concave), each at its most
+        // generous within the rounding.
+        let forward = (k > 0).then(|| (x0, hi0, self.steepest(k - 1)));
+        let backward = (k + 1 < n).then(|| (x1, hi1, self.flattest(k + 1)));
+        let cap = hi1;
+        let out = &mut self.candidates[slot..slot + SEGMENT_CANDIDATES];
+        let mut c = 0;
+        // Pushes that cannot change the chain are left out: a candidate the push would
+        // refuse (not a number, negative, unbounded), one at or left of the candidate before it
+        // and no higher (that one, or a vertex at least as high at its input, tops the chain
+        // when it comes), and one followed at the same input by one at least as high (whose
+        // push pops what it pops, in the same order, and then pops it: the chord test is
+        // monotone in the new point's value).
+        let mut put = |x: f64, value: f64| {
+            if x.is_nan() || x < 0.0 || !value.is_finite() {
+                return;
             }
-            // Sample k itself (the origin for k = 0) is a candidate at its highest value.
-            self.push(x0, his[k]);
-            let hi = x1.min(x_max);
-            if hi <= x0 {
-                continue;
+            if c > 0 {
+                let (px, pv) = out[c - 1];
+                if x <= px && value <= pv {
+                    return;
+                }
+                if x == px && value >= pv {
+                    c -= 1;
+                }
             }
-            // Bounds valid on this segment: the next sample (monotone), the previous chord
-            // extended forward and the next chord extended backward (concave), each at its
-            // most generous within the rounding.
-            let forward = (k > 0).then(|| (x0, his[k], steepest(k - 1)));
-            let backward = (k + 1 < n).then(|| (x1, his[k + 1], flattest(k + 1)));
-            let cap = his[k + 1];
+            out[c] = (x, value);
+            c += 1;
+        };
+        // Sample k itself (the origin for k = 0) is a candidate at its highest value.
+        put(x0, hi0);
+        let hi = x1.min(x_max);
+        if hi > x0 {
+            let line = |l: (f64, f64, f64), x: f64| l.1 + l.2 * (x - l.0);
             let bound = |x: f64| {
                 let mut u = cap;
                 if let Some(l) = forward {
@@ -314,7 +507,7 @@ impl EnvelopeHull {
             // Where two of the bounding lines cross, the (concave) bound may peak.
             let lines = [forward, backward, Some((0.0, cap, 0.0))];
             let mut crossings = [f64::NAN; 3];
-            let mut c = 0;
+            let mut m = 0;
             for a in 0..3 {
                 for b in a + 1..3 {
                     if let (Some(la), Some(lb)) = (lines[a], lines[b])
@@ -322,30 +515,47 @@ impl EnvelopeHull {
                     {
                         let x = (lb.1 - lb.2 * lb.0 - la.1 + la.2 * la.0) / (la.2 - lb.2);
                         if x > x0 && x < hi {
-                            crossings[c] = x;
-                            c += 1;
+                            crossings[m] = x;
+                            m += 1;
                         }
                     }
                 }
             }
-            crossings[..c].sort_by(f64::total_cmp);
+            crossings[..m].sort_by(f64::total_cmp);
             // (Right of the origin the bound may already be high: a concave curve may jump
             // there. At later samples it is at most the sample's own highest value.)
-            self.push(x0, bound(x0));
-            for &x in &crossings[..c] {
-                self.push(x, bound(x));
+            put(x0, bound(x0));
+            for &x in &crossings[..m] {
+                put(x, bound(x));
             }
-            self.push(hi, bound(hi));
+            // (Not at the next sample, when it is a candidate: it is the next push, at the
+            // same input and at least as high, since the bound never exceeds the cap.)
+            if !(x1 <= x_max && cap.is_finite()) {
+                put(hi, bound(hi));
+            }
         }
-        let xl = xs[n];
+        self.counts[id as usize] = c as u8;
+    }
+
+    /// Computes the candidates at and beyond the last of `n` samples.
+    fn candidates_beyond(&mut self, n: usize, x_max: f64) {
+        let mut c = 0;
+        let (xl, hl, _) = self.extents[n];
+        let mut put = |slots: &mut [(f64, f64); SLOTS], x: f64, value: f64| {
+            if !(x.is_nan() || x < 0.0 || !value.is_finite()) {
+                slots[TAIL + c] = (x, value);
+                c += 1;
+            }
+        };
         if xl <= x_max {
-            self.push(xl, his[n]);
+            put(&mut self.candidates, xl, hl);
         }
         if x_max > xl && n > 0 {
             // Beyond the last sample, concavity allows at most the last chord's slope.
-            let s = steepest(n - 1).max(0.0);
-            self.push(x_max, his[n] + s * (x_max - xl));
+            let s = self.steepest(n - 1).max(0.0);
+            put(&mut self.candidates, x_max, hl + s * (x_max - xl));
         }
+        self.tail = c as u8;
     }
 
     /// `(max U(x) − λx, argmax)` over the hull; `(0, 0)` when nothing beats the origin.
@@ -356,11 +566,11 @@ impl EnvelopeHull {
     /// binary search can miss the maximum entirely. (It did: a bound of 4.5 below a sampled
     /// surplus of 2·10¹², which ended an arbitrage search at three quarters of its optimum.)
     /// A vertex wrongly kept or dropped by that rounding changes the maximum by no more than
-    /// it. Hulls hold tens of vertices: the scan costs what the search would.
+    /// it. Hulls hold a handful of vertices: the scan costs what the search would.
     fn max(&self, lambda: f64) -> (f64, f64) {
         let mut best = (0.0, 0.0);
         // (Ties go to the smaller input: the scan runs by increasing input.)
-        for &(x, value) in &self.vertices[..self.len] {
+        for &(x, value) in &self.vertices[self.first..] {
             let surplus = value - lambda * x;
             if surplus > best.0 {
                 best = (surplus, x);
@@ -370,31 +580,21 @@ impl EnvelopeHull {
     }
 }
 
-/// Each sample's input and the highest and lowest values a curve through it may take there,
-/// index 0 being the exact origin: sample `i` is allowed `err·(1 + 2sᵢ)` either way, `sᵢ` the
-/// steepest the chord from the previous sample may be (see [`Samples::envelope_max`]).
-fn sample_extents(
-    points: &[(u64, u64)],
-    err: f64,
-) -> ([f64; MAX_SAMPLES + 1], [f64; MAX_SAMPLES + 1], [f64; MAX_SAMPLES + 1]) {
+/// Sample `i`'s input and the highest and lowest values a curve through it may take there
+/// (`points` sorted, index 0 the exact origin, `i ≥ 1`): it is allowed `err·(1 + 2sᵢ)` either
+/// way, `sᵢ` the steepest the chord from the previous sample may be (see
+/// [`Samples::envelope_max`]).
+fn sample_extent(points: &[(u64, u64)], i: usize, err: f64) -> (f64, f64, f64) {
     let err = err.max(0.0);
-    let mut xs = [0.0f64; MAX_SAMPLES + 1];
-    let mut his = [0.0f64; MAX_SAMPLES + 1];
-    let mut los = [0.0f64; MAX_SAMPLES + 1];
-    for i in 1..=points.len() {
-        let (x, y) = points[i - 1];
-        let (x, y) = (x as f64, y as f64);
-        let allowance = if err == 0.0 {
-            0.0
-        } else {
-            let (xp, yp) = if i == 1 { (0.0, 0.0) } else { (xs[i - 1], points[i - 2].1 as f64) };
-            err * rounding_error((y - yp + 2.0 * err) / (x - xp))
-        };
-        xs[i] = x;
-        his[i] = y + allowance;
-        los[i] = (y - allowance).max(0.0);
-    }
-    (xs, his, los)
+    let (x, y) = points[i - 1];
+    let (x, y) = (x as f64, y as f64);
+    let allowance = if err == 0.0 {
+        0.0
+    } else {
+        let (xp, yp) = if i == 1 { (0.0, 0.0) } else { (points[i - 2].0 as f64, points[i - 2].1 as f64) };
+        err * rounding_error((y - yp + 2.0 * err) / (x - xp))
+    };
+    (x, y + allowance, (y - allowance).max(0.0))
 }
 
 /// Output units any quote may be off by, whatever the curve: one unit of output rounding and
@@ -825,6 +1025,18 @@ mod tests {
         assert!(gaps.last().unwrap() < &(gaps[0] / 100.0), "{gaps:?}");
     }
 
+    /// Every sample's extents ([`sample_extent`]), index 0 the exact origin.
+    fn sample_extents(points: &[(u64, u64)], err: f64) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        let (mut xs, mut his, mut los) = (vec![0.0], vec![0.0], vec![0.0]);
+        for i in 1..=points.len() {
+            let (x, hi, lo) = sample_extent(points, i, err);
+            xs.push(x);
+            his.push(hi);
+            los.push(lo);
+        }
+        (xs, his, los)
+    }
+
     /// The envelope bound evaluated at every candidate directly (the definition, before the
     /// hull): the oracle for the hull's answers.
     fn direct_envelope_max(samples: &Samples, lambda: f64, x_max: f64, err: f64) -> (f64, f64) {
@@ -937,6 +1149,63 @@ mod tests {
                     "case {case}: hull {hull} at {at}, direct {direct} at {direct_at} (λ {lambda}, x_max {x_max}, err {err}, {:?})",
                     s.points()
                 );
+            }
+        }
+    }
+
+    /// The hull kept in step with insertions (queried between them, with `x_max` and `err`
+    /// changing now and then) is the hull built from scratch for the same samples: the same
+    /// vertices and the same answers, to the bit. Samples include inputs up to 1.8·10¹⁹ (where
+    /// neighbouring inputs share a float), clusters a few units apart, and outputs off any
+    /// concave curve.
+    #[test]
+    fn incremental_hull_is_the_hull_built_from_scratch() {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(99);
+        let mut s = Samples::default();
+        for case in 0..3_000 {
+            if rng.random_range(0..2) == 0 {
+                s.clear();
+            }
+            let n = rng.random_range(1..=MAX_SAMPLES);
+            let scale = 10f64.powf(rng.random_range(0.0..19.2));
+            let p0 = 10f64.powf(rng.random_range(-3.0..3.0));
+            let curvature = 10f64.powf(rng.random_range(-3.0..1.0));
+            let curve =
+                |x: u64, jitter: f64| ((p0 * x as f64 / (1.0 + curvature * x as f64 / scale) + jitter).max(0.0)) as u64;
+            let x_maxes =
+                [scale * rng.random_range(0.01..3.0), scale * rng.random_range(0.01..3.0), f64::INFINITY, 0.0];
+            for _ in 0..n {
+                let mut x = (rng.random::<f64>() * scale).clamp(1.0, 1.8e19) as u64;
+                if rng.random_range(0..4) == 0 && !s.is_empty() {
+                    x = s.points()[rng.random_range(0..s.len())].0.saturating_add(rng.random_range(1..100));
+                }
+                let y = if rng.random_range(0..10) == 0 {
+                    rng.random::<u64>() >> rng.random_range(0..64)
+                } else {
+                    curve(x, rng.random_range(-3.0..3.0))
+                };
+                s.insert(x, y);
+                if rng.random_range(0..3) == 0 {
+                    continue;
+                }
+                let x_max = x_maxes[if rng.random_range(0..8) == 0 { rng.random_range(0..4) } else { case % 2 }];
+                let err = [0.0, 1.0, 2.5][if rng.random_range(0..8) == 0 { rng.random_range(0..3) } else { case % 3 }];
+                let mut fresh = Samples::default();
+                for &(x, y) in s.points() {
+                    fresh.insert(x, y);
+                }
+                for _ in 0..3 {
+                    let lambda = p0 * 10f64.powf(rng.random_range(-3.0..1.0));
+                    let (a, b) = (s.envelope_max(lambda, x_max, err), fresh.envelope_max(lambda, x_max, err));
+                    assert!(
+                        a.0.to_bits() == b.0.to_bits() && a.1.to_bits() == b.1.to_bits(),
+                        "case {case}: kept {a:?}, from scratch {b:?} (λ {lambda}, x_max {x_max}, err {err}, {:?})",
+                        s.points()
+                    );
+                }
+                let (h, f) = (s.hull.borrow(), fresh.hull.borrow());
+                assert_eq!(&h.vertices[h.first..], &f.vertices[f.first..], "case {case}");
             }
         }
     }

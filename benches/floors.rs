@@ -146,7 +146,7 @@ fn accounting(c: &mut Criterion) {
         b.iter(|| {
             k += 1;
             let (input, output, price) = (black_box(1_000_000 + k % 1_000), black_box(9_900), black_box(100.0));
-            if k % 2 == 0 {
+            if k.is_multiple_of(2) {
                 ry += input;
                 rx -= output;
                 edge += (input as f64 - output as f64 * price) / 1e9;
@@ -203,7 +203,7 @@ fn sandbox(c: &mut Criterion) {
         competing_spot_prices: [f32::NAN; 8],
     };
     c.bench_function("floor/wasm after_swap, trivial strategy (payload, fuel, call, 1 KiB back)", |b| {
-        b.iter(|| black_box(instance.after_swap(black_box(&trade), &mut storage).expect("hook")))
+        b.iter(|| instance.after_swap(black_box(&trade), &mut storage).expect("hook"))
     });
     c.bench_function("floor/storage snapshot (1 KiB, boxed)", |b| {
         b.iter(|| black_box(Box::new(black_box(&storage).clone())))

@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""The per-step cost table's profile (BENCHMARKS.md, "Near the floor on constant product"):
+classifies the simulation thread's samples into the phases of a step by their inlined call
+chains (the statement of `Simulation::run` they sit under, then what they call). Needs a
+binary with line tables (the `profiling` profile below) and perf's DWARF unwinding:
+
+  CARGO_PROFILE_PROFILING_INHERITS=release CARGO_PROFILE_PROFILING_DEBUG=line-tables-only \
+      cargo build --profile profiling -p amm-engine-cli
+  perf record --call-graph dwarf,16384 -F 1999 -o p.data target/profiling/amm-engine run CONFIG --sims N --threads 1 --quiet
+  perf script -i p.data --comm amm-sim-0 --inline -F comm,ip,sym,srcline > p.txt
+  python3 benches/phases.py p.txt [ns_per_step]
+
+The run() line numbers below are those of engine/src/market/sim/mod.rs at the commit that last
+changed this file: update them when the step loop moves. Samples whose chain ends in
+unresolved JIT frames are the strategies' own wasm code ("guest code (caller lost)")."""
+import re, sys, collections
+
+def parse(path):
+    sample, frames, cur = [], [], None
+    for line in open(path, errors="replace"):
+        line = line.rstrip("\n")
+        if not line.strip():
+            if frames: yield frames
+            frames = []; continue
+        if line.startswith("amm-sim"):
+            frames = []; continue
+        m = re.match(r"\s+([0-9a-f]+) (.*)$", line)
+        if m:
+            frames.append([m.group(2), ""]); continue
+        m = re.match(r"\s+(\S+):(\d+)", line)
+        if m and frames:
+            frames[-1][1] = (m.group(1), int(m.group(2)))
+    if frames: yield frames
+
+def short(sym):
+    s = re.sub(r"<[^<>]*>", "", sym)
+    s = re.sub(r"<[^<>]*>", "", s)
+    s = re.sub(r"<[^<>]*>", "", s)
+    return s.split("::")[-1].strip()
+
+def classify(frames):
+    # frames: leaf first
+    names = [(short(f[0]), f[1] if f[1] else ("", 0), f[0]) for f in frames]
+    root_first = list(reversed(names))
+    # the run() frame's line says which statement of the step
+    run = [n for n in root_first if n[0] == "run" and n[1][0] == "mod.rs"]
+    if not run:
+        run = [n for n in root_first if n[0] in ("simulate",) and n[1][0] == "mod.rs" and 254 <= n[1][1] <= 281]
+    below = names  # everything
+    syms = [n[0] for n in names]
+    files = [n[1][0] for n in names]
+    full = [n[2] for n in names]
+    def has(name): return name in syms
+    def wasm():
+        return any(f in ("instance.rs",) for f in files) or any("wasmtime" in s or s.startswith("[unknown]") and i == 0 for i, s in enumerate(full)) \
+            or any(s in ("encode_into", "encode_header_into") for s in syms) or full[0].startswith("[unknown]")
+    if has("replay_audits") or has("audit_due"):
+        return "audits & replays", ""
+    if has("new") and any(n[1][0] == "mod.rs" and n[0] == "new" for n in names) and not run:
+        return "other", "setup"
+    if not run and full[0].startswith("[unknown]") and len(full) <= 2:
+        return "wasm calls", "guest code (caller lost)"
+    if not run:
+        if has("finish"): return "other", "finish"
+        return "other", "outside run: " + short(full[0])
+    line = run[0][1][1]
+    if line in (257, 258): top = "price move"
+    elif line in (269,): top = "retail draws"
+    elif line in (273, 274): top = "retail draws"
+    elif line in (261, 262, 263): top = "arbitrage"
+    elif line == 266: top = "hooks"
+    elif line == 275: top = "routing"
+    elif line == 279: top = "epoch"
+    else: top = "loop"
+    if top in ("price move", "retail draws", "loop"):
+        return top, ""
+    # sub-phases
+    if any(n[0] in ("uniform", "below") and n[1][0] == "seats.rs" for n in names) or has("set_probe_fraction"):
+        return "probe draws", top
+    if has("execute"):
+        return "accounting", top
+    if has("check_shape") or has("shape_violation"):
+        return top, "shape check"
+    if has("cp_output_fee_bps"):
+        return top, "normalizer quote (native)"
+    if wasm():
+        kind = "hook" if top in ("hooks", "epoch") else "quote"
+        return "wasm calls", top
+    if top == "epoch":
+        if has("hook"): return "hooks", "epoch_boundary"
+        return "accounting", "epoch"
+    if top == "hooks":
+        return "hooks", short(full[0])
+    return top, ""
+
+def main():
+    path = sys.argv[1]
+    ns = float(sys.argv[2]) if len(sys.argv) > 2 else None
+    counts = collections.Counter(); sub = collections.Counter(); leaves = collections.defaultdict(collections.Counter)
+    n = 0
+    for frames in parse(path):
+        n += 1
+        p, s = classify(frames)
+        counts[p] += 1; sub[(p, s)] += 1
+        leaves[p][short(frames[0][0]) + " " + (frames[0][1][0] + ":" + str(frames[0][1][1]) if frames[0][1] else "")] += 1
+    print(f"{n} samples")
+    for p, c in counts.most_common():
+        extra = f"  {c / n * ns:7.1f} ns/step" if ns else ""
+        print(f"{p:20s} {100 * c / n:5.1f}%{extra}")
+        for (pp, s), cc in sorted(sub.items(), key=lambda kv: -kv[1]):
+            if pp == p and s:
+                print(f"    {s:30s} {100 * cc / n:5.1f}%")
+        for leaf, cc in leaves[p].most_common(6):
+            print(f"      leaf {leaf:60s} {100 * cc / n:5.1f}%")
+
+main()

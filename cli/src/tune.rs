@@ -468,20 +468,23 @@ fn write_outcome(out: &Path, outcome: &amm_tune::Outcome, field: &Field, w: &Wri
     std::fs::write(out.join("summary.json"), summary).with_context(|| format!("cannot write {}", out.display()))?;
     std::fs::write(out.join("report.html"), amm_tune::report::html(outcome, w.name))
         .with_context(|| format!("cannot write {}", out.display()))?;
-    match &field.kind {
+    let tuned = match &field.kind {
         CandidateKind::Declared => {
-            let module = build::read_module(w.candidate_wasm)?;
-            let tuned = amm_tune::winner::with_defaults(&module, w.declared, &outcome.winner)?;
-            let tuned_path = out.join(format!("{}.tuned.wasm", w.stem));
-            std::fs::write(&tuned_path, tuned).with_context(|| format!("cannot write {}", tuned_path.display()))?;
+            amm_tune::winner::with_defaults(&build::read_module(w.candidate_wasm)?, w.declared, &outcome.winner)?
         }
-        CandidateKind::Source(source) => {
-            let tuned = source.source_for(&outcome.winner)?;
-            let tuned_path = out.join(format!("{}.tuned.rs", w.stem));
-            std::fs::write(&tuned_path, tuned).with_context(|| format!("cannot write {}", tuned_path.display()))?;
-        }
-    }
+        CandidateKind::Source(source) => source.source_for(&outcome.winner)?.into_bytes(),
+    };
+    let path = tuned_path(out, field, w);
+    std::fs::write(&path, tuned).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
+}
+
+/// Where the winner's module (`STEM.tuned.wasm`) or source (`STEM.tuned.rs`) goes in `out`.
+fn tuned_path(out: &Path, field: &Field, w: &Written<'_>) -> PathBuf {
+    match field.kind {
+        CandidateKind::Declared => out.join(format!("{}.tuned.wasm", w.stem)),
+        CandidateKind::Source(_) => out.join(format!("{}.tuned.rs", w.stem)),
+    }
 }
 
 /// Where the winner went and how to run its point again.
@@ -491,15 +494,12 @@ fn say_outputs(args: &TuneArgs, out: &Path, outcome: &amm_tune::Outcome, field: 
     {
         note!("warning: {failed} candidates did not build (counted as disqualified); the first:\n{first}");
     }
-    match &field.kind {
+    let path = tuned_path(out, field, w);
+    match field.kind {
         CandidateKind::Declared => {
-            let tuned_path = out.join(format!("{}.tuned.wasm", w.stem));
-            say!("winner module {} (its amm.params defaults are the tuned values)", tuned_path.display());
+            say!("winner module {} (its amm.params defaults are the tuned values)", path.display())
         }
-        CandidateKind::Source(_) => {
-            let tuned_path = out.join(format!("{}.tuned.rs", w.stem));
-            say!("winner source {} (the file with the tuned constants)", tuned_path.display());
-        }
+        CandidateKind::Source(_) => say!("winner source {} (the file with the tuned constants)", path.display()),
     }
     say!("report {}", out.join("report.html").display());
     if let CandidateKind::Declared = field.kind {

@@ -630,3 +630,35 @@ fn an_expensive_curve_within_its_per_call_budget_is_never_disqualified() {
     let fuel = cost.fuel_per_simulation.expect("metered");
     assert!(fuel > 2e9, "its calls used {fuel:.3e} fuel: more than the old per-simulation budget");
 }
+
+/// An operator sees who costs what: each strategy's engine time (its curve's arbitrage searches
+/// and its share of routing) is reported per simulation, and being wall-clock it stays out of the
+/// results, which must be byte-identical from run to run.
+#[test]
+fn a_run_reports_the_engine_time_each_strategy_costs_outside_its_results() {
+    let expensive = crate::support::workspace().join("tests/fixtures/honest/expensive_power_curve.wat");
+    let config = crate::support::config(&format!(
+        r#"
+        [run]
+        simulations = 2
+        steps = 3000
+        epoch_len = 1000
+        [[strategy]]
+        path = "{}"
+        [[strategy]]
+        path = "{}"
+        "#,
+        expensive.display(),
+        crate::support::example_wasm("fixed-fee-30").display()
+    ));
+    let results = crate::support::run(&config);
+    let costs = amm_engine::report::StrategyCost::of(&results);
+    assert_eq!(costs.len(), 2);
+    for cost in &costs {
+        assert!(cost.engine_ms_per_simulation > 0.0, "{}: no engine time reported", cost.name);
+    }
+    let shown = amm_engine::report::leaderboard::render_costs(&costs, 3000);
+    assert!(shown.contains("ms engine"), "{shown}");
+    let json = serde_json::to_string(&results).unwrap();
+    assert!(!json.contains("engine_ns") && !json.contains("engine_ms"), "timing leaked into the results");
+}

@@ -470,6 +470,11 @@ impl Router {
         pool.samples.check_shape(reserve_out).err()
     }
 
+    /// Points pool `i` was sampled at in the last order (0 for a pool not in it).
+    pub fn sampled(&self, i: usize) -> usize {
+        self.pools.get(i).map_or(0, |p| p.samples.len())
+    }
+
     /// Each pool's `(input, output)` in the chosen split.
     pub fn split(&self) -> &[(u64, u64)] {
         &self.best

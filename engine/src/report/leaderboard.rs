@@ -92,15 +92,21 @@ pub fn render(results: &RunResults) -> String {
     out
 }
 
-/// One line per strategy: the engine's calls to it per step and the fuel they used (what each
-/// strategy costs the run; fuel only on the wasm backend).
+/// One line per strategy: the engine's calls to it per step, the fuel they used and the engine
+/// time its curve cost per simulation (what each strategy costs the run; fuel only on the wasm
+/// backend).
 pub fn render_costs(costs: &[super::StrategyCost], steps: u32) -> String {
-    let mut out = String::from("cost per strategy (calls per step, fuel per call):");
+    let mut out = String::from("cost per strategy (calls per step, fuel per call, engine ms per simulation):");
     for c in costs {
         let per_step = c.calls_per_simulation / f64::from(steps.max(1));
+        let engine = c.engine_ms_per_simulation;
         let _ = match c.fuel_per_call {
-            Some(fuel) => write!(out, "\n  {:<28} {per_step:>7.2} calls  {fuel:>9.0} fuel", truncate(&c.name, 28)),
-            None => write!(out, "\n  {:<28} {per_step:>7.2} calls", truncate(&c.name, 28)),
+            Some(fuel) => write!(
+                out,
+                "\n  {:<28} {per_step:>7.2} calls  {fuel:>9.0} fuel  {engine:>8.2} ms engine",
+                truncate(&c.name, 28)
+            ),
+            None => write!(out, "\n  {:<28} {per_step:>7.2} calls  {engine:>8.2} ms engine", truncate(&c.name, 28)),
         };
     }
     out

@@ -177,6 +177,12 @@ pub struct StrategyCost {
     pub fuel_per_simulation: Option<f64>,
     /// Fuel per call (`None` on the native backend or without calls).
     pub fuel_per_call: Option<f64>,
+    /// Engine time its pool cost per simulation, ms: the arbitrage searches on its curve and
+    /// its share of routing (by the points each pool was sampled at), from a sample of one
+    /// search and one order in [`crate::market::sim::ENGINE_TIME_SAMPLING`]. Wall-clock, so it
+    /// varies from run to run (0 when read from an older run.json).
+    #[serde(default)]
+    pub engine_ms_per_simulation: f64,
 }
 
 impl StrategyCost {
@@ -192,12 +198,14 @@ impl StrategyCost {
                 // (Strategies refused at load have no pool: matched by name, not by index.)
                 let pools = results.simulations.iter().filter_map(|s| s.pools.iter().find(|p| p.name == strategy.name));
                 let calls: u64 = pools.clone().map(|p| p.calls).sum();
+                let engine_ns: u64 = pools.clone().map(|p| p.engine_ns).sum();
                 let fuel: Option<u64> = pools.map(|p| p.fuel).sum();
                 Self {
                     name: strategy.name.clone(),
                     calls_per_simulation: calls as f64 / sims,
                     fuel_per_simulation: fuel.map(|f| f as f64 / sims),
                     fuel_per_call: fuel.filter(|_| calls > 0).map(|f| f as f64 / calls as f64),
+                    engine_ms_per_simulation: engine_ns as f64 / 1e6 / sims,
                 }
             })
             .collect()

@@ -99,6 +99,11 @@ pub(super) struct Pool {
     /// audited hook): a stream of its own, from the seed and the pool's name, so no other
     /// entrant's presence shifts them.
     pub(super) draws: Draws,
+    /// Engine time spent on this pool's searches, ns (a sampled estimate: see
+    /// [`super::ENGINE_TIME_SAMPLING`]); never part of a result, which must not depend on timing.
+    pub(super) engine_ns: u64,
+    /// This pool's arbitrage searches so far (which of them are timed).
+    pub(super) searches: u64,
 }
 
 impl Pool {

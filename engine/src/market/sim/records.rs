@@ -60,6 +60,11 @@ pub struct PoolResult {
     /// beside the results, not into them.
     #[serde(skip)]
     pub fuel: Option<u64>,
+    /// Engine time spent on this pool's arbitrage searches and its share of routing, ns: a
+    /// sampled estimate (one search and one order in [`super::ENGINE_TIME_SAMPLING`] timed). Timing
+    /// varies from run to run, so it is never part of `results.json`.
+    #[serde(skip)]
+    pub engine_ns: u64,
 }
 
 /// Work done in one simulation.

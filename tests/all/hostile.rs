@@ -599,6 +599,17 @@ fn validate_refuses_host_work_spam_with_its_reason() {
     }
 }
 
+/// A run of `sims` simulations of `steps` with the honest expensive power curve (a quote costs
+/// about half its fuel budget) first, then `others`.
+fn expensive_curve_config(sims: u32, steps: u32, others: &[std::path::PathBuf]) -> amm_engine::config::Config {
+    let expensive = crate::support::workspace().join("tests/fixtures/honest/expensive_power_curve.wat");
+    let entries: String = std::iter::once(expensive.as_path())
+        .chain(others.iter().map(std::path::PathBuf::as_path))
+        .map(|p| format!("[[strategy]]\npath = \"{}\"\n", p.display()))
+        .collect();
+    crate::support::config(&format!("[run]\nsimulations = {sims}\nsteps = {steps}\nepoch_len = 1000\n{entries}"))
+}
+
 /// A strategy pays for each call within that call's budget, never for the number of calls the
 /// engine chose to make: a curve that is not constant product (so the searches ask it more) and
 /// spends about half its quote budget on every quote runs a whole 10,000-step simulation with
@@ -606,18 +617,7 @@ fn validate_refuses_host_work_spam_with_its_reason() {
 /// 2 × 10^9 that used to disqualify it. The run reports what it cost.
 #[test]
 fn an_expensive_curve_within_its_per_call_budget_is_never_disqualified() {
-    let expensive = crate::support::workspace().join("tests/fixtures/honest/expensive_power_curve.wat");
-    let config = crate::support::config(&format!(
-        r#"
-        [run]
-        simulations = 1
-        steps = 10000
-        epoch_len = 1000
-        [[strategy]]
-        path = "{}"
-        "#,
-        expensive.display()
-    ));
+    let config = expensive_curve_config(1, 10_000, &[]);
     let results = crate::support::run(&config);
     let pool = &results.simulations[0].pools[0];
     assert_eq!(pool.disqualified, None, "the expensive curve was disqualified");
@@ -636,21 +636,7 @@ fn an_expensive_curve_within_its_per_call_budget_is_never_disqualified() {
 /// results, which must be byte-identical from run to run.
 #[test]
 fn a_run_reports_the_engine_time_each_strategy_costs_outside_its_results() {
-    let expensive = crate::support::workspace().join("tests/fixtures/honest/expensive_power_curve.wat");
-    let config = crate::support::config(&format!(
-        r#"
-        [run]
-        simulations = 2
-        steps = 3000
-        epoch_len = 1000
-        [[strategy]]
-        path = "{}"
-        [[strategy]]
-        path = "{}"
-        "#,
-        expensive.display(),
-        crate::support::example_wasm("fixed-fee-30").display()
-    ));
+    let config = expensive_curve_config(2, 3_000, &[crate::support::example_wasm("fixed-fee-30")]);
     let results = crate::support::run(&config);
     let costs = amm_engine::report::StrategyCost::of(&results);
     assert_eq!(costs.len(), 2);

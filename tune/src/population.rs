@@ -183,7 +183,9 @@ pub fn iterate(
     let exploitability = members
         .iter()
         .map(|m| {
-            let d = paired(&probe_scores, &seat_scores(&m.params));
+            // (A closed population's probe is a member: its scores are the probe's, not run again.)
+            let theirs = if key(&m.params) == key(&probe) { probe_scores.clone() } else { seat_scores(&m.params) };
+            let d = paired(&probe_scores, &theirs);
             Comparison {
                 against: m.name.clone(),
                 measure: settings.objective.name().into(),
@@ -203,7 +205,6 @@ pub fn iterate(
             payoff.push(Payoff { row, column, mean: mean(&d), stderr: stderr(&d) });
         }
     }
-    field.members = members.iter().map(|m| m.params.clone()).collect();
     Ok(PopulationOutcome {
         members,
         rounds,

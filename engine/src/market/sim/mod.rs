@@ -435,11 +435,12 @@ impl<'c> Simulation<'c> {
             // The order's routing time, shared among its pools by the points each was sampled at.
             let ns =
                 u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX).saturating_mul(ENGINE_TIME_SAMPLING);
-            let sampled: Vec<u64> = (0..self.live.len()).map(|k| self.router.sampled(k) as u64 + 1).collect();
-            let total: u64 = sampled.iter().sum();
-            for (k, &n) in sampled.iter().enumerate() {
+            let weight = |k: usize| self.router.sampled(k) as u64 + 1;
+            let total: u64 = (0..self.live.len()).map(weight).sum();
+            for k in 0..self.live.len() {
+                let share = ns / total.max(1) * weight(k);
                 let pool = &mut self.pools[self.live[k]];
-                pool.engine_ns = pool.engine_ns.saturating_add(ns / total.max(1) * n);
+                pool.engine_ns = pool.engine_ns.saturating_add(share);
             }
         }
         // In-run shape check on every point the router sampled.

@@ -23,7 +23,8 @@ use crate::{classify, file_stem};
 pub struct TuneArgs {
     /// The strategy to tune: a .wasm/.wat module, a single-file .rs strategy or a crate
     /// directory, declaring its parameters (`amm_strategy_sdk::export_params!`).
-    strategy: PathBuf,
+    #[arg(required_unless_present = "worker")]
+    strategy: Option<PathBuf>,
     /// Its opponents: one configuration (its market and its field; without `[[strategy]]`
     /// entries, the market alone: the candidate against the normalizer), or strategies to put
     /// in the built-in default market. Nothing: the default market with the normalizer alone.
@@ -36,9 +37,25 @@ pub struct TuneArgs {
     #[arg(long, default_value = "edge")]
     objective: Objective,
     /// The study file (SQLite). An existing study with the same definition resumes.
-    /// Default: OUT/study.db.
+    /// Default: OUT/study.db. With --db: the study's name in the database (a-z, 0-9, _;
+    /// default: the strategy's file name).
     #[arg(long)]
     study: Option<PathBuf>,
+    /// Keep the study in this PostgreSQL database (postgres://USER:PASSWORD@HOST/DB) and queue
+    /// its simulations as jobs on the service's queue, for workers on any machine
+    /// (`amm-engine tune --worker --db URL`, or `serve --role worker` on the same database).
+    /// The result is the same as on this machine alone, byte for byte.
+    #[arg(long, value_name = "URL")]
+    db: Option<String>,
+    /// Run as a worker: claim tuning studies' jobs from --db and evaluate them, until
+    /// interrupted (a job in hand goes back to the queue). Modules are kept in OUT/modules
+    /// (default OUT: tune/worker).
+    #[arg(long, requires = "db", conflicts_with_all = ["strategy", "population", "field"])]
+    worker: bool,
+    /// Worker: lease of a claimed job, seconds, renewed every third of it; a job whose worker
+    /// died is queued again this long after its last renewal.
+    #[arg(long, default_value_t = 30, requires = "worker", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    lease: u64,
     /// Output directory: the winner module, report.html, summary.json. Default: tune/<strategy>.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -160,18 +177,29 @@ fn check_settings(args: &TuneArgs) -> Result<()> {
                 "--study with --population: a population keeps one study per round, in OUT/round-N/study.db (choose OUT with --out)"
             );
         }
+        if args.db.is_some() {
+            anyhow::bail!(
+                "--db with --population: a population's rounds and payoff table run on this machine; drop --db (a single study with --db spreads over workers)"
+            );
+        }
+    }
+    if let Some(url) = &args.db {
+        check_queue_url(url)?;
     }
     Ok(())
 }
 
 /// Runs `amm-engine tune`.
 pub fn command(args: &TuneArgs) -> Result<ExitCode> {
+    let (Some(strategy), false) = (&args.strategy, args.worker) else {
+        return worker(args);
+    };
     check_settings(args)?;
-    let candidate_inputs = classify(std::slice::from_ref(&args.strategy))?;
+    let candidate_inputs = classify(std::slice::from_ref(strategy))?;
     let Some(candidate_path) = candidate_inputs.strategies.first().cloned() else {
         anyhow::bail!(
             "{}: the strategy to tune must be a module, a .rs file or a crate directory, not a configuration",
-            args.strategy.display()
+            strategy.display()
         );
     };
     let (self_play, paths): (Vec<&PathBuf>, Vec<&PathBuf>) =
@@ -368,6 +396,18 @@ pub fn command(args: &TuneArgs) -> Result<ExitCode> {
         })
         .collect::<Vec<_>>()
         .join("; ");
+    // A distributed study's workers fetch every entrant's module by hash from the database.
+    let modules: Vec<(String, Vec<u8>)> = if args.db.is_some() {
+        loaded
+            .iter()
+            .map(|e| {
+                let path = e.module_path.as_deref().context("an entrant without a module")?;
+                Ok((e.info.sha256.clone(), build::read_module(path)?))
+            })
+            .collect::<Result<_>>()?
+    } else {
+        Vec::new()
+    };
     let entrants: Vec<FieldEntrant> = loaded
         .into_iter()
         .filter_map(|e| Some(FieldEntrant { name: e.info.name, program: e.program?, storage: e.storage }))
@@ -430,6 +470,13 @@ pub fn command(args: &TuneArgs) -> Result<ExitCode> {
     if let Some(rounds) = args.population {
         return population(args, &mut field, &settings, rounds, &out, &written);
     }
+    if let Some(url) = &args.db {
+        let name = match &args.study {
+            Some(name) => name.to_string_lossy().into_owned(),
+            None => stem.to_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect(),
+        };
+        return distributed(args, url, &name, &field, &settings, &space, &modules, &out, &written);
+    }
     let study_path = args.study.clone().unwrap_or_else(|| out.join("study.db"));
     let mut study = Study::open(&study_path, &amm_tune::definition(&field, &settings, &space))?;
     if study.recorded() > 0 {
@@ -450,6 +497,78 @@ pub fn command(args: &TuneArgs) -> Result<ExitCode> {
     write_outcome(&out, &outcome, &field, &written)?;
     say!("{}", amm_tune::report::table(&outcome));
     say_outputs(args, &out, &outcome, &field, &written)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--db` must name a PostgreSQL database (said before anything is built or queued).
+fn check_queue_url(url: &str) -> Result<()> {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        let scheme = url.split_once(':').map_or(url, |(s, _)| s);
+        anyhow::bail!(
+            "--db: a distributed study needs a PostgreSQL URL (postgres://USER:PASSWORD@HOST/DB), not {scheme:?}; without --db a study is a SQLite file on this machine (--study FILE)"
+        );
+    }
+    Ok(())
+}
+
+/// `tune --db URL`: the study kept in PostgreSQL, its simulations queued as jobs for workers.
+#[allow(clippy::too_many_arguments)]
+fn distributed(
+    args: &TuneArgs,
+    url: &str,
+    name: &str,
+    field: &Field,
+    settings: &TuneSettings,
+    space: &amm_tune::space::Space,
+    modules: &[(String, Vec<u8>)],
+    out: &Path,
+    written: &Written<'_>,
+) -> Result<ExitCode> {
+    let mut study = Study::open_postgres(url, name, &amm_tune::definition(field, settings, space))?;
+    let shas: Vec<String> = modules.iter().map(|(sha, _)| sha.clone()).collect();
+    let spec = amm_tune::spec::FieldSpec::new(field, settings.objective, &shas).map_err(anyhow::Error::msg)?;
+    let (mut queue, earlier) = amm_service::studies::StudyQueue::open(url, name, &spec, modules)?;
+    let found = earlier.len();
+    study.record(earlier.into_iter().map(|(item, e)| (item.key(), item.seed, e)).collect())?;
+    if study.recorded() > 0 {
+        note!(
+            "resuming study {name} ({} evaluations recorded, {found} found in the queue's results)",
+            study.recorded()
+        );
+    }
+    note!(
+        "tuning {}: study {name} in the database; its simulations are queued as jobs: start workers with `amm-engine tune --worker --db URL` (or `serve --role worker`) on any machine (interrupted? the same command resumes)",
+        written.name
+    );
+    let outcome = amm_tune::tune_with(field, settings, &mut study, &mut queue)?;
+    write_outcome(out, &outcome, field, written)?;
+    say!("{}", amm_tune::report::table(&outcome));
+    say_outputs(args, out, &outcome, field, written)?;
+    if queue.evaluations > 0 {
+        note!(
+            "coordinator: {} evaluations in {} jobs; {:.2} ms of its own time per evaluation (queueing, polling, reading results)",
+            queue.evaluations,
+            queue.jobs_queued,
+            queue.busy.as_secs_f64() * 1e3 / queue.evaluations as f64
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `tune --worker --db URL`: evaluates tuning studies' jobs until interrupted.
+fn worker(args: &TuneArgs) -> Result<ExitCode> {
+    let Some(url) = &args.db else {
+        anyhow::bail!("tune --worker needs --db URL: the queue to take jobs from");
+    };
+    check_queue_url(url)?;
+    let dir = args.out.clone().unwrap_or_else(|| PathBuf::from("tune").join("worker")).join("modules");
+    let options = amm_service::StudyWorkerOptions {
+        db: url.clone(),
+        dir,
+        threads: args.threads.unwrap_or(0),
+        lease: Duration::from_secs(args.lease),
+    };
+    amm_service::work_on_studies(options)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -505,7 +624,8 @@ fn say_outputs(args: &TuneArgs, out: &Path, outcome: &amm_tune::Outcome, field: 
     if let CandidateKind::Declared = field.kind {
         let values: Vec<String> =
             w.declared.settings(&outcome.winner).iter().map(|(k, v)| format!("--param {k}={}", show(v))).collect();
-        say!("same point from the original: amm-engine run {} {}", args.strategy.display(), values.join(" "));
+        let strategy = args.strategy.as_deref().unwrap_or(Path::new("STRATEGY"));
+        say!("same point from the original: amm-engine run {} {}", strategy.display(), values.join(" "));
     }
     Ok(())
 }

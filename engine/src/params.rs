@@ -18,13 +18,14 @@ use serde::{Deserialize, Serialize};
 /// Largest `amm.params` section accepted, bytes (64 parameters with 64-byte names fit).
 pub const MAX_SECTION_BYTES: usize = 2 + MAX_PARAMS * (1 + MAX_NAME_LEN + amm_strategy_sdk::params::FIXED_BYTES);
 
-/// One declared parameter.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// One declared parameter (serialized as in `validate --json`; read back by distributed
+/// tuning's workers, which rebuild a study's field from its description).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ParamSpec {
     /// Name (ASCII letters, digits, `_`).
     pub name: String,
     /// Value type.
-    #[serde(serialize_with = "kind_name")]
+    #[serde(serialize_with = "kind_name", deserialize_with = "kind_from_name")]
     pub kind: Kind,
     /// Searched on a log scale.
     pub log: bool,
@@ -42,6 +43,14 @@ fn kind_name<S: serde::Serializer>(kind: &Kind, s: S) -> Result<S::Ok, S::Error>
     s.serialize_str(kind_str(*kind))
 }
 
+fn kind_from_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Kind, D::Error> {
+    let name = String::deserialize(d)?;
+    [Kind::F64, Kind::Int, Kind::Bool]
+        .into_iter()
+        .find(|k| kind_str(*k) == name)
+        .ok_or_else(|| serde::de::Error::custom(format!("unknown parameter type {name:?}: f64, int or bool")))
+}
+
 /// `f64`, `int` or `bool`.
 pub fn kind_str(kind: Kind) -> &'static str {
     match kind {
@@ -52,7 +61,7 @@ pub fn kind_str(kind: Kind) -> &'static str {
 }
 
 /// A module's parameters, in declaration order.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ParamSchema {
     /// The parameters.
     pub params: Vec<ParamSpec>,

@@ -23,7 +23,10 @@
 //! * [`api`]: one module per resource (`submissions`, `jobs`, `rounds`, `admin`, `board`), the
 //!   routes and the OpenAPI document; [`web`]: the dashboard's pages, over [`views`] (a page
 //!   never calls a handler).
-//! * [`worker`]: the worker pool and the reaper; this file: `serve`, which wires them.
+//! * [`lease`]: holding a running job's lease; [`studies`]: distributed tuning studies
+//!   (`tune --db`): the coordinator's executor over the queue and the runner of study jobs.
+//! * [`worker`]: the worker pool and the reaper; this file: `serve` and `tune --worker`,
+//!   which wire them.
 
 // Printing is the binary's business, and only through writers that cannot panic: a closed or
 // full stdout/stderr must never turn a finished computation into a crash (`say!`/`note!` in the
@@ -39,12 +42,14 @@ pub mod db;
 pub mod error;
 pub mod eval;
 pub mod http;
+pub mod lease;
 pub mod limits;
 pub mod metrics;
 pub mod middleware;
 pub mod rounds;
 pub mod state;
 pub mod states;
+pub mod studies;
 pub mod views;
 pub mod web;
 pub mod worker;
@@ -165,8 +170,8 @@ pub fn create_token_blocking(
 pub use auth::token_hash;
 pub use state::{Role, State};
 
-/// Runs `serve` until SIGINT/SIGTERM on a runtime of its own.
-pub fn serve_blocking(options: ServeOptions) -> Result<(), ServiceError> {
+/// Logs to stderr (`RUST_LOG` filters; `info` by default).
+fn init_logging() {
     // Colour only on a terminal: a log file or a collector gets plain text.
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -176,6 +181,11 @@ pub fn serve_blocking(options: ServeOptions) -> Result<(), ServiceError> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .try_init();
+}
+
+/// Runs `serve` until SIGINT/SIGTERM on a runtime of its own.
+pub fn serve_blocking(options: ServeOptions) -> Result<(), ServiceError> {
+    init_logging();
     let rt = runtime()?;
     let handle = rt.handle().clone();
     rt.block_on(serve(options, handle))
@@ -222,6 +232,8 @@ pub async fn serve(options: ServeOptions, handle: tokio::runtime::Handle) -> Res
     let random: [u8; 4] = rand::random();
     let event_streams = Arc::new(tokio::sync::Semaphore::new(file.competition.quotas.event_streams as usize));
     let quotas = file.competition.quotas;
+    let studies = studies::StudyRunner::new(db.clone(), &data.join("modules").join("studies"), threads)
+        .map_err(ServiceError::Other)?;
     let state = Arc::new(State {
         file,
         db,
@@ -243,6 +255,7 @@ pub async fn serve(options: ServeOptions, handle: tokio::runtime::Handle) -> Res
         bundles: tokio::sync::Semaphore::new(2),
         builds: tokio::sync::Semaphore::new(1),
         build_limiter: limits::KeyedLimiter::per_hour(quotas.source_builds_per_hour),
+        studies,
     });
     queue_baseline(&state).await?;
 
@@ -287,6 +300,91 @@ pub async fn serve(options: ServeOptions, handle: tokio::runtime::Handle) -> Res
     .await;
     state.db.close().await;
     result
+}
+
+/// Options of `amm-engine tune --worker`.
+#[derive(Clone, Debug)]
+pub struct StudyWorkerOptions {
+    /// The queue's database URL (`--db`).
+    pub db: String,
+    /// Where fetched modules are kept.
+    pub dir: PathBuf,
+    /// Threads evaluating a job (0: one per core).
+    pub threads: usize,
+    /// Lease of a claimed job (renewed every third of it); a job whose worker dies is
+    /// re-queued this long after its last renewal.
+    pub lease: Duration,
+}
+
+/// `amm-engine tune --worker`: claims tuning studies' jobs from the queue (never a
+/// competition's) and runs them, until a shutdown signal; a job in hand at shutdown goes back
+/// to the queue. Idle, it wakes on PostgreSQL's NOTIFY (polling slowly besides, and every
+/// half second while no listener is connected).
+pub fn work_on_studies(options: StudyWorkerOptions) -> Result<(), ServiceError> {
+    init_logging();
+    let rt = runtime()?;
+    let handle = rt.handle().clone();
+    let db = rt.block_on(Db::open(&options.db))?;
+    let runner = studies::StudyRunner::new(db.clone(), &options.dir, options.threads).map_err(ServiceError::Other)?;
+    let random: [u8; 4] = rand::random();
+    let owner = format!("{}-{}/tune", std::process::id(), db::hex(&random));
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let listening = Arc::new(AtomicBool::new(false));
+    {
+        let (shutdown, wake) = (shutdown.clone(), wake.clone());
+        handle.spawn(async move {
+            shutdown_signal().await;
+            shutdown.store(true, Ordering::Relaxed);
+            wake.notify_waiters();
+        });
+    }
+    {
+        let (db, wake, listening, shutdown) = (db.clone(), wake.clone(), listening.clone(), shutdown.clone());
+        handle.spawn(async move {
+            while !shutdown.load(Ordering::Relaxed) {
+                if let Ok(Some(mut listener)) = db.listen().await {
+                    listening.store(true, Ordering::Relaxed);
+                    wake.notify_waiters();
+                    while listener.recv().await.is_ok() {
+                        wake.notify_waiters();
+                    }
+                    listening.store(false, Ordering::Relaxed);
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+    }
+    announce(format_args!("worker {owner} started (tuning studies)"));
+    let lease_ms = options.lease.as_millis() as i64;
+    while !shutdown.load(Ordering::Relaxed) {
+        let claimed = handle.block_on(async {
+            let notified = wake.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let claimed = db.claim(&owner, lease_ms, true).await;
+            if let Ok(None) = claimed {
+                let poll = if listening.load(Ordering::Relaxed) { worker::SLOW_POLL } else { worker::FAST_POLL };
+                let _ = tokio::time::timeout(poll, notified).await;
+            }
+            claimed
+        });
+        match claimed {
+            Ok(Some(job)) => {
+                tracing::info!(job = job.id, attempt = job.attempts, "study job claimed");
+                if let Err(e) = runner.run(&handle, &job, options.lease, studies::MAX_ATTEMPTS, &shutdown) {
+                    tracing::error!(job = job.id, error = %e, "job bookkeeping failed; its lease will expire");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "cannot claim a job");
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+    }
+    rt.block_on(db.close());
+    Ok(())
 }
 
 /// Writes one line on stdout (the listening address scripts read) and ignores a write error:
@@ -353,6 +451,7 @@ async fn queue_baseline(state: &Arc<State>) -> Result<(), ServiceError> {
         hidden: false,
         round: None,
         entries: None,
+        study: None,
     };
     if let Inserted::New(id, _) = state.db.insert_submission(&sub, None, &jobs).await? {
         tracing::info!(submission = id, "queued the house field's baseline evaluation");

@@ -30,6 +30,8 @@ pub type CachedBoard = ((i64, i64, i64), Arc<Vec<BoardRow>>);
 
 /// Shared state of a running service.
 pub struct State {
+    /// Runs tuning studies' jobs (`tune --db`) that this process's workers claim.
+    pub studies: crate::studies::StudyRunner,
     /// The competition.
     pub file: CompetitionFile,
     /// The database.

@@ -156,7 +156,12 @@ async fn compute_board(state: &State) -> Result<Vec<BoardRow>, ApiError> {
 /// the round's).
 pub async fn submission(state: &State, id: i64) -> Result<SubmissionView, ApiError> {
     // A round group is not a submission: its results are the round's (GET /api/rounds/{id}).
-    let s = state.db.submission(id).await?.filter(|s| s.round.is_none()).ok_or_else(|| not_found("submission", id))?;
+    let s = state
+        .db
+        .submission(id)
+        .await?
+        .filter(|s| s.round.is_none() && s.study.is_none())
+        .ok_or_else(|| not_found("submission", id))?;
     let jobs = state.db.jobs_of(id).await?;
     let evaluated = s.status == SubmissionStatus::Evaluated;
     let validation = parse(&s.validation, "validation report")?;

@@ -3,13 +3,14 @@
 //! the jobs of workers that died.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::runtime::Handle;
 
 use crate::db::{Completion, DbError, Job};
 use crate::eval::{self, JobError};
+use crate::lease::LeaseKeeper;
 use crate::state::State;
 
 /// How often an idle worker looks for jobs while a NOTIFY listener is connected (a fallback).
@@ -74,7 +75,7 @@ fn worker_loop(state: &Arc<State>, handle: &Handle, index: u32) {
             let notified = state.wake.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let claimed = state.db.claim(&owner, lease_ms).await;
+            let claimed = state.db.claim(&owner, lease_ms, false).await;
             if let Ok(None) = claimed {
                 // Wait for a wake-up: an upload here, or (PostgreSQL) a NOTIFY from any process;
                 // poll slowly as a fallback, fast while no NOTIFY listener is connected.
@@ -101,6 +102,10 @@ fn worker_loop(state: &Arc<State>, handle: &Handle, index: u32) {
 
 fn run_job(state: &Arc<State>, handle: &Handle, job: &Job) -> Result<(), DbError> {
     let max_attempts = i64::from(state.file.competition.jobs.max_attempts);
+    if job.work.is_some() {
+        // A tuning study's evaluations (`tune --db`): its own field, not the competition's.
+        return state.studies.run(handle, job, state.lease(), max_attempts, &state.shutdown);
+    }
     let Some(sub) = handle.block_on(state.db.submission(job.submission))? else {
         return handle.block_on(state.db.fail(job.id, job.fence, "submission missing", false, max_attempts));
     };
@@ -122,31 +127,8 @@ fn run_job(state: &Arc<State>, handle: &Handle, job: &Job) -> Result<(), DbError
             return handle.block_on(state.db.fail(job.id, job.fence, &e, true, max_attempts));
         }
     }
-    let done = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let finished = Arc::new(AtomicBool::new(false));
-    // Heartbeats on the runtime: renew the lease every third of it and record progress; a lost
-    // lease (re-leased after expiry, cancelled) tells the job to stop.
-    let beat = {
-        let (db, done, stop, finished) = (state.db.clone(), done.clone(), stop.clone(), finished.clone());
-        let (id, fence, lease) = (job.id, job.fence, state.lease());
-        handle.spawn(async move {
-            loop {
-                tokio::time::sleep(lease / 3).await;
-                if finished.load(Ordering::Relaxed) {
-                    break;
-                }
-                match db.heartbeat(id, fence, lease.as_millis() as i64, done.load(Ordering::Relaxed) as i64).await {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        stop.store(true, Ordering::Relaxed);
-                        break;
-                    }
-                    Err(e) => tracing::warn!(job = id, error = %e, "heartbeat failed"),
-                }
-            }
-        })
-    };
+    let keeper = LeaseKeeper::start(&state.db, handle, job.id, job.fence, state.lease());
+    let (done, stop) = (keeper.done.clone(), keeper.stop.clone());
     let wall = Duration::from_secs(state.file.competition.jobs.wall_clock_seconds);
     let started = std::time::Instant::now();
     let lease_ms = state.lease().as_millis() as i64;
@@ -187,8 +169,7 @@ fn run_job(state: &Arc<State>, handle: &Handle, job: &Job) -> Result<(), DbError
             .unwrap_or_else(|| "unknown".into());
         Err(JobError::Engine(format!("the engine panicked: {message}")))
     });
-    finished.store(true, Ordering::Relaxed);
-    beat.abort();
+    keeper.end();
     match outcome {
         Ok(shards) => match handle.block_on(state.db.complete(job.id, job.fence, &shards))? {
             Completion::Stale => tracing::warn!(job = job.id, "finished under a stale lease: discarded"),

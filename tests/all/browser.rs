@@ -548,12 +548,13 @@ fn a_jobs_place_in_the_queue_counts_the_queued_jobs_claimed_before_it() {
             hidden: false,
             round: None,
             entries: None,
+            study: None,
         };
         let Inserted::New(_, first) = db.insert_submission(&sub("a"), None, &plan).await.unwrap() else { panic!() };
         let Inserted::New(_, second) = db.insert_submission(&sub("b"), None, &plan).await.unwrap() else { panic!() };
         assert_eq!(db.queued_before(first[0]).await.unwrap(), 0, "the first job is next");
         assert_eq!(db.queued_before(second[0]).await.unwrap(), 3, "behind the first submission's three jobs");
-        let claimed = db.claim("w", 30_000).await.unwrap().unwrap();
+        let claimed = db.claim("w", 30_000, false).await.unwrap().unwrap();
         assert_eq!(claimed.id, first[0], "claims take the lowest id");
         assert_eq!(db.queued_before(second[0]).await.unwrap(), 2, "one fewer ahead once it runs");
         db.close().await;

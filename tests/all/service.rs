@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{Scratch, example_wasm, workspace};
+use crate::support::{Scratch, example_wasm, postgres_url, workspace};
 
 /// A small competition: the house field is fixed-fee-30 (a built example), `seeds` public
 /// seeds of `steps` steps. `extra` lands in the `[competition]` table.
@@ -659,22 +659,6 @@ fn sigterm_hands_a_running_job_back_and_a_restart_finishes_it_without_a_lost_att
     assert_eq!((done["state"].as_str(), done["attempts"].as_i64()), (Some("succeeded"), Some(1)), "{done}");
     let view = wait_for_submission(server.addr, submission, Duration::from_secs(30));
     assert_eq!(view["status"], "evaluated", "{view}");
-}
-
-/// The PostgreSQL test database (`AMM_TEST_POSTGRES_URL`); without it the test is skipped
-/// locally but fails under `CI=true`, where `.ci/run` provides one.
-fn postgres_url() -> Option<String> {
-    match std::env::var("AMM_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI=true but AMM_TEST_POSTGRES_URL is unset: .ci/run starts PostgreSQL and sets it"
-            );
-            eprintln!("skipped: set AMM_TEST_POSTGRES_URL (see `.ci/run postgres`) to run the PostgreSQL queue test");
-            None
-        }
-    }
 }
 
 /// Starts `amm-engine serve --role worker` (no HTTP), killed when dropped.

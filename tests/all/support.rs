@@ -149,3 +149,19 @@ pub fn validate(path: &Path) -> (bool, String) {
         .unwrap_or_else(|e| panic!("cannot run amm-engine: {e}"));
     (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned())
 }
+
+/// The PostgreSQL test database (`AMM_TEST_POSTGRES_URL`); without it the test is skipped
+/// locally but fails under `CI=true`, where `.ci/run` provides one.
+pub fn postgres_url() -> Option<String> {
+    match std::env::var("AMM_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true but AMM_TEST_POSTGRES_URL is unset: .ci/run starts PostgreSQL and sets it"
+            );
+            eprintln!("skipped: set AMM_TEST_POSTGRES_URL (see `.ci/run postgres`) to run the PostgreSQL queue test");
+            None
+        }
+    }
+}

@@ -445,6 +445,13 @@ fn tune_settings_that_cannot_work_are_refused_with_the_reason() {
     std::fs::write(scratch.path().join("notes.db"), "not a database\n").unwrap();
     refused(&["--study", "notes.db"], "is not a SQLite file");
     refused(&["--study", "missing/dir/s.db"], "does not exist");
+    refused(&["--db", "sqlite://x.db"], "a distributed study needs a PostgreSQL URL");
+    refused(
+        &["--db", "postgres://u@127.0.0.1:9/x", "--study", "Bad-Name"],
+        "a study name is 1 to 48 of a-z, 0-9 and _",
+    );
+    let (ok, _, err) = amm(&["tune", "--worker"], scratch.path());
+    assert!(!ok && err.contains("--db"), "a worker needs the queue: {err}");
     // The same parameter twice is refused, not silently the last.
     let (ok, _, err) = amm(
         &["--no-cache", "run", s, "--sims", "1", "--quiet", "--param", "min_fee_bps=12", "--param", "min_fee_bps=13"],
@@ -531,11 +538,15 @@ fn population_settings_that_cannot_work_are_refused_with_the_reason() {
     let out = scratch.path().join("p");
     let o = out.to_str().unwrap();
     let base = tune_args(s, c, o);
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 5] = [
         (&["--population", "0"], "--population 0: give 1 to 16 rounds"),
         (&["--population", "17"], "--population 17: give 1 to 16 rounds"),
         (&["--population", "2", "self:1"], "self-play (self:K) and a population (--population) do not combine"),
         (&["--population", "2", "--study", "x.db"], "a population keeps one study per round"),
+        (
+            &["--population", "2", "--db", "postgres://u@127.0.0.1:9/x"],
+            "a population's rounds and payoff table run on this machine",
+        ),
     ];
     for (extra, reason) in cases {
         let (ok, _, err) = amm(&[&base[..], extra].concat(), scratch.path());
@@ -572,4 +583,136 @@ fn the_learned_policy_at_unit_rule_weight_and_zero_corrections_is_the_tuned_star
         moved += usize::from(c.edges[0] != a.edges[0]);
     }
     assert!(moved >= 10, "a correction weight changed the result on only {moved} of 12 seeds");
+}
+
+/// Starts `amm-engine tune --worker` (one thread, a 2 s lease) on `url`, its log in `log`;
+/// killed when dropped.
+fn study_worker(url: &str, dir: &Path, log: &Path) -> KillOnDrop {
+    let log = std::fs::File::create(log).unwrap();
+    KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_amm-engine"))
+            .args(["tune", "--worker", "--db", url, "--threads", "1", "--lease", "2", "--out"])
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    )
+}
+
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_study_on_the_postgresql_queue_is_the_study_on_one_machine_and_a_killed_worker_loses_nothing() {
+    let Some(base) = crate::support::postgres_url() else { return };
+    let scratch = Scratch::new();
+    let starter = example_wasm("starter");
+    let config = small_config(scratch.path());
+    let (s, c) = (starter.to_str().unwrap(), config.to_str().unwrap());
+    let local = scratch.path().join("local");
+    let (ok, out, err) = amm(&tune_args(s, c, local.to_str().unwrap()), scratch.path());
+    assert!(ok, "{out}\n{err}");
+
+    // A schema of this run's own: the service's tables (and queue) here are this test's alone.
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    let unique = format!("q{}t{}", std::process::id(), since.as_millis());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let pg = rt.block_on(sqlx::PgPool::connect(&base)).unwrap();
+    rt.block_on(sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {unique}"))).execute(&pg)).unwrap();
+    let url = format!("{base}{}options[search_path]={unique}", if base.contains('?') { '&' } else { '?' });
+    let running = |owner: &str| -> Option<(i64, i64)> {
+        let sql = format!(
+            "SELECT id, fence FROM {unique}.jobs WHERE state = 'running' AND lease_owner LIKE $1 ORDER BY id LIMIT 1"
+        );
+        // (An error: the workers have not made the tables yet.)
+        rt.block_on(
+            sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(sql)).bind(format!("{owner}-%")).fetch_optional(&pg),
+        )
+        .ok()
+        .flatten()
+    };
+
+    // One worker first; the coordinator queues the study's simulations.
+    let mut first = study_worker(&url, &scratch.path().join("wa"), &scratch.path().join("wa.log"));
+    let dist = scratch.path().join("dist");
+    let mut args = tune_args(s, c, dist.to_str().unwrap());
+    args.extend(["--db", &url, "--study", &unique]);
+    let coordinator = Command::new(env!("CARGO_BIN_EXE_amm-engine"))
+        .args(&args)
+        .current_dir(scratch.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Catch the worker holding a job: freeze it (SIGSTOP) and make sure the job is still
+    // running under its claim, then SIGKILL it: it dies mid-job, no chance to clean up.
+    let pid = first.0.id().to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (job, fence) = loop {
+        assert!(
+            Instant::now() < deadline,
+            "the first worker never held a job: {}",
+            std::fs::read_to_string(scratch.path().join("wa.log")).unwrap_or_default()
+        );
+        let Some(held) = running(&pid) else { continue };
+        assert!(Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
+        std::thread::sleep(Duration::from_millis(100));
+        if running(&pid) == Some(held) {
+            break held;
+        }
+        assert!(Command::new("kill").args(["-CONT", &pid]).status().unwrap().success());
+    };
+    first.0.kill().unwrap();
+    first.0.wait().unwrap();
+    // Two more workers finish the study — a `tune --worker` and a competition's `serve --role
+    // worker` on the same queue; the killed one's job is queued again once its lease (2 s)
+    // expires.
+    let comp = crate::service::competition(scratch.path(), 2, 500, "");
+    let wc = scratch.path().join("wc");
+    std::fs::create_dir_all(&wc).unwrap();
+    let workers = [
+        study_worker(&url, &scratch.path().join("wb"), &scratch.path().join("wb.log")),
+        KillOnDrop(
+            Command::new(env!("CARGO_BIN_EXE_amm-engine"))
+                .args(["serve", comp.to_str().unwrap(), "--role", "worker", "--db", &url, "--data"])
+                .arg(&wc)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::fs::File::create(scratch.path().join("wc.log")).unwrap())
+                .spawn()
+                .unwrap(),
+        ),
+    ];
+    let output = coordinator.wait_with_output().unwrap();
+    let (out, err) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "{out}\n{err}");
+    assert!(err.contains("coordinator:") && err.contains("per evaluation"), "{err}");
+    for file in ["summary.json", "report.html", "starter.tuned.wasm"] {
+        let a = std::fs::read(local.join(file)).unwrap();
+        let b = std::fs::read(dist.join(file)).unwrap();
+        assert!(a == b, "{file} differs between the study on one machine and on the queue");
+    }
+    // The killed worker's job: claimed again, evaluated by another worker, recorded once, under
+    // the new claim's fence.
+    let sql = format!("SELECT state, attempts, fence, total FROM {unique}.jobs WHERE id = $1");
+    let (state, attempts, last_fence, total): (String, i64, i64, i64) =
+        rt.block_on(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(job).fetch_one(&pg)).unwrap();
+    assert_eq!((state.as_str(), attempts), ("succeeded", 2), "job {job}");
+    assert!(last_fence > fence, "job {job}: fence {last_fence} after the killed claim's {fence}");
+    let sql = format!("SELECT fence FROM {unique}.results WHERE job = $1");
+    let fences: Vec<(i64,)> = rt.block_on(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(job).fetch_all(&pg)).unwrap();
+    assert_eq!(fences.len() as i64, total, "one result per evaluation of job {job}");
+    assert!(fences.iter().all(|&(f,)| f == last_fence), "recorded by the last claim only: {fences:?}");
+    // Both remaining workers took study jobs.
+    for w in ["wb", "wc"] {
+        let log = std::fs::read_to_string(scratch.path().join(format!("{w}.log"))).unwrap();
+        assert!(log.contains("study job succeeded"), "worker {w} ran jobs: {log}");
+    }
+    drop(workers);
 }

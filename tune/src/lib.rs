@@ -20,7 +20,13 @@
 //! * **A study file** ([`study`]): every evaluation is committed as it completes; `tune` on an
 //!   existing study replays it and goes on, byte-identical to an uninterrupted run.
 //!
-//! [`tune`] runs a study; [`winner`] writes the result as a ready submission.
+//! * **On one machine or many** ([`execute`]): the simulations a study asks for run on this
+//!   machine's threads, or as jobs on the service's queue (`amm_service::studies`, with the
+//!   field sent as data, [`spec`]); decisions are taken from each batch's results in the order
+//!   they were asked for, so the outcome does not depend on where or when they ran.
+//!
+//! [`tune`] runs a study ([`tune_with`]: on a given executor); [`winner`] writes the result as
+//! a ready submission.
 
 // Printing is the binary's business, and only through writers that cannot panic: a closed or
 // full stdout/stderr must never turn a finished computation into a crash (`say!`/`note!` in the
@@ -28,11 +34,13 @@
 #![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
 
 pub mod cmaes;
+pub mod execute;
 pub mod population;
 pub mod race;
 pub mod report;
 pub mod source;
 pub mod space;
+pub mod spec;
 pub mod study;
 pub mod winner;
 
@@ -44,7 +52,6 @@ use amm_engine::market::{Entrant, SimulationResult, simulate};
 use amm_engine::params::{ParamSchema, ParamValues};
 use amm_engine::strategy::StrategyProgram;
 use amm_strategy_sdk::Storage;
-use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::cmaes::{Cma, CmaSettings};
@@ -53,7 +60,7 @@ use crate::space::{Point, Space, key};
 use crate::study::{Evaluation, Study, StudyError, TrialRow};
 
 /// What a study maximises, per simulation of the candidate.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Objective {
     /// The candidate's edge, Y: what the leaderboard ranks by (its mean).
@@ -263,6 +270,9 @@ pub enum TuneError {
     /// The thread pool.
     #[error("could not start the worker threads: {0}")]
     Threads(String),
+    /// The executor could not evaluate a batch (a distributed study: the queue or a job).
+    #[error("evaluations: {0}")]
+    Executor(String),
 }
 
 /// A finalist's validation result.
@@ -368,13 +378,14 @@ struct Evaluator<'a> {
     field: &'a Field,
     objective: Objective,
     study: &'a mut Study,
-    pool: rayon::ThreadPool,
+    executor: &'a mut dyn execute::Executor,
     used: u64,
     limit: u64,
     deadline: Option<Instant>,
     timed_out: bool,
-    /// The study file refused a write: the study stops and reports it (never as a spent budget).
-    failure: Option<StudyError>,
+    /// The study file refused a write, or the executor failed: the study stops and reports it
+    /// (never as a spent budget).
+    failure: Option<TuneError>,
     bar: indicatif::ProgressBar,
     /// Self-play: the point the copies play (the incumbent), part of every evaluation's key.
     opponent: Point,
@@ -384,11 +395,12 @@ impl Evaluator<'_> {
     /// An evaluation's key in the study: the point, and under self-play the copies' point.
     /// (A population is part of the study's definition, so it need not be in each key.)
     fn key(&self, point: &Point) -> String {
-        if self.field.self_copies == 0 { key(point) } else { format!("{} vs self {}", key(point), key(&self.opponent)) }
+        let opponent = (self.field.self_copies > 0).then(|| self.opponent.clone());
+        execute::WorkItem { point: point.clone(), opponent, seed: 0 }.key()
     }
 
-    /// The study file's failure, if a write failed.
-    fn check(&mut self) -> Result<(), StudyError> {
+    /// The study file's or the executor's failure, if one happened.
+    fn check(&mut self) -> Result<(), TuneError> {
         self.failure.take().map_or(Ok(()), Err)
     }
 
@@ -424,22 +436,28 @@ impl Evaluator<'_> {
                 let _ = source.program(member);
             }
         }
-        let objective = self.objective;
-        let opponent = &self.opponent;
+        let opponent = (field.self_copies > 0).then(|| self.opponent.clone());
+        let work: Vec<execute::WorkItem> = missing
+            .iter()
+            .map(|&(i, seed)| execute::WorkItem { point: points[i].clone(), opponent: opponent.clone(), seed })
+            .collect();
         let bar = &self.bar;
-        let computed: Vec<(String, u64, Evaluation)> = self.pool.install(|| {
-            missing
-                .par_iter()
-                .map(|&(i, seed)| {
-                    let e = evaluate(field, objective, &points[i], opponent, seed);
-                    bar.inc(1);
-                    (keys[i].clone(), seed, e)
-                })
-                .collect()
-        });
+        let evaluations = match self.executor.evaluate(field, self.objective, &work, &|n| bar.inc(n)) {
+            Ok(e) if e.len() == work.len() => e,
+            Ok(e) => {
+                self.failure = Some(TuneError::Executor(format!("{} evaluations for {} asked", e.len(), work.len())));
+                return Err(Exhausted);
+            }
+            Err(e) => {
+                self.failure = Some(TuneError::Executor(e));
+                return Err(Exhausted);
+            }
+        };
+        let computed: Vec<(String, u64, Evaluation)> =
+            missing.iter().zip(evaluations).map(|(&(i, seed), e)| (keys[i].clone(), seed, e)).collect();
         self.bar.inc((requests.len() - missing.len()) as u64);
         if let Err(e) = self.study.record(computed) {
-            self.failure = Some(e);
+            self.failure = Some(e.into());
             return Err(Exhausted);
         }
         Ok(requests
@@ -533,8 +551,22 @@ pub fn definition(field: &Field, settings: &TuneSettings, space: &Space) -> Vec<
     definition
 }
 
-/// Runs (or resumes) a study of `field` in `study`.
+/// Runs (or resumes) a study of `field` in `study`, its simulations on this machine's threads
+/// (the config's `[run] threads`).
 pub fn tune(field: &Field, settings: &TuneSettings, study: &mut Study) -> Result<Outcome, TuneError> {
+    let mut local = execute::Local::new(amm_engine::run::threads(&field.config)).map_err(TuneError::Threads)?;
+    tune_with(field, settings, study, &mut local)
+}
+
+/// Runs (or resumes) a study of `field` in `study`, its simulations run by `executor`. The
+/// result does not depend on the executor: decisions are taken from the evaluations in the
+/// order they were asked for.
+pub fn tune_with(
+    field: &Field,
+    settings: &TuneSettings,
+    study: &mut Study,
+    executor: &mut dyn execute::Executor,
+) -> Result<Outcome, TuneError> {
     let space = Space::new(&field.schema, &field.start, &settings.only)?;
     let seg = &settings.segments;
     let last = settings.race.last as u64;
@@ -545,12 +577,6 @@ pub fn tune(field: &Field, settings: &TuneSettings, study: &mut Study) -> Result
             settings.budget
         ))
     })?;
-    let threads = amm_engine::run::threads(&field.config);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .thread_name(|i| format!("amm-tune-{i}"))
-        .build()
-        .map_err(|e| TuneError::Threads(e.to_string()))?;
     let bar = if settings.progress {
         let bar = indicatif::ProgressBar::new(settings.budget);
         bar.set_style(
@@ -569,7 +595,7 @@ pub fn tune(field: &Field, settings: &TuneSettings, study: &mut Study) -> Result
         field,
         objective: settings.objective,
         study,
-        pool,
+        executor,
         used: 0,
         limit: search_budget,
         deadline: settings.wall.map(|w| Instant::now() + w),
@@ -588,7 +614,9 @@ pub fn tune(field: &Field, settings: &TuneSettings, study: &mut Study) -> Result
         std::slice::from_ref(&start),
         &(0..settings.race.last).map(|s| (0, train(s))).collect::<Vec<_>>(),
     )
-    .map_err(|_| TuneError::Settings("the budget does not cover the starting point".into()))?;
+    .map_err(|_| {
+        ev.failure.take().unwrap_or_else(|| TuneError::Settings("the budget does not cover the starting point".into()))
+    })?;
     let Some(start_scores) = start_scores.into_iter().collect::<Option<Vec<f64>>>() else {
         return Err(TuneError::Settings(
             "the starting point is disqualified on the training seeds; run `amm-engine run` with these values to see why".into(),
@@ -746,6 +774,7 @@ pub fn tune(field: &Field, settings: &TuneSettings, study: &mut Study) -> Result
         scores(&mut ev, &finalist_points, &mapped).inspect_err(|_| exhausted = true)
     });
     if exhausted {
+        ev.check()?;
         return Err(TuneError::Settings("the budget does not cover validation".into()));
     }
     let order = race::ranking(&val, None);
@@ -782,9 +811,9 @@ pub fn tune(field: &Field, settings: &TuneSettings, study: &mut Study) -> Result
     let test_points = vec![winner.clone(), start.clone()];
     let test_requests: Vec<(usize, u64)> =
         (0..2).flat_map(|i| (0..seg.test_seeds).map(move |s| (i, seg.test + u64::from(s)))).collect();
-    let test = ev
-        .run(&test_points, &test_requests)
-        .map_err(|_| TuneError::Settings("the budget does not cover the test".into()))?;
+    let test = ev.run(&test_points, &test_requests).map_err(|_| {
+        ev.failure.take().unwrap_or_else(|| TuneError::Settings("the budget does not cover the test".into()))
+    })?;
     let n = seg.test_seeds as usize;
     let (won, began) = (&test[..n], &test[n..]);
     let score = |e: &[Evaluation]| e.iter().map(|x| x.score.unwrap_or(f64::NEG_INFINITY)).collect::<Vec<f64>>();

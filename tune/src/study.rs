@@ -20,8 +20,9 @@ use std::path::{Path, PathBuf};
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Row};
 
-/// One simulation's outcome for a candidate.
-#[derive(Clone, Debug, PartialEq)]
+/// One simulation's outcome for a candidate (as JSON, what a distributed study's workers
+/// report: `{"score": Y or null, "edges": [Y, …]}`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Evaluation {
     /// The objective's value; `None` when the candidate was disqualified.
     pub score: Option<f64>,
@@ -92,7 +93,6 @@ impl Study {
     /// Opens (creating if needed) the study at `path` for the study `definition` (key, value
     /// pairs). An existing study must have the same definition; its evaluations are loaded.
     pub fn open(path: &Path, definition: &[(&str, String)]) -> Result<Study, StudyError> {
-        let db = |e: sqlx::Error| StudyError::Db { path: path.to_path_buf(), message: e.to_string() };
         let refuse = |message: String| StudyError::Db { path: path.to_path_buf(), message };
         if path.is_dir() {
             return Err(refuse("is a directory; give a file name for the study".into()));
@@ -110,30 +110,75 @@ impl Study {
                 return Err(refuse("is not a SQLite file, so not a study; give a new --study file".into()));
             }
         }
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let connect = AnyPoolOptions::new().max_connections(1).after_connect(|conn, _| {
+            Box::pin(async move {
+                sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
+                sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
+                sqlx::query("PRAGMA busy_timeout = 10000").execute(&mut *conn).await?;
+                Ok(())
+            })
+        });
+        let tables = "SELECT name FROM sqlite_master WHERE type = 'table'";
+        Study::connect(path.to_path_buf(), connect, &url, tables, None, definition)
+    }
+
+    /// Opens (creating if needed) the study `name` in the PostgreSQL database at `url`
+    /// (distributed tuning: `tune --db`), its tables in the schema `tune_NAME`, for the study
+    /// `definition`. `name`: 1 to 48 of `a-z`, `0-9`, `_`. As [`Study::open`] otherwise.
+    pub fn open_postgres(url: &str, name: &str, definition: &[(&str, String)]) -> Result<Study, StudyError> {
+        let label = PathBuf::from(format!("{name} (in the PostgreSQL database)"));
+        if !(1..=48).contains(&name.len())
+            || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Err(StudyError::Db {
+                path: label,
+                message: "a study name is 1 to 48 of a-z, 0-9 and _ (--study NAME with --db)".into(),
+            });
+        }
+        let schema = format!("tune_{name}");
+        // The name is checked above: safe to splice into the statements as an identifier.
+        let setup = [format!("CREATE SCHEMA IF NOT EXISTS {schema}"), format!("SET search_path TO {schema}")];
+        let connect = AnyPoolOptions::new().max_connections(1).after_connect(move |conn, _| {
+            let setup = setup.clone();
+            Box::pin(async move {
+                for statement in setup {
+                    sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&mut *conn).await?;
+                }
+                Ok(())
+            })
+        });
+        let tables = "SELECT table_name FROM information_schema.tables WHERE table_schema = $1";
+        Study::connect(label, connect, url, tables, Some(&schema), definition)
+    }
+
+    /// Connects with `options` to `url`, refuses a database holding other tables than a
+    /// study's (listed by `tables`, bound to `schema` when given), creates the tables, checks
+    /// the definition and loads the evaluations.
+    fn connect(
+        path: PathBuf,
+        options: AnyPoolOptions,
+        url: &str,
+        tables: &'static str,
+        schema: Option<&str>,
+        definition: &[(&str, String)],
+    ) -> Result<Study, StudyError> {
+        let db = |e: sqlx::Error| StudyError::Db { path: path.clone(), message: e.to_string() };
+        let refuse = |message: String| StudyError::Db { path: path.clone(), message };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| StudyError::Db { path: path.to_path_buf(), message: e.to_string() })?;
+            .map_err(|e| StudyError::Db { path: path.clone(), message: e.to_string() })?;
         sqlx::any::install_default_drivers();
-        let url = format!("sqlite://{}?mode=rwc", path.display());
         let pool = runtime
             .block_on(async {
-                let pool = AnyPoolOptions::new()
-                    .max_connections(1)
-                    .acquire_timeout(std::time::Duration::from_secs(10))
-                    .after_connect(|conn, _| {
-                        Box::pin(async move {
-                            sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
-                            sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
-                            sqlx::query("PRAGMA busy_timeout = 10000").execute(&mut *conn).await?;
-                            Ok(())
-                        })
-                    })
-                    .connect(&url)
-                    .await?;
+                let pool = options.acquire_timeout(std::time::Duration::from_secs(10)).connect(url).await?;
                 // Another program's database is not a study: refuse it rather than add tables.
-                let tables =
-                    sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table'").fetch_all(&pool).await?;
+                let mut query = sqlx::query(tables);
+                if let Some(schema) = schema {
+                    query = query.bind(schema);
+                }
+                let tables = query.fetch_all(&pool).await?;
                 let mut foreign = Vec::new();
                 for row in &tables {
                     let name: String = row.try_get(0)?;
@@ -152,11 +197,11 @@ impl Study {
             .map_err(db)?
             .map_err(|foreign| {
                 refuse(format!(
-                    "holds tables of another program ({}), not a study; give a new --study file",
+                    "holds tables of another program ({}), not a study; give a new --study",
                     foreign.join(", ")
                 ))
             })?;
-        let mut study = Study { path: path.to_path_buf(), runtime, pool, cache: HashMap::new() };
+        let mut study = Study { path, runtime, pool, cache: HashMap::new() };
         study.check_definition(definition)?;
         study.load()?;
         Ok(study)

@@ -321,6 +321,7 @@ pub async fn submit_inner(
         hidden: false,
         round: None,
         entries: None,
+        study: None,
     };
     let plan = crate::state::plan_for(state);
     match state.db.insert_submission(&sub, Some(&bytes), &plan).await? {

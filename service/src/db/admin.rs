@@ -17,7 +17,7 @@ impl Db {
         let mut tx = self.pool.begin().await?;
         let now = now_ms();
         let rows = sqlx::query(
-            "SELECT id FROM submissions WHERE status = $1 AND hidden = 0 AND round IS NULL AND (baseline = 0 OR id = \
+            "SELECT id FROM submissions WHERE status = $1 AND hidden = 0 AND round IS NULL AND study IS NULL AND (baseline = 0 OR id = \
              (SELECT MAX(id) FROM submissions WHERE baseline = 1 AND status = $1)) ORDER BY id",
         )
         .bind(SubmissionStatus::Evaluated.as_str())

@@ -9,7 +9,8 @@ use crate::states::SubmissionStatus;
 
 /// The submissions the board shows: a condition on parameters `$1` (evaluated) and `$2`
 /// (pending), which every query using it binds with [`on_board`] before any other.
-const ON_BOARD: &str = "hidden = 0 AND round IS NULL AND (status = $1 OR (status = $2 AND summary IS NOT NULL))";
+const ON_BOARD: &str =
+    "hidden = 0 AND round IS NULL AND study IS NULL AND (status = $1 OR (status = $2 AND summary IS NOT NULL))";
 
 /// Binds the states [`ON_BOARD`] names, as `$1` and `$2`.
 fn on_board<'q>(

@@ -48,6 +48,9 @@ pub struct Job {
     pub started_at: Option<i64>,
     /// End, ms.
     pub finished_at: Option<i64>,
+    /// A study job's evaluations, JSON ([`amm_tune::execute::WorkItem`] list); None for a
+    /// job of seed shards.
+    pub work: Option<String>,
 }
 
 impl Job {
@@ -95,7 +98,7 @@ pub enum Requeue {
 // its type's `as_str()` (after the statement's other parameters), so a renamed state cannot
 // leave a query comparing against the old word.
 const JOB_COLUMNS: &str = "id, submission, shard_lo, shard_hi, shard_count, state, attempts, lease_owner, \
-     lease_expires_at, fence, done, total, error, created_at, started_at, finished_at";
+     lease_expires_at, fence, done, total, error, created_at, started_at, finished_at, work";
 
 /// A job row decoded.
 fn job(row: &AnyRow) -> Result<Job, sqlx::Error> {
@@ -116,6 +119,7 @@ fn job(row: &AnyRow) -> Result<Job, sqlx::Error> {
         created_at: row.try_get("created_at")?,
         started_at: row.try_get("started_at")?,
         finished_at: row.try_get("finished_at")?,
+        work: row.try_get("work")?,
     })
 }
 
@@ -134,16 +138,18 @@ impl Db {
         Ok(rows.iter().map(job).collect::<Result<_, _>>()?)
     }
 
-    /// Claims the oldest queued job for `owner` with a lease of `lease_ms`.
-    pub async fn claim(&self, owner: &str, lease_ms: i64) -> Result<Option<Job>, DbError> {
+    /// Claims the oldest queued job for `owner` with a lease of `lease_ms`; with
+    /// `studies_only`, the oldest queued study job (a `tune --worker` runs no competition's).
+    pub async fn claim(&self, owner: &str, lease_ms: i64, studies_only: bool) -> Result<Option<Job>, DbError> {
         let now = now_ms();
+        let only = if studies_only { " AND work IS NOT NULL" } else { "" };
         // PostgreSQL: concurrent claimers skip each other's candidate row instead of queueing
         // behind it. SQLite has one writer at a time, so the plain subquery is enough.
         let lock = if self.postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
         let sql = format!(
             "UPDATE jobs SET state = $4, lease_owner = $1, lease_expires_at = $2, fence = fence + 1, \
              attempts = attempts + 1, done = 0, started_at = $3, updated_at = $3 \
-             WHERE id = (SELECT id FROM jobs WHERE state = $5 ORDER BY id LIMIT 1{lock}) AND state = $5 \
+             WHERE id = (SELECT id FROM jobs WHERE state = $5{only} ORDER BY id LIMIT 1{lock}) AND state = $5 \
              RETURNING {JOB_COLUMNS}"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -236,7 +242,7 @@ impl Db {
         let rows = sqlx::query(
             "SELECT s.id AS id, CAST(CASE WHEN s.baseline = 1 OR s.round IS NOT NULL THEN 1 ELSE 0 END AS BIGINT) \
              AS baseline \
-             FROM submissions s WHERE s.status = $1 \
+             FROM submissions s WHERE s.status = $1 AND s.study IS NULL \
              AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.submission = s.id AND j.state <> $2) \
              AND EXISTS (SELECT 1 FROM jobs j WHERE j.submission = s.id)",
         )
@@ -470,7 +476,7 @@ async fn fail_submission_if_job_failed(
 
 /// Cancels the queued and running jobs of `submission` in transaction `tx` (a worker holding
 /// one loses its lease at its next heartbeat).
-async fn cancel_unfinished_jobs(
+pub(super) async fn cancel_unfinished_jobs(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     submission: i64,
     now: i64,
@@ -529,6 +535,7 @@ mod tests {
                 hidden: false,
                 round: None,
                 entries: None,
+                study: None,
             };
             let job = NewJob { shard_lo: 0, shard_hi: 1, shard_count: 1, total: 1 };
             let Inserted::New(id, _) = db.insert_submission(&sub, None, &[job]).await.unwrap() else {

@@ -9,6 +9,7 @@
 //! * `tokens`: bearer tokens; `submissions`: uploads and their lookups;
 //! * `jobs`: the queue with its leases and fences (its correctness argument is there);
 //! * `board`: what the board reads; `rounds`: rounds and their groups;
+//! * `studies`: tuning studies on the queue (`tune --db`): their rows, jobs and results;
 //! * `admin`: rescore, flag and hide.
 //!
 //! This file only re-exports them (`crate::db::X` for every caller); the files use `pool` and
@@ -19,11 +20,13 @@ mod board;
 mod jobs;
 mod pool;
 mod rounds;
+mod studies;
 mod submissions;
 mod tokens;
 
 pub use jobs::{Completion, Job, NewJob, Requeue};
 pub use pool::{Db, DbError, JOBS_CHANNEL, hex, iso8601, new_salt, now_ms, sqlite_url};
 pub use rounds::RoundRow;
+pub use studies::StudyJob;
 pub use submissions::{Inserted, Submission};
 pub use tokens::Caller;

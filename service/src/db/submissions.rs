@@ -50,8 +50,11 @@ pub struct Submission {
     pub hidden: bool,
     /// The round this row is a group (one market) of; None for uploads and baselines.
     pub round: Option<i64>,
-    /// A round group's entries, JSON ([`crate::rounds::RoundEntry`] list, market order).
+    /// A round group's entries, JSON ([`crate::rounds::RoundEntry`] list, market order); a
+    /// study's field ([`amm_tune::spec::FieldSpec`]).
     pub entries: Option<String>,
+    /// The tuning study this row stands for (`tune --db`); None otherwise.
+    pub study: Option<String>,
 }
 
 /// What a submission insert did.
@@ -66,7 +69,7 @@ pub enum Inserted {
 // Queries built with format! splice in only these constant column lists (hence AssertSqlSafe);
 // every value is a bound parameter.
 pub(super) const SUBMISSION_COLUMNS: &str = "id, submitter, name, model, sha256, bytes_path, size, baseline, status, validation, \
-     summary, engine_version, error, created_at, evaluated_at, salt, flag, hidden, round, entries";
+     summary, engine_version, error, created_at, evaluated_at, salt, flag, hidden, round, entries, study";
 /// A submission row decoded.
 pub(super) fn submission(row: &AnyRow) -> Result<Submission, sqlx::Error> {
     Ok(Submission {
@@ -90,6 +93,7 @@ pub(super) fn submission(row: &AnyRow) -> Result<Submission, sqlx::Error> {
         hidden: row.try_get::<i64, _>("hidden")? != 0,
         round: row.try_get("round")?,
         entries: row.try_get("entries")?,
+        study: row.try_get("study")?,
     })
 }
 
@@ -111,7 +115,7 @@ impl Db {
     /// The merged results.json of submission `id`, once evaluated (never a round group's: its
     /// per-seed results would publish the hidden seeds).
     pub async fn results(&self, id: i64) -> Result<Option<String>, DbError> {
-        let row = sqlx::query("SELECT results FROM submissions WHERE id = $1 AND round IS NULL")
+        let row = sqlx::query("SELECT results FROM submissions WHERE id = $1 AND round IS NULL AND study IS NULL")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -221,7 +225,7 @@ impl Db {
     pub async fn entries_evaluated_before(&self, ms: i64) -> Result<i64, DbError> {
         let n: i64 = sqlx::query(
             "SELECT COUNT(*) AS n FROM submissions WHERE baseline = 0 AND hidden = 0 AND round IS NULL \
-             AND summary IS NOT NULL AND evaluated_at < $1",
+             AND study IS NULL AND summary IS NOT NULL AND evaluated_at < $1",
         )
         .bind(ms)
         .fetch_one(&self.pool)

@@ -23,7 +23,8 @@
 //! * [`api`]: one module per resource (`submissions`, `jobs`, `rounds`, `admin`, `board`), the
 //!   routes and the OpenAPI document; [`web`]: the dashboard's pages, over [`views`] (a page
 //!   never calls a handler).
-//! * [`lease`]: holding a running job's lease; [`studies`]: distributed tuning studies
+//! * [`running`]: what running any claimed job needs (its lease held, its modules fetched, a
+//!   panic reported); [`studies`]: distributed tuning studies
 //!   (`tune --db`): the coordinator's executor over the queue and the runner of study jobs.
 //! * [`worker`]: the worker pool and the reaper; this file: `serve` and `tune --worker`,
 //!   which wire them.
@@ -42,11 +43,11 @@ pub mod db;
 pub mod error;
 pub mod eval;
 pub mod http;
-pub mod lease;
 pub mod limits;
 pub mod metrics;
 pub mod middleware;
 pub mod rounds;
+pub mod running;
 pub mod state;
 pub mod states;
 pub mod studies;
@@ -341,34 +342,12 @@ pub fn work_on_studies(options: StudyWorkerOptions) -> Result<(), ServiceError> 
     }
     {
         let (db, wake, listening, shutdown) = (db.clone(), wake.clone(), listening.clone(), shutdown.clone());
-        handle.spawn(async move {
-            while !shutdown.load(Ordering::Relaxed) {
-                if let Ok(Some(mut listener)) = db.listen().await {
-                    listening.store(true, Ordering::Relaxed);
-                    wake.notify_waiters();
-                    while listener.recv().await.is_ok() {
-                        wake.notify_waiters();
-                    }
-                    listening.store(false, Ordering::Relaxed);
-                }
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        });
+        handle.spawn(async move { worker::listen(&db, &shutdown, &listening, &wake, &|| {}).await });
     }
     announce(format_args!("worker {owner} started (tuning studies)"));
     let lease_ms = options.lease.as_millis() as i64;
     while !shutdown.load(Ordering::Relaxed) {
-        let claimed = handle.block_on(async {
-            let notified = wake.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            let claimed = db.claim(&owner, lease_ms, true).await;
-            if let Ok(None) = claimed {
-                let poll = if listening.load(Ordering::Relaxed) { worker::SLOW_POLL } else { worker::FAST_POLL };
-                let _ = tokio::time::timeout(poll, notified).await;
-            }
-            claimed
-        });
+        let claimed = worker::claim_or_wait(&db, &handle, &wake, &listening, &owner, lease_ms, true);
         match claimed {
             Ok(Some(job)) => {
                 tracing::info!(job = job.id, attempt = job.attempts, "study job claimed");

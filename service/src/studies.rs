@@ -24,7 +24,7 @@ use rayon::prelude::*;
 use tokio::runtime::Handle;
 
 use crate::db::{Completion, Db, DbError, Job};
-use crate::lease::LeaseKeeper;
+use crate::running::{LeaseKeeper, fetch_module, panic_message};
 use crate::states::JobState;
 
 /// Attempts a study job gets before it fails (and with it the study's run): infrastructure
@@ -282,21 +282,7 @@ impl StudyRunner {
         if !(sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit())) {
             return Err(format!("{sha256:?} is not a sha256"));
         }
-        let path = self.dir.join(format!("{sha256}.wasm"));
-        if path.exists() {
-            return Ok(());
-        }
-        let bytes = handle
-            .block_on(self.db.module(sha256))
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("module {sha256} is not in the database"))?;
-        if amm_engine::sandbox::sha256_hex(&bytes) != sha256 {
-            return Err(format!("the stored module {sha256} does not match its hash"));
-        }
-        let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-        std::fs::write(&tmp, &bytes)
-            .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))
+        fetch_module(&self.db, handle, sha256, &self.dir.join(format!("{sha256}.wasm")))
     }
 
     /// Runs study job `job` (claimed, `work` set) under a lease of `lease`; an infrastructure
@@ -370,14 +356,7 @@ impl StudyRunner {
                 tracing::info!(job = job.id, "study job abandoned (cancelled or lease lost)");
                 Ok(())
             }
-            Err(panic) => {
-                let message = panic
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_else(|| "unknown".into());
-                fail(format!("the engine panicked: {message}"), true)
-            }
+            Err(panic) => fail(format!("the engine panicked: {}", panic_message(&*panic)), true),
         }
     }
 }

@@ -3,14 +3,15 @@
 //! the jobs of workers that died.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::runtime::Handle;
+use tokio::sync::Notify;
 
-use crate::db::{Completion, DbError, Job};
+use crate::db::{Completion, Db, DbError, Job};
 use crate::eval::{self, JobError};
-use crate::lease::LeaseKeeper;
+use crate::running::{LeaseKeeper, panic_message};
 use crate::state::State;
 
 /// How often an idle worker looks for jobs while a NOTIFY listener is connected (a fallback).
@@ -22,19 +23,34 @@ pub const FAST_POLL: Duration = Duration::from_millis(500);
 /// notification; reconnects after a failure (workers poll fast meanwhile). Returns at once on
 /// SQLite.
 pub async fn listener(state: Arc<State>) {
-    while !state.shutdown.load(Ordering::Relaxed) {
-        match state.db.listen().await {
+    let count = || {
+        state.metrics.notifications.fetch_add(1, Ordering::Relaxed);
+    };
+    listen(&state.db, &state.shutdown, &state.listening, &state.wake, &count).await;
+}
+
+/// [`listener`]'s loop for any process: wakes `wake`'s waiters at each notification (calling
+/// `notified` first), keeps `listening` true while connected, until `shutdown`.
+pub async fn listen(
+    db: &Db,
+    shutdown: &AtomicBool,
+    listening: &AtomicBool,
+    wake: &Notify,
+    notified: &(dyn Fn() + Sync),
+) {
+    while !shutdown.load(Ordering::Relaxed) {
+        match db.listen().await {
             Ok(None) => return,
             Ok(Some(mut listener)) => {
                 tracing::info!(channel = crate::db::JOBS_CHANNEL, "listening for queued jobs");
-                state.listening.store(true, Ordering::Relaxed);
+                listening.store(true, Ordering::Relaxed);
                 // Jobs queued while no listener was connected: look now.
-                state.wake.notify_waiters();
+                wake.notify_waiters();
                 loop {
                     match listener.recv().await {
                         Ok(_) => {
-                            state.metrics.notifications.fetch_add(1, Ordering::Relaxed);
-                            state.wake.notify_waiters();
+                            notified();
+                            wake.notify_waiters();
                         }
                         Err(e) => {
                             tracing::warn!(error = %e, "job notifications lost; reconnecting");
@@ -42,12 +58,39 @@ pub async fn listener(state: Arc<State>) {
                         }
                     }
                 }
-                state.listening.store(false, Ordering::Relaxed);
+                listening.store(false, Ordering::Relaxed);
             }
             Err(e) => tracing::warn!(error = %e, "cannot listen for job notifications; polling"),
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
+}
+
+/// Claims the oldest queued job for `owner` (only studies' with `studies_only`), or, when
+/// there is none, waits for a wake-up — a job queued in this process, or (PostgreSQL) a
+/// NOTIFY from any process — polling slowly as a fallback, fast while no listener is connected.
+#[allow(clippy::too_many_arguments)]
+pub fn claim_or_wait(
+    db: &Db,
+    handle: &Handle,
+    wake: &Notify,
+    listening: &AtomicBool,
+    owner: &str,
+    lease_ms: i64,
+    studies_only: bool,
+) -> Result<Option<Job>, DbError> {
+    handle.block_on(async {
+        // Armed before the claim, so a wake-up between an empty claim and the wait is kept.
+        let notified = wake.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let claimed = db.claim(owner, lease_ms, studies_only).await;
+        if let Ok(None) = claimed {
+            let poll = if listening.load(Ordering::Relaxed) { SLOW_POLL } else { FAST_POLL };
+            let _ = tokio::time::timeout(poll, notified).await;
+        }
+        claimed
+    })
 }
 
 /// Starts `workers` evaluation threads; they stop when `state.shutdown` is set.
@@ -70,20 +113,7 @@ fn worker_loop(state: &Arc<State>, handle: &Handle, index: u32) {
     let lease_ms = state.lease().as_millis() as i64;
     while !state.shutdown.load(Ordering::Relaxed) {
         state.worker_tick.store(crate::db::now_ms() as u64, Ordering::Relaxed);
-        // Armed before the claim, so a wake-up between an empty claim and the wait is kept.
-        let claimed = handle.block_on(async {
-            let notified = state.wake.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            let claimed = state.db.claim(&owner, lease_ms, false).await;
-            if let Ok(None) = claimed {
-                // Wait for a wake-up: an upload here, or (PostgreSQL) a NOTIFY from any process;
-                // poll slowly as a fallback, fast while no NOTIFY listener is connected.
-                let poll = if state.listening.load(Ordering::Relaxed) { SLOW_POLL } else { FAST_POLL };
-                let _ = tokio::time::timeout(poll, notified).await;
-            }
-            claimed
-        });
+        let claimed = claim_or_wait(&state.db, handle, &state.wake, &state.listening, &owner, lease_ms, false);
         match claimed {
             Ok(Some(job)) => {
                 tracing::info!(job = job.id, submission = job.submission, attempt = job.attempts, "job claimed");
@@ -161,14 +191,7 @@ fn run_job(state: &Arc<State>, handle: &Handle, job: &Job) -> Result<(), DbError
             &mut checkpoint,
         )
     }))
-    .unwrap_or_else(|panic| {
-        let message = panic
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "unknown".into());
-        Err(JobError::Engine(format!("the engine panicked: {message}")))
-    });
+    .unwrap_or_else(|panic| Err(JobError::Engine(format!("the engine panicked: {}", panic_message(&*panic)))));
     keeper.end();
     match outcome {
         Ok(shards) => match handle.block_on(state.db.complete(job.id, job.fence, &shards))? {
@@ -201,21 +224,7 @@ fn run_job(state: &Arc<State>, handle: &Handle, job: &Job) -> Result<(), DbError
 /// Makes sure module `sha256` is in this process's data directory at `rel` (a worker on
 /// another machine than the upload fetches it from the database).
 fn fetch_module(state: &State, handle: &Handle, sha256: &str, rel: &str) -> Result<(), String> {
-    let path = state.data.join(rel);
-    if path.exists() {
-        return Ok(());
-    }
-    let bytes = handle
-        .block_on(state.db.module(sha256))
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("module {sha256} is neither in {} nor in the database", path.display()))?;
-    if amm_engine::sandbox::sha256_hex(&bytes) != sha256 {
-        return Err(format!("the stored module {sha256} does not match its hash"));
-    }
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    std::fs::write(&tmp, &bytes)
-        .and_then(|()| std::fs::rename(&tmp, &path))
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    crate::running::fetch_module(&state.db, handle, sha256, &state.data.join(rel))
 }
 
 /// Merges the shards of submission `id` (all its jobs succeeded) and records it evaluated.

@@ -528,6 +528,12 @@ fn distributed(
     let shas: Vec<String> = modules.iter().map(|(sha, _)| sha.clone()).collect();
     let spec = amm_tune::spec::FieldSpec::new(field, settings.objective, &shas).map_err(anyhow::Error::msg)?;
     let (mut queue, earlier) = amm_service::studies::StudyQueue::open(url, name, &spec, modules)?;
+    queue.on_idle = Some(Box::new(|waiting| {
+        note!(
+            "no worker has claimed any of the {waiting} jobs queued {} s ago: start one with `amm-engine tune --worker --db URL` (or `serve --role worker` on this database)",
+            amm_service::studies::IDLE_NOTICE.as_secs()
+        );
+    }));
     let found = earlier.len();
     study.record(earlier.into_iter().map(|(item, e)| (item.key(), item.seed, e)).collect())?;
     if study.recorded() > 0 {

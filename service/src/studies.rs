@@ -90,7 +90,13 @@ pub struct StudyQueue {
     pub evaluations: u64,
     /// Time spent queueing, polling and reading results (not waiting), for the overhead figure.
     pub busy: Duration,
+    /// Called once when a batch has waited [`IDLE_NOTICE`] with no job claimed (no worker is
+    /// running, or all are busy elsewhere), with the number of jobs waiting.
+    pub on_idle: Option<Box<dyn Fn(usize)>>,
 }
+
+/// How long a batch waits with none of its jobs claimed before [`StudyQueue::on_idle`] is told.
+pub const IDLE_NOTICE: Duration = Duration::from_secs(20);
 
 impl StudyQueue {
     /// Connects to `url`, stores every entrant's module (`modules`: sha256 and bytes) and
@@ -134,7 +140,10 @@ impl StudyQueue {
             let evaluation: Evaluation = serde_json::from_str(&json).map_err(|e| corrupt(e.to_string()))?;
             earlier.push((item, evaluation));
         }
-        Ok((StudyQueue { runtime, db, study, jobs_queued: 0, evaluations: 0, busy: Duration::ZERO }, earlier))
+        Ok((
+            StudyQueue { runtime, db, study, jobs_queued: 0, evaluations: 0, busy: Duration::ZERO, on_idle: None },
+            earlier,
+        ))
     }
 
     fn run(&mut self, work: &[WorkItem], progress: &(dyn Fn(u64) + Sync)) -> Result<Vec<Evaluation>, QueueError> {
@@ -151,6 +160,7 @@ impl StudyQueue {
         let mut waited = Duration::ZERO;
         let mut reaped = Instant::now();
         let mut shown = 0i64;
+        let mut told = false;
         loop {
             let tick = Instant::now();
             let jobs = self.runtime.block_on(self.db.study_jobs(self.study, lo, hi))?;
@@ -173,6 +183,13 @@ impl StudyQueue {
             }
             if finished == ids.len() {
                 break;
+            }
+            let untouched = jobs.iter().all(|j| j.state == JobState::Queued);
+            if untouched && !told && started.elapsed() >= IDLE_NOTICE {
+                told = true;
+                if let Some(tell) = &self.on_idle {
+                    tell(jobs.len());
+                }
             }
             if reaped.elapsed() >= REAP {
                 // A worker that died holds its job until the lease expires: put it back.

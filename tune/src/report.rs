@@ -73,7 +73,7 @@ fn pm(mean: f64, se: f64) -> String {
     format!("{mean:.1} ± {se:.1}")
 }
 
-/// Values as `name=value` pairs, each as [`value`] writes it.
+/// Values as `name=value` pairs: whole numbers without decimals, others to the chart's precision.
 pub fn values(p: &amm_engine::params::ParamValues) -> String {
     p.0.iter().map(|(k, v)| format!("{k}={}", value(*v))).collect::<Vec<_>>().join(" ")
 }

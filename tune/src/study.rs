@@ -139,17 +139,39 @@ impl Study {
         let schema = format!("tune_{name}");
         // The name is checked above: safe to splice into the statements as an identifier.
         let setup = [format!("CREATE SCHEMA IF NOT EXISTS {schema}"), format!("SET search_path TO {schema}")];
-        let connect = AnyPoolOptions::new().max_connections(1).after_connect(move |conn, _| {
-            let setup = setup.clone();
-            Box::pin(async move {
-                for statement in setup {
-                    sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&mut *conn).await?;
-                }
-                Ok(())
+        // One connection for the study's life (never recycled): it holds the study's lock.
+        let connect = AnyPoolOptions::new().max_connections(1).idle_timeout(None).max_lifetime(None).after_connect(
+            move |conn, _| {
+                let setup = setup.clone();
+                Box::pin(async move {
+                    for statement in setup {
+                        sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&mut *conn).await?;
+                    }
+                    Ok(())
+                })
+            },
+        );
+        let tables = "SELECT CAST(table_name AS TEXT) FROM information_schema.tables WHERE table_schema = $1";
+        let study = Study::connect(label, connect, url, tables, Some(&schema), definition)?;
+        // One coordinator per study: a second one would cancel the first's jobs and interleave
+        // its decisions. A session lock on the study's connection, released when it closes.
+        let held: bool = study
+            .runtime
+            .block_on(async {
+                sqlx::query("SELECT pg_try_advisory_lock(hashtext($1)) AS held")
+                    .bind(&schema)
+                    .fetch_one(&study.pool)
+                    .await?
+                    .try_get("held")
             })
-        });
-        let tables = "SELECT table_name FROM information_schema.tables WHERE table_schema = $1";
-        Study::connect(label, connect, url, tables, Some(&schema), definition)
+            .map_err(study.db())?;
+        if !held {
+            return Err(StudyError::Db {
+                path: study.path.clone(),
+                message: "is being run by another `tune --db` process (one coordinator per study): wait for it to finish, or stop it and run this command again to resume".into(),
+            });
+        }
+        Ok(study)
     }
 
     /// Connects with `options` to `url`, refuses a database holding other tables than a

@@ -50,7 +50,7 @@ pub struct TuneArgs {
     /// Run as a worker: claim tuning studies' jobs from --db and evaluate them, until
     /// interrupted (a job in hand goes back to the queue). Modules are kept in OUT/modules
     /// (default OUT: tune/worker).
-    #[arg(long, requires = "db", conflicts_with_all = ["strategy", "population", "field"])]
+    #[arg(long, requires = "db", conflicts_with_all = ["strategy", "population", "field", "study", "objective", "budget", "time", "param", "only"])]
     worker: bool,
     /// Worker: lease of a claimed job, seconds, renewed every third of it; a job whose worker
     /// died is queued again this long after its last renewal.

@@ -194,6 +194,12 @@ impl Study {
         sqlx::any::install_default_drivers();
         let pool = runtime
             .block_on(async {
+                if schema.is_some() {
+                    // PostgreSQL: one connection first, so that a refused connection or a wrong
+                    // password is said as such (the pool would only say it timed out).
+                    use sqlx::Connection;
+                    sqlx::AnyConnection::connect(url).await?.close().await?;
+                }
                 let pool = options.acquire_timeout(std::time::Duration::from_secs(10)).connect(url).await?;
                 // Another program's database is not a study: refuse it rather than add tables.
                 let mut query = sqlx::query(tables);

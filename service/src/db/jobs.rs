@@ -258,6 +258,7 @@ impl Db {
     pub async fn fail(&self, id: i64, fence: i64, error: &str, retry: bool, max_attempts: i64) -> Result<(), DbError> {
         let mut tx = self.pool.begin().await?;
         let now = now_ms();
+        self.lock_submissions(&mut tx, LockOf::Job(id)).await?;
         let r = sqlx::query(
             "UPDATE jobs SET state = CASE WHEN $1 = 1 AND attempts < $2 THEN $7 ELSE $8 END, \
              error = $3, lease_owner = NULL, lease_expires_at = NULL, updated_at = $4, \
@@ -308,6 +309,9 @@ impl Db {
     pub async fn reap(&self, max_attempts: i64) -> Result<u64, DbError> {
         let mut tx = self.pool.begin().await?;
         let now = now_ms();
+        // (`now` is fixed: the jobs updated below are among these; a claim never sets a lease
+        // that has already expired.)
+        self.lock_submissions(&mut tx, LockOf::Expired(now)).await?;
         let rows = sqlx::query(
             "UPDATE jobs SET state = CASE WHEN attempts < $1 THEN $3 ELSE $4 END, \
              error = 'lease expired (worker ' || COALESCE(lease_owner, '?') || ' stopped renewing it)', \
@@ -352,6 +356,7 @@ impl Db {
     /// salt: the shards already recorded stay valid).
     pub async fn requeue(&self, id: i64) -> Result<Requeue, DbError> {
         let mut tx = self.pool.begin().await?;
+        self.lock_submissions(&mut tx, LockOf::Job(id)).await?;
         let Some(row) =
             sqlx::query("SELECT submission, state FROM jobs WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?
         else {
@@ -447,6 +452,45 @@ pub(super) async fn insert_job(
     Ok(row.try_get("id")?)
 }
 
+/// Whose submission rows [`Db::lock_submissions`] locks.
+enum LockOf {
+    /// Job `id`'s.
+    Job(i64),
+    /// Those of the running jobs whose lease expired before this time (ms).
+    Expired(i64),
+}
+
+impl Db {
+    /// Locks the submission rows a transaction is about to change together with their jobs
+    /// (PostgreSQL; SQLite has one writer at a time). Every transaction that changes a
+    /// submission and several of its jobs takes the submission's row before any job's row, so
+    /// two of them never each hold a row the other waits for: a job failing fails its
+    /// submission and cancels the others, and two such failures at once deadlocked.
+    async fn lock_submissions(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        of: LockOf,
+    ) -> Result<(), DbError> {
+        if !self.postgres {
+            return Ok(());
+        }
+        let query = match of {
+            LockOf::Job(id) => sqlx::query(
+                "SELECT id FROM submissions WHERE id = (SELECT submission FROM jobs WHERE id = $1) FOR UPDATE",
+            )
+            .bind(id),
+            LockOf::Expired(now) => sqlx::query(
+                "SELECT id FROM submissions WHERE id IN \
+                 (SELECT submission FROM jobs WHERE state = $1 AND lease_expires_at < $2) ORDER BY id FOR UPDATE",
+            )
+            .bind(JobState::Running.as_str())
+            .bind(now),
+        };
+        query.fetch_all(&mut **tx).await?;
+        Ok(())
+    }
+}
+
 /// Fails the submission of job `job_id` and cancels its other jobs when the job has failed.
 async fn fail_submission_if_job_failed(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
@@ -500,6 +544,53 @@ mod tests {
     use super::*;
     use crate::db::JOBS_CHANNEL;
     use crate::db::{Inserted, Submission, new_salt, now_ms};
+
+    /// Runs with `AMM_TEST_POSTGRES_URL`: many jobs of one submission failing at once, and
+    /// the reaper meanwhile, never deadlock. Each failure fails the submission and cancels its
+    /// other jobs; every statement that touches both takes the submission's row first, so two
+    /// of them never wait on each other's job rows (they did: "deadlock detected").
+    #[test]
+    fn jobs_of_one_submission_failing_at_once_do_not_deadlock() {
+        let Ok(url) = std::env::var("AMM_TEST_POSTGRES_URL") else {
+            eprintln!("skipped: set AMM_TEST_POSTGRES_URL to run the concurrent-failure test");
+            return;
+        };
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().unwrap();
+        rt.block_on(async {
+            let db = Db::open(&url).await.unwrap();
+            for round in 0..6 {
+                let name = format!("deadlock{}t{}r{round}", std::process::id(), now_ms());
+                let study = db.open_study(&name, "{}", &"b".repeat(64)).await.unwrap();
+                let work: Vec<(u32, String)> = (0..24).map(|_| (1, "[]".to_string())).collect();
+                let ids = db.queue_study_jobs(study, &work).await.unwrap();
+                // Claimed by their ids (not the queue's oldest: another test's jobs may wait).
+                let mut held = Vec::new();
+                for id in &ids {
+                    let row = sqlx::query("UPDATE jobs SET state = $1, fence = fence + 1, attempts = attempts + 1, lease_expires_at = $2 WHERE id = $3 RETURNING fence")
+                        .bind(JobState::Running.as_str())
+                        .bind(if id % 3 == 0 { 0 } else { now_ms() + 60_000 })
+                        .bind(id)
+                        .fetch_one(&db.pool)
+                        .await
+                        .unwrap();
+                    held.push((*id, row.try_get::<i64, _>("fence").unwrap()));
+                }
+                let mut tasks = Vec::new();
+                for (id, fence) in held {
+                    let db = db.clone();
+                    tasks.push(tokio::spawn(async move { db.fail(id, fence, "boom", false, 1).await }));
+                }
+                let reaper = { let db = db.clone(); tokio::spawn(async move { db.reap(1).await.map(|_| ()) }) };
+                for t in tasks {
+                    t.await.unwrap().unwrap();
+                }
+                reaper.await.unwrap().unwrap();
+                let states = db.study_jobs(study, ids[0], ids[ids.len() - 1]).await.unwrap();
+                assert!(states.iter().all(|j| matches!(j.state, JobState::Failed | JobState::Cancelled)), "{states:?}");
+            }
+            db.close().await;
+        });
+    }
 
     /// Runs with `AMM_TEST_POSTGRES_URL` (see `.ci/run postgres`): queueing jobs announces them
     /// on the jobs channel to a listener on another connection.

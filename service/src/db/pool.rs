@@ -125,6 +125,12 @@ impl Db {
             let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme).to_string();
             return Err(DbError::UnsupportedUrl { scheme });
         }
+        if postgres {
+            // One connection first: a refused connection or a wrong password is said as such
+            // (the pool would only say that it timed out waiting).
+            use sqlx::Connection;
+            sqlx::AnyConnection::connect(url).await?.close().await?;
+        }
         let pool = AnyPoolOptions::new()
             .max_connections(if sqlite { 4 } else { 16 })
             .after_connect(move |conn, _| {

@@ -133,9 +133,11 @@ impl Db {
             .map_err(DbError::from)
     }
 
-    /// Stores a module's bytes under its sha256 (workers on other machines fetch it by hash).
+    /// Stores a module's bytes under its sha256 (workers on other machines fetch it by hash),
+    /// replacing a stored copy: the caller's bytes are the module (workers check the hash, so
+    /// a damaged copy would fail every job until replaced).
     pub async fn store_module(&self, sha256: &str, bytes: &[u8]) -> Result<(), DbError> {
-        sqlx::query("INSERT INTO modules (sha256, bytes) VALUES ($1, $2) ON CONFLICT (sha256) DO NOTHING")
+        sqlx::query("INSERT INTO modules (sha256, bytes) VALUES ($1, $2) ON CONFLICT (sha256) DO UPDATE SET bytes = excluded.bytes")
             .bind(sha256)
             .bind(bytes.to_vec())
             .execute(&self.pool)

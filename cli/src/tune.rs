@@ -528,6 +528,11 @@ fn distributed(
     let shas: Vec<String> = modules.iter().map(|(sha, _)| sha.clone()).collect();
     let spec = amm_tune::spec::FieldSpec::new(field, settings.objective, &shas).map_err(anyhow::Error::msg)?;
     let (mut queue, earlier) = amm_service::studies::StudyQueue::open(url, name, &spec, modules)?;
+    let study_name = name.to_string();
+    queue.on_interrupt(move || {
+        note!("interrupted: study {study_name}'s waiting jobs are off the queue; the same command resumes it");
+        std::process::exit(130);
+    });
     queue.on_idle = Some(Box::new(|waiting| {
         note!(
             "no worker has claimed any of the {waiting} jobs queued {} s ago: start one with `amm-engine tune --worker --db URL` (or `serve --role worker` on this database)",

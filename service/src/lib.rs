@@ -281,14 +281,14 @@ pub async fn serve(options: ServeOptions, handle: tokio::runtime::Handle) -> Res
             api::router(state.clone(), web::routes())
                 .layer(axum::middleware::from_fn_with_state(state.clone(), web::html_errors)),
             limits,
-            shutdown_signal(),
+            running::shutdown_signal(),
             Duration::from_secs(5),
         )
         .await;
         Ok(())
     } else {
         announce(format_args!("worker {} started", state.worker_id));
-        shutdown_signal().await;
+        running::shutdown_signal().await;
         Ok(())
     };
     state.shutdown.store(true, Ordering::Relaxed);
@@ -335,7 +335,7 @@ pub fn work_on_studies(options: StudyWorkerOptions) -> Result<(), ServiceError> 
     {
         let (shutdown, wake) = (shutdown.clone(), wake.clone());
         handle.spawn(async move {
-            shutdown_signal().await;
+            running::shutdown_signal().await;
             shutdown.store(true, Ordering::Relaxed);
             wake.notify_waiters();
         });
@@ -374,27 +374,6 @@ fn announce(line: std::fmt::Arguments<'_>) {
     let mut out = std::io::stdout().lock();
     if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
         tracing::debug!("stdout is closed; the announcement went to the log only");
-    }
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
     }
 }
 

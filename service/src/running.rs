@@ -7,7 +7,8 @@
 //! * its modules at hand ([`fetch_module`]): a worker on another machine than the upload
 //!   fetches them from the database by hash, and checks the hash;
 //! * a panic in the engine reported as a fault of the attempt ([`panic_message`]), never the
-//!   end of the worker thread.
+//!   end of the worker thread;
+//! * the signals that stop a process cleanly ([`shutdown_signal`]).
 
 use std::any::Any;
 use std::path::Path;
@@ -91,4 +92,26 @@ pub fn panic_message(panic: &(dyn Any + Send)) -> String {
         .cloned()
         .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
         .unwrap_or_else(|| "unknown".into())
+}
+
+/// Resolves at SIGINT (Ctrl-C) or SIGTERM (`docker stop`, systemd).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
 }

@@ -146,6 +146,20 @@ impl StudyQueue {
         ))
     }
 
+    /// At SIGINT or SIGTERM, takes the study's queued and running jobs off the queue (so no
+    /// worker spends time on them; what they recorded is kept, and the same command resumes),
+    /// then calls `then` (the command line's: say so and exit).
+    pub fn on_interrupt(&self, then: impl FnOnce() + Send + 'static) {
+        let (db, study) = (self.db.clone(), self.study);
+        self.runtime.spawn(async move {
+            crate::running::shutdown_signal().await;
+            if let Err(e) = db.cancel(study).await {
+                tracing::warn!(error = %e, "could not take the study's jobs off the queue");
+            }
+            then();
+        });
+    }
+
     fn run(&mut self, work: &[WorkItem], progress: &(dyn Fn(u64) + Sync)) -> Result<Vec<Evaluation>, QueueError> {
         let started = Instant::now();
         let size = job_size(work.len());

@@ -734,3 +734,49 @@ fn a_study_on_the_postgresql_queue_is_the_study_on_one_machine_and_a_killed_work
     }
     drop(workers);
 }
+
+#[test]
+fn an_interrupted_coordinator_takes_its_study_jobs_off_the_queue() {
+    let Some(base) = crate::support::postgres_url() else { return };
+    let scratch = Scratch::new();
+    let starter = example_wasm("starter");
+    let config = small_config(scratch.path());
+    let (s, c) = (starter.to_str().unwrap(), config.to_str().unwrap());
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    let unique = format!("i{}t{}", std::process::id(), since.as_millis());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let pg = rt.block_on(sqlx::PgPool::connect(&base)).unwrap();
+    rt.block_on(sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {unique}"))).execute(&pg)).unwrap();
+    let url = format!("{base}{}options[search_path]={unique}", if base.contains('?') { '&' } else { '?' });
+    let out = scratch.path().join("out");
+    let mut args = tune_args(s, c, out.to_str().unwrap());
+    args.extend(["--db", &url, "--study", &unique]);
+    // No worker: the first batch waits in the queue.
+    let mut coordinator = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_amm-engine"))
+            .args(&args)
+            .current_dir(scratch.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let count = |state: &str| -> i64 {
+        let sql = format!("SELECT COUNT(*) FROM {unique}.jobs WHERE state = $1");
+        rt.block_on(sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(sql)).bind(state).fetch_one(&pg)).map_or(0, |r| r.0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count("queued") == 0 {
+        assert!(Instant::now() < deadline, "the coordinator queued nothing");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pid = coordinator.0.id().to_string();
+    assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let status = coordinator.0.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut coordinator.0.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupted: study") && err.contains("the same command resumes"), "{err}");
+    assert_eq!(count("queued"), 0, "no job left for workers to waste time on");
+    assert!(count("cancelled") > 0);
+}

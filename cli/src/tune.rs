@@ -172,14 +172,9 @@ fn check_settings(args: &TuneArgs) -> Result<()> {
         if args.field.iter().any(|p| p.to_str().is_some_and(|s| s.starts_with("self:"))) {
             anyhow::bail!("self-play (self:K) and a population (--population) do not combine: choose one");
         }
-        if args.study.is_some() {
+        if args.study.is_some() && args.db.is_none() {
             anyhow::bail!(
-                "--study with --population: a population keeps one study per round, in OUT/round-N/study.db (choose OUT with --out)"
-            );
-        }
-        if args.db.is_some() {
-            anyhow::bail!(
-                "--db with --population: a population's rounds and payoff table run on this machine; drop --db (a single study with --db spreads over workers)"
+                "--study with --population: a population keeps one study per round, in OUT/round-N/study.db (choose OUT with --out; with --db, --study NAME names the rounds' studies NAME_rN)"
             );
         }
     }
@@ -467,15 +462,19 @@ pub fn command(args: &TuneArgs) -> Result<ExitCode> {
     let space = amm_tune::space::Space::new(&field.schema, &field.start, &settings.only)?;
     let name = field.entrants[field.candidate].name.clone();
     let written = Written { declared: &declared, candidate_wasm: &candidate_wasm, stem: &stem, name: &name };
-    if let Some(rounds) = args.population {
-        return population(args, &mut field, &settings, rounds, &out, &written);
-    }
-    if let Some(url) = &args.db {
-        let name = match &args.study {
+    let queue = args.db.as_deref().map(|url| Queue {
+        url,
+        name: match &args.study {
             Some(name) => name.to_string_lossy().into_owned(),
             None => stem.to_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect(),
-        };
-        return distributed(args, url, &name, &field, &settings, &space, &modules, &out, &written);
+        },
+        modules: &modules,
+    });
+    if let Some(rounds) = args.population {
+        return population(args, &mut field, &settings, rounds, &out, &written, queue.as_ref());
+    }
+    if let Some(queue) = &queue {
+        return distributed(args, queue, &field, &settings, &space, &out, &written);
     }
     let study_path = args.study.clone().unwrap_or_else(|| out.join("study.db"));
     let mut study = Study::open(&study_path, &amm_tune::definition(&field, &settings, &space))?;
@@ -511,50 +510,57 @@ fn check_queue_url(url: &str) -> Result<()> {
     Ok(())
 }
 
-/// `tune --db URL`: the study kept in PostgreSQL, its simulations queued as jobs for workers.
-#[allow(clippy::too_many_arguments)]
-fn distributed(
-    args: &TuneArgs,
-    url: &str,
-    name: &str,
-    field: &Field,
-    settings: &TuneSettings,
-    space: &amm_tune::space::Space,
-    modules: &[(String, Vec<u8>)],
-    out: &Path,
-    written: &Written<'_>,
-) -> Result<ExitCode> {
-    let mut study = Study::open_postgres(url, name, &amm_tune::definition(field, settings, space))?;
-    let shas: Vec<String> = modules.iter().map(|(sha, _)| sha.clone()).collect();
-    let spec = amm_tune::spec::FieldSpec::new(field, settings.objective, &shas).map_err(anyhow::Error::msg)?;
-    let (mut queue, earlier) = amm_service::studies::StudyQueue::open(url, name, &spec, modules)?;
-    let study_name = name.to_string();
-    queue.on_interrupt(move || {
-        note!("interrupted: study {study_name}'s waiting jobs are off the queue; the same command resumes it");
-        std::process::exit(130);
-    });
-    queue.on_idle = Some(Box::new(|waiting| {
+/// Where a distributed study goes (`--db`): the database, the study's name, every entrant's
+/// module (sha256, bytes) for the workers.
+struct Queue<'a> {
+    url: &'a str,
+    name: String,
+    modules: &'a [(String, Vec<u8>)],
+}
+
+impl Queue<'_> {
+    /// Study `name` of `field` in the database, and the queue its simulations go to (the
+    /// results its jobs recorded before a coordinator stopped are recorded in the study).
+    fn open(
+        &self,
+        name: &str,
+        field: &Field,
+        settings: &TuneSettings,
+        space: &amm_tune::space::Space,
+        who: &str,
+    ) -> Result<(Study, amm_service::studies::StudyQueue)> {
+        let mut study = Study::open_postgres(self.url, name, &amm_tune::definition(field, settings, space))?;
+        let shas: Vec<String> = self.modules.iter().map(|(sha, _)| sha.clone()).collect();
+        let spec = amm_tune::spec::FieldSpec::new(field, settings.objective, &shas).map_err(anyhow::Error::msg)?;
+        let (mut queue, earlier) = amm_service::studies::StudyQueue::open(self.url, name, &spec, self.modules)?;
+        let found = earlier.len();
+        study.record(earlier.into_iter().map(|(item, e)| (item.key(), item.seed, e)).collect())?;
+        if study.recorded() > 0 {
+            note!(
+                "resuming study {name} ({} evaluations recorded, {found} found in the queue's results)",
+                study.recorded()
+            );
+        }
         note!(
-            "no worker has claimed any of the {waiting} jobs queued {} s ago: start one with `amm-engine tune --worker --db URL` (or `serve --role worker` on this database)",
-            amm_service::studies::IDLE_NOTICE.as_secs()
+            "tuning {who}: study {name} in the database; its simulations are queued as jobs: start workers with `amm-engine tune --worker --db URL` (or `serve --role worker`) on any machine (interrupted? the same command resumes)"
         );
-    }));
-    let found = earlier.len();
-    study.record(earlier.into_iter().map(|(item, e)| (item.key(), item.seed, e)).collect())?;
-    if study.recorded() > 0 {
-        note!(
-            "resuming study {name} ({} evaluations recorded, {found} found in the queue's results)",
-            study.recorded()
-        );
+        let study_name = name.to_string();
+        queue.on_interrupt(move || {
+            note!("interrupted: study {study_name}'s waiting jobs are off the queue; the same command resumes it");
+            std::process::exit(130);
+        });
+        queue.on_idle = Some(Box::new(|waiting| {
+            note!(
+                "no worker has claimed any of the {waiting} jobs queued {} s ago: start one with `amm-engine tune --worker --db URL` (or `serve --role worker` on this database)",
+                amm_service::studies::IDLE_NOTICE.as_secs()
+            );
+        }));
+        Ok((study, queue))
     }
-    note!(
-        "tuning {}: study {name} in the database; its simulations are queued as jobs: start workers with `amm-engine tune --worker --db URL` (or `serve --role worker`) on any machine (interrupted? the same command resumes)",
-        written.name
-    );
-    let outcome = amm_tune::tune_with(field, settings, &mut study, &mut queue)?;
-    write_outcome(out, &outcome, field, written)?;
-    say!("{}", amm_tune::report::table(&outcome));
-    say_outputs(args, out, &outcome, field, written)?;
+}
+
+/// The coordinator's own cost, said after a distributed study.
+fn say_overhead(queue: &amm_service::studies::StudyQueue) {
     if queue.evaluations > 0 {
         note!(
             "coordinator: {} evaluations in {} jobs; {:.2} ms of its own time per evaluation (queueing, polling, reading results)",
@@ -563,6 +569,24 @@ fn distributed(
             queue.busy.as_secs_f64() * 1e3 / queue.evaluations as f64
         );
     }
+}
+
+/// `tune --db URL`: the study kept in PostgreSQL, its simulations queued as jobs for workers.
+fn distributed(
+    args: &TuneArgs,
+    queue: &Queue<'_>,
+    field: &Field,
+    settings: &TuneSettings,
+    space: &amm_tune::space::Space,
+    out: &Path,
+    written: &Written<'_>,
+) -> Result<ExitCode> {
+    let (mut study, mut jobs) = queue.open(&queue.name, field, settings, space, written.name)?;
+    let outcome = amm_tune::tune_with(field, settings, &mut study, &mut jobs)?;
+    write_outcome(out, &outcome, field, written)?;
+    say!("{}", amm_tune::report::table(&outcome));
+    say_outputs(args, out, &outcome, field, written)?;
+    say_overhead(&jobs);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -649,6 +673,7 @@ fn population(
     rounds: usize,
     out: &Path,
     w: &Written<'_>,
+    queue: Option<&Queue<'_>>,
 ) -> Result<ExitCode> {
     let population = amm_tune::population::PopulationSettings { rounds, payoff_seeds: args.payoff_seeds };
     let first = amm_tune::population::payoff_first_seed(settings);
@@ -680,6 +705,15 @@ fn population(
             let dir = out.join(format!("round-{round}"));
             std::fs::create_dir_all(&dir)
                 .map_err(|e| amm_tune::TuneError::Settings(format!("cannot create {}: {e}", dir.display())))?;
+            let failed = |e: anyhow::Error| amm_tune::TuneError::Executor(format!("{e:#}"));
+            if let Some(queue) = queue {
+                // Each round a study of its own in the database: NAME_rN.
+                let name = format!("{}_r{round}", queue.name);
+                note!("round {round}: a best response to {} member(s), study {name}", field.members.len());
+                let (study, jobs) = queue.open(&name, field, settings, &space, w.name).map_err(failed)?;
+                let jobs: Box<dyn amm_tune::execute::Executor> = Box::new(jobs);
+                return Ok((study, jobs));
+            }
             let path = dir.join("study.db");
             note!(
                 "round {round}: a best response to {} member{} (study {}; interrupted? the same command resumes)",
@@ -691,7 +725,10 @@ fn population(
             if study.recorded() > 0 {
                 note!("resuming {} ({} evaluations recorded)", path.display(), study.recorded());
             }
-            Ok(study)
+            let local = amm_tune::execute::Local::new(amm_engine::run::threads(&field.config))
+                .map_err(amm_tune::TuneError::Threads)?;
+            let jobs: Box<dyn amm_tune::execute::Executor> = Box::new(local);
+            Ok((study, jobs))
         },
         &mut |round, field, outcome| {
             let dir = out.join(format!("round-{round}"));

@@ -538,15 +538,11 @@ fn population_settings_that_cannot_work_are_refused_with_the_reason() {
     let out = scratch.path().join("p");
     let o = out.to_str().unwrap();
     let base = tune_args(s, c, o);
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 4] = [
         (&["--population", "0"], "--population 0: give 1 to 16 rounds"),
         (&["--population", "17"], "--population 17: give 1 to 16 rounds"),
         (&["--population", "2", "self:1"], "self-play (self:K) and a population (--population) do not combine"),
         (&["--population", "2", "--study", "x.db"], "a population keeps one study per round"),
-        (
-            &["--population", "2", "--db", "postgres://u@127.0.0.1:9/x"],
-            "a population's rounds and payoff table run on this machine",
-        ),
     ];
     for (extra, reason) in cases {
         let (ok, _, err) = amm(&[&base[..], extra].concat(), scratch.path());
@@ -609,24 +605,45 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// A PostgreSQL schema of this test's own, named `{prefix}PIDtMILLIS`, and the URL that puts
+/// the service's tables (the queue) in it, with a connection to inspect them: no other test's
+/// workers see this queue.
+struct QueueSchema {
+    name: String,
+    url: String,
+    rt: tokio::runtime::Runtime,
+    pg: sqlx::PgPool,
+}
+
+/// For a test on the PostgreSQL queue: its URL, a scratch directory with the small field, and
+/// the starter's and the field's paths; `None` (skipped) without PostgreSQL.
+fn queue_test() -> Option<(String, Scratch, String, String)> {
+    let base = crate::support::postgres_url()?;
+    let scratch = Scratch::new();
+    let starter = example_wasm("starter").to_string_lossy().into_owned();
+    let config = small_config(scratch.path()).to_string_lossy().into_owned();
+    Some((base, scratch, starter, config))
+}
+
+fn queue_schema(base: &str, prefix: &str) -> QueueSchema {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    let name = format!("{prefix}{}t{}", std::process::id(), since.as_millis());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let pg = rt.block_on(sqlx::PgPool::connect(base)).unwrap();
+    rt.block_on(sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {name}"))).execute(&pg)).unwrap();
+    let url = format!("{base}{}options[search_path]={name}", if base.contains('?') { '&' } else { '?' });
+    QueueSchema { name, url, rt, pg }
+}
+
 #[test]
 fn a_study_on_the_postgresql_queue_is_the_study_on_one_machine_and_a_killed_worker_or_coordinator_loses_nothing() {
-    let Some(base) = crate::support::postgres_url() else { return };
-    let scratch = Scratch::new();
-    let starter = example_wasm("starter");
-    let config = small_config(scratch.path());
-    let (s, c) = (starter.to_str().unwrap(), config.to_str().unwrap());
+    let Some((base, scratch, s, c)) = queue_test() else { return };
+    let (s, c) = (s.as_str(), c.as_str());
     let local = scratch.path().join("local");
     let (ok, out, err) = amm(&tune_args(s, c, local.to_str().unwrap()), scratch.path());
     assert!(ok, "{out}\n{err}");
 
-    // A schema of this run's own: the service's tables (and queue) here are this test's alone.
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
-    let unique = format!("q{}t{}", std::process::id(), since.as_millis());
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let pg = rt.block_on(sqlx::PgPool::connect(&base)).unwrap();
-    rt.block_on(sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {unique}"))).execute(&pg)).unwrap();
-    let url = format!("{base}{}options[search_path]={unique}", if base.contains('?') { '&' } else { '?' });
+    let QueueSchema { name: unique, url, rt, pg } = queue_schema(&base, "q");
     let running = |owner: &str| -> Option<(i64, i64)> {
         let sql = format!(
             "SELECT id, fence FROM {unique}.jobs WHERE state = 'running' AND lease_owner LIKE $1 ORDER BY id LIMIT 1"
@@ -737,17 +754,9 @@ fn a_study_on_the_postgresql_queue_is_the_study_on_one_machine_and_a_killed_work
 
 #[test]
 fn an_interrupted_coordinator_takes_its_study_jobs_off_the_queue() {
-    let Some(base) = crate::support::postgres_url() else { return };
-    let scratch = Scratch::new();
-    let starter = example_wasm("starter");
-    let config = small_config(scratch.path());
-    let (s, c) = (starter.to_str().unwrap(), config.to_str().unwrap());
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
-    let unique = format!("i{}t{}", std::process::id(), since.as_millis());
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let pg = rt.block_on(sqlx::PgPool::connect(&base)).unwrap();
-    rt.block_on(sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {unique}"))).execute(&pg)).unwrap();
-    let url = format!("{base}{}options[search_path]={unique}", if base.contains('?') { '&' } else { '?' });
+    let Some((base, scratch, s, c)) = queue_test() else { return };
+    let (s, c) = (s.as_str(), c.as_str());
+    let QueueSchema { name: unique, url, rt, pg } = queue_schema(&base, "i");
     let out = scratch.path().join("out");
     let mut args = tune_args(s, c, out.to_str().unwrap());
     args.extend(["--db", &url, "--study", &unique]);
@@ -779,4 +788,33 @@ fn an_interrupted_coordinator_takes_its_study_jobs_off_the_queue() {
     assert!(err.contains("interrupted: study") && err.contains("the same command resumes"), "{err}");
     assert_eq!(count("queued"), 0, "no job left for workers to waste time on");
     assert!(count("cancelled") > 0);
+}
+
+#[test]
+fn a_population_on_the_postgresql_queue_is_the_population_on_one_machine() {
+    let Some((base, scratch, s, c)) = queue_test() else { return };
+    let (s, c) = (s.as_str(), c.as_str());
+    let local = scratch.path().join("local");
+    let (ok, out, err) = amm(&population_args(s, c, local.to_str().unwrap(), "2"), scratch.path());
+    assert!(ok, "{out}\n{err}");
+    let QueueSchema { name: unique, url, .. } = queue_schema(&base, "p");
+    let workers: Vec<KillOnDrop> = ["wa", "wb"]
+        .iter()
+        .map(|w| study_worker(&url, &scratch.path().join(w), &scratch.path().join(format!("{w}.log"))))
+        .collect();
+    let dist = scratch.path().join("dist");
+    let mut args = population_args(s, c, dist.to_str().unwrap(), "2");
+    args.extend(["--db", &url, "--study", &unique]);
+    let (ok, out, err) = amm(&args, scratch.path());
+    assert!(ok, "{out}\n{err}");
+    // Each round is a study of its own in the database, its simulations run by the workers.
+    assert!(err.contains(&format!("study {unique}_r1")) && err.contains(&format!("study {unique}_r3")), "{err}");
+    let a = std::fs::read(local.join("population.json")).unwrap();
+    let b = std::fs::read(dist.join("population.json")).unwrap();
+    assert!(a == b, "population.json differs between one machine and the queue");
+    for w in ["wa", "wb"] {
+        let log = std::fs::read_to_string(scratch.path().join(format!("{w}.log"))).unwrap();
+        assert!(log.contains("study job succeeded"), "worker {w} ran jobs: {log}");
+    }
+    drop(workers);
 }

@@ -113,9 +113,15 @@ impl PopulationOutcome {
     }
 }
 
+/// A round's study and the executor its simulations run on.
+pub type RoundStudy = (Study, Box<dyn crate::execute::Executor>);
+
 /// Runs iterated best response on `field` (whose `members` it sets each round): `open(r,
-/// field)` opens round `r`'s study file (1-based; the field's definition includes the
-/// population, so each round has its own), and `on_round` hears of each finished round (with the field it ran in).
+/// field)` opens round `r`'s study (1-based; the field's definition includes the population,
+/// so each round has its own) with the executor its simulations run on (this machine's
+/// threads, or a queue's workers: the result is the same), and `on_round` hears of each
+/// finished round (with the field it ran in). The payoff table and the exploitability
+/// estimate are simulated here, on the config's threads.
 ///
 /// # Errors
 /// A round's [`TuneError`], or settings that cannot work.
@@ -123,7 +129,7 @@ pub fn iterate(
     field: &mut Field,
     settings: &TuneSettings,
     population: &PopulationSettings,
-    open: &mut dyn FnMut(usize, &Field) -> Result<Study, TuneError>,
+    open: &mut dyn FnMut(usize, &Field) -> Result<RoundStudy, TuneError>,
     on_round: &mut dyn FnMut(usize, &Field, &Outcome),
 ) -> Result<PopulationOutcome, TuneError> {
     if !(1..=16).contains(&population.rounds) {
@@ -142,8 +148,8 @@ pub fn iterate(
     let mut closed = false;
     for round in 1..=population.rounds + 1 {
         field.members = members.iter().map(|m| m.params.clone()).collect();
-        let mut study = open(round, field)?;
-        let outcome = crate::tune(field, settings, &mut study)?;
+        let (mut study, mut executor) = open(round, field)?;
+        let outcome = crate::tune_with(field, settings, &mut study, executor.as_mut())?;
         on_round(round, field, &outcome);
         let known = members.iter().any(|m| key(&m.params) == key(&outcome.winner));
         let last = round == population.rounds + 1 || known;

@@ -171,7 +171,8 @@ pub fn create_token_blocking(
 pub use auth::token_hash;
 pub use state::{Role, State};
 
-/// Logs to stderr (`RUST_LOG` filters; `info` by default).
+/// Logs to stderr (`RUST_LOG` filters; by default `info`, without PostgreSQL's notices such as
+/// "relation _sqlx_migrations already exists, skipping" at every start).
 fn init_logging() {
     // Colour only on a terminal: a log file or a collector gets plain text.
     let _ = tracing_subscriber::fmt()
@@ -179,7 +180,7 @@ fn init_logging() {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx::postgres::notice=warn")),
         )
         .try_init();
 }
@@ -362,6 +363,7 @@ pub fn work_on_studies(options: StudyWorkerOptions) -> Result<(), ServiceError> 
             }
         }
     }
+    tracing::info!(worker = %owner, "worker stopped");
     rt.block_on(db.close());
     Ok(())
 }

@@ -23,7 +23,7 @@ use amm_tune::{Field, Objective};
 use rayon::prelude::*;
 use tokio::runtime::Handle;
 
-use crate::db::{Completion, Db, DbError, Job};
+use crate::db::{Completion, Db, DbError, Job, StudyJob};
 use crate::running::{LeaseKeeper, fetch_module, panic_message};
 use crate::states::JobState;
 
@@ -59,7 +59,9 @@ pub enum QueueError {
         error: String,
     },
     /// A job was cancelled (an admin cancelled the study's evaluation).
-    #[error("study job {id} was cancelled (POST /api/jobs/{id}/cancel); run the same command to resume")]
+    #[error(
+        "study job {id} was cancelled (by an admin, POST /api/jobs/{id}/cancel, or by an interrupted coordinator of this study); run the same command to resume"
+    )]
     Cancelled {
         /// The job.
         id: i64,
@@ -178,19 +180,12 @@ impl StudyQueue {
         loop {
             let tick = Instant::now();
             let jobs = self.runtime.block_on(self.db.study_jobs(self.study, lo, hi))?;
-            let mut finished = 0;
-            let mut done = 0;
-            for j in &jobs {
-                match j.state {
-                    JobState::Succeeded => finished += 1,
-                    JobState::Failed => {
-                        return Err(QueueError::JobFailed { id: j.id, error: j.error.clone().unwrap_or_default() });
-                    }
-                    JobState::Cancelled => return Err(QueueError::Cancelled { id: j.id }),
-                    JobState::Queued | JobState::Running => {}
-                }
-                done += if j.state == JobState::Succeeded { blocks_len(&blocks, &ids, j.id) } else { j.done };
-            }
+            ended(&jobs)?;
+            let finished = jobs.iter().filter(|j| j.state == JobState::Succeeded).count();
+            let done: i64 = jobs
+                .iter()
+                .map(|j| if j.state == JobState::Succeeded { blocks_len(&blocks, &ids, j.id) } else { j.done })
+                .sum();
             if done > shown {
                 progress((done - shown) as u64);
                 shown = done;
@@ -237,6 +232,19 @@ impl StudyQueue {
             .collect::<Result<Vec<_>, _>>()?;
         self.busy += started.elapsed().saturating_sub(waited);
         Ok(evaluations)
+    }
+}
+
+/// Whether a batch's jobs can still all succeed: a job that failed for good ends it with its
+/// reason — before any cancelled job is reported, since a failure cancels the study's other
+/// jobs (and those may come first in id order).
+fn ended(jobs: &[StudyJob]) -> Result<(), QueueError> {
+    if let Some(j) = jobs.iter().find(|j| j.state == JobState::Failed) {
+        return Err(QueueError::JobFailed { id: j.id, error: j.error.clone().unwrap_or_default() });
+    }
+    match jobs.iter().find(|j| j.state == JobState::Cancelled) {
+        Some(j) => Err(QueueError::Cancelled { id: j.id }),
+        None => Ok(()),
     }
 }
 
@@ -389,5 +397,27 @@ impl StudyRunner {
             }
             Err(panic) => fail(format!("the engine panicked: {}", panic_message(&*panic)), true),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(id: i64, state: JobState) -> StudyJob {
+        StudyJob { id, state, done: 0, error: (state == JobState::Failed).then(|| "module missing".into()) }
+    }
+
+    /// A job failing for good cancels the study's other jobs; the coordinator reports the
+    /// failure and its reason, not a cancellation, whichever comes first by id.
+    #[test]
+    fn a_failed_job_is_reported_before_the_cancellations_it_caused() {
+        let batch = [job(1, JobState::Cancelled), job(2, JobState::Failed), job(3, JobState::Succeeded)];
+        match ended(&batch) {
+            Err(QueueError::JobFailed { id: 2, error }) => assert_eq!(error, "module missing"),
+            other => panic!("expected job 2's failure, got {other:?}"),
+        }
+        assert!(matches!(ended(&[job(4, JobState::Cancelled)]), Err(QueueError::Cancelled { id: 4 })));
+        assert!(ended(&[job(5, JobState::Queued), job(6, JobState::Running), job(7, JobState::Succeeded)]).is_ok());
     }
 }

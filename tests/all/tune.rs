@@ -661,13 +661,16 @@ fn a_study_on_the_postgresql_queue_is_the_study_on_one_machine_and_a_killed_work
     let dist = scratch.path().join("dist");
     let mut args = tune_args(s, c, dist.to_str().unwrap());
     args.extend(["--db", &url, "--study", &unique]);
-    let coordinator = Command::new(env!("CARGO_BIN_EXE_amm-engine"))
-        .args(&args)
-        .current_dir(scratch.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    // Killed when dropped, so a failing assertion leaves no coordinator waiting for workers.
+    let mut coordinator = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_amm-engine"))
+            .args(&args)
+            .current_dir(scratch.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     // Catch the worker holding a job: freeze it (SIGSTOP) and make sure the job is still
     // running under its claim, then SIGKILL it: it dies mid-job, no chance to clean up.
     let pid = first.0.id().to_string();
@@ -719,7 +722,6 @@ fn a_study_on_the_postgresql_queue_is_the_study_on_one_machine_and_a_killed_work
         assert!(Instant::now() < deadline, "job {job} was not evaluated again");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let mut coordinator = KillOnDrop(coordinator);
     let (ok, _, err) = amm(&args, scratch.path());
     let finished = coordinator.0.try_wait().unwrap().is_some();
     assert!(finished || (!ok && err.contains("is being run by another `tune --db` process")), "{err}");

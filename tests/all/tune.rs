@@ -598,6 +598,27 @@ fn study_worker(url: &str, dir: &Path, log: &Path) -> KillOnDrop {
 
 struct KillOnDrop(std::process::Child);
 
+/// The small study's arguments on the queue at `url`, as study `study`.
+fn queue_args<'a>(s: &'a str, c: &'a str, out: &'a str, url: &'a str, study: &'a str) -> Vec<&'a str> {
+    let mut args = tune_args(s, c, out);
+    args.extend(["--db", url, "--study", study]);
+    args
+}
+
+/// `amm-engine ARGS` started in `cwd` (stdout discarded, stderr as given), killed when dropped,
+/// so a failing assertion leaves no coordinator waiting for workers.
+fn spawn_amm(args: &[&str], cwd: &Path, stderr: std::process::Stdio) -> KillOnDrop {
+    KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_amm-engine"))
+            .args(args)
+            .current_dir(cwd)
+            .stdout(std::process::Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .unwrap(),
+    )
+}
+
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -659,18 +680,8 @@ fn a_study_on_the_postgresql_queue_is_the_study_on_one_machine_and_a_killed_work
     // One worker first; the coordinator queues the study's simulations.
     let mut first = study_worker(&url, &scratch.path().join("wa"), &scratch.path().join("wa.log"));
     let dist = scratch.path().join("dist");
-    let mut args = tune_args(s, c, dist.to_str().unwrap());
-    args.extend(["--db", &url, "--study", &unique]);
-    // Killed when dropped, so a failing assertion leaves no coordinator waiting for workers.
-    let mut coordinator = KillOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_amm-engine"))
-            .args(&args)
-            .current_dir(scratch.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let args = queue_args(s, c, dist.to_str().unwrap(), &url, &unique);
+    let mut coordinator = spawn_amm(&args, scratch.path(), std::process::Stdio::null());
     // Catch the worker holding a job: freeze it (SIGSTOP) and make sure the job is still
     // running under its claim, then SIGKILL it: it dies mid-job, no chance to clean up.
     let pid = first.0.id().to_string();
@@ -760,18 +771,9 @@ fn an_interrupted_coordinator_takes_its_study_jobs_off_the_queue() {
     let (s, c) = (s.as_str(), c.as_str());
     let QueueSchema { name: unique, url, rt, pg } = queue_schema(&base, "i");
     let out = scratch.path().join("out");
-    let mut args = tune_args(s, c, out.to_str().unwrap());
-    args.extend(["--db", &url, "--study", &unique]);
+    let args = queue_args(s, c, out.to_str().unwrap(), &url, &unique);
     // No worker: the first batch waits in the queue.
-    let mut coordinator = KillOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_amm-engine"))
-            .args(&args)
-            .current_dir(scratch.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
+    let mut coordinator = spawn_amm(&args, scratch.path(), std::process::Stdio::piped());
     let count = |state: &str| -> i64 {
         let sql = format!("SELECT COUNT(*) FROM {unique}.jobs WHERE state = $1");
         rt.block_on(sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(sql)).bind(state).fetch_one(&pg)).map_or(0, |r| r.0)

@@ -626,3 +626,70 @@ fn engine_work_per_order_and_pool_step_is_bounded_whatever_the_curve() {
          {worst_arb} per arbitrage search (cap {MAX_QUOTES_PER_POOL_STEP})"
     );
 }
+
+/// The reference setting's routing: one searched pool beside the normalizer (exact), against
+/// brute force, on every curve family and at any scale (the line search of `routing::line`).
+#[test]
+fn routing_one_pool_beside_the_normalizer_matches_brute_force() {
+    use amm_engine::market::routing::MAX_LINE_QUOTES;
+    let mut rng = ChaCha8Rng::seed_from_u64(0x5eed_0016);
+    let mut router = Router::default();
+    let mut failures = Vec::new();
+    let (mut quotes, mut orders, mut worst) = (0u64, 0u64, 0u32);
+    for case_no in 0..300 {
+        let scale = log_uniform(&mut rng, 1e-3, 1e9) * 1e9;
+        let p0 = log_uniform(&mut rng, 1e-2, 1e2);
+        let reserve_out = (scale * log_uniform(&mut rng, 0.3, 3.0)).max(1e6) as u64;
+        let price = p0 * (log_uniform(&mut rng, 1e-6, 0.02) * if rng.random_bool(0.5) { 1.0 } else { -1.0 }).exp();
+        let (name, f): (&str, F) = match rng.random_range(0..8u32) {
+            6 => {
+                let k = rng.random_range(0.5..0.95);
+                let r = reserve_out as f64;
+                // Marginal `price` at a hundredth of the reserve's worth.
+                let x0 = r / price / 100.0;
+                let c = price * x0.powf(1.0 - k) / k;
+                ("power", Rc::new(move |x: u64| ((c * (x as f64).powf(k)) as u64).min(reserve_out - 1)))
+            }
+            7 => {
+                let tier = log_uniform(&mut rng, 1e-4, 1e-1) * reserve_out as f64 / price;
+                ("ladder", adversarial_ladder(price, tier, 400, reserve_out))
+            }
+            _ => random_curve(&mut rng, reserve_out, price),
+        };
+        let fee = [5u64, 30, 100][rng.random_range(0..3usize)];
+        let n_out = (scale * log_uniform(&mut rng, 0.3, 3.0)).max(1e6) as u64;
+        let n_in = (n_out as f64 / p0) as u64;
+        let mut normalizer = Rounded::new(Rc::new(move |x| cp_output_fee_bps(x, n_in, n_out, fee)), n_out);
+        normalizer.exact = Some(CpModel { a: n_in as f64 * 1e4 / (1e4 - fee as f64), b: n_out as f64 });
+        let mut pools = vec![Rounded::new(f, reserve_out), normalizer];
+        let smallest = reserve_out.min(n_out) as f64 / p0;
+        let total = log_uniform(&mut rng, 1e3, 1e15).min(0.1 * smallest).max(1.0) as u64;
+        let fraction = rng.random_range(0.3..0.7);
+        router.set_probe_fraction(fraction);
+        pools[0].trace = std::env::var("TRACE_LINE").is_ok_and(|c| c == case_no.to_string());
+        let summary = router.route(pools.as_mut_slice(), total, &mut Vec::new());
+        let split = router.split().to_vec();
+        quotes += u64::from(pools[0].quotes);
+        orders += 1;
+        worst = worst.max(pools[0].quotes);
+        let (brute, _) = best_pair(&pools[0], &pools[1], total);
+        let got = summary.total_output as f64;
+        let allow = 2.0 * allowance(brute, p0);
+        let what = format!(
+            "case {case_no} ({name}, normalizer fee {fee}): total {total}, p0 {p0:.4e}: router {got} vs brute force {brute} ({} quotes)",
+            pools[0].quotes
+        );
+        if split.iter().map(|s| s.0).sum::<u64>() != total {
+            failures.push(format!("{what}: split does not add up to the order"));
+        } else if split.iter().enumerate().any(|(i, &(x, y))| x > 0 && y != pools[i].value(x)) {
+            failures.push(format!("{what}: an output is not its pool's quote"));
+        } else if got < brute - allow {
+            failures.push(format!("{what}: short by {:.3} (allowance {allow:.3})", brute - got));
+        }
+        if pools[0].quotes > MAX_LINE_QUOTES {
+            failures.push(format!("{what}: over the quote budget"));
+        }
+    }
+    eprintln!("one pool beside the normalizer: {:.2} quotes per order, at most {worst}", quotes as f64 / orders as f64);
+    assert!(failures.is_empty(), "{} of 300 orders failed:\n{}", failures.len(), failures.join("\n"));
+}

@@ -20,8 +20,15 @@
 //!
 //! Quotes grow linearly in the number of pools. The split executed is the best one quoted,
 //! at exactly the quoted outputs.
+//!
+//! When one pool is to be searched and every other is exact (the reference setting: a strategy
+//! against the normalizer), the split has one unknown and [`line`] searches it on a line with a
+//! bound that costs O(1) per quote instead of the dual bound over every pool's envelope.
 
 use super::curve::{CpModel, CurveSet, Fit, MIN_CONFIRMING_DISTANCE, Samples, refit, rounding_error};
+
+mod line;
+pub use line::{MAX_LINE_QUOTES, TOLERANCE as LINE_TOLERANCE};
 
 /// Most solve-and-quote rounds per order.
 const MAX_ROUNDS: usize = 30;
@@ -128,6 +135,8 @@ pub struct Router {
     lower: Vec<(u64, u64)>,
     /// Where each pool is probed, as a fraction of the order (0.5 unless set).
     probe_fraction: Option<f64>,
+    /// The exact pools of an order routed on a line ([`line`]).
+    exact: line::CpSet,
 }
 
 /// How an order was split.
@@ -180,6 +189,14 @@ impl Router {
         let mut summary = RouteSummary::default();
         if n == 0 || total == 0 {
             return summary;
+        }
+        // One pool to search, the others exact: a line search (see `line`).
+        let mut searched = (0..n).filter(|&i| curves.exact_model(i).is_none());
+        if let (Some(free), None) = (searched.next(), searched.next())
+            && n >= 2
+            && curves.known_fit(free).is_none()
+        {
+            return self.route_line(curves, total, free, faulted);
         }
         let mut quotes = 0u32;
         let mut quote =

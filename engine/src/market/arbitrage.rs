@@ -17,13 +17,17 @@
 //!   (or a larger probe, when that quote has too few output units) and the reserves, and a
 //!   second quote at the model's optimum confirms it — if it also shows the model's curvature
 //!   beyond rounding, since a straight stretch would "confirm" any model nearby.
-//! * **A certificate** when the model does not fit (see [`super::curve`]): refine until the
-//!   concavity upper bound (each sample allowed its rounding) is within tolerance of the best
-//!   surplus found, or below the floor.
+//! * **A line search with a certificate** when the model does not fit (`market::line`, the
+//!   search the router uses for one pool beside the normalizer): the concavity bound around
+//!   the best sample (each sample allowed its rounding; O(1) closed forms per quote) says when
+//!   the best surplus found is within tolerance of the best any input earns, or that none
+//!   reaches the floor; Brent's steps (a parabola through the bracket, the constant-product
+//!   model, the bound's peak, the golden section) say where to quote next.
 //!
 //! The trade executes at the quote it was chosen on; nothing is re-quoted.
 
-use super::curve::{Curve, Fit, Samples, refit, rounding_error};
+use super::curve::{Curve, Fit, Samples, rounding_error};
+use super::line::{Price, Step, bracket_bound};
 
 /// Most search rounds of one side after pruning (the quote budget usually ends it first).
 const MAX_ROUNDS: usize = 60;
@@ -151,60 +155,84 @@ fn search_side<C: Curve>(
             fit = Fit::one((x, y), reserve_out).or(fit);
         }
     }
-    // The samples' rounding for the certificate (see `Samples::envelope_max`), and how far a
-    // quote may exceed the curve near the optimum.
-    let (err, above) = (1.0, rounding_error(lambda));
-    let mut previous = delta;
-    let mut refitted = false;
+    // How far a quote may exceed the curve near the optimum (the bound allows each sample its
+    // rounding already).
+    let above = rounding_error(lambda);
+    if exact.is_some() {
+        // The exact curve's optimum, quoted once.
+        let x = fit.map_or(delta as f64, |f| f.model.demand(lambda)).clamp(delta as f64, x_max).round() as u64;
+        if samples.get(x).is_none() && curve.left > 0 {
+            let Some(y) = curve.quote(x) else { return faulted };
+            samples.insert(x, y);
+            best = best.or_better(trade_at(x, y));
+        }
+        let trade = (best.surplus >= min_surplus).then_some(best);
+        return Search { trade, faulted: false, quotes: 0 };
+    }
+    let reserve = reserve_out as u64;
+    let (mut last_move, mut before_last) = (u64::MAX, u64::MAX);
+    let mut first = true;
     for _ in 0..MAX_ROUNDS {
         if curve.left == 0 {
             break;
         }
-        // When the model expects no trade to reach the floor, only a sample where the bound
-        // is loosest (often far out) can show that no straighter curve through the samples
-        // reaches it: go there rather than refine an optimum that does not pay.
-        let no_trade_expected = exact.is_none()
-            && best.surplus < min_surplus
-            && fit.is_some_and(|f| f.model.best_surplus(lambda, x_max) < 0.5 * min_surplus);
-        let target = match fit {
-            Some(f) if !no_trade_expected => {
-                // Once samples close to the best pin the curve's local shape, step by the
-                // marginal extrapolated from their chords: superlinear on any smooth curve,
-                // where a constant-product model of a curve that is not one approaches its
-                // optimum only a fraction of the way per quote.
-                let local =
-                    if exact.is_none() && f.is_secant() { local_step(samples, best.input, lambda) } else { None };
-                local.unwrap_or_else(|| f.model.demand(lambda))
-            }
-            _ => samples.envelope_max(lambda, x_max, err).1,
-        };
-        let mut x = target.clamp(delta as f64, x_max).round() as u64;
-        if samples.get(x).is_some()
-            && let Some(f) = fit
-            && !f.is_secant()
-            && f.points[0] != 0
+        // Certificate: no input earns more than the bound (plus a quote's rounding).
+        let (bound, peak) = bracket_bound(samples.points(), &Price(lambda), x_max, reserve, best.surplus);
+        let bound = bound + above;
+        if bound < min_surplus
+            || bound - best.surplus
+                <= (GAP_TOLERANCE * best.surplus).max(CERTIFIED * above).max(FLOOR_TOLERANCE * min_surplus)
         {
-            // The model points at a known sample (its optimum is at δ or below: likely no
-            // trade): test it away from its fit point instead; confirmed, it decides.
-            x = f.points[0].saturating_mul(4).min(x_max as u64);
-            if samples.get(x).is_some() {
-                x = f.points[0] / 4;
-            }
+            break;
         }
-        if samples.get(x).is_some() {
-            // Sample where the bound is loosest instead.
-            x = samples.envelope_max(lambda, x_max, err).1.round() as u64;
-            if x == 0 || samples.get(x).is_some() {
-                break;
-            }
+        // The bracket: the samples (or the ends) either side of the best.
+        let points = samples.points();
+        let at = points.partition_point(|p| p.0 < best.input);
+        let below = at.checked_sub(1).map(|k| points[k]);
+        let upper = points.get(at + 1).copied();
+        let (left, right) = (below.map_or(0, |p| p.0), upper.map_or(x_max as u64, |p| p.0));
+        let fresh = |x: u64| x > 0 && (x as f64) <= x_max && samples.get(x).is_none();
+        let inside = |x: u64| (x > left && x < right) || (x == right && upper.is_none());
+        let curvature = fit.map_or(0.0, |f| {
+            let (a, b) = (f.model.a, f.model.b);
+            2.0 * a * b / (a + best.input as f64).powi(3)
+        });
+        let tolerance = (CERTIFIED * above).max(FLOOR_TOLERANCE * min_surplus);
+        let step = Step {
+            best: (best.input, best.surplus),
+            below: Some(below.map_or((0, 0.0), |(x, y)| (x, surplus_at(x, y)))),
+            above: upper.map(|(x, y)| (x, surplus_at(x, y))),
+            right,
+            model: fit.map(|f| {
+                let x = f.model.demand(lambda).clamp(delta as f64, x_max).round() as u64;
+                if first && !f.is_secant() && f.points[0] != 0 && samples.get(x).is_some() {
+                    // The model points at a known sample (its optimum is at δ or below: likely
+                    // no trade): test it away from its fit point instead; confirmed, it decides.
+                    let far = f.points[0].saturating_mul(4).min(x_max as u64);
+                    if samples.get(far).is_some() { f.points[0] / 4 } else { far }
+                } else {
+                    x
+                }
+            }),
+            peak,
+            reach: if curvature > 0.0 { (2.0 * tolerance / curvature).sqrt().max(1.0) } else { 0.0 },
+            zero_test: 0.0,
+            previous: before_last,
+            untested_model: first && fit.is_some_and(|f| !f.is_secant()),
+        };
+        first = false;
+        let x = step.next(&fresh, &inside);
+        before_last = last_move;
+        last_move = x.abs_diff(best.input);
+        if !fresh(x) {
+            break;
         }
         let Some(y) = curve.quote(x) else { return faulted };
         samples.insert(x, y);
+        let before = best;
         best = best.or_better(trade_at(x, y));
-        if exact.is_some() {
-            break;
-        }
         if let Some(f) = fit
+            && !f.is_secant()
             && f.predicts_curvature(x, y)
         {
             // Confirmed: refit through the larger of the two points (more output units, so
@@ -225,59 +253,15 @@ fn search_side<C: Curve>(
             }
             break;
         }
-        // (Not while every chord is steeper than λ: the optimum then lies beyond the samples,
-        // and a secant through a straight stretch only seems to settle.)
-        let bracket = samples.demand_bracket(lambda);
-        let stable = fit.is_some_and(|f| f.is_secant() && f.points.contains(&previous))
-            && x.abs_diff(previous) as f64 <= STEP_TOLERANCE * x as f64 + 1.0
-            && bracket.1.is_some_and(|hi| hi as f64 <= (1.0 + LOCAL_BRACKET) * x as f64);
-        // Or concavity alone pins the optimum between two samples that close together (the
-        // best sample lies there or beside it).
-        let pinned = best.surplus >= min_surplus
-            && bracket.1.is_some_and(|hi| (hi - bracket.0) as f64 <= STEP_TOLERANCE * hi as f64)
-            && best.input.abs_diff(bracket.0).min(bracket.1.map_or(u64::MAX, |hi| best.input.abs_diff(hi))) as f64
-                <= STEP_TOLERANCE * best.input as f64;
-        if stable || pinned {
-            break;
+        // Refit through the best sample and its nearest useful neighbour.
+        let centre = if best.input != before.input { x } else { before.input };
+        if let Some((p, q)) = samples.secant_pair(centre) {
+            fit = Fit::two(p, q, reserve_out * 1e3).or(fit);
         }
-        // Certificate: no input earns more than the bound (plus a quote's rounding).
-        let (bound, _) = samples.envelope_max(lambda, x_max, err);
-        let bound = bound + above;
-        if bound < min_surplus
-            || bound - best.surplus
-                <= (GAP_TOLERANCE * best.surplus).max(CERTIFIED * above).max(FLOOR_TOLERANCE * min_surplus)
-        {
-            break;
-        }
-        previous = x;
-        // Refit near the best point: through it alone first (precise, assumes the reserve),
-        // then through the samples on either side of it.
-        // (Once: a one-point fit assumes the reserve, and a curve with a different effective
-        // reserve would lead repeated one-point fits to a false fixed point.)
-        fit = match fit {
-            Some(f) if !refitted && !f.is_secant() && f.points[0] != best.input => {
-                refitted = true;
-                Fit::one((best.input, best.output), reserve_out)
-            }
-            _ => None,
-        }
-        .or_else(|| refit(samples, x, lambda, reserve_out * 1e3, x_max, err, false));
     }
     let trade = (best.surplus >= min_surplus).then_some(best);
     Search { trade, faulted: false, quotes: 0 }
 }
-
-/// A secant search has converged when its step moves the input by at most this fraction of it:
-/// secant steps shrink superlinearly, so the input is then about this close to the optimum, and
-/// the surplus, flat there (its loss is quadratic in the input's error), within about its
-/// square: 10⁻⁸ relative, far below what a fairness question could turn on.
-const STEP_TOLERANCE: f64 = 1e-4;
-
-/// A settled secant ends a search only with a sample beyond it within this fraction of its
-/// input, so that concavity bounds the optimum near it: two samples straddling a kink give a
-/// secant that settles at the kink even where the curve beyond still earns more (a second,
-/// lower tier still above the price). Smooth curves pay a quote at most for it.
-const LOCAL_BRACKET: f64 = 0.1;
 
 /// The certificate's gap may also be this fraction of the floor `min_surplus`: the floor is the
 /// smallest surplus an arbitrageur acts on, and a thousandth of it (10⁻⁵ Y at the default
@@ -289,33 +273,6 @@ pub const FLOOR_TOLERANCE: f64 = 1e-3;
 
 /// Relative gap between the certificate's bound and the best surplus at which a search stops.
 const GAP_TOLERANCE: f64 = 1e-7;
-
-/// Where the marginal output falls to `λ`, extrapolated linearly from the slopes of the two
-/// chords through the three samples ending at the best one (`best`, a sampled input) when they
-/// are local (spanning at most half of it) and both steeper than `λ` (the optimum lies beyond):
-/// a secant step on the marginal, at most twice the span further and short of the next sample.
-/// `None` otherwise.
-fn local_step(samples: &Samples, best: u64, lambda: f64) -> Option<f64> {
-    let points = samples.points();
-    let at = points.binary_search_by_key(&best, |p| p.0).ok()?;
-    if at < 2 {
-        return None;
-    }
-    let [p0, p1, p2] = [points[at - 2], points[at - 1], points[at]].map(|(x, y)| (x as f64, y as f64));
-    if p2.0 - p0.0 > 0.5 * p2.0 {
-        return None;
-    }
-    let (m1, c1) = (0.5 * (p0.0 + p1.0), (p1.1 - p0.1) / (p1.0 - p0.0));
-    let (m2, c2) = (0.5 * (p1.0 + p2.0), (p2.1 - p1.1) / (p2.0 - p1.0));
-    if !(c1 > c2 && c2 > lambda) {
-        return None;
-    }
-    let next = m2 + (c2 - lambda) * (m2 - m1) / (c1 - c2);
-    let step = (next - p2.0).min(2.0 * (p2.0 - p0.0));
-    // (Not past the next sample: concavity already brackets the optimum before it.)
-    let right = points.get(at + 1).map_or(f64::INFINITY, |p| p.0 as f64);
-    (step >= 1.0 && p2.0 + step < right).then_some(p2.0 + step)
-}
 
 /// A one-point fit less precise than this (relative) is not worth a search step: its sample
 /// has too few output units.

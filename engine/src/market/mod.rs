@@ -5,6 +5,7 @@ pub mod arbitrage;
 pub mod capital;
 pub mod curve;
 pub mod disqualification;
+mod line;
 pub mod params;
 pub mod routing;
 pub mod sim;

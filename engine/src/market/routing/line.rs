@@ -5,32 +5,20 @@
 //! The exact pools take the rest at their own equimarginal split, worth `G(X − x)` in closed
 //! form ([`CpSet::output`]), so the order's output `h(x) = f(x) + G(X − x)` is a concave
 //! function of one variable and the general router's machinery (a model per pool, rounds, a
-//! dual bound over every pool's envelope) reduces to a bracketed search on a line:
+//! dual bound over every pool's envelope) reduces to a bracketed search on a line.
 //!
-//! * **Bracket.** `h` is concave, so the optimum lies next to the best sample: in the interval
-//!   to its left or to its right (or next to any sample whose `h` is within its rounding of
-//!   the best).
-//! * **Bound.** Inside an interval between samples, concavity caps `f` by the extension of the
-//!   chord on its left, the backward extension of the chord on its right, and (monotonicity) the
-//!   interval's right sample — each sample allowed its integer rounding ([`rounding_error`]) —
-//!   and `G` is exact. The cap plus `G` has a closed-form maximum on each linear piece (where
-//!   the piece's slope equals the exact pools' marginal), so the bound over the bracket costs a
-//!   handful of closed forms per quote, whatever the number of samples.
-//! * **Stop** when the bound is within [`TOLERANCE`] of the order's output, the specification's
-//!   routing tolerance, plus the rounding of a few output units.
-//! * **Step** as Brent's method does, with two interpolants: the parabola through the best
-//!   sample and its neighbours, else the optimum of the constant-product model through the best
-//!   sample and its nearest useful neighbour (the first step: the model through the probe,
-//!   which confirms a constant-product pool and ends its search) — either taken only inside the
-//!   bracket and when it moves less than half the step before last; else where the bound peaks
-//!   in the bracket's larger part (on a piecewise-linear curve, the kink itself); else the golden
-//!   section of that part. Once a step would land closer to the best than the bound needs
-//!   (from the model's curvature), the bracket's wider side is closed at that distance instead.
+//! The search itself — the bracket around the best sample, the bound that costs O(1) closed
+//! forms per quote, Brent's steps — is the one the arbitrageur uses too (`market::line`);
+//! here are what is particular to an order: the exact pools' closed form ([`CpSet`]), the
+//! stopping tolerance ([`TOLERANCE`], the specification's), the quote budget, a
+//! constant-product pool confirmed by its model's first prediction (two quotes, and
+//! remembered for the pool's state), and the split of the rest among the exact pools.
 //!
 //! Work per order: at most [`MAX_LINE_QUOTES`] quotes, each followed by a bound over at most a
 //! few intervals (O(1) closed forms each, O(samples) to find the bracket).
 
 use super::super::curve::{CpModel, CurveSet, Fit, rounding_error};
+use super::super::line::{Rest, Step, bracket_bound};
 use super::{RouteSummary, Router};
 
 /// Relative gap between the bound and the order's output at which the search stops: the
@@ -39,7 +27,7 @@ use super::{RouteSummary, Router};
 pub const TOLERANCE: f64 = 1e-6;
 
 /// Most quotes the searched pool is asked for one order (its probe included). Constant product
-/// needs 2, smooth curves 3–5 (4.3 on average over the families of the brute-force test); a
+/// needs 2, smooth curves 3–5 (4.6 on average over the families of the brute-force test); a
 /// ladder of hundreds of nearly equal tiers may take ~20. A curve that keeps the bound open is
 /// cut off here with the best split quoted so far, so the engine's work per order is bounded
 /// whatever the curve.
@@ -155,31 +143,6 @@ impl CpSet {
     }
 }
 
-/// One sample of the searched curve for the bound: input, output, its rounding allowance.
-#[derive(Clone, Copy, Debug)]
-struct Point {
-    x: f64,
-    y: f64,
-    e: f64,
-}
-
-/// A line `y = c + s·x` capping the searched curve on an interval.
-#[derive(Clone, Copy, Debug)]
-struct Cap {
-    c: f64,
-    s: f64,
-}
-
-impl Cap {
-    fn through(p: (f64, f64), q: (f64, f64)) -> Self {
-        let s = (q.1 - p.1) / (q.0 - p.0);
-        Self { c: p.1 - s * p.0, s }
-    }
-    fn at(self, x: f64) -> f64 {
-        self.c + self.s * x
-    }
-}
-
 impl Router {
     /// Routes `total` with pool `free` searched on a line and every other live pool exact (see
     /// the module docs). The caller has reset the pool states and sized `best`.
@@ -264,7 +227,13 @@ impl Router {
                     // (With the probe alone the bound is the probe's output at any input: it
                     // cannot close; the model's step comes first.)
                     let (bound, peak) = if pool.quotes > 1 {
-                        bracket_bound(pool.samples.points(), &exact, x_total, reserve_out, best_h)
+                        bracket_bound(
+                            pool.samples.points(),
+                            &Split { exact: &exact, total: x_total },
+                            x_total,
+                            reserve_out,
+                            best_h,
+                        )
                     } else {
                         (f64::INFINITY, 0.0)
                     };
@@ -370,96 +339,6 @@ impl Router {
     }
 }
 
-/// What the next input of a line search is chosen from.
-struct Step {
-    /// The best sample `(x, h)`.
-    best: (u64, f64),
-    /// The sample (or the origin) below the best, with its `h`.
-    below: Option<(u64, f64)>,
-    /// The sample above the best, with its `h` (`None`: none sampled up to the order).
-    above: Option<(u64, f64)>,
-    /// The bracket's right end (the sample above, or the whole order).
-    right: u64,
-    /// The constant-product model's optimum.
-    model: Option<u64>,
-    /// Where the bound peaks.
-    peak: f64,
-    /// How close samples beside the best must be for the bound to close (0: unknown).
-    reach: f64,
-    /// A small input at which a pool that may deserve nothing is tested (0: unknown).
-    zero_test: f64,
-    /// How far the step before last moved.
-    previous: u64,
-    /// The model is a one-point constant-product fit not yet tested: its optimum is quoted as it
-    /// is (a constant-product pool is confirmed there, and the search ends).
-    untested_model: bool,
-}
-
-/// The golden section's smaller part.
-const GOLDEN: f64 = 0.381_966_011_250_105;
-
-impl Step {
-    /// The next input to quote (Brent's method on `h`, with the constant-product model as a
-    /// second interpolant and the bound's peak as a third): a parabola through the bracket or
-    /// the model's optimum when it moves less than half the step before last, else the bound's
-    /// peak inside the bracket, else the golden section of its larger part. Near convergence
-    /// (a step shorter than `reach`), the bracket's open side is closed at `reach` instead.
-    fn next(&self, fresh: &dyn Fn(u64) -> bool, inside: &dyn Fn(u64) -> bool) -> u64 {
-        let (xb, hb) = self.best;
-        let left = self.below.map_or(0, |p| p.0);
-        if xb == 0 {
-            // The pool may deserve nothing: test it near zero, where a chord to the next sample
-            // caps the curve within the tolerance.
-            let near = (self.zero_test.round() as u64).clamp(1, (self.right / 16).max(1));
-            return near;
-        }
-        let ok = |x: u64| fresh(x) && inside(x) && (x.abs_diff(xb) as f64) < 0.5 * self.previous as f64;
-        if self.untested_model
-            && let Some(x) = self.model.filter(|&x| ok(x))
-        {
-            return x;
-        }
-        let parabola = match (self.below, self.above) {
-            (Some((x0, h0)), Some((x2, h2))) => {
-                let (a, b, c) = ((x0 as f64, h0), (xb as f64, hb), (x2 as f64, h2));
-                let num = (b.0 - a.0).powi(2) * (b.1 - c.1) - (b.0 - c.0).powi(2) * (b.1 - a.1);
-                let den = (b.0 - a.0) * (b.1 - c.1) - (b.0 - c.0) * (b.1 - a.1);
-                (den != 0.0)
-                    .then(|| (b.0 - 0.5 * num / den).round())
-                    .filter(|v| v.is_finite() && *v >= 0.0)
-                    .map(|v| v as u64)
-            }
-            _ => None,
-        };
-        let chosen = parabola
-            .filter(|&x| ok(x))
-            .or(self.model.filter(|&x| ok(x)))
-            .or_else(|| {
-                // The bound's peak, if it cuts the bracket's larger part usefully.
-                let x = self.peak.round().max(0.0) as u64;
-                let (lo, hi) = if xb - left >= self.right - xb { (left, xb) } else { (xb, self.right) };
-                let useful = x > lo && x < hi && (x.abs_diff(xb) as f64) >= 0.1 * (hi - lo) as f64;
-                (useful && fresh(x)).then_some(x)
-            })
-            .unwrap_or_else(|| {
-                if xb - left >= self.right - xb {
-                    xb - ((xb - left) as f64 * GOLDEN).round() as u64
-                } else {
-                    xb + ((self.right - xb) as f64 * GOLDEN).round() as u64
-                }
-            });
-        let reach = self.reach.round() as u64;
-        if reach > 0 && chosen.abs_diff(xb) < reach {
-            // Converged on the best: close the wider side of its bracket instead.
-            let x = if self.right - xb >= xb - left { xb.saturating_add(reach) } else { xb.saturating_sub(reach) };
-            if (xb - left).max(self.right - xb) > 2 * reach && fresh(x) && inside(x) {
-                return x;
-            }
-        }
-        chosen
-    }
-}
-
 impl CpSet {
     /// The exact pools' marginal output when they share `z` (their best initial slope at 0).
     fn marginal(&self, z: f64) -> f64 {
@@ -474,83 +353,19 @@ impl CpSet {
     }
 }
 
-/// Upper bound on `max h(x) = f(x) + G(X − x)` over the bracket of the best sample, with the
-/// input where it peaks. `points`: the searched curve's samples (sorted, origin implied);
-/// `best`: the best sampled `h`. Every interval next to a sample whose `h` comes within its
-/// rounding of `best` is bounded (concavity of `h` rules out the rest).
-fn bracket_bound(points: &[(u64, u64)], exact: &CpSet, total: f64, reserve_out: u64, best: f64) -> (f64, f64) {
-    let point = |k: usize| -> Point {
-        if k == 0 {
-            return Point { x: 0.0, y: 0.0, e: 0.0 };
-        }
-        let (x, y) = points[k - 1];
-        let (x, y) = (x as f64, y as f64);
-        Point { x, y, e: rounding_error(y / x) }
-    };
-    let m = points.len();
-    let h = |k: usize| {
-        let p = point(k);
-        p.y + exact.output(total - p.x)
-    };
-    let (mut bound, mut peak) = (f64::NEG_INFINITY, 0.0);
-    // Intervals k = 0..=m: between point k and point k + 1 (the last one: to the whole order).
-    let mut bound_interval = |k: usize| {
-        let left = point(k);
-        let right_end = if k < m { point(k + 1).x } else { total };
-        if right_end <= left.x {
-            return;
-        }
-        let mut caps = [Cap { c: f64::INFINITY, s: 0.0 }; 3];
-        let mut count = 0;
-        if k >= 1 {
-            let before = point(k - 1);
-            caps[count] = Cap::through((before.x, before.y - before.e), (left.x, left.y + left.e));
-            count += 1;
-        }
-        if k < m {
-            let right = point(k + 1);
-            caps[count] = Cap { c: right.y + right.e, s: 0.0 };
-            count += 1;
-            if k + 2 <= m {
-                let after = point(k + 2);
-                caps[count] = Cap::through((right.x, right.y + right.e), (after.x, after.y - after.e));
-                count += 1;
-            }
-        } else {
-            caps[count] = Cap { c: reserve_out as f64, s: 0.0 };
-            count += 1;
-        }
-        let caps = &caps[..count];
-        let phi = |x: f64| caps.iter().map(|c| c.at(x)).fold(f64::INFINITY, f64::min) + exact.output(total - x);
-        let mut consider = |x: f64| {
-            let x = x.clamp(left.x, right_end);
-            let v = phi(x);
-            if v > bound {
-                (bound, peak) = (v, x);
-            }
-        };
-        consider(left.x);
-        consider(right_end);
-        for (i, a) in caps.iter().enumerate() {
-            // Where this piece's slope meets the exact pools' marginal (its stationary point).
-            consider(total - exact.demand(a.s));
-            for b in &caps[i + 1..] {
-                if a.s != b.s {
-                    consider((b.c - a.c) / (a.s - b.s));
-                }
-            }
-        }
-    };
-    for k in 0..=m {
-        let p = point(k);
-        if h(k) + 2.0 * p.e + 2.0 * rounding_error(p.y / p.x.max(1.0)) >= best {
-            if k >= 1 {
-                bound_interval(k - 1);
-            }
-            bound_interval(k);
-        }
+/// The exact pools beside the searched one, as the line search sees them: `G(X − x)`.
+struct Split<'a> {
+    exact: &'a CpSet,
+    total: f64,
+}
+
+impl Rest for Split<'_> {
+    fn value(&self, x: f64) -> f64 {
+        self.exact.output(self.total - x)
     }
-    (bound, peak)
+    fn stationary(&self, slope: f64) -> f64 {
+        self.total - self.exact.demand(slope)
+    }
 }
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ const MAX_ROUNDS: usize = 30;
 
 /// Most quotes one order asks of one pool (the probe, the shares of each round and the
 /// refinements between them). The engine's work per order is bounded with it whatever the
-/// curve (with the rounds that spend them, [`MAX_ROUNDS`]), and a strategy is never asked more
+/// curve (with the rounds that spend them, `MAX_ROUNDS`), and a strategy is never asked more
 /// quotes per order. When a pool's budget runs out, the best split quoted so far is executed.
 /// Constant-product pools need 2 (one once their model is remembered); curves that are not
 /// constant product use more (BENCHMARKS.md has the counts per curve family).

@@ -1,0 +1,281 @@
+//! The line search both searches share: maximise a concave `h(x) = f(x) + rest(x)` of one
+//! integer input, `f` a strategy's quote curve known through integer quotes, `rest` known in
+//! closed form — the exact pools' output for the rest of an order when routing
+//! ([`super::routing`]), `−λ·x` when arbitraging ([`super::arbitrage`]).
+//!
+//! * **Bracket.** `h` is concave, so the optimum lies next to the best sample: in the interval
+//!   to its left or to its right (or next to any sample whose `h` is within its rounding of the
+//!   best).
+//! * **Bound** ([`bracket_bound`]). Inside an interval between samples, concavity caps `f` by
+//!   the extension of the chord on its left, the backward extension of the chord on its right,
+//!   and (monotonicity) the interval's right sample — each sample allowed its integer rounding
+//!   ([`rounding_error`]) — and `rest` is exact. The cap plus `rest` has a closed-form maximum
+//!   on each linear piece (an end, a crossing of two caps, or where the piece's slope meets the
+//!   rest's marginal), so the bound over the bracket costs a handful of closed forms per quote,
+//!   whatever the number of samples: no envelope over every sample is kept.
+//! * **Step** ([`Step::next`]) as Brent's method does, with two interpolants: the parabola
+//!   through the best sample and its neighbours, else the optimum of a constant-product model of
+//!   `f` (the first step: the one-point model through the first sample, which confirms a
+//!   constant-product curve) — either taken only inside the bracket and when it moves less than
+//!   half the step before last; else where the bound peaks in the bracket's larger part (on a
+//!   piecewise-linear curve, the kink itself); else the golden section of that part. Once a step
+//!   would land closer to the best than the bound needs (from the model's curvature), the
+//!   bracket's wider side is closed at that distance instead.
+
+use super::curve::rounding_error;
+
+/// What the searched curve's input competes with, in closed form.
+pub(crate) trait Rest {
+    /// Its value when the searched curve takes input `x`.
+    fn value(&self, x: f64) -> f64;
+    /// The input at which its derivative is `−slope` (where a cap of slope `slope` plus the
+    /// rest is stationary), or NaN when there is none (a linear rest: the maximum of a
+    /// piecewise-linear function lies at a breakpoint).
+    fn stationary(&self, slope: f64) -> f64;
+}
+
+/// The arbitrageur's rest: the input's worth at the price `λ` (output units per input unit).
+pub(crate) struct Price(pub(crate) f64);
+
+impl Rest for Price {
+    fn value(&self, x: f64) -> f64 {
+        -self.0 * x
+    }
+    fn stationary(&self, _slope: f64) -> f64 {
+        f64::NAN
+    }
+}
+
+/// One sample of the searched curve for the bound: input, output, its rounding allowance.
+#[derive(Clone, Copy, Debug)]
+struct Point {
+    x: f64,
+    y: f64,
+    e: f64,
+}
+
+/// A line `y = c + s·x` capping the searched curve on an interval.
+#[derive(Clone, Copy, Debug)]
+struct Cap {
+    c: f64,
+    s: f64,
+}
+
+impl Cap {
+    fn through(p: (f64, f64), q: (f64, f64)) -> Self {
+        let s = (q.1 - p.1) / (q.0 - p.0);
+        Self { c: p.1 - s * p.0, s }
+    }
+    fn at(self, x: f64) -> f64 {
+        self.c + self.s * x
+    }
+}
+
+/// What the next input of a line search is chosen from.
+pub(crate) struct Step {
+    /// The best sample `(x, h)`.
+    pub(crate) best: (u64, f64),
+    /// The sample (or the origin) below the best, with its `h`.
+    pub(crate) below: Option<(u64, f64)>,
+    /// The sample above the best, with its `h` (`None`: none sampled up to the order).
+    pub(crate) above: Option<(u64, f64)>,
+    /// The bracket's right end (the sample above, or the whole order).
+    pub(crate) right: u64,
+    /// The constant-product model's optimum.
+    pub(crate) model: Option<u64>,
+    /// Where the bound peaks.
+    pub(crate) peak: f64,
+    /// How close samples beside the best must be for the bound to close (0: unknown).
+    pub(crate) reach: f64,
+    /// A small input at which a pool that may deserve nothing is tested (0: unknown).
+    pub(crate) zero_test: f64,
+    /// How far the step before last moved.
+    pub(crate) previous: u64,
+    /// The model is a one-point constant-product fit not yet tested: its optimum is quoted as it
+    /// is (a constant-product pool is confirmed there, and the search ends).
+    pub(crate) untested_model: bool,
+}
+
+/// The golden section's smaller part.
+const GOLDEN: f64 = 0.381_966_011_250_105;
+
+impl Step {
+    /// The next input to quote (Brent's method on `h`, with the constant-product model as a
+    /// second interpolant and the bound's peak as a third): a parabola through the bracket or
+    /// the model's optimum when it moves less than half the step before last, else the bound's
+    /// peak inside the bracket, else the golden section of its larger part. Near convergence
+    /// (a step shorter than `reach`), the bracket's open side is closed at `reach` instead.
+    pub(crate) fn next(&self, fresh: &dyn Fn(u64) -> bool, inside: &dyn Fn(u64) -> bool) -> u64 {
+        let (xb, hb) = self.best;
+        let left = self.below.map_or(0, |p| p.0);
+        if xb == 0 {
+            // The pool may deserve nothing: test it near zero, where a chord to the next sample
+            // caps the curve within the tolerance.
+            let near = (self.zero_test.round() as u64).clamp(1, (self.right / 16).max(1));
+            return near;
+        }
+        // The bound peaks outside the best's bracket (samples elsewhere come within rounding of
+        // the best, as on a pool priced at the market, where every surplus is rounding): only a
+        // sample there can bring the bound down.
+        let peak = self.peak.round().max(0.0) as u64;
+        if (peak < left || peak > self.right) && fresh(peak) {
+            return peak;
+        }
+        let ok = |x: u64| fresh(x) && inside(x) && (x.abs_diff(xb) as f64) < 0.5 * self.previous as f64;
+        if self.untested_model
+            && let Some(x) = self.model.filter(|&x| ok(x))
+        {
+            return x;
+        }
+        let parabola = match (self.below, self.above) {
+            (Some((x0, h0)), Some((x2, h2))) => {
+                let (a, b, c) = ((x0 as f64, h0), (xb as f64, hb), (x2 as f64, h2));
+                let num = (b.0 - a.0).powi(2) * (b.1 - c.1) - (b.0 - c.0).powi(2) * (b.1 - a.1);
+                let den = (b.0 - a.0) * (b.1 - c.1) - (b.0 - c.0) * (b.1 - a.1);
+                (den != 0.0)
+                    .then(|| (b.0 - 0.5 * num / den).round())
+                    .filter(|v| v.is_finite() && *v >= 0.0)
+                    .map(|v| v as u64)
+            }
+            _ => None,
+        };
+        let (lo, hi) = if xb - left >= self.right - xb { (left, xb) } else { (xb, self.right) };
+        let fallback = || {
+            // The bound's peak, if it cuts the bracket's larger part usefully.
+            let x = self.peak.round().max(0.0) as u64;
+            let useful = x > lo && x < hi && (x.abs_diff(xb) as f64) >= 0.1 * (hi - lo) as f64;
+            if useful && fresh(x) {
+                return x;
+            }
+            // The golden section of the larger part, or its geometric middle when it spans
+            // orders of magnitude (a curve that is straight up to a far kink).
+            if hi > 4 * lo.max(1) {
+                ((lo.max(1) as f64 * hi as f64).sqrt().round() as u64).clamp(lo + 1, hi.saturating_sub(1).max(lo + 1))
+            } else if lo < xb {
+                xb - ((xb - lo) as f64 * GOLDEN).round() as u64
+            } else {
+                xb + ((hi - xb) as f64 * GOLDEN).round() as u64
+            }
+        };
+        let reach = self.reach.round() as u64;
+        match parabola.filter(|&x| ok(x)).or(self.model.filter(|&x| ok(x))) {
+            Some(x) if reach > 0 && x.abs_diff(xb) < reach => {
+                // The interpolants have converged on the best. If the bound agrees (it peaks
+                // within reach), close the wider side of the bracket at that distance, which
+                // the bound needs to close; if it does not (the interpolants are fooled by a
+                // straight stretch), search where the bound says instead.
+                if self.above.is_none() {
+                    // Nothing sampled above the best: the bound is loose out to the end. Close
+                    // the bracket beyond the interpolants' optimum first (twice as far out).
+                    let out = x.max(xb).saturating_mul(2).max(xb.saturating_add(2 * reach)).min(self.right);
+                    if fresh(out) && inside(out) {
+                        return out;
+                    }
+                }
+                if (self.peak - xb as f64).abs() > 2.0 * reach as f64 {
+                    return fallback();
+                }
+                let wide =
+                    if self.right - xb >= xb - left { xb.saturating_add(reach) } else { xb.saturating_sub(reach) };
+                if (xb - left).max(self.right - xb) > 2 * reach && fresh(wide) && inside(wide) { wide } else { x }
+            }
+            Some(x) => x,
+            None => fallback(),
+        }
+    }
+}
+
+/// Upper bound on `max h(x) = f(x) + rest(x)` over `[0, end]` near the best sample, with the
+/// input where it peaks. `points`: the searched curve's samples (sorted, origin implied);
+/// `best`: the best sampled `h`. Every interval next to a sample whose `h` comes within its
+/// rounding of `best` is bounded (concavity of `h` rules out the rest).
+pub(crate) fn bracket_bound(
+    points: &[(u64, u64)],
+    rest: &impl Rest,
+    end: f64,
+    reserve_out: u64,
+    best: f64,
+) -> (f64, f64) {
+    let steepest = points.iter().map(|&(x, y)| y as f64 / x as f64).fold(0.0, f64::max);
+    let point = |k: usize| -> Point {
+        if k == 0 {
+            return Point { x: 0.0, y: 0.0, e: 0.0 };
+        }
+        let (x, y) = points[k - 1];
+        let (xp, yp) = if k == 1 { (0, 0) } else { points[k - 2] };
+        let (x, y) = (x as f64, y as f64);
+        // Its rounding at the steepest the chord into it may be (one output unit of rounding
+        // on either end), or at the curve's average slope out to any sample if that is steeper:
+        // a quote of a few units (an input fee rounding a one-unit input to nothing) says
+        // nothing of the slope there.
+        let slope = ((y - yp as f64 + 2.0) / (x - xp as f64)).max(steepest);
+        Point { x, y, e: rounding_error(slope) }
+    };
+    let m = points.len();
+    let h = |k: usize| {
+        let p = point(k);
+        p.y + rest.value(p.x)
+    };
+    let (mut bound, mut peak) = (f64::NEG_INFINITY, 0.0);
+    // Intervals k = 0..=m: between point k and point k + 1 (the last one: to `end`).
+    let mut bound_interval = |k: usize| {
+        let left = point(k);
+        let right_end = if k < m { point(k + 1).x } else { end };
+        if right_end <= left.x {
+            return;
+        }
+        let mut caps = [Cap { c: f64::INFINITY, s: 0.0 }; 3];
+        let mut count = 0;
+        if k >= 1 {
+            let before = point(k - 1);
+            caps[count] = Cap::through((before.x, before.y - before.e), (left.x, left.y + left.e));
+            count += 1;
+        }
+        if k < m {
+            let right = point(k + 1);
+            caps[count] = Cap { c: right.y + right.e, s: 0.0 };
+            count += 1;
+            if k + 2 <= m {
+                let after = point(k + 2);
+                caps[count] = Cap::through((right.x, right.y + right.e), (after.x, after.y - after.e));
+                count += 1;
+            }
+        } else {
+            caps[count] = Cap { c: reserve_out as f64, s: 0.0 };
+            count += 1;
+        }
+        let caps = &caps[..count];
+        let phi = |x: f64| caps.iter().map(|c| c.at(x)).fold(f64::INFINITY, f64::min) + rest.value(x);
+        let mut consider = |x: f64| {
+            let x = x.clamp(left.x, right_end);
+            let v = phi(x);
+            if v > bound {
+                (bound, peak) = (v, x);
+            }
+        };
+        consider(left.x);
+        consider(right_end);
+        for (i, a) in caps.iter().enumerate() {
+            // Where this piece's slope meets the rest's marginal (its stationary point).
+            let at = rest.stationary(a.s);
+            if at.is_finite() {
+                consider(at);
+            }
+            for b in &caps[i + 1..] {
+                if a.s != b.s {
+                    consider((b.c - a.c) / (a.s - b.s));
+                }
+            }
+        }
+    };
+    for k in 0..=m {
+        let p = point(k);
+        if h(k) + 2.0 * p.e + 2.0 * rounding_error(p.y / p.x.max(1.0)) >= best {
+            if k >= 1 {
+                bound_interval(k - 1);
+            }
+            bound_interval(k);
+        }
+    }
+    (bound, peak)
+}

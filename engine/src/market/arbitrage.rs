@@ -103,7 +103,7 @@ fn search_side<C: Curve>(
     if (delta as f64) >= x_max {
         return Search::default();
     }
-    let faulted = Search { trade: None, faulted: true, quotes: 0 };
+    let faulted = Search { trade: None, faulted: true, ..Search::default() };
     let surplus_at = |x: u64, y: u64| y as f64 - lambda * x as f64;
     let trade_at = |x: u64, y: u64| ArbTrade { input: x, output: y, surplus: surplus_at(x, y) };
     // A model confirmed for this very pool state decides without the pruning quote when the
@@ -120,13 +120,22 @@ fn search_side<C: Curve>(
             samples.insert(x, y);
             if known.holds(x, y) || curve.left == 0 {
                 let trade = trade_at(x, y);
-                return Search { trade: (trade.surplus >= min_surplus).then_some(trade), faulted: false, quotes: 0 };
+                return Search { trade: (trade.surplus >= min_surplus).then_some(trade), ..Search::default() };
             }
             // The model failed (it cannot, for a pure strategy): search as if it never was.
         }
     }
     if curve.left == 0 {
         return Search::default();
+    }
+    let pruned = Search { pruned_at_probe: true, ..Search::default() };
+    if let Some(model) = curve.exact_model()
+        && model.output(delta as f64) * (1.0 + EXACT_SLACK) - lambda * delta as f64 + rounding_error(lambda) <= 0.0
+    {
+        // The exact curve's quote is its model's value rounded down (the input's fee first, then
+        // the output): when the model prunes with the quote's margin to spare, so would the
+        // quote. Decided without it.
+        return pruned;
     }
     let Some(y_delta) = curve.quote(delta) else { return faulted };
     samples.insert(delta, y_delta);
@@ -137,7 +146,7 @@ fn search_side<C: Curve>(
     // λ·(δ − 1) an input unit lower, so the rounded quote could fall short of λ·δ only by the
     // rounding at the slope λ.)
     if surplus_at(delta, y_delta) + rounding_error(lambda) <= 0.0 {
-        return Search::default();
+        return pruned;
     }
     let mut best = trade_at(delta, y_delta);
 
@@ -167,7 +176,7 @@ fn search_side<C: Curve>(
             best = best.or_better(trade_at(x, y));
         }
         let trade = (best.surplus >= min_surplus).then_some(best);
-        return Search { trade, faulted: false, quotes: 0 };
+        return Search { trade, ..Search::default() };
     }
     let reserve = reserve_out as u64;
     let (mut last_move, mut before_last) = (u64::MAX, u64::MAX);
@@ -260,7 +269,7 @@ fn search_side<C: Curve>(
         }
     }
     let trade = (best.surplus >= min_surplus).then_some(best);
-    Search { trade, faulted: false, quotes: 0 }
+    Search { trade, ..Search::default() }
 }
 
 /// The certificate's gap may also be this fraction of the floor `min_surplus`: the floor is the
@@ -273,6 +282,10 @@ pub const FLOOR_TOLERANCE: f64 = 1e-3;
 
 /// Relative gap between the certificate's bound and the best surplus at which a search stops.
 const GAP_TOLERANCE: f64 = 1e-7;
+
+/// Relative error allowed on an exact model's `f64` value (a few operations on values below
+/// 2⁶⁴: ~10⁻¹⁵), so that pruning from the model never prunes what the quote would not.
+const EXACT_SLACK: f64 = 1e-12;
 
 /// A one-point fit less precise than this (relative) is not worth a search step: its sample
 /// has too few output units.
@@ -329,11 +342,15 @@ pub struct Search {
     pub faulted: bool,
     /// Quotes the search asked.
     pub quotes: u32,
+    /// The side was pruned on its probe alone: by the probe's quote, or, for an exact curve, by
+    /// the model the quote would have rounded.
+    pub pruned_at_probe: bool,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::market::curve::CpModel;
     use amm_strategy_sdk::math::cp_output_fee_bps;
 
     use crate::market::curve::testing::TestCurve;
@@ -403,6 +420,30 @@ mod tests {
         curve.quotes = 0;
         assert_eq!(best_trade(&mut curve, 1.0 / 99.0, delta, 0.0, &mut samples, MAX_QUOTES_PER_SIDE).trade, None);
         assert_eq!(curve.quotes, 0, "pruned from the model alone");
+    }
+
+    #[test]
+    fn an_exact_curve_is_pruned_from_its_model_as_its_quote_would_prune_it() {
+        let nano = 1_000_000_000u64;
+        for (rx, ry, fee) in [(100 * nano, 10_000 * nano, 30u64), (7 * nano, 3 * nano, 5), (nano, 10 * nano, 100)] {
+            let model = CpModel { a: ry as f64 * 1e4 / (1e4 - fee as f64), b: rx as f64 };
+            for k in 0..400 {
+                // Fair prices around the pool's, both sides of its fee band and inside it.
+                let lambda = model.initial_slope() * (1.0 + (k as f64 - 200.0) * 2e-4);
+                let delta = 1 + k * 7_919_u64 % (nano / 10);
+                let f = move |y: u64| cp_output_fee_bps(y, ry, rx, fee);
+                let (mut quoted, mut exact) = (TestCurve::new(f, rx), TestCurve::new(f, rx));
+                exact.exact = Some(model);
+                let mut samples = Samples::default();
+                let by_quote = best_trade(&mut quoted, lambda, delta, 0.0, &mut samples, MAX_QUOTES_PER_SIDE);
+                let by_model = best_trade(&mut exact, lambda, delta, 0.0, &mut samples, MAX_QUOTES_PER_SIDE);
+                if by_model.pruned_at_probe {
+                    assert_eq!(exact.quotes, 0, "pruned from the model, λ={lambda}");
+                    assert!(by_quote.trade.is_none() && by_quote.pruned_at_probe, "the quote prunes too, λ={lambda}");
+                }
+                assert_eq!(by_model.trade.is_some(), by_quote.trade.is_some(), "same decision, λ={lambda} δ={delta}");
+            }
+        }
     }
 
     #[test]

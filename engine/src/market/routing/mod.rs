@@ -190,6 +190,12 @@ impl Router {
         if n == 0 || total == 0 {
             return summary;
         }
+        // Every pool exact or with a model confirmed for its state (constant product): the
+        // closed-form split, quoted once per pool with flow — what the first round below would
+        // do, without its bookkeeping.
+        if let Some(summary) = self.route_known(curves, total, faulted) {
+            return summary;
+        }
         // One pool to search, the others exact: a line search (see `line`).
         let mut searched = (0..n).filter(|&i| curves.exact_model(i).is_none());
         if let (Some(free), None) = (searched.next(), searched.next())
@@ -475,6 +481,89 @@ impl Router {
         summary.total_output = best_total;
         summary.quotes = quotes;
         summary
+    }
+
+    /// The split when every pool is exact or carries a model confirmed for its state: the
+    /// models' closed-form split ([`Router::solve_models`], [`Router::integerize`]), each pool
+    /// with flow quoted at its share; a pool whose quote faults is left out (listed in
+    /// `faulted`) and the rest solved again. `None` (the pool states reset, nothing quoted) when a
+    /// pool has neither; also `None` after the quotes when a quote broke its remembered model
+    /// (impossible for a pure strategy), and the general search takes over from scratch.
+    fn route_known<S: CurveSet + ?Sized>(
+        &mut self,
+        curves: &mut S,
+        total: u64,
+        faulted: &mut Vec<usize>,
+    ) -> Option<RouteSummary> {
+        let n = curves.len();
+        for i in 0..n {
+            let pool = &mut self.pools[i];
+            if let Some(model) = curves.exact_model(i) {
+                pool.fit = Some(Fit::exact(model));
+                pool.exact = true;
+            } else if let Some(known) = curves.known_fit(i) {
+                pool.fit = Some(known);
+                pool.confirmed = true;
+                pool.known = true;
+            } else {
+                for pool in &mut self.pools {
+                    pool.reset();
+                }
+                return None;
+            }
+        }
+        let mut summary = RouteSummary::default();
+        // (A pool whose quote faults is left out and the rest solved again: at most n rounds.)
+        'rounds: for _ in 0..=n {
+            summary.rounds += 1;
+            summary.total_output = 0;
+            self.best.iter_mut().for_each(|b| *b = (0, 0));
+            if self.solve_models(total).is_none() {
+                return Some(summary); // every pool faulted: nothing routed
+            }
+            self.integerize(total);
+            for i in 0..n {
+                let pool = &mut self.pools[i];
+                if pool.out || pool.share == 0 {
+                    continue;
+                }
+                let y = match pool.samples.get(pool.share) {
+                    Some(y) => Some(y),
+                    None => {
+                        if !pool.exact {
+                            summary.quotes += 1;
+                            pool.quotes += 1;
+                        }
+                        curves.quote(i, pool.share)
+                    }
+                };
+                match y {
+                    None => {
+                        pool.out = true;
+                        faulted.push(i);
+                        continue 'rounds;
+                    }
+                    Some(y) if pool.exact || pool.fit.is_some_and(|f| f.holds(pool.share, y)) => {
+                        pool.samples.insert(pool.share, y);
+                        pool.output = y;
+                        self.best[i] = (pool.share, y);
+                        summary.total_output += y;
+                    }
+                    Some(_) => {
+                        // A remembered model that no longer holds (impossible for a pure
+                        // strategy): the general search starts over.
+                        for pool in &mut self.pools {
+                            pool.reset();
+                        }
+                        self.best.iter_mut().for_each(|b| *b = (0, 0));
+                        faulted.clear();
+                        return None;
+                    }
+                }
+            }
+            break;
+        }
+        Some(summary)
     }
 
     /// Whether pool `i`'s quotes sampled for the last order break the shape rules.
@@ -764,6 +853,45 @@ pub(crate) mod tests {
                     }
                 }
                 assert!(summary.quotes as usize <= 3 * n, "n={n} total={total}: {} quotes", summary.quotes);
+            }
+        }
+    }
+
+    #[test]
+    fn pools_with_remembered_models_are_split_in_closed_form_with_one_quote_each() {
+        let nano = 1_000_000_000u64;
+        let pools =
+            [(10_000 * nano, 100 * nano, 30u64), (9_950 * nano, 100 * nano, 60), (20_100 * nano, 200 * nano, 5)];
+        for total in [nano / 10, 20 * nano, 500 * nano] {
+            let mut curves: Vec<TestCurve> = pools.iter().map(|&(rin, rout, fee)| cp_curve(rin, rout, fee)).collect();
+            let model = |(rin, rout, fee): (u64, u64, u64)| CpModel {
+                a: rin as f64 * 1e4 / (1e4 - fee as f64),
+                b: rout as f64,
+            };
+            // The first two remembered (confirmed before for this state), the third exact.
+            curves[0].known = Some(Fit::exact(model(pools[0])));
+            curves[1].known = Some(Fit::exact(model(pools[1])));
+            curves[2].exact = Some(model(pools[2]));
+            let mut router = Router::default();
+            let summary = router.route(curves.as_mut_slice(), total, &mut Vec::new());
+            let split = router.split();
+            assert_eq!(split.iter().map(|s| s.0).sum::<u64>(), total, "whole order routed");
+            let with_flow = split[..2].iter().filter(|s| s.0 > 0).count() as u32;
+            assert_eq!(
+                (summary.quotes, summary.rounds),
+                (with_flow, 1),
+                "total {total}: one quote per strategy pool with flow"
+            );
+            let optimum = cp_optimum(&pools, total as f64);
+            assert!(
+                summary.total_output as f64 >= optimum * (1.0 - 1e-9) - 3.0,
+                "total {total}: {} vs {optimum}",
+                summary.total_output
+            );
+            for (i, &(x, y)) in split.iter().enumerate() {
+                if x > 0 {
+                    assert_eq!(y, (curves[i].f)(x));
+                }
             }
         }
     }

@@ -354,16 +354,19 @@ impl<'c> Simulation<'c> {
             if search.trade.is_none()
                 && !search.faulted
                 && left > later_sides
-                && self.samples.len() == 1
+                && (self.samples.len() == 1 || search.pruned_at_probe)
                 && self.pools[i].draws.uniform() < PRUNE_CROSS_CHECK
             {
-                let (at, _) = self.samples.points()[0];
+                let at = self.samples.points().first().map_or(probe, |p| p.0);
                 let u = self.pools[i].draws.uniform();
                 let mut curve = PoolCurve { pool: &mut self.pools[i], side, ctx, quotes: &mut self.stats.arb_quotes };
                 let x_max = (curve.reserve_out() as f64 / lambda).max(at as f64);
                 let span = libm::log(x_max / at as f64).max(0.0);
                 let x = (at as f64 * libm::exp(span * u)).round() as u64;
+                // (The normalizer's exact curve needs no cross-check: its draws are taken all the
+                // same, so its stream does not depend on how it was pruned.)
                 if x > at
+                    && curve.exact_model().is_none()
                     && let Some(y) = curve.quote(x)
                 {
                     self.samples.insert(x, y);

@@ -10,10 +10,35 @@ binary with line tables (the `profiling` profile below) and perf's DWARF unwindi
   perf script -i p.data --comm amm-sim-0 --inline -F comm,ip,sym,srcline > p.txt
   python3 benches/phases.py p.txt [ns_per_step]
 
-The run() line numbers below are those of engine/src/market/sim/mod.rs at the commit that last
-changed this file: update them when the step loop moves. Samples whose chain ends in
-unresolved JIT frames are the strategies' own wasm code ("guest code (caller lost)")."""
-import re, sys, collections
+The statements of the step loop are found in engine/src/market/sim/mod.rs by their text (so the
+script follows the loop when its lines move; it fails loudly if a statement is renamed).
+Samples whose chain ends in unresolved JIT frames are the strategies' own wasm code ("guest code
+(caller lost)")."""
+import os, re, sys, collections
+
+SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "engine", "src", "market", "sim", "mod.rs")
+
+def step_statements():
+    """Line numbers of the step loop's statements in `Simulation::run`, by phase."""
+    lines = open(SOURCE).read().split("\n")
+    start = next(i for i, l in enumerate(lines) if "fn run(mut self)" in l)
+    end = next(i for i in range(start + 1, len(lines)) if lines[i].startswith("    fn "))
+    def find(text):
+        found = [i + 1 for i in range(start, end) if text in lines[i]]
+        if not found:
+            sys.exit(f"phases.py: `{text}` not found in Simulation::run ({SOURCE}): update the script")
+        return found
+    return {
+        "price move": find("StandardNormal.sample(&mut self.price_rng)") + find("self.price *= libm::exp("),
+        "arbitrage": find("self.arbitrage(i);"),
+        "hooks": find("self.deliver_hooks();"),
+        "retail draws": find("poisson.sample(&mut self.retail_rng)") + find("sizes.as_ref().map_or(")
+        + find("self.retail_rng.random_bool("),
+        "routing": find("self.retail(size_y, buy);"),
+        "epoch": find("self.epoch_boundary((step / epoch_len)"),
+    }, (start + 1, end)
+
+STATEMENTS, RUN_LINES = step_statements()
 
 def parse(path):
     sample, frames, cur = [], [], None
@@ -45,7 +70,7 @@ def classify(frames):
     # the run() frame's line says which statement of the step
     run = [n for n in root_first if n[0] == "run" and n[1][0] == "mod.rs"]
     if not run:
-        run = [n for n in root_first if n[0] in ("simulate",) and n[1][0] == "mod.rs" and 254 <= n[1][1] <= 281]
+        run = [n for n in root_first if n[0] in ("simulate",) and n[1][0] == "mod.rs" and RUN_LINES[0] <= n[1][1] <= RUN_LINES[1]]
     below = names  # everything
     syms = [n[0] for n in names]
     files = [n[1][0] for n in names]
@@ -64,14 +89,7 @@ def classify(frames):
         if has("finish"): return "other", "finish"
         return "other", "outside run: " + short(full[0])
     line = run[0][1][1]
-    if line in (257, 258): top = "price move"
-    elif line in (269,): top = "retail draws"
-    elif line in (273, 274): top = "retail draws"
-    elif line in (261, 262, 263): top = "arbitrage"
-    elif line == 266: top = "hooks"
-    elif line == 275: top = "routing"
-    elif line == 279: top = "epoch"
-    else: top = "loop"
+    top = next((phase for phase, at in STATEMENTS.items() if line in at), "loop")
     if top in ("price move", "retail draws", "loop"):
         return top, ""
     # sub-phases

@@ -199,7 +199,9 @@ fn search_side<C: Curve>(
         let at = points.partition_point(|p| p.0 < best.input);
         let below = at.checked_sub(1).map(|k| points[k]);
         let upper = points.get(at + 1).copied();
-        let (left, right) = (below.map_or(0, |p| p.0), upper.map_or(x_max as u64, |p| p.0));
+        // (The end of the search is the last whole input within `x_max`, or the best if a rounded
+        // probe sits beyond it.)
+        let (left, right) = (below.map_or(0, |p| p.0), upper.map_or((x_max as u64).max(best.input), |p| p.0));
         let fresh = |x: u64| x > 0 && (x as f64) <= x_max && samples.get(x).is_none();
         let inside = |x: u64| (x > left && x < right) || (x == right && upper.is_none());
         let curvature = fit.map_or(0.0, |f| {

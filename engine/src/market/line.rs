@@ -139,11 +139,12 @@ impl Step {
             }
             _ => None,
         };
-        let (lo, hi) = if xb - left >= self.right - xb { (left, xb) } else { (xb, self.right) };
+        let (lo, hi) =
+            if xb.saturating_sub(left) >= self.right.saturating_sub(xb) { (left, xb) } else { (xb, self.right) };
         let fallback = || {
             // The bound's peak, if it cuts the bracket's larger part usefully.
             let x = self.peak.round().max(0.0) as u64;
-            let useful = x > lo && x < hi && (x.abs_diff(xb) as f64) >= 0.1 * (hi - lo) as f64;
+            let useful = x > lo && x < hi && (x.abs_diff(xb) as f64) >= 0.1 * hi.saturating_sub(lo) as f64;
             if useful && fresh(x) {
                 return x;
             }
@@ -154,7 +155,7 @@ impl Step {
             } else if lo < xb {
                 xb - ((xb - lo) as f64 * GOLDEN).round() as u64
             } else {
-                xb + ((hi - xb) as f64 * GOLDEN).round() as u64
+                xb + (hi.saturating_sub(xb) as f64 * GOLDEN).round() as u64
             }
         };
         let reach = self.reach.round() as u64;
@@ -175,9 +176,19 @@ impl Step {
                 if (self.peak - xb as f64).abs() > 2.0 * reach as f64 {
                     return fallback();
                 }
-                let wide =
-                    if self.right - xb >= xb - left { xb.saturating_add(reach) } else { xb.saturating_sub(reach) };
-                if (xb - left).max(self.right - xb) > 2 * reach && fresh(wide) && inside(wide) { wide } else { x }
+                let wide = if self.right.saturating_sub(xb) >= xb.saturating_sub(left) {
+                    xb.saturating_add(reach)
+                } else {
+                    xb.saturating_sub(reach)
+                };
+                if (xb.saturating_sub(left)).max(self.right.saturating_sub(xb)) > 2 * reach
+                    && fresh(wide)
+                    && inside(wide)
+                {
+                    wide
+                } else {
+                    x
+                }
             }
             Some(x) => x,
             None => fallback(),

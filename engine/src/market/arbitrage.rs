@@ -27,7 +27,7 @@
 //! The trade executes at the quote it was chosen on; nothing is re-quoted.
 
 use super::curve::{Curve, Fit, Samples, rounding_error};
-use super::line::{Price, Step, bracket_bound};
+use super::line::{Price, Step, bracket_bound, reach};
 
 /// Most search rounds of one side after pruning (the quote budget usually ends it first).
 const MAX_ROUNDS: usize = 60;
@@ -195,19 +195,13 @@ fn search_side<C: Curve>(
             break;
         }
         // The bracket: the samples (or the ends) either side of the best.
-        let points = samples.points();
-        let at = points.partition_point(|p| p.0 < best.input);
-        let below = at.checked_sub(1).map(|k| points[k]);
-        let upper = points.get(at + 1).copied();
+        let (below, upper) = samples.beside(best.input);
         // (The end of the search is the last whole input within `x_max`, or the best if a rounded
         // probe sits beyond it.)
         let (left, right) = (below.map_or(0, |p| p.0), upper.map_or((x_max as u64).max(best.input), |p| p.0));
         let fresh = |x: u64| x > 0 && (x as f64) <= x_max && samples.get(x).is_none();
         let inside = |x: u64| (x > left && x < right) || (x == right && upper.is_none());
-        let curvature = fit.map_or(0.0, |f| {
-            let (a, b) = (f.model.a, f.model.b);
-            2.0 * a * b / (a + best.input as f64).powi(3)
-        });
+        let curvature = fit.map_or(0.0, |f| f.model.curvature(best.input as f64));
         let tolerance = (CERTIFIED * above).max(FLOOR_TOLERANCE * min_surplus);
         let step = Step {
             best: (best.input, best.surplus),
@@ -226,7 +220,7 @@ fn search_side<C: Curve>(
                 }
             }),
             peak,
-            reach: if curvature > 0.0 { (2.0 * tolerance / curvature).sqrt().max(1.0) } else { 0.0 },
+            reach: reach(tolerance, curvature),
             zero_test: 0.0,
             previous: before_last,
             untested_model: first && fit.is_some_and(|f| !f.is_secant()),

@@ -22,6 +22,9 @@ use std::cell::RefCell;
 /// Most samples kept per curve (fixed capacity: no allocation in the simulation loop).
 pub const MAX_SAMPLES: usize = 64;
 
+/// One sampled point, `(input, output)` in nano units.
+pub type Sample = (u64, u64);
+
 /// Sampled points `(input, output)` of one curve, sorted by input, `(0, 0)` implied.
 #[derive(Clone, Debug)]
 pub struct Samples {
@@ -120,6 +123,18 @@ impl Samples {
     /// pool's output-side reserve (nano units).
     pub fn check_shape(&self, reserve_out: u64) -> Result<(), ShapeViolation> {
         check_shape(self.points(), reserve_out)
+    }
+
+    /// The samples either side of `x` (a sampled input, or 0 for the origin): the one below
+    /// (`None` for the origin or the first sample, whose neighbour below is the origin) and the
+    /// one above (`None` past the last).
+    pub fn beside(&self, x: u64) -> (Option<Sample>, Option<Sample>) {
+        let points = self.points();
+        if x == 0 {
+            return (None, points.first().copied());
+        }
+        let at = points.partition_point(|p| p.0 < x);
+        (at.checked_sub(1).map(|k| points[k]), points.get(at + 1).copied())
     }
 
     /// The two samples nearest `x`.
@@ -671,6 +686,11 @@ impl CpModel {
     /// Output for input `x`.
     pub fn output(&self, x: f64) -> f64 {
         self.b * x / (self.a + x)
+    }
+
+    /// `|f″(x)| = 2ab/(a + x)³`: how fast the marginal output falls at input `x`.
+    pub fn curvature(&self, x: f64) -> f64 {
+        2.0 * self.a * self.b / (self.a + x).powi(3)
     }
 
     /// Marginal output at zero input (the best price the curve offers).

@@ -96,6 +96,13 @@ pub(crate) struct Step {
     pub(crate) untested_model: bool,
 }
 
+/// How close samples beside the best must be for the bound to close within `tolerance` on a
+/// curve of curvature `curvature` (0: unknown): the caps overshoot such a curve by about
+/// `κ·w²/8` on an interval of width `w`.
+pub(crate) fn reach(tolerance: f64, curvature: f64) -> f64 {
+    if curvature > 0.0 { (2.0 * tolerance / curvature).sqrt().max(1.0) } else { 0.0 }
+}
+
 /// The golden section's smaller part.
 const GOLDEN: f64 = 0.381_966_011_250_105;
 

@@ -18,7 +18,7 @@
 //! few intervals (O(1) closed forms each, O(samples) to find the bracket).
 
 use super::super::curve::{CpModel, CurveSet, Fit, rounding_error};
-use super::super::line::{Rest, Step, bracket_bound};
+use super::super::line::{Rest, Step, bracket_bound, reach};
 use super::{RouteSummary, Router};
 
 /// Relative gap between the bound and the order's output at which the search stops: the
@@ -242,20 +242,13 @@ impl Router {
                         break;
                     }
                     // The bracket: the samples (or the ends) either side of the best.
-                    let points = pool.samples.points();
-                    let at = points.partition_point(|p| p.0 < best_x);
-                    let below = if best_x == 0 { None } else { at.checked_sub(1).map(|k| points[k]) };
-                    let above = points.get(if best_x == 0 { 0 } else { at + 1 }).copied();
+                    let (below, above) = pool.samples.beside(best_x);
                     let (left, right) = (below.map_or(0, |p| p.0), above.map_or(total, |p| p.0));
                     let fresh = |x: u64| x > 0 && x <= total && pool.samples.get(x).is_none();
                     let inside = |x: u64| (x > left && x < right) || (x == total && right == total && above.is_none());
                     // The model's curvature says how close the samples beside the best must be
-                    // for the bound to close: the caps overshoot a curve of curvature κ by about
-                    // κ·w²/8 on an interval of width w.
-                    let curvature = fit.map_or(0.0, |f| {
-                        let (a, b) = (f.model.a, f.model.b);
-                        2.0 * a * b / (a + best_x as f64).powi(3)
-                    });
+                    // for the bound to close ([`reach`]).
+                    let curvature = fit.map_or(0.0, |f| f.model.curvature(best_x as f64));
                     let step = Step {
                         best: (best_x, best_h),
                         below: below.map(|(x, y)| (x, h(x, y))).or((best_x > 0).then(|| (0, exact.output(x_total)))),
@@ -263,7 +256,7 @@ impl Router {
                         right,
                         model: fit.map(|f| exact.share_of(f.model, x_total).round() as u64),
                         peak,
-                        reach: if curvature > 0.0 { (2.0 * tolerance / curvature).sqrt().max(1.0) } else { 0.0 },
+                        reach: reach(tolerance, curvature),
                         zero_test: if curvature > 0.0 { tolerance / (curvature * right as f64) } else { 0.0 },
                         previous: before_last,
                         untested_model: confirming.is_some() && pool.quotes == 1,

@@ -34,8 +34,10 @@
 //! give the same output, a hook must leave the same storage, or the strategy is disqualified
 //! (a strategy may not carry information between calls outside its storage).
 //!
-//! Transcendental functions come from the pure-Rust `libm` (as do `rand_distr`'s), never the
-//! platform's, so a seed gives the same bits on every machine.
+//! Transcendental functions come from the pure-Rust `libm`, never the platform's, so a seed
+//! gives the same bits on every machine: the price move's normal and the retail orders'
+//! log-normal sizes and Poisson counts are drawn by [`distributions`] (`rand_distr`'s reach the
+//! platform's `exp` and `ln`).
 //!
 //! Edge is measured at the fair price per trade: a pool receiving X earns `x·P − y`, a pool
 //! receiving Y earns `y − x·P`. Positive edge is what the pool captured from traders; the
@@ -45,7 +47,6 @@ use amm_strategy_sdk::abi::{NANO, after_swap::COMPETING_SLOTS};
 use amm_strategy_sdk::{AfterSwap, EpochBoundary, Side, Storage};
 use rand::RngExt;
 use rand_chacha::ChaCha12Rng;
-use rand_distr::{Distribution, LogNormal, Poisson, StandardNormal};
 
 use super::arbitrage::{ArbTrade, MAX_QUOTES_PER_POOL_STEP, best_trade};
 
@@ -63,10 +64,13 @@ use crate::config::{Config, Score};
 use crate::sandbox::{CallKind, SandboxLimits};
 use crate::strategy::StrategyProgram;
 
+mod distributions;
 mod pool;
 mod records;
 mod seats;
+mod ziggurat_tables;
 
+use distributions::{LogNormal, Poisson, standard_normal};
 use pool::{Ctx, Hook, Kind, OrderCurves, Pool, PoolCurve, Seat};
 use records::Tally;
 pub use records::{EpochRecord, PoolResult, SimStats, SimulationResult};
@@ -254,15 +258,15 @@ impl<'c> Simulation<'c> {
     fn run(mut self) -> SimulationResult {
         let steps = u64::from(self.config.run.steps);
         let epoch_len = u64::from(self.config.run.epoch_len);
-        let orders = Poisson::new(self.params.arrival_rate.max(1e-12)).ok();
+        let orders = Poisson::new(self.params.arrival_rate.max(1e-12));
         let sigma = self.params.order_size_sigma;
         let mu = libm::log(self.params.mean_order_size) - 0.5 * sigma * sigma;
-        let sizes = LogNormal::new(mu, sigma).ok();
+        let sizes = LogNormal::new(mu, sigma);
         let (vol, drift) = (self.params.volatility, -0.5 * self.params.volatility * self.params.volatility);
         for step in 0..steps {
             self.step = step;
             // 1. The fair price moves.
-            let z: f64 = StandardNormal.sample(&mut self.price_rng);
+            let z = standard_normal(&mut self.price_rng);
             self.price *= libm::exp(drift + vol * z);
             // 2. Arbitrage: every pool against the same fair price, each decided on its own
             // state; the phase's hooks follow, all seeing the market after it.
@@ -274,7 +278,7 @@ impl<'c> Simulation<'c> {
             self.deliver_hooks();
             // 3. Retail orders.
             let count = match &orders {
-                Some(poisson) if self.params.arrival_rate > 0.0 => poisson.sample(&mut self.retail_rng) as u64,
+                Some(poisson) if self.params.arrival_rate > 0.0 => poisson.sample(&mut self.retail_rng),
                 _ => 0,
             };
             for _ in 0..count {

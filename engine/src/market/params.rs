@@ -60,6 +60,16 @@ fn draw(param: &Param, rng: &mut ChaCha12Rng) -> f64 {
 }
 
 impl MarketParams {
+    /// The uniform draw in `[0, 1)` behind simulation `seed`'s volatility: where its σ lies
+    /// within the configured range (`min + u·(max − min)`), whatever the config — the first
+    /// number of the seed's parameter stream. Cheap (one ChaCha block, no simulation): a
+    /// sampler can stratify seeds on the parameter that moves a strategy's edge most (for
+    /// `amm_tune`'s training windows, measured R² ≈ 0.8 of a bad-vs-good paired difference)
+    /// before running any of them.
+    pub fn volatility_quantile(seed: u64) -> f64 {
+        stream(seed, Stream::Params).random()
+    }
+
     /// Draws the parameters of simulation `seed` under `config`.
     pub fn draw(config: &Config, seed: u64) -> Self {
         let mut rng = stream(seed, Stream::Params);
@@ -87,6 +97,23 @@ impl MarketParams {
             buy_probability,
             normalizer_fee_bps: if n.enabled { fee as u32 } else { 0 },
             normalizer_liquidity: if n.enabled { normalizer_liquidity } else { 0.0 },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_volatility_quantile_is_the_draw_behind_the_volatility() {
+        let mut config = Config::with_strategies(&[]);
+        config.market.volatility = Param::Range { min: 0.001, max: 0.009 };
+        for seed in [0, 1, 17, 1_000_000_000, u64::MAX] {
+            let u = MarketParams::volatility_quantile(seed);
+            assert!((0.0..1.0).contains(&u));
+            let drawn = MarketParams::draw(&config, seed).volatility;
+            assert!((drawn - (0.001 + u * 0.008)).abs() < 1e-15, "seed {seed}: {drawn} vs quantile {u}");
         }
     }
 }

@@ -91,6 +91,11 @@ pub struct TuneArgs {
     /// Best training points compared on the validation segment (besides the start).
     #[arg(long, default_value_t = 4)]
     finalists: usize,
+    /// Independent CMA-ES runs from the start, raced on the same windows: a run whose
+    /// incumbent is clearly behind the leading run's stops, and at half the search budget only
+    /// the leader goes on (one under self-play).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=8))]
+    runs: u8,
     /// Validation seeds per finalist.
     #[arg(long, default_value_t = 200)]
     validation_seeds: u32,
@@ -444,7 +449,18 @@ pub fn command(args: &TuneArgs) -> Result<ExitCode> {
             args.budget
         );
     }
-    check_segments(&field.config, &segments, args.budget)?;
+    // The training windows' seeds are stratified (`amm_tune::seeds`), so they spread a little
+    // past `budget` consecutive seeds: check the range the most windows this budget allows.
+    let windows = args.budget / (args.race_seeds.max(1) as u64) + 1;
+    let training_last = amm_tune::seeds::Windows::span(segments.train, args.race_seeds, windows);
+    if training_last >= segments.validation {
+        anyhow::bail!(
+            "--budget {}: the training windows would reach the validation seeds ({}); lower --budget",
+            args.budget,
+            segments.validation
+        );
+    }
+    check_segments(&field.config, &segments, training_last.saturating_sub(segments.train).saturating_add(1))?;
     let settings = TuneSettings {
         objective: args.objective,
         race: RaceSettings { first: args.first_seeds, last: args.race_seeds, z: args.z },
@@ -453,6 +469,7 @@ pub fn command(args: &TuneArgs) -> Result<ExitCode> {
         wall: args.time,
         seed: args.seed,
         finalists: args.finalists,
+        runs: usize::from(args.runs),
         only: args.only.clone(),
         progress: !args.quiet,
     };

@@ -822,3 +822,80 @@ fn a_population_on_the_postgresql_queue_is_the_population_on_one_machine() {
     }
     drop(workers);
 }
+
+/// A landscape instead of simulations: a point's score on a seed is `f(point)` plus the seed's
+/// luck (shared by every point: common random numbers) plus noise of its own, so the search's
+/// logic runs alone, in milliseconds, with known optima.
+struct Landscape<F: Fn(&[f64]) -> f64> {
+    space: amm_tune::space::Space,
+    f: F,
+}
+
+fn hash(a: u64, b: u64) -> f64 {
+    // SplitMix64 of the pair, as a uniform in [-0.5, 0.5).
+    let mut z = a.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ b.wrapping_add(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+}
+
+impl<F: Fn(&[f64]) -> f64> amm_tune::execute::Executor for Landscape<F> {
+    fn evaluate(
+        &mut self,
+        _field: &Field,
+        _objective: Objective,
+        work: &[amm_tune::execute::WorkItem],
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<Vec<amm_tune::study::Evaluation>, String> {
+        progress(work.len() as u64);
+        Ok(work
+            .iter()
+            .map(|w| {
+                let u = self.space.coordinates(&w.point);
+                let own = w.point.0.values().fold(0u64, |h, v| h.rotate_left(7) ^ v.to_string().len() as u64);
+                let luck = 200.0 * hash(w.seed, 0);
+                let noise = 40.0 * hash(w.seed, own ^ (u.iter().sum::<f64>() * 1e9) as u64);
+                amm_tune::study::Evaluation { score: Some((self.f)(&u) + luck + noise), edges: Vec::new() }
+            })
+            .collect())
+    }
+}
+
+fn landscape_study(
+    field: &Field,
+    settings: &amm_tune::TuneSettings,
+    dir: &Path,
+    f: impl Fn(&[f64]) -> f64,
+) -> amm_tune::Outcome {
+    let space = amm_tune::space::Space::new(&field.schema, &field.start, &settings.only).unwrap();
+    let study_path = dir.join(format!("landscape-{}-{}.db", settings.runs, settings.seed));
+    let _ = std::fs::remove_file(&study_path);
+    let mut study = amm_tune::study::Study::open(&study_path, &amm_tune::definition(field, settings, &space)).unwrap();
+    let mut executor = Landscape { space: space.clone(), f };
+    amm_tune::tune_with(field, settings, &mut study, &mut executor).unwrap()
+}
+
+#[test]
+fn raced_runs_search_side_by_side_until_half_the_budget_then_only_the_leader_goes_on() {
+    let scratch = Scratch::new();
+    let field = field(&example_wasm("starter"), scratch.path(), &[]);
+    let settings = amm_tune::TuneSettings { budget: 12_000, runs: 2, seed: 3, ..Default::default() };
+    // A bowl around the middle of the cube: every point scores by its distance to it.
+    let bowl = |u: &[f64]| -400.0 * u.iter().map(|x| (x - 0.5) * (x - 0.5)).sum::<f64>();
+    let two = landscape_study(&field, &settings, scratch.path(), bowl);
+    let per_generation = |o: &amm_tune::Outcome, g: u32| o.trials.iter().filter(|t| t.generation == g).count();
+    let one = landscape_study(&field, &amm_tune::TuneSettings { runs: 1, ..settings.clone() }, scratch.path(), bowl);
+    // A generation of one run: its λ samples and its distribution's mean.
+    let lambda = amm_tune::cmaes::default_lambda(11);
+    assert_eq!(per_generation(&one, 1), lambda + 1, "generation 1 of one run");
+    // Two runs: both runs' candidates, until half the search budget is spent.
+    assert_eq!(per_generation(&two, 1), 2 * (lambda + 1), "generation 1 of two runs");
+    let last = two.trials.iter().map(|t| t.generation).max().unwrap();
+    assert!(last > 4, "{last} generations");
+    assert_eq!(per_generation(&two, last), lambda + 1, "after half the budget only the leading run searches");
+    // Deterministic: the same study twice is the same study.
+    let again = landscape_study(&field, &settings, scratch.path(), bowl);
+    assert_eq!(two, again);
+    assert_ne!(two.trials, one.trials);
+}

@@ -12,7 +12,12 @@
 //! * **Racing** ([`race`]): candidates start on few seeds and survivors get more; a candidate
 //!   clearly behind the leader or the incumbent stops early.
 //! * **CMA-ES** ([`cmaes`]) with bounds, log and integer transforms ([`space`]) and IPOP
-//!   restarts, seeded from the declared defaults.
+//!   restarts, seeded from the declared defaults; two runs by default
+//!   ([`TuneSettings::runs`]), raced on the same seeds, the one clearly behind stopped and only
+//!   the leader going on after half the search budget: which basin a run settles in is decided
+//!   early and by luck, so a second draw is worth half the generations.
+//! * **Stratified training windows** ([`seeds`]): every window holds its seeds' volatility
+//!   bands in equal shares, so a comparison is not swayed by a calm or a wild window.
 //! * **Held-out seeds.** Three disjoint seed segments: the search trains on one, the finalists
 //!   are chosen on a second (validation), and the winner is reported once on a third (test), all
 //!   away from a competition's public seeds. No number a study prints for the winner comes from
@@ -38,6 +43,7 @@ pub mod execute;
 pub mod population;
 pub mod race;
 pub mod report;
+pub mod seeds;
 pub mod source;
 pub mod space;
 pub mod spec;
@@ -121,9 +127,8 @@ impl std::str::FromStr for Objective {
 /// The three seed segments (first seed of each) and the sizes of the held-out ones.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Segments {
-    /// First training seed. Default 1,000,000,000. Generation `g` races on the `last` seeds
-    /// from `train + g·last` (fresh seeds each generation), so training uses fewer than
-    /// `budget` seeds from here.
+    /// First training seed. Default 1,000,000,000. Generation `g` races on window `g` of
+    /// [`seeds::Windows`]: `last` fresh seeds from here on, stratified on their volatility.
     pub train: u64,
     /// First validation seed. Default 2,000,000,000.
     pub validation: u64,
@@ -165,6 +170,10 @@ pub struct TuneSettings {
     pub seed: u64,
     /// Best training points taken to validation (besides the start). Default 4.
     pub finalists: usize,
+    /// Independent CMA-ES runs from the start, raced against each other (see [`tune_with`]).
+    /// Default 2 (BENCHMARKS.md, "Tuning": fewer runs stuck on a plateau). Under self-play a
+    /// study has one run whatever this says.
+    pub runs: usize,
     /// Names to search (empty: every declared parameter).
     pub only: Vec<String>,
     /// Show a progress bar.
@@ -181,6 +190,7 @@ impl Default for TuneSettings {
             wall: None,
             seed: 1,
             finalists: 4,
+            runs: 2,
             only: Vec::new(),
             progress: false,
         }
@@ -532,7 +542,9 @@ pub fn definition(field: &Field, settings: &TuneSettings, space: &Space) -> Vec<
     ))
     .unwrap_or_default();
     let mut definition = vec![
-        ("format", "amm-tune study 2".into()),
+        // Format 3: training windows stratified on volatility (`seeds`); format 2's were
+        // consecutive seeds, so a format-2 study does not resume under this version.
+        ("format", "amm-tune study 3".into()),
         ("field", field.identity.clone()),
         ("market", config),
         ("objective", settings.objective.name().into()),
@@ -543,6 +555,7 @@ pub fn definition(field: &Field, settings: &TuneSettings, space: &Space) -> Vec<
         ("seed", settings.seed.to_string()),
         ("finalists", settings.finalists.to_string()),
         ("self", field.self_copies.to_string()),
+        ("runs", runs(field, settings).to_string()),
     ];
     if !field.members.is_empty() {
         // (Only then: a study without a population keeps the definition it always had.)
@@ -604,25 +617,26 @@ pub fn tune_with(
         bar,
         opponent: field.start.clone(),
     };
-    let train = |s: usize| seg.train + s as u64;
+    // Training windows: `last` seeds each, stratified on volatility ([`seeds`]); window 0 is
+    // the start's, window `g` generation `g`'s.
+    let mut windows = seeds::Windows::new(seg.train, settings.race.last);
+    let first_window = windows.window(0, settings.race.last);
 
     // Generation 0: the starting point on every seed of a race: the first incumbent.
     // The start exactly as given (a log-scale round trip through the cube would perturb it).
     let start = field.start.clone();
-    let start_scores = scores(
-        &mut ev,
-        std::slice::from_ref(&start),
-        &(0..settings.race.last).map(|s| (0, train(s))).collect::<Vec<_>>(),
-    )
-    .map_err(|_| {
-        ev.failure.take().unwrap_or_else(|| TuneError::Settings("the budget does not cover the starting point".into()))
-    })?;
+    let start_scores =
+        scores(&mut ev, std::slice::from_ref(&start), &first_window.iter().map(|&seed| (0, seed)).collect::<Vec<_>>())
+            .map_err(|_| {
+                ev.failure
+                    .take()
+                    .unwrap_or_else(|| TuneError::Settings("the budget does not cover the starting point".into()))
+            })?;
     let Some(start_scores) = start_scores.into_iter().collect::<Option<Vec<f64>>>() else {
         return Err(TuneError::Settings(
             "the starting point is disqualified on the training seeds; run `amm-engine run` with these values to see why".into(),
         ));
     };
-    let mut incumbent = (start.clone(), start_scores.clone());
     let mut hall: BTreeMap<String, (Point, f64, f64)> = BTreeMap::new();
     hall.insert(key(&start), (start.clone(), mean(&start_scores), stderr(&start_scores)));
     ev.study.record_generation(
@@ -649,98 +663,179 @@ pub fn tune_with(
         mean: mean(&start_scores),
     }];
 
-    // The incumbent's scores on every window since it became the incumbent (different seeds,
-    // so their mean estimates its true mean without the luck of the seeds it was chosen on).
-    let mut pooled = start_scores.clone();
-    let mut cma = Cma::new(&space.coordinates(&start), CmaSettings::for_dims(space.len()), settings.seed);
+    // Runs: independent CMA-ES searches from the start, each with its own incumbent (the
+    // best point it has found) and its incumbent's scores on every window since it became one
+    // (different seeds, so their mean estimates its true mean without the luck of the seeds it
+    // was chosen on). Run 0 draws from the study's seed, so a one-run study is the search as it
+    // always was. A run's basin is decided in its first generations (a run that drifts onto a
+    // plateau of high fees rarely leaves it), so several runs race: every generation their
+    // incumbents run on the same fresh window, a run whose incumbent is clearly behind the
+    // leading run's there (paired, the candidates' `z`) stops, and once half the search budget
+    // is spent only the leading run goes on.
+    struct Run {
+        cma: Cma,
+        incumbent: (Point, Vec<f64>),
+        pooled: Vec<f64>,
+        alive: bool,
+    }
+    let mut runs: Vec<Run> = (0..runs(field, settings))
+        .map(|r| Run {
+            cma: Cma::new(&space.coordinates(&start), CmaSettings::for_dims(space.len()), run_seed(settings.seed, r)),
+            incumbent: (start.clone(), start_scores.clone()),
+            pooled: start_scores.clone(),
+            alive: true,
+        })
+        .collect();
+    let (mut generation, mut completed): (u32, usize) = (0, 0);
     loop {
-        let generation = cma.generation() as u32 + 1;
-        // Each generation races on fresh training seeds, and the incumbent is re-run on them
-        // first. The incumbent was chosen as the best of many candidates on earlier seeds, so
+        generation += 1;
+        // Each generation races on fresh training seeds, and the incumbents are re-run on them
+        // first. An incumbent was chosen as the best of many candidates on earlier seeds, so
         // on those seeds it is lucky (the winner's curse); kept as the yardstick on the same
         // seeds, that luck would stop every later candidate and stall the search.
-        let window = seg.train + u64::from(generation) * settings.race.last as u64;
-        let at = |s: usize| window + s as u64;
-        let again: Vec<(usize, u64)> = (0..settings.race.last).map(|s| (0, at(s))).collect();
-        let inc_scores: Vec<f64> = match scores(&mut ev, std::slice::from_ref(&incumbent.0), &again) {
+        let window = windows.window(u64::from(generation), settings.race.last);
+        let at = |s: usize| window[s];
+        let live: Vec<usize> = (0..runs.len()).filter(|&r| runs[r].alive).collect();
+        // The live runs' incumbents, each distinct point once (runs often share one early on).
+        let mut held: Vec<Point> = Vec::new();
+        let slot: Vec<usize> = live
+            .iter()
+            .map(|&r| {
+                let p = &runs[r].incumbent.0;
+                held.iter().position(|h| key(h) == key(p)).unwrap_or_else(|| {
+                    held.push(p.clone());
+                    held.len() - 1
+                })
+            })
+            .collect();
+        let again: Vec<(usize, u64)> = (0..held.len())
+            .flat_map(|i| (0..settings.race.last).map(move |s| (i, s)))
+            .map(|(i, s)| (i, at(s)))
+            .collect();
+        let inc_all: Vec<f64> = match scores(&mut ev, &held, &again) {
             Ok(s) => s.into_iter().map(|x| x.unwrap_or(f64::NEG_INFINITY)).collect(),
             Err(Exhausted) => break,
         };
-        pooled.extend_from_slice(&inc_scores);
-        incumbent.1 = inc_scores.clone();
-        hall.insert(key(&incumbent.0), (incumbent.0.clone(), mean(&pooled), stderr(&pooled)));
-        let xs = cma.ask();
-        let mut points: Vec<Point> = xs.iter().map(|u| space.point(u)).collect();
-        // The distribution's mean races beside its samples. Under noise the mean is a better
-        // estimate of the optimum than the best sample (Hansen, "The CMA Evolution Strategy:
-        // A Tutorial", on the recommended solution), so it may become the incumbent and a
-        // finalist; it is not told back to the optimiser (its update takes samples only).
-        let sampled = points.len();
-        let mean_point = space.point(cma.state().0);
-        if !points.iter().any(|p| key(p) == key(&mean_point)) {
-            points.push(mean_point);
+        for (&r, &k) in live.iter().zip(&slot) {
+            let run = &mut runs[r];
+            let window_scores = inc_all[k * settings.race.last..(k + 1) * settings.race.last].to_vec();
+            run.pooled.extend_from_slice(&window_scores);
+            run.incumbent.1 = window_scores;
+            hall.insert(key(&run.incumbent.0), (run.incumbent.0.clone(), mean(&run.pooled), stderr(&run.pooled)));
         }
-        let entries: Vec<Entry> = race::race(points.len(), Some(&inc_scores), &settings.race, &mut |requests| {
-            let mapped: Vec<(usize, u64)> = requests.iter().map(|&(c, s)| (c, at(s))).collect();
-            scores(&mut ev, &points, &mapped)
-        });
-        let order = race::ranking(&entries[..sampled], Some(&inc_scores));
-        let mut values = vec![0.0; sampled];
-        for (rank, &i) in order.iter().enumerate() {
-            values[i] = rank as f64;
-        }
-        let trials: Vec<TrialRow> = entries
-            .iter()
-            .enumerate()
-            .map(|(i, e)| TrialRow {
-                generation,
-                index: i as u32,
-                point: key(&points[i]),
-                fate: fate_name(e.fate),
-                seeds: e.scores.len() as u32,
-                mean: e.mean(),
-                stderr: stderr(&e.scores),
-            })
-            .collect();
-        let any_unfinished = entries.iter().any(|e| e.fate == Fate::Unfinished);
-        if any_unfinished && entries.iter().all(|e| e.scores.is_empty()) {
-            break; // nothing of this generation ran: the budget is spent
-        }
-        cma.tell(&values);
-        tried.extend(trials.iter().zip(&points).map(|(t, p)| Trial {
-            generation,
-            params: p.clone(),
-            fate: t.fate,
-            seeds: t.seeds,
-            mean: t.mean,
-        }));
-        let (m, sigma) = cma.state();
-        ev.study.record_generation(generation, &trials, sigma, m, cma.restarts())?;
-        // A finished candidate's estimate: the incumbent's pooled mean plus the candidate's mean
-        // paired difference to it on this window (a control variate: the window's own
-        // difficulty cancels). The best one ahead of the incumbent on this window replaces it.
-        let mut best: Option<(usize, f64)> = None;
-        for (i, e) in entries.iter().enumerate() {
-            if e.fate == Fate::Finished && key(&points[i]) != key(&incumbent.0) {
-                let d = paired(&e.scores, &inc_scores);
-                hall.insert(key(&points[i]), (points[i].clone(), mean(&pooled) + mean(&d), stderr(&d)));
-                if mean(&d) > best.map_or(0.0, |(_, m)| m) {
-                    best = Some((i, mean(&d)));
+        if live.len() > 1 {
+            // The runs race: the leader is the incumbent with the best mean on this window.
+            let lead = live
+                .iter()
+                .copied()
+                .max_by(|&a, &b| mean(&runs[a].incumbent.1).total_cmp(&mean(&runs[b].incumbent.1)).then(b.cmp(&a)))
+                .unwrap_or(live[0]);
+            let half_spent = ev.used.saturating_mul(2) >= ev.limit;
+            for &r in &live {
+                if r != lead {
+                    let d = paired(&runs[r].incumbent.1, &runs[lead].incumbent.1);
+                    if half_spent || race::clearly_negative(&d, settings.race.z) {
+                        runs[r].alive = false;
+                    }
                 }
             }
         }
-        if let Some((i, _)) = best {
-            // Its pooled estimate starts on the next window: the one it won on flatters it.
-            incumbent = (points[i].clone(), entries[i].scores.clone());
-            pooled.clear();
-            if field.self_copies > 0 {
-                // Self-play: the copies now play the new incumbent, which changes the field;
-                // the next generation re-runs the incumbent against copies of itself first.
-                ev.opponent = incumbent.0.clone();
+        let mut rows: Vec<TrialRow> = Vec::new();
+        let mut any_unfinished = false;
+        let mut ran = false;
+        for run in runs.iter_mut().filter(|r| r.alive) {
+            let inc_scores = run.incumbent.1.clone();
+            let xs = run.cma.ask();
+            let mut points: Vec<Point> = xs.iter().map(|u| space.point(u)).collect();
+            // The distribution's mean races beside its samples. Under noise the mean is a better
+            // estimate of the optimum than the best sample (Hansen, "The CMA Evolution Strategy:
+            // A Tutorial", on the recommended solution), so it may become the incumbent and a
+            // finalist; it is not told back to the optimiser (its update takes samples only).
+            let sampled = points.len();
+            let mean_point = space.point(run.cma.state().0);
+            if !points.iter().any(|p| key(p) == key(&mean_point)) {
+                points.push(mean_point);
+            }
+            let entries: Vec<Entry> = race::race(points.len(), Some(&inc_scores), &settings.race, &mut |requests| {
+                let mapped: Vec<(usize, u64)> = requests.iter().map(|&(c, s)| (c, at(s))).collect();
+                scores(&mut ev, &points, &mapped)
+            });
+            let unfinished = entries.iter().any(|e| e.fate == Fate::Unfinished);
+            any_unfinished |= unfinished;
+            if unfinished && entries.iter().all(|e| e.scores.is_empty()) {
+                continue; // nothing of this run's generation ran: the budget is spent
+            }
+            ran = true;
+            let order = race::ranking(&entries[..sampled], Some(&inc_scores));
+            let mut values = vec![0.0; sampled];
+            for (rank, &i) in order.iter().enumerate() {
+                values[i] = rank as f64;
+            }
+            let offset = rows.len() as u32;
+            let trials: Vec<TrialRow> = entries
+                .iter()
+                .enumerate()
+                .map(|(i, e)| TrialRow {
+                    generation,
+                    index: offset + i as u32,
+                    point: key(&points[i]),
+                    fate: fate_name(e.fate),
+                    seeds: e.scores.len() as u32,
+                    mean: e.mean(),
+                    stderr: stderr(&e.scores),
+                })
+                .collect();
+            run.cma.tell(&values);
+            tried.extend(trials.iter().zip(&points).map(|(t, p)| Trial {
+                generation,
+                params: p.clone(),
+                fate: t.fate,
+                seeds: t.seeds,
+                mean: t.mean,
+            }));
+            rows.extend(trials);
+            // A finished candidate's estimate: the incumbent's pooled mean plus the candidate's
+            // mean paired difference to it on this window (a control variate: the window's own
+            // difficulty cancels). The best one ahead of the incumbent on this window replaces it.
+            let mut best: Option<(usize, f64)> = None;
+            for (i, e) in entries.iter().enumerate() {
+                if e.fate == Fate::Finished && key(&points[i]) != key(&run.incumbent.0) {
+                    let d = paired(&e.scores, &inc_scores);
+                    hall.insert(key(&points[i]), (points[i].clone(), mean(&run.pooled) + mean(&d), stderr(&d)));
+                    if mean(&d) > best.map_or(0.0, |(_, m)| m) {
+                        best = Some((i, mean(&d)));
+                    }
+                }
+            }
+            if let Some((i, _)) = best {
+                // Its pooled estimate starts on the next window: the one it won on flatters it.
+                run.incumbent = (points[i].clone(), entries[i].scores.clone());
+                run.pooled.clear();
+                if field.self_copies > 0 {
+                    // Self-play (one run): the copies now play the new incumbent, which changes
+                    // the field; the next generation re-runs the incumbent against copies of
+                    // itself first.
+                    ev.opponent = run.incumbent.0.clone();
+                }
             }
         }
-        if let Some((_, estimate, se)) = hall.get(&key(&incumbent.0)) {
-            best_so_far.push((ev.used, *estimate, *se));
+        if !ran {
+            break;
+        }
+        completed += 1;
+        let shown = runs.iter().find(|r| r.alive).unwrap_or(&runs[0]);
+        let (m, sigma) = shown.cma.state();
+        let restarts: usize = runs.iter().map(|r| r.cma.restarts()).sum();
+        ev.study.record_generation(generation, &rows, sigma, m, restarts)?;
+        // Best so far: the live incumbent with the best estimate.
+        let best_estimate = runs
+            .iter()
+            .filter(|r| r.alive)
+            .filter_map(|r| hall.get(&key(&r.incumbent.0)))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(_, e, se)| (*e, *se));
+        if let Some((estimate, se)) = best_estimate {
+            best_so_far.push((ev.used, estimate, se));
             ev.bar.set_message(format!(
                 "· gen {generation} · best {estimate:.1} ± {se:.1} {}",
                 settings.objective.name()
@@ -840,8 +935,8 @@ pub fn tune_with(
         objective_means: settings.objective.describe(),
         start: start.clone(),
         winner,
-        generations: cma.generation(),
-        restarts: cma.restarts(),
+        generations: completed,
+        restarts: runs.iter().map(|r| r.cma.restarts()).sum(),
         simulations: ev.used,
         best_so_far,
         finalists: rows,
@@ -860,6 +955,17 @@ pub fn tune_with(
 
 fn scores(ev: &mut Evaluator<'_>, points: &[Point], requests: &[(usize, u64)]) -> Result<Vec<Option<f64>>, Exhausted> {
     Ok(ev.run(points, requests)?.into_iter().map(|e| e.score).collect())
+}
+
+/// The runs a study makes: [`TuneSettings::runs`], one under self-play (whose copies play the
+/// one incumbent).
+fn runs(field: &Field, settings: &TuneSettings) -> usize {
+    if field.self_copies > 0 { 1 } else { settings.runs.max(1) }
+}
+
+/// Run `r`'s optimiser seed: the study's for run 0, a fixed scramble of it for the others.
+fn run_seed(seed: u64, r: usize) -> u64 {
+    if r == 0 { seed } else { seed ^ 0x9E37_79B9_7F4A_7C15_u64.wrapping_mul(r as u64) }
 }
 
 fn fate_name(f: Fate) -> &'static str {

@@ -106,7 +106,9 @@ pub fn paired(a: &[f64], b: &[f64]) -> Vec<f64> {
 /// same one-sided level Φ(−z) for its sample size: the standard error of a few seeds is itself
 /// noisy, so the normal quantile `z` becomes Student's t quantile with `n − 1` degrees of
 /// freedom ([`t_quantile`]). Fewer than three differences are never clearly negative.
-fn clearly_negative(d: &[f64], z: f64) -> bool {
+/// Whether the mean of paired differences `d` is below zero by more than `z` standard errors
+/// (Student's t for few seeds; at least 3).
+pub fn clearly_negative(d: &[f64], z: f64) -> bool {
     d.len() >= 3 && mean(d) + t_quantile(z, (d.len() - 1) as f64) * stderr(d) < 0.0
 }
 

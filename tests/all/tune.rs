@@ -894,6 +894,9 @@ fn raced_runs_search_side_by_side_until_half_the_budget_then_only_the_leader_goe
     let last = two.trials.iter().map(|t| t.generation).max().unwrap();
     assert!(last > 4, "{last} generations");
     assert_eq!(per_generation(&two, last), lambda + 1, "after half the budget only the leading run searches");
+    assert_eq!(two.runs.len(), 2);
+    assert!(two.runs.iter().min() < two.runs.iter().max(), "one run stopped before the other: {:?}", two.runs);
+    assert_eq!(one.runs, vec![one.generations as u32]);
     // Deterministic: the same study twice is the same study.
     let again = landscape_study(&field, &settings, scratch.path(), bowl);
     assert_eq!(two, again);

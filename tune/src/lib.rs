@@ -355,6 +355,9 @@ pub struct Outcome {
     pub generations: usize,
     /// Optimiser restarts.
     pub restarts: usize,
+    /// CMA-ES runs the study started ([`TuneSettings::runs`]), and the generation at which each
+    /// stopped (the last generation for the one that went on).
+    pub runs: Vec<u32>,
     /// Simulations the study's plan used (including replayed ones).
     pub simulations: u64,
     /// Best training score per generation: (simulations used so far, incumbent mean, se).
@@ -677,6 +680,8 @@ pub fn tune_with(
         incumbent: (Point, Vec<f64>),
         pooled: Vec<f64>,
         alive: bool,
+        /// The generation it stopped at (raced out or at half the budget).
+        stopped: Option<u32>,
     }
     let mut runs: Vec<Run> = (0..runs(field, settings))
         .map(|r| Run {
@@ -684,6 +689,7 @@ pub fn tune_with(
             incumbent: (start.clone(), start_scores.clone()),
             pooled: start_scores.clone(),
             alive: true,
+            stopped: None,
         })
         .collect();
     let (mut generation, mut completed): (u32, usize) = (0, 0);
@@ -736,6 +742,7 @@ pub fn tune_with(
                     let d = paired(&runs[r].incumbent.1, &runs[lead].incumbent.1);
                     if half_spent || race::clearly_negative(&d, settings.race.z) {
                         runs[r].alive = false;
+                        runs[r].stopped = Some(generation - 1);
                     }
                 }
             }
@@ -937,6 +944,7 @@ pub fn tune_with(
         winner,
         generations: completed,
         restarts: runs.iter().map(|r| r.cma.restarts()).sum(),
+        runs: runs.iter().map(|r| r.stopped.unwrap_or(completed as u32)).collect(),
         simulations: ev.used,
         best_so_far,
         finalists: rows,

@@ -16,8 +16,17 @@ pub fn table(o: &Outcome) -> String {
     s.push_str(&format!("objective: {} — {}\n", o.objective, o.objective_means));
     let seg = &o.segments;
     s.push_str(&format!(
-        "{} generations, {} restarts, {} of {} simulations (search, validation and test){}; optimiser seed {}\n",
+        "{} generations{}, {} restarts, {} of {} simulations (search, validation and test){}; optimiser seed {}\n",
         o.generations,
+        if o.runs.len() > 1 {
+            format!(
+                " ({} CMA-ES runs raced, stopped after generations {})",
+                o.runs.len(),
+                o.runs.iter().map(|g| g.to_string()).collect::<Vec<_>>().join(", ")
+            )
+        } else {
+            String::new()
+        },
         o.restarts,
         o.simulations,
         o.budget,

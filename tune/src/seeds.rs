@@ -34,7 +34,6 @@ use amm_engine::market::MarketParams;
 /// Seeds of the training windows: window `w`, index `i` → seed.
 #[derive(Clone, Debug)]
 pub struct Windows {
-    first: u64,
     bits: u32,
     /// Seeds of each bucket, in increasing order, as far as scanned.
     buckets: Vec<Vec<u64>>,
@@ -47,7 +46,7 @@ impl Windows {
     /// seeds at and above `first`.
     pub fn new(first: u64, len: usize) -> Windows {
         let strata = len.max(1).next_power_of_two();
-        Windows { first, bits: strata.trailing_zeros(), buckets: vec![Vec::new(); strata], next: first }
+        Windows { bits: strata.trailing_zeros(), buckets: vec![Vec::new(); strata], next: first }
     }
 
     /// The bucket of seed index `i` of a window: `i`'s low `bits` bits reversed, so that every
@@ -80,6 +79,7 @@ impl Windows {
 
     /// The last seed the first `windows` windows of `len` seeds use (to check the segment
     /// against other seed ranges before a study starts).
+    ///
     /// Past 2²² seeds the scan would take seconds: the bound is then twice the expected span
     /// (a bucket that far behind its share has probability far below 10⁻¹⁰⁰).
     pub fn span(first: u64, len: usize, windows: u64) -> u64 {
@@ -95,11 +95,6 @@ impl Windows {
             }
         }
         last
-    }
-
-    /// The first seed of the segment.
-    pub fn first(&self) -> u64 {
-        self.first
     }
 }
 

@@ -18,6 +18,10 @@ use anyhow::{Context, Result};
 
 use crate::{classify, file_stem};
 
+/// Most training seeds `--race-seeds` takes (the stratified seeds are sorted into as many
+/// buckets, rounded up to a power of two).
+const MAX_RACE_SEEDS: usize = 4096;
+
 /// `tune`'s arguments.
 #[derive(clap::Args, Debug)]
 pub struct TuneArgs {
@@ -159,6 +163,12 @@ fn load_field(path: &Path) -> Result<Config> {
 fn check_settings(args: &TuneArgs) -> Result<()> {
     if !(args.z.is_finite() && args.z > 0.0) {
         anyhow::bail!("--z {}: must be a number > 0 (standard errors of paired deficit)", args.z);
+    }
+    if args.race_seeds > MAX_RACE_SEEDS {
+        anyhow::bail!(
+            "--race-seeds {}: at most {MAX_RACE_SEEDS} (every candidate of the study runs on these seeds; more precision per candidate is cheaper bought from validation)",
+            args.race_seeds
+        );
     }
     if args.first_seeds < 3 || args.first_seeds > args.race_seeds {
         anyhow::bail!(
@@ -427,7 +437,7 @@ pub fn command(args: &TuneArgs) -> Result<ExitCode> {
 
     let fits = |first: Option<u64>, count: u64| first.and_then(|f| f.checked_add(count)).is_some();
     let (validation, test) = (args.seed_base.checked_add(1_000_000_000), args.seed_base.checked_add(2_000_000_000));
-    if !(fits(Some(args.seed_base), args.budget)
+    if !(fits(Some(args.seed_base), args.race_seeds as u64)
         && fits(validation, u64::from(args.validation_seeds))
         && fits(test, u64::from(args.test_seeds)))
     {
@@ -443,20 +453,13 @@ pub fn command(args: &TuneArgs) -> Result<ExitCode> {
         validation_seeds: args.validation_seeds,
         test_seeds: args.test_seeds,
     };
-    if args.budget >= 1_000_000_000 {
-        anyhow::bail!(
-            "--budget {}: each generation races on fresh training seeds, so the budget must stay below the 1,000,000,000 seeds of the training segment",
-            args.budget
-        );
-    }
-    // The training windows' seeds are stratified (`amm_tune::seeds`), so they spread a little
-    // past `budget` consecutive seeds: check the range the most windows this budget allows.
-    let windows = args.budget / (args.race_seeds.max(1) as u64) + 1;
-    let training_last = amm_tune::seeds::Windows::span(segments.train, args.race_seeds, windows);
+    // The training seeds are stratified (`amm_tune::seeds`), so they spread a little past
+    // `--race-seeds` consecutive seeds: check the range they actually take.
+    let training_last = amm_tune::seeds::Windows::span(segments.train, args.race_seeds, 1);
     if training_last >= segments.validation {
         anyhow::bail!(
-            "--budget {}: the training windows would reach the validation seeds ({}); lower --budget",
-            args.budget,
+            "--race-seeds {}: the training seeds would reach the validation seeds ({}); lower --race-seeds",
+            args.race_seeds,
             segments.validation
         );
     }

@@ -439,6 +439,8 @@ fn tune_settings_that_cannot_work_are_refused_with_the_reason() {
     refused(&["--param", "skew_gain=1..50:int"], ":int applies to integer parameters");
     refused(&["--z", "nan"], "--z NaN: must be a number > 0");
     refused(&["--first-seeds", "0"], "at least 3 seeds");
+    // (A huge --race-seeds would sort the training segment into as many buckets: refused first.)
+    refused(&["--race-seeds", "1000000000000"], "--race-seeds 1000000000000: at most 4096");
     refused(&["--finalists", "0"], "--finalists");
     refused(&["--seed-base", "18446744073709551610"], "must fit below 2^64");
     refused(&["--seed-base", "0"], "meet the config's own seeds");
@@ -472,8 +474,9 @@ fn tune_settings_that_cannot_work_are_refused_with_the_reason() {
 fn population_args<'a>(s: &'a str, c: &'a str, out: &'a str, threads: &'a str) -> Vec<&'a str> {
     let mut args = tune_args(s, c, out);
     args.truncate(args.len() - 4); // one parameter: base_fee_bps
-    // A start far from the shipped (tuned) defaults, so the first best response moves.
-    args.extend(["--param", "base_fee_bps=150", "--population", "2", "--payoff-seeds", "24", "--threads", threads]);
+    // A start at the top of the range, far from the shipped (tuned) defaults (the small
+    // market's landscape is flat and noisy below ~150 bps), so the first best response moves.
+    args.extend(["--param", "base_fee_bps=300", "--population", "2", "--payoff-seeds", "24", "--threads", threads]);
     args
 }
 
@@ -829,6 +832,10 @@ fn a_population_on_the_postgresql_queue_is_the_population_on_one_machine() {
 struct Landscape<F: Fn(&[f64]) -> f64> {
     space: amm_tune::space::Space,
     f: F,
+    /// Width of the uniform noise a point draws on a seed (besides the seed's luck, 200).
+    noise: f64,
+    /// Every evaluation computed: (point key, seed).
+    computed: Vec<(String, u64)>,
 }
 
 fn hash(a: u64, b: u64) -> f64 {
@@ -849,31 +856,57 @@ impl<F: Fn(&[f64]) -> f64> amm_tune::execute::Executor for Landscape<F> {
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Vec<amm_tune::study::Evaluation>, String> {
         progress(work.len() as u64);
+        self.computed.extend(work.iter().map(|w| (w.key(), w.seed)));
         Ok(work
             .iter()
             .map(|w| {
                 let u = self.space.coordinates(&w.point);
                 let own = w.point.0.values().fold(0u64, |h, v| h.rotate_left(7) ^ v.to_string().len() as u64);
                 let luck = 200.0 * hash(w.seed, 0);
-                let noise = 40.0 * hash(w.seed, own ^ (u.iter().sum::<f64>() * 1e9) as u64);
+                let noise = self.noise * hash(w.seed, own ^ (u.iter().sum::<f64>() * 1e9) as u64);
                 amm_tune::study::Evaluation { score: Some((self.f)(&u) + luck + noise), edges: Vec::new() }
             })
             .collect())
     }
 }
 
+/// A study on a synthetic landscape `f` of the unit cube with per-point noise of width `noise`,
+/// and the evaluations it computed (point key, seed).
 fn landscape_study(
     field: &Field,
     settings: &amm_tune::TuneSettings,
     dir: &Path,
+    noise: f64,
     f: impl Fn(&[f64]) -> f64,
-) -> amm_tune::Outcome {
+) -> (amm_tune::Outcome, Vec<(String, u64)>) {
     let space = amm_tune::space::Space::new(&field.schema, &field.start, &settings.only).unwrap();
     let study_path = dir.join(format!("landscape-{}-{}.db", settings.runs, settings.seed));
     let _ = std::fs::remove_file(&study_path);
     let mut study = amm_tune::study::Study::open(&study_path, &amm_tune::definition(field, settings, &space)).unwrap();
-    let mut executor = Landscape { space: space.clone(), f };
-    amm_tune::tune_with(field, settings, &mut study, &mut executor).unwrap()
+    let mut executor = Landscape { space: space.clone(), f, noise, computed: Vec::new() };
+    let outcome = amm_tune::tune_with(field, settings, &mut study, &mut executor).unwrap();
+    (outcome, executor.computed)
+}
+
+#[test]
+fn every_candidate_trains_on_the_same_seeds_and_no_evaluation_is_charged_twice() {
+    let scratch = Scratch::new();
+    let field = field(&example_wasm("starter"), scratch.path(), &[]);
+    let settings = amm_tune::TuneSettings { budget: 8_000, runs: 2, seed: 5, ..Default::default() };
+    let bowl = |u: &[f64]| -400.0 * u.iter().map(|x| (x - 0.5) * (x - 0.5)).sum::<f64>();
+    let (outcome, computed) = landscape_study(&field, &settings, scratch.path(), 40.0, bowl);
+    let seg = &settings.segments;
+    // One set of training seeds, as many as a race ends on, for every generation.
+    let training: std::collections::BTreeSet<u64> =
+        computed.iter().map(|&(_, s)| s).filter(|&s| s >= seg.train && s < seg.validation).collect();
+    assert_eq!(training.len(), settings.race.last, "training seeds: {training:?}");
+    assert!(outcome.generations > 4, "{} generations", outcome.generations);
+    // The incumbents are asked for again every generation: found in the study, never computed
+    // twice, and the budget counts each evaluation once.
+    let distinct: std::collections::BTreeSet<&(String, u64)> = computed.iter().collect();
+    assert_eq!(distinct.len(), computed.len(), "an evaluation was computed twice");
+    assert_eq!(outcome.simulations, computed.len() as u64, "the budget charged what was computed");
+    assert!(outcome.simulations <= settings.budget);
 }
 
 #[test]
@@ -881,24 +914,35 @@ fn raced_runs_search_side_by_side_until_half_the_budget_then_only_the_leader_goe
     let scratch = Scratch::new();
     let field = field(&example_wasm("starter"), scratch.path(), &[]);
     let settings = amm_tune::TuneSettings { budget: 12_000, runs: 2, seed: 3, ..Default::default() };
-    // A bowl around the middle of the cube: every point scores by its distance to it.
-    let bowl = |u: &[f64]| -400.0 * u.iter().map(|x| (x - 0.5) * (x - 0.5)).sum::<f64>();
-    let two = landscape_study(&field, &settings, scratch.path(), bowl);
+    // A plateau: every point scores the seed's luck alone, so no run is ever clearly behind
+    // the other, and the one that stops is stopped by the budget rule.
+    let plateau = |_: &[f64]| 0.0;
+    let noise = 0.0;
+    let (two, _) = landscape_study(&field, &settings, scratch.path(), noise, plateau);
     let per_generation = |o: &amm_tune::Outcome, g: u32| o.trials.iter().filter(|t| t.generation == g).count();
-    let one = landscape_study(&field, &amm_tune::TuneSettings { runs: 1, ..settings.clone() }, scratch.path(), bowl);
+    let one_run = amm_tune::TuneSettings { runs: 1, ..settings.clone() };
+    let (one, _) = landscape_study(&field, &one_run, scratch.path(), noise, plateau);
     // A generation of one run: its λ samples and its distribution's mean.
     let lambda = amm_tune::cmaes::default_lambda(11);
     assert_eq!(per_generation(&one, 1), lambda + 1, "generation 1 of one run");
-    // Two runs: both runs' candidates, until half the search budget is spent.
+    // Two runs: both runs' candidates, until half the search budget is spent...
     assert_eq!(per_generation(&two, 1), 2 * (lambda + 1), "generation 1 of two runs");
-    let last = two.trials.iter().map(|t| t.generation).max().unwrap();
-    assert!(last > 4, "{last} generations");
-    assert_eq!(per_generation(&two, last), lambda + 1, "after half the budget only the leading run searches");
     assert_eq!(two.runs.len(), 2);
-    assert!(two.runs.iter().min() < two.runs.iter().max(), "one run stopped before the other: {:?}", two.runs);
+    let (stopped, went_on) = (two.runs[0].min(two.runs[1]), two.runs[0].max(two.runs[1]));
+    assert!(stopped < went_on && went_on == two.generations as u32, "runs stopped at {:?}", two.runs);
+    // ...which is when the one behind stops: the first generation that starts with half the
+    // search budget spent (`best_so_far[g]`: the simulations used after generation g).
+    let search = settings.budget - 5 * 200 - 2 * 500;
+    let half = two.best_so_far.iter().position(|b| b.0 * 2 >= search).unwrap() as u32;
+    assert_eq!(stopped, half, "the run behind stopped at generation {stopped}, half the budget at {half}");
+    assert!(half > 2, "half the budget after {half} generations");
+    for g in 1..=half {
+        assert_eq!(per_generation(&two, g), 2 * (lambda + 1), "generation {g}: both runs");
+    }
+    assert_eq!(per_generation(&two, half + 1), lambda + 1, "after half the budget only the leading run searches");
     assert_eq!(one.runs, vec![one.generations as u32]);
     // Deterministic: the same study twice is the same study.
-    let again = landscape_study(&field, &settings, scratch.path(), bowl);
+    let (again, _) = landscape_study(&field, &settings, scratch.path(), noise, plateau);
     assert_eq!(two, again);
     assert_ne!(two.trials, one.trials);
 }

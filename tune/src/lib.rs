@@ -7,8 +7,9 @@
 //! * **Common random numbers.** Every candidate runs under one entrant name on the same seeds
 //!   and salt, so its simulations pair exactly with every other candidate's: same price path,
 //!   same orders, same seat. Comparisons are paired per-seed differences with standard errors.
-//!   Each generation races on fresh training seeds, the incumbent re-run on them first, so the
-//!   seeds it was chosen on (where it was lucky) never stay the yardstick.
+//!   Every candidate of every generation runs on the same training seeds, so the search sees
+//!   one fixed function (the mean over those seeds) and ranks candidates without the noise
+//!   of changing seeds; the luck of being chosen on them is left to validation.
 //! * **Racing** ([`race`]): candidates start on few seeds and survivors get more; a candidate
 //!   clearly behind the leader or the incumbent stops early.
 //! * **CMA-ES** ([`cmaes`]) with bounds, log and integer transforms ([`space`]) and IPOP
@@ -16,8 +17,8 @@
 //!   ([`TuneSettings::runs`]), raced on the same seeds, the one clearly behind stopped and only
 //!   the leader going on after half the search budget: which basin a run settles in is decided
 //!   early and by luck, so a second draw is worth half the generations.
-//! * **Stratified training windows** ([`seeds`]): every window holds its seeds' volatility
-//!   bands in equal shares, so a comparison is not swayed by a calm or a wild window.
+//! * **Stratified training seeds** ([`seeds`]): they hold the market's volatility bands in
+//!   equal shares, so the function searched is not swayed by a calm or a wild draw.
 //! * **Held-out seeds.** Three disjoint seed segments: the search trains on one, the finalists
 //!   are chosen on a second (validation), and the winner is reported once on a third (test), all
 //!   away from a competition's public seeds. No number a study prints for the winner comes from
@@ -127,8 +128,8 @@ impl std::str::FromStr for Objective {
 /// The three seed segments (first seed of each) and the sizes of the held-out ones.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Segments {
-    /// First training seed. Default 1,000,000,000. Generation `g` races on window `g` of
-    /// [`seeds::Windows`]: `last` fresh seeds from here on, stratified on their volatility.
+    /// First training seed. Default 1,000,000,000. Every generation races on the same `last`
+    /// seeds from here on, stratified on their volatility (window 0 of [`seeds::Windows`]).
     pub train: u64,
     /// First validation seed. Default 2,000,000,000.
     pub validation: u64,
@@ -290,9 +291,8 @@ pub enum TuneError {
 pub struct Finalist {
     /// Its parameter values.
     pub params: ParamValues,
-    /// Training estimate: for the start and the incumbents, the mean over the windows they were
-    /// re-run on; for another candidate, the incumbent's estimate plus its mean paired
-    /// difference to the incumbent on its generation's window.
+    /// Training estimate: the mean over the training seeds (the seeds it was chosen on, so it
+    /// flatters the point: validation is the honest number).
     pub train_mean: f64,
     /// Standard error of `train_mean` (of the paired difference, for a candidate).
     pub train_stderr: f64,
@@ -402,6 +402,9 @@ struct Evaluator<'a> {
     bar: indicatif::ProgressBar,
     /// Self-play: the point the copies play (the incumbent), part of every evaluation's key.
     opponent: Point,
+    /// Every (evaluation key, seed) the plan has asked for: the budget counts each once, so
+    /// the incumbents' re-runs on the training seeds cost nothing (they are in the study).
+    asked: std::collections::HashSet<(String, u64)>,
 }
 
 impl Evaluator<'_> {
@@ -417,17 +420,28 @@ impl Evaluator<'_> {
         self.failure.take().map_or(Ok(()), Err)
     }
 
-    /// Evaluates `points[i]` on seed `seed` for each `(i, seed)` request, in order.
+    /// Evaluates `points[i]` on seed `seed` for each `(i, seed)` request, in order. The budget
+    /// is charged once per evaluation the plan asks for the first time; whether it was
+    /// computed now or found in the study (a resumed study) does not matter, so a resumed
+    /// study spends its budget as an uninterrupted one did.
     fn run(&mut self, points: &[Point], requests: &[(usize, u64)]) -> Result<Vec<Evaluation>, Exhausted> {
-        if self.used + requests.len() as u64 > self.limit {
+        let keys: Vec<String> = points.iter().map(|p| self.key(p)).collect();
+        let mut new: Vec<(String, u64)> = Vec::new();
+        for &(i, seed) in requests {
+            let asked = (keys[i].clone(), seed);
+            if !self.asked.contains(&asked) && !new.contains(&asked) {
+                new.push(asked);
+            }
+        }
+        if self.used + new.len() as u64 > self.limit {
             return Err(Exhausted);
         }
         if self.deadline.is_some_and(|d| Instant::now() >= d) {
             self.timed_out = true;
             return Err(Exhausted);
         }
-        self.used += requests.len() as u64;
-        let keys: Vec<String> = points.iter().map(|p| self.key(p)).collect();
+        self.used += new.len() as u64;
+        self.asked.extend(new);
         let mut missing: Vec<(usize, u64)> = Vec::new();
         for &(i, seed) in requests {
             if self.study.get(&keys[i], seed).is_none()
@@ -545,9 +559,10 @@ pub fn definition(field: &Field, settings: &TuneSettings, space: &Space) -> Vec<
     ))
     .unwrap_or_default();
     let mut definition = vec![
-        // Format 3: training windows stratified on volatility (`seeds`); format 2's were
-        // consecutive seeds, so a format-2 study does not resume under this version.
-        ("format", "amm-tune study 3".into()),
+        // Format 4: one set of training seeds for every generation, the budget charged once per
+        // evaluation asked; format 3 drew fresh (stratified) seeds per generation and format 2
+        // consecutive ones, so neither resumes under this version.
+        ("format", "amm-tune study 4".into()),
         ("field", field.identity.clone()),
         ("market", config),
         ("objective", settings.objective.name().into()),
@@ -619,17 +634,18 @@ pub fn tune_with(
         failure: None,
         bar,
         opponent: field.start.clone(),
+        asked: std::collections::HashSet::new(),
     };
-    // Training windows: `last` seeds each, stratified on volatility ([`seeds`]); window 0 is
-    // the start's, window `g` generation `g`'s.
-    let mut windows = seeds::Windows::new(seg.train, settings.race.last);
-    let first_window = windows.window(0, settings.race.last);
+    // The training seeds: `last` of them, stratified on volatility ([`seeds`]), the same for
+    // every candidate of every generation.
+    let train = seeds::Windows::new(seg.train, settings.race.last).window(0, settings.race.last);
+    let at = |s: usize| train[s];
 
     // Generation 0: the starting point on every seed of a race: the first incumbent.
     // The start exactly as given (a log-scale round trip through the cube would perturb it).
     let start = field.start.clone();
     let start_scores =
-        scores(&mut ev, std::slice::from_ref(&start), &first_window.iter().map(|&seed| (0, seed)).collect::<Vec<_>>())
+        scores(&mut ev, std::slice::from_ref(&start), &train.iter().map(|&seed| (0, seed)).collect::<Vec<_>>())
             .map_err(|_| {
                 ev.failure
                     .take()
@@ -667,18 +683,15 @@ pub fn tune_with(
     }];
 
     // Runs: independent CMA-ES searches from the start, each with its own incumbent (the
-    // best point it has found) and its incumbent's scores on every window since it became one
-    // (different seeds, so their mean estimates its true mean without the luck of the seeds it
-    // was chosen on). Run 0 draws from the study's seed, so a one-run study is the search as it
-    // always was. A run's basin is decided in its first generations (a run that drifts onto a
-    // plateau of high fees rarely leaves it), so several runs race: every generation their
-    // incumbents run on the same fresh window, a run whose incumbent is clearly behind the
-    // leading run's there (paired, the candidates' `z`) stops, and once half the search budget
-    // is spent only the leading run goes on.
+    // best point it has found) and the incumbent's scores on the training seeds. Run 0 draws
+    // from the study's seed, so a one-run study is the search as it always was. A run's basin
+    // is decided in its first generations (a run that drifts onto a plateau of high fees
+    // rarely leaves it), so several runs race: every generation a run whose incumbent is
+    // clearly behind the leading run's (paired, the candidates' `z`) stops, and once half the
+    // search budget is spent only the leading run goes on.
     struct Run {
         cma: Cma,
         incumbent: (Point, Vec<f64>),
-        pooled: Vec<f64>,
         alive: bool,
         /// The generation it stopped at (raced out or at half the budget).
         stopped: Option<u32>,
@@ -687,7 +700,6 @@ pub fn tune_with(
         .map(|r| Run {
             cma: Cma::new(&space.coordinates(&start), CmaSettings::for_dims(space.len()), run_seed(settings.seed, r)),
             incumbent: (start.clone(), start_scores.clone()),
-            pooled: start_scores.clone(),
             alive: true,
             stopped: None,
         })
@@ -695,12 +707,12 @@ pub fn tune_with(
     let (mut generation, mut completed): (u32, usize) = (0, 0);
     loop {
         generation += 1;
-        // Each generation races on fresh training seeds, and the incumbents are re-run on them
-        // first. An incumbent was chosen as the best of many candidates on earlier seeds, so
-        // on those seeds it is lucky (the winner's curse); kept as the yardstick on the same
-        // seeds, that luck would stop every later candidate and stall the search.
-        let window = windows.window(u64::from(generation), settings.race.last);
-        let at = |s: usize| window[s];
+        // Every generation races on the training seeds, the incumbents' scores there the
+        // yardstick. Fresh seeds for each generation (tried: BENCHMARKS.md, "Tuning") make the
+        // candidates' ranks noisier for the optimiser than the flattery of the seeds they were
+        // chosen on costs, and that flattery is validation's to remove. The incumbents are
+        // asked for again (found in the study, not charged to the budget) because under
+        // self-play the copies they play change with the incumbent.
         let live: Vec<usize> = (0..runs.len()).filter(|&r| runs[r].alive).collect();
         // The live runs' incumbents, each distinct point once (runs often share one early on).
         let mut held: Vec<Point> = Vec::new();
@@ -724,13 +736,12 @@ pub fn tune_with(
         };
         for (&r, &k) in live.iter().zip(&slot) {
             let run = &mut runs[r];
-            let window_scores = inc_all[k * settings.race.last..(k + 1) * settings.race.last].to_vec();
-            run.pooled.extend_from_slice(&window_scores);
-            run.incumbent.1 = window_scores;
-            hall.insert(key(&run.incumbent.0), (run.incumbent.0.clone(), mean(&run.pooled), stderr(&run.pooled)));
+            run.incumbent.1 = inc_all[k * settings.race.last..(k + 1) * settings.race.last].to_vec();
+            let scores = &run.incumbent.1;
+            hall.insert(key(&run.incumbent.0), (run.incumbent.0.clone(), mean(scores), stderr(scores)));
         }
         if live.len() > 1 {
-            // The runs race: the leader is the incumbent with the best mean on this window.
+            // The runs race: the leader is the incumbent with the best training mean.
             let lead = live
                 .iter()
                 .copied()
@@ -801,23 +812,20 @@ pub fn tune_with(
                 mean: t.mean,
             }));
             rows.extend(trials);
-            // A finished candidate's estimate: the incumbent's pooled mean plus the candidate's
-            // mean paired difference to it on this window (a control variate: the window's own
-            // difficulty cancels). The best one ahead of the incumbent on this window replaces it.
+            // A finished candidate's estimate is its training mean; the best one ahead of the
+            // incumbent (paired, on the same seeds) replaces it.
             let mut best: Option<(usize, f64)> = None;
             for (i, e) in entries.iter().enumerate() {
                 if e.fate == Fate::Finished && key(&points[i]) != key(&run.incumbent.0) {
                     let d = paired(&e.scores, &inc_scores);
-                    hall.insert(key(&points[i]), (points[i].clone(), mean(&run.pooled) + mean(&d), stderr(&d)));
+                    hall.insert(key(&points[i]), (points[i].clone(), mean(&e.scores), stderr(&e.scores)));
                     if mean(&d) > best.map_or(0.0, |(_, m)| m) {
                         best = Some((i, mean(&d)));
                     }
                 }
             }
             if let Some((i, _)) = best {
-                // Its pooled estimate starts on the next window: the one it won on flatters it.
                 run.incumbent = (points[i].clone(), entries[i].scores.clone());
-                run.pooled.clear();
                 if field.self_copies > 0 {
                     // Self-play (one run): the copies now play the new incumbent, which changes
                     // the field; the next generation re-runs the incumbent against copies of

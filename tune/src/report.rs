@@ -34,7 +34,7 @@ pub fn table(o: &Outcome) -> String {
         o.seed
     ));
     s.push_str(&format!(
-        "seeds: training {}.. ({} fresh ones per generation, stratified on volatility, the incumbent re-run on them), validation {}..{}, test {}..{}; a ± b = mean ± one standard error over those seeds\n\n",
+        "seeds: training {}.. ({} of them, stratified on volatility, the same for every candidate), validation {}..{}, test {}..{}; a ± b = mean ± one standard error over those seeds\n\n",
         seg.train,
         o.race_seeds,
         seg.validation,

@@ -1,4 +1,4 @@
-//! Training windows stratified on the market's volatility.
+//! Training seeds stratified on the market's volatility.
 //!
 //! A strategy's edge in a simulation depends first on the volatility the seed draws: over
 //! the default market, the drawn market parameters explain R² ≈ 0.85 of a starter's per-seed
@@ -6,10 +6,11 @@
 //! parameter point (R² ≈ 0.8: where the one loses to arbitrage the other earns fees). Pairing
 //! cancels what two candidates share, not how differently they respond to volatility, so on
 //! 32 consecutive seeds the mean paired difference of two distant points carries the luck of
-//! how many calm and how many wild seeds the window happened to hold — the noise that ranks
-//! a generation's candidates while the search is still far from a good region.
+//! how many calm and how many wild seeds they happened to hold — and a study searches the
+//! mean over its training seeds (every generation races on the same ones), so that luck
+//! would tilt the whole search toward calm-market or wild-market parameters.
 //!
-//! So the training windows are *stratified*: the seeds are sorted into `2^k` buckets by the
+//! So the training seeds are *stratified*: the seeds are sorted into `2^k` buckets by the
 //! uniform draw behind their volatility ([`MarketParams::volatility_quantile`]), and seed `i`
 //! of a window comes from bucket `bitrev(i)`. Every prefix of `2^j` seeds of a window — the
 //! racing rungs 4, 8, 16, 32 — then holds exactly one seed of each of `2^j` equally likely
@@ -25,9 +26,10 @@
 //! consecutive seeds (plain random samples), so the numbers a study reports for its winner
 //! mean what they always meant.
 //!
-//! Each window takes the next unused seed of each bucket, scanning the segment upwards from
-//! its first seed, so windows are disjoint and a window is a function of the segment's first
-//! seed, its length and its index alone (resumed and distributed studies see the same seeds).
+//! A study trains on window 0 ([`Windows::window`]). Each window takes the next unused seed
+//! of each bucket, scanning the segment upwards from its first seed, so windows are disjoint
+//! and a window is a function of the segment's first seed, its length and its index alone
+//! (resumed and distributed studies see the same seeds).
 
 use amm_engine::market::MarketParams;
 

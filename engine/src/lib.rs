@@ -23,6 +23,7 @@
 
 pub mod build;
 pub mod config;
+pub mod files;
 pub mod market;
 pub mod names;
 pub mod native;

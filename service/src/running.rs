@@ -79,9 +79,7 @@ pub fn fetch_module(db: &Db, handle: &Handle, sha256: &str, path: &Path) -> Resu
     if amm_engine::sandbox::sha256_hex(&bytes) != sha256 {
         return Err(format!("the stored module {sha256} does not match its hash"));
     }
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    std::fs::write(&tmp, &bytes)
-        .and_then(|()| std::fs::rename(&tmp, path))
+    amm_engine::files::write_atomically(path, &bytes, false)
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 

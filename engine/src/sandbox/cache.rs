@@ -81,7 +81,8 @@ impl ModuleCache {
             _ => {
                 use rand::RngExt;
                 let key: [u8; KEY_LEN] = rand::rng().random();
-                write_private(&key_path, &key).map_err(|e| fail(format!("cannot write the key: {e}")))?;
+                crate::files::write_atomically(&key_path, &key, true)
+                    .map_err(|e| fail(format!("cannot write the key: {e}")))?;
                 key
             }
         };
@@ -153,23 +154,6 @@ impl ModuleCache {
         bytes.extend_from_slice(MAGIC);
         bytes.extend_from_slice(&tag);
         bytes.extend_from_slice(&code);
-        let _ = write_private(&path, &bytes);
+        let _ = crate::files::write_atomically(&path, &bytes, true);
     }
-}
-
-/// Writes `bytes` to `path` atomically (temporary file, then rename), readable by the owner only.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(&tmp)?;
-        std::io::Write::write_all(&mut file, bytes)?;
-    }
-    std::fs::rename(&tmp, path)
 }

@@ -292,9 +292,7 @@ pub async fn submit_inner(
     // Keep the bytes under the data directory, named by their hash.
     let rel = eval::module_rel_path(&sha256);
     let path = state.data.join(&rel);
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    std::fs::write(&tmp, &bytes)
-        .and_then(|()| std::fs::rename(&tmp, &path))
+    amm_engine::files::write_atomically(&path, &bytes, false)
         .map_err(|e| ApiError::internal(StatusCode::INSUFFICIENT_STORAGE, "cannot store the module", e))?;
 
     let section_name = info.as_ref().and_then(|i| i.name.clone()).filter(|n| !n.is_empty());

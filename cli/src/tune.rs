@@ -95,7 +95,7 @@ pub struct TuneArgs {
     /// Best training points compared on the validation segment (besides the start).
     #[arg(long, default_value_t = 4)]
     finalists: usize,
-    /// Independent CMA-ES runs from the start, raced on the same windows: a run whose
+    /// Independent CMA-ES runs from the start, raced on the training seeds: a run whose
     /// incumbent is clearly behind the leading run's stops, and at half the search budget only
     /// the leader goes on (one under self-play).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=8))]
@@ -167,6 +167,12 @@ fn check_settings(args: &TuneArgs) -> Result<()> {
     if args.race_seeds > MAX_RACE_SEEDS {
         anyhow::bail!(
             "--race-seeds {}: at most {MAX_RACE_SEEDS} (every candidate of the study runs on these seeds; more precision per candidate is cheaper bought from validation)",
+            args.race_seeds
+        );
+    }
+    if args.race_seeds < 3 {
+        anyhow::bail!(
+            "--race-seeds {}: a race ends on at least 3 seeds (a standard error needs a few)",
             args.race_seeds
         );
     }
@@ -502,10 +508,13 @@ pub fn command(args: &TuneArgs) -> Result<ExitCode> {
         note!("resuming {} ({} evaluations recorded)", study_path.display(), study.recorded());
     }
     note!(
-        "tuning {name}: {} of {} parameters against {} opponents{}{}, objective {}",
+        "tuning {name}: {} of {} parameters against {}{}{}, objective {}",
         space.len(),
         field.schema.params.len(),
-        field.entrants.len() - 1,
+        match field.entrants.len() - 1 {
+            1 => "1 opponent".to_string(),
+            n => format!("{n} opponents"),
+        },
         if self_copies > 0 { format!(" and {self_copies} copies of the incumbent (self-play)") } else { String::new() },
         if field.config.normalizer.enabled { " and the normalizer" } else { "" },
         args.objective.name()

@@ -279,7 +279,7 @@ fn a_study_killed_mid_way_resumes_to_the_uninterrupted_result_byte_for_byte() {
     // A study file made for another definition is refused, not silently mixed.
     let (ok, _, err) =
         amm(&[&tune_args(s, c, resumed.to_str().unwrap())[..], &["--objective", "reward"]].concat(), scratch.path());
-    assert!(!ok && err.contains("different objective"), "{err}");
+    assert!(!ok && err.contains("its objective differs"), "{err}");
 }
 
 /// Mean and standard error of the paired differences `a − b`.
@@ -441,6 +441,7 @@ fn tune_settings_that_cannot_work_are_refused_with_the_reason() {
     refused(&["--first-seeds", "0"], "at least 3 seeds");
     // (A huge --race-seeds would sort the training segment into as many buckets: refused first.)
     refused(&["--race-seeds", "1000000000000"], "--race-seeds 1000000000000: at most 4096");
+    refused(&["--race-seeds", "0"], "--race-seeds 0: a race ends on at least 3 seeds");
     refused(&["--finalists", "0"], "--finalists");
     refused(&["--seed-base", "18446744073709551610"], "must fit below 2^64");
     refused(&["--seed-base", "0"], "meet the config's own seeds");
@@ -906,6 +907,11 @@ fn every_candidate_trains_on_the_same_seeds_and_no_evaluation_is_charged_twice()
     let distinct: std::collections::BTreeSet<&(String, u64)> = computed.iter().collect();
     assert_eq!(distinct.len(), computed.len(), "an evaluation was computed twice");
     assert_eq!(outcome.simulations, computed.len() as u64, "the budget charged what was computed");
+    // Each run's first mean is the start itself, not its round trip through the cube (on a log
+    // scale a different point in the last digits, which would run again under its own key and
+    // could take a finalist's place).
+    let first = outcome.trials.iter().filter(|t| t.generation == 1);
+    assert_eq!(first.filter(|t| t.params == outcome.start).count(), settings.runs, "the start in generation 1");
     assert!(outcome.simulations <= settings.budget);
 }
 
@@ -945,4 +951,22 @@ fn raced_runs_search_side_by_side_until_half_the_budget_then_only_the_leader_goe
     let (again, _) = landscape_study(&field, &settings, scratch.path(), noise, plateau);
     assert_eq!(two, again);
     assert_ne!(two.trials, one.trials);
+}
+
+#[test]
+fn a_study_from_another_version_is_refused_as_such_and_another_definition_names_what_differs() {
+    let scratch = Scratch::new();
+    let path = scratch.path().join("old.db");
+    let old = [("format", "amm-tune study 3".to_string()), ("seed", "1".to_string())];
+    drop(amm_tune::study::Study::open(&path, &old).unwrap());
+    let now = [("format", "amm-tune study 4".to_string()), ("seed", "1".to_string())];
+    let err = amm_tune::study::Study::open(&path, &now).err().unwrap().to_string();
+    assert!(
+        err.contains("another version of amm-engine (amm-tune study 3; this one writes amm-tune study 4)"),
+        "{err}"
+    );
+    assert!(err.contains("cannot be resumed: give a new --study file"), "{err}");
+    let other = [("format", "amm-tune study 3".to_string()), ("seed", "2".to_string())];
+    let err = amm_tune::study::Study::open(&path, &other).err().unwrap().to_string();
+    assert!(err.contains("its seed differs: 1"), "{err}");
 }

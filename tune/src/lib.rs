@@ -696,9 +696,10 @@ pub fn tune_with(
         /// The generation it stopped at (raced out or at half the budget).
         stopped: Option<u32>,
     }
+    let start_coordinates = space.coordinates(&start);
     let mut runs: Vec<Run> = (0..runs(field, settings))
         .map(|r| Run {
-            cma: Cma::new(&space.coordinates(&start), CmaSettings::for_dims(space.len()), run_seed(settings.seed, r)),
+            cma: Cma::new(&start_coordinates, CmaSettings::for_dims(space.len()), run_seed(settings.seed, r)),
             incumbent: (start.clone(), start_scores.clone()),
             alive: true,
             stopped: None,
@@ -770,7 +771,10 @@ pub fn tune_with(
             // A Tutorial", on the recommended solution), so it may become the incumbent and a
             // finalist; it is not told back to the optimiser (its update takes samples only).
             let sampled = points.len();
-            let mean_point = space.point(run.cma.state().0);
+            // (The first mean is the start's coordinates, whose round trip through a log scale
+            // changes the last digits: it is the start, already in the study.)
+            let centre = run.cma.state().0;
+            let mean_point = if centre == start_coordinates.as_slice() { start.clone() } else { space.point(centre) };
             if !points.iter().any(|p| key(p) == key(&mean_point)) {
                 points.push(mean_point);
             }

@@ -16,8 +16,8 @@ pub fn table(o: &Outcome) -> String {
     s.push_str(&format!("objective: {} — {}\n", o.objective, o.objective_means));
     let seg = &o.segments;
     s.push_str(&format!(
-        "{} generations{}, {} restarts, {} of {} simulations (search, validation and test){}; optimiser seed {}\n",
-        o.generations,
+        "{}{}, {} restarts, {} of {} simulations (search, validation and test){}; optimiser seed {}\n",
+        if o.generations == 1 { "1 generation".to_string() } else { format!("{} generations", o.generations) },
         if o.runs.len() > 1 {
             format!(
                 " ({} CMA-ES runs raced, stopped after generations {})",

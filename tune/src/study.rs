@@ -60,9 +60,21 @@ pub enum StudyError {
         /// The database's message.
         message: String,
     },
+    /// The file holds a study written by another version of the study format.
+    #[error(
+        "study {path} was written by another version of amm-engine ({found}; this one writes {expected}) and cannot be resumed: give a new --study file"
+    )]
+    OtherVersion {
+        /// The study file.
+        path: PathBuf,
+        /// The format stored.
+        found: String,
+        /// The format this version writes.
+        expected: String,
+    },
     /// The file holds a study with another definition.
     #[error(
-        "study {path} was made for a different {key} ({found}); resume it with the same strategy, field, objective, space, segments and --seed, or give a new --study file"
+        "study {path} holds another study (its {key} differs: {found}); resume it with the arguments it was made with (strategy, field, objective, parameters, seeds, racing, --seed, --runs), or give a new --study file"
     )]
     Mismatch {
         /// The study file.
@@ -268,6 +280,13 @@ impl Study {
         for (k, v) in definition {
             let found = stored.iter().find(|(sk, _)| sk == k).map(|(_, sv)| sv.clone());
             if found.as_deref() != Some(v.as_str()) {
+                if *k == "format" {
+                    return Err(StudyError::OtherVersion {
+                        path: self.path.clone(),
+                        found: found.unwrap_or_else(|| "no format".into()),
+                        expected: v.clone(),
+                    });
+                }
                 return Err(StudyError::Mismatch {
                     path: self.path.clone(),
                     key: (*k).to_string(),

@@ -294,7 +294,7 @@ pub struct Finalist {
     /// Training estimate: the mean over the training seeds (the seeds it was chosen on, so it
     /// flatters the point: validation is the honest number).
     pub train_mean: f64,
-    /// Standard error of `train_mean` (of the paired difference, for a candidate).
+    /// Standard error of `train_mean`.
     pub train_stderr: f64,
     /// Mean validation score.
     pub validation_mean: f64,

@@ -402,9 +402,10 @@ struct Evaluator<'a> {
     bar: indicatif::ProgressBar,
     /// Self-play: the point the copies play (the incumbent), part of every evaluation's key.
     opponent: Point,
-    /// Every (evaluation key, seed) the plan has asked for: the budget counts each once, so
-    /// the incumbents' re-runs on the training seeds cost nothing (they are in the study).
-    asked: std::collections::HashSet<(String, u64)>,
+    /// The seeds the plan has asked each evaluation key for: the budget counts each (key, seed)
+    /// once, so the incumbents' re-runs on the training seeds cost nothing (they are in the
+    /// study).
+    asked: std::collections::HashMap<String, std::collections::HashSet<u64>>,
 }
 
 impl Evaluator<'_> {
@@ -426,11 +427,10 @@ impl Evaluator<'_> {
     /// study spends its budget as an uninterrupted one did.
     fn run(&mut self, points: &[Point], requests: &[(usize, u64)]) -> Result<Vec<Evaluation>, Exhausted> {
         let keys: Vec<String> = points.iter().map(|p| self.key(p)).collect();
-        let mut new: Vec<(String, u64)> = Vec::new();
+        let mut new: std::collections::HashSet<(&str, u64)> = std::collections::HashSet::new();
         for &(i, seed) in requests {
-            let asked = (keys[i].clone(), seed);
-            if !self.asked.contains(&asked) && !new.contains(&asked) {
-                new.push(asked);
+            if !self.asked.get(&keys[i]).is_some_and(|seeds| seeds.contains(&seed)) {
+                new.insert((keys[i].as_str(), seed));
             }
         }
         if self.used + new.len() as u64 > self.limit {
@@ -441,7 +441,9 @@ impl Evaluator<'_> {
             return Err(Exhausted);
         }
         self.used += new.len() as u64;
-        self.asked.extend(new);
+        for (k, seed) in new {
+            self.asked.entry(k.to_owned()).or_default().insert(seed);
+        }
         let mut missing: Vec<(usize, u64)> = Vec::new();
         for &(i, seed) in requests {
             if self.study.get(&keys[i], seed).is_none()
@@ -634,7 +636,7 @@ pub fn tune_with(
         failure: None,
         bar,
         opponent: field.start.clone(),
-        asked: std::collections::HashSet::new(),
+        asked: std::collections::HashMap::new(),
     };
     // The training seeds: `last` of them, stratified on volatility ([`seeds`]), the same for
     // every candidate of every generation.

@@ -286,10 +286,10 @@ fn compile(
             ),
         });
     }
-    // Copied under a temporary name and renamed, so a half-written module is never a cache hit.
-    let partial = dir.join(format!("{MODULE_FILE}.{}.partial", std::process::id()));
-    std::fs::copy(&produced, &partial).map_err(|e| io_error(&produced, e))?;
-    std::fs::rename(&partial, wasm).map_err(|e| io_error(wasm, e))
+    // Written atomically (a temporary unique per call, then renamed), so a half-written module
+    // is never a cache hit, even with two builds of one source at once.
+    let bytes = std::fs::read(&produced).map_err(|e| io_error(&produced, e))?;
+    crate::files::write_atomically(wasm, &bytes, false).map_err(|e| io_error(wasm, e))
 }
 
 /// `cargo fetch --locked` of a Prop AMM build directory's fixed manifest (network allowed; the

@@ -105,7 +105,12 @@ fn name_schema() -> utoipa::openapi::Object {
         (status = 401, description = "no valid token"),
         (status = 413, description = "over the upload limit"),
         (status = 422, description = "refused by a check (validation, the source's screen or build, the name): the failed checks", body = ValidationFailure),
+        (status = 400, description = "not a multipart form with the expected parts (what is wrong, in `error`)"),
+        (status = 408, description = "the upload did not arrive in time"),
         (status = 429, description = "over quota (Retry-After)"),
+        (status = 500, description = "an internal error (logged; the upload is not kept)"),
+        (status = 503, description = "shutting down, or no toolchain for a source"),
+        (status = 507, description = "the module could not be stored"),
     ))]
 pub async fn submit(
     state: Shared,

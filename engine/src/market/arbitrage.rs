@@ -181,6 +181,10 @@ fn search_side<C: Curve>(
     let reserve = reserve_out as u64;
     let (mut last_move, mut before_last) = (u64::MAX, u64::MAX);
     let mut first = true;
+    // The certificate's gap before the last two quotes, and how many quotes in a row moved the
+    // best (with the gap not halving, the steps are creeping: [`Step::stalled`]).
+    let (mut last_gap, mut gap_before) = (f64::INFINITY, f64::INFINITY);
+    let mut moves = 0u32;
     for _ in 0..MAX_ROUNDS {
         if curve.left == 0 {
             break;
@@ -222,10 +226,13 @@ fn search_side<C: Curve>(
             peak,
             reach: reach(tolerance, curvature),
             zero_test: 0.0,
+            stalled: bound - best.surplus > 0.5 * last_gap && last_gap > 0.5 * gap_before && moves >= 2,
             previous: before_last,
             untested_model: first && fit.is_some_and(|f| !f.is_secant()),
         };
         first = false;
+        gap_before = last_gap;
+        last_gap = bound - best.surplus;
         let x = step.next(&fresh, &inside);
         before_last = last_move;
         last_move = x.abs_diff(best.input);
@@ -236,6 +243,7 @@ fn search_side<C: Curve>(
         samples.insert(x, y);
         let before = best;
         best = best.or_better(trade_at(x, y));
+        moves = if best.input != before.input { moves + 1 } else { 0 };
         if let Some(f) = fit
             && !f.is_secant()
             && f.predicts_curvature(x, y)

@@ -18,9 +18,12 @@
 //!   `f` (the first step: the one-point model through the first sample, which confirms a
 //!   constant-product curve) — either taken only inside the bracket and when it moves less than
 //!   half the step before last; else where the bound peaks in the bracket's larger part (on a
-//!   piecewise-linear curve, the kink itself); else the golden section of that part. Once a step
-//!   would land closer to the best than the bound needs (from the model's curvature), the
-//!   bracket's wider side is closed at that distance instead.
+//!   piecewise-linear curve, the kink itself); else the golden section of that part. When two
+//!   steps in a row fail to halve the bound's gap (creeping towards a kink), the bound's peak is
+//!   quoted first. Once the interpolants land closer to the best than the bound needs (from the
+//!   model's curvature: [`reach`]), the bracket is closed at that distance instead — first on
+//!   the side where the bound peaks, then on the other — so that a smooth curve's search ends
+//!   with the best and one sample either side of it, `reach` away.
 
 use super::curve::rounding_error;
 
@@ -91,6 +94,11 @@ pub(crate) struct Step {
     pub(crate) zero_test: f64,
     /// How far the step before last moved.
     pub(crate) previous: u64,
+    /// Neither of the last two quotes halved the certificate's gap (arbitraging: and each moved
+    /// the best): the interpolants are creeping, as they do towards a kink, and the bound's peak
+    /// inside the bracket — where the chords either side of the best meet, the kink itself on a
+    /// piecewise-linear stretch — is quoted instead.
+    pub(crate) stalled: bool,
     /// The model is a one-point constant-product fit not yet tested: its optimum is quoted as it
     /// is (a constant-product pool is confirmed there, and the search ends).
     pub(crate) untested_model: bool,
@@ -100,8 +108,14 @@ pub(crate) struct Step {
 /// curve of curvature `curvature` (0: unknown): the caps overshoot such a curve by about
 /// `κ·w²/8` on an interval of width `w`.
 pub(crate) fn reach(tolerance: f64, curvature: f64) -> f64 {
-    if curvature > 0.0 { (2.0 * tolerance / curvature).sqrt().max(1.0) } else { 0.0 }
+    if curvature > 0.0 { (2.0 * REACH_SHARE * tolerance / curvature).sqrt().max(1.0) } else { 0.0 }
 }
+
+/// The share of the tolerance [`reach`] aims the bound at: the curvature comes from a
+/// constant-product model of a curve that need not be one, and samples exactly at `reach`
+/// would leave the bound at the tolerance itself, one rounding short of closing. A quarter (half
+/// the distance) closes it with the samples `reach` puts beside the best, in one round.
+const REACH_SHARE: f64 = 0.25;
 
 /// The golden section's smaller part.
 const GOLDEN: f64 = 0.381_966_011_250_105;
@@ -126,6 +140,9 @@ impl Step {
         // sample there can bring the bound down.
         let peak = self.peak.round().max(0.0) as u64;
         if (peak < left || peak > self.right) && fresh(peak) {
+            return peak;
+        }
+        if self.stalled && peak > left && peak < self.right && peak != xb && fresh(peak) {
             return peak;
         }
         let ok = |x: u64| fresh(x) && inside(x) && (x.abs_diff(xb) as f64) < 0.5 * self.previous as f64;
@@ -180,22 +197,23 @@ impl Step {
                         return out;
                     }
                 }
+                // Close the side where the bound peaks at `reach` from the best (then the
+                // other), when that side's neighbour is farther.
+                let toward_peak = self.peak >= xb as f64;
+                for right_side in [toward_peak, !toward_peak] {
+                    let (gap, at) = if right_side {
+                        (self.right.saturating_sub(xb), xb.saturating_add(reach))
+                    } else {
+                        (xb.saturating_sub(left), xb.saturating_sub(reach))
+                    };
+                    if gap > 2 * reach && fresh(at) && inside(at) {
+                        return at;
+                    }
+                }
                 if (self.peak - xb as f64).abs() > 2.0 * reach as f64 {
                     return fallback();
                 }
-                let wide = if self.right.saturating_sub(xb) >= xb.saturating_sub(left) {
-                    xb.saturating_add(reach)
-                } else {
-                    xb.saturating_sub(reach)
-                };
-                if (xb.saturating_sub(left)).max(self.right.saturating_sub(xb)) > 2 * reach
-                    && fresh(wide)
-                    && inside(wide)
-                {
-                    wide
-                } else {
-                    x
-                }
+                x
             }
             Some(x) => x,
             None => fallback(),

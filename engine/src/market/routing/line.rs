@@ -197,6 +197,8 @@ impl Router {
                 // step must move less than half the step before last, or the bracket is cut by
                 // the golden section instead).
                 let (mut last_move, mut before_last) = (u64::MAX, u64::MAX);
+                // The certificate's gap before the last two quotes ([`Step::stalled`]).
+                let (mut last_gap, mut gap_before) = (f64::INFINITY, f64::INFINITY);
                 loop {
                     summary.rounds += 1;
                     // The best sample (the origin counts: the pool may deserve nothing).
@@ -258,9 +260,12 @@ impl Router {
                         peak,
                         reach: reach(tolerance, curvature),
                         zero_test: if curvature > 0.0 { tolerance / (curvature * right as f64) } else { 0.0 },
+                        stalled: gap > 0.5 * last_gap && last_gap > 0.5 * gap_before,
                         previous: before_last,
                         untested_model: confirming.is_some() && pool.quotes == 1,
                     };
+                    gap_before = last_gap;
+                    last_gap = gap;
                     let x = step.next(&fresh, &inside);
                     before_last = last_move;
                     last_move = x.abs_diff(best_x);

@@ -29,7 +29,7 @@ def step_statements():
             sys.exit(f"phases.py: `{text}` not found in Simulation::run ({SOURCE}): update the script")
         return found
     return {
-        "price move": find("StandardNormal.sample(&mut self.price_rng)") + find("self.price *= libm::exp("),
+        "price move": find("standard_normal(&mut self.price_rng)") + find("self.price *= libm::exp("),
         "arbitrage": find("self.arbitrage(i);"),
         "hooks": find("self.deliver_hooks();"),
         "retail draws": find("poisson.sample(&mut self.retail_rng)") + find("sizes.as_ref().map_or(")

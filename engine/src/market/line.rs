@@ -99,6 +99,10 @@ pub(crate) struct Step {
     /// inside the bracket — where the chords either side of the best meet, the kink itself on a
     /// piecewise-linear stretch — is quoted instead.
     pub(crate) stalled: bool,
+    /// The best and its two nearest samples on one side lie on one line, within their
+    /// rounding ([`straight_beside`]): the curve is linear there, so the optimum is at a kink,
+    /// which the bound's peak names.
+    pub(crate) straight: bool,
     /// The model is a one-point constant-product fit not yet tested: its optimum is quoted as it
     /// is (a constant-product pool is confirmed there, and the search ends).
     pub(crate) untested_model: bool,
@@ -116,6 +120,28 @@ pub(crate) fn reach(tolerance: f64, curvature: f64) -> f64 {
 /// would leave the bound at the tolerance itself, one rounding short of closing. A quarter (half
 /// the distance) closes it with the samples `reach` puts beside the best, in one round.
 const REACH_SHARE: f64 = 0.25;
+
+/// Whether the sample at `best`, bracketed by samples on both sides, lies on one line with its
+/// two nearest samples on one side (the origin counts), within their rounding: each allowed
+/// [`rounding_error`] at the line's slope, twice. A piecewise-linear curve (a ladder of price
+/// levels) shows this on every level; a smooth one only once its samples sit closer than its
+/// rounding, where the search has ended.
+pub(crate) fn straight_beside(points: &[(u64, u64)], best: u64) -> bool {
+    let Ok(k) = points.binary_search_by_key(&best, |p| p.0) else { return false };
+    // Indices shifted by one: 0 is the origin.
+    let at =
+        |i: usize| -> (f64, f64) { if i == 0 { (0.0, 0.0) } else { (points[i - 1].0 as f64, points[i - 1].1 as f64) } };
+    let k = k + 1;
+    let line = |a: (f64, f64), b: (f64, f64), c: (f64, f64)| {
+        let slope = (c.1 - a.1) / (c.0 - a.0);
+        let expected = a.1 + slope * (b.0 - a.0);
+        (b.1 - expected).abs() <= 2.0 * rounding_error(slope)
+    };
+    let bracketed = k >= 2 && k < points.len();
+    bracketed
+        && ((k >= 3 && line(at(k - 2), at(k - 1), at(k)))
+            || (k + 2 <= points.len() && line(at(k), at(k + 1), at(k + 2))))
+}
 
 /// The golden section's smaller part.
 const GOLDEN: f64 = 0.381_966_011_250_105;
@@ -142,8 +168,15 @@ impl Step {
         if (peak < left || peak > self.right) && fresh(peak) {
             return peak;
         }
-        if self.stalled && peak > left && peak < self.right && peak != xb && fresh(peak) {
-            return peak;
+        if (self.stalled || self.straight) && peak > left && peak < self.right && peak != xb {
+            // (A peak orders of magnitude from the best — chords across many kinks — is
+            // approached by geometric bisection: the peak itself would walk in by a constant
+            // factor per quote.)
+            let (near, far) = (xb.min(peak).max(1) as f64, xb.max(peak) as f64);
+            let x = if far > 4.0 * near { (near * far).sqrt().round() as u64 } else { peak };
+            if x > left && x < self.right && fresh(x) {
+                return x;
+            }
         }
         let ok = |x: u64| fresh(x) && inside(x) && (x.abs_diff(xb) as f64) < 0.5 * self.previous as f64;
         if self.untested_model
@@ -314,4 +347,34 @@ pub(crate) fn bracket_bound(
         }
     }
     (bound, peak)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Integer samples of `f` at `xs` (sorted).
+    fn sampled(f: impl Fn(f64) -> f64, xs: &[u64]) -> Vec<(u64, u64)> {
+        xs.iter().map(|&x| (x, f(x as f64).floor() as u64)).collect()
+    }
+
+    #[test]
+    fn a_ladder_level_is_straight_and_a_smooth_curve_is_not() {
+        // Two levels of a ladder: slope 0.011 up to 5e9, then 0.009.
+        let ladder = |x: f64| if x < 5e9 { 0.011 * x } else { 0.011 * 5e9 + 0.009 * (x - 5e9) };
+        let xs = [1_000_000_000, 2_000_000_000, 3_000_000_000, 7_000_000_000];
+        let points = sampled(ladder, &xs);
+        // The best (3e9) is bracketed and on one line with the two samples below it.
+        assert!(straight_beside(&points, 3_000_000_000));
+        // Beyond the kink: 3e9 and 7e9 straddle it, and nothing lies above 7e9 (not bracketed).
+        assert!(!straight_beside(&points, 7_000_000_000));
+        // A constant-product curve sampled as far apart is curved well beyond its rounding.
+        let cp = |x: f64| 1e11 * x / (1e13 + x);
+        let points = sampled(cp, &xs);
+        assert!(!straight_beside(&points, 3_000_000_000));
+        assert!(!straight_beside(&points, 2_000_000_000));
+        // A best that is no sample, or with nothing on one side, is never straight.
+        assert!(!straight_beside(&points, 2_500_000_000));
+        assert!(!straight_beside(&points, 1_000_000_000));
+    }
 }

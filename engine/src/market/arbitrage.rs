@@ -27,7 +27,7 @@
 //! The trade executes at the quote it was chosen on; nothing is re-quoted.
 
 use super::curve::{Curve, Fit, Samples, rounding_error};
-use super::line::{Price, Step, bracket_bound, reach, straight_beside};
+use super::line::{Price, Step, bracket_bound, kink_beside, reach};
 
 /// Most search rounds of one side after pruning (the quote budget usually ends it first).
 const MAX_ROUNDS: usize = 60;
@@ -229,7 +229,7 @@ fn search_side<C: Curve>(
             reach: reach(tolerance, curvature),
             zero_test: 0.0,
             stalled: bound - best.surplus > 0.5 * last_gap && last_gap > 0.5 * gap_before && moves >= 2,
-            straight: straight_beside(samples.points(), best.input),
+            kinked: kink_beside(samples.points(), best.input),
             previous: before_last,
             untested_model: first && fit.is_some_and(|f| !f.is_secant()),
         };

@@ -18,7 +18,7 @@
 //! few intervals (O(1) closed forms each, O(samples) to find the bracket).
 
 use super::super::curve::{CpModel, CurveSet, Fit, rounding_error};
-use super::super::line::{Rest, Step, bracket_bound, reach, straight_beside};
+use super::super::line::{Rest, Step, bracket_bound, kink_beside, reach};
 use super::{RouteSummary, Router};
 
 /// Relative gap between the bound and the order's output at which the search stops: the
@@ -261,7 +261,7 @@ impl Router {
                         reach: reach(tolerance, curvature),
                         zero_test: if curvature > 0.0 { tolerance / (curvature * right as f64) } else { 0.0 },
                         stalled: gap > 0.5 * last_gap && last_gap > 0.5 * gap_before,
-                        straight: straight_beside(pool.samples.points(), best_x),
+                        kinked: kink_beside(pool.samples.points(), best_x),
                         previous: before_last,
                         untested_model: confirming.is_some() && pool.quotes == 1,
                     };

@@ -99,8 +99,9 @@ pub(crate) struct Step {
     /// inside the bracket — where the chords either side of the best meet, the kink itself on a
     /// piecewise-linear stretch — is quoted instead.
     pub(crate) stalled: bool,
-    /// The best sits beside a kink ([`kink_beside`]), where the optimum of a curve that is
-    /// smooth either side lies and the bound's peak (where the chords either side meet) names.
+    /// The best sits beside a kink ([`kink_beside`]): the optimum of a curve smooth on either
+    /// side of it lies at the kink, which the bound's peak (where the chords either side meet)
+    /// names.
     pub(crate) kinked: bool,
     /// The model is a one-point constant-product fit not yet tested: its optimum is quoted as it
     /// is (a constant-product pool is confirmed there, and the search ends).
@@ -397,8 +398,8 @@ mod tests {
         assert!(kink_beside(&points, 5_200_000_000), "the step lies between 4e9 and 5.2e9");
         // Two samples past the step, the best's second difference is the smooth curve's.
         assert!(!kink_beside(&points, 6_000_000_000));
-        // A best that is no sample, or with nothing on one side, is never beside a kink.
+        // A best that is no sample, or with no sample above it, is never beside a kink.
         assert!(!kink_beside(&points, 2_500_000_000));
-        assert!(!kink_beside(&points, 1_000_000_000));
+        assert!(!kink_beside(&points, 7_000_000_000));
     }
 }

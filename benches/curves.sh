@@ -16,6 +16,9 @@ cd "$(dirname "$0")/.."
 sims=${1:-100}
 bin=${AMM:-$PWD/target/release/amm-engine}
 rounds=${ROUNDS:-1}
+case "$rounds" in
+'' | *[!0-9]* | 0) echo "curves.sh: ROUNDS must be a whole number of at least 1 (got '$rounds')" >&2; exit 2 ;;
+esac
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 cpu_of() { awk '{print $1 + $2}' "$1"; }

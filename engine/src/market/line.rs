@@ -18,9 +18,10 @@
 //!   `f` (the first step: the one-point model through the first sample, which confirms a
 //!   constant-product curve) — either taken only inside the bracket and when it moves less than
 //!   half the step before last; else where the bound peaks in the bracket's larger part (on a
-//!   piecewise-linear curve, the kink itself); else the golden section of that part. When two
-//!   steps in a row fail to halve the bound's gap (creeping towards a kink), the bound's peak is
-//!   quoted first. Once the interpolants land closer to the best than the bound needs (from the
+//!   piecewise-linear curve, the kink itself); else the golden section of that part. When the
+//!   best sits beside a kink ([`kink_beside`]: a jump in the curve's second difference), or two
+//!   steps in a row fail to halve the bound's gap (creeping towards one), the bound's peak is
+//!   quoted first (by geometric bisection when it lies orders of magnitude from the best). Once the interpolants land closer to the best than the bound needs (from the
 //!   model's curvature: [`reach`]), the bracket is closed at that distance instead — first on
 //!   the side where the bound peaks, then on the other — so that a smooth curve's search ends
 //!   with the best and one sample either side of it, `reach` away.

@@ -7,7 +7,8 @@
 # engine runs the same file natively beside it, in the same sitting; with BEFORE=BINARY another
 # amm-engine build (the commit before a change) runs beside it too. ROUNDS=K (default 1) repeats
 # each family's runs K times, interleaved (ours, before, reference, ours, ...), and prints the
-# mean CPU, so that a machine whose speed drifts drifts alike for every column.
+# mean CPU, so that a machine whose speed drifts drifts alike for every column. FILES='a.rs b.rs'
+# (paths) runs only those families.
 #
 #   cargo build --release && benches/curves.sh 1000
 #   REF=../prop-amm-challenge BEFORE=/tmp/amm-engine-before ROUNDS=2 benches/curves.sh 50
@@ -27,7 +28,7 @@ printf '%-22s %10s %8s %8s %9s' family "mean edge" calls "cpu s" "ms/sim"
 [ -n "${BEFORE:-}" ] && printf ' %8s %8s %9s' "b calls" "b cpu" "b ms/sim"
 [ -n "${REF:-}" ] && printf ' %10s %8s %9s %7s' "ref edge" "ref cpu" "ref ms" ratio
 printf '\n'
-for file in benches/curves/*.rs; do
+for file in ${FILES:-benches/curves/*.rs}; do
     name=$(basename "$file" .rs)
     cfg="$out/$name.toml"
     printf '[run]\nsimulations = %s\nsteps = 10000\nepoch_len = 1000\n[[strategy]]\npath = "%s"\n' \

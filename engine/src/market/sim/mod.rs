@@ -48,7 +48,7 @@ use amm_strategy_sdk::{AfterSwap, EpochBoundary, Side, Storage};
 use rand::RngExt;
 use rand_chacha::ChaCha12Rng;
 
-use super::arbitrage::{ArbTrade, MAX_QUOTES_PER_POOL_STEP, best_trade};
+use super::arbitrage::{ArbTrade, MAX_QUOTES_PER_POOL_STEP, best_trade, pruned_by_slope};
 
 /// One arbitrage search in this many per pool, and one routed order in this many, is timed
 /// (its time counted this many times over) for the engine time each strategy costs
@@ -344,10 +344,32 @@ impl<'c> Simulation<'c> {
                 Side::SellX if spot.is_finite() => fraction * min_profit / spot.max(price),
                 Side::SellX => fraction * delta,
             };
-            let probe = (probe.floor() as u64).max(1);
-            let mut curve = PoolCurve { pool: &mut self.pools[i], side, ctx, quotes: &mut self.stats.arb_quotes };
-            let search =
-                best_trade(&mut curve, lambda, probe, min_surplus, &mut self.samples, left.saturating_sub(later_sides));
+            // (`as` truncates toward zero: the floor of a non-negative probe, without a call.)
+            let probe = (probe as u64).max(1);
+            let budget = left.saturating_sub(later_sides);
+            // Inside the no-trade band by the model's initial slope (most constant-product
+            // pool-sides): decided as the search would decide it, without setting one up.
+            let pool = &self.pools[i];
+            let known = pool.known_fit(side);
+            let quick = pruned_by_slope(
+                known.as_ref(),
+                if known.is_none() { pool.exact_model(side) } else { None },
+                lambda,
+                probe,
+                pool.reserves_in_out(side).1,
+                budget,
+            );
+            let search = match quick {
+                Some(search) => {
+                    self.samples.clear();
+                    search
+                }
+                None => {
+                    let mut curve =
+                        PoolCurve { pool: &mut self.pools[i], side, ctx, quotes: &mut self.stats.arb_quotes };
+                    best_trade(&mut curve, lambda, probe, min_surplus, &mut self.samples, budget)
+                }
+            };
             left -= search.quotes;
             if !self.pools[i].live {
                 return;

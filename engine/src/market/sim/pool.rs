@@ -118,7 +118,7 @@ impl Pool {
         }
     }
 
-    fn known_fit(&self, side: Side) -> Option<Fit> {
+    pub(super) fn known_fit(&self, side: Side) -> Option<Fit> {
         match self.fits[side as usize] {
             Some((version, fit)) if version == self.version => Some(fit),
             _ => None,
@@ -289,7 +289,7 @@ impl Pool {
         }
     }
 
-    fn exact_model(&self, side: Side) -> Option<CpModel> {
+    pub(super) fn exact_model(&self, side: Side) -> Option<CpModel> {
         match self.kind {
             Kind::Normalizer { fee_bps } => {
                 let (rin, rout) = self.reserves_in_out(side);

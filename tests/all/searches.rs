@@ -632,11 +632,18 @@ fn engine_work_per_order_and_pool_step_is_bounded_whatever_the_curve() {
 #[test]
 fn routing_one_pool_beside_the_normalizer_matches_brute_force() {
     use amm_engine::market::routing::MAX_LINE_QUOTES;
-    let mut rng = ChaCha8Rng::seed_from_u64(0x5eed_0016);
+    // Three streams of 300 cases. Streams 1 and 22 each found a flaw once: an order of a few
+    // thousand units beside a normalizer with reserves near u64::MAX (the closed form's shares
+    // cancelled to 0), and a linear pool's small order split as if the pool were curved (a
+    // constant-product model "confirmed" by a quote that could not show curvature).
     let mut router = Router::default();
     let mut failures = Vec::new();
     let (mut quotes, mut orders, mut worst) = (0u64, 0u64, 0u32);
-    for case_no in 0..300 {
+    let mut rng = ChaCha8Rng::seed_from_u64(0x5eed_0016);
+    for (stream, case_no) in [0x5eed_0016u64, 1, 22].into_iter().flat_map(|s| (0..300).map(move |c| (s, c))) {
+        if case_no == 0 {
+            rng = ChaCha8Rng::seed_from_u64(stream);
+        }
         let scale = log_uniform(&mut rng, 1e-3, 1e9) * 1e9;
         let p0 = log_uniform(&mut rng, 1e-2, 1e2);
         let reserve_out = (scale * log_uniform(&mut rng, 0.3, 3.0)).max(1e6) as u64;
@@ -676,7 +683,7 @@ fn routing_one_pool_beside_the_normalizer_matches_brute_force() {
         let got = summary.total_output as f64;
         let allow = 2.0 * allowance(brute, p0);
         let what = format!(
-            "case {case_no} ({name}, normalizer fee {fee}): total {total}, p0 {p0:.4e}: router {got} vs brute force {brute} ({} quotes)",
+            "stream {stream} case {case_no} ({name}, normalizer fee {fee}): total {total}, p0 {p0:.4e}: router {got} vs brute force {brute} ({} quotes)",
             pools[0].quotes
         );
         if split.iter().map(|s| s.0).sum::<u64>() != total {
@@ -691,5 +698,5 @@ fn routing_one_pool_beside_the_normalizer_matches_brute_force() {
         }
     }
     eprintln!("one pool beside the normalizer: {:.2} quotes per order, at most {worst}", quotes as f64 / orders as f64);
-    assert!(failures.is_empty(), "{} of 300 orders failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(failures.is_empty(), "{} of {orders} orders failed:\n{}", failures.len(), failures.join("\n"));
 }

@@ -296,7 +296,7 @@ fn search_side<C: Curve>(
         moves = if best.input != before.input { moves + 1 } else { 0 };
         if let Some(f) = fit
             && !f.is_secant()
-            && f.predicts_curvature(x, y)
+            && f.predicts(x, y)
         {
             // Confirmed: refit through the larger of the two points (more output units, so
             // less rounding), whose optimum is then the sharper.

@@ -802,15 +802,23 @@ impl Fit {
         Some(Self { model, points: [p.0, q.0], precision })
     }
 
-    /// Whether the quote `y` at a new input `x` is what the model predicts, within the
-    /// rounding of the quote and of the samples the model came from.
+    /// Whether the quote `y` at a new input `x` confirms the model: it is what the model
+    /// predicts, within the rounding of the quote and of the samples the model came from, and
+    /// it tells the model from a straight line.
     ///
     /// Only one-point fits can be confirmed: they assume the pool's own output reserve, so a
     /// prediction that holds is the signature of a constant-product pool with a fee, and such
     /// a curve is then known everywhere. (A two-point fit matches many curves locally — a
     /// linear tier, say — that differ beyond; those are settled by convergence or certificate.)
-    /// And only a prediction at least 1 % away from the fit point counts: nearer, a wrong model
-    /// errs by too little to show.
+    /// Only a prediction at least 1 % away from the fit point counts: nearer, a wrong model
+    /// errs by too little to show. And the model must stand clear of the line through the
+    /// origin and its fit point (the least curved concave curve there, e.g. a linear tier) by
+    /// more than the rounding ([`CURVATURE_MARGIN`] tolerances): short of that — few output
+    /// units, or inputs far inside the reserve — any concave curve would "confirm" the model,
+    /// and a confirmed model is trusted beyond its samples (the arbitrageur trades at its
+    /// optimum, the router splits at it and stops, and both remember it for the pool's state).
+    /// A router that confirmed without this test split a linear pool's small order as if the
+    /// pool were curved and stopped short of the optimum by three times its tolerance.
     pub fn predicts(&self, x: u64, y: u64) -> bool {
         // A fit through imprecise samples (tiny outputs) would confirm almost anything, and a
         // point next to one the fit went through tests nothing.
@@ -818,7 +826,13 @@ impl Fit {
         if self.is_secant() || self.precision > MAX_CONFIRMING_PRECISION || self.points.iter().any(|&p| near(p)) {
             return false;
         }
-        (self.model.output(x as f64) - y as f64).abs() <= self.confirming_tolerance(x, y)
+        let m = self.model;
+        let tolerance = self.confirming_tolerance(x, y);
+        let predicted = m.output(x as f64);
+        // (An exact model, fitted through no point, has nothing to tell apart.)
+        let x1 = self.points[0] as f64;
+        let curved = x1 == 0.0 || (m.output(x1) * x as f64 / x1 - predicted).abs() >= CURVATURE_MARGIN * tolerance;
+        (predicted - y as f64).abs() <= tolerance && curved
     }
 
     /// How far a confirming quote `y` at `x` may sit from the prediction.
@@ -826,23 +840,6 @@ impl Fit {
         let m = self.model;
         let slope = m.a * m.b / (m.a + x as f64).powi(2);
         2.0 + 2.0 * slope + 4.0 * self.precision * y as f64 + 1e-9 * y as f64
-    }
-
-    /// Whether a quote `y` at `x` that [`Fit::predicts`] also tells the model from a straight
-    /// line: the model must stand clear of the line through the origin and its fit point (the
-    /// least curved concave curve there, e.g. a linear tier) by more than the rounding. Short
-    /// of that, with few output units or inputs far inside the reserve, any concave curve
-    /// would "confirm" the model, and a confirmed model may not be extrapolated (as the
-    /// arbitrageur does, to its optimum). Within the sampled range (the router's split) a
-    /// curve that close to the model is as good as it.
-    pub fn predicts_curvature(&self, x: u64, y: u64) -> bool {
-        if !self.predicts(x, y) {
-            return false;
-        }
-        let m = self.model;
-        let x1 = self.points[0] as f64;
-        let straight = m.output(x1) * x as f64 / x1;
-        (straight - m.output(x as f64)).abs() >= CURVATURE_MARGIN * self.confirming_tolerance(x, y)
     }
 }
 

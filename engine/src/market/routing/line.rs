@@ -40,7 +40,7 @@ pub(super) struct CpSet {
 }
 
 #[derive(Clone, Copy, Debug)]
-struct Model {
+pub(super) struct Model {
     /// Index of the pool in the order's curve set (`usize::MAX`: a model that is not a pool).
     pool: usize,
     a: f64,
@@ -49,6 +49,30 @@ struct Model {
     root: f64,
     /// `b / a`, the marginal at zero.
     slope: f64,
+    /// `√(a/b) = a/√(ab)`, the inverse square root of the slope (0 for an empty pool).
+    q: f64,
+}
+
+impl Model {
+    pub(super) fn new(pool: usize, m: CpModel) -> Self {
+        let root = (m.a * m.b).sqrt();
+        Self { pool, a: m.a, b: m.b, root, slope: m.initial_slope(), q: if root > 0.0 { m.a / root } else { 0.0 } }
+    }
+}
+
+/// Each active model's share of `z` at the equimarginal split, in a form exact where the
+/// textbook one cancels: with `S = Σ√(aⱼbⱼ)` over the active set and `s = (z + Σaⱼ)/S`, the
+/// share `s·√(aᵢbᵢ) − aᵢ` equals `√(aᵢbᵢ)·(z + Σⱼ √(aⱼbⱼ)·(qⱼ − qᵢ)) / S` (`q = √(a/b)`, and
+/// `Σⱼ √(aⱼbⱼ)·qⱼ = Σaⱼ`). The textbook form subtracts `aᵢ` from a value near it and loses
+/// everything below `aᵢ·2⁻⁵²` — an order of a few thousand units beside reserves of 10¹⁹ came
+/// out as 0 or 4,096 — while this one gives one pool exactly `z`, and shares that add up to `z`
+/// to rounding whatever the reserves.
+pub(super) fn active_share(active: impl Iterator<Item = Model> + Clone, m: &Model, z: f64, sum_root: f64) -> f64 {
+    if m.root <= 0.0 || sum_root <= 0.0 {
+        return 0.0;
+    }
+    let t = z + active.filter(|o| o.root > 0.0).map(|o| o.root * (o.q - m.q)).sum::<f64>();
+    (m.root * t / sum_root).max(0.0)
 }
 
 impl CpSet {
@@ -58,7 +82,7 @@ impl CpSet {
 
     /// Adds pool `pool`'s model (kept sorted by initial slope, steepest first; ties by pool).
     pub(super) fn push(&mut self, pool: usize, m: CpModel) {
-        let model = Model { pool, a: m.a, b: m.b, root: (m.a * m.b).sqrt(), slope: m.initial_slope() };
+        let model = Model::new(pool, m);
         let at = self.models.partition_point(|o| o.slope > model.slope || (o.slope == model.slope && o.pool < pool));
         self.models.insert(at, model);
     }
@@ -87,11 +111,13 @@ impl CpSet {
         if z <= 0.0 || self.models.is_empty() {
             return 0.0;
         }
-        let (s, active) = self.scale(z);
-        self.models[..active]
+        let (_, active) = self.scale(z);
+        let active = &self.models[..active];
+        let sum_root: f64 = active.iter().map(|m| m.root).sum();
+        active
             .iter()
             .map(|m| {
-                let x = (s * m.root - m.a).max(0.0);
+                let x = active_share(active.iter().copied(), m, z, sum_root);
                 m.b * x / (m.a + x)
             })
             .sum()
@@ -108,29 +134,29 @@ impl CpSet {
 
     /// Each pool's float share of `z` at the equimarginal split, as `(pool, share)`.
     fn shares(&self, z: f64) -> impl Iterator<Item = (usize, f64)> + '_ {
-        let (s, active) = if z > 0.0 && !self.models.is_empty() { self.scale(z) } else { (0.0, 0) };
-        self.models
-            .iter()
-            .enumerate()
-            .map(move |(k, m)| (m.pool, if k < active { (s * m.root - m.a).max(0.0) } else { 0.0 }))
+        let active = if z > 0.0 && !self.models.is_empty() { self.scale(z).1 } else { 0 };
+        let sum_root: f64 = self.models[..active].iter().map(|m| m.root).sum();
+        self.models.iter().enumerate().map(move |(k, m)| {
+            (m.pool, if k < active { active_share(self.models[..active].iter().copied(), m, z, sum_root) } else { 0.0 })
+        })
     }
 
     /// The share of a model `m` (not in the set) when `total` is split between it and the set:
     /// the closed form of the combined set, `m` in its place by initial slope.
     fn share_of(&self, m: CpModel, total: f64) -> f64 {
-        let extra = Model { pool: usize::MAX, a: m.a, b: m.b, root: (m.a * m.b).sqrt(), slope: m.initial_slope() };
+        let extra = Model::new(usize::MAX, m);
         let at = self.models.partition_point(|o| o.slope >= extra.slope);
         let nth = |k: usize| match k.cmp(&at) {
             std::cmp::Ordering::Less => self.models.get(k).copied(),
             std::cmp::Ordering::Equal => Some(extra),
             std::cmp::Ordering::Greater => self.models.get(k - 1).copied(),
         };
-        let (mut sum_a, mut sum_root, mut s) = (0.0, 0.0, 0.0);
+        let (mut sum_a, mut sum_root) = (0.0, 0.0);
         let mut k = 0;
         while let Some(next) = nth(k) {
             sum_a += next.a;
             sum_root += next.root;
-            s = (total + sum_a) / sum_root;
+            let s = (total + sum_a) / sum_root;
             k += 1;
             if nth(k).is_none_or(|following| following.slope <= 1.0 / (s * s)) {
                 break;
@@ -139,7 +165,8 @@ impl CpSet {
         if k <= at {
             return 0.0; // not in the active set
         }
-        (s * extra.root - extra.a).clamp(0.0, total)
+        let active = (0..k).filter_map(nth);
+        active_share(active, &extra, total, sum_root).clamp(0.0, total)
     }
 }
 
@@ -397,6 +424,31 @@ mod tests {
             let want = all.shares(z).find(|s| s.0 == usize::MAX).map_or(0.0, |s| s.1);
             let got = set.share_of(extra, z);
             assert!((got - want).abs() <= 1e-6 * z, "z {z}: {got} vs {want}");
+        }
+    }
+
+    #[test]
+    fn a_small_order_beside_huge_reserves_keeps_every_unit() {
+        // Reserves near u64::MAX (a unit is below a 2⁻⁵² of them) and orders of a few units to
+        // a few thousand: the closed forms must neither lose the order nor invent input.
+        let huge = CpModel { a: 1.8e19, b: 6.6e17 };
+        let other = CpModel { a: 9.0e18, b: 3.2e17 };
+        for z in [1.0, 7.0, 4002.0, 1e6] {
+            let mut one = CpSet::default();
+            one.push(0, huge);
+            let want = huge.b * z / (huge.a + z);
+            assert!((one.output(z) / want - 1.0).abs() < 1e-12, "z {z}: {} vs {want}", one.output(z));
+            assert!((one.shares(z).map(|s| s.1).sum::<f64>() - z).abs() <= 1e-9 * z, "z {z}");
+            let mut two = one.clone();
+            two.push(1, other);
+            let shares: f64 = two.shares(z).map(|s| s.1).sum();
+            assert!((shares - z).abs() <= 1e-9 * z + 1e-6, "z {z}: shares sum to {shares}");
+            // Both slopes are about 0.0356: the pair gives about that per unit, not 0 or 4,096×.
+            let per_unit = two.output(z) / z;
+            assert!((per_unit / huge.initial_slope() - 1.0).abs() < 0.02, "z {z}: {per_unit} per unit");
+            // An extra model beside the huge one: its share is within the order.
+            let share = one.share_of(CpModel { a: 1e12, b: 3.6e10 }, z);
+            assert!((0.0..=z).contains(&share), "z {z}: share {share}");
         }
     }
 

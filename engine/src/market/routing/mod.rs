@@ -616,10 +616,11 @@ impl Router {
         }
         self.shares.clear();
         self.shares.resize(self.pools.len(), 0.0);
+        // (`s·√(ab) − a` in the form that does not cancel: [`line::active_share`].)
+        let model = |i: usize| line::Model::new(i, self.pools[i].fit.map_or(CpModel { a: 1.0, b: 0.0 }, |f| f.model));
+        let active_models = self.order[..active].iter().map(|&i| model(i));
         for &i in &self.order[..active] {
-            if let Some(f) = self.pools[i].fit {
-                self.shares[i] = (s * (f.model.a * f.model.b).sqrt() - f.model.a).max(0.0);
-            }
+            self.shares[i] = line::active_share(active_models.clone(), &model(i), x, sum_root);
         }
         Some(1.0 / (s * s))
     }
@@ -852,7 +853,11 @@ pub(crate) mod tests {
                         assert_eq!(y, (curves[i].f)(x));
                     }
                 }
-                assert!(summary.quotes as usize <= 3 * n, "n={n} total={total}: {} quotes", summary.quotes);
+                // Two quotes a pool (a probe, the share) when the order shows the curves'
+                // curvature; an order a millionth of the reserves cannot (rounding swamps it),
+                // no model is confirmed, and the general search takes a few more.
+                let budget = if total >= nano { 3 * n } else { 4 * n };
+                assert!(summary.quotes as usize <= budget, "n={n} total={total}: {} quotes", summary.quotes);
             }
         }
     }

@@ -42,7 +42,7 @@ pub(super) struct CpSet {
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Model {
     /// Index of the pool in the order's curve set (`usize::MAX`: a model that is not a pool).
-    pool: usize,
+    pub(super) pool: usize,
     a: f64,
     b: f64,
     /// `√(a·b)`.
@@ -110,6 +110,10 @@ impl CpSet {
     pub(super) fn output(&self, z: f64) -> f64 {
         if z <= 0.0 || self.models.is_empty() {
             return 0.0;
+        }
+        if let [m] = self.models.as_slice() {
+            // One pool (the normalizer beside the searched one): it takes all of `z`.
+            return m.b * z / (m.a + z);
         }
         let (_, active) = self.scale(z);
         let active = &self.models[..active];

@@ -129,6 +129,8 @@ pub struct Router {
     best: Vec<(u64, u64)>,
     shares: Vec<f64>,
     order: Vec<usize>,
+    /// The active pools' models in closed form, for their shares ([`line::active_share`]).
+    active: Vec<line::Model>,
     /// Chords of the sampled curves, `(slope, pool, right end, right output)`, for the
     /// piecewise-linear candidate.
     chords: Vec<(f64, usize, u64, u64)>,
@@ -617,10 +619,13 @@ impl Router {
         self.shares.clear();
         self.shares.resize(self.pools.len(), 0.0);
         // (`s·√(ab) − a` in the form that does not cancel: [`line::active_share`].)
-        let model = |i: usize| line::Model::new(i, self.pools[i].fit.map_or(CpModel { a: 1.0, b: 0.0 }, |f| f.model));
-        let active_models = self.order[..active].iter().map(|&i| model(i));
+        self.active.clear();
         for &i in &self.order[..active] {
-            self.shares[i] = line::active_share(active_models.clone(), &model(i), x, sum_root);
+            let model = self.pools[i].fit.map_or(CpModel { a: 1.0, b: 0.0 }, |f| f.model);
+            self.active.push(line::Model::new(i, model));
+        }
+        for m in &self.active {
+            self.shares[m.pool] = line::active_share(self.active.iter().copied(), m, x, sum_root);
         }
         Some(1.0 / (s * s))
     }

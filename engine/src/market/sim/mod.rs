@@ -326,7 +326,9 @@ impl<'c> Simulation<'c> {
         let spot = self.pools[i].spot();
         // The pool-step's quote budget: each side keeps one quote for the other's pruning.
         let mut left = MAX_QUOTES_PER_POOL_STEP;
-        for (k, side) in Side::BOTH.into_iter().enumerate() {
+        // (Indexed: the array's iterator with `enumerate` cost ~20 instructions a pool-step.)
+        for k in 0..Side::BOTH.len() {
+            let side = Side::BOTH[k];
             let later_sides = (Side::BOTH.len() - 1 - k) as u32;
             // λ: the input's price in output units; δ: the input worth the profit floor.
             let (lambda, delta, min_surplus, to_profit) = match side {
@@ -350,9 +352,9 @@ impl<'c> Simulation<'c> {
             // Inside the no-trade band by the model's initial slope (most constant-product
             // pool-sides): decided as the search would decide it, without setting one up.
             let pool = &self.pools[i];
-            let known = pool.known_fit(side);
+            let known = pool.known_fit_ref(side);
             let quick = pruned_by_slope(
-                known.as_ref(),
+                known,
                 if known.is_none() { pool.exact_model(side) } else { None },
                 lambda,
                 probe,

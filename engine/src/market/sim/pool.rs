@@ -119,8 +119,13 @@ impl Pool {
     }
 
     pub(super) fn known_fit(&self, side: Side) -> Option<Fit> {
-        match self.fits[side as usize] {
-            Some((version, fit)) if version == self.version => Some(fit),
+        self.known_fit_ref(side).copied()
+    }
+
+    /// [`Pool::known_fit`] without the copy (the arbitrage's per-side check).
+    pub(super) fn known_fit_ref(&self, side: Side) -> Option<&Fit> {
+        match &self.fits[side as usize] {
+            Some((version, fit)) if *version == self.version => Some(fit),
             _ => None,
         }
     }

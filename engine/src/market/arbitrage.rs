@@ -122,7 +122,8 @@ pub fn pruned_by_slope(
     }
     let (model, slack, margin, pruned_at_probe) = match (known, exact) {
         // `predicted + tolerance(δ) + rounding_error(λ) ≤ 0` ([`Fit::tolerance`]).
-        (Some(fit), _) => (fit.model, 4.0 * fit.precision + 1e-9, 3.0 + 2.0 * lambda.max(0.0), false),
+        // (The tolerance's constant 2 beside the rounding; its slope and output terms below.)
+        (Some(fit), _) => (fit.model, 4.0 * fit.precision + 1e-9, 2.0 + rounding_error(lambda), false),
         // `output(δ)·(1 + EXACT_SLACK) − λδ + rounding_error(λ) ≤ 0`.
         (None, Some(model)) => (model, EXACT_SLACK, rounding_error(lambda), true),
         (None, None) => return None,
@@ -154,7 +155,9 @@ fn search_side<C: Curve>(
     let surplus_at = |x: u64, y: u64| y as f64 - lambda * x as f64;
     let trade_at = |x: u64, y: u64| ArbTrade { input: x, output: y, surplus: surplus_at(x, y) };
     // A model confirmed for this very pool state decides without the pruning quote when the
-    // decision is clear of rounding, and names the optimum, quoted once to trade at.
+    // decision is clear of rounding, and names the optimum, quoted once to trade at. (This
+    // pruning test and the exact curve's below are what [`pruned_by_slope`] bounds from above:
+    // change them together.)
     if let Some(known) = curve.known_fit() {
         let predicted = known.model.output(delta as f64) - lambda * delta as f64;
         let margin = known.tolerance(delta) + rounding_error(lambda);

@@ -21,10 +21,11 @@
 //!   piecewise-linear curve, the kink itself); else the golden section of that part. When the
 //!   best sits beside a kink ([`kink_beside`]: a jump in the curve's second difference), or two
 //!   steps in a row fail to halve the bound's gap (creeping towards one), the bound's peak is
-//!   quoted first (by geometric bisection when it lies orders of magnitude from the best). Once the interpolants land closer to the best than the bound needs (from the
-//!   model's curvature: [`reach`]), the bracket is closed at that distance instead — first on
-//!   the side where the bound peaks, then on the other — so that a smooth curve's search ends
-//!   with the best and one sample either side of it, `reach` away.
+//!   quoted first (by geometric bisection when it lies orders of magnitude from the best). Once
+//!   the interpolants land closer to the best than the bound needs (from the model's curvature:
+//!   [`reach`]), the bracket is closed at that distance instead — first on the side where the
+//!   bound peaks, then on the other — so that a smooth curve's search ends with the best and
+//!   one sample either side of it, `reach` away.
 
 use super::curve::rounding_error;
 

@@ -619,11 +619,10 @@ impl Router {
         self.shares.clear();
         self.shares.resize(self.pools.len(), 0.0);
         // (`s·√(ab) − a` in the form that does not cancel: [`line::active_share`].)
+        // (`order` holds only pools with a fit.)
         self.active.clear();
-        for &i in &self.order[..active] {
-            let model = self.pools[i].fit.map_or(CpModel { a: 1.0, b: 0.0 }, |f| f.model);
-            self.active.push(line::Model::new(i, model));
-        }
+        let pools = &self.pools;
+        self.active.extend(self.order[..active].iter().filter_map(|&i| Some(line::Model::new(i, pools[i].fit?.model))));
         for m in &self.active {
             self.shares[m.pool] = line::active_share(self.active.iter().copied(), m, x, sum_root);
         }

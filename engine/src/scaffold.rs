@@ -16,6 +16,31 @@ const STARTER_SOURCE: &str = include_str!("../../strategies/starter/src/lib.rs")
 /// The SDK version embedded in this binary (the workspace's version).
 pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// The compiler flags every strategy the engine builds from source gets — single files and Prop
+/// AMM files, through [`crate::build`]; an author's crate gets them from the `.cargo/config.toml`
+/// written beside its manifest ([`CARGO_CONFIG`]): the WebAssembly wide-arithmetic instructions
+/// (`i64.mul_wide_u`, `i64.add128`, …).
+///
+/// Why: wasm has no 64×64→128-bit multiply, so without them every `u128` multiplication — the
+/// staple of fixed-point AMM math — is a call to a software routine doing four 32-bit
+/// multiplications; with them Cranelift emits the machine's own wide multiply. The curve
+/// benchmark's u128-heavy blend runs its quotes in half the CPU time (BENCHMARKS.md), with
+/// results byte-identical: the instructions are exact integer arithmetic, the same on every
+/// machine. The sandbox enables the proposal ([`crate::sandbox`]).
+pub const STRATEGY_RUSTFLAGS: &str = "-Ctarget-feature=+wide-arithmetic";
+
+/// The `.cargo/config.toml` of a new crate: [`STRATEGY_RUSTFLAGS`] for both wasm targets, so
+/// `cargo build` in the crate and `amm-engine run` on it build the same module.
+pub const CARGO_CONFIG: &str = r#"# Written by `amm-engine new`. The WebAssembly wide-arithmetic instructions: u128 math (the
+# staple of fixed-point curves) runs about twice as fast in amm-engine's sandbox, with exactly
+# the same results. amm-engine builds single-file strategies with the same flag.
+[target.wasm32-unknown-unknown]
+rustflags = ["-Ctarget-feature=+wide-arithmetic"]
+
+[target.wasm32-wasip1]
+rustflags = ["-Ctarget-feature=+wide-arithmetic"]
+"#;
+
 /// Where, inside a new crate, the embedded SDK is written (relative to the crate).
 pub fn sdk_dir() -> PathBuf {
     PathBuf::from(".amm-sdk").join(SDK_VERSION)
@@ -169,6 +194,7 @@ pub fn new_strategy(dir: &Path, sdk: Option<&Path>) -> Result<Vec<PathBuf>, Scaf
         ("Cargo.toml", cargo_toml(name, &dependency)),
         ("src/lib.rs", source),
         (".gitignore", "/target\n".to_string()),
+        (".cargo/config.toml", CARGO_CONFIG.to_string()),
         ("README.md", readme(name)),
     ];
     let mut written = Vec::new();
@@ -284,6 +310,19 @@ mod tests {
         assert!(matches!(new_single_file(&path), Err(ScaffoldError::FileExists(_))));
         assert!(matches!(new_single_file(&dir.join("x.txt")), Err(ScaffoldError::NotRs(_))));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_new_crate_builds_with_the_flags_single_files_get() {
+        // The new crate's config, and the workspace's for the example strategies.
+        for text in [CARGO_CONFIG, include_str!("../../.cargo/config.toml")] {
+            let config: toml::Table = text.parse().unwrap();
+            for target in crate::build::ALLOWED_TARGETS {
+                let flags = config["target"][*target]["rustflags"].as_array().unwrap();
+                let flags: Vec<&str> = flags.iter().map(|f| f.as_str().unwrap()).collect();
+                assert_eq!(flags, [STRATEGY_RUSTFLAGS], "{target} in\n{text}");
+            }
+        }
     }
 
     #[test]

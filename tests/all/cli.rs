@@ -445,9 +445,16 @@ fn new_works_outside_any_checkout_with_the_embedded_sdk() {
         .output()
         .unwrap();
     assert!(build.status.success(), "{}", String::from_utf8_lossy(&build.stderr));
-    assert!(krate.join("target/wasm32-unknown-unknown/release/outside.wasm").is_file());
+    let module = krate.join("target/wasm32-unknown-unknown/release/outside.wasm");
+    let built_by_cargo = std::fs::read(&module).unwrap();
+    // With the flags of its `.cargo/config.toml`: the starter's u128 math on wide arithmetic.
+    assert!(crate::support::wide_arithmetic_ops(&built_by_cargo) > 0, "the new crate's module has no wide arithmetic");
+    std::fs::remove_file(&module).unwrap();
+    // `validate` from the parent directory builds it as `cargo build` in the crate did (the
+    // crate's config applies wherever amm-engine runs): the very same module.
     let (code, out) = amm_engine_code(&["validate", "outside"], &dir);
     assert_eq!(code, Some(0), "{out}");
+    assert_eq!(std::fs::read(&module).unwrap(), built_by_cargo, "validate built another module");
     assert!(out.contains("  => PASS") && out.contains("name \"outside\""), "{out}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

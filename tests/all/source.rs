@@ -183,6 +183,31 @@ fn the_readme_single_file_quick_start_works() {
         assert!(ok, "{command}:\n{out}");
     }
 }
+#[test]
+fn single_files_are_built_with_wide_arithmetic_whatever_the_hosts_rustflags() {
+    // Both forms multiply u128s (the SDK's constant-product math, the Prop AMM file's own). A
+    // host whose flags turn the feature off (every way cargo reads flags) changes nothing: the
+    // build's own flags are the only ones.
+    let dir = Scratch::new();
+    let cache = dir.path().join("cache");
+    let off = "-Ctarget-feature=-wide-arithmetic";
+    for name in ["honest.rs", "prop_amm_cfmm.rs"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_amm-engine"))
+            .args(["validate", fixture(name).to_str().unwrap()])
+            .current_dir(dir.path())
+            .env("AMM_ENGINE_CACHE", &cache)
+            .env("RUSTFLAGS", off)
+            .env("CARGO_BUILD_RUSTFLAGS", off)
+            .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS", off)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{name}: {}", String::from_utf8_lossy(&output.stdout));
+        let source = std::fs::read_to_string(fixture(name)).unwrap();
+        let address = amm_engine::build::content_address(&source);
+        let module = std::fs::read(cache.join("src").join(address).join("strategy.wasm")).unwrap();
+        assert!(crate::support::wide_arithmetic_ops(&module) > 0, "{name}: no wide-arithmetic instruction");
+    }
+}
 
 // ---- Prop AMM Challenge sources, built unchanged through the compatibility layer ----
 

@@ -165,3 +165,23 @@ pub fn postgres_url() -> Option<String> {
         }
     }
 }
+
+/// How many WebAssembly wide-arithmetic instructions (`i64.mul_wide_u/s`, `i64.add128`,
+/// `i64.sub128`) the code of `module` holds: a strategy's u128 math built with
+/// `amm_engine::scaffold::STRATEGY_RUSTFLAGS` uses them.
+pub fn wide_arithmetic_ops(module: &[u8]) -> usize {
+    use wasmparser::{Operator, Parser, Payload};
+    let mut count = 0;
+    for payload in Parser::new(0).parse_all(module) {
+        let Ok(Payload::CodeSectionEntry(body)) = payload else { continue };
+        let mut ops = body.get_operators_reader().expect("a readable function body");
+        while !ops.eof() {
+            let op = ops.read().expect("a readable operator");
+            count += usize::from(matches!(
+                op,
+                Operator::I64MulWideU | Operator::I64MulWideS | Operator::I64Add128 | Operator::I64Sub128
+            ));
+        }
+    }
+    count
+}

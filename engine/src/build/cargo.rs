@@ -6,7 +6,7 @@
 //! of cargo's JSON messages, so workspace layouts and custom target directories just work.
 //!
 //! An author's crate is their own project, built with their toolchain and their settings, as
-//! `cargo build` would build it: unlike a single file ([`super::single_file`]) it is not
+//! `cargo build` in its directory would build it: unlike a single file ([`super::single_file`]) it is not
 //! screened or limited (a submission to a server is a `.wasm`, or a single file).
 
 use std::path::{Path, PathBuf};
@@ -64,8 +64,15 @@ pub fn build_crate(crate_dir: &Path, options: &BuildOptions) -> Result<PathBuf, 
     command
         .args(["build", "--release", "--lib", "--target", &target, "--message-format=json-render-diagnostics"])
         .arg("--manifest-path")
-        .arg(&manifest);
+        .arg(&manifest)
+        // From the crate's directory, as its author runs `cargo build`: cargo reads the
+        // `.cargo/config.toml` of the working directory and its parents, and the one
+        // `amm-engine new` writes there carries the flags single files get
+        // ([`crate::scaffold::STRATEGY_RUSTFLAGS`]), whatever directory `amm-engine` runs in.
+        .current_dir(crate_dir);
     if let Some(dir) = &options.target_dir {
+        // (Relative to where `amm-engine` runs, not to the crate.)
+        let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
         command.arg("--target-dir").arg(dir);
     }
     let output = command.output().map_err(BuildError::Spawn)?;

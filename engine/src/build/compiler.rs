@@ -5,9 +5,10 @@
 //! compiler can be made to spin, allocate or write without bound (deep const evaluation, huge
 //! arrays, recursive macros). Every process cargo starts therefore runs under
 //! [`CompilerLimits`] (util-linux `prlimit`), in its own process group so a timeout kills the
-//! compilers too, with `RUSTFLAGS` and compiler wrappers removed so the host's settings cannot
-//! change what is built. The single-file builder ([`super::single_file`]) decides what to run;
-//! this file only runs it safely.
+//! compilers too, with the host's `RUSTFLAGS` and compiler wrappers replaced or removed so its
+//! settings cannot change what is built ([`STRATEGY_RUSTFLAGS`] are the only flags). The
+//! single-file builder ([`super::single_file`]) decides what to run; this file only runs it
+//! safely.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::error::BuildError;
+pub use crate::scaffold::STRATEGY_RUSTFLAGS;
 
 /// Resource limits on cargo and every process it starts (rustc, linker), applied per process
 /// with util-linux `prlimit` (Linux only; elsewhere builds run without them). A build that
@@ -71,7 +73,8 @@ pub(super) fn cargo_command(dir: &Path, limits: &CompilerLimits) -> Result<Comma
     command
         .current_dir(dir)
         .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        // (The highest-precedence source of flags: no config file or variable can add to it.)
+        .env("CARGO_ENCODED_RUSTFLAGS", STRATEGY_RUSTFLAGS)
         .env_remove("RUSTC_WRAPPER")
         .env_remove("RUSTC_WORKSPACE_WRAPPER")
         .env_remove("CARGO_BUILD_RUSTFLAGS")

@@ -31,7 +31,7 @@ pub mod single_file;
 pub mod source;
 
 pub use cargo::{ALLOWED_TARGETS, WASM_TARGET, build_crate};
-pub use compiler::CompilerLimits;
+pub use compiler::{CompilerLimits, STRATEGY_RUSTFLAGS};
 pub use diagnostics::map_paths;
 pub use error::BuildError;
 pub use options::{BuildOptions, DEFAULT_BUILD_TIMEOUT_SECS, MAX_MODULE_BYTES, MAX_SOURCE_BYTES, SourceOptions};

@@ -27,7 +27,7 @@ use std::time::Instant;
 use sha2::{Digest, Sha256};
 
 use super::cargo::WASM_TARGET;
-use super::compiler::{Finished, broken_limit, cargo_command, run_limited};
+use super::compiler::{Finished, STRATEGY_RUSTFLAGS, broken_limit, cargo_command, run_limited};
 use super::diagnostics::{GlueMap, artifact_files, failure_text, rendered_diagnostics, target_missing};
 use super::error::BuildError;
 use super::options::SourceOptions;
@@ -226,11 +226,14 @@ pub fn build_source_text(path: &Path, source: &str, options: &SourceOptions) -> 
 }
 
 /// The content address of a build: the source, the SDK embedded in this binary, the fixed
-/// manifests and the Prop AMM compatibility layer, hashed with SHA-256 (hex).
+/// manifests, the Prop AMM compatibility layer and the compiler flags
+/// ([`STRATEGY_RUSTFLAGS`]), hashed with SHA-256 (hex).
 pub fn content_address(source: &str) -> String {
     let mut hasher = Sha256::new();
     hasher.update(b"amm-engine single-file v3\0");
     hasher.update(scaffold::SDK_VERSION.as_bytes());
+    hasher.update([0]);
+    hasher.update(STRATEGY_RUSTFLAGS.as_bytes());
     hasher.update([0]);
     // The SDK manifest as materialised (workspace values filled in), so a change there without
     // a version bump cannot reuse a stale module.

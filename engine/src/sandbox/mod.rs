@@ -138,6 +138,10 @@ impl SandboxEngine {
             .shared_memory(false)
             .wasm_memory64(false)
             .wasm_multi_memory(false)
+            // 64×64→128-bit multiplies and 128-bit adds: exact integer arithmetic, so as
+            // deterministic as the rest, and what makes a strategy's u128 math cheap (built with
+            // `scaffold::STRATEGY_RUSTFLAGS`; wasm has no other wide multiply).
+            .wasm_wide_arithmetic(true)
             // (The component model is compiled out: no Wasmtime feature enables it.)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
 

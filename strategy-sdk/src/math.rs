@@ -29,15 +29,18 @@ pub fn fraction_to_wad(fraction: f64) -> u128 {
 /// `amount · (1 − fee_bps/10⁴)`, rounded down. A fee above 100 % is treated as 100 %.
 pub const fn after_fee_bps(amount: u64, fee_bps: u64) -> u64 {
     let keep = BPS.saturating_sub(fee_bps);
-    // amount < 2^64 and keep ≤ 2^14: the product fits u128; the quotient fits u64.
-    ((amount as u128 * keep as u128) / BPS as u128) as u64
+    // With amount = q·10⁴ + r: amount·keep/10⁴ = q·keep + r·keep/10⁴, and the first term is
+    // whole, so the floor is q·keep + ⌊r·keep/10⁴⌋ — all in u64 (q·keep ≤ amount, r·keep < 10⁸),
+    // where the u128 product and division would cost wasm a software division.
+    let (q, r) = (amount / BPS, amount % BPS);
+    q * keep + r * keep / BPS
 }
 
 /// `amount · (1 − fee_wad/10¹⁸)`, rounded down. A fee above 100 % is treated as 100 %.
 pub const fn after_fee_wad(amount: u64, fee_wad: u128) -> u64 {
     let keep = WAD.saturating_sub(fee_wad);
-    // amount < 2^64 and keep ≤ 2^60: the product fits u128.
-    ((amount as u128 * keep) / WAD) as u64
+    // keep ≤ 10¹⁸ < 2^64 and the quotient ≤ amount < 2^64.
+    mul_div_floor(amount, keep as u64, WAD)
 }
 
 /// Constant-product output for an input already net of fees:
@@ -48,7 +51,63 @@ pub const fn cp_output(input: u64, reserve_in: u64, reserve_out: u64) -> u64 {
     if denominator == 0 {
         return 0;
     }
-    ((reserve_out as u128 * input as u128) / denominator) as u64
+    // The quotient is at most reserve_out: it fits u64.
+    mul_div_floor(reserve_out, input, denominator)
+}
+
+/// `⌊a·b / d⌋` for `d > 0` and a quotient below 2⁶⁴ (else the low 64 bits of the quotient).
+///
+/// Natively this is the u128 division (one hardware 128/64 division on x86-64). WebAssembly has
+/// no 128-bit division: there the u128 `/` is a call into a general software routine, so a
+/// divisor below 2⁶⁴ is divided by [`div_128_by_64`] instead, two native 64-bit divisions. Both
+/// are exact: the same result on every target (a test checks them against each other).
+#[inline]
+const fn mul_div_floor(a: u64, b: u64, d: u128) -> u64 {
+    let product = a as u128 * b as u128;
+    if cfg!(target_arch = "wasm32") && d <= u64::MAX as u128 && ((product >> 64) as u64) < d as u64 {
+        return div_128_by_64((product >> 64) as u64, product as u64, d as u64);
+    }
+    (product / d) as u64
+}
+
+/// `⌊(hi·2⁶⁴ + lo) / d⌋` for `hi < d` (so the quotient fits u64): long division of the
+/// normalised dividend by the divisor's two 32-bit digits, each quotient digit estimated with
+/// one 64-bit division and corrected at most twice (Knuth's Algorithm D, in the form of Warren,
+/// *Hacker's Delight*, 2nd ed., §9-4 `divlu`).
+#[inline]
+const fn div_128_by_64(hi: u64, lo: u64, d: u64) -> u64 {
+    const B: u64 = 1 << 32;
+    // Normalise: the divisor's top bit set (the dividend shifted alike; `hi < d` keeps it in
+    // 128 bits).
+    let s = d.leading_zeros();
+    let v = d << s;
+    let (vn1, vn0) = (v >> 32, v & (B - 1));
+    let un32 = if s == 0 { hi } else { (hi << s) | (lo >> (64 - s)) };
+    let un10 = lo << s;
+    let (un1, un0) = (un10 >> 32, un10 & (B - 1));
+    // The high quotient digit. (`q1 < B` is tested first, so `q1·vn0` cannot overflow;
+    // `rhat < B` keeps `rhat·B + un1` within u64.)
+    let mut q1 = un32 / vn1;
+    let mut rhat = un32 - q1 * vn1;
+    while q1 >= B || q1 * vn0 > (rhat << 32) + un1 {
+        q1 -= 1;
+        rhat += vn1;
+        if rhat >= B {
+            break;
+        }
+    }
+    // The partial remainder (below v, so exact modulo 2⁶⁴), then the low digit.
+    let un21 = (un32 << 32).wrapping_add(un1).wrapping_sub(q1.wrapping_mul(v));
+    let mut q0 = un21 / vn1;
+    rhat = un21 - q0 * vn1;
+    while q0 >= B || q0 * vn0 > (rhat << 32) + un0 {
+        q0 -= 1;
+        rhat += vn1;
+        if rhat >= B {
+            break;
+        }
+    }
+    (q1 << 32) + q0
 }
 
 /// Constant-product output with a fee taken from the input: `cp_output(after_fee_bps(input))`.
@@ -122,6 +181,53 @@ mod tests {
         assert_eq!(cp_output(0, 0, 5), 0);
         assert_eq!(cp_output_fee_bps(100 * nano, 10_000 * nano, 100 * nano, 0), 990_099_009);
         assert!(cp_output_fee_bps(100 * nano, 10_000 * nano, 100 * nano, 30) < 990_099_009);
+    }
+
+    #[test]
+    fn the_wasm_division_is_the_u128_division() {
+        extern crate std;
+        // `div_128_by_64` (wasm's path) against u128 division: edge cases of the normalisation
+        // and the digit corrections, then random dividends and divisors of every size.
+        let exact = |hi: u64, lo: u64, d: u64| ((((hi as u128) << 64) | lo as u128) / d as u128) as u64;
+        let mut cases = std::vec::Vec::new();
+        for d in [1u64, 2, 3, 10_000, (1 << 32) - 1, 1 << 32, (1 << 32) + 1, (1 << 63) - 1, 1 << 63, u64::MAX] {
+            for hi in [0, 1, d / 2, d.saturating_sub(1)] {
+                for lo in [0, 1, (1 << 32) - 1, 1 << 63, u64::MAX] {
+                    if hi < d {
+                        cases.push((hi, lo, d));
+                    }
+                }
+            }
+        }
+        let mut z = 0x5eed_u64;
+        let mut next = || {
+            z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut x = z;
+            x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            x ^ (x >> 31)
+        };
+        for _ in 0..2_000_000 {
+            // A divisor of random width (1 to 64 bits), a dividend below d·2⁶⁴.
+            let d = (next() >> (next() % 64)).max(1);
+            let (hi, lo) = (next() % d, next() >> (next() % 64));
+            cases.push((hi, lo, d));
+        }
+        for (hi, lo, d) in cases {
+            assert_eq!(div_128_by_64(hi, lo, d), exact(hi, lo, d), "({hi}·2^64 + {lo}) / {d}");
+        }
+        // The fee and constant-product helpers against their u128 definitions.
+        for _ in 0..200_000 {
+            let (x, rin, rout) = (next() >> (next() % 64), next() >> (next() % 64), next() >> (next() % 64));
+            let fee = next() % 10_500;
+            let wad = (next() as u128) % (WAD + 10);
+            let keep_bps = BPS.saturating_sub(fee) as u128;
+            assert_eq!(after_fee_bps(x, fee) as u128, x as u128 * keep_bps / BPS as u128, "{x} at {fee} bps");
+            assert_eq!(after_fee_wad(x, wad) as u128, x as u128 * WAD.saturating_sub(wad) / WAD, "{x} at {wad}");
+            let den = rin as u128 + x as u128;
+            let expected = if den == 0 { 0 } else { rout as u128 * x as u128 / den };
+            assert_eq!(cp_output(x, rin, rout) as u128, expected, "{x} {rin} {rout}");
+        }
     }
 
     #[test]

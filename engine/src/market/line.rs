@@ -27,6 +27,8 @@
 //!   bound peaks, then on the other — so that a smooth curve's search ends with the best and
 //!   one sample either side of it, `reach` away.
 
+use std::cell::Cell;
+
 use super::curve::rounding_error;
 
 /// What the searched curve's input competes with, in closed form.
@@ -52,7 +54,7 @@ impl Rest for Price {
 }
 
 /// One sample of the searched curve for the bound: input, output, its rounding allowance.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 struct Point {
     x: f64,
     y: f64,
@@ -282,7 +284,7 @@ pub(crate) fn bracket_bound(
     best: f64,
 ) -> (f64, f64) {
     let steepest = points.iter().map(|&(x, y)| y as f64 / x as f64).fold(0.0, f64::max);
-    let point = |k: usize| -> Point {
+    let compute = |k: usize| -> Point {
         if k == 0 {
             return Point { x: 0.0, y: 0.0, e: 0.0 };
         }
@@ -295,6 +297,20 @@ pub(crate) fn bracket_bound(
         // nothing of the slope there.
         let slope = ((y - yp as f64 + 2.0) / (x - xp as f64)).max(steepest);
         Point { x, y, e: rounding_error(slope) }
+    };
+    // Each point is needed by the loop below and by the up to four intervals around it: kept
+    // in a ring of the last few computed (the intervals of k − 1 and k reach k − 2 … k + 2), so
+    // each is computed once — its division and rounding were most of the bound's cost.
+    let ring: [Cell<(usize, Point)>; 8] = Default::default();
+    let point = |k: usize| -> Point {
+        let slot = &ring[k % 8];
+        let (at, p) = slot.get();
+        if at == k + 1 {
+            return p;
+        }
+        let p = compute(k);
+        slot.set((k + 1, p));
+        p
     };
     let m = points.len();
     let h = |k: usize| {
@@ -353,13 +369,16 @@ pub(crate) fn bracket_bound(
             }
         }
     };
+    // (Intervals in increasing order, each once: bounding one again could only repeat values,
+    // which never replace the first maximum found.)
+    let mut next_interval = 0;
     for k in 0..=m {
         let p = point(k);
         if h(k) + 2.0 * p.e + 2.0 * rounding_error(p.y / p.x.max(1.0)) >= best {
-            if k >= 1 {
-                bound_interval(k - 1);
+            for j in k.saturating_sub(1).max(next_interval)..=k {
+                bound_interval(j);
             }
-            bound_interval(k);
+            next_interval = k + 1;
         }
     }
     (bound, peak)

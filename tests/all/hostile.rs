@@ -243,6 +243,28 @@ fn bulk_memory_fill_costs_fuel_per_byte() {
     assert_eq!(fault, Fault::OutOfFuel { budget: limits.quote_fuel });
 }
 
+#[test]
+fn wide_arithmetic_is_exact_and_metered_like_any_instruction() {
+    // The sandbox accepts the wide-arithmetic proposal (strategies' u128 math is built on it):
+    // exact — the high word of (2⁶⁴ − 1)² is 2⁶⁴ − 2 — and each instruction costs fuel, so a
+    // loop of them runs out like any other loop.
+    let limits = SandboxLimits::default();
+    let high =
+        "(local $high i64) (i64.mul_wide_u (i64.const -1) (i64.const -1)) (local.set $high) (drop) (local.get $high)";
+    let module = load_wat(&strategy_wat(high, ""), &limits).expect("a wide-arithmetic module loads");
+    let mut instance = module.instantiate(&limits, 0).expect("instantiates");
+    let request = QuoteRequest {
+        side: Side::BuyX,
+        input_amount: 1_000,
+        reserve_x: 100_000,
+        reserve_y: 10_000_000,
+        storage: &Storage::zeroed(),
+    };
+    assert_eq!(instance.quote(&request).expect("quotes"), u64::MAX - 1);
+    let spin = "(loop $l (i64.add128 (i64.const 1) (i64.const 2) (i64.const 3) (i64.const 4)) (drop) (drop) (br $l)) (i64.const 0)";
+    assert_eq!(quote_fault(spin, "", &limits), Fault::OutOfFuel { budget: limits.quote_fuel });
+}
+
 // ---------------------------------------------------------------------------------------------
 // The fixture files of tests/fixtures/hostile: each refused at load or disqualified in-run with
 // its specific reason, while an honest strategy beside it runs to the end.

@@ -26,14 +26,19 @@ pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// multiplications; with them Cranelift emits the machine's own wide multiply. The curve
 /// benchmark's u128-heavy blend runs its quotes in half the CPU time (BENCHMARKS.md), with
 /// results byte-identical: the instructions are exact integer arithmetic, the same on every
-/// machine. The sandbox enables the proposal ([`crate::sandbox`]).
+/// machine. The sandbox enables the proposal ([`crate::sandbox`]). rustc still calls the target
+/// feature unstable and says so once per crate built (the crate builder leaves that notice out of
+/// a failed build's report); should a toolchain ever refuse it, this constant is the one place to
+/// change.
 pub const STRATEGY_RUSTFLAGS: &str = "-Ctarget-feature=+wide-arithmetic";
 
 /// The `.cargo/config.toml` of a new crate: [`STRATEGY_RUSTFLAGS`] for both wasm targets, so
 /// `cargo build` in the crate and `amm-engine run` on it build the same module.
-pub const CARGO_CONFIG: &str = r#"# Written by `amm-engine new`. The WebAssembly wide-arithmetic instructions: u128 math (the
-# staple of fixed-point curves) runs about twice as fast in amm-engine's sandbox, with exactly
-# the same results. amm-engine builds single-file strategies with the same flag.
+pub const CARGO_CONFIG: &str = r#"# Written by `amm-engine new`. The WebAssembly wide-arithmetic instructions: u128
+# multiplication (the staple of fixed-point curves) runs on the machine's wide multiply in
+# amm-engine's sandbox, with exactly the same results. amm-engine builds single-file strategies
+# with the same flag. (rustc notes the target feature is unstable: harmless. A RUSTFLAGS
+# variable replaces this file, as it replaces any cargo config.)
 [target.wasm32-unknown-unknown]
 rustflags = ["-Ctarget-feature=+wide-arithmetic"]
 
@@ -277,6 +282,10 @@ amm-engine validate .                                           # every check th
 
 The module is `target/wasm32-unknown-unknown/release/{file}.wasm`. The SDK the crate builds
 against is in `.amm-sdk/` (written by `amm-engine new`; keep it with the crate).
+`.cargo/config.toml` builds it with the WebAssembly wide-arithmetic instructions, which make
+u128 multiplication fast in amm-engine's sandbox with the same results (rustc notes that the
+target feature is unstable: harmless); cargo applies it when run in this directory and no
+`RUSTFLAGS` variable is set.
 "#
     )
 }

@@ -455,6 +455,16 @@ fn new_works_outside_any_checkout_with_the_embedded_sdk() {
     let (code, out) = amm_engine_code(&["validate", "outside"], &dir);
     assert_eq!(code, Some(0), "{out}");
     assert_eq!(std::fs::read(&module).unwrap(), built_by_cargo, "validate built another module");
+    // A relative CARGO_TARGET_DIR is where amm-engine runs, as for cargo there.
+    let output = Command::new(env!("CARGO_BIN_EXE_amm-engine"))
+        .args(["validate", "outside"])
+        .env("CARGO_TARGET_DIR", "relative-target")
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
+    assert!(dir.join("relative-target/wasm32-unknown-unknown/release/outside.wasm").is_file());
+    assert!(!krate.join("relative-target").exists(), "CARGO_TARGET_DIR taken relative to the crate");
     assert!(out.contains("  => PASS") && out.contains("name \"outside\""), "{out}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -184,28 +184,49 @@ fn the_readme_single_file_quick_start_works() {
     }
 }
 #[test]
-fn single_files_are_built_with_wide_arithmetic_whatever_the_hosts_rustflags() {
+fn single_files_are_built_alike_with_wide_arithmetic_whatever_the_hosts_compiler_settings() {
     // Both forms multiply u128s (the SDK's constant-product math, the Prop AMM file's own). A
-    // host whose flags turn the feature off (every way cargo reads flags) changes nothing: the
-    // build's own flags are the only ones.
+    // host whose environment turns the feature off (every variable cargo reads flags from), wraps
+    // the compiler to add a flag, or lowers the release profile changes nothing: the same bytes
+    // as a clean environment builds.
     let dir = Scratch::new();
-    let cache = dir.path().join("cache");
+    let wrapper = dir.path().join("wrap.sh");
+    std::fs::write(&wrapper, "#!/bin/sh\nexec \"$@\" -Ctarget-feature=-wide-arithmetic\n").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
     let off = "-Ctarget-feature=-wide-arithmetic";
-    for name in ["honest.rs", "prop_amm_cfmm.rs"] {
-        let output = Command::new(env!("CARGO_BIN_EXE_amm-engine"))
+    let hostile: &[(&str, &str)] = &[
+        ("RUSTFLAGS", off),
+        ("CARGO_BUILD_RUSTFLAGS", off),
+        ("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS", off),
+        ("CARGO_BUILD_RUSTC_WRAPPER", wrapper.to_str().unwrap()),
+        ("RUSTC_WRAPPER", wrapper.to_str().unwrap()),
+        ("CARGO_PROFILE_RELEASE_OPT_LEVEL", "1"),
+        ("CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS", "true"),
+    ];
+    let build = |name: &str, cache: &Path, env: &[(&str, &str)]| -> Vec<u8> {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_amm-engine"));
+        command
             .args(["validate", fixture(name).to_str().unwrap()])
             .current_dir(dir.path())
-            .env("AMM_ENGINE_CACHE", &cache)
-            .env("RUSTFLAGS", off)
-            .env("CARGO_BUILD_RUSTFLAGS", off)
-            .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS", off)
-            .output()
-            .unwrap();
+            .env("AMM_ENGINE_CACHE", cache);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let output = command.output().unwrap();
         assert!(output.status.success(), "{name}: {}", String::from_utf8_lossy(&output.stdout));
         let source = std::fs::read_to_string(fixture(name)).unwrap();
         let address = amm_engine::build::content_address(&source);
-        let module = std::fs::read(cache.join("src").join(address).join("strategy.wasm")).unwrap();
-        assert!(crate::support::wide_arithmetic_ops(&module) > 0, "{name}: no wide-arithmetic instruction");
+        std::fs::read(cache.join("src").join(address).join("strategy.wasm")).unwrap()
+    };
+    for name in ["honest.rs", "prop_amm_cfmm.rs"] {
+        let clean = build(name, &dir.path().join("clean"), &[]);
+        assert!(crate::support::wide_arithmetic_ops(&clean) > 0, "{name}: no wide-arithmetic instruction");
+        let under_hostile_settings = build(name, &dir.path().join("hostile"), hostile);
+        assert!(clean == under_hostile_settings, "{name}: the host's settings changed the module");
     }
 }
 

@@ -46,6 +46,34 @@ fn crate_target(manifest: &Path) -> Result<String, BuildError> {
     Ok(target.to_string())
 }
 
+/// `stderr` without rustc's notice that the wide-arithmetic target feature is unstable (printed
+/// once per crate built with [`crate::scaffold::STRATEGY_RUSTFLAGS`]): a failed build's report
+/// leads with the author's errors, not with a flag the scaffold chose.
+fn without_flag_notice(stderr: &str) -> String {
+    let mut kept = Vec::new();
+    let mut skipping = false;
+    for line in stderr.lines() {
+        if line.starts_with("warning: unstable feature specified for `-Ctarget-feature`: `wide-arithmetic`") {
+            skipping = true;
+            continue;
+        }
+        if skipping {
+            // The notice's own lines (`|`, `= note: …`) and the blank line that ends it.
+            let trimmed = line.trim_start();
+            if trimmed.is_empty() {
+                skipping = false;
+                continue;
+            }
+            if trimmed.starts_with('|') || trimmed.starts_with('=') {
+                continue;
+            }
+            skipping = false;
+        }
+        kept.push(line);
+    }
+    kept.join("\n")
+}
+
 /// True when `path` looks like a crate directory rather than a module file.
 pub fn is_crate_dir(path: &Path) -> bool {
     path.is_dir()
@@ -70,9 +98,14 @@ pub fn build_crate(crate_dir: &Path, options: &BuildOptions) -> Result<PathBuf, 
         // `amm-engine new` writes there carries the flags single files get
         // ([`crate::scaffold::STRATEGY_RUSTFLAGS`]), whatever directory `amm-engine` runs in.
         .current_dir(crate_dir);
-    if let Some(dir) = &options.target_dir {
-        // (Relative to where `amm-engine` runs, not to the crate.)
-        let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
+    // A target directory, given or in `CARGO_TARGET_DIR`, is relative to where `amm-engine`
+    // runs, as for a `cargo build` there, not to the crate.
+    let target_dir = options
+        .target_dir
+        .clone()
+        .or_else(|| std::env::var_os("CARGO_TARGET_DIR").filter(|d| !d.is_empty()).map(PathBuf::from));
+    if let Some(dir) = target_dir {
+        let dir = std::path::absolute(&dir).unwrap_or(dir);
         command.arg("--target-dir").arg(dir);
     }
     let output = command.output().map_err(BuildError::Spawn)?;
@@ -81,6 +114,7 @@ pub fn build_crate(crate_dir: &Path, options: &BuildOptions) -> Result<PathBuf, 
         if target_missing(&stderr) {
             return Err(BuildError::TargetMissing(target));
         }
+        let stderr = without_flag_notice(&stderr);
         let lines: Vec<&str> = stderr.lines().collect();
         let tail = lines[lines.len().saturating_sub(40)..].join("\n");
         let rendered = rendered_diagnostics(&String::from_utf8_lossy(&output.stdout));
@@ -92,4 +126,23 @@ pub fn build_crate(crate_dir: &Path, options: &BuildOptions) -> Result<PathBuf, 
     artifact_files(&stdout, Some(&manifest_str))
         .find(|file| file.extension().is_some_and(|ext| ext == "wasm"))
         .ok_or_else(|| BuildError::NoArtifact(crate_dir.to_path_buf()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_builds_report_leads_with_the_authors_error_not_the_flags_notice() {
+        let stderr = "warning: unstable feature specified for `-Ctarget-feature`: `wide-arithmetic`\n  |\n  = note: this feature is not stably supported; its behavior can change in the future\n\nwarning: `amm-strategy-sdk` (lib) generated 1 warning\n   Compiling demo v0.1.0\nerror[E0407]: method `compute_swapx` is not a member of trait `Strategy`\n  --> src/lib.rs:84:5\n   |\n";
+        let kept = without_flag_notice(stderr);
+        assert!(!kept.contains("unstable feature") && !kept.contains("not stably supported"), "{kept}");
+        assert!(
+            kept.contains("error[E0407]") && kept.contains("--> src/lib.rs:84:5") && kept.contains("   |"),
+            "{kept}"
+        );
+        // Other warnings stay.
+        let other = "warning: unused variable: `x`\n  |\n";
+        assert_eq!(without_flag_notice(other), other.trim_end_matches('\n'));
+    }
 }

@@ -5,8 +5,9 @@
 //! compiler can be made to spin, allocate or write without bound (deep const evaluation, huge
 //! arrays, recursive macros). Every process cargo starts therefore runs under
 //! [`CompilerLimits`] (util-linux `prlimit`), in its own process group so a timeout kills the
-//! compilers too, with the host's `RUSTFLAGS` and compiler wrappers replaced or removed so its
-//! settings cannot change what is built ([`STRATEGY_RUSTFLAGS`] are the only flags). The
+//! compilers too, with the host's compiler settings in the environment (`RUSTFLAGS`, wrappers,
+//! `CARGO_PROFILE_*`, …) removed so they cannot change what is built ([`STRATEGY_RUSTFLAGS`] are
+//! the only flags; cargo's configuration files are the operator's, as for any cargo). The
 //! single-file builder ([`super::single_file`]) decides what to run; this file only runs it
 //! safely.
 
@@ -70,14 +71,15 @@ pub(super) fn cargo_command(dir: &Path, limits: &CompilerLimits) -> Result<Comma
     } else {
         Command::new(cargo)
     };
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(host_setting) {
+            command.env_remove(&name);
+        }
+    }
     command
         .current_dir(dir)
-        .env_remove("RUSTFLAGS")
         // (The highest-precedence source of flags: no config file or variable can add to it.)
         .env("CARGO_ENCODED_RUSTFLAGS", STRATEGY_RUSTFLAGS)
-        .env_remove("RUSTC_WRAPPER")
-        .env_remove("RUSTC_WORKSPACE_WRAPPER")
-        .env_remove("CARGO_BUILD_RUSTFLAGS")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -88,6 +90,21 @@ pub(super) fn cargo_command(dir: &Path, limits: &CompilerLimits) -> Result<Comma
         command.process_group(0);
     }
     Ok(command)
+}
+
+/// Whether the host's environment variable `name` could change what cargo builds: the compiler
+/// and its wrappers (`RUSTC`, `RUSTC_WRAPPER`, …), every flag variable, and every `CARGO_*`
+/// setting (profiles, build and target settings: `CARGO_PROFILE_RELEASE_OPT_LEVEL`,
+/// `CARGO_BUILD_RUSTC_WRAPPER`, `CARGO_TARGET_<triple>_RUSTFLAGS`, …) except where cargo lives
+/// and how it reaches the network (`CARGO_HOME`, `CARGO_HTTP_*`, `CARGO_NET_*`,
+/// `CARGO_REGISTRIES_*`, `CARGO_REGISTRY_*`: the Prop AMM form's `cargo fetch` needs them) and
+/// its terminal output. Such variables are removed from every cargo command here.
+fn host_setting(name: &str) -> bool {
+    const KEPT: &[&str] =
+        &["CARGO_HOME", "CARGO_HTTP_", "CARGO_NET_", "CARGO_REGISTRIES_", "CARGO_REGISTRY_", "CARGO_TERM_"];
+    let compiler = name.starts_with("RUSTC") || name.starts_with("RUSTFLAGS") || name.starts_with("RUSTDOC");
+    let cargo = name.starts_with("CARGO_") && !KEPT.iter().any(|kept| name.starts_with(kept));
+    compiler || cargo
 }
 
 /// What a finished cargo run left.

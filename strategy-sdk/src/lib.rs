@@ -7,7 +7,8 @@
 //! * [`Strategy`]: `compute_swap` (a pure quote), and the optional hooks `after_swap` (after
 //!   every executed trade on your pool) and `epoch_boundary` (after capital is rebalanced);
 //! * [`Storage`] with typed [`Slot`]s: the 1024 bytes your pool keeps across trades and epochs;
-//! * [`math`]: basis points, WAD fractions, and the exact constant-product quote;
+//! * [`math`]: basis points, WAD fractions, the exact constant-product quote, and an exact
+//!   `a·b/d` that avoids wasm's slow u128 division ([`math::mul_div_floor`]);
 //! * [`export_strategy!`]: emits the wasm exports (`amm_buffer`, `compute_swap`, `after_swap`,
 //!   `epoch_boundary`) and the `amm.name` / `amm.model` custom sections;
 //! * [`params`] and [`export_params!`]: named, typed parameters (range, default, log scale) that

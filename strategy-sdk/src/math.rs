@@ -1,4 +1,5 @@
-//! Fixed-point helpers: basis points, WAD (1e18) fractions, and the constant-product quote.
+//! Fixed-point helpers: basis points, WAD (1e18) fractions, the constant-product quote, and
+//! [`mul_div_floor`], the exact `a·b/d` that is fast in WebAssembly.
 //!
 //! Everything here is integer math with a documented rounding direction (always down, in the
 //! pool's favour), so a strategy's quotes are identical in wasm and natively and a quote curve
@@ -55,14 +56,24 @@ pub const fn cp_output(input: u64, reserve_in: u64, reserve_out: u64) -> u64 {
     mul_div_floor(reserve_out, input, denominator)
 }
 
-/// `⌊a·b / d⌋` for `d > 0` and a quotient below 2⁶⁴ (else the low 64 bits of the quotient).
+/// `⌊a·b / d⌋`, exact, for a quotient below 2⁶⁴ (else the low 64 bits of the quotient).
+/// Panics (a trap, in wasm) when `d` is 0.
 ///
-/// Natively this is the u128 division (one hardware 128/64 division on x86-64). WebAssembly has
-/// no 128-bit division: there the u128 `/` is a call into a general software routine, so a
-/// divisor below 2⁶⁴ is divided by [`div_128_by_64`] instead, two native 64-bit divisions. Both
-/// are exact: the same result on every target (a test checks them against each other).
+/// The fixed-point staple — `amount · numerator / denominator` with a u128 product — written so
+/// that it is fast in the sandbox: natively this is the u128 division (one hardware 128/64
+/// division on x86-64), but WebAssembly has no 128-bit division, and there a plain u128 `/` is a
+/// call into a general software routine; a divisor below 2⁶⁴ is divided here by two native 64-bit
+/// divisions instead (Knuth's algorithm D). The same result on every target (a test checks the
+/// two against each other). [`cp_output`] and [`after_fee_wad`] are built on it.
+///
+/// ```
+/// use amm_strategy_sdk::math::mul_div_floor;
+/// // 100 X of a 10,000 Y / 100 X pool, as a quote would compute it: ⌊10⁴·10² / (10² + 10²)⌋.
+/// assert_eq!(mul_div_floor(10_000, 100, 200), 5_000);
+/// assert_eq!(mul_div_floor(u64::MAX, u64::MAX, u64::MAX as u128), u64::MAX);
+/// ```
 #[inline]
-const fn mul_div_floor(a: u64, b: u64, d: u128) -> u64 {
+pub const fn mul_div_floor(a: u64, b: u64, d: u128) -> u64 {
     let product = a as u128 * b as u128;
     if cfg!(target_arch = "wasm32") && d <= u64::MAX as u128 && ((product >> 64) as u64) < d as u64 {
         return div_128_by_64((product >> 64) as u64, product as u64, d as u64);

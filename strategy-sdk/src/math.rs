@@ -236,7 +236,7 @@ mod tests {
             assert_eq!(after_fee_bps(x, fee) as u128, x as u128 * keep_bps / BPS as u128, "{x} at {fee} bps");
             assert_eq!(after_fee_wad(x, wad) as u128, x as u128 * WAD.saturating_sub(wad) / WAD, "{x} at {wad}");
             let den = rin as u128 + x as u128;
-            let expected = if den == 0 { 0 } else { rout as u128 * x as u128 / den };
+            let expected = (rout as u128 * x as u128).checked_div(den).unwrap_or(0);
             assert_eq!(cp_output(x, rin, rout) as u128, expected, "{x} {rin} {rout}");
         }
     }

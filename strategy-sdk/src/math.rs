@@ -68,7 +68,7 @@ pub const fn cp_output(input: u64, reserve_in: u64, reserve_out: u64) -> u64 {
 ///
 /// ```
 /// use amm_strategy_sdk::math::mul_div_floor;
-/// // 100 X of a 10,000 Y / 100 X pool, as a quote would compute it: ⌊10⁴·10² / (10² + 10²)⌋.
+/// // 100 X sold into a pool of 100 X and 10,000 Y, no fee: ⌊10,000·100 / (100 + 100)⌋ Y.
 /// assert_eq!(mul_div_floor(10_000, 100, 200), 5_000);
 /// assert_eq!(mul_div_floor(u64::MAX, u64::MAX, u64::MAX as u128), u64::MAX);
 /// ```

@@ -6,8 +6,8 @@
 //! of cargo's JSON messages, so workspace layouts and custom target directories just work.
 //!
 //! An author's crate is their own project, built with their toolchain and their settings, as
-//! `cargo build` in its directory would build it: unlike a single file ([`super::single_file`]) it is not
-//! screened or limited (a submission to a server is a `.wasm`, or a single file).
+//! `cargo build` in its directory would build it: unlike a single file ([`super::single_file`])
+//! it is not screened or limited (a submission to a server is a `.wasm`, or a single file).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -503,7 +503,12 @@ impl<'c> Simulation<'c> {
     /// mixture of updated and stale competitors, and a hook that faults changes nothing for the
     /// others until the next phase.
     fn deliver_hooks(&mut self) {
-        if self.pending.is_empty() {
+        // Only a live strategy's trade gets a hook (the normalizer's do not): with none among
+        // the phase's trades there is nothing to snapshot or call.
+        let hooked =
+            |swap: &PendingSwap| matches!(self.pools[swap.pool].kind, Kind::Strategy(_)) && self.pools[swap.pool].live;
+        if !self.pending.iter().any(hooked) {
+            self.pending.clear();
             return;
         }
         self.snapshot.clear();

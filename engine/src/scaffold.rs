@@ -18,7 +18,7 @@ pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The compiler flags every strategy the engine builds from source gets — single files and Prop
 /// AMM files, through [`crate::build`]; an author's crate gets them from the `.cargo/config.toml`
-/// written beside its manifest ([`CARGO_CONFIG`]): the WebAssembly wide-arithmetic instructions
+/// written beside its manifest ([`cargo_config`]): the WebAssembly wide-arithmetic instructions
 /// (`i64.mul_wide_u`, `i64.add128`, …).
 ///
 /// Why: wasm has no 64×64→128-bit multiply, so without them every `u128` multiplication — the
@@ -34,17 +34,21 @@ pub const STRATEGY_RUSTFLAGS: &str = "-Ctarget-feature=+wide-arithmetic";
 
 /// The `.cargo/config.toml` of a new crate: [`STRATEGY_RUSTFLAGS`] for both wasm targets, so
 /// `cargo build` in the crate and `amm-engine run` on it build the same module.
-pub const CARGO_CONFIG: &str = r#"# Written by `amm-engine new`. The WebAssembly wide-arithmetic instructions: u128
-# multiplication (the staple of fixed-point curves) runs on the machine's wide multiply in
-# amm-engine's sandbox, with exactly the same results. amm-engine builds single-file strategies
-# with the same flag. (rustc notes the target feature is unstable: harmless. A RUSTFLAGS
-# variable replaces this file, as it replaces any cargo config.)
-[target.wasm32-unknown-unknown]
-rustflags = ["-Ctarget-feature=+wide-arithmetic"]
-
-[target.wasm32-wasip1]
-rustflags = ["-Ctarget-feature=+wide-arithmetic"]
-"#;
+pub fn cargo_config() -> String {
+    // (Both targets a crate may build for: `build::ALLOWED_TARGETS`, which sits above this
+    // module; the test below keeps the two lists the same.)
+    let targets: String = ["wasm32-unknown-unknown", "wasm32-wasip1"]
+        .iter()
+        .map(|target| format!("\n[target.{target}]\nrustflags = [{STRATEGY_RUSTFLAGS:?}]\n"))
+        .collect();
+    format!(
+        "# Written by `amm-engine new`. The WebAssembly wide-arithmetic instructions: u128\n\
+         # multiplication (the staple of fixed-point curves) runs on the machine's wide multiply in\n\
+         # amm-engine's sandbox, with exactly the same results. amm-engine builds single-file strategies\n\
+         # with the same flag. (rustc notes the target feature is unstable: harmless. A RUSTFLAGS\n\
+         # variable replaces this file, as it replaces any cargo config.)\n{targets}"
+    )
+}
 
 /// Where, inside a new crate, the embedded SDK is written (relative to the crate).
 pub fn sdk_dir() -> PathBuf {
@@ -199,7 +203,7 @@ pub fn new_strategy(dir: &Path, sdk: Option<&Path>) -> Result<Vec<PathBuf>, Scaf
         ("Cargo.toml", cargo_toml(name, &dependency)),
         ("src/lib.rs", source),
         (".gitignore", "/target\n".to_string()),
-        (".cargo/config.toml", CARGO_CONFIG.to_string()),
+        (".cargo/config.toml", cargo_config()),
         ("README.md", readme(name)),
     ];
     let mut written = Vec::new();
@@ -324,7 +328,7 @@ mod tests {
     #[test]
     fn a_new_crate_builds_with_the_flags_single_files_get() {
         // The new crate's config, and the workspace's for the example strategies.
-        for text in [CARGO_CONFIG, include_str!("../../.cargo/config.toml")] {
+        for text in [cargo_config().as_str(), include_str!("../../.cargo/config.toml")] {
             let config: toml::Table = text.parse().unwrap();
             for target in crate::build::ALLOWED_TARGETS {
                 let flags = config["target"][*target]["rustflags"].as_array().unwrap();

@@ -90,6 +90,33 @@ const PROBE_RANGE: f64 = 4.0 / 3.0;
 /// about 30 steps; an honest one pays ~0.03 extra quotes per pool-step.
 const PRUNE_CROSS_CHECK: f64 = 0.03;
 
+/// One side's arbitrage terms at a fair price `P` (what every pool's search of that side
+/// shares in a step): `lambda`, the input's price in output units (`1/P` buying X, `P`
+/// selling); `delta`, the input worth the profit floor (nano input units); `min_surplus`, the
+/// floor in output units; `to_profit`, output units to Y.
+#[derive(Clone, Copy, Debug, Default)]
+struct SideTerms {
+    lambda: f64,
+    delta: f64,
+    min_surplus: f64,
+    to_profit: f64,
+}
+
+impl SideTerms {
+    /// Both sides' terms, in [`Side::BOTH`]'s order, for `price` (Y per X) and the floor
+    /// `min_profit` (nano Y).
+    fn of_step(price: f64, min_profit: f64) -> [SideTerms; 2] {
+        Side::BOTH.map(|side| match side {
+            Side::BuyX => {
+                SideTerms { lambda: 1.0 / price, delta: min_profit, min_surplus: min_profit / price, to_profit: price }
+            }
+            Side::SellX => {
+                SideTerms { lambda: price, delta: min_profit / price, min_surplus: min_profit, to_profit: 1.0 }
+            }
+        })
+    }
+}
+
 /// The router probes at a fraction of the order drawn uniformly from this range.
 const ROUTER_PROBE_FRACTION: (f64, f64) = (0.3, 0.7);
 
@@ -149,6 +176,8 @@ struct Simulation<'c> {
     scratch: Vec<f64>,
     weights: Vec<f64>,
     fair_prices: Vec<f64>,
+    /// The arbitrage's terms of each side in [`Side::BOTH`]'s order at this step's fair price.
+    side_terms: [SideTerms; 2],
     audit_threshold: u64,
     hook_audit_threshold: u64,
 }
@@ -250,6 +279,7 @@ impl<'c> Simulation<'c> {
             scratch: Vec::new(),
             weights: Vec::new(),
             fair_prices: Vec::new(),
+            side_terms: SideTerms::of_step(price, config.market.min_arb_profit * NANO_F),
             audit_threshold: audit_threshold(limits.audit_rate),
             hook_audit_threshold: audit_threshold(limits.hook_audit_rate),
         }
@@ -268,6 +298,7 @@ impl<'c> Simulation<'c> {
             // 1. The fair price moves.
             let z = standard_normal(&mut self.price_rng);
             self.price *= libm::exp(drift + vol * z);
+            self.side_terms = SideTerms::of_step(self.price, self.config.market.min_arb_profit * NANO_F);
             // 2. Arbitrage: every pool against the same fair price, each decided on its own
             // state; the phase's hooks follow, all seeing the market after it.
             for i in 0..self.pools.len() {
@@ -330,11 +361,9 @@ impl<'c> Simulation<'c> {
         for k in 0..Side::BOTH.len() {
             let side = Side::BOTH[k];
             let later_sides = (Side::BOTH.len() - 1 - k) as u32;
-            // λ: the input's price in output units; δ: the input worth the profit floor.
-            let (lambda, delta, min_surplus, to_profit) = match side {
-                Side::BuyX => (1.0 / price, min_profit, min_profit / price, price),
-                Side::SellX => (price, min_profit / price, min_profit, 1.0),
-            };
+            // λ: the input's price in output units; δ: the input worth the profit floor; the
+            // same for every pool of the step, divided once ([`SideTerms`]).
+            let SideTerms { lambda, delta, min_surplus, to_profit } = self.side_terms[k];
             // The pruning probe: a random fraction of an input worth at most the floor. Buying
             // X it is a Y amount, independent of the fair price; selling X it is valued at the
             // higher of the fair price and the pool's own spot price (which arbitrage keeps
@@ -388,17 +417,18 @@ impl<'c> Simulation<'c> {
                 let at = self.samples.points().first().map_or(probe, |p| p.0);
                 let u = self.pools[i].draws.uniform();
                 let mut curve = PoolCurve { pool: &mut self.pools[i], side, ctx, quotes: &mut self.stats.arb_quotes };
-                let x_max = (curve.reserve_out() as f64 / lambda).max(at as f64);
-                let span = libm::log(x_max / at as f64).max(0.0);
-                let x = (at as f64 * libm::exp(span * u)).round() as u64;
                 // (The normalizer's exact curve needs no cross-check: its draws are taken all the
                 // same, so its stream does not depend on how it was pruned.)
-                if x > at
-                    && curve.exact_model().is_none()
-                    && let Some(y) = curve.quote(x)
-                {
-                    self.samples.insert(x, y);
-                    left -= 1;
+                if curve.exact_model().is_none() {
+                    let x_max = (curve.reserve_out() as f64 / lambda).max(at as f64);
+                    let span = libm::log(x_max / at as f64).max(0.0);
+                    let x = (at as f64 * libm::exp(span * u)).round() as u64;
+                    if x > at
+                        && let Some(y) = curve.quote(x)
+                    {
+                        self.samples.insert(x, y);
+                        left -= 1;
+                    }
                 }
                 if !self.pools[i].live {
                     return;
@@ -430,6 +460,10 @@ impl<'c> Simulation<'c> {
 
     /// Disqualifies a strategy whose sampled curve broke the shape rules.
     fn check_shape(&mut self, i: usize, side: Side, call: CallKind) {
+        // (No samples, nothing to check: most pool-sides are decided without a quote.)
+        if self.samples.is_empty() {
+            return;
+        }
         let (_, reserve_out) = self.pools[i].reserves_in_out(side);
         if matches!(self.pools[i].kind, Kind::Strategy(_))
             && let Err(violation) = self.samples.check_shape(reserve_out)

@@ -82,7 +82,7 @@ fn random_curve(rng: &mut ChaCha8Rng, reserve_out: u64, p0: f64) -> (&'static st
     let r = reserve_out as f64;
     let cap = reserve_out - 1;
     let rin = (r / p0).max(1.0);
-    match rng.random_range(0..6u32) {
+    match rng.random_range(0..8u32) {
         0 => {
             let fee = [0u64, 1, 5, 30, 100, 500][rng.random_range(0..6usize)];
             let rin = rin as u64;
@@ -108,6 +108,36 @@ fn random_curve(rng: &mut ChaCha8Rng, reserve_out: u64, p0: f64) -> (&'static st
                     ((if x < kink { p0 * x } else { p0 * kink + lower * (x - kink) }) as u64).min(cap)
                 }),
             )
+        }
+        6 => {
+            // Concentrated liquidity (Uniswap v3's shape): constant product on virtual reserves
+            // in bands of √price away from the spot, liquidity falling band by band. The
+            // marginal price is continuous across the band edges; the curvature jumps there.
+            let (edges, depth) = ([1.0, 1.0025, 1.01, 1.04], [4.0, 2.5, 1.5, 0.9]);
+            (
+                "concentrated liquidity",
+                Rc::new(move |x| {
+                    let (mut rest, mut out) = (x as f64, 0.0);
+                    for k in 0..edges.len() {
+                        let (vin, vout) = (depth[k] * rin * edges[k], depth[k] * r / edges[k]);
+                        let width = edges.get(k + 1).map_or(f64::INFINITY, |e| depth[k] * rin * (e - edges[k]));
+                        let take = rest.min(width);
+                        out += vout * take / (vin + take);
+                        rest -= take;
+                        if rest <= 0.0 {
+                            break;
+                        }
+                    }
+                    (out as u64).min(cap)
+                }),
+            )
+        }
+        7 => {
+            // A weighted pool (Balancer's 80/20, either side): `r·(1 − (1 + x/a)^(−w))`, its
+            // marginal `r·w/a` at zero set to p0; computed without cancellation.
+            let w = if rng.random_bool(0.5) { 4.0 } else { 0.25 };
+            let a = r * w / p0;
+            ("weighted 80/20", Rc::new(move |x| ((-r * (-w * (x as f64 / a).ln_1p()).exp_m1()) as u64).min(cap)))
         }
         _ => {
             let fee = [0u64, 5, 30, 100][rng.random_range(0..4usize)];

@@ -580,13 +580,13 @@ fn routing_matches_brute_force_at_any_probe_fraction() {
         } else if got < brute * (1.0 - 1e-3) - allow {
             failures.push(format!("{what}: short by {:.3} (allowance {allow:.3})", brute - got));
         } else if got < brute - allow {
-            // Known limitation, not from rounding (the router before these changes fails the
-            // same orders): a linear tier beside a curve whose marginal crosses its slope can
-            // leave the model split oscillating until the rounds run out.
+            // Known limitation, not from rounding: a linear tier beside a curve whose marginal
+            // crosses its slope leaves the models' split swinging; the cutting planes that take
+            // over close most such orders within the tolerance, not all (BENCHMARKS.md).
             slow.push(format!("{what}: short by {:.3} (allowance {allow:.3})", brute - got));
         }
-        // Quotes grow at most linearly in the pools: a probe and at most two quotes a round.
-        if summary.quotes as usize > n * (1 + 2 * 30) {
+        // Quotes grow at most linearly in the pools: no pool is asked more than its budget.
+        if summary.quotes as usize > n * amm_engine::market::routing::MAX_QUOTES_PER_POOL as usize {
             failures.push(format!("{what}: too many quotes"));
         }
     }

@@ -615,13 +615,13 @@ impl Router {
         let mut left = total.saturating_sub(shares.iter().sum());
         // The rest to the pools whose demand grows between hi and lo: exact pools first.
         for exact_first in [true, false] {
-            for i in 0..n {
+            for (i, share) in shares.iter_mut().enumerate() {
                 let pool = &self.pools[i];
                 if left == 0 || pool.out || (pool.exact || pool.confirmed) != exact_first {
                     continue;
                 }
-                let more = (demand(i, lo).floor() as u64).saturating_sub(shares[i]).min(left);
-                shares[i] += more;
+                let more = (demand(i, lo).floor() as u64).saturating_sub(*share).min(left);
+                *share += more;
                 left -= more;
             }
         }

@@ -813,7 +813,7 @@ impl Fit {
     /// Only a prediction at least 1 % away from the fit point counts: nearer, a wrong model
     /// errs by too little to show. And the model must stand clear of the line through the
     /// origin and its fit point (the least curved concave curve there, e.g. a linear tier) by
-    /// more than the rounding ([`CURVATURE_MARGIN`] tolerances): short of that — few output
+    /// more than the rounding (`CURVATURE_MARGIN` tolerances): short of that — few output
     /// units, or inputs far inside the reserve — any concave curve would "confirm" the model,
     /// and a confirmed model is trusted beyond its samples (the arbitrageur trades at its
     /// optimum, the router splits at it and stops, and both remember it for the pool's state).

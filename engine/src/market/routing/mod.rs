@@ -19,11 +19,12 @@
 //!    below `1e-7` of the output plus the rounding.
 //! 5. Models that never settle — a linear tier beside a curve, which makes the models' split
 //!    swing from round to round, or an order so small that no model is confirmed through the
-//!    rounding — get [`MAX_ROUNDS`] rounds; then **cutting planes** on the dual take over: at the
-//!    dual bound's best `λ`, each pool known only by its samples is quoted where its envelope
-//!    peaks (the bound's loosest point, which that quote closes), and the pools' demands at a
-//!    common `λ` — the chords through each pool's samples, the exact and confirmed pools in
-//!    closed form — give a split to quote, until the bound certifies or no quote is left to ask.
+//!    rounding — get 12 rounds (`MAX_ROUNDS`); then **cutting planes** on the dual take over:
+//!    at the dual bound's best `λ`, each pool known only by its samples is quoted where its
+//!    envelope peaks (the bound's loosest point, which that quote closes), and the pools'
+//!    demands at a common `λ` — the chords through each pool's samples, the exact and
+//!    confirmed pools in closed form — give a split to quote, until the bound certifies or no
+//!    quote is left to ask.
 //!
 //! Quotes grow linearly in the number of pools. The split executed is the best one quoted,
 //! at exactly the quoted outputs.

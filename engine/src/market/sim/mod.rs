@@ -36,7 +36,7 @@
 //!
 //! Transcendental functions come from the pure-Rust `libm`, never the platform's, so a seed
 //! gives the same bits on every machine: the price move's normal and the retail orders'
-//! log-normal sizes and Poisson counts are drawn by [`distributions`] (`rand_distr`'s reach the
+//! log-normal sizes and Poisson counts are drawn by `distributions` (`rand_distr`'s reach the
 //! platform's `exp` and `ln`).
 //!
 //! Edge is measured at the fair price per trade: a pool receiving X earns `x·P − y`, a pool

@@ -614,21 +614,33 @@ impl Router {
         }
         let mut shares: Vec<u64> = (0..n).map(|i| demand(i, hi).floor() as u64).collect();
         let mut left = total.saturating_sub(shares.iter().sum());
-        // The rest to the pools whose demand grows between hi and lo: exact pools first.
+        // The rest to the pools whose demand grows between hi and lo (exact pools first), in
+        // proportion to how much it grows: pools alike get alike, wherever they are listed.
         for exact_first in [true, false] {
-            for (i, share) in shares.iter_mut().enumerate() {
-                let pool = &self.pools[i];
-                if left == 0 || pool.out || (pool.exact || pool.confirmed) != exact_first {
-                    continue;
-                }
-                let more = (demand(i, lo).floor() as u64).saturating_sub(*share).min(left);
+            let grows: Vec<u64> = (0..n)
+                .map(|i| {
+                    let pool = &self.pools[i];
+                    if pool.out || (pool.exact || pool.confirmed) != exact_first {
+                        return 0;
+                    }
+                    (demand(i, lo).floor() as u64).saturating_sub(shares[i])
+                })
+                .collect();
+            let growth: u64 = grows.iter().sum();
+            if left == 0 || growth == 0 {
+                continue;
+            }
+            let give = left.min(growth);
+            for (share, &g) in shares.iter_mut().zip(&grows) {
+                let more = (u128::from(give) * u128::from(g) / u128::from(growth)) as u64;
                 *share += more;
                 left -= more;
             }
         }
         if left > 0 {
-            // (Rounding: to the largest share.)
-            let largest = (0..n).max_by_key(|&i| shares[i])?;
+            // (The units the proportions round away: to the largest share, the first listed
+            // among equals, as the models' split rounds.)
+            let largest = (0..n).rev().max_by_key(|&i| shares[i])?;
             shares[largest] += left;
         }
         (shares.iter().sum::<u64>() == total).then_some(shares)

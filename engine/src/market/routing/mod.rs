@@ -444,14 +444,8 @@ impl Router {
                     lambda = chord_lambda;
                 }
             }
-            // 4. Certify, or refine the unsettled models.
-            // Each unconfirmed pool's bound carries its samples' rounding several times over
-            // (the curve may sit that far above a sample, a chord extended through two samples
-            // doubles it, and a quote may sit that far above the curve).
-            let rounding: f64 = self.pools.iter().filter(|p| !(p.out || p.exact || p.confirmed)).count() as f64
-                * 8.0
-                * rounding_error(lambda);
-            let gap = GAP_TOLERANCE * best_total as f64 + 2.0 * n as f64 + rounding;
+            // 4. Certify ([`Router::certificate_gap`]), or refine the unsettled models.
+            let gap = self.certificate_gap(best_total, lambda);
             let enough = if stalls >= STALLED_ROUNDS { gap + STALLED_GAP * best_total as f64 } else { gap };
             let iterations = if stalls >= STALLED_ROUNDS { DUAL_ITERATIONS_STALLED } else { DUAL_ITERATIONS };
             // (Not while the search progresses — the round gained output and moved a share by
@@ -514,8 +508,7 @@ impl Router {
         if exhausted && let Some(lambda) = last_lambda {
             let mut lambda = lambda;
             for _ in 0..CUTTING_ROUNDS {
-                let unsure = self.pools.iter().filter(|p| !(p.out || p.exact || p.confirmed)).count() as f64;
-                let enough = GAP_TOLERANCE * best_total as f64 + 2.0 * n as f64 + unsure * 8.0 * rounding_error(lambda);
+                let enough = self.certificate_gap(best_total, lambda);
                 let (bound, at) = self.dual_bound(total, lambda, best_total as f64 + enough, DUAL_ITERATIONS_STALLED);
                 if bound - best_total as f64 <= enough {
                     break;
@@ -571,6 +564,16 @@ impl Router {
         summary.total_output = best_total;
         summary.quotes = quotes;
         summary
+    }
+
+    /// The gap between the dual bound and the best split `best_total` that certifies it at the
+    /// price `lambda` (output units): [`GAP_TOLERANCE`] of the output, a unit per pool, and for
+    /// each pool known only by its samples eight roundings at `lambda` — its bound carries its
+    /// samples' rounding several times over (the curve may sit that far above a sample, a chord
+    /// extended through two samples doubles it, and a quote may sit that far above the curve).
+    fn certificate_gap(&self, best_total: u64, lambda: f64) -> f64 {
+        let unsure = self.pools.iter().filter(|p| !(p.out || p.exact || p.confirmed)).count() as f64;
+        GAP_TOLERANCE * best_total as f64 + 2.0 * self.pools.len() as f64 + unsure * 8.0 * rounding_error(lambda)
     }
 
     /// Each pool's demand at one marginal price `λ`, the price at which they add up to `total`:

@@ -229,6 +229,16 @@ fn search_side<C: Curve>(
         return Search { trade, ..Search::default() };
     }
     let reserve = reserve_out as u64;
+    // The first step's target: where the depth an earlier search of this side found
+    // ([`Curve::depth_hint`]) puts the optimum — a model through the probe with that effective
+    // output reserve — instead of the one-point model's, which assumes the pool's own reserve
+    // (on a stable curve near its peg, 10–100 times too shallow: the search then walked out to
+    // the optimum by a factor of at most 16 a quote).
+    let hinted = curve
+        .depth_hint()
+        .zip(fit.filter(|f| !f.is_secant() && f.points[0] != 0))
+        .and_then(|(r, f)| Fit::one((f.points[0], samples.get(f.points[0])?), r * reserve_out))
+        .map(|h| h.model.demand(lambda).clamp(delta as f64, x_max).round() as u64);
     let (mut last_move, mut before_last) = (u64::MAX, u64::MAX);
     let mut first = true;
     // The certificate's gap before the last two quotes, and how many quotes in a row moved the
@@ -262,19 +272,23 @@ fn search_side<C: Curve>(
             below: Some(below.map_or((0, 0.0), |(x, y)| (x, surplus_at(x, y)))),
             above: upper.map(|(x, y)| (x, surplus_at(x, y))),
             right,
-            model: fit.map(|f| {
-                let x = f.model.demand(lambda).clamp(delta as f64, x_max).round() as u64;
-                if first && !f.is_secant() && f.points[0] != 0 && samples.get(x).is_some() {
-                    // The model points at a known sample (its optimum is at δ or below: likely
-                    // no trade): test it away from its fit point instead; confirmed, it decides.
-                    let far = f.points[0].saturating_mul(4).min(x_max as u64);
-                    if samples.get(far).is_some() { f.points[0] / 4 } else { far }
-                } else if f.is_secant() && x as f64 > SECANT_REACH * best.input as f64 {
-                    (SECANT_REACH * best.input as f64).round() as u64
-                } else {
-                    x
-                }
-            }),
+            model: if first && hinted.is_some() {
+                hinted
+            } else {
+                fit.map(|f| {
+                    let x = f.model.demand(lambda).clamp(delta as f64, x_max).round() as u64;
+                    if first && !f.is_secant() && f.points[0] != 0 && samples.get(x).is_some() {
+                        // The model points at a known sample (its optimum is at δ or below: likely
+                        // no trade): test it away from its fit point instead; confirmed, it decides.
+                        let far = f.points[0].saturating_mul(4).min(x_max as u64);
+                        if samples.get(far).is_some() { f.points[0] / 4 } else { far }
+                    } else if f.is_secant() && x as f64 > SECANT_REACH * best.input as f64 {
+                        (SECANT_REACH * best.input as f64).round() as u64
+                    } else {
+                        x
+                    }
+                })
+            },
             peak,
             reach: reach(tolerance, curvature),
             zero_test: 0.0,
@@ -317,6 +331,8 @@ fn search_side<C: Curve>(
                 samples.insert(at, y);
                 best = best.or_better(trade_at(at, y));
             }
+            // (A constant-product pool needs no hint: its one-point model is right.)
+            curve.set_depth_hint(None);
             break;
         }
         // Refit through the best sample and its nearest useful neighbour.
@@ -324,6 +340,18 @@ fn search_side<C: Curve>(
         if let Some((p, q)) = samples.secant_pair(centre) {
             fit = Fit::two(p, q, reserve_out * 1e3).or(fit);
         }
+    }
+    if let Some(f) = fit.filter(|f| f.is_secant())
+        && best.surplus >= min_surplus
+    {
+        // A curve no one-point model fits, searched to a trade: remember its depth there for the
+        // next search of this side. A constant-product model shifted to its point `x*` is one
+        // again, with effective output reserve `b·a/(a + x*)`; over the output reserve the
+        // trade leaves, that is the hint.
+        let (a, b, x) = (f.model.a, f.model.b, best.input as f64);
+        let left = reserve_out - (best.surplus + lambda * x);
+        let r = b * a / (a + x) / left;
+        curve.set_depth_hint((r.is_finite() && r > 0.0 && left > 0.0).then_some(r));
     }
     let trade = (best.surplus >= min_surplus).then_some(best);
     Search { trade, ..Search::default() }
@@ -389,6 +417,12 @@ impl<C: Curve> Curve for Budgeted<'_, C> {
     }
     fn remember_fit(&mut self, fit: Fit) {
         self.curve.remember_fit(fit)
+    }
+    fn depth_hint(&self) -> Option<f64> {
+        self.curve.depth_hint()
+    }
+    fn set_depth_hint(&mut self, ratio: Option<f64>) {
+        self.curve.set_depth_hint(ratio)
     }
 }
 
@@ -465,6 +499,43 @@ mod tests {
                 assert_eq!(curve.quotes, 1, "pruned with one quote");
             }
         }
+    }
+
+    #[test]
+    fn a_depth_hint_moves_where_a_search_starts_not_what_it_finds() {
+        // A curve twenty times deeper than its reserve (virtual reserves: a stable curve near its
+        // peg, a concentrated band), capped at the reserve. The one-point model assumes the
+        // pool's own reserve and steps far short of the optimum; the depth one search learns
+        // puts the next one's first step near it. Both answers are the certified optimum.
+        let nano = 1_000_000_000u64;
+        let (rx, ry, depth) = (100 * nano, 10_000 * nano, 20u64);
+        let f = move |y: u64| cp_output_fee_bps(y, ry * depth, rx * depth, 30).min(rx - 1);
+        let (mut plain_quotes, mut hinted_quotes) = (0, 0);
+        for fair_price in [100.6, 101.0, 102.0, 104.0] {
+            let lambda = 1.0 / fair_price;
+            let delta = nano / 100;
+            let brute = brute_force(&mut { f }, lambda, (rx as f64 / lambda) as u64);
+            let mut plain = TestCurve::new(f, rx);
+            let mut hinted = TestCurve::new(f, rx);
+            hinted.hint = Some(depth as f64);
+            for curve in [&mut plain, &mut hinted] {
+                let mut samples = Samples::default();
+                let trade = best_trade(curve, lambda, delta, 0.0, &mut samples, MAX_QUOTES_PER_SIDE).trade;
+                let trade = trade.expect("profitable beyond the fee");
+                assert!(trade.surplus >= brute * (1.0 - 1e-6) - 10.0, "P={fair_price}: {} vs {brute}", trade.surplus);
+                // What the search learnt: the depth seen from the state its trade leaves, where
+                // the curve is the same constant product shifted (effective output reserve
+                // b·a/(a + x*), over the reserve left).
+                let (a, b) = ((ry * depth) as f64 / 0.997, (rx * depth) as f64);
+                let x = trade.input as f64;
+                let truth = b * a / (a + x) / (rx - trade.output) as f64;
+                let learnt = curve.hint.expect("a search on a curve no one-point model fits leaves a hint");
+                assert!((learnt / truth - 1.0).abs() < 0.02, "P={fair_price}: learnt {learnt}, truth {truth}");
+            }
+            plain_quotes += plain.quotes;
+            hinted_quotes += hinted.quotes;
+        }
+        assert!(hinted_quotes + 4 <= plain_quotes, "hinted {hinted_quotes} quotes, plain {plain_quotes}");
     }
 
     #[test]

@@ -913,6 +913,19 @@ pub trait Curve {
     fn remember_fit(&mut self, fit: Fit) {
         let _ = fit;
     }
+    /// The depth an earlier arbitrage search of this pool and side found near its optimum: the
+    /// effective output reserve of a constant-product model through samples there, seen from
+    /// the state its trade leaves, over the pool's output reserve then (dimensionless; about 1
+    /// on a constant-product pool, far above on a stable curve near its peg or a concentrated
+    /// band). `None` when unknown or forgotten. It only picks where the next search quotes
+    /// first, never what it accepts: the certificate decides as without it.
+    fn depth_hint(&self) -> Option<f64> {
+        None
+    }
+    /// Records [`Curve::depth_hint`] (`None` forgets it).
+    fn set_depth_hint(&mut self, ratio: Option<f64>) {
+        let _ = ratio;
+    }
 }
 
 /// The curves of all pools on one side of an order, by index (so the market can expose its
@@ -974,12 +987,13 @@ pub(crate) mod testing {
         pub reserve_out: u64,
         pub exact: Option<CpModel>,
         pub known: Option<Fit>,
+        pub hint: Option<f64>,
         pub quotes: u32,
     }
 
     impl TestCurve {
         pub fn new(f: impl Fn(u64) -> u64 + 'static, reserve_out: u64) -> Self {
-            Self { f: Box::new(f), reserve_out, exact: None, known: None, quotes: 0 }
+            Self { f: Box::new(f), reserve_out, exact: None, known: None, hint: None, quotes: 0 }
         }
     }
 
@@ -1000,6 +1014,12 @@ pub(crate) mod testing {
         }
         fn remember_fit(&mut self, fit: Fit) {
             self.known = Some(fit);
+        }
+        fn depth_hint(&self) -> Option<f64> {
+            self.hint
+        }
+        fn set_depth_hint(&mut self, ratio: Option<f64>) {
+            self.hint = ratio;
         }
     }
 }

@@ -95,6 +95,8 @@ pub(super) struct Pool {
     pub(super) version: u64,
     /// Per side, a confirmed model and the version it was confirmed at.
     pub(super) fits: [Option<(u64, Fit)>; 2],
+    /// Per side, the arbitrage's [`Curve::depth_hint`] (0: none).
+    pub(super) depth_hints: [f64; 2],
     /// The arbitrageur's and auditor's draws for this pool (probe sizes, cross-checks, the
     /// audited hook): a stream of its own, from the seed and the pool's name, so no other
     /// entrant's presence shifts them.
@@ -410,6 +412,13 @@ impl Curve for PoolCurve<'_> {
     }
     fn remember_fit(&mut self, fit: Fit) {
         self.pool.remember_fit(self.side, fit)
+    }
+    fn depth_hint(&self) -> Option<f64> {
+        let r = self.pool.depth_hints[self.side as usize];
+        (r > 0.0).then_some(r)
+    }
+    fn set_depth_hint(&mut self, ratio: Option<f64>) {
+        self.pool.depth_hints[self.side as usize] = ratio.unwrap_or(0.0);
     }
 }
 

@@ -700,6 +700,7 @@ fn routing_one_pool_beside_the_normalizer_matches_brute_force() {
     let mut failures = Vec::new();
     let (mut quotes, mut orders, mut worst) = (0u64, 0u64, 0u32);
     let mut rng = ChaCha8Rng::seed_from_u64(0x5eed_0016);
+    let mut hints = ChaCha8Rng::seed_from_u64(0x5eed_0017);
     for (stream, case_no) in [0x5eed_0016u64, 1, 22].into_iter().flat_map(|s| (0..300).map(move |c| (s, c))) {
         if case_no == 0 {
             rng = ChaCha8Rng::seed_from_u64(stream);
@@ -732,29 +733,36 @@ fn routing_one_pool_beside_the_normalizer_matches_brute_force() {
         let smallest = reserve_out.min(n_out) as f64 / p0;
         let total = log_uniform(&mut rng, 1e3, 1e15).min(0.1 * smallest).max(1.0) as u64;
         let fraction = rng.random_range(0.3..0.7);
-        router.set_probe_fraction(fraction);
-        pools[0].trace = std::env::var("TRACE_LINE").is_ok_and(|c| c == case_no.to_string());
-        let summary = router.route(pools.as_mut_slice(), total, &mut Vec::new());
-        let split = router.split().to_vec();
-        quotes += u64::from(pools[0].quotes);
-        orders += 1;
-        worst = worst.max(pools[0].quotes);
-        let (brute, _) = best_pair(&pools[0], &pools[1], total);
-        let got = summary.total_output as f64;
-        let allow = 2.0 * allowance(brute, p0);
-        let what = format!(
-            "stream {stream} case {case_no} ({name}, normalizer fee {fee}): total {total}, p0 {p0:.4e}: router {got} vs brute force {brute} ({} quotes)",
-            pools[0].quotes
-        );
-        if split.iter().map(|s| s.0).sum::<u64>() != total {
-            failures.push(format!("{what}: split does not add up to the order"));
-        } else if split.iter().enumerate().any(|(i, &(x, y))| x > 0 && y != pools[i].value(x)) {
-            failures.push(format!("{what}: an output is not its pool's quote"));
-        } else if got < brute - allow {
-            failures.push(format!("{what}: short by {:.3} (allowance {allow:.3})", brute - got));
-        }
-        if pools[0].quotes > MAX_LINE_QUOTES {
-            failures.push(format!("{what}: over the quote budget"));
+        // Each order cold, then from an arbitrary depth hint (drawn from a stream of its own, so
+        // the cases stay the cold ones): a hint moves the first step only, never the answer.
+        let hint = log_uniform(&mut hints, 1e-2, 1e3);
+        for hint in [None, Some(hint)] {
+            pools[0].hint = hint;
+            pools[0].quotes = 0;
+            router.set_probe_fraction(fraction);
+            pools[0].trace = std::env::var("TRACE_LINE").is_ok_and(|c| c == case_no.to_string());
+            let summary = router.route(pools.as_mut_slice(), total, &mut Vec::new());
+            let split = router.split().to_vec();
+            quotes += u64::from(pools[0].quotes);
+            orders += 1;
+            worst = worst.max(pools[0].quotes);
+            let (brute, _) = best_pair(&pools[0], &pools[1], total);
+            let got = summary.total_output as f64;
+            let allow = 2.0 * allowance(brute, p0);
+            let what = format!(
+                "stream {stream} case {case_no} ({name}, normalizer fee {fee}, hint {hint:?}): total {total}, p0 {p0:.4e}: router {got} vs brute force {brute} ({} quotes)",
+                pools[0].quotes
+            );
+            if split.iter().map(|s| s.0).sum::<u64>() != total {
+                failures.push(format!("{what}: split does not add up to the order"));
+            } else if split.iter().enumerate().any(|(i, &(x, y))| x > 0 && y != pools[i].value(x)) {
+                failures.push(format!("{what}: an output is not its pool's quote"));
+            } else if got < brute - allow {
+                failures.push(format!("{what}: short by {:.3} (allowance {allow:.3})", brute - got));
+            }
+            if pools[0].quotes > MAX_LINE_QUOTES {
+                failures.push(format!("{what}: over the quote budget"));
+            }
         }
     }
     eprintln!("one pool beside the normalizer: {:.2} quotes per order, at most {worst}", quotes as f64 / orders as f64);

@@ -952,6 +952,11 @@ pub trait CurveSet {
     fn remember_fit(&mut self, i: usize, fit: Fit) {
         let _ = (i, fit);
     }
+    /// Pool `i`'s depth hint (see [`Curve::depth_hint`]).
+    fn depth_hint(&self, i: usize) -> Option<f64> {
+        let _ = i;
+        None
+    }
 }
 
 impl<T: Curve> CurveSet for [T] {
@@ -972,6 +977,9 @@ impl<T: Curve> CurveSet for [T] {
     }
     fn remember_fit(&mut self, i: usize, fit: Fit) {
         self[i].remember_fit(fit)
+    }
+    fn depth_hint(&self, i: usize) -> Option<f64> {
+        self[i].depth_hint()
     }
 }
 

@@ -449,4 +449,8 @@ impl CurveSet for OrderCurves<'_> {
     fn remember_fit(&mut self, i: usize, fit: Fit) {
         self.pools[self.live[i]].remember_fit(self.side, fit)
     }
+    fn depth_hint(&self, i: usize) -> Option<f64> {
+        let r = self.pools[self.live[i]].depth_hints[self.side as usize];
+        (r > 0.0).then_some(r)
+    }
 }

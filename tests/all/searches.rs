@@ -12,7 +12,7 @@
 //! within its stated fraction of the floor (`FLOOR_TOLERANCE`).
 
 use amm_engine::market::arbitrage::{ArbTrade, FLOOR_TOLERANCE, MAX_QUOTES_PER_SIDE, best_trade};
-use amm_engine::market::curve::{CpModel, Curve, Fit, Samples};
+use amm_engine::market::curve::{CpModel, Curve, DepthHint, Fit, Samples};
 use amm_engine::market::routing::Router;
 use amm_strategy_sdk::math::cp_output_fee_bps;
 use rand::{RngExt, SeedableRng};
@@ -35,7 +35,7 @@ struct Rounded {
     exact: Option<CpModel>,
     known: Option<Fit>,
     /// The depth hint ([`Curve::depth_hint`]) the next search starts from.
-    hint: Option<f64>,
+    hint: Option<DepthHint>,
     quotes: u32,
     /// Prints every quote (debugging a failed case).
     trace: bool,
@@ -71,11 +71,11 @@ impl Curve for Rounded {
     fn remember_fit(&mut self, fit: Fit) {
         self.known = Some(fit);
     }
-    fn depth_hint(&self) -> Option<f64> {
+    fn depth_hint(&self) -> Option<DepthHint> {
         self.hint
     }
-    fn set_depth_hint(&mut self, ratio: Option<f64>) {
-        self.hint = ratio;
+    fn set_depth_hint(&mut self, hint: Option<DepthHint>) {
+        self.hint = hint;
     }
 }
 
@@ -249,7 +249,10 @@ fn arbitrage_matches_brute_force_on_rounded_curves_at_every_scale() {
         if warm {
             case.curve.known = None;
             if hints.random::<bool>() || case.curve.hint.is_none() {
-                case.curve.hint = Some(log_uniform(&mut hints, 1e-2, 1e3));
+                case.curve.hint = Some(DepthHint { ratio: log_uniform(&mut hints, 1e-2, 1e3), trusted: true });
+            }
+            if let Some(hint) = case.curve.hint.as_mut() {
+                hint.trusted = true;
             }
         }
         case.curve.quotes = 0;
@@ -735,7 +738,7 @@ fn routing_one_pool_beside_the_normalizer_matches_brute_force() {
         let fraction = rng.random_range(0.3..0.7);
         // Each order cold, then from an arbitrary depth hint (drawn from a stream of its own, so
         // the cases stay the cold ones): a hint moves the first step only, never the answer.
-        let hint = log_uniform(&mut hints, 1e-2, 1e3);
+        let hint = DepthHint { ratio: log_uniform(&mut hints, 1e-2, 1e3), trusted: true };
         for hint in [None, Some(hint)] {
             pools[0].hint = hint;
             pools[0].quotes = 0;

@@ -896,6 +896,27 @@ fn rounding(model: CpModel, (x, y): (u64, u64)) -> f64 {
     (1.0 + slope) / (y as f64).max(1.0)
 }
 
+/// What an arbitrage search learnt of a curve's depth near its optimum, for the next search of
+/// the same pool and side to start from ([`Curve::depth_hint`]). It only picks where that search
+/// quotes first, never what it accepts: the certificate decides as without it.
+///
+/// Why: the one-point model a search starts from assumes the pool's own output reserve. On a
+/// curve much deeper than its reserve (a stable curve near its peg, a concentrated band) it
+/// sends the first step 10–100 times short, and the search walked out to the optimum by at most
+/// 16 times a quote; the depth found last time is usually nearer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DepthHint {
+    /// The effective output reserve of a constant-product model through samples near the
+    /// optimum, seen from the state the trade there leaves (shifted to the optimum `x*`, the
+    /// model `b·x/(a + x)` is one again, with effective output reserve `b·a/(a + x*)`), over the
+    /// output reserve that state has. Dimensionless: about 1 on a constant-product pool.
+    pub ratio: f64,
+    /// Whether searches start from it: in the search that learnt it, the optimum lay nearer the
+    /// first step the previous hint gave (or there was none) than the one-point model's. A
+    /// curve the one-point model serves better (a power curve) keeps its ratio but not the use.
+    pub trusted: bool,
+}
+
 /// A quote curve the searches can sample: one pool, one side.
 pub trait Curve {
     /// Output for `input`, or `None` if the quote faulted (the pool then offers nothing).
@@ -913,18 +934,15 @@ pub trait Curve {
     fn remember_fit(&mut self, fit: Fit) {
         let _ = fit;
     }
-    /// The depth an earlier arbitrage search of this pool and side found near its optimum: the
-    /// effective output reserve of a constant-product model through samples there, seen from
-    /// the state its trade leaves, over the pool's output reserve then (dimensionless; about 1
-    /// on a constant-product pool, far above on a stable curve near its peg or a concentrated
-    /// band). `None` when unknown or forgotten. It only picks where the next search quotes
-    /// first, never what it accepts: the certificate decides as without it.
-    fn depth_hint(&self) -> Option<f64> {
+    /// What the last arbitrage search of this pool and side that traded on a curve no
+    /// one-point model fits learnt of its depth ([`DepthHint`]); `None` when unknown or
+    /// forgotten.
+    fn depth_hint(&self) -> Option<DepthHint> {
         None
     }
     /// Records [`Curve::depth_hint`] (`None` forgets it).
-    fn set_depth_hint(&mut self, ratio: Option<f64>) {
-        let _ = ratio;
+    fn set_depth_hint(&mut self, hint: Option<DepthHint>) {
+        let _ = hint;
     }
 }
 
@@ -953,7 +971,7 @@ pub trait CurveSet {
         let _ = (i, fit);
     }
     /// Pool `i`'s depth hint (see [`Curve::depth_hint`]).
-    fn depth_hint(&self, i: usize) -> Option<f64> {
+    fn depth_hint(&self, i: usize) -> Option<DepthHint> {
         let _ = i;
         None
     }
@@ -978,7 +996,7 @@ impl<T: Curve> CurveSet for [T] {
     fn remember_fit(&mut self, i: usize, fit: Fit) {
         self[i].remember_fit(fit)
     }
-    fn depth_hint(&self, i: usize) -> Option<f64> {
+    fn depth_hint(&self, i: usize) -> Option<DepthHint> {
         self[i].depth_hint()
     }
 }
@@ -986,7 +1004,7 @@ impl<T: Curve> CurveSet for [T] {
 /// A pure test curve, counting its quotes.
 #[cfg(test)]
 pub(crate) mod testing {
-    use super::{CpModel, Curve, Fit};
+    use super::{CpModel, Curve, DepthHint, Fit};
 
     /// `f` as a pool's curve, delivered as the market delivers it ([`crate::market::delivered_output`]:
     /// one unit short at the reserve; above it, which disqualifies in a run, 0 here).
@@ -995,7 +1013,7 @@ pub(crate) mod testing {
         pub reserve_out: u64,
         pub exact: Option<CpModel>,
         pub known: Option<Fit>,
-        pub hint: Option<f64>,
+        pub hint: Option<DepthHint>,
         pub quotes: u32,
     }
 
@@ -1023,11 +1041,11 @@ pub(crate) mod testing {
         fn remember_fit(&mut self, fit: Fit) {
             self.known = Some(fit);
         }
-        fn depth_hint(&self) -> Option<f64> {
+        fn depth_hint(&self) -> Option<DepthHint> {
             self.hint
         }
-        fn set_depth_hint(&mut self, ratio: Option<f64>) {
-            self.hint = ratio;
+        fn set_depth_hint(&mut self, hint: Option<DepthHint>) {
+            self.hint = hint;
         }
     }
 }

@@ -184,6 +184,29 @@ impl Step {
         // sample there can bring the bound down.
         let peak = self.peak.round().max(0.0) as u64;
         if (peak < left || peak > self.right) && fresh(peak) {
+            // With the best's neighbour on the peak's side within two reaches, the bound stays
+            // open beyond it because the chord through that neighbour and the best is nearly
+            // flat: extended that far, its rounding allowance opens the bound. A sample two
+            // reaches past the neighbour gives a chord steep enough to cap everything beyond
+            // it (and near enough to be capped itself), where one at the peak closes only its
+            // own stretch and the next peak creeps in by a constant factor a quote. (A search
+            // that lands next to its optimum at once, from a depth hint, otherwise spent a
+            // dozen quotes creeping in from a far peak.)
+            let r = self.reach.round() as u64;
+            if r > 0 {
+                if peak < left && xb - left <= 2 * r {
+                    let x = left.saturating_sub(2 * r);
+                    if x > peak && fresh(x) {
+                        return x;
+                    }
+                }
+                if peak > self.right && self.right - xb <= 2 * r {
+                    let x = self.right.saturating_add(2 * r);
+                    if x < peak && fresh(x) {
+                        return x;
+                    }
+                }
+            }
             return peak;
         }
         if (self.stalled || self.kinked) && peak > left && peak < self.right && peak != xb {

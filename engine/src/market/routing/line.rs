@@ -228,7 +228,10 @@ impl Router {
                 // arbitrage found, when it left one ([`Curve::depth_hint`]: a curve no
                 // one-point model fits), else the one-point model. (Only the step: a quote
                 // confirms the one-point model alone, which assumes the pool's own reserve.)
-                let hinted = curves.depth_hint(free).and_then(|r| Fit::one((probe, y), r * reserve_out as f64));
+                let hinted = curves
+                    .depth_hint(free)
+                    .filter(|h| h.trusted)
+                    .and_then(|h| Fit::one((probe, y), h.ratio * reserve_out as f64));
                 // How far the last two steps moved from the best sample (Brent's rule: a model
                 // step must move less than half the step before last, or the bracket is cut by
                 // the golden section instead).

@@ -215,7 +215,7 @@ impl<'c> Simulation<'c> {
             engine_ns: 0,
             searches: 0,
             fits: [None, None],
-            depth_hints: [0.0; 2],
+            depth_hints: [None; 2],
         };
         for &index in &seats {
             let entrant = &entrants[index];

@@ -12,7 +12,7 @@
 //! within its stated fraction of the floor (`FLOOR_TOLERANCE`).
 
 use amm_engine::market::arbitrage::{ArbTrade, FLOOR_TOLERANCE, MAX_QUOTES_PER_SIDE, best_trade};
-use amm_engine::market::curve::{CpModel, Curve, DepthHint, Fit, Samples};
+use amm_engine::market::curve::{CpModel, Curve, Fit, Samples};
 use amm_engine::market::routing::Router;
 use amm_strategy_sdk::math::cp_output_fee_bps;
 use rand::{RngExt, SeedableRng};
@@ -34,8 +34,6 @@ struct Rounded {
     reserve_out: u64,
     exact: Option<CpModel>,
     known: Option<Fit>,
-    /// The depth hint ([`Curve::depth_hint`]) the next search starts from.
-    hint: Option<DepthHint>,
     quotes: u32,
     /// Prints every quote (debugging a failed case).
     trace: bool,
@@ -43,7 +41,7 @@ struct Rounded {
 
 impl Rounded {
     fn new(f: F, reserve_out: u64) -> Self {
-        Self { f, reserve_out, exact: None, known: None, hint: None, quotes: 0, trace: false }
+        Self { f, reserve_out, exact: None, known: None, quotes: 0, trace: false }
     }
     fn value(&self, x: u64) -> u64 {
         let y = (self.f)(x);
@@ -70,12 +68,6 @@ impl Curve for Rounded {
     }
     fn remember_fit(&mut self, fit: Fit) {
         self.known = Some(fit);
-    }
-    fn depth_hint(&self) -> Option<DepthHint> {
-        self.hint
-    }
-    fn set_depth_hint(&mut self, hint: Option<DepthHint>) {
-        self.hint = hint;
     }
 }
 
@@ -227,48 +219,23 @@ fn arbitrage_matches_brute_force_on_rounded_curves_at_every_scale() {
     let mut rng = ChaCha8Rng::seed_from_u64(0x5eed_0001);
     let mut samples = Samples::default();
     let (mut traded, mut pruned, mut quotes, mut calls) = (0, 0, 0u64, 0u64);
-    let mut current = None;
     let mut failures = Vec::new();
-    // Depth hints from a stream of their own (the cases stay those of the cold searches).
-    let mut hints = ChaCha8Rng::seed_from_u64(0x5eed_0011);
-    // Each case cold, then from a depth hint: the one the cold search left (which describes the
-    // state after its trade, not this one), or an arbitrary one, 1/100 to 1,000 times the
-    // pool's own reserve. A hint moves only where a search starts: right or wrong, the answer
-    // meets the same allowance.
-    for (case_no, warm) in (0..400).flat_map(|c| [(c, false), (c, true)]) {
-        if !warm {
-            let case = random_arb_case(&mut rng);
-            let (brute, brute_x) = brute_arbitrage(&case.curve, case.lambda, case.x_max);
-            // Floors 1e-9…1 Y, as output units: 1e-2…1e11 nano (the output token may be worth
-            // 1/100 to 100 Y).
-            let m = log_uniform(&mut rng, 1e-2, 1e11);
-            current = Some((case, brute, brute_x, m));
-        }
-        let Some((case, brute, brute_x, m)) = current.as_mut() else { unreachable!() };
-        let (brute, brute_x, m) = (*brute, *brute_x, *m);
-        if warm {
-            case.curve.known = None;
-            if hints.random::<bool>() || case.curve.hint.is_none() {
-                case.curve.hint = Some(DepthHint { ratio: log_uniform(&mut hints, 1e-2, 1e3), trusted: true });
-            }
-            if let Some(hint) = case.curve.hint.as_mut() {
-                hint.trusted = true;
-            }
-        }
+    for case_no in 0..400 {
+        let mut case = random_arb_case(&mut rng);
+        let (brute, brute_x) = brute_arbitrage(&case.curve, case.lambda, case.x_max);
+        // Floors 1e-9…1 Y, as output units: 1e-2…1e11 nano (the output token may be worth
+        // 1/100 to 100 Y).
+        let m = log_uniform(&mut rng, 1e-2, 1e11);
         case.curve.quotes = 0;
         case.curve.trace = std::env::var("TRACE_CASE").is_ok_and(|c| c == case_no.to_string());
-        let trade = search(case, m, if warm { &mut hints } else { &mut rng }, &mut samples);
+        let trade = search(&mut case, m, &mut rng, &mut samples);
         quotes += u64::from(case.curve.quotes);
         calls += 1;
         // (A search may also stop within its stated fraction of the floor.)
         let allow = allowance(brute, case.lambda) + FLOOR_TOLERANCE * m;
         let what = format!(
-            "case {case_no}{} ({}): λ={:.6e} m={m:.3e} reserve={} brute={brute:.3} at {brute_x}, search {trade:?} in {} quotes",
-            if warm { format!(" from hint {:?}", case.curve.hint) } else { String::new() },
-            case.name,
-            case.lambda,
-            case.curve.reserve_out,
-            case.curve.quotes
+            "case {case_no} ({}): λ={:.6e} m={m:.3e} reserve={} brute={brute:.3} at {brute_x}, search {trade:?} in {} quotes",
+            case.name, case.lambda, case.curve.reserve_out, case.curve.quotes
         );
         match trade {
             Some(t) => {
@@ -288,7 +255,7 @@ fn arbitrage_matches_brute_force_on_rounded_curves_at_every_scale() {
         }
     }
     eprintln!("arbitrage: {traded} traded, {pruned} no trade, {:.2} quotes per search", quotes as f64 / calls as f64);
-    assert!(failures.is_empty(), "{} of 800 searches failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(failures.is_empty(), "{} of 400 cases failed:\n{}", failures.len(), failures.join("\n"));
 }
 
 #[test]
@@ -703,7 +670,6 @@ fn routing_one_pool_beside_the_normalizer_matches_brute_force() {
     let mut failures = Vec::new();
     let (mut quotes, mut orders, mut worst) = (0u64, 0u64, 0u32);
     let mut rng = ChaCha8Rng::seed_from_u64(0x5eed_0016);
-    let mut hints = ChaCha8Rng::seed_from_u64(0x5eed_0017);
     for (stream, case_no) in [0x5eed_0016u64, 1, 22].into_iter().flat_map(|s| (0..300).map(move |c| (s, c))) {
         if case_no == 0 {
             rng = ChaCha8Rng::seed_from_u64(stream);
@@ -736,36 +702,29 @@ fn routing_one_pool_beside_the_normalizer_matches_brute_force() {
         let smallest = reserve_out.min(n_out) as f64 / p0;
         let total = log_uniform(&mut rng, 1e3, 1e15).min(0.1 * smallest).max(1.0) as u64;
         let fraction = rng.random_range(0.3..0.7);
-        // Each order cold, then from an arbitrary depth hint (drawn from a stream of its own, so
-        // the cases stay the cold ones): a hint moves the first step only, never the answer.
-        let hint = DepthHint { ratio: log_uniform(&mut hints, 1e-2, 1e3), trusted: true };
-        for hint in [None, Some(hint)] {
-            pools[0].hint = hint;
-            pools[0].quotes = 0;
-            router.set_probe_fraction(fraction);
-            pools[0].trace = std::env::var("TRACE_LINE").is_ok_and(|c| c == case_no.to_string());
-            let summary = router.route(pools.as_mut_slice(), total, &mut Vec::new());
-            let split = router.split().to_vec();
-            quotes += u64::from(pools[0].quotes);
-            orders += 1;
-            worst = worst.max(pools[0].quotes);
-            let (brute, _) = best_pair(&pools[0], &pools[1], total);
-            let got = summary.total_output as f64;
-            let allow = 2.0 * allowance(brute, p0);
-            let what = format!(
-                "stream {stream} case {case_no} ({name}, normalizer fee {fee}, hint {hint:?}): total {total}, p0 {p0:.4e}: router {got} vs brute force {brute} ({} quotes)",
-                pools[0].quotes
-            );
-            if split.iter().map(|s| s.0).sum::<u64>() != total {
-                failures.push(format!("{what}: split does not add up to the order"));
-            } else if split.iter().enumerate().any(|(i, &(x, y))| x > 0 && y != pools[i].value(x)) {
-                failures.push(format!("{what}: an output is not its pool's quote"));
-            } else if got < brute - allow {
-                failures.push(format!("{what}: short by {:.3} (allowance {allow:.3})", brute - got));
-            }
-            if pools[0].quotes > MAX_LINE_QUOTES {
-                failures.push(format!("{what}: over the quote budget"));
-            }
+        router.set_probe_fraction(fraction);
+        pools[0].trace = std::env::var("TRACE_LINE").is_ok_and(|c| c == case_no.to_string());
+        let summary = router.route(pools.as_mut_slice(), total, &mut Vec::new());
+        let split = router.split().to_vec();
+        quotes += u64::from(pools[0].quotes);
+        orders += 1;
+        worst = worst.max(pools[0].quotes);
+        let (brute, _) = best_pair(&pools[0], &pools[1], total);
+        let got = summary.total_output as f64;
+        let allow = 2.0 * allowance(brute, p0);
+        let what = format!(
+            "stream {stream} case {case_no} ({name}, normalizer fee {fee}): total {total}, p0 {p0:.4e}: router {got} vs brute force {brute} ({} quotes)",
+            pools[0].quotes
+        );
+        if split.iter().map(|s| s.0).sum::<u64>() != total {
+            failures.push(format!("{what}: split does not add up to the order"));
+        } else if split.iter().enumerate().any(|(i, &(x, y))| x > 0 && y != pools[i].value(x)) {
+            failures.push(format!("{what}: an output is not its pool's quote"));
+        } else if got < brute - allow {
+            failures.push(format!("{what}: short by {:.3} (allowance {allow:.3})", brute - got));
+        }
+        if pools[0].quotes > MAX_LINE_QUOTES {
+            failures.push(format!("{what}: over the quote budget"));
         }
     }
     eprintln!("one pool beside the normalizer: {:.2} quotes per order, at most {worst}", quotes as f64 / orders as f64);

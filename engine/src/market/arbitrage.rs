@@ -26,7 +26,7 @@
 //!
 //! The trade executes at the quote it was chosen on; nothing is re-quoted.
 
-use super::curve::{CpModel, Curve, DepthHint, Fit, Samples, rounding_error};
+use super::curve::{CpModel, Curve, Fit, Samples, rounding_error};
 use super::line::{Price, Step, bracket_bound, kink_beside, reach};
 
 /// Most search rounds of one side after pruning (the quote budget usually ends it first).
@@ -229,18 +229,6 @@ fn search_side<C: Curve>(
         return Search { trade, ..Search::default() };
     }
     let reserve = reserve_out as u64;
-    // The first step's target: a little beyond where the depth an earlier search of this side
-    // found ([`Curve::depth_hint`]) puts the optimum — a model through the probe with that
-    // effective output reserve — when it is trusted, else the one-point model's optimum. Both
-    // optima are kept, to judge the hint this search leaves.
-    let target = |m: CpModel| m.demand(lambda).clamp(delta as f64, x_max);
-    let plain_target = fit.filter(|f| !f.is_secant() && f.points[0] != 0).map(|f| (f, target(f.model)));
-    let hint = curve.depth_hint();
-    let hint_target = hint.zip(plain_target).and_then(|(h, (f, _))| {
-        Fit::one((f.points[0], samples.get(f.points[0])?), h.ratio * reserve_out).map(|h| target(h.model))
-    });
-    let hinted =
-        hint_target.filter(|_| hint.is_some_and(|h| h.trusted)).map(|x| (x * HINT_OVERSHOOT).min(x_max).round() as u64);
     let (mut last_move, mut before_last) = (u64::MAX, u64::MAX);
     let mut first = true;
     // The certificate's gap before the last two quotes, and how many quotes in a row moved the
@@ -274,23 +262,19 @@ fn search_side<C: Curve>(
             below: Some(below.map_or((0, 0.0), |(x, y)| (x, surplus_at(x, y)))),
             above: upper.map(|(x, y)| (x, surplus_at(x, y))),
             right,
-            model: if first && hinted.is_some() {
-                hinted
-            } else {
-                fit.map(|f| {
-                    let x = f.model.demand(lambda).clamp(delta as f64, x_max).round() as u64;
-                    if first && !f.is_secant() && f.points[0] != 0 && samples.get(x).is_some() {
-                        // The model points at a known sample (its optimum is at δ or below: likely
-                        // no trade): test it away from its fit point instead; confirmed, it decides.
-                        let far = f.points[0].saturating_mul(4).min(x_max as u64);
-                        if samples.get(far).is_some() { f.points[0] / 4 } else { far }
-                    } else if f.is_secant() && x as f64 > SECANT_REACH * best.input as f64 {
-                        (SECANT_REACH * best.input as f64).round() as u64
-                    } else {
-                        x
-                    }
-                })
-            },
+            model: fit.map(|f| {
+                let x = f.model.demand(lambda).clamp(delta as f64, x_max).round() as u64;
+                if first && !f.is_secant() && f.points[0] != 0 && samples.get(x).is_some() {
+                    // The model points at a known sample (its optimum is at δ or below: likely
+                    // no trade): test it away from its fit point instead; confirmed, it decides.
+                    let far = f.points[0].saturating_mul(4).min(x_max as u64);
+                    if samples.get(far).is_some() { f.points[0] / 4 } else { far }
+                } else if f.is_secant() && x as f64 > SECANT_REACH * best.input as f64 {
+                    (SECANT_REACH * best.input as f64).round() as u64
+                } else {
+                    x
+                }
+            }),
             peak,
             reach: reach(tolerance, curvature),
             zero_test: 0.0,
@@ -333,8 +317,6 @@ fn search_side<C: Curve>(
                 samples.insert(at, y);
                 best = best.or_better(trade_at(at, y));
             }
-            // (A constant-product pool needs no hint: its one-point model is right.)
-            curve.set_depth_hint(None);
             break;
         }
         // Refit through the best sample and its nearest useful neighbour.
@@ -343,39 +325,9 @@ fn search_side<C: Curve>(
             fit = Fit::two(p, q, reserve_out * 1e3).or(fit);
         }
     }
-    if let Some(f) = fit.filter(|f| f.is_secant())
-        && best.surplus >= min_surplus
-    {
-        // A curve no one-point model fits, searched to a trade: remember its depth there for the
-        // next search of this side. A constant-product model shifted to its point `x*` is one
-        // again, with effective output reserve `b·a/(a + x*)`; over the output reserve the
-        // trade leaves, that is the hint.
-        let (a, b, x) = (f.model.a, f.model.b, best.input as f64);
-        let left = reserve_out - (best.surplus + lambda * x);
-        let ratio = b * a / (a + x) / left;
-        // Trusted if the old hint's first step would have landed nearer the optimum (in ratio)
-        // than the one-point model's, or there was none to judge.
-        let miss = |t: f64| (t / x).ln().abs();
-        let trusted = match (hint_target, plain_target) {
-            (Some(h), Some((_, p))) => miss(h) < miss(p),
-            _ => true,
-        };
-        let hint = DepthHint { ratio, trusted };
-        curve.set_depth_hint((ratio.is_finite() && ratio > 0.0 && left > 0.0).then_some(hint));
-    }
     let trade = (best.surplus >= min_surplus).then_some(best);
     Search { trade, ..Search::default() }
 }
-
-/// The first step from a depth hint aims this far beyond the hint's optimum: a sample past the
-/// optimum brackets it at once, while one that falls short leaves the bound open to the end of
-/// the search and costs a quote more to close. Arbitrage quotes per pool-step over the fourteen
-/// families of the curve set and outside probe, aiming 0.9 / 1.0 / 1.05 / 1.2 / 1.4 / 2 times
-/// the optimum: virtual reserves 4.11 / 3.93 / 3.71 / 3.68 / 3.66 / 3.67, power 4.21 / 3.99 /
-/// 3.88 / 3.86 / 3.83 / 3.78, concentrated liquidity 7.94 / 7.91 / 7.87 / 7.87 / 8.22 / 8.19,
-/// pegged stable swap 5.67 / 5.28 / 5.27 / 5.24 / 5.23 / 5.45; the rest moved as virtual
-/// reserves did, or not at all (measured before the tight-bracket step of [`crate::market::line`]).
-const HINT_OVERSHOOT: f64 = 1.2;
 
 /// The certificate's gap may also be this fraction of the floor `min_surplus`: the floor is the
 /// smallest surplus an arbitrageur acts on, and a thousandth of it (10⁻⁵ Y at the default
@@ -437,12 +389,6 @@ impl<C: Curve> Curve for Budgeted<'_, C> {
     }
     fn remember_fit(&mut self, fit: Fit) {
         self.curve.remember_fit(fit)
-    }
-    fn depth_hint(&self) -> Option<DepthHint> {
-        self.curve.depth_hint()
-    }
-    fn set_depth_hint(&mut self, hint: Option<DepthHint>) {
-        self.curve.set_depth_hint(hint)
     }
 }
 
@@ -519,43 +465,6 @@ mod tests {
                 assert_eq!(curve.quotes, 1, "pruned with one quote");
             }
         }
-    }
-
-    #[test]
-    fn a_depth_hint_moves_where_a_search_starts_not_what_it_finds() {
-        // A curve twenty times deeper than its reserve (virtual reserves: a stable curve near its
-        // peg, a concentrated band), capped at the reserve. The one-point model assumes the
-        // pool's own reserve and steps far short of the optimum; the depth one search learns
-        // puts the next one's first step near it. Both answers are the certified optimum.
-        let nano = 1_000_000_000u64;
-        let (rx, ry, depth) = (100 * nano, 10_000 * nano, 20u64);
-        let f = move |y: u64| cp_output_fee_bps(y, ry * depth, rx * depth, 30).min(rx - 1);
-        let (mut plain_quotes, mut hinted_quotes) = (0, 0);
-        for fair_price in [100.6, 101.0, 102.0, 104.0] {
-            let lambda = 1.0 / fair_price;
-            let delta = nano / 100;
-            let brute = brute_force(&mut { f }, lambda, (rx as f64 / lambda) as u64);
-            let mut plain = TestCurve::new(f, rx);
-            let mut hinted = TestCurve::new(f, rx);
-            hinted.hint = Some(DepthHint { ratio: depth as f64, trusted: true });
-            for curve in [&mut plain, &mut hinted] {
-                let mut samples = Samples::default();
-                let trade = best_trade(curve, lambda, delta, 0.0, &mut samples, MAX_QUOTES_PER_SIDE).trade;
-                let trade = trade.expect("profitable beyond the fee");
-                assert!(trade.surplus >= brute * (1.0 - 1e-6) - 10.0, "P={fair_price}: {} vs {brute}", trade.surplus);
-                // What the search learnt: the depth seen from the state its trade leaves, where
-                // the curve is the same constant product shifted (effective output reserve
-                // b·a/(a + x*), over the reserve left).
-                let (a, b) = ((ry * depth) as f64 / 0.997, (rx * depth) as f64);
-                let x = trade.input as f64;
-                let truth = b * a / (a + x) / (rx - trade.output) as f64;
-                let learnt = curve.hint.expect("a search on a curve no one-point model fits leaves a hint").ratio;
-                assert!((learnt / truth - 1.0).abs() < 0.02, "P={fair_price}: learnt {learnt}, truth {truth}");
-            }
-            plain_quotes += plain.quotes;
-            hinted_quotes += hinted.quotes;
-        }
-        assert!(hinted_quotes + 4 <= plain_quotes, "hinted {hinted_quotes} quotes, plain {plain_quotes}");
     }
 
     #[test]

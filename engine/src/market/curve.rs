@@ -896,27 +896,6 @@ fn rounding(model: CpModel, (x, y): (u64, u64)) -> f64 {
     (1.0 + slope) / (y as f64).max(1.0)
 }
 
-/// What an arbitrage search learnt of a curve's depth near its optimum, for the next search of
-/// the same pool and side to start from ([`Curve::depth_hint`]). It only picks where that search
-/// quotes first, never what it accepts: the certificate decides as without it.
-///
-/// Why: the one-point model a search starts from assumes the pool's own output reserve. On a
-/// curve much deeper than its reserve (a stable curve near its peg, a concentrated band) it
-/// sends the first step 10–100 times short, and the search walked out to the optimum by at most
-/// 16 times a quote; the depth found last time is usually nearer.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct DepthHint {
-    /// The effective output reserve of a constant-product model through samples near the
-    /// optimum, seen from the state the trade there leaves (shifted to the optimum `x*`, the
-    /// model `b·x/(a + x)` is one again, with effective output reserve `b·a/(a + x*)`), over the
-    /// output reserve that state has. Dimensionless: about 1 on a constant-product pool.
-    pub ratio: f64,
-    /// Whether searches start from it: in the search that learnt it, the optimum lay nearer the
-    /// first step the previous hint gave (or there was none) than the one-point model's. A
-    /// curve the one-point model serves better (a power curve) keeps its ratio but not the use.
-    pub trusted: bool,
-}
-
 /// A quote curve the searches can sample: one pool, one side.
 pub trait Curve {
     /// Output for `input`, or `None` if the quote faulted (the pool then offers nothing).
@@ -933,16 +912,6 @@ pub trait Curve {
     /// Records a model a quote has just confirmed, for the pool's current state.
     fn remember_fit(&mut self, fit: Fit) {
         let _ = fit;
-    }
-    /// What the last arbitrage search of this pool and side that traded on a curve no
-    /// one-point model fits learnt of its depth ([`DepthHint`]); `None` when unknown or
-    /// forgotten.
-    fn depth_hint(&self) -> Option<DepthHint> {
-        None
-    }
-    /// Records [`Curve::depth_hint`] (`None` forgets it).
-    fn set_depth_hint(&mut self, hint: Option<DepthHint>) {
-        let _ = hint;
     }
 }
 
@@ -970,11 +939,6 @@ pub trait CurveSet {
     fn remember_fit(&mut self, i: usize, fit: Fit) {
         let _ = (i, fit);
     }
-    /// Pool `i`'s depth hint (see [`Curve::depth_hint`]).
-    fn depth_hint(&self, i: usize) -> Option<DepthHint> {
-        let _ = i;
-        None
-    }
 }
 
 impl<T: Curve> CurveSet for [T] {
@@ -996,15 +960,12 @@ impl<T: Curve> CurveSet for [T] {
     fn remember_fit(&mut self, i: usize, fit: Fit) {
         self[i].remember_fit(fit)
     }
-    fn depth_hint(&self, i: usize) -> Option<DepthHint> {
-        self[i].depth_hint()
-    }
 }
 
 /// A pure test curve, counting its quotes.
 #[cfg(test)]
 pub(crate) mod testing {
-    use super::{CpModel, Curve, DepthHint, Fit};
+    use super::{CpModel, Curve, Fit};
 
     /// `f` as a pool's curve, delivered as the market delivers it ([`crate::market::delivered_output`]:
     /// one unit short at the reserve; above it, which disqualifies in a run, 0 here).
@@ -1013,13 +974,12 @@ pub(crate) mod testing {
         pub reserve_out: u64,
         pub exact: Option<CpModel>,
         pub known: Option<Fit>,
-        pub hint: Option<DepthHint>,
         pub quotes: u32,
     }
 
     impl TestCurve {
         pub fn new(f: impl Fn(u64) -> u64 + 'static, reserve_out: u64) -> Self {
-            Self { f: Box::new(f), reserve_out, exact: None, known: None, hint: None, quotes: 0 }
+            Self { f: Box::new(f), reserve_out, exact: None, known: None, quotes: 0 }
         }
     }
 
@@ -1040,12 +1000,6 @@ pub(crate) mod testing {
         }
         fn remember_fit(&mut self, fit: Fit) {
             self.known = Some(fit);
-        }
-        fn depth_hint(&self) -> Option<DepthHint> {
-            self.hint
-        }
-        fn set_depth_hint(&mut self, hint: Option<DepthHint>) {
-            self.hint = hint;
         }
     }
 }

@@ -190,8 +190,8 @@ impl Step {
             // reaches past the neighbour gives a chord steep enough to cap everything beyond
             // it (and near enough to be capped itself), where one at the peak closes only its
             // own stretch and the next peak creeps in by a constant factor a quote. (A search
-            // that lands next to its optimum at once, from a depth hint, otherwise spent a
-            // dozen quotes creeping in from a far peak.)
+            // whose first steps land next to its optimum — a model nearly right — crept in from
+            // a far peak over a dozen quotes.)
             let r = self.reach.round() as u64;
             if r > 0 {
                 if peak < left && xb - left <= 2 * r {
@@ -414,6 +414,45 @@ mod tests {
     /// Integer samples of `f` at `xs` (sorted).
     fn sampled(f: impl Fn(f64) -> f64, xs: &[u64]) -> Vec<(u64, u64)> {
         xs.iter().map(|&x| (x, f(x as f64).floor() as u64)).collect()
+    }
+
+    /// A step with the best at 1e12, its neighbours at `below` and `above`, and the bound
+    /// peaking far below the bracket (the stretch between the origin's chord and the nearly flat
+    /// chord through a tight bracket, which carries its rounding that far).
+    fn far_peak_step(below: u64, above: u64) -> Step {
+        Step {
+            best: (1_000_000_000_000, 5e6),
+            below: Some((below, 5e6 - 10.0)),
+            above: Some((above, 5e6 - 10.0)),
+            right: above,
+            model: Some(1_000_000_000_000),
+            peak: 4e11,
+            reach: 2e8,
+            zero_test: 0.0,
+            previous: 2e8 as u64,
+            stalled: false,
+            kinked: false,
+            untested_model: false,
+        }
+    }
+
+    #[test]
+    fn a_tight_bracket_closes_its_far_side_two_reaches_out_not_at_the_peak() {
+        let fresh = |x: u64| x > 0;
+        let inside = |_: u64| true;
+        // Both neighbours within a reach: one quote two reaches below the lower one caps the
+        // whole stretch down to the peak (a quote at the peak caps only its own, and the next
+        // peak creeps in by a constant factor a quote).
+        let tight = far_peak_step(1_000_000_000_000 - 150_000_000, 1_000_000_000_000 + 150_000_000);
+        assert_eq!(tight.next(&fresh, &inside), 1_000_000_000_000 - 150_000_000 - 400_000_000);
+        // A neighbour farther than two reaches: the stretch is not a rounding artefact of a tight
+        // bracket, and the peak is quoted as before.
+        let loose = far_peak_step(900_000_000_000, 1_000_000_000_000 + 150_000_000);
+        assert_eq!(loose.next(&fresh, &inside), 400_000_000_000);
+        // The same on the far side above.
+        let above =
+            Step { peak: 3e12, ..far_peak_step(1_000_000_000_000 - 150_000_000, 1_000_000_000_000 + 150_000_000) };
+        assert_eq!(above.next(&fresh, &inside), 1_000_000_000_000 + 150_000_000 + 400_000_000);
     }
 
     #[test]

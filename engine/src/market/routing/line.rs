@@ -224,14 +224,6 @@ impl Router {
                     .or_else(|| Fit::two((probe / 2, y / 2), (probe, y), reserve_out as f64 * 1e3));
                 let mut confirming = fit.filter(|f| !f.is_secant());
                 let mut confirmed = false;
-                // The first step's model: through the probe with the depth the pool's last
-                // arbitrage found, when it left one ([`Curve::depth_hint`]: a curve no
-                // one-point model fits), else the one-point model. (Only the step: a quote
-                // confirms the one-point model alone, which assumes the pool's own reserve.)
-                let hinted = curves
-                    .depth_hint(free)
-                    .filter(|h| h.trusted)
-                    .and_then(|h| Fit::one((probe, y), h.ratio * reserve_out as f64));
                 // How far the last two steps moved from the best sample (Brent's rule: a model
                 // step must move less than half the step before last, or the bracket is cut by
                 // the golden section instead).
@@ -295,10 +287,7 @@ impl Router {
                         below: below.map(|(x, y)| (x, h(x, y))).or((best_x > 0).then(|| (0, exact.output(x_total)))),
                         above: above.map(|(x, y)| (x, h(x, y))),
                         right,
-                        model: hinted
-                            .filter(|_| pool.quotes == 1)
-                            .or(fit)
-                            .map(|f| exact.share_of(f.model, x_total).round() as u64),
+                        model: fit.map(|f| exact.share_of(f.model, x_total).round() as u64),
                         peak,
                         reach: reach(tolerance, curvature),
                         zero_test: if curvature > 0.0 { tolerance / (curvature * right as f64) } else { 0.0 },

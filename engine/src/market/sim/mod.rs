@@ -215,7 +215,6 @@ impl<'c> Simulation<'c> {
             engine_ns: 0,
             searches: 0,
             fits: [None, None],
-            depth_hints: [None; 2],
         };
         for &index in &seats {
             let entrant = &entrants[index];

@@ -12,7 +12,7 @@ use amm_strategy_sdk::abi::NANO;
 use amm_strategy_sdk::math::cp_output_fee_bps;
 use amm_strategy_sdk::{AfterSwap, EpochBoundary, QuoteRequest, Side, Storage};
 
-use super::super::curve::{CpModel, Curve, CurveSet, DepthHint, Fit};
+use super::super::curve::{CpModel, Curve, CurveSet, Fit};
 use super::super::disqualification::{Disqualification, DisqualificationKind as Why};
 use super::records::{EpochRecord, Tally};
 use super::seats::{Draws, HOOK_AUDIT_SALT, audit_due};
@@ -95,8 +95,6 @@ pub(super) struct Pool {
     pub(super) version: u64,
     /// Per side, a confirmed model and the version it was confirmed at.
     pub(super) fits: [Option<(u64, Fit)>; 2],
-    /// Per side, the arbitrage's [`Curve::depth_hint`].
-    pub(super) depth_hints: [Option<DepthHint>; 2],
     /// The arbitrageur's and auditor's draws for this pool (probe sizes, cross-checks, the
     /// audited hook): a stream of its own, from the seed and the pool's name, so no other
     /// entrant's presence shifts them.
@@ -413,12 +411,6 @@ impl Curve for PoolCurve<'_> {
     fn remember_fit(&mut self, fit: Fit) {
         self.pool.remember_fit(self.side, fit)
     }
-    fn depth_hint(&self) -> Option<DepthHint> {
-        self.pool.depth_hints[self.side as usize]
-    }
-    fn set_depth_hint(&mut self, hint: Option<DepthHint>) {
-        self.pool.depth_hints[self.side as usize] = hint;
-    }
 }
 
 /// The live pools on one side of a retail order, as the router sees them.
@@ -447,8 +439,5 @@ impl CurveSet for OrderCurves<'_> {
     }
     fn remember_fit(&mut self, i: usize, fit: Fit) {
         self.pools[self.live[i]].remember_fit(self.side, fit)
-    }
-    fn depth_hint(&self, i: usize) -> Option<DepthHint> {
-        self.pools[self.live[i]].depth_hints[self.side as usize]
     }
 }

@@ -192,16 +192,17 @@ impl Step {
             // own stretch and the next peak creeps in by a constant factor a quote. (A search
             // whose first steps land next to its optimum — a model nearly right — crept in from
             // a far peak over a dozen quotes.)
-            let r = self.reach.round() as u64;
-            if r > 0 {
-                if peak < left && xb - left <= 2 * r {
-                    let x = left.saturating_sub(2 * r);
+            // (`as` saturates: a reach beyond u64 on an almost straight model stays finite.)
+            let two_reaches = (self.reach.round() as u64).saturating_mul(2);
+            if two_reaches > 0 {
+                if peak < left && xb - left <= two_reaches {
+                    let x = left.saturating_sub(two_reaches);
                     if x > peak && fresh(x) {
                         return x;
                     }
                 }
-                if peak > self.right && self.right - xb <= 2 * r {
-                    let x = self.right.saturating_add(2 * r);
+                if peak > self.right && self.right - xb <= two_reaches {
+                    let x = self.right.saturating_add(two_reaches);
                     if x < peak && fresh(x) {
                         return x;
                     }

@@ -279,217 +279,195 @@ impl Router {
         let mut best_total = 0u64;
         let mut stalls = 0;
         let mut quoted_before = u32::MAX;
-        // Whether the rounds ran out without a certificate or a settled split, and the models'
-        // last `λ` (where the cutting planes start).
-        let mut exhausted = true;
+        // The models' last `λ` (where the cutting planes start).
         let mut last_lambda = None;
-        for round in 0..MAX_ROUNDS {
-            let before_round = best_total;
-            summary.rounds = round as u32 + 1;
-            // 2. Solve the models.
-            let Some(lambda) = self.solve_models(total) else {
-                exhausted = false;
-                break;
-            };
-            last_lambda = Some(lambda);
-            self.integerize(total);
-            // The same shares as last round with no quote since: the samples and models are
-            // those of last round, so every later round would repeat it. The best split stands.
-            let quoted: u32 = self.pools.iter().map(|p| p.quotes).sum();
-            if quoted == quoted_before && self.pools.iter().all(|p| p.out || p.exact || p.share == p.previous_share) {
-                exhausted = false;
-                break;
-            }
-            quoted_before = quoted;
-            // Converged: every unconfirmed share is where the secant through the share quoted
-            // last round puts it, within the step tolerance (as `stable` below would find after
-            // quoting it). That quote would only confirm it: the best split stands.
-            if round > 0
-                && self.pools.iter().all(|p| {
-                    p.out
-                        || p.exact
-                        || (p.confirmed
-                            && p.share.abs_diff(p.previous_share) as f64 <= STEP_TOLERANCE * total as f64 + 1.0)
-                        || p.secant_settled(total)
-                })
-            {
-                exhausted = false;
-                break;
-            }
-            if self.pools.iter().any(|p| !p.out && p.share > 0 && !p.can_quote(p.share, 0)) {
-                // A share no longer fits a pool's quote budget: the best split so far stands.
-                exhausted = false;
-                break;
-            }
-            // 3. Quote at the shares.
-            let mut round_total = 0u64;
-            let mut lost = false;
-            for i in 0..n {
-                let pool = &mut self.pools[i];
-                pool.output = 0;
-                if pool.out || pool.share == 0 {
-                    continue;
-                }
-                match quote(curves, pool, i, pool.share, faulted) {
-                    Some(y) => {
-                        pool.output = y;
-                        round_total += y;
-                    }
-                    None => lost = true,
-                }
-            }
-            if lost {
-                continue; // a pool faulted: solve again without it
-            }
-            if round_total >= best_total {
-                best_total = round_total;
-                for (slot, pool) in self.best.iter_mut().zip(&self.pools) {
-                    *slot = (pool.share, pool.output);
-                }
-            }
-            // At the rounding's noise floor, refits only shuffle shares by their rounding: after
-            // two rounds of local moves in a row that add nothing beyond it, a certificate
-            // within the specified 1e-6 of the optimum ends the search (below).
-            let local =
-                self.pools.iter().all(|p| p.out || p.exact || p.share.abs_diff(p.previous_share) <= total / 100);
-            let gained = best_total.saturating_sub(before_round) as f64;
-            stalls = if round > 0 && local && gained <= STALL_TOLERANCE * best_total as f64 + n as f64 {
-                stalls + 1
-            } else {
-                0
-            };
-            // Which pools are settled: exact, confirmed by a prediction, or stable.
-            let mut settled = true;
-            // The largest move of an unsettled share this round (the whole order in round 0).
-            let mut moved = if round == 0 { total } else { 0 };
-            for i in 0..n {
-                let pool = &mut self.pools[i];
-                if pool.out || pool.exact {
-                    continue;
-                }
-                if pool.known && pool.share > 0 && !pool.fit.is_some_and(|f| f.holds(pool.share, pool.output)) {
-                    // A remembered model that no longer holds (impossible for a pure strategy):
-                    // start this pool afresh from the quote just made.
-                    pool.known = false;
-                    pool.confirmed = false;
-                    pool.fit = Fit::one((pool.share, pool.output), curves.reserve_out(i) as f64);
-                } else if !pool.confirmed && pool.share > 0 {
-                    pool.confirmed = pool.fit.is_some_and(|f| f.predicts(pool.share, pool.output));
-                } else if !pool.confirmed && round == 0 {
-                    // A pool left out: test its model once at a small order, far from the probe.
-                    // A constant-product pool is confirmed here, and rightly gets nothing.
-                    let x = (total / 32).max(1);
-                    if pool.can_quote(x, 1)
-                        && let Some(y) = quote(curves, pool, i, x, faulted)
-                        && pool.fit.is_some_and(|f| f.predicts(x, y))
-                    {
-                        pool.confirmed = true;
-                    }
-                }
-                if pool.confirmed
-                    && !pool.known
-                    && let Some(f) = pool.fit
+        // Whether the rounds ran out without a certificate or a settled split: every other way
+        // out of them breaks with `false`.
+        let exhausted = 'rounds: {
+            for round in 0..MAX_ROUNDS {
+                let before_round = best_total;
+                summary.rounds = round as u32 + 1;
+                // 2. Solve the models.
+                let Some(lambda) = self.solve_models(total) else {
+                    break 'rounds false;
+                };
+                last_lambda = Some(lambda);
+                self.integerize(total);
+                // The same shares as last round with no quote since: the samples and models are
+                // those of last round, so every later round would repeat it. The best split stands.
+                let quoted: u32 = self.pools.iter().map(|p| p.quotes).sum();
+                if quoted == quoted_before && self.pools.iter().all(|p| p.out || p.exact || p.share == p.previous_share)
                 {
-                    curves.remember_fit(i, f);
-                    pool.known = true;
+                    break 'rounds false;
                 }
-                // A secant fit whose demand no longer moves has equal marginals at the share.
-                let stable = pool.share > 0 && round > 0 && pool.secant_settled(total);
-                if !pool.confirmed && !stable {
-                    moved = moved.max(pool.share.abs_diff(pool.previous_share));
+                quoted_before = quoted;
+                // Converged: every unconfirmed share is where the secant through the share quoted
+                // last round puts it, within the step tolerance (as `stable` below would find after
+                // quoting it). That quote would only confirm it: the best split stands.
+                if round > 0
+                    && self.pools.iter().all(|p| {
+                        p.out
+                            || p.exact
+                            || (p.confirmed
+                                && p.share.abs_diff(p.previous_share) as f64 <= STEP_TOLERANCE * total as f64 + 1.0)
+                            || p.secant_settled(total)
+                    })
+                {
+                    break 'rounds false;
                 }
-                pool.previous_share = pool.share;
-                pool.stable = stable;
-                settled &= pool.out || pool.confirmed || stable;
-            }
-            if !settled {
-                // The costlier test: a pool left out is settled if, by concavity, no sampled
-                // curve through its points could have earned anything at this price.
-                // Rounded quotes: the bound allows each sample its rounding, and the flow it
-                // could earn is worth up to that much again.
-                let zero_tolerance = GAP_TOLERANCE * best_total as f64 + 2.0;
-                let err = rounding_error(lambda);
-                settled = self.pools.iter().all(|p| {
-                    p.out
-                        || p.exact
-                        || p.confirmed
-                        || p.stable
-                        || (p.share == 0
-                            && p.samples.envelope_max(lambda, total as f64, 1.0).0 <= zero_tolerance + 2.0 * err)
-                });
-            }
-            if settled {
-                exhausted = false;
-                break;
-            }
-            // A second candidate, exact where curves are piecewise linear (tiers, caps) and
-            // the models are weakest: the best split of the chords through the samples.
-            let mut lambda = lambda;
-            if let Some((i, x, chord_lambda)) = self.solve_chords(total)
-                && self.pools[i].can_quote(x, 1)
-            {
-                let mut ok = true;
-                if let Some(y) = quote(curves, &mut self.pools[i], i, x, faulted) {
-                    self.lower[i] = (x, y);
-                } else {
-                    ok = false;
+                if self.pools.iter().any(|p| !p.out && p.share > 0 && !p.can_quote(p.share, 0)) {
+                    // A share no longer fits a pool's quote budget: the best split so far stands.
+                    break 'rounds false;
                 }
-                let chord_total: u64 = self.lower.iter().map(|s| s.1).sum();
-                if ok && chord_total > best_total {
-                    best_total = chord_total;
-                    self.best.copy_from_slice(&self.lower);
-                    // The split chord's slope is the marginal price of this better split:
-                    // refine the models there (it is robust where a linear tier makes the
-                    // models' λ swing).
-                    lambda = chord_lambda;
-                }
-            }
-            // 4. Certify ([`Router::certificate_gap`]), or refine the unsettled models.
-            let gap = self.certificate_gap(best_total, lambda);
-            let enough = if stalls >= STALLED_ROUNDS { gap + STALLED_GAP * best_total as f64 } else { gap };
-            let iterations = if stalls >= STALLED_ROUNDS { DUAL_ITERATIONS_STALLED } else { DUAL_ITERATIONS };
-            // (Not while the search progresses — the round gained output and moved a share by
-            // more than a thousandth of the order: the split is then not yet within the
-            // tolerance, and the bound would only cost its envelopes.)
-            let progressing =
-                gained > STALL_TOLERANCE * best_total as f64 + n as f64 && moved as f64 > CERTIFY_WITHIN * total as f64;
-            if !progressing {
-                let (bound, _) = self.dual_bound(total, lambda, best_total as f64 + enough, iterations);
-                if bound - best_total as f64 <= enough {
-                    exhausted = false;
-                    break;
-                }
-            }
-            for i in 0..n {
-                let pool = &mut self.pools[i];
-                if pool.out || pool.exact || pool.confirmed {
-                    continue;
-                }
-                let reserve_out = curves.reserve_out(i) as f64;
-                if pool.share == 0 {
-                    // Would this pool deserve flow? Sample where its bound is loosest; a model
-                    // that predicts that quote is confirmed.
-                    // (Not below 1e-4 of the order: tiny quotes round too coarsely to fit.)
-                    let (_, at) = pool.samples.envelope_max(lambda, total as f64, 1.0);
-                    let x = at.round().clamp((total / 10_000).max(1) as f64, total as f64) as u64;
-                    if pool.can_quote(x, 1)
-                        && let Some(y) = quote(curves, pool, i, x, faulted)
-                        && pool.fit.is_some_and(|f| f.predicts(x, y))
-                    {
-                        pool.confirmed = true;
+                // 3. Quote at the shares.
+                let mut round_total = 0u64;
+                let mut lost = false;
+                for i in 0..n {
+                    let pool = &mut self.pools[i];
+                    pool.output = 0;
+                    if pool.out || pool.share == 0 {
                         continue;
                     }
-                    pool.fit = refit(&pool.samples, x, lambda, reserve_out * 1e3, total as f64, 1.0, true).or(pool.fit);
+                    match quote(curves, pool, i, pool.share, faulted) {
+                        Some(y) => {
+                            pool.output = y;
+                            round_total += y;
+                        }
+                        None => lost = true,
+                    }
+                }
+                if lost {
+                    continue; // a pool faulted: solve again without it
+                }
+                if round_total >= best_total {
+                    best_total = round_total;
+                    for (slot, pool) in self.best.iter_mut().zip(&self.pools) {
+                        *slot = (pool.share, pool.output);
+                    }
+                }
+                // At the rounding's noise floor, refits only shuffle shares by their rounding: after
+                // two rounds of local moves in a row that add nothing beyond it, a certificate
+                // within the specified 1e-6 of the optimum ends the search (below).
+                let local =
+                    self.pools.iter().all(|p| p.out || p.exact || p.share.abs_diff(p.previous_share) <= total / 100);
+                let gained = best_total.saturating_sub(before_round) as f64;
+                stalls = if round > 0 && local && gained <= STALL_TOLERANCE * best_total as f64 + n as f64 {
+                    stalls + 1
                 } else {
-                    // A secant needs a second sample at a useful distance from the share; the
-                    // quote there also tests the current model.
-                    let spread = pool.samples.nearest_two(pool.share).is_some_and(|(p, q)| {
-                        let other = if p.0 == pool.share { q.0 } else { p.0 };
-                        other.abs_diff(pool.share) as f64 >= MIN_CONFIRMING_DISTANCE * pool.share as f64
+                    0
+                };
+                // Which pools are settled: exact, confirmed by a prediction, or stable.
+                let mut settled = true;
+                // The largest move of an unsettled share this round (the whole order in round 0).
+                let mut moved = if round == 0 { total } else { 0 };
+                for i in 0..n {
+                    let pool = &mut self.pools[i];
+                    if pool.out || pool.exact {
+                        continue;
+                    }
+                    if pool.known && pool.share > 0 && !pool.fit.is_some_and(|f| f.holds(pool.share, pool.output)) {
+                        // A remembered model that no longer holds (impossible for a pure strategy):
+                        // start this pool afresh from the quote just made.
+                        pool.known = false;
+                        pool.confirmed = false;
+                        pool.fit = Fit::one((pool.share, pool.output), curves.reserve_out(i) as f64);
+                    } else if !pool.confirmed && pool.share > 0 {
+                        pool.confirmed = pool.fit.is_some_and(|f| f.predicts(pool.share, pool.output));
+                    } else if !pool.confirmed && round == 0 {
+                        // A pool left out: test its model once at a small order, far from the probe.
+                        // A constant-product pool is confirmed here, and rightly gets nothing.
+                        let x = (total / 32).max(1);
+                        if pool.can_quote(x, 1)
+                            && let Some(y) = quote(curves, pool, i, x, faulted)
+                            && pool.fit.is_some_and(|f| f.predicts(x, y))
+                        {
+                            pool.confirmed = true;
+                        }
+                    }
+                    if pool.confirmed
+                        && !pool.known
+                        && let Some(f) = pool.fit
+                    {
+                        curves.remember_fit(i, f);
+                        pool.known = true;
+                    }
+                    // A secant fit whose demand no longer moves has equal marginals at the share.
+                    let stable = pool.share > 0 && round > 0 && pool.secant_settled(total);
+                    if !pool.confirmed && !stable {
+                        moved = moved.max(pool.share.abs_diff(pool.previous_share));
+                    }
+                    pool.previous_share = pool.share;
+                    pool.stable = stable;
+                    settled &= pool.out || pool.confirmed || stable;
+                }
+                if !settled {
+                    // The costlier test: a pool left out is settled if, by concavity, no sampled
+                    // curve through its points could have earned anything at this price.
+                    // Rounded quotes: the bound allows each sample its rounding, and the flow it
+                    // could earn is worth up to that much again.
+                    let zero_tolerance = GAP_TOLERANCE * best_total as f64 + 2.0;
+                    let err = rounding_error(lambda);
+                    settled = self.pools.iter().all(|p| {
+                        p.out
+                            || p.exact
+                            || p.confirmed
+                            || p.stable
+                            || (p.share == 0
+                                && p.samples.envelope_max(lambda, total as f64, 1.0).0 <= zero_tolerance + 2.0 * err)
                     });
-                    if !spread {
-                        let up = pool.share + pool.share / 50 + 1;
-                        let x = if up <= total { up } else { pool.share - pool.share / 50 };
+                }
+                if settled {
+                    break 'rounds false;
+                }
+                // A second candidate, exact where curves are piecewise linear (tiers, caps) and
+                // the models are weakest: the best split of the chords through the samples.
+                let mut lambda = lambda;
+                if let Some((i, x, chord_lambda)) = self.solve_chords(total)
+                    && self.pools[i].can_quote(x, 1)
+                {
+                    let mut ok = true;
+                    if let Some(y) = quote(curves, &mut self.pools[i], i, x, faulted) {
+                        self.lower[i] = (x, y);
+                    } else {
+                        ok = false;
+                    }
+                    let chord_total: u64 = self.lower.iter().map(|s| s.1).sum();
+                    if ok && chord_total > best_total {
+                        best_total = chord_total;
+                        self.best.copy_from_slice(&self.lower);
+                        // The split chord's slope is the marginal price of this better split:
+                        // refine the models there (it is robust where a linear tier makes the
+                        // models' λ swing).
+                        lambda = chord_lambda;
+                    }
+                }
+                // 4. Certify ([`Router::certificate_gap`]), or refine the unsettled models.
+                let gap = self.certificate_gap(best_total, lambda);
+                let enough = if stalls >= STALLED_ROUNDS { gap + STALLED_GAP * best_total as f64 } else { gap };
+                let iterations = if stalls >= STALLED_ROUNDS { DUAL_ITERATIONS_STALLED } else { DUAL_ITERATIONS };
+                // (Not while the search progresses — the round gained output and moved a share by
+                // more than a thousandth of the order: the split is then not yet within the
+                // tolerance, and the bound would only cost its envelopes.)
+                let progressing = gained > STALL_TOLERANCE * best_total as f64 + n as f64
+                    && moved as f64 > CERTIFY_WITHIN * total as f64;
+                if !progressing {
+                    let (bound, _) = self.dual_bound(total, lambda, best_total as f64 + enough, iterations);
+                    if bound - best_total as f64 <= enough {
+                        break 'rounds false;
+                    }
+                }
+                for i in 0..n {
+                    let pool = &mut self.pools[i];
+                    if pool.out || pool.exact || pool.confirmed {
+                        continue;
+                    }
+                    let reserve_out = curves.reserve_out(i) as f64;
+                    if pool.share == 0 {
+                        // Would this pool deserve flow? Sample where its bound is loosest; a model
+                        // that predicts that quote is confirmed.
+                        // (Not below 1e-4 of the order: tiny quotes round too coarsely to fit.)
+                        let (_, at) = pool.samples.envelope_max(lambda, total as f64, 1.0);
+                        let x = at.round().clamp((total / 10_000).max(1) as f64, total as f64) as u64;
                         if pool.can_quote(x, 1)
                             && let Some(y) = quote(curves, pool, i, x, faulted)
                             && pool.fit.is_some_and(|f| f.predicts(x, y))
@@ -497,12 +475,33 @@ impl Router {
                             pool.confirmed = true;
                             continue;
                         }
+                        pool.fit =
+                            refit(&pool.samples, x, lambda, reserve_out * 1e3, total as f64, 1.0, true).or(pool.fit);
+                    } else {
+                        // A secant needs a second sample at a useful distance from the share; the
+                        // quote there also tests the current model.
+                        let spread = pool.samples.nearest_two(pool.share).is_some_and(|(p, q)| {
+                            let other = if p.0 == pool.share { q.0 } else { p.0 };
+                            other.abs_diff(pool.share) as f64 >= MIN_CONFIRMING_DISTANCE * pool.share as f64
+                        });
+                        if !spread {
+                            let up = pool.share + pool.share / 50 + 1;
+                            let x = if up <= total { up } else { pool.share - pool.share / 50 };
+                            if pool.can_quote(x, 1)
+                                && let Some(y) = quote(curves, pool, i, x, faulted)
+                                && pool.fit.is_some_and(|f| f.predicts(x, y))
+                            {
+                                pool.confirmed = true;
+                                continue;
+                            }
+                        }
+                        pool.fit = refit(&pool.samples, pool.share, lambda, reserve_out * 1e3, total as f64, 1.0, true)
+                            .or(pool.fit);
                     }
-                    pool.fit = refit(&pool.samples, pool.share, lambda, reserve_out * 1e3, total as f64, 1.0, true)
-                        .or(pool.fit);
                 }
             }
-        }
+            true
+        };
         // 5. The models' rounds ran out without a certificate (their split swings: a linear
         // tier beside a curve, an order too small to confirm a model): cutting planes.
         if exhausted && let Some(lambda) = last_lambda {

@@ -50,6 +50,28 @@ pub fn example_wasm(name: &str) -> PathBuf {
     built.iter().find(|(n, _)| n == name).map(|(_, p)| p.clone()).expect("known example")
 }
 
+/// Builds (once per name) and returns the `.wasm` of the curve benchmark set's family `name`
+/// (`benches/curves/<name>.rs`, a Prop AMM single file), cached under `target/test-wasm`.
+pub fn bench_curve_wasm(name: &str) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<(String, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, path)) = built.iter().find(|(n, _)| n == name) {
+        return path.clone();
+    }
+    let options = amm_engine::build::SourceOptions {
+        cache_dir: workspace().join("target/test-wasm/sources"),
+        // The families share their dependencies' build (`pinocchio`, `wincode`).
+        shared_target: Some(workspace().join("target/test-wasm/prop-amm")),
+        ..Default::default()
+    };
+    let path = workspace().join("benches/curves").join(format!("{name}.rs"));
+    let wasm = amm_engine::build::build_source(&path, &options)
+        .unwrap_or_else(|e| panic!("building curve family {name}: {e}"))
+        .wasm;
+    built.push((name.to_string(), wasm.clone()));
+    wasm
+}
+
 /// Builds (once per name) a fixture crate under `strategies/fixtures`.
 pub fn fixture_wasm(name: &str) -> PathBuf {
     static BUILT: std::sync::Mutex<Vec<(String, PathBuf)>> = std::sync::Mutex::new(Vec::new());

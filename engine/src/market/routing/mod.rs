@@ -640,8 +640,8 @@ impl Router {
             }
         }
         if left > 0 {
-            // (The units the proportions round away: to the largest share, the first listed
-            // among equals, as the models' split rounds.)
+            // (The units the proportions round away: to the largest share, the first seated
+            // among equals — seats are a per-seed draw by name — as the models' split rounds.)
             let largest = (0..n).rev().max_by_key(|&i| shares[i])?;
             shares[largest] += left;
         }

@@ -184,25 +184,28 @@ impl Step {
         // sample there can bring the bound down.
         let peak = self.peak.round().max(0.0) as u64;
         if (peak < left || peak > self.right) && fresh(peak) {
-            // With the best's neighbour on the peak's side within two reaches, the bound stays
-            // open beyond it because the chord through that neighbour and the best is nearly
-            // flat: extended that far, its rounding allowance opens the bound. A sample two
-            // reaches past the neighbour gives a chord steep enough to cap everything beyond
-            // it (and near enough to be capped itself), where one at the peak closes only its
-            // own stretch and the next peak creeps in by a constant factor a quote. (A search
-            // whose first steps land next to its optimum — a model nearly right — crept in from
-            // a far peak over a dozen quotes.)
+            // The bound stays open beyond the best's neighbour on the peak's side because the
+            // chord through that neighbour and the best is nearly flat: extended that far, its
+            // rounding allowance opens the bound. A sample farther out — two reaches past the
+            // neighbour, or as far past it as the neighbour is from the best, whichever is
+            // more — gives a chord steep enough to cap everything beyond it (and near enough to
+            // be capped itself), where one at the peak closes only its own stretch and the next
+            // peak creeps in by a constant factor a quote. (A search whose first steps land next
+            // to its optimum — a model nearly right — crept in from a far peak over a dozen
+            // quotes; with the neighbour beyond two reaches, doubling the distance each quote
+            // took the exponential and linear-impact curves' arbitrage from 3.2 and 3.6 quotes
+            // a pool-step to 2.7 and 2.9.)
             // (`as` saturates: a reach beyond u64 on an almost straight model stays finite.)
             let two_reaches = (self.reach.round() as u64).saturating_mul(2);
             if two_reaches > 0 {
-                if peak < left && xb - left <= two_reaches {
-                    let x = left.saturating_sub(two_reaches);
+                if peak < left {
+                    let x = left.saturating_sub(two_reaches.max(xb - left));
                     if x > peak && fresh(x) {
                         return x;
                     }
                 }
-                if peak > self.right && self.right - xb <= two_reaches {
-                    let x = self.right.saturating_add(two_reaches);
+                if peak > self.right {
+                    let x = self.right.saturating_add(two_reaches.max(self.right - xb));
                     if x < peak && fresh(x) {
                         return x;
                     }
@@ -315,11 +318,23 @@ pub(crate) fn bracket_bound(
         let (x, y) = points[k - 1];
         let (xp, yp) = if k == 1 { (0, 0) } else { points[k - 2] };
         let (x, y) = (x as f64, y as f64);
-        // Its rounding at the steepest the chord into it may be (one output unit of rounding
-        // on either end), or at the curve's average slope out to any sample if that is steeper:
-        // a quote of a few units (an input fee rounding a one-unit input to nothing) says
-        // nothing of the slope there.
-        let slope = ((y - yp as f64 + 2.0) / (x - xp as f64)).max(steepest);
+        // Its rounding is one output unit plus two input units at the curve's slope just left
+        // of it (an input fee rounds the input down before the curve is applied), and by
+        // concavity any chord left of `x − 2` is at least as steep as that slope: the chord
+        // from the previous sample (its quote rounded down, this one's one unit below the
+        // curve at `x − 2`) and the chord from the origin (the curve passes through it), the
+        // smaller of the two. Only inputs within two units of the previous sample and of the
+        // origin (an input fee can round a one-unit input to nothing, so its quote says
+        // nothing of the slope) take the steepest average slope of any sample instead.
+        // (Not that steepest slope for every sample: a curve whose slope falls steeply from
+        // the origin — a square root, `x^k` with `k < 1` — would carry its initial slope's
+        // rounding to the optimum, orders of magnitude more than the tolerance there, and no
+        // certificate would close: the brute-force square roots asked 42 quotes a search, 13
+        // after.)
+        let chord = if x - xp as f64 > 2.0 { (y - yp as f64 + 2.0) / (x - xp as f64 - 2.0) } else { f64::INFINITY };
+        let origin = if x > 2.0 { (y + 2.0) / (x - 2.0) } else { f64::INFINITY };
+        let slope = chord.min(origin);
+        let slope = if slope.is_finite() { slope } else { steepest };
         Point { x, y, e: rounding_error(slope) }
     };
     // Each point is needed by the loop below and by the up to four intervals around it: kept
@@ -438,7 +453,7 @@ mod tests {
     }
 
     #[test]
-    fn a_tight_bracket_closes_its_far_side_two_reaches_out_not_at_the_peak() {
+    fn a_bracket_closes_its_far_side_two_reaches_or_twice_as_far_out_not_at_the_peak() {
         let fresh = |x: u64| x > 0;
         let inside = |_: u64| true;
         // Both neighbours within a reach: one quote two reaches below the lower one caps the
@@ -446,10 +461,13 @@ mod tests {
         // peak creeps in by a constant factor a quote).
         let tight = far_peak_step(1_000_000_000_000 - 150_000_000, 1_000_000_000_000 + 150_000_000);
         assert_eq!(tight.next(&fresh, &inside), 1_000_000_000_000 - 150_000_000 - 400_000_000);
-        // A neighbour farther than two reaches: the stretch is not a rounding artefact of a tight
-        // bracket, and the peak is quoted as before.
+        // A neighbour farther than two reaches: as far again past it (doubling the distance
+        // from the best), not the peak.
         let loose = far_peak_step(900_000_000_000, 1_000_000_000_000 + 150_000_000);
-        assert_eq!(loose.next(&fresh, &inside), 400_000_000_000);
+        assert_eq!(loose.next(&fresh, &inside), 800_000_000_000);
+        // Unless that would pass the peak: then the peak itself.
+        let near_peak = far_peak_step(600_000_000_000, 1_000_000_000_000 + 150_000_000);
+        assert_eq!(near_peak.next(&fresh, &inside), 400_000_000_000);
         // The same on the far side above.
         let above =
             Step { peak: 3e12, ..far_peak_step(1_000_000_000_000 - 150_000_000, 1_000_000_000_000 + 150_000_000) };

@@ -265,8 +265,9 @@ impl Step {
         // pool), where the model's optimum lies too — the model has converged on the best as
         // much as one landing within reach, and the bracket is closed at reach below it.
         // (Without this the golden section walked the bracket in towards the corner at 0.38 of
-        // its width a quote. Only at the corner: inside the range, next to a kink, the same rule
-        // moved the subsidised curve's edges — −0.17 ± 0.02 against the tight build.)
+        // its width a quote. On a curve with a fee step within reach of the corner the corner
+        // may now win within the routing tolerance where the walk found the step: the
+        // subsidised curve's edge moved −0.17 ± 0.02 Y, 0.14 %, against the tight build.)
         let corner = self.above.is_none() && xb == self.right;
         let converged = self.model.filter(|&x| x == xb && reach > 0 && corner);
         match parabola.filter(|&x| ok(x)).or(self.model.filter(|&x| ok(x))).or(converged) {

@@ -22,6 +22,19 @@ fn by_name(results: &amm_engine::report::RunResults) -> HashMap<String, Vec<Stri
     map
 }
 
+/// Every strategy of `base` has the same per-seed results in `other` (the run of the entries
+/// permuted to `order`), and every simulation did the same work on the same fair prices.
+fn assert_same_results(base: &amm_engine::report::RunResults, other: &amm_engine::report::RunResults, order: &[usize]) {
+    let got = by_name(other);
+    for (name, sims) in &by_name(base) {
+        assert_eq!(got.get(name), Some(sims), "{name}'s results changed when the entries were permuted to {order:?}");
+    }
+    for (a, b) in base.simulations.iter().zip(&other.simulations) {
+        assert_eq!(a.stats, b.stats, "seed {}: the same work", a.seed);
+        assert_eq!(a.fair_prices, b.fair_prices);
+    }
+}
+
 #[test]
 fn permuting_the_entries_changes_no_strategys_results() {
     let forward: Vec<usize> = (0..8).collect();
@@ -31,19 +44,7 @@ fn permuting_the_entries_changes_no_strategys_results() {
     let expected = by_name(&base);
     assert_eq!(expected.len(), 9, "eight strategies and the normalizer");
     for order in [reversed, shuffled] {
-        let other = run(&line_up(&order, 4, 2_000, 500));
-        let got = by_name(&other);
-        for (name, sims) in &expected {
-            assert_eq!(
-                got.get(name),
-                Some(sims),
-                "{name}'s results changed when the entries were permuted to {order:?}"
-            );
-        }
-        for (a, b) in base.simulations.iter().zip(&other.simulations) {
-            assert_eq!(a.stats, b.stats, "seed {}: the same work", a.seed);
-            assert_eq!(a.fair_prices, b.fair_prices);
-        }
+        assert_same_results(&base, &run(&line_up(&order, 4, 2_000, 500)), &order);
     }
     // Not vacuous: the strategies did trade, and differently.
     let edges: Vec<f64> = base.strategies.iter().map(|s| s.mean_edge).collect();
@@ -72,18 +73,7 @@ fn permuting_entries_beyond_constant_product_changes_no_strategys_results() {
     let expected = by_name(&base);
     assert_eq!(expected.len(), 6, "five strategies and the normalizer");
     for order in [[4, 3, 2, 1, 0], [2, 4, 0, 3, 1]] {
-        let other = run(&line_up(&order));
-        let got = by_name(&other);
-        for (name, sims) in &expected {
-            assert_eq!(
-                got.get(name),
-                Some(sims),
-                "{name}'s results changed when the entries were permuted to {order:?}"
-            );
-        }
-        for (a, b) in base.simulations.iter().zip(&other.simulations) {
-            assert_eq!(a.stats, b.stats, "seed {}: the same work", a.seed);
-        }
+        assert_same_results(&base, &run(&line_up(&order)), &order);
     }
     // Not vacuous: every family traded with retail and was searched beyond one quote a step.
     for sim in &base.simulations {

@@ -261,15 +261,14 @@ impl Step {
             }
         };
         let reach = self.reach.round() as u64;
-        // At a corner — the best at the end of the range (the whole order to the searched
-        // pool), where the model's optimum lies too — the model has converged on the best as
-        // much as one landing within reach, and the bracket is closed at reach below it.
-        // (Without this the golden section walked the bracket in towards the corner at 0.38 of
-        // its width a quote. On a curve with a fee step within reach of the corner the corner
-        // may now win within the routing tolerance where the walk found the step: the
-        // subsidised curve's edge moved −0.17 ± 0.02 Y, 0.14 %, against the tight build.)
-        let corner = self.above.is_none() && xb == self.right;
-        let converged = self.model.filter(|&x| x == xb && reach > 0 && corner);
+        // A model whose optimum is the best itself has converged on it, as much as one landing
+        // within reach. Most often a corner: the best at the end of the range (the whole order to
+        // the searched pool), where no interpolant is fresh. (Without this the golden section
+        // walked the bracket in towards the corner at 0.38 of its width a quote. On a curve with
+        // a fee step within reach of the corner the corner may now win within the routing
+        // tolerance where the walk found the step: the subsidised curve's edge moved
+        // −0.17 ± 0.02 Y, 0.14 %, against the tight build.)
+        let converged = self.model.filter(|&x| x == xb && reach > 0);
         match parabola.filter(|&x| ok(x)).or(self.model.filter(|&x| ok(x))).or(converged) {
             Some(x) if reach > 0 && x.abs_diff(xb) < reach => {
                 // The interpolants have converged on the best. If the bound agrees (it peaks

@@ -505,8 +505,8 @@ mod tests {
             untested_model: false,
         };
         assert_eq!(corner.next(&fresh, &inside), xb - 200_000_000);
-        // Inside the range (a sample above the best), the same model is no reason to close at
-        // reach: the parabola through the bracket, as before.
+        // Inside the range (a sample above the best) the parabola through the bracket comes
+        // first, as before.
         let inner = Step { above: Some((xb + 1_000_000_000, 5e6 - 1_000.0)), right: xb + 1_000_000_000, ..corner };
         assert_eq!(inner.next(&fresh, &inside), 950_500_000_000);
     }

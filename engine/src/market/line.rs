@@ -318,7 +318,9 @@ pub(crate) fn bracket_bound(
     reserve_out: u64,
     best: f64,
 ) -> (f64, f64) {
-    let steepest = points.iter().map(|&(x, y)| y as f64 / x as f64).fold(0.0, f64::max);
+    // (Only for a sample within two units of its neighbour and the origin: a pass over every
+    // sample, not taken on the common path.)
+    let steepest = || points.iter().map(|&(x, y)| y as f64 / x as f64).fold(0.0, f64::max);
     let compute = |k: usize| -> Point {
         if k == 0 {
             return Point { x: 0.0, y: 0.0, e: 0.0 };
@@ -342,7 +344,7 @@ pub(crate) fn bracket_bound(
         let chord = if x - xp as f64 > 2.0 { (y - yp as f64 + 2.0) / (x - xp as f64 - 2.0) } else { f64::INFINITY };
         let origin = if x > 2.0 { (y + 2.0) / (x - 2.0) } else { f64::INFINITY };
         let slope = chord.min(origin);
-        let slope = if slope.is_finite() { slope } else { steepest };
+        let slope = if slope.is_finite() { slope } else { steepest() };
         Point { x, y, e: rounding_error(slope) }
     };
     // Each point is needed by the loop below and by the up to four intervals around it: kept

@@ -90,22 +90,24 @@ pub fn best_trade<C: Curve>(
     search
 }
 
-/// The side decided by its model's initial slope alone, with no quote and no search: what
-/// [`best_trade`] returns for it, or `None` when the search must run.
+/// The side pruned by its model alone, with no quote and no search: what [`best_trade`]
+/// returns for it, or `None` when the search must run.
 ///
 /// [`best_trade`] consults first the model confirmed for this very pool state (`known`), then
 /// the exact curve's (`exact`, the normalizer's), and prunes when the model's surplus at `delta`
 /// plus its margins is not positive. Concavity bounds the model's output by its initial slope,
 /// `f(δ) ≤ f′(0)·δ = (b/a)·δ`, and its slope at `δ` by `f′(0)`, so the same test with those
 /// upper bounds (multiplied through by `a`: no division, and a `10⁻⁹` relative margin for the
-/// floats) prunes only what the search would prune, with the same [`Search`]. Most pool-sides
-/// of a constant-product market sit inside the fee's no-trade band and end here, for a few
+/// floats) prunes only what the search would prune, with the same [`Search`]. When that bound
+/// is too loose (a side at the edge of its no-trade band, where arbitrage leaves a pool), the
+/// search's own test runs here on the model's value at `delta`. Most pool-sides of a
+/// constant-product market sit inside the fee's no-trade band and end here, for a few
 /// multiplications instead of the search's set-up (the engine's arbitrage cost per pool-side
 /// was ~25 ns against a closed form's ~4).
 ///
 /// `lambda` and `delta` as for [`best_trade`]; `reserve_out` the pool's output reserve (nano
 /// units); `budget` the quotes [`best_trade`] would be allowed.
-pub fn pruned_by_slope(
+pub fn pruned_by_model(
     known: Option<&Fit>,
     exact: Option<CpModel>,
     lambda: f64,
@@ -135,7 +137,33 @@ pub fn pruned_by_slope(
     // A confirmed model's tolerance also allows twice its slope at δ (at most 2b/a).
     let slope_term = if pruned_at_probe { 0.0 } else { 2.0 * b };
     let pruned = b * d * (1.0 + slack) + margin * a + slope_term <= worth * a * (1.0 - 1e-9);
+    // Near the edge of the no-trade band the slope bound is too loose (a pool that arbitrage
+    // just moved sits there): the search's own test on the model's value at δ, one division
+    // more, still without setting a search up.
+    let pruned = pruned
+        || match (known, exact) {
+            (Some(fit), _) => known_prunes(fit, lambda, delta.max(1)),
+            (None, Some(model)) => exact_prunes(model, lambda, delta.max(1)),
+            (None, None) => false,
+        };
     pruned.then_some(Search { pruned_at_probe, ..Search::default() })
+}
+
+/// Whether a model confirmed for the pool's state prunes the side at `delta` (which the
+/// caller keeps at least 1) with the margins of its tolerance and a quote's rounding.
+#[inline]
+fn known_prunes(known: &Fit, lambda: f64, delta: u64) -> bool {
+    let predicted = known.model.output(delta as f64) - lambda * delta as f64;
+    let margin = known.tolerance(delta) + rounding_error(lambda);
+    predicted + margin <= 0.0
+}
+
+/// Whether an exact curve's model prunes the side at `delta` (at least 1) as its quote
+/// would: the quote is the model's value rounded down (the input's fee first, then the
+/// output), so a model that prunes with the quote's margin to spare decides without it.
+#[inline]
+fn exact_prunes(model: CpModel, lambda: f64, delta: u64) -> bool {
+    model.output(delta as f64) * (1.0 + EXACT_SLACK) - lambda * delta as f64 + rounding_error(lambda) <= 0.0
 }
 
 fn search_side<C: Curve>(
@@ -156,14 +184,13 @@ fn search_side<C: Curve>(
     let trade_at = |x: u64, y: u64| ArbTrade { input: x, output: y, surplus: surplus_at(x, y) };
     // A model confirmed for this very pool state decides without the pruning quote when the
     // decision is clear of rounding, and names the optimum, quoted once to trade at. (This
-    // pruning test and the exact curve's below are what [`pruned_by_slope`] bounds from above:
-    // change them together.)
+    // pruning test and the exact curve's below are [`pruned_by_model`]'s too.)
     if let Some(known) = curve.known_fit() {
-        let predicted = known.model.output(delta as f64) - lambda * delta as f64;
-        let margin = known.tolerance(delta) + rounding_error(lambda);
-        if predicted + margin <= 0.0 {
+        if known_prunes(&known, lambda, delta) {
             return Search::default();
         }
+        let predicted = known.model.output(delta as f64) - lambda * delta as f64;
+        let margin = known.tolerance(delta) + rounding_error(lambda);
         if predicted - margin > 0.0 {
             let x = known.model.demand(lambda).clamp(delta as f64, x_max).round() as u64;
             let Some(y) = curve.quote(x) else { return faulted };
@@ -180,11 +207,9 @@ fn search_side<C: Curve>(
     }
     let pruned = Search { pruned_at_probe: true, ..Search::default() };
     if let Some(model) = curve.exact_model()
-        && model.output(delta as f64) * (1.0 + EXACT_SLACK) - lambda * delta as f64 + rounding_error(lambda) <= 0.0
+        && exact_prunes(model, lambda, delta)
     {
-        // The exact curve's quote is its model's value rounded down (the input's fee first, then
-        // the output): when the model prunes with the quote's margin to spare, so would the
-        // quote. Decided without it.
+        // Decided without the quote.
         return pruned;
     }
     let Some(y_delta) = curve.quote(delta) else { return faulted };
@@ -509,7 +534,7 @@ mod tests {
                     let mut curve = TestCurve::new(move |y: u64| cp_output_fee_bps(y, ry, rx, fee), rx);
                     curve.known = known;
                     curve.exact = known.is_none().then_some(model);
-                    let quick = pruned_by_slope(known.as_ref(), curve.exact, lambda, delta, rx, MAX_QUOTES_PER_SIDE);
+                    let quick = pruned_by_model(known.as_ref(), curve.exact, lambda, delta, rx, MAX_QUOTES_PER_SIDE);
                     let mut samples = Samples::default();
                     let search = best_trade(&mut curve, lambda, delta, 0.0, &mut samples, MAX_QUOTES_PER_SIDE);
                     if let Some(quick) = quick {

@@ -48,7 +48,7 @@ use amm_strategy_sdk::{AfterSwap, EpochBoundary, Side, Storage};
 use rand::RngExt;
 use rand_chacha::ChaCha12Rng;
 
-use super::arbitrage::{ArbTrade, MAX_QUOTES_PER_POOL_STEP, best_trade, pruned_by_slope};
+use super::arbitrage::{ArbTrade, MAX_QUOTES_PER_POOL_STEP, best_trade, pruned_by_model};
 
 /// One arbitrage search in this many per pool, and one routed order in this many, is timed
 /// (its time counted this many times over) for the engine time each strategy costs
@@ -382,7 +382,7 @@ impl<'c> Simulation<'c> {
             // pool-sides): decided as the search would decide it, without setting one up.
             let pool = &self.pools[i];
             let known = pool.known_fit_ref(side);
-            let quick = pruned_by_slope(
+            let quick = pruned_by_model(
                 known,
                 if known.is_none() { pool.exact_model(side) } else { None },
                 lambda,

@@ -149,6 +149,82 @@ pub fn pruned_by_model(
     pruned.then_some(Search { pruned_at_probe, ..Search::default() })
 }
 
+/// The fair prices `[lo, hi]` (Y per X) at which [`pruned_by_model`] prunes **both** sides of a
+/// pool whatever its probes: over that band a pool-step's arbitrage is decided by comparing the
+/// price with two numbers, until the pool's state (or a model of it) changes. A pool left alone
+/// by the market — most pools of a constant-product market, most steps — then costs no test
+/// per side at all.
+///
+/// `models`, in [`Side::BOTH`]'s order: the confirmed fit for the pool's state, else the exact
+/// curve's model (what [`pruned_by_model`] is given); `spot`: the pool's spot price (Y per X);
+/// `min_profit`: the floor (nano Y); `fraction_min`: the probe's random fraction is above this
+/// (the probe buying X is `⌊fraction·min_profit⌋` nano Y, selling X `⌊fraction·min_profit /
+/// max(spot, price)⌋` nano X, at least 1); `reserve_out`: each side's output reserve (nano
+/// units).
+///
+/// **Why it is the same decision.** Per side the slope test is `λ·(d·A − 2a) ≥ d·B + C` (with
+/// `A = a(1 − 10⁻⁹)`, `B = b(1 + slack)`, `C` the margin's constant part and the slope term;
+/// `λ = 1/P` buying X, `P` selling): buying X, `d` does not depend on the price and the bound
+/// `(d·A − 2a)/(d·B + C)` on `P` grows with `d`, so the smallest probe decides; selling X, the
+/// test's left side less its right grows with `d` once it holds, and within
+/// `[spot/SPOT_WINDOW, spot·SPOT_WINDOW]` the probe is at least
+/// `⌊fraction_min·min_profit/(spot·SPOT_WINDOW)⌋`. The band is shrunk by `10⁻¹²` so the
+/// floating-point test (with its own `10⁻⁹` margin) holds strictly inside it. `None` when a side
+/// has no model or the band is empty.
+pub fn pruning_band(
+    models: [(Option<&Fit>, Option<CpModel>); 2],
+    spot: f64,
+    min_profit: f64,
+    fraction_min: f64,
+    reserve_out: [u64; 2],
+) -> Option<(f64, f64)> {
+    if !(spot.is_finite() && spot > 0.0 && min_profit.is_finite() && min_profit >= 0.0) {
+        return None;
+    }
+    // Per side: (A, B, C, 2a) of the slope test, as [`pruned_by_model`] sets them up.
+    let terms = |(known, exact): (Option<&Fit>, Option<CpModel>)| -> Option<(f64, f64, f64, f64)> {
+        let (model, slack, constant, slope_term) = match (known, exact) {
+            (Some(fit), _) => (fit.model, 4.0 * fit.precision + 1e-9, 3.0, 2.0 * fit.model.b),
+            (None, Some(model)) => (model, EXACT_SLACK, 1.0, 0.0),
+            (None, None) => return None,
+        };
+        let (a, b) = (model.a, model.b);
+        (a > 0.0 && b >= 0.0 && a.is_finite() && b.is_finite()).then_some((
+            a * (1.0 - 1e-9),
+            b * (1.0 + slack),
+            constant * a + slope_term,
+            2.0 * a,
+        ))
+    };
+    let (buy, sell) = (terms(models[0])?, terms(models[1])?);
+    let floor_probe = |x: f64| x.floor().max(1.0);
+    // Buying X: P ≤ (d·A − 2a)/(d·B + C) at the smallest probe; P > 2·d_max/reserve_out keeps
+    // its worth below half the reserve (the test's range).
+    let (a_, b_, c_, two_a) = buy;
+    let d = floor_probe(fraction_min * min_profit);
+    if d * a_ <= two_a {
+        return None;
+    }
+    let hi_buy = (d * a_ - two_a) / (d * b_ + c_);
+    let lo_buy = 2.0 * floor_probe(min_profit) / reserve_out[0] as f64;
+    // Selling X: P ≥ (d·B + C)/(d·A − 2a) at the smallest probe within the window; its worth is
+    // at most max(min_profit, P).
+    let (a_, b_, c_, two_a) = sell;
+    let d = floor_probe(fraction_min * min_profit / (spot * SPOT_WINDOW));
+    if d * a_ <= two_a || min_profit.max(spot * SPOT_WINDOW) >= 0.5 * reserve_out[1] as f64 {
+        return None;
+    }
+    let lo_sell = (d * b_ + c_) / (d * a_ - two_a);
+    let lo = lo_buy.max(lo_sell).max(spot / SPOT_WINDOW) * (1.0 + 1e-12);
+    let hi = hi_buy.min(spot * SPOT_WINDOW) * (1.0 - 1e-12);
+    (lo.is_finite() && hi.is_finite() && lo < hi).then_some((lo, hi))
+}
+
+/// The prices [`pruning_band`] considers, as a factor either side of the spot price: wide
+/// enough for any no-trade band up to a 9 % fee, narrow enough that the selling probe (valued at
+/// the higher of the spot and the fair price) stays within a tenth of its size at the spot.
+pub const SPOT_WINDOW: f64 = 1.1;
+
 /// Whether a model confirmed for the pool's state prunes the side at `delta` (which the
 /// caller keeps at least 1) with the margins of its tolerance and a quote's rounding.
 #[inline]
@@ -552,6 +628,52 @@ mod tests {
             }
         }
         assert!(decided > in_band / 2, "{decided} decided, {in_band} in the band");
+    }
+
+    #[test]
+    fn inside_the_pruning_band_both_sides_are_pruned_whatever_the_probes() {
+        // Exact curves and confirmed models of constant-product pools (fees 5 to 500 bps,
+        // reserves from 10⁹ to 10¹⁵ nano), floors of 0.001 to 1 Y: at prices across the band
+        // (its ends included) and probe fractions across (¾, 1], the probes the market draws
+        // are pruned by [`pruned_by_model`] on both sides. A band that held where the test does
+        // not would change which pool-steps trade.
+        let nano = 1_000_000_000u64;
+        let (mut bands, mut checked) = (0u32, 0u32);
+        for (rx, ry, fee) in [
+            (100 * nano, 10_000 * nano, 30u64),
+            (7 * nano, 3 * nano, 5),
+            (nano, 10 * nano, 500),
+            (1_000_000 * nano, 2_000 * nano, 100),
+        ] {
+            let spot = ry as f64 / rx as f64;
+            let cp = |rin: u64, rout: u64| CpModel { a: rin as f64 * 1e4 / (1e4 - fee as f64), b: rout as f64 };
+            let (buy, sell) = (cp(ry, rx), cp(rx, ry));
+            let fit = |model: CpModel| Fit { model, points: [nano, 0], precision: 1e-8 };
+            let (known_buy, known_sell) = (fit(buy), fit(sell));
+            for (known, min_profit) in [(false, 1e7), (true, 1e7), (false, 1e6), (true, 1e9)] {
+                let models = if known {
+                    [(Some(&known_buy), None), (Some(&known_sell), None)]
+                } else {
+                    [(None, Some(buy)), (None, Some(sell))]
+                };
+                let Some((lo, hi)) = pruning_band(models, spot, min_profit, 0.75, [rx, ry]) else { continue };
+                bands += 1;
+                assert!(lo < spot && spot < hi, "the spot price is inside its pool's band: {lo} {spot} {hi}");
+                for k in 0..=40 {
+                    let price = lo + (hi - lo) * k as f64 / 40.0;
+                    for fraction in [0.750_000_000_1, 0.8, 0.9, 0.999, 1.0] {
+                        let probe_buy = ((fraction * min_profit) as u64).max(1);
+                        let probe_sell = ((fraction * min_profit / spot.max(price)) as u64).max(1);
+                        let (lambda_buy, lambda_sell) = (1.0 / price, price);
+                        let b = pruned_by_model(models[0].0, models[0].1, lambda_buy, probe_buy, rx, 63);
+                        let s = pruned_by_model(models[1].0, models[1].1, lambda_sell, probe_sell, ry, 64);
+                        assert!(b.is_some() && s.is_some(), "price {price} in [{lo}, {hi}], fraction {fraction}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(bands >= 12 && checked > 2_000, "{bands} bands, {checked} checks");
     }
 
     #[test]

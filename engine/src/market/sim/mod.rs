@@ -48,7 +48,7 @@ use amm_strategy_sdk::{AfterSwap, EpochBoundary, Side, Storage};
 use rand::RngExt;
 use rand_chacha::ChaCha12Rng;
 
-use super::arbitrage::{ArbTrade, MAX_QUOTES_PER_POOL_STEP, best_trade, pruned_by_model};
+use super::arbitrage::{ArbTrade, MAX_QUOTES_PER_POOL_STEP, best_trade, pruned_by_model, pruning_band};
 
 /// One arbitrage search in this many per pool, and one routed order in this many, is timed
 /// (its time counted this many times over) for the engine time each strategy costs
@@ -71,7 +71,7 @@ mod seats;
 mod ziggurat_tables;
 
 use distributions::{LogNormal, Poisson, standard_normal};
-use pool::{Ctx, Hook, Kind, OrderCurves, Pool, PoolCurve, Seat};
+use pool::{Band, Ctx, Hook, Kind, OrderCurves, Pool, PoolCurve, Seat};
 use records::Tally;
 pub use records::{EpochRecord, PoolResult, SimStats, SimulationResult};
 pub use seats::seating;
@@ -180,6 +180,10 @@ struct Simulation<'c> {
     side_terms: [SideTerms; 2],
     audit_threshold: u64,
     hook_audit_threshold: u64,
+    /// Whether pruning bands may decide pool-steps (always, but in the test that checks they
+    /// change nothing), and how many they decided.
+    bands: bool,
+    band_steps: u64,
 }
 
 impl<'c> Simulation<'c> {
@@ -215,6 +219,8 @@ impl<'c> Simulation<'c> {
             engine_ns: 0,
             searches: 0,
             fits: [None, None],
+            band: None,
+            arb_version: u64::MAX,
         };
         for &index in &seats {
             let entrant = &entrants[index];
@@ -282,10 +288,17 @@ impl<'c> Simulation<'c> {
             side_terms: SideTerms::of_step(price, config.market.min_arb_profit * NANO_F),
             audit_threshold: audit_threshold(limits.audit_rate),
             hook_audit_threshold: audit_threshold(limits.hook_audit_rate),
+            bands: true,
+            band_steps: 0,
         }
     }
 
-    fn run(mut self) -> SimulationResult {
+    fn run(self) -> SimulationResult {
+        self.run_with(|_| ())
+    }
+
+    /// [`Simulation::run`], calling `before_finish` with the simulation once the steps are done.
+    fn run_with(mut self, before_finish: impl FnOnce(&Self)) -> SimulationResult {
         let steps = u64::from(self.config.run.steps);
         let epoch_len = u64::from(self.config.run.epoch_len);
         let orders = Poisson::new(self.params.arrival_rate.max(1e-12));
@@ -323,6 +336,7 @@ impl<'c> Simulation<'c> {
             }
         }
         self.stats.steps = steps;
+        before_finish(&self);
         self.finish()
     }
 
@@ -349,7 +363,51 @@ impl<'c> Simulation<'c> {
         }
     }
 
+    /// Whether pool `i`'s arbitrage this step is decided by its pruning band (both sides pruned
+    /// by its models whatever the probes), taking the draws the search would have taken. The
+    /// band is computed for a pool whose state has not changed since its last search (a pool
+    /// the market leaves alone), and holds until the state or a model of it changes.
+    fn pruned_by_band(&mut self, i: usize) -> bool {
+        if !self.bands {
+            return false;
+        }
+        let price = self.price;
+        let pool = &mut self.pools[i];
+        let band = match pool.band {
+            Some(band) if band.version == pool.version => Some(band),
+            _ if pool.version == pool.arb_version => {
+                let models = Side::BOTH.map(|side| {
+                    let known = pool.known_fit_ref(side);
+                    (known, if known.is_none() { pool.exact_model(side) } else { None })
+                });
+                let reserve_out = Side::BOTH.map(|side| pool.reserves_in_out(side).1);
+                let exact = models[0].0.is_none();
+                let min_profit = self.config.market.min_arb_profit * NANO_F;
+                let band = pruning_band(models, pool.spot(), min_profit, 1.0 / PROBE_RANGE, reserve_out)
+                    .map(|(lo, hi)| Band { version: pool.version, lo, hi, exact });
+                pool.band = band;
+                band
+            }
+            _ => None,
+        };
+        pool.arb_version = pool.version;
+        let Some(band) = band.filter(|b| price >= b.lo && price <= b.hi) else { return false };
+        // The draws of the search below: each side's probe fraction, and for an exact curve
+        // (pruned at its probe) the cross-check's draw, and its input's when it is taken.
+        for _ in Side::BOTH {
+            pool.draws.uniform();
+            if band.exact && pool.draws.uniform() < PRUNE_CROSS_CHECK {
+                pool.draws.uniform();
+            }
+        }
+        self.band_steps += 1;
+        true
+    }
+
     fn arbitrage_search(&mut self, i: usize) {
+        if self.pruned_by_band(i) {
+            return;
+        }
         let price = self.price;
         let min_profit = self.config.market.min_arb_profit * NANO_F; // nano Y
         let ctx = self.ctx();
@@ -739,6 +797,57 @@ impl<'c> Simulation<'c> {
             fair_prices: self.fair_prices,
             pools,
             stats: self.stats,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::native::NATIVE_STRATEGIES;
+    use crate::strategy::StrategyProgram;
+
+    #[test]
+    fn pruning_bands_change_no_result() {
+        // Constant-product strategies at 0, 100 and 500 bps beside the normalizer, with and without
+        // pruning bands: every pool-step a band decides must be decided as the search decides it,
+        // with the same draws, so every result is the same to the bit. (A band one draw short, or
+        // one that held where a side should be searched, changes the edges.)
+        let config = Config::parse(
+            "[run]\nsimulations = 1\nsteps = 3000\nepoch_len = 1000\n\
+             [[strategy]]\npath = \"a.wasm\"\n[[strategy]]\npath = \"b.wasm\"\n[[strategy]]\npath = \"c.wasm\"\n",
+            std::path::Path::new("bands.toml"),
+        )
+        .unwrap();
+        let programs: Vec<StrategyProgram> = NATIVE_STRATEGIES[1..=4].iter().map(StrategyProgram::Native).collect();
+        let names = ["fixed 0", "fixed 100", "fixed 500"];
+        let entrants: Vec<Entrant<'_>> = [0, 2, 3]
+            .iter()
+            .zip(names)
+            .map(|(&k, name)| Entrant { name, program: &programs[k], storage: ZERO_STORAGE })
+            .collect();
+        let mut decided = 0;
+        for seed in 0..3 {
+            let with = Simulation::new(&config, &entrants, seed);
+            let mut without = Simulation::new(&config, &entrants, seed);
+            without.bands = false;
+            let (mut a, mut b) = (with.run_counting(), without.run_counting());
+            decided += a.1;
+            assert_eq!(b.1, 0);
+            for pool in a.0.pools.iter_mut().chain(b.0.pools.iter_mut()) {
+                pool.engine_ns = 0; // timing, never a result
+            }
+            assert_eq!(a.0, b.0, "seed {seed}");
+        }
+        assert!(decided > 3_000, "the bands decided {decided} pool-steps");
+    }
+
+    impl Simulation<'_> {
+        /// [`Simulation::run`], and how many pool-steps the bands decided.
+        fn run_counting(self) -> (SimulationResult, u64) {
+            let steps = std::cell::Cell::new(0);
+            let result = self.run_with(|sim| steps.set(sim.band_steps));
+            (result, steps.get())
         }
     }
 }

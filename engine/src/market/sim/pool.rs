@@ -95,6 +95,11 @@ pub(super) struct Pool {
     pub(super) version: u64,
     /// Per side, a confirmed model and the version it was confirmed at.
     pub(super) fits: [Option<(u64, Fit)>; 2],
+    /// The fair prices at which both arbitrage sides are pruned by this pool's models whatever
+    /// the probes ([`super::super::arbitrage::pruning_band`]), for the version it was computed at.
+    pub(super) band: Option<Band>,
+    /// The version the pool's last arbitrage search saw: a pool unchanged since then gets a band.
+    pub(super) arb_version: u64,
     /// The arbitrageur's and auditor's draws for this pool (probe sizes, cross-checks, the
     /// audited hook): a stream of its own, from the seed and the pool's name, so no other
     /// entrant's presence shifts them.
@@ -104,6 +109,17 @@ pub(super) struct Pool {
     pub(super) engine_ns: u64,
     /// This pool's arbitrage searches so far (which of them are timed).
     pub(super) searches: u64,
+}
+
+/// A pool's pruning band: both arbitrage sides are pruned by its models at any fair price in
+/// `[lo, hi]` while the pool is at `version`; `exact` when the models are the exact curve's (the
+/// normalizer), whose pruning takes the cross-check's draws too.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Band {
+    pub(super) version: u64,
+    pub(super) lo: f64,
+    pub(super) hi: f64,
+    pub(super) exact: bool,
 }
 
 impl Pool {
@@ -132,6 +148,7 @@ impl Pool {
 
     fn remember_fit(&mut self, side: Side, fit: Fit) {
         self.fits[side as usize] = Some((self.version, fit));
+        self.band = None; // computed from the models it replaces
     }
 
     #[inline]

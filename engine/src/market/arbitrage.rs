@@ -122,14 +122,8 @@ pub fn pruned_by_model(
     if budget == 0 || !worth.is_finite() || worth >= 0.5 * reserve_out as f64 || delta >= 1 << 60 {
         return None;
     }
-    let (model, slack, margin, pruned_at_probe) = match (known, exact) {
-        // `predicted + tolerance(δ) + rounding_error(λ) ≤ 0` ([`Fit::tolerance`]).
-        // (The tolerance's constant 2 beside the rounding; its slope and output terms below.)
-        (Some(fit), _) => (fit.model, 4.0 * fit.precision + 1e-9, 2.0 + rounding_error(lambda), false),
-        // `output(δ)·(1 + EXACT_SLACK) − λδ + rounding_error(λ) ≤ 0`.
-        (None, Some(model)) => (model, EXACT_SLACK, rounding_error(lambda), true),
-        (None, None) => return None,
-    };
+    let (model, slack, constant, pruned_at_probe) = slope_test(known, exact)?;
+    let margin = constant + rounding_error(lambda);
     let (a, b) = (model.a, model.b);
     if a.is_nan() || b.is_nan() || a <= 0.0 || b < 0.0 {
         return None;
@@ -147,6 +141,22 @@ pub fn pruned_by_model(
             (None, None) => false,
         };
     pruned.then_some(Search { pruned_at_probe, ..Search::default() })
+}
+
+/// The terms of [`pruned_by_model`]'s slope test for one side, shared with [`pruning_band`]:
+/// the model, its relative slack, the margin's constant beside the quote's rounding, and
+/// whether the side is pruned at its probe (the exact curve's), or `None` without a model.
+///
+/// A confirmed fit: `predicted + tolerance(δ) + rounding_error(λ) ≤ 0` ([`Fit::tolerance`]:
+/// its constant 2 beside the rounding, its output term as the slack; its slope term, at most
+/// `2b/a`, is the caller's). The exact curve: `output(δ)·(1 + EXACT_SLACK) − λδ +
+/// rounding_error(λ) ≤ 0`.
+fn slope_test(known: Option<&Fit>, exact: Option<CpModel>) -> Option<(CpModel, f64, f64, bool)> {
+    match (known, exact) {
+        (Some(fit), _) => Some((fit.model, 4.0 * fit.precision + 1e-9, 2.0, false)),
+        (None, Some(model)) => Some((model, EXACT_SLACK, 0.0, true)),
+        (None, None) => None,
+    }
 }
 
 /// The fair prices `[lo, hi]` (Y per X) at which [`pruned_by_model`] prunes **both** sides of a
@@ -182,13 +192,11 @@ pub fn pruning_band(
         return None;
     }
     // Per side: (A, B, C, 2a) of the slope test, as [`pruned_by_model`] sets them up.
+    // (`rounding_error(λ) = 1 + 2λ`: its constant joins the margin's, its `2λ·a` is the `2a`.)
     let terms = |(known, exact): (Option<&Fit>, Option<CpModel>)| -> Option<(f64, f64, f64, f64)> {
-        let (model, slack, constant, slope_term) = match (known, exact) {
-            (Some(fit), _) => (fit.model, 4.0 * fit.precision + 1e-9, 3.0, 2.0 * fit.model.b),
-            (None, Some(model)) => (model, EXACT_SLACK, 1.0, 0.0),
-            (None, None) => return None,
-        };
+        let (model, slack, constant, pruned_at_probe) = slope_test(known, exact)?;
         let (a, b) = (model.a, model.b);
+        let (constant, slope_term) = (constant + 1.0, if pruned_at_probe { 0.0 } else { 2.0 * b });
         (a > 0.0 && b >= 0.0 && a.is_finite() && b.is_finite()).then_some((
             a * (1.0 - 1e-9),
             b * (1.0 + slack),

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The per-step cost table's profile (BENCHMARKS.md, "Near the floor on constant product"):
 classifies the simulation thread's samples into the phases of a step by their inlined call
-chains (the statement of `Simulation::run` they sit under, then what they call). Needs a
+chains (the statement of `Simulation::steps` they sit under, then what they call). Needs a
 binary with line tables (the `profiling` profile below) and perf's DWARF unwinding:
 
   CARGO_PROFILE_PROFILING_INHERITS=release CARGO_PROFILE_PROFILING_DEBUG=line-tables-only \
@@ -19,14 +19,14 @@ import os, re, sys, collections
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "engine", "src", "market", "sim", "mod.rs")
 
 def step_statements():
-    """Line numbers of the step loop's statements in `Simulation::run`, by phase."""
+    """Line numbers of the step loop's statements in `Simulation::steps`, by phase."""
     lines = open(SOURCE).read().split("\n")
-    start = next(i for i, l in enumerate(lines) if "fn run(mut self)" in l)
+    start = next(i for i, l in enumerate(lines) if "fn steps(&mut self)" in l)
     end = next(i for i in range(start + 1, len(lines)) if lines[i].startswith("    fn "))
     def find(text):
         found = [i + 1 for i in range(start, end) if text in lines[i]]
         if not found:
-            sys.exit(f"phases.py: `{text}` not found in Simulation::run ({SOURCE}): update the script")
+            sys.exit(f"phases.py: `{text}` not found in Simulation::steps ({SOURCE}): update the script")
         return found
     return {
         "price move": find("standard_normal(&mut self.price_rng)") + find("self.price *= libm::exp("),

@@ -293,12 +293,13 @@ impl<'c> Simulation<'c> {
         }
     }
 
-    fn run(self) -> SimulationResult {
-        self.run_with(|_| ())
+    fn run(mut self) -> SimulationResult {
+        self.steps();
+        self.finish()
     }
 
-    /// [`Simulation::run`], calling `before_finish` with the simulation once the steps are done.
-    fn run_with(mut self, before_finish: impl FnOnce(&Self)) -> SimulationResult {
+    /// The step loop (see the module docs).
+    fn steps(&mut self) {
         let steps = u64::from(self.config.run.steps);
         let epoch_len = u64::from(self.config.run.epoch_len);
         let orders = Poisson::new(self.params.arrival_rate.max(1e-12));
@@ -336,8 +337,6 @@ impl<'c> Simulation<'c> {
             }
         }
         self.stats.steps = steps;
-        before_finish(&self);
-        self.finish()
     }
 
     fn ctx(&self) -> Ctx<'c> {
@@ -844,10 +843,10 @@ mod tests {
 
     impl Simulation<'_> {
         /// [`Simulation::run`], and how many pool-steps the bands decided.
-        fn run_counting(self) -> (SimulationResult, u64) {
-            let steps = std::cell::Cell::new(0);
-            let result = self.run_with(|sim| steps.set(sim.band_steps));
-            (result, steps.get())
+        fn run_counting(mut self) -> (SimulationResult, u64) {
+            self.steps();
+            let decided = self.band_steps;
+            (self.finish(), decided)
         }
     }
 }

@@ -67,8 +67,8 @@ def classify(frames):
     # frames: leaf first
     names = [(short(f[0]), f[1] if f[1] else ("", 0), f[0]) for f in frames]
     root_first = list(reversed(names))
-    # the run() frame's line says which statement of the step
-    run = [n for n in root_first if n[0] == "run" and n[1][0] == "mod.rs"]
+    # the steps() frame's line says which statement of the step
+    run = [n for n in root_first if n[0] == "steps" and n[1][0] == "mod.rs"]
     if not run:
         run = [n for n in root_first if n[0] in ("simulate",) and n[1][0] == "mod.rs" and RUN_LINES[0] <= n[1][1] <= RUN_LINES[1]]
     below = names  # everything

@@ -144,7 +144,8 @@ pub struct Router {
     pools: Vec<PoolState>,
     best: Vec<(u64, u64)>,
     shares: Vec<f64>,
-    order: Vec<usize>,
+    /// The pools with a model, as `(initial slope, pool)`, steepest first (ties by pool).
+    order: Vec<(f64, usize)>,
     /// The active pools' models in closed form, for their shares ([`line::active_share`]).
     active: Vec<line::Model>,
     /// Chords of the sampled curves, `(slope, pool, right end, right output)`, for the
@@ -755,26 +756,30 @@ impl Router {
     fn solve_models(&mut self, total: u64) -> Option<f64> {
         let x = total as f64;
         self.order.clear();
-        self.order.extend((0..self.pools.len()).filter(|&i| !self.pools[i].out && self.pools[i].fit.is_some()));
+        self.order.extend(
+            (0..self.pools.len())
+                .filter(|&i| !self.pools[i].out)
+                .filter_map(|i| Some((self.pools[i].fit?.model.initial_slope(), i))),
+        );
         if self.order.is_empty() {
             for pool in &mut self.pools {
                 pool.share = 0;
             }
             return None;
         }
-        let slope = |i: usize| self.pools[i].fit.map_or(0.0, |f| f.model.initial_slope());
-        self.order.sort_by(|&i, &j| slope(j).total_cmp(&slope(i)));
+        // Each slope divided once, not at every comparison. (Stable: ties keep the pools' order.)
+        self.order.sort_by(|p, q| q.0.total_cmp(&p.0));
         let (mut sum_a, mut sum_root) = (0.0, 0.0);
         let mut s = 0.0;
         let mut active = 0;
-        for (k, &i) in self.order.iter().enumerate() {
+        for (k, &(_, i)) in self.order.iter().enumerate() {
             let m = self.pools[i].fit.map_or(CpModel { a: 1.0, b: 0.0 }, |f| f.model);
             sum_a += m.a;
             sum_root += (m.a * m.b).sqrt();
             s = (x + sum_a) / sum_root;
             active = k + 1;
             let lambda = 1.0 / (s * s);
-            let next_enters = self.order.get(k + 1).is_some_and(|&j| slope(j) > lambda);
+            let next_enters = self.order.get(k + 1).is_some_and(|&(slope, _)| slope > lambda);
             if !next_enters {
                 break;
             }
@@ -785,7 +790,8 @@ impl Router {
         // (`order` holds only pools with a fit.)
         self.active.clear();
         let pools = &self.pools;
-        self.active.extend(self.order[..active].iter().filter_map(|&i| Some(line::Model::new(i, pools[i].fit?.model))));
+        self.active
+            .extend(self.order[..active].iter().filter_map(|&(_, i)| Some(line::Model::new(i, pools[i].fit?.model))));
         for m in &self.active {
             self.shares[m.pool] = line::active_share(self.active.iter().copied(), m, x, sum_root);
         }

@@ -382,10 +382,12 @@ impl<'c> Simulation<'c> {
                 let reserve_out = Side::BOTH.map(|side| pool.reserves_in_out(side).1);
                 let exact = models[0].0.is_none();
                 let min_profit = self.config.market.min_arb_profit * NANO_F;
-                let band = pruning_band(models, pool.spot(), min_profit, 1.0 / PROBE_RANGE, reserve_out)
-                    .map(|(lo, hi)| Band { version: pool.version, lo, hi, exact });
-                pool.band = band;
-                band
+                // (No band is remembered as an empty one, so it is not sought again at this version.)
+                let (lo, hi) = pruning_band(models, pool.spot(), min_profit, 1.0 / PROBE_RANGE, reserve_out)
+                    .unwrap_or((f64::INFINITY, f64::NEG_INFINITY));
+                let band = Band { version: pool.version, lo, hi, exact };
+                pool.band = Some(band);
+                Some(band)
             }
             _ => None,
         };

@@ -165,12 +165,12 @@ fn slope_test(known: Option<&Fit>, exact: Option<CpModel>) -> Option<(CpModel, f
 /// by the market — most pools of a constant-product market, most steps — then costs no test
 /// per side at all.
 ///
-/// `models`, in [`Side::BOTH`]'s order: the confirmed fit for the pool's state, else the exact
-/// curve's model (what [`pruned_by_model`] is given); `spot`: the pool's spot price (Y per X);
-/// `min_profit`: the floor (nano Y); `fraction_min`: the probe's random fraction is above this
-/// (the probe buying X is `⌊fraction·min_profit⌋` nano Y, selling X `⌊fraction·min_profit /
-/// max(spot, price)⌋` nano X, at least 1); `reserve_out`: each side's output reserve (nano
-/// units).
+/// `models`, in [`Side::BOTH`](amm_strategy_sdk::Side::BOTH)'s order: the confirmed fit for
+/// the pool's state, else the exact curve's model (what [`pruned_by_model`] is given); `spot`:
+/// the pool's spot price (Y per X); `min_profit`: the floor (nano Y); `fraction_min`: the
+/// probe's random fraction is above this (the probe buying X is `⌊fraction·min_profit⌋` nano
+/// Y, selling X `⌊fraction·min_profit / max(spot, price)⌋` nano X, at least 1);
+/// `reserve_out`: each side's output reserve (nano units).
 ///
 /// **Why it is the same decision.** Per side the slope test is `λ·(d·A − 2a) ≥ d·B + C` (with
 /// `A = a(1 − 10⁻⁹)`, `B = b(1 + slack)`, `C` the margin's constant part and the slope term;

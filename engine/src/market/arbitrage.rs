@@ -233,12 +233,19 @@ pub fn pruning_band(
 /// the higher of the spot and the fair price) stays within a tenth of its size at the spot.
 pub const SPOT_WINDOW: f64 = 1.1;
 
-/// Whether a model confirmed for the pool's state prunes the side at `delta` (which the
-/// caller keeps at least 1) with the margins of its tolerance and a quote's rounding.
+/// A model confirmed for the pool's state at `delta` (which the caller keeps at least 1): its
+/// predicted surplus, and the margin (its tolerance and a quote's rounding) either way of it.
+#[inline]
+fn known_surplus(known: &Fit, lambda: f64, delta: u64) -> (f64, f64) {
+    let predicted = known.model.output(delta as f64) - lambda * delta as f64;
+    (predicted, known.tolerance(delta) + rounding_error(lambda))
+}
+
+/// Whether a confirmed model prunes the side at `delta`: even its surplus plus the margin is
+/// not positive ([`known_surplus`]).
 #[inline]
 fn known_prunes(known: &Fit, lambda: f64, delta: u64) -> bool {
-    let predicted = known.model.output(delta as f64) - lambda * delta as f64;
-    let margin = known.tolerance(delta) + rounding_error(lambda);
+    let (predicted, margin) = known_surplus(known, lambda, delta);
     predicted + margin <= 0.0
 }
 
@@ -270,11 +277,10 @@ fn search_side<C: Curve>(
     // decision is clear of rounding, and names the optimum, quoted once to trade at. (This
     // pruning test and the exact curve's below are [`pruned_by_model`]'s too.)
     if let Some(known) = curve.known_fit() {
-        if known_prunes(&known, lambda, delta) {
-            return Search::default();
+        let (predicted, margin) = known_surplus(&known, lambda, delta);
+        if predicted + margin <= 0.0 {
+            return Search::default(); // as `known_prunes` decides it
         }
-        let predicted = known.model.output(delta as f64) - lambda * delta as f64;
-        let margin = known.tolerance(delta) + rounding_error(lambda);
         if predicted - margin > 0.0 {
             let x = known.model.demand(lambda).clamp(delta as f64, x_max).round() as u64;
             let Some(y) = curve.quote(x) else { return faulted };

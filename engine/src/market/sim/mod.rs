@@ -375,10 +375,7 @@ impl<'c> Simulation<'c> {
         let band = match pool.band {
             Some(band) if band.version == pool.version => Some(band),
             _ if pool.version == pool.arb_version => {
-                let models = Side::BOTH.map(|side| {
-                    let known = pool.known_fit_ref(side);
-                    (known, if known.is_none() { pool.exact_model(side) } else { None })
-                });
+                let models = Side::BOTH.map(|side| pool.pruning_models(side));
                 let reserve_out = Side::BOTH.map(|side| pool.reserves_in_out(side).1);
                 let exact = models[0].0.is_none();
                 let min_profit = self.config.market.min_arb_profit * NANO_F;
@@ -440,15 +437,8 @@ impl<'c> Simulation<'c> {
             // Inside the no-trade band by the model's initial slope (most constant-product
             // pool-sides): decided as the search would decide it, without setting one up.
             let pool = &self.pools[i];
-            let known = pool.known_fit_ref(side);
-            let quick = pruned_by_model(
-                known,
-                if known.is_none() { pool.exact_model(side) } else { None },
-                lambda,
-                probe,
-                pool.reserves_in_out(side).1,
-                budget,
-            );
+            let (known, exact) = pool.pruning_models(side);
+            let quick = pruned_by_model(known, exact, lambda, probe, pool.reserves_in_out(side).1, budget);
             let search = match quick {
                 Some(search) => {
                     self.samples.clear();

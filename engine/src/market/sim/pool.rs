@@ -146,6 +146,15 @@ impl Pool {
         }
     }
 
+    /// The models the arbitrage's pruning consults for `side`, as [`pruned_by_model`] takes them:
+    /// the fit confirmed for the pool's state, else the exact curve's model.
+    ///
+    /// [`pruned_by_model`]: super::super::arbitrage::pruned_by_model
+    pub(super) fn pruning_models(&self, side: Side) -> (Option<&Fit>, Option<CpModel>) {
+        let known = self.known_fit_ref(side);
+        (known, if known.is_none() { self.exact_model(side) } else { None })
+    }
+
     fn remember_fit(&mut self, side: Side, fit: Fit) {
         self.fits[side as usize] = Some((self.version, fit));
         self.band = None; // computed from the models it replaces

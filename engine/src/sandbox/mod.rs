@@ -57,6 +57,12 @@ const ASYNC_STACK_FLOOR: usize = 2 << 20;
 /// zeroed up to this much and the rest returned to the kernel as before. Pages kept resident
 /// stay so per pool slot, so resident memory grows by at most this much per live instance.
 /// Results do not depend on it: either way a new instance sees its memory zeroed.
+///
+/// Within those 2 MiB only the pages the last instance dirtied are reset where the kernel can
+/// say which (Linux 6.7+, the `PAGEMAP_SCAN` ioctl: Wasmtime's `pagemap_scan`, enabled when
+/// available): a strategy touches a few pages of its stack and data per call, and zeroing all
+/// 17 was ~10 % of a constant-product simulation's instructions. Elsewhere the whole region is
+/// zeroed, as before.
 const LINEAR_MEMORY_KEEP_RESIDENT: usize = 2 << 20;
 
 /// The same for tables (function tables, 8 bytes an element): 64 KiB.
@@ -141,7 +147,8 @@ impl SandboxEngine {
             .table_elements(settings.max_table_elements as usize)
             .total_component_instances(0)
             .linear_memory_keep_resident(LINEAR_MEMORY_KEEP_RESIDENT)
-            .table_keep_resident(TABLE_KEEP_RESIDENT);
+            .table_keep_resident(TABLE_KEEP_RESIDENT)
+            .pagemap_scan(wasmtime::Enabled::Auto);
 
         let mut config = Config::new();
         config

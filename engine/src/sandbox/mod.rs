@@ -59,11 +59,33 @@ const ASYNC_STACK_FLOOR: usize = 2 << 20;
 /// Results do not depend on it: either way a new instance sees its memory zeroed.
 ///
 /// Within those 2 MiB only the pages the last instance dirtied are reset where the kernel can
-/// say which (Linux 6.7+, the `PAGEMAP_SCAN` ioctl: Wasmtime's `pagemap_scan`, enabled when
-/// available): a strategy touches a few pages of its stack and data per call, and zeroing all
-/// 17 was ~10 % of a constant-product simulation's instructions. Elsewhere the whole region is
-/// zeroed, as before.
+/// say which ([`dirty_page_scan`]): a strategy touches a few pages of its stack and data per
+/// call, and zeroing all 17 was ~10 % of a constant-product simulation's instructions.
+/// Elsewhere the whole region is zeroed, as before.
 const LINEAR_MEMORY_KEEP_RESIDENT: usize = 2 << 20;
+
+/// Whether recycled pool slots are reset by the kernel's dirty-page scan (Linux 6.7+, the
+/// `PAGEMAP_SCAN` ioctl: Wasmtime's `pagemap_scan`) rather than by zeroing their whole
+/// resident region: only where no swap is active when the engine is created.
+///
+/// Why not with swap: the scan asks for dirty pages that are *present*. A dirty page the kernel
+/// has swapped out is not, so Wasmtime 48 neither resets nor decommits it, and the next
+/// instance in the slot would read what the last one wrote there (bytecodealliance/wasmtime
+/// #14357, open) — a pristine audit copy that is not pristine, or one strategy reading another's
+/// memory. Without a swap device no page can be swapped out. A host that turns swap on later
+/// should restart a long-lived `amm-engine serve`, whose engine is created once.
+fn dirty_page_scan() -> wasmtime::Enabled {
+    match std::fs::read_to_string("/proc/swaps") {
+        Ok(swaps) if !swap_active(&swaps) => wasmtime::Enabled::Auto,
+        // (Swap on, or no way to tell: the full reset.)
+        _ => wasmtime::Enabled::No,
+    }
+}
+
+/// Whether `/proc/swaps` (its text) lists an active swap area: any line after the header.
+fn swap_active(swaps: &str) -> bool {
+    swaps.lines().skip(1).any(|line| !line.trim().is_empty())
+}
 
 /// The same for tables (function tables, 8 bytes an element): 64 KiB.
 const TABLE_KEEP_RESIDENT: usize = 64 << 10;
@@ -148,7 +170,7 @@ impl SandboxEngine {
             .total_component_instances(0)
             .linear_memory_keep_resident(LINEAR_MEMORY_KEEP_RESIDENT)
             .table_keep_resident(TABLE_KEEP_RESIDENT)
-            .pagemap_scan(wasmtime::Enabled::Auto);
+            .pagemap_scan(dirty_page_scan());
 
         let mut config = Config::new();
         config

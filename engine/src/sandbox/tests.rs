@@ -457,3 +457,13 @@ fn a_recycled_instance_starts_from_the_modules_own_memory_whatever_the_last_one_
         assert_eq!(instance.quote(&TINY_QUOTE), Ok(7 | (0x77 << 16) | (1 << 48)), "round {round}");
     }
 }
+
+#[test]
+fn the_dirty_page_scan_is_used_only_where_no_swap_is_active() {
+    // `/proc/swaps` as Linux writes it: a header, then one line per active area.
+    let header = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n";
+    assert!(!swap_active(header));
+    assert!(!swap_active(""));
+    assert!(swap_active(&format!("{header}/swapfile                               file\t\t8388604\t\t0\t\t-2\n")));
+    assert!(swap_active(&format!("{header}/dev/zram0                              partition\t4194300\t\t0\t\t100\n")));
+}

@@ -416,14 +416,18 @@ fn wasi_randomness_is_seeded_and_clocks_are_fixed() {
     assert_eq!(quotes(monotonic, 1), [0; 3], "the monotonic clock never moves");
 }
 
-/// A strategy that reports what its memory holds and then dirties it: the word its data
-/// segment put at 100, the words at 70,000 and 200,000 (pages 1 and 3, zero when fresh) and
-/// the pages it has grown to beyond its 4, in that order from the low bits (its payload buffer
-/// sits at 8,192, clear of them); then it overwrites
-/// all three words and grows memory by a page, writing into the new page too.
+/// A strategy that reports what its memory and table hold and then dirties them: the word its
+/// data segment put at 100, the words at 70,000 and 200,000 (pages 1 and 3, zero when fresh),
+/// the pages it has grown to beyond its 4, whether its table's element 1 (set by its element
+/// segment) is null and the elements it has grown to beyond its 2, in that order from the low
+/// bits (its payload buffer sits at 8,192, clear of them). Then it overwrites all three words,
+/// grows memory by a page and writes into it, nulls element 1 and grows the table.
 const DIRTYING: &str = r#"(module
   (memory (export "memory") 4 16)
   (data (i32.const 100) "\2a\00\00\00")
+  (table 2 8 funcref)
+  (elem (i32.const 1) $f)
+  (func $f)
   (func (export "amm_buffer") (result i32) (i32.const 8192))
   (func (export "compute_swap") (param i32) (result i64)
     (local $seen i64)
@@ -433,11 +437,18 @@ const DIRTYING: &str = r#"(module
         (i64.or
           (i64.shl (i64.extend_i32_u (i32.or (i32.load (i32.const 70000)) (i32.load (i32.const 200000)))) (i64.const 16))
           (i64.shl (i64.extend_i32_u (i32.sub (memory.size) (i32.const 4))) (i64.const 48)))))
+    (local.set $seen
+      (i64.or (local.get $seen)
+        (i64.or
+          (i64.shl (i64.extend_i32_u (ref.is_null (table.get (i32.const 1)))) (i64.const 56))
+          (i64.shl (i64.extend_i32_u (i32.sub (table.size) (i32.const 2))) (i64.const 57)))))
     (i32.store (i32.const 100) (i32.const 7))
     (i32.store (i32.const 70000) (i32.const 0x77))
     (i32.store (i32.const 200000) (i32.const 0x77))
     (drop (memory.grow (i32.const 1)))
     (i32.store (i32.sub (i32.mul (memory.size) (i32.const 65536)) (i32.const 4)) (i32.const 0x77))
+    (table.set (i32.const 1) (ref.null func))
+    (drop (table.grow (ref.null func) (i32.const 1)))
     (local.get $seen))
   (func (export "after_swap") (param i32))
   (func (export "epoch_boundary") (param i32)))"#;
@@ -447,14 +458,15 @@ fn a_recycled_instance_starts_from_the_modules_own_memory_whatever_the_last_one_
     // A simulation recycles pool slots: each epoch's audit instantiates a pristine copy in a
     // slot another instance dirtied. However the slot is reset (the pages kept resident, the
     // dirty pages found by the kernel's page scan, the rest decommitted), a new instance must
-    // see its data segment restored, every other byte zero and its declared size.
+    // see its data and element segments restored, every other byte zero, and its declared
+    // sizes.
     let limits = SandboxLimits::default();
     let module = load(&engine_for(&limits), DIRTYING, &limits);
     for round in 0..24u64 {
         let mut instance = module.instantiate(&limits, round).expect("instantiates");
         assert_eq!(instance.quote(&TINY_QUOTE), Ok(42), "round {round}: a fresh instance's memory");
         // The same instance sees what it wrote (so the test can tell a reset from none).
-        assert_eq!(instance.quote(&TINY_QUOTE), Ok(7 | (0x77 << 16) | (1 << 48)), "round {round}");
+        assert_eq!(instance.quote(&TINY_QUOTE), Ok(7 | (0x77 << 16) | (1 << 48) | (3 << 56)), "round {round}");
     }
 }
 

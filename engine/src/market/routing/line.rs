@@ -75,6 +75,15 @@ pub(super) fn active_share(active: impl Iterator<Item = Model> + Clone, m: &Mode
     (m.root * t / sum_root).max(0.0)
 }
 
+/// [`active_share`] when the active set is one model with `√(ab) = root`: the whole of `z`, as
+/// that form computes it (`root·z/root`, its other terms vanishing), so the two agree to the bit.
+pub(super) fn sole_share(root: f64, z: f64) -> f64 {
+    if root <= 0.0 {
+        return 0.0;
+    }
+    (root * z / root).max(0.0)
+}
+
 impl CpSet {
     pub(super) fn clear(&mut self) {
         self.models.clear();
@@ -429,6 +438,26 @@ mod tests {
             let got = set.share_of(extra, z);
             assert!((got - want).abs() <= 1e-6 * z, "z {z}: {got} vs {want}");
         }
+    }
+
+    #[test]
+    fn the_sole_share_is_the_active_share_of_one_model_to_the_bit() {
+        // Reserves from a unit to u64::MAX and beyond (a model of an exact curve's infinite
+        // depth), orders from a unit to 10¹⁸, and the degenerate models (empty, infinite).
+        let values = [0.0, 1.0, 3.7, 4_002.0, 1e9, 1.234_567_891e13, 9.9e17, 1.8e19, 6.6e17, f64::INFINITY];
+        let mut checked = 0;
+        for &a in &values {
+            for &b in &values {
+                let m = Model::new(0, CpModel { a, b });
+                for z in [1.0, 7.0, 4_002.0, 123_456_789.0, 2.5e12, 1e18] {
+                    let general = active_share(std::iter::once(m), &m, z, m.root);
+                    let sole = sole_share(m.root, z);
+                    assert_eq!(sole.to_bits(), general.to_bits(), "a {a}, b {b}, z {z}: {sole} vs {general}");
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 600);
     }
 
     #[test]

@@ -770,15 +770,15 @@ impl Router {
         // Each slope divided once, not at every comparison. (Stable: ties keep the pools' order.)
         self.order.sort_by(|p, q| q.0.total_cmp(&p.0));
         let (mut sum_a, mut sum_root) = (0.0, 0.0);
-        let mut s = 0.0;
         let mut active = 0;
+        let mut lambda = f64::NAN;
         for (k, &(_, i)) in self.order.iter().enumerate() {
             let m = self.pools[i].fit.map_or(CpModel { a: 1.0, b: 0.0 }, |f| f.model);
             sum_a += m.a;
             sum_root += (m.a * m.b).sqrt();
-            s = (x + sum_a) / sum_root;
+            let s = (x + sum_a) / sum_root;
             active = k + 1;
-            let lambda = 1.0 / (s * s);
+            lambda = 1.0 / (s * s);
             let next_enters = self.order.get(k + 1).is_some_and(|&(slope, _)| slope > lambda);
             if !next_enters {
                 break;
@@ -786,6 +786,13 @@ impl Router {
         }
         self.shares.clear();
         self.shares.resize(self.pools.len(), 0.0);
+        if active == 1 {
+            // One pool takes the order (most orders of a market where one pool is the
+            // cheapest): its share in [`line::active_share`]'s form, bit for bit, without
+            // building its model. (`sum_root` is that pool's `√(ab)`.)
+            self.shares[self.order[0].1] = line::sole_share(sum_root, x);
+            return Some(lambda);
+        }
         // (`s·√(ab) − a` in the form that does not cancel: [`line::active_share`].)
         // (`order` holds only pools with a fit.)
         self.active.clear();
@@ -795,7 +802,7 @@ impl Router {
         for m in &self.active {
             self.shares[m.pool] = line::active_share(self.active.iter().copied(), m, x, sum_root);
         }
-        Some(1.0 / (s * s))
+        Some(lambda)
     }
 
     /// The optimal split of the concave chord interpolants of the samples (greedy by chord

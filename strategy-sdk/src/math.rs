@@ -62,9 +62,10 @@ pub const fn cp_output(input: u64, reserve_in: u64, reserve_out: u64) -> u64 {
 /// The fixed-point staple — `amount · numerator / denominator` with a u128 product — written so
 /// that it is fast in the sandbox: natively this is the u128 division (one hardware 128/64
 /// division on x86-64), but WebAssembly has no 128-bit division, and there a plain u128 `/` is a
-/// call into a general software routine; a divisor below 2⁶⁴ is divided here by two native 64-bit
-/// divisions instead (Knuth's algorithm D). The same result on every target (a test checks the
-/// two against each other). [`cp_output`] and [`after_fee_wad`] are built on it.
+/// call into a general routine (the SDK's own on wasm32, see the crate docs); a divisor below
+/// 2⁶⁴ is divided here, without the call, by two native 64-bit divisions (Knuth's algorithm
+/// D). The same result on every target (a test checks the two against each other).
+/// [`cp_output`] and [`after_fee_wad`] are built on it.
 ///
 /// ```
 /// use amm_strategy_sdk::math::mul_div_floor;
@@ -76,49 +77,9 @@ pub const fn cp_output(input: u64, reserve_in: u64, reserve_out: u64) -> u64 {
 pub const fn mul_div_floor(a: u64, b: u64, d: u128) -> u64 {
     let product = a as u128 * b as u128;
     if cfg!(target_arch = "wasm32") && d <= u64::MAX as u128 && ((product >> 64) as u64) < d as u64 {
-        return div_128_by_64((product >> 64) as u64, product as u64, d as u64);
+        return crate::wide_div::div_rem_128_by_64((product >> 64) as u64, product as u64, d as u64).0;
     }
     (product / d) as u64
-}
-
-/// `⌊(hi·2⁶⁴ + lo) / d⌋` for `hi < d` (so the quotient fits u64): long division of the
-/// normalised dividend by the divisor's two 32-bit digits, each quotient digit estimated with
-/// one 64-bit division and corrected at most twice (Knuth's Algorithm D, in the form of Warren,
-/// *Hacker's Delight*, 2nd ed., §9-4 `divlu`).
-#[inline]
-const fn div_128_by_64(hi: u64, lo: u64, d: u64) -> u64 {
-    const B: u64 = 1 << 32;
-    // Normalise: the divisor's top bit set (the dividend shifted alike; `hi < d` keeps it in
-    // 128 bits).
-    let s = d.leading_zeros();
-    let v = d << s;
-    let (vn1, vn0) = (v >> 32, v & (B - 1));
-    let un32 = if s == 0 { hi } else { (hi << s) | (lo >> (64 - s)) };
-    let un10 = lo << s;
-    let (un1, un0) = (un10 >> 32, un10 & (B - 1));
-    // The high quotient digit. (`q1 < B` is tested first, so `q1·vn0` cannot overflow;
-    // `rhat < B` keeps `rhat·B + un1` within u64.)
-    let mut q1 = un32 / vn1;
-    let mut rhat = un32 - q1 * vn1;
-    while q1 >= B || q1 * vn0 > (rhat << 32) + un1 {
-        q1 -= 1;
-        rhat += vn1;
-        if rhat >= B {
-            break;
-        }
-    }
-    // The partial remainder (below v, so exact modulo 2⁶⁴), then the low digit.
-    let un21 = (un32 << 32).wrapping_add(un1).wrapping_sub(q1.wrapping_mul(v));
-    let mut q0 = un21 / vn1;
-    rhat = un21 - q0 * vn1;
-    while q0 >= B || q0 * vn0 > (rhat << 32) + un0 {
-        q0 -= 1;
-        rhat += vn1;
-        if rhat >= B {
-            break;
-        }
-    }
-    (q1 << 32) + q0
 }
 
 /// Constant-product output with a fee taken from the input: `cp_output(after_fee_bps(input))`.
@@ -197,7 +158,7 @@ mod tests {
     #[test]
     fn the_wasm_division_is_the_u128_division() {
         extern crate std;
-        // `div_128_by_64` (wasm's path) against u128 division: edge cases of the normalisation
+        // `div_rem_128_by_64` (wasm's path) against u128 division: edge cases of the normalisation
         // and the digit corrections, then random dividends and divisors of every size.
         let exact = |hi: u64, lo: u64, d: u64| ((((hi as u128) << 64) | lo as u128) / d as u128) as u64;
         let mut cases = std::vec::Vec::new();
@@ -225,7 +186,7 @@ mod tests {
             cases.push((hi, lo, d));
         }
         for (hi, lo, d) in cases {
-            assert_eq!(div_128_by_64(hi, lo, d), exact(hi, lo, d), "({hi}·2^64 + {lo}) / {d}");
+            assert_eq!(crate::wide_div::div_rem_128_by_64(hi, lo, d).0, exact(hi, lo, d), "({hi}·2^64 + {lo}) / {d}");
         }
         // The fee and constant-product helpers against their u128 definitions.
         for _ in 0..200_000 {

@@ -230,6 +230,27 @@ fn single_files_are_built_alike_with_wide_arithmetic_whatever_the_hosts_compiler
     }
 }
 
+#[test]
+fn u128_division_in_a_strategy_runs_on_the_sdks_64_bit_digits_not_a_shift_loop() {
+    // Both forms divide u128s (the Prop AMM file its own `reserve_out · net / (reserve_in + net)`,
+    // the SDK twin through the SDK's math). WebAssembly has no 128-bit division: rustc calls
+    // `__udivti3`, and `compiler_builtins`' wasm32 one shifts and subtracts (every 128-bit shift a
+    // call of its own), 14–30 % of a fixed-point curve's run. The SDK's replacement must be the
+    // one linked, and the quotes stay exact (the SDK's tests compare it with `/`; the twins'
+    // edges agree in `prop_amm_files_race_with_the_edges_of_their_sdk_twins`).
+    let cache = Scratch::new();
+    for name in ["prop_amm_cfmm.rs", "prop_amm_adaptive.rs"] {
+        let built = build_source(&fixture(name), &options(cache.path())).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let names = crate::support::function_names(&std::fs::read(&built.wasm).unwrap());
+        assert!(!names.is_empty(), "{name}: no name section to check");
+        assert!(names.iter().any(|n| n == "__udivti3"), "{name}: no u128 division to check: {names:?}");
+        assert!(
+            !names.iter().any(|n| n.contains("specialized_div_rem")),
+            "{name}: compiler_builtins' division is linked: {names:?}"
+        );
+    }
+}
+
 // ---- Prop AMM Challenge sources, built unchanged through the compatibility layer ----
 
 /// Builds `name` from the fixtures into `cache` and runs it alone against the normalizer over

@@ -188,6 +188,21 @@ pub fn postgres_url() -> Option<String> {
     }
 }
 
+/// The function names of a module's `name` section (empty without one).
+pub fn function_names(module: &[u8]) -> Vec<String> {
+    use wasmparser::{KnownCustom, Name, Parser, Payload};
+    let mut names = Vec::new();
+    for payload in Parser::new(0).parse_all(module) {
+        let Ok(Payload::CustomSection(section)) = payload else { continue };
+        let KnownCustom::Name(reader) = section.as_known() else { continue };
+        for subsection in reader {
+            let Ok(Name::Function(map)) = subsection else { continue };
+            names.extend(map.into_iter().filter_map(Result::ok).map(|naming| naming.name.to_string()));
+        }
+    }
+    names
+}
+
 /// How many WebAssembly wide-arithmetic instructions (`i64.mul_wide_u/s`, `i64.add128`,
 /// `i64.sub128`) the code of `module` holds: a strategy's u128 math built with
 /// `amm_engine::scaffold::STRATEGY_RUSTFLAGS` uses them.

@@ -70,7 +70,7 @@ pub const SDK_SOURCES: &[(&str, &str)] = &[
     ("src/params.rs", include_str!("../../strategy-sdk/src/params.rs")),
     ("src/payload.rs", include_str!("../../strategy-sdk/src/payload.rs")),
     ("src/storage.rs", include_str!("../../strategy-sdk/src/storage.rs")),
-    ("src/wide_div.rs", include_str!("../../strategy-sdk/src/wide_div.rs")),
+    ("src/wide.rs", include_str!("../../strategy-sdk/src/wide.rs")),
 ];
 
 /// Why a crate could not be created.

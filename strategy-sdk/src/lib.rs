@@ -9,10 +9,11 @@
 //! * [`Storage`] with typed [`Slot`]s: the 1024 bytes your pool keeps across trades and epochs;
 //! * [`math`]: basis points, WAD fractions, the exact constant-product quote, and an exact
 //!   `a·b/d` that takes the shortest path to the quotient ([`math::mul_div_floor`]);
-//! * 128-bit division: WebAssembly has none, so every `u128`/`i128` `/` and `%` is a call; on
-//!   wasm32 the SDK supplies those calls (`__udivti3`, `__umodti3`, `__divti3`, `__modti3`),
-//!   long division on native 64-bit divisions, in place of Rust's generic ones (which shift
-//!   and subtract bit by bit). Same quotients, a fraction of the fuel: nothing to write;
+//! * 128-bit division and conversions: WebAssembly has neither, so every `u128`/`i128` `/` and
+//!   `%`, and every `u128 as f64` / `f64 as u128`, is a call; on wasm32 the SDK supplies those
+//!   calls (`__udivti3`, `__umodti3`, `__divti3`, `__modti3`, `__floatuntidf`, `__fixunsdfti`)
+//!   on native 64-bit instructions, in place of Rust's generic ones (which shift and subtract
+//!   bit by bit). Same results, a fraction of the fuel: nothing to write;
 //! * [`export_strategy!`]: emits the wasm exports (`amm_buffer`, `compute_swap`, `after_swap`,
 //!   `epoch_boundary`) and the `amm.name` / `amm.model` custom sections;
 //! * [`params`] and [`export_params!`]: named, typed parameters (range, default, log scale) that
@@ -92,7 +93,7 @@ pub mod math;
 pub mod params;
 mod payload;
 mod storage;
-mod wide_div;
+mod wide;
 
 pub use payload::{AfterSwap, EpochBoundary, PayloadError, QuoteRequest, Side, spot_price};
 pub use storage::{Slot, SlotValue, Storage};

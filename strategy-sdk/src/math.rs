@@ -77,7 +77,7 @@ pub const fn cp_output(input: u64, reserve_in: u64, reserve_out: u64) -> u64 {
 pub const fn mul_div_floor(a: u64, b: u64, d: u128) -> u64 {
     let product = a as u128 * b as u128;
     if cfg!(target_arch = "wasm32") && d <= u64::MAX as u128 && ((product >> 64) as u64) < d as u64 {
-        return crate::wide_div::div_rem_128_by_64((product >> 64) as u64, product as u64, d as u64).0;
+        return crate::wide::div_rem_128_by_64((product >> 64) as u64, product as u64, d as u64).0;
     }
     (product / d) as u64
 }
@@ -186,7 +186,7 @@ mod tests {
             cases.push((hi, lo, d));
         }
         for (hi, lo, d) in cases {
-            assert_eq!(crate::wide_div::div_rem_128_by_64(hi, lo, d).0, exact(hi, lo, d), "({hi}·2^64 + {lo}) / {d}");
+            assert_eq!(crate::wide::div_rem_128_by_64(hi, lo, d).0, exact(hi, lo, d), "({hi}·2^64 + {lo}) / {d}");
         }
         // The fee and constant-product helpers against their u128 definitions.
         for _ in 0..200_000 {

@@ -230,24 +230,49 @@ fn single_files_are_built_alike_with_wide_arithmetic_whatever_the_hosts_compiler
     }
 }
 
+/// A single-file strategy whose quote divides and converts 128-bit integers every way rustc
+/// turns into a library call on wasm32.
+const WIDE_MATH: &str = r#"#![cfg_attr(target_arch = "wasm32", no_std)]
+use amm_strategy_sdk::{QuoteRequest, Strategy};
+pub struct WideMath;
+impl Strategy for WideMath {
+    const NAME: &'static str = "Wide math";
+    fn compute_swap(quote: &QuoteRequest<'_>) -> u64 {
+        let (x, r) = (quote.input_amount as u128, quote.reserve_y as u128);
+        let wide = (x << 70) / (r + 1) + (r << 66) % (x + 3);
+        let signed = (wide as i128 - (r << 80) as i128) / (x as i128 + 7) % (r as i128 + 11);
+        let float = wide as f64 * 0.75 + signed as f64 * 1e-30;
+        (float as u128 % (r + 1)) as u64 / 2
+    }
+}
+amm_strategy_sdk::export_strategy!(WideMath);
+"#;
+
 #[test]
-fn u128_division_in_a_strategy_runs_on_the_sdks_64_bit_digits_not_a_shift_loop() {
-    // Both forms divide u128s (the Prop AMM file its own `reserve_out · net / (reserve_in + net)`,
-    // the SDK twin through the SDK's math). WebAssembly has no 128-bit division: rustc calls
-    // `__udivti3`, and `compiler_builtins`' wasm32 one shifts and subtracts (every 128-bit shift a
-    // call of its own), 14–30 % of a fixed-point curve's run. The SDK's replacement must be the
-    // one linked, and the quotes stay exact (the SDK's tests compare it with `/`; the twins'
-    // edges agree in `prop_amm_files_race_with_the_edges_of_their_sdk_twins`).
-    let cache = Scratch::new();
-    for name in ["prop_amm_cfmm.rs", "prop_amm_adaptive.rs"] {
-        let built = build_source(&fixture(name), &options(cache.path())).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let names = crate::support::function_names(&std::fs::read(&built.wasm).unwrap());
-        assert!(!names.is_empty(), "{name}: no name section to check");
-        assert!(names.iter().any(|n| n == "__udivti3"), "{name}: no u128 division to check: {names:?}");
-        assert!(
-            !names.iter().any(|n| n.contains("specialized_div_rem")),
-            "{name}: compiler_builtins' division is linked: {names:?}"
-        );
+fn a_strategys_128_bit_division_and_conversions_run_on_the_sdks_64_bit_code_not_shift_loops() {
+    // WebAssembly has no 128-bit division or 128-bit/float conversion: rustc calls `__udivti3`,
+    // `__floatuntidf`…, and `compiler_builtins`' wasm32 versions shift and subtract bit by bit,
+    // every 128-bit shift a call of its own (14–30 % of a fixed-point curve's run). The SDK
+    // supplies them instead, each a leaf: no call at all. Both forms link them: an SDK single
+    // file dividing and converting every way, and the Prop AMM fixture's own `reserve_out · net /
+    // (reserve_in + net)`. (Exactness: the SDK's tests compare them with the operators; the
+    // twins' edges agree in `prop_amm_files_race_with_the_edges_of_their_sdk_twins`.)
+    let dir = Scratch::new();
+    let wide_math = dir.path().join("wide_math.rs");
+    std::fs::write(&wide_math, WIDE_MATH).unwrap();
+    let builtins = ["__udivti3", "__umodti3", "__divti3", "__modti3", "__floatuntidf", "__fixunsdfti"];
+    for (source, required) in [(wide_math, &builtins[..]), (fixture("prop_amm_cfmm.rs"), &builtins[..1])] {
+        let built = build_source(&source, &options(&dir.path().join("cache")))
+            .unwrap_or_else(|e| panic!("{}: {e}", source.display()));
+        let calls = crate::support::calls_by_function(&std::fs::read(&built.wasm).unwrap());
+        for name in required {
+            assert!(calls.iter().any(|(n, _)| n == name), "{}: no {name} to check in {calls:?}", source.display());
+        }
+        for (name, callees) in calls.iter().filter(|(n, _)| builtins.contains(&n.as_str())) {
+            // (A panic on division by zero is a call, off the path any quote takes.)
+            let working: Vec<_> = callees.iter().filter(|c| !c.contains("panicking")).collect();
+            assert!(working.is_empty(), "{}: {name} calls {working:?}: compiler_builtins' is linked", source.display());
+        }
     }
 }
 

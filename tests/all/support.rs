@@ -188,19 +188,57 @@ pub fn postgres_url() -> Option<String> {
     }
 }
 
-/// The function names of a module's `name` section (empty without one).
-pub fn function_names(module: &[u8]) -> Vec<String> {
-    use wasmparser::{KnownCustom, Name, Parser, Payload};
-    let mut names = Vec::new();
+/// Per function a module defines and names (its `name` section): its name and the functions
+/// its body calls directly (by name where named, else `#index`), and `call_indirect`s as
+/// `indirect`.
+pub fn calls_by_function(module: &[u8]) -> Vec<(String, Vec<String>)> {
+    use std::collections::HashMap;
+    use wasmparser::{KnownCustom, Name, Operator, Parser, Payload, TypeRef};
+    let (mut imported, mut defined) = (0u32, 0u32);
+    let mut callees: HashMap<u32, Vec<Option<u32>>> = HashMap::new();
+    let mut names = HashMap::new();
     for payload in Parser::new(0).parse_all(module) {
-        let Ok(Payload::CustomSection(section)) = payload else { continue };
-        let KnownCustom::Name(reader) = section.as_known() else { continue };
-        for subsection in reader {
-            let Ok(Name::Function(map)) = subsection else { continue };
-            names.extend(map.into_iter().filter_map(Result::ok).map(|naming| naming.name.to_string()));
+        match payload.expect("a readable module") {
+            Payload::ImportSection(reader) => {
+                for import in reader.into_imports() {
+                    imported += u32::from(matches!(import.expect("an import").ty, TypeRef::Func(_)));
+                }
+            }
+            Payload::CodeSectionEntry(body) => {
+                let mut ops = body.get_operators_reader().expect("a readable function body");
+                let mut called = Vec::new();
+                while !ops.eof() {
+                    match ops.read().expect("a readable operator") {
+                        Operator::Call { function_index } | Operator::ReturnCall { function_index } => {
+                            called.push(Some(function_index))
+                        }
+                        Operator::CallIndirect { .. } | Operator::ReturnCallIndirect { .. } => called.push(None),
+                        _ => {}
+                    }
+                }
+                callees.insert(imported + defined, called);
+                defined += 1;
+            }
+            Payload::CustomSection(section) => {
+                let KnownCustom::Name(reader) = section.as_known() else { continue };
+                for subsection in reader {
+                    let Ok(Name::Function(map)) = subsection else { continue };
+                    for naming in map.into_iter().filter_map(Result::ok) {
+                        names.insert(naming.index, naming.name.to_string());
+                    }
+                }
+            }
+            _ => {}
         }
     }
+    let name_of = |callee: &Option<u32>| match callee {
+        Some(index) => names.get(index).cloned().unwrap_or_else(|| format!("#{index}")),
+        None => "indirect".to_string(),
+    };
     names
+        .iter()
+        .filter_map(|(index, name)| Some((name.clone(), callees.get(index)?.iter().map(name_of).collect())))
+        .collect()
 }
 
 /// How many WebAssembly wide-arithmetic instructions (`i64.mul_wide_u/s`, `i64.add128`,

@@ -1,26 +1,29 @@
-//! 128-bit division for the sandbox, on the 64-bit divisions WebAssembly has.
+//! 128-bit arithmetic WebAssembly lacks, on the 64-bit instructions it has.
 //!
-//! Why: WebAssembly has no 128-bit division, so rustc turns every `u128`/`i128` `/` and `%` in
-//! a strategy into a call to `__udivti3`, `__umodti3`, `__divti3` or `__modti3`. The versions
-//! Rust's `compiler_builtins` ships for `wasm32` are written for a 32-bit machine: they divide
-//! by shifting, and every 128-bit shift is itself a call (`__ashlti3`, `__lshrti3`). In the
-//! engine's profiles of fixed-point curves (a quadratic invariant, a proactive market maker,
-//! u128 square roots and ratios) that division was 14–30 % of the whole run. WebAssembly does
-//! have native 64-bit division and, with the wide-arithmetic instructions the engine enables,
-//! a native 64×64→128 multiply; long division by 64-bit digits on those is a few dozen
-//! instructions.
+//! Why: WebAssembly has no 128-bit division and no conversion between 128-bit integers and
+//! floats, so rustc turns every `u128`/`i128` `/` and `%` in a strategy into a call to
+//! `__udivti3`, `__umodti3`, `__divti3` or `__modti3`, and every `u128 as f64` / `f64 as u128`
+//! into `__floatuntidf` / `__fixunsdfti`. The versions Rust's `compiler_builtins` ships for
+//! `wasm32` are written for a 32-bit machine: they divide by shifting, and every 128-bit shift
+//! is itself a call (`__ashlti3`, `__lshrti3`). In the engine's profiles of fixed-point curves
+//! (a quadratic invariant, a proactive market maker, u128 square roots and ratios) that
+//! division was 14–30 % of the whole run, and the conversions up to 5 % (a blend of curves).
+//! WebAssembly does have native 64-bit division, 64-bit conversions and, with the
+//! wide-arithmetic instructions the engine enables, a native 64×64→128 multiply: long
+//! division by 64-bit digits is a few dozen instructions, a conversion a handful.
 //!
-//! On `wasm32` the SDK defines the four symbols below, so every strategy that links the SDK
-//! (every crate and single file amm-engine builds) divides with them; the linker takes them
-//! before `compiler_builtins`' weak ones. The quotients and remainders are the exact ones —
-//! results do not change, only the fuel a quote costs. Natively nothing is defined (the
-//! hardware divides) and [`u128_div_rem`] is plain code the tests compare with `/` and `%`.
+//! On `wasm32` the SDK defines those symbols (below), so every strategy that links the SDK
+//! (every crate and single file amm-engine builds) uses them; the linker takes them before
+//! `compiler_builtins`' weak ones. The results are the exact ones — quotients and remainders
+//! as `/` and `%` give them, conversions rounded as `as` rounds — so results do not change,
+//! only the fuel a quote costs. Natively nothing is defined (the hardware does it) and the
+//! functions here are plain code the tests compare with the operators.
 
 /// `⌊(hi·2⁶⁴ + lo) / d⌋` and the remainder, for `hi < d` (so the quotient fits u64): long
 /// division of the normalised dividend by the divisor's two 32-bit digits, each quotient digit
 /// estimated with one 64-bit division and corrected at most twice (Knuth's Algorithm D, in the
 /// form of Warren, *Hacker's Delight*, 2nd ed., §9-4 `divlu`).
-#[inline]
+#[inline(always)]
 pub(crate) const fn div_rem_128_by_64(hi: u64, lo: u64, d: u64) -> (u64, u64) {
     const B: u64 = 1 << 32;
     // Normalise: the divisor's top bit set (the dividend shifted alike; `hi < d` keeps it in
@@ -68,7 +71,7 @@ pub(crate) const fn div_rem_128_by_64(hi: u64, lo: u64, d: u64) -> (u64, u64) {
 /// Delight*, 2nd ed., §9-5, `udivdi3` widened to 128 bits).
 // (Natively only the tests call it: the hardware divides there.)
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-#[inline]
+#[inline(always)]
 pub const fn u128_div_rem(n: u128, d: u128) -> (u128, u128) {
     let (n_hi, n_lo) = ((n >> 64) as u64, n as u64);
     let (d_hi, d_lo) = ((d >> 64) as u64, d as u64);
@@ -109,7 +112,7 @@ pub const fn u128_div_rem(n: u128, d: u128) -> (u128, u128) {
 /// `(a / b, a % b)` for `i128`, truncating toward zero as `/` and `%` do (the remainder takes
 /// the dividend's sign); `i128::MIN / -1` wraps (Rust checks that case before dividing).
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-#[inline]
+#[inline(always)]
 pub const fn i128_div_rem(a: i128, b: i128) -> (i128, i128) {
     let (q, r) = u128_div_rem(a.unsigned_abs(), b.unsigned_abs());
     let q = if (a < 0) != (b < 0) { (q as i128).wrapping_neg() } else { q as i128 };
@@ -117,10 +120,52 @@ pub const fn i128_div_rem(a: i128, b: i128) -> (i128, i128) {
     (q, r)
 }
 
-/// The intrinsics rustc calls for 128-bit `/` and `%` on wasm32 (see the module docs).
+/// `x as f64`, rounded to nearest (ties to even) as `as` rounds: a value below 2⁶⁴ converts
+/// natively; a larger one keeps its top 64 bits, with any lower bit set folded into the last
+/// one (a sticky bit, below the rounding position, so the 64-bit conversion rounds as the
+/// 128-bit value would), converts them and scales by the power of two shifted out, exactly.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+#[inline]
+pub fn u128_to_f64(x: u128) -> f64 {
+    let (hi, lo) = ((x >> 64) as u64, x as u64);
+    if hi == 0 {
+        return lo as f64;
+    }
+    // Bits above the low 64: 1..=64. `x >> s` has its top bit at 63.
+    let s = 64 - hi.leading_zeros();
+    let (top, dropped) = if s == 64 { (hi, lo) } else { ((hi << (64 - s)) | (lo >> s), lo << (64 - s)) };
+    let top = top | u64::from(dropped != 0);
+    (top as f64) * f64::from_bits(u64::from(1023 + s) << 52)
+}
+
+/// `x as u128` for `x` in `[0, 2¹²⁸)`, truncated toward zero as `as` truncates (below 0 or NaN
+/// give 0 and from 2¹²⁸ up `u128::MAX`, as `as` saturates): the 53-bit significand shifted by
+/// its exponent, in two 64-bit halves.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+#[inline]
+pub fn f64_to_u128(x: f64) -> u128 {
+    if x.is_nan() || x < 1.0 {
+        return 0; // below 1 (truncates to 0), negative, or NaN
+    }
+    if x < 18_446_744_073_709_551_616.0 {
+        return (x as u64) as u128; // below 2⁶⁴: native
+    }
+    if x >= 340_282_366_920_938_463_463_374_607_431_768_211_456.0 {
+        return u128::MAX; // 2¹²⁸ and above (infinity too)
+    }
+    // 2⁶⁴ ≤ x < 2¹²⁸: x = m·2^(e − 52) with e in 64..=127, so the shift is 12..=75 and exact.
+    let bits = x.to_bits();
+    let m = (bits & ((1 << 52) - 1)) | (1 << 52);
+    let shift = ((bits >> 52) & 0x7ff) as u32 - 1023 - 52;
+    let (hi, lo) = if shift < 64 { (m >> (64 - shift), m << shift) } else { (m << (shift - 64), 0) };
+    ((hi as u128) << 64) | lo as u128
+}
+
+/// The intrinsics rustc calls for 128-bit `/`, `%` and float conversions on wasm32 (see the
+/// module docs).
 #[cfg(target_arch = "wasm32")]
 mod intrinsics {
-    use super::{i128_div_rem, u128_div_rem};
+    use super::{f64_to_u128, i128_div_rem, u128_div_rem, u128_to_f64};
 
     /// `n / d` for `u128`.
     #[unsafe(no_mangle)]
@@ -144,6 +189,18 @@ mod intrinsics {
     #[unsafe(no_mangle)]
     pub extern "C" fn __modti3(a: i128, b: i128) -> i128 {
         i128_div_rem(a, b).1
+    }
+
+    /// `x as f64` for `u128`.
+    #[unsafe(no_mangle)]
+    pub extern "C" fn __floatuntidf(x: u128) -> f64 {
+        u128_to_f64(x)
+    }
+
+    /// `x as u128` for `f64` (Rust saturates out-of-range values before calling it).
+    #[unsafe(no_mangle)]
+    pub extern "C" fn __fixunsdfti(x: f64) -> u128 {
+        f64_to_u128(x)
     }
 }
 
@@ -228,6 +285,54 @@ mod tests {
             check(a, b >> 70);
             check(a >> 3, -b);
         }
+    }
+
+    #[test]
+    fn the_wasm_u128_to_f64_rounds_as_as_does() {
+        let mut z = 0xf10a7_u64;
+        let check = |x: u128| assert_eq!(u128_to_f64(x).to_bits(), (x as f64).to_bits(), "{x}");
+        for k in 0..128 {
+            let p = 1u128 << k;
+            for x in [p, p - 1, p + 1, p | (p >> 53), p | (p >> 54), p | (p >> 53) | 1, p | (p >> 54) | 1] {
+                check(x);
+            }
+        }
+        check(u128::MAX);
+        for _ in 0..1_000_000 {
+            let x = wide(&mut z);
+            check(x);
+            // Halfway cases: 54 significant bits, the last one set, with and without a lower bit.
+            let top = x | (1 << 127) >> (next(&mut z) % 64);
+            let half = top & !((1u128 << (top.ilog2() - 53)) - 1) | (1u128 << (top.ilog2() - 53));
+            check(half);
+            check(half | 1);
+            check(half - 1);
+        }
+    }
+
+    #[test]
+    fn the_wasm_f64_to_u128_truncates_and_saturates_as_as_does() {
+        let mut z = 0xf10a_u64;
+        let check = |x: f64| assert_eq!(f64_to_u128(x), x as u128, "{x:e}");
+        for x in [0.0, -0.0, 0.5, 1.0, -1.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, f64::MIN_POSITIVE, f64::MAX] {
+            check(x);
+        }
+        for k in 0..=129 {
+            let p = libm_free_pow2(k);
+            for x in [p, p * (1.0 - f64::EPSILON / 2.0), p * (1.0 + f64::EPSILON), p + 0.5, -p] {
+                check(x);
+            }
+        }
+        for _ in 0..1_000_000 {
+            let x = wide(&mut z) as f64 * (1.0 + (next(&mut z) >> 11) as f64 / (1u64 << 53) as f64);
+            check(x);
+            check(f64::from_bits(next(&mut z))); // any bit pattern: NaNs, subnormals, negatives
+        }
+    }
+
+    /// 2^k as an f64 (k below 1024), without `powi` (not in `core`).
+    fn libm_free_pow2(k: u32) -> f64 {
+        f64::from_bits(u64::from(1023 + k) << 52)
     }
 
     #[test]

@@ -97,8 +97,7 @@ pub const fn u128_div_rem(n: u128, d: u128) -> (u128, u128) {
     let s = d_hi.leading_zeros();
     let d1 = if s == 0 { d_hi } else { (d_hi << s) | (d_lo >> (64 - s)) };
     let (q1, _) = div_rem_128_by_64(n_hi >> 1, (n_hi << 63) | (n_lo >> 1), d1);
-    let mut q = q1 >> (63 - s);
-    q = q.saturating_sub(1); // now the quotient or one below it
+    let mut q = (q1 >> (63 - s)).saturating_sub(1); // now the quotient or one below it
     // q·d ≤ n, so the product fits 128 bits: q·d_lo widened, q·d_hi in the high half.
     let product = (q as u128 * d_lo as u128).wrapping_add(((q.wrapping_mul(d_hi)) as u128) << 64);
     let mut r = n - product;

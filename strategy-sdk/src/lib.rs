@@ -13,7 +13,8 @@
 //!   `%`, and every `u128 as f64` / `f64 as u128`, is a call; on wasm32 the SDK supplies those
 //!   calls (`__udivti3`, `__umodti3`, `__divti3`, `__modti3`, `__floatuntidf`, `__fixunsdfti`)
 //!   on native 64-bit instructions, in place of Rust's generic ones (which shift and subtract
-//!   bit by bit). Same results, a fraction of the fuel: nothing to write;
+//!   bit by bit). Same results, a fraction of the fuel: nothing to write (the `wide-builtins`
+//!   feature, on by default; a library that depends on the SDK turns default features off);
 //! * [`export_strategy!`]: emits the wasm exports (`amm_buffer`, `compute_swap`, `after_swap`,
 //!   `epoch_boundary`) and the `amm.name` / `amm.model` custom sections;
 //! * [`params`] and [`export_params!`]: named, typed parameters (range, default, log scale) that

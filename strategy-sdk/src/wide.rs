@@ -12,9 +12,9 @@
 //! wide-arithmetic instructions the engine enables, a native 64×64→128 multiply: long
 //! division by 64-bit digits is a few dozen instructions, a conversion a handful.
 //!
-//! On `wasm32` the SDK defines those symbols (below), so every strategy that links the SDK
-//! (every crate and single file amm-engine builds) uses them; the linker takes them before
-//! `compiler_builtins`' weak ones. The results are the exact ones — quotients and remainders
+//! On `wasm32` the SDK defines those symbols (below; the `wide-builtins` feature, on by default),
+//! so every strategy that links the SDK (every crate and single file amm-engine builds) uses
+//! them; the linker takes them before `compiler_builtins`' weak ones. The results are the exact ones — quotients and remainders
 //! as `/` and `%` give them, conversions rounded as `as` rounds — so results do not change,
 //! only the fuel a quote costs. Natively nothing is defined (the hardware does it) and the
 //! functions here are plain code the tests compare with the operators.
@@ -69,8 +69,8 @@ pub(crate) const fn div_rem_128_by_64(hi: u64, lo: u64, d: u64) -> (u64, u64) {
 /// A divisor below 2⁶⁴ takes one or two [`div_rem_128_by_64`]; a larger one gives a quotient
 /// below 2⁶⁴, estimated from the divisor's top 64 bits and corrected once (Warren, *Hacker's
 /// Delight*, 2nd ed., §9-5, `udivdi3` widened to 128 bits).
-// (Natively only the tests call it: the hardware divides there.)
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+// (Natively only the tests call it: the hardware divides there; likewise below.)
+#[cfg_attr(not(all(feature = "wide-builtins", target_arch = "wasm32")), allow(dead_code))]
 #[inline(always)]
 pub const fn u128_div_rem(n: u128, d: u128) -> (u128, u128) {
     let (n_hi, n_lo) = ((n >> 64) as u64, n as u64);
@@ -110,7 +110,7 @@ pub const fn u128_div_rem(n: u128, d: u128) -> (u128, u128) {
 
 /// `(a / b, a % b)` for `i128`, truncating toward zero as `/` and `%` do (the remainder takes
 /// the dividend's sign); `i128::MIN / -1` wraps (Rust checks that case before dividing).
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+#[cfg_attr(not(all(feature = "wide-builtins", target_arch = "wasm32")), allow(dead_code))]
 #[inline(always)]
 pub const fn i128_div_rem(a: i128, b: i128) -> (i128, i128) {
     let (q, r) = u128_div_rem(a.unsigned_abs(), b.unsigned_abs());
@@ -123,7 +123,7 @@ pub const fn i128_div_rem(a: i128, b: i128) -> (i128, i128) {
 /// natively; a larger one keeps its top 64 bits, with any lower bit set folded into the last
 /// one (a sticky bit, below the rounding position, so the 64-bit conversion rounds as the
 /// 128-bit value would), converts them and scales by the power of two shifted out, exactly.
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+#[cfg_attr(not(all(feature = "wide-builtins", target_arch = "wasm32")), allow(dead_code))]
 #[inline]
 pub fn u128_to_f64(x: u128) -> f64 {
     let (hi, lo) = ((x >> 64) as u64, x as u64);
@@ -140,7 +140,7 @@ pub fn u128_to_f64(x: u128) -> f64 {
 /// `x as u128` for `x` in `[0, 2¹²⁸)`, truncated toward zero as `as` truncates (below 0 or NaN
 /// give 0 and from 2¹²⁸ up `u128::MAX`, as `as` saturates): the 53-bit significand shifted by
 /// its exponent, in two 64-bit halves.
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+#[cfg_attr(not(all(feature = "wide-builtins", target_arch = "wasm32")), allow(dead_code))]
 #[inline]
 pub fn f64_to_u128(x: f64) -> u128 {
     if x.is_nan() || x < 1.0 {
@@ -161,8 +161,10 @@ pub fn f64_to_u128(x: f64) -> u128 {
 }
 
 /// The intrinsics rustc calls for 128-bit `/`, `%` and float conversions on wasm32 (see the
-/// module docs).
-#[cfg(target_arch = "wasm32")]
+/// module docs), with the `wide-builtins` feature (on by default). rustc exports every
+/// `#[no_mangle]` function of a `cdylib`, so a strategy module lists these six among its exports
+/// (about 3 KB); the host calls nothing outside ABI v1.
+#[cfg(all(feature = "wide-builtins", target_arch = "wasm32"))]
 mod intrinsics {
     use super::{f64_to_u128, i128_div_rem, u128_div_rem, u128_to_f64};
 

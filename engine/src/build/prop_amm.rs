@@ -45,7 +45,7 @@ default = ["no-entrypoint"]
 no-entrypoint = []
 
 [dependencies]
-amm-strategy-sdk = { path = "sdk", default-features = false }
+amm-strategy-sdk = { path = "sdk", default-features = false, features = ["wide-builtins"] }
 prop-amm-submission-sdk = { path = "prop-amm-submission-sdk" }
 pinocchio = "0.7"
 wincode = { version = "0.4", default-features = false, features = ["derive"] }

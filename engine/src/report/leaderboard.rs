@@ -94,24 +94,50 @@ pub fn render(results: &RunResults) -> String {
 
 /// One line per strategy: the engine's calls to it per step, the fuel they used and the engine
 /// time its curve cost per simulation (what each strategy costs the run; fuel only on the wasm
-/// backend).
+/// backend, `—` there for a strategy with no completed call, one that faulted on its first).
 pub fn render_costs(costs: &[super::StrategyCost], steps: u32) -> String {
     let mut out = String::from("cost per strategy (calls per step, fuel per call, engine ms per simulation):");
     for c in costs {
         let per_step = c.calls_per_simulation / f64::from(steps.max(1));
         let engine = c.engine_ms_per_simulation;
-        let _ = match c.fuel_per_call {
-            Some(fuel) => write!(
-                out,
-                "\n  {:<28} {per_step:>7.2} calls  {fuel:>9.0} fuel  {engine:>8.2} ms engine",
-                truncate(&c.name, 28)
-            ),
-            None => write!(out, "\n  {:<28} {per_step:>7.2} calls  {engine:>8.2} ms engine", truncate(&c.name, 28)),
+        let fuel = match (c.fuel_per_call, c.fuel_per_simulation) {
+            (Some(fuel), _) => format!("  {fuel:>9.0} fuel"),
+            (None, Some(_)) => format!("  {:>9} fuel", "—"),
+            (None, None) => String::new(), // the native backend meters nothing
         };
+        let _ = write!(out, "\n  {:<28} {per_step:>7.2} calls{fuel}  {engine:>8.2} ms engine", truncate(&c.name, 28));
     }
     out
 }
 
 fn truncate(s: &str, width: usize) -> String {
     if s.chars().count() <= width { s.to_string() } else { s.chars().take(width - 1).chain(['…']).collect() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::StrategyCost;
+
+    fn cost(name: &str, calls: f64, fuel: Option<f64>) -> StrategyCost {
+        StrategyCost {
+            name: name.to_string(),
+            calls_per_simulation: calls,
+            fuel_per_simulation: fuel,
+            fuel_per_call: fuel.filter(|_| calls > 0.0).map(|f| f / calls),
+            engine_ms_per_simulation: 1.5,
+        }
+    }
+
+    #[test]
+    fn a_strategy_without_a_completed_call_keeps_the_fuel_column() {
+        let shown = render_costs(&[cost("Metered", 4000.0, Some(8e5)), cost("Faulted at once", 0.0, Some(0.0))], 1000);
+        let lines: Vec<&str> = shown.lines().skip(1).collect();
+        assert!(lines[0].contains("200 fuel"), "{shown}");
+        assert!(lines[1].contains("— fuel"), "{shown}");
+        // The columns line up: the engine time ends both lines at the same width.
+        assert_eq!(lines[0].chars().count(), lines[1].chars().count(), "{shown}");
+        let native = render_costs(&[cost("Native", 4000.0, None)], 1000);
+        assert!(!native.lines().nth(1).expect("a line for the strategy").contains("fuel"), "{native}");
+    }
 }

@@ -620,21 +620,24 @@ fn validate_command(
     assignments: &[ParamAssignment],
     cache: Option<ModuleCache>,
 ) -> Result<ExitCode> {
-    let limits = SandboxLimits::default();
-    let engine = SandboxEngine::with_cache(EngineSettings::for_limits(&limits, 16), cache)?;
     let inputs = classify(paths)?;
     let mut strategies = Vec::new();
     let mut next = inputs.strategies.iter();
-    // In argument order: a configuration stands for its strategies.
+    // In argument order: a configuration stands for its strategies, checked under its
+    // `[sandbox]` limits (what `run` gives them); a strategy given alone, under the defaults.
     for arg in paths {
         if inputs.configs.contains(arg) {
             let config = load_run_config(arg)?;
             config.check_strategy_paths(arg)?;
-            strategies.extend(config.strategies.iter().map(|e| (config.strategy_path(e), e.params.clone())));
+            strategies.extend(
+                config.strategies.iter().map(|e| (config.strategy_path(e), e.params.clone(), config.sandbox.clone())),
+            );
         } else if let Some(strategy) = next.next() {
-            strategies.push((strategy.clone(), Default::default()));
+            strategies.push((strategy.clone(), Default::default(), SandboxLimits::default()));
         }
     }
+    // One engine per set of limits it cannot share (most runs: one).
+    let mut engines: Vec<SandboxEngine> = Vec::new();
     for a in assignments {
         if let Some(which) = &a.entrant
             && !which.parse::<usize>().is_ok_and(|n| (1..=strategies.len()).contains(&n))
@@ -644,8 +647,16 @@ fn validate_command(
     }
     let mut used = vec![false; assignments.len()];
     let mut all_passed = true;
-    for (index, (path, settings)) in strategies.iter().enumerate() {
+    for (index, (path, settings, limits)) in strategies.iter().enumerate() {
         say!("validate {}", path.display());
+        let engine = match engines.iter().find(|e| e.settings().covers(limits)) {
+            Some(engine) => engine.clone(),
+            None => {
+                let engine = SandboxEngine::with_cache(EngineSettings::for_limits(limits, 16), cache.clone())?;
+                engines.push(engine.clone());
+                engine
+            }
+        };
         // Classified once: a crate or a single file is built (a single file screened first);
         // a module file is read as it is.
         let build = BuildOptions::default();
@@ -676,7 +687,7 @@ fn validate_command(
         // A single file's module is strategy.wasm in its build directory: name it after the file.
         let stem = if source.is_single_file() { file_stem(path) } else { file_stem(&module.path) };
         // `--param`s for this strategy: numbered ones, and unnumbered names its module declares.
-        let schema = amm_engine::sandbox::inspect(&bytes, &limits).map(|i| i.params).unwrap_or_default();
+        let schema = amm_engine::sandbox::inspect(&bytes, limits).map(|i| i.params).unwrap_or_default();
         let mut settings = settings.clone();
         for (a, used) in assignments.iter().zip(used.iter_mut()) {
             let mine = match &a.entrant {
@@ -688,7 +699,7 @@ fn validate_command(
                 *used = true;
             }
         }
-        let (report, _) = validate::validate_module(&engine, &bytes, &stem, &limits, &settings);
+        let (report, _) = validate::validate_module(&engine, &bytes, &stem, limits, &settings);
         for check in &report.checks {
             say!("  {:<10} {}  {}", check.name, check.outcome, check.detail);
         }

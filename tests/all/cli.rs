@@ -367,6 +367,27 @@ fn submit_and_validate_take_strategies_and_configs() {
     assert_eq!(out.matches("  => PASS").count(), 2, "{out}");
 }
 
+/// `validate CONFIG` checks the config's strategies under the config's `[sandbox]` limits, as
+/// `run` runs them; a strategy given alone, under the defaults. A curve spending about 50,000
+/// fuel a quote passes alone (the default quote budget is 100,000) and fails in a config that
+/// allows 20,000.
+#[test]
+fn validate_checks_a_configs_strategies_under_its_sandbox_limits() {
+    let dir = crate::support::Scratch::new();
+    let expensive = workspace().join("tests/fixtures/honest/expensive_power_curve.wat");
+    let (code, out) = amm_engine_code(&["validate", expensive.to_str().unwrap()], dir.path());
+    assert_eq!(code, Some(0), "alone, default limits: {out}");
+    let config = dir.path().join("tight.toml");
+    std::fs::write(
+        &config,
+        format!("[sandbox]\nquote_fuel = 20000\n\n[[strategy]]\npath = {:?}\n", expensive.display().to_string()),
+    )
+    .unwrap();
+    let (code, out) = amm_engine_code(&["validate", config.to_str().unwrap()], dir.path());
+    assert_eq!(code, Some(1), "under the config's 20,000: {out}");
+    assert!(out.contains("compute_swap faulted: out of fuel") && out.contains("20000"), "{out}");
+}
+
 #[test]
 fn a_config_naming_a_missing_strategy_is_a_config_error() {
     let dir = crate::support::Scratch::new();

@@ -636,8 +636,6 @@ fn validate_command(
             strategies.push((strategy.clone(), Default::default(), SandboxLimits::default()));
         }
     }
-    // One engine per set of limits it cannot share (most runs: one).
-    let mut engines: Vec<SandboxEngine> = Vec::new();
     for a in assignments {
         if let Some(which) = &a.entrant
             && !which.parse::<usize>().is_ok_and(|n| (1..=strategies.len()).contains(&n))
@@ -647,6 +645,8 @@ fn validate_command(
     }
     let mut used = vec![false; assignments.len()];
     let mut all_passed = true;
+    // One engine per set of limits it cannot share (most runs: one).
+    let mut engines: Vec<SandboxEngine> = Vec::new();
     for (index, (path, settings, limits)) in strategies.iter().enumerate() {
         say!("validate {}", path.display());
         let engine = match engines.iter().find(|e| e.settings().covers(limits)) {

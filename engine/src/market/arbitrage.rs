@@ -27,7 +27,7 @@
 //! The trade executes at the quote it was chosen on; nothing is re-quoted.
 
 use super::curve::{CpModel, Curve, Fit, Samples, rounding_error};
-use super::line::{Hyperbola, Price, Step, bracket_bound, kink_beside, reach};
+use super::line::{Price, Step, bracket_bound, kink_beside, reach};
 
 /// Most search rounds of one side after pruning (the quote budget usually ends it first).
 const MAX_ROUNDS: usize = 60;
@@ -390,8 +390,6 @@ fn search_side<C: Curve>(
                     x
                 }
             }),
-            hyperbola: hyperbola_beside(samples.points(), best.input, lambda)
-                .map(|(x, confirmed)| (x.clamp(delta as f64, x_max).round() as u64, confirmed)),
             peak,
             reach: reach(tolerance, curvature),
             zero_test: 0.0,
@@ -445,53 +443,6 @@ fn search_side<C: Curve>(
     let trade = (best.surplus >= min_surplus).then_some(best);
     Search { trade, ..Search::default() }
 }
-
-/// The optimum of a [`Hyperbola`] through three consecutive points beside the best sample (the
-/// origin counted as a point), and whether that hyperbola predicted the points just outside its
-/// window within [`HYPERBOLA_CONFIRMED`]. Of the windows within one point of the best, the one
-/// predicting its outside points best; with none to check, the one centred on the best.
-///
-/// Why a third interpolant: the constant-product model passes through the origin, so on a piece
-/// of curve that does not (beyond a fee tier, past a subsidy) its secants creep towards the
-/// optimum a few percent a quote, and the parabola fits a hyperbola only over short brackets.
-/// A hyperbola through three quotes of one piece is that piece.
-fn hyperbola_beside(points: &[(u64, u64)], best: u64, lambda: f64) -> Option<(f64, bool)> {
-    // Indices shifted by one: 0 is the origin (every curve's first point), m the last sample.
-    let k = points.binary_search_by_key(&best, |p| p.0).ok()? + 1;
-    let m = points.len() + 1;
-    if m < 3 {
-        return None;
-    }
-    let at = |i: usize| if i == 0 { (0, 0) } else { points[i - 1] };
-    // Windows of three consecutive points within one of the best; each scored by how well its
-    // hyperbola predicts the points just outside it (a window across a kink predicts them
-    // badly), relative to the window's output.
-    let mut chosen: Option<(f64, f64)> = None;
-    for i in k.saturating_sub(3)..=(k + 1).min(m - 3) {
-        let window = [at(i), at(i + 1), at(i + 2)];
-        let Some(h) = Hyperbola::through(window) else { continue };
-        let Some(x) = h.optimum(lambda) else { continue };
-        let scale = (window[2].1 as f64).max(1.0);
-        let outside = [i.checked_sub(1), Some(i + 3).filter(|&j| j < m)];
-        let score = outside
-            .into_iter()
-            .flatten()
-            .map(|j| (h.at(at(j).0 as f64) - at(j).1 as f64).abs() / scale)
-            .fold(None, |worst: Option<f64>, e| Some(worst.map_or(e, |w| w.max(e))))
-            .unwrap_or(f64::INFINITY);
-        if chosen.is_none_or(|(s, _)| score < s || (s.is_infinite() && score.is_infinite() && i + 1 == k)) {
-            chosen = Some((score, x));
-        }
-    }
-    chosen.map(|(score, x)| (x, score <= HYPERBOLA_CONFIRMED))
-}
-
-/// A hyperbola predicting the points outside its window within this share of the window's
-/// output is taken as the curve's own shape there: its optimum is quoted however far it jumps
-/// (an unconfirmed one only within Brent's half-the-step-before-last). Quotes round by a nano
-/// unit in outputs of 10⁸–10¹¹; a window across a kink misses by the kink's fee step, 10⁻⁴ and
-/// more. Either way the certificate, not the interpolant, decides when the search ends.
-const HYPERBOLA_CONFIRMED: f64 = 1e-6;
 
 /// The certificate's gap may also be this fraction of the floor `min_surplus`: the floor is the
 /// smallest surplus an arbitrageur acts on, and a thousandth of it (10⁻⁵ Y at the default
@@ -760,34 +711,6 @@ mod tests {
                 }
                 assert_eq!(by_model.trade.is_some(), by_quote.trade.is_some(), "same decision, λ={lambda} δ={delta}");
             }
-        }
-    }
-
-    #[test]
-    fn beyond_a_fee_tier_the_hyperbola_through_the_upper_pieces_quotes_finds_the_optimum() {
-        // A subsidised curve: 5 bps bonus on the first R_in/2000 of input, 60 bps fee beyond,
-        // constant product on the effective input (benches/curves/subsidy.rs). Priced so the
-        // optimum lies on the upper piece, which no constant-product model through the origin
-        // fits: the search crept towards it a secant at a time (11 quotes), where a hyperbola
-        // through three quotes of that piece names it.
-        let nano = 1_000_000_000u128;
-        let (rx, ry) = (100 * nano, 10_000 * nano);
-        let f = move |x: u64| {
-            let (x, t) = (u128::from(x), ry / 2000);
-            let e = if x <= t { x * 10_005 / 10_000 } else { (t * 10_005 + (x - t) * 9_940) / 10_000 };
-            (rx * e / (ry + e)).min(rx - 1) as u64
-        };
-        for k in 0..8 {
-            let price = 100.83 + 0.03 * f64::from(k);
-            let lambda = 1.0 / price;
-            let (delta, min_surplus) = (10_000_000, 0.01e9 * lambda);
-            let mut curve = TestCurve::new(f, rx as u64);
-            let mut samples = Samples::default();
-            let search = best_trade(&mut curve, lambda, delta, min_surplus, &mut samples, MAX_QUOTES_PER_SIDE);
-            let brute = brute_force(&mut { f }, lambda, (rx as f64 / lambda) as u64);
-            let trade = search.trade.unwrap_or_else(|| panic!("P={price}: no trade"));
-            assert!(trade.surplus >= brute - 1e-3 * min_surplus - 10.0, "P={price}: {} vs {brute}", trade.surplus);
-            assert!(curve.quotes <= 8, "P={price}: {} quotes", curve.quotes);
         }
     }
 

@@ -90,9 +90,6 @@ pub(crate) struct Step {
     pub(crate) right: u64,
     /// The constant-product model's optimum.
     pub(crate) model: Option<u64>,
-    /// The optimum of a hyperbola through the best and its neighbours ([`Hyperbola`]), and
-    /// whether the hyperbola predicted a further sample (then it is quoted however far it jumps).
-    pub(crate) hyperbola: Option<(u64, bool)>,
     /// Where the bound peaks.
     pub(crate) peak: f64,
     /// How close samples beside the best must be for the bound to close (0: unknown).
@@ -272,10 +269,7 @@ impl Step {
         // tolerance where the walk found the step: the subsidised curve's edge moved
         // −0.17 ± 0.02 Y, 0.14 %, against the tight build.)
         let converged = self.model.filter(|&x| x == xb && reach > 0);
-        let hyperbola = self
-            .hyperbola
-            .and_then(|(x, confirmed)| (if confirmed { fresh(x) && inside(x) && x != xb } else { ok(x) }).then_some(x));
-        match hyperbola.or(parabola.filter(|&x| ok(x))).or(self.model.filter(|&x| ok(x))).or(converged) {
+        match parabola.filter(|&x| ok(x)).or(self.model.filter(|&x| ok(x))).or(converged) {
             Some(x) if reach > 0 && x.abs_diff(xb) < reach => {
                 // The interpolants have converged on the best. If the bound agrees (it peaks
                 // within reach), close the wider side of the bracket at that distance, which
@@ -310,52 +304,6 @@ impl Step {
             Some(x) => x,
             None => fallback(),
         }
-    }
-}
-
-/// The hyperbola `y = α − β/(x + g)` (`β > 0`, `x + g > 0`): a constant-product curve with
-/// its fee, virtual reserves or an offset is one exactly, each smooth piece of a fee-tiered one
-/// too.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Hyperbola {
-    alpha: f64,
-    beta: f64,
-    g: f64,
-}
-
-impl Hyperbola {
-    /// Through three samples (sorted by input); `None` unless they are strictly increasing and
-    /// strictly concave.
-    pub(crate) fn through(p: [(u64, u64); 3]) -> Option<Self> {
-        let [(x0, y0), (x1, y1), (x2, y2)] = p.map(|(x, y)| (x as f64, y as f64));
-        if !(x0 < x1 && x1 < x2) {
-            return None;
-        }
-        let (s01, s12) = ((y1 - y0) / (x1 - x0), (y2 - y1) / (x2 - x1));
-        if !(s12 > 0.0 && s01 > s12) {
-            return None;
-        }
-        // The chords' slopes are β/((x0 + g)(x1 + g)) and β/((x1 + g)(x2 + g)): their ratio is
-        // (x2 + g)/(x0 + g).
-        let r = s01 / s12;
-        let g = (x2 - r * x0) / (r - 1.0);
-        if !(x0 + g > 0.0) || !g.is_finite() {
-            return None;
-        }
-        let beta = s01 * (x0 + g) * (x1 + g);
-        let alpha = y0 + beta / (x0 + g);
-        (beta.is_finite() && alpha.is_finite()).then_some(Self { alpha, beta, g })
-    }
-
-    /// The curve at `x`.
-    pub(crate) fn at(&self, x: f64) -> f64 {
-        self.alpha - self.beta / (x + self.g)
-    }
-
-    /// Where `y − λ·x` peaks (slope `β/(x + g)² = λ`), if at a positive input.
-    pub(crate) fn optimum(&self, lambda: f64) -> Option<f64> {
-        let x = (self.beta / lambda).sqrt() - self.g;
-        (x.is_finite() && x > 0.0).then_some(x)
     }
 }
 
@@ -494,60 +442,6 @@ mod tests {
         xs.iter().map(|&x| (x, f(x as f64).floor() as u64)).collect()
     }
 
-    #[test]
-    fn a_hyperbola_through_three_rounded_quotes_of_a_constant_product_piece_names_its_optimum() {
-        let nano = 1e9;
-        let (r_in, r_out) = (10_000.0 * nano, 100.0 * nano);
-        // Each piece: output(x) and the input where its slope is λ (closed form).
-        type Piece = (&'static str, Box<dyn Fn(f64) -> f64>, Box<dyn Fn(f64) -> f64>);
-        let gamma = 1.0 - 30e-4;
-        let (virtual_in, virtual_out) = (3.0 * r_in, 3.0 * r_out);
-        // A fee tier: 5 bps bonus up to t, 60 bps fee beyond (e = c + 0.994·x there).
-        let (c, slope) = (r_in / 2000.0 * (1.0005 - 0.994), 0.994);
-        let pieces: Vec<Piece> = vec![
-            (
-                "fee on input",
-                Box::new(move |x| r_out * gamma * x / (r_in + gamma * x)),
-                Box::new(move |l| ((r_out * r_in / (gamma * l)).sqrt() - r_in / gamma)),
-            ),
-            (
-                "fee on output",
-                Box::new(move |x| gamma * r_out * x / (r_in + x)),
-                Box::new(move |l| (gamma * r_out * r_in / l).sqrt() - r_in),
-            ),
-            (
-                "virtual reserves",
-                Box::new(move |x| virtual_out * x / (virtual_in + x)),
-                Box::new(move |l| (virtual_out * virtual_in / l).sqrt() - virtual_in),
-            ),
-            (
-                "a fee tier's upper piece",
-                Box::new(move |x| {
-                    let e = c + slope * x;
-                    r_out * e / (r_in + e)
-                }),
-                Box::new(move |l| ((r_out * r_in * slope / l).sqrt() - r_in - c) / slope),
-            ),
-        ];
-        for (name, f, demand) in pieces {
-            for lambda in [0.0097, 0.0098, 0.0099] {
-                let want = demand(lambda);
-                // Three quotes around, and far from, the optimum.
-                for xs in [[0.5, 1.0, 2.0], [1.5, 2.5, 4.0], [0.1, 0.2, 0.3]] {
-                    let xs = xs.map(|k| (k * want).round() as u64);
-                    let p = sampled(&f, &xs);
-                    let h = Hyperbola::through([p[0], p[1], p[2]]).unwrap_or_else(|| panic!("{name}: no hyperbola"));
-                    let got = h.optimum(lambda).unwrap_or_else(|| panic!("{name}: no optimum"));
-                    assert!((got - want).abs() <= 1e-4 * want, "{name} at λ={lambda} through {xs:?}: {got} vs {want}");
-                }
-            }
-        }
-        // Straight or convex: none.
-        assert!(Hyperbola::through([(1, 10), (2, 20), (3, 30)]).is_none(), "straight");
-        assert!(Hyperbola::through([(1, 10), (2, 21), (3, 33)]).is_none(), "convex");
-        assert!(Hyperbola::through([(1, 10), (1, 10), (3, 30)]).is_none(), "repeated input");
-    }
-
     /// A step with the best at 1e12, its neighbours at `below` and `above`, and the bound
     /// peaking far below the bracket (the stretch between the origin's chord and the nearly flat
     /// chord through a tight bracket, which carries its rounding that far).
@@ -558,7 +452,6 @@ mod tests {
             above: Some((above, 5e6 - 10.0)),
             right: above,
             model: Some(1_000_000_000_000),
-            hyperbola: None,
             peak: 4e11,
             reach: 2e8,
             zero_test: 0.0,
@@ -605,7 +498,6 @@ mod tests {
             above: None,
             right: xb,
             model: Some(xb),
-            hyperbola: None,
             peak: (xb - 100_000_000) as f64,
             reach: 2e8,
             zero_test: 0.0,

@@ -297,7 +297,6 @@ impl Router {
                         above: above.map(|(x, y)| (x, h(x, y))),
                         right,
                         model: fit.map(|f| exact.share_of(f.model, x_total).round() as u64),
-                        hyperbola: None,
                         peak,
                         reach: reach(tolerance, curvature),
                         zero_test: if curvature > 0.0 { tolerance / (curvature * right as f64) } else { 0.0 },

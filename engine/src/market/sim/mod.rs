@@ -5,8 +5,8 @@
 //! or a draw from the simulation's seed and an entrant's name) and `records` (what a
 //! simulation produces, as `results.json` holds it).
 //!
-//! Each step: the fair price moves (GBM); the arbitrageur trades every live pool toward it;
-//! retail orders arrive and are routed across all live pools; every executed trade calls the
+//! Each step: the fair price moves (GBM); the arbitrageur trades every live pool toward it (a
+//! strategy's by a search over its quotes, the normalizer's in closed form); retail orders arrive and are routed across all live pools; every executed trade calls the
 //! pool's `after_swap`. Every `epoch_len` steps capital is rebalanced between the strategies
 //! and each is told with `epoch_boundary`.
 //!
@@ -44,6 +44,7 @@
 //! arbitrageur's trades usually have negative edge for the pool.
 
 use amm_strategy_sdk::abi::{NANO, after_swap::COMPETING_SLOTS};
+use amm_strategy_sdk::math::cp_output_fee_bps;
 use amm_strategy_sdk::{AfterSwap, EpochBoundary, Side, Storage};
 use rand::RngExt;
 use rand_chacha::ChaCha12Rng;
@@ -377,32 +378,33 @@ impl<'c> Simulation<'c> {
             _ if pool.version == pool.arb_version => {
                 let models = Side::BOTH.map(|side| pool.pruning_models(side));
                 let reserve_out = Side::BOTH.map(|side| pool.reserves_in_out(side).1);
-                let exact = models[0].0.is_none();
                 let min_profit = self.config.market.min_arb_profit * NANO_F;
                 // (No band is remembered as an empty one, so it is not sought again at this version.)
                 let (lo, hi) = pruning_band(models, pool.spot(), min_profit, 1.0 / PROBE_RANGE, reserve_out)
                     .unwrap_or((f64::INFINITY, f64::NEG_INFINITY));
-                let band = Band { version: pool.version, lo, hi, exact };
+                let band = Band { version: pool.version, lo, hi };
                 pool.band = Some(band);
                 Some(band)
             }
             _ => None,
         };
         pool.arb_version = pool.version;
-        let Some(band) = band.filter(|b| price >= b.lo && price <= b.hi) else { return false };
-        // The draws of the search below: each side's probe fraction, and for an exact curve
-        // (pruned at its probe) the cross-check's draw, and its input's when it is taken.
+        if !band.is_some_and(|b| price >= b.lo && price <= b.hi) {
+            return false;
+        }
+        // The draws of the search below: each side's probe fraction (a side pruned by a
+        // confirmed model without a quote is not cross-checked).
         for _ in Side::BOTH {
             pool.draws.uniform();
-            if band.exact && pool.draws.uniform() < PRUNE_CROSS_CHECK {
-                pool.draws.uniform();
-            }
         }
         self.band_steps += 1;
         true
     }
 
     fn arbitrage_search(&mut self, i: usize) {
+        if matches!(self.pools[i].kind, Kind::Normalizer { .. }) {
+            return self.arbitrage_normalizer(i);
+        }
         if self.pruned_by_band(i) {
             return;
         }
@@ -466,18 +468,14 @@ impl<'c> Simulation<'c> {
                 let at = self.samples.points().first().map_or(probe, |p| p.0);
                 let u = self.pools[i].draws.uniform();
                 let mut curve = PoolCurve { pool: &mut self.pools[i], side, ctx, quotes: &mut self.stats.arb_quotes };
-                // (The normalizer's exact curve needs no cross-check: its draws are taken all the
-                // same, so its stream does not depend on how it was pruned.)
-                if curve.exact_model().is_none() {
-                    let x_max = (curve.reserve_out() as f64 / lambda).max(at as f64);
-                    let span = libm::log(x_max / at as f64).max(0.0);
-                    let x = (at as f64 * libm::exp(span * u)).round() as u64;
-                    if x > at
-                        && let Some(y) = curve.quote(x)
-                    {
-                        self.samples.insert(x, y);
-                        left -= 1;
-                    }
+                let x_max = (curve.reserve_out() as f64 / lambda).max(at as f64);
+                let span = libm::log(x_max / at as f64).max(0.0);
+                let x = (at as f64 * libm::exp(span * u)).round() as u64;
+                if x > at
+                    && let Some(y) = curve.quote(x)
+                {
+                    self.samples.insert(x, y);
+                    left -= 1;
                 }
                 if !self.pools[i].live {
                     return;
@@ -504,6 +502,50 @@ impl<'c> Simulation<'c> {
                 output: trade.output,
                 flow_captured: 0.0,
             });
+        }
+    }
+
+    /// The normalizer's arbitrage in closed form: its curve is known exactly, so each side is
+    /// decided by its model with no probe, no search and no draw — the side whose best price
+    /// (the model's initial slope `b/a`) beats `λ` trades at the model's optimum
+    /// `x* = √(ab/λ) − a` ([`super::curve::CpModel::demand`]), quoted exactly (u128), when that trade's surplus
+    /// reaches the floor. At most one side can: inside the fee band
+    /// (`spot·(1 − fee) ≤ P ≤ spot/(1 − fee)`) neither does, which is most steps, for two
+    /// multiplications a side.
+    ///
+    /// The rounded optimum is the integer optimum within the surplus's curvature over half an
+    /// input unit (`f″·¼`, under 10⁻⁹ nano at any reserve this market reaches), and the
+    /// quote rounds down as every trade's does. The general search reached the same optimum
+    /// after a probe it did not need ([`best_trade`]'s exact-curve branch).
+    fn arbitrage_normalizer(&mut self, i: usize) {
+        let pool = &self.pools[i];
+        let mut best: Option<(Side, u64, u64, f64)> = None;
+        for k in 0..Side::BOTH.len() {
+            let side = Side::BOTH[k];
+            let SideTerms { lambda, min_surplus, to_profit, .. } = self.side_terms[k];
+            let Some(model) = pool.exact_model(side) else { return };
+            // Its best price no better than the fair one (or a NaN price): no input earns.
+            let edge = model.b - lambda * model.a;
+            if edge.is_nan() || edge <= 0.0 {
+                continue;
+            }
+            let x_max = (model.b / lambda).min(u64::MAX as f64 / 4.0);
+            let x = model.demand(lambda).clamp(1.0, x_max).round() as u64;
+            let (rin, rout) = pool.reserves_in_out(side);
+            let Kind::Normalizer { fee_bps } = pool.kind else { return };
+            let y = cp_output_fee_bps(x, rin, rout, fee_bps);
+            let surplus = y as f64 - lambda * x as f64;
+            if surplus >= min_surplus {
+                let profit = surplus * to_profit;
+                if best.is_none_or(|b| profit > b.3) {
+                    best = Some((side, x, y, profit));
+                }
+            }
+        }
+        if let Some((side, input, output, _)) = best {
+            let price = self.price;
+            self.pools[i].execute(side, input, output, price, false);
+            self.stats.arb_trades += 1;
         }
     }
 

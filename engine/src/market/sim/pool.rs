@@ -112,14 +112,13 @@ pub(super) struct Pool {
 }
 
 /// A pool's pruning band: both arbitrage sides are pruned by its models at any fair price in
-/// `[lo, hi]` while the pool is at `version`; `exact` when the models are the exact curve's (the
-/// normalizer), whose pruning takes the cross-check's draws too.
+/// `[lo, hi]` while the pool is at `version` (a strategy's: the normalizer's arbitrage is
+/// decided in closed form without one).
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Band {
     pub(super) version: u64,
     pub(super) lo: f64,
     pub(super) hi: f64,
-    pub(super) exact: bool,
 }
 
 impl Pool {

@@ -143,6 +143,20 @@ pub fn pruned_by_model(
     pruned.then_some(Search { pruned_at_probe, ..Search::default() })
 }
 
+/// Whether a quote `(x, y)` already taken of this very pool state at a pruning probe prunes
+/// the side again at `lambda`, as a fresh probe quote at `x` would (a quote is a pure function
+/// of the state): `y − λ·x + rounding_error(λ) ≤ 0` — [`best_trade`]'s pruning test — with the
+/// probe still within the input `delta` worth the floor at this price. By concavity no input
+/// above `x` earns anything, and every input below it returns less than `λ·x ≤ λ·δ`, the floor.
+///
+/// A pool the market leaves alone keeps its state for many steps; without a confirmed model
+/// (a side pruned at its probe confirms none) each of them cost a quote per side. `delta` as
+/// for [`best_trade`] (nano input units, here as the step's real value).
+#[inline]
+pub fn pruned_by_sample((x, y): (u64, u64), lambda: f64, delta: f64) -> bool {
+    x >= 1 && x as f64 <= delta && y as f64 - lambda * x as f64 + rounding_error(lambda) <= 0.0
+}
+
 /// The terms of [`pruned_by_model`]'s slope test for one side, shared with [`pruning_band`]:
 /// the model, its relative slack, the margin's constant beside the quote's rounding, and
 /// whether the side is pruned at its probe (the exact curve's), or `None` without a model.
@@ -580,6 +594,49 @@ mod tests {
                 assert_eq!(curve.quotes, 1, "pruned with one quote");
             }
         }
+    }
+
+    #[test]
+    fn a_remembered_pruning_probe_prunes_only_sides_no_input_of_reaches_the_floor() {
+        // Fixed-point curves (fee on the input, fee on the output, a square-root curve), a probe
+        // quoted once at a random fraction of the floor's worth, then reused at fair prices from
+        // inside the no-trade band to beyond it: whenever the remembered sample prunes, brute
+        // force finds no input whose surplus reaches the floor; and it does prune most of the
+        // band (it is the probe's own test, so the same state needs no second quote).
+        let nano = 1_000_000_000u64;
+        let (rx, ry) = (100 * nano, 10_000 * nano);
+        type Quote = Box<dyn Fn(u64) -> u64>;
+        let curves: [(&str, Quote); 3] = [
+            ("fee on input", Box::new(move |y: u64| cp_output_fee_bps(y, ry, rx, 50))),
+            ("fee on output", Box::new(move |y: u64| cp_output_fee_bps(y, ry, rx, 0) * 9_950 / 10_000)),
+            (
+                "square root",
+                Box::new(move |y: u64| {
+                    ((rx as f64) * (1.0 - 1.0 / (1.0 + y as f64 / ry as f64).sqrt()) * 0.995) as u64
+                }),
+            ),
+        ];
+        let min_profit = 0.01 * nano as f64; // nano Y
+        for (name, f) in &curves {
+            let (mut pruned, mut tried) = (0u32, 0u32);
+            for k in 0..400u64 {
+                // Buying X with Y: λ = 1/P, the floor's worth δ = min_profit (Y), surplus in X.
+                let price = 100.0 * (0.97 + k as f64 * 1.5e-4);
+                let (lambda, delta) = (1.0 / price, min_profit);
+                let probe = ((0.1 + 0.9 * ((k * 7_919) % 1000) as f64 / 1000.0) * delta) as u64;
+                let sample = (probe, f(probe));
+                tried += 1;
+                if !pruned_by_sample(sample, lambda, delta) {
+                    continue;
+                }
+                pruned += 1;
+                let best = brute_force(&mut |x| f(x), lambda, (rx as f64 / lambda) as u64);
+                assert!(best < min_profit / price, "{name}, P = {price}: pruned, yet an input earns {best} X");
+            }
+            assert!(pruned > tried / 4, "{name}: the probe pruned {pruned} of {tried} prices");
+        }
+        // A probe beyond the floor's worth at this price proves nothing below it.
+        assert!(!pruned_by_sample((2 * nano, 0), 1.0, nano as f64));
     }
 
     #[test]

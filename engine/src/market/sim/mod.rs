@@ -49,7 +49,9 @@ use amm_strategy_sdk::{AfterSwap, EpochBoundary, Side, Storage};
 use rand::RngExt;
 use rand_chacha::ChaCha12Rng;
 
-use super::arbitrage::{ArbTrade, MAX_QUOTES_PER_POOL_STEP, best_trade, pruned_by_model, pruning_band};
+use super::arbitrage::{
+    ArbTrade, MAX_QUOTES_PER_POOL_STEP, Search, best_trade, pruned_by_model, pruned_by_sample, pruning_band,
+};
 
 /// One arbitrage search in this many per pool, and one routed order in this many, is timed
 /// (its time counted this many times over) for the engine time each strategy costs
@@ -220,6 +222,7 @@ impl<'c> Simulation<'c> {
             engine_ns: 0,
             searches: 0,
             fits: [None, None],
+            probes: [None, None],
             band: None,
             arb_version: u64::MAX,
         };
@@ -440,13 +443,27 @@ impl<'c> Simulation<'c> {
             // pool-sides): decided as the search would decide it, without setting one up.
             let pool = &self.pools[i];
             let (known, exact) = pool.pruning_models(side);
-            let quick = pruned_by_model(known, exact, lambda, probe, pool.reserves_in_out(side).1, budget);
-            let search = match quick {
-                Some(search) => {
+            // Without a model, a pruning probe this very state answered before may prune it again:
+            // the same decision on a quote already taken (cross-checked below as a fresh one).
+            let reused = match known {
+                None => pool.remembered_probe(side).filter(|&sample| pruned_by_sample(sample, lambda, delta)),
+                Some(_) => None,
+            };
+            let quick = match reused {
+                Some(_) => None,
+                None => pruned_by_model(known, exact, lambda, probe, pool.reserves_in_out(side).1, budget),
+            };
+            let search = match (reused, quick) {
+                (Some((x, y)), _) => {
+                    self.samples.clear();
+                    self.samples.insert(x, y);
+                    Search { pruned_at_probe: true, ..Search::default() }
+                }
+                (None, Some(search)) => {
                     self.samples.clear();
                     search
                 }
-                None => {
+                (None, None) => {
                     let mut curve =
                         PoolCurve { pool: &mut self.pools[i], side, ctx, quotes: &mut self.stats.arb_quotes };
                     best_trade(&mut curve, lambda, probe, min_surplus, &mut self.samples, budget)
@@ -484,6 +501,14 @@ impl<'c> Simulation<'c> {
             self.check_shape(i, side, CallKind::Quote);
             if !self.pools[i].live {
                 return;
+            }
+            if reused.is_none()
+                && search.trade.is_none()
+                && search.pruned_at_probe
+                && !search.faulted
+                && let Some(y) = self.samples.get(probe)
+            {
+                self.pools[i].remember_probe(side, probe, y);
             }
             if let Some(trade) = search.trade {
                 let profit = trade.surplus * to_profit;

@@ -95,6 +95,10 @@ pub(super) struct Pool {
     pub(super) version: u64,
     /// Per side, a confirmed model and the version it was confirmed at.
     pub(super) fits: [Option<(u64, Fit)>; 2],
+    /// Per side, the version, input and output of the last pruning probe that pruned it: the
+    /// same pure state answers the same, so while the version holds the sample prunes again
+    /// at any price it proves ([`super::super::arbitrage::pruned_by_sample`]) without a quote.
+    pub(super) probes: [Option<(u64, u64, u64)>; 2],
     /// The fair prices at which both arbitrage sides are pruned by this pool's models whatever
     /// the probes ([`super::super::arbitrage::pruning_band`]), for the version it was computed at.
     pub(super) band: Option<Band>,
@@ -152,6 +156,19 @@ impl Pool {
     pub(super) fn pruning_models(&self, side: Side) -> (Option<&Fit>, Option<CpModel>) {
         let known = self.known_fit_ref(side);
         (known, if known.is_none() { self.exact_model(side) } else { None })
+    }
+
+    /// The pruning probe remembered for `side` at the pool's current version, `(input, output)`.
+    pub(super) fn remembered_probe(&self, side: Side) -> Option<(u64, u64)> {
+        match self.probes[side as usize] {
+            Some((version, x, y)) if version == self.version => Some((x, y)),
+            _ => None,
+        }
+    }
+
+    /// Remembers the quote `(x, y)` that pruned `side` at its pruning probe.
+    pub(super) fn remember_probe(&mut self, side: Side, x: u64, y: u64) {
+        self.probes[side as usize] = Some((self.version, x, y));
     }
 
     fn remember_fit(&mut self, side: Side, fit: Fit) {

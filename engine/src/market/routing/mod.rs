@@ -858,6 +858,17 @@ impl Router {
 
     /// Rounds the float shares to integers summing exactly to `total`.
     fn integerize(&mut self, total: u64) {
+        // One pool takes the order (most orders): all of it, as the rounding below gives it
+        // (its share scaled to the total, floored, and the units floored away added back).
+        let mut takers = self.shares.iter().enumerate().filter(|&(_, &s)| s > 0.0);
+        if let (Some((only, &share)), None) = (takers.next(), takers.next())
+            && share.is_finite()
+        {
+            for (i, pool) in self.pools.iter_mut().enumerate() {
+                pool.share = if i == only { total } else { 0 };
+            }
+            return;
+        }
         let sum: f64 = self.shares.iter().sum();
         let scale = if sum > 0.0 { total as f64 / sum } else { 0.0 };
         let mut assigned = 0u64;

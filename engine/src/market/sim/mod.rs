@@ -46,7 +46,6 @@
 use amm_strategy_sdk::abi::{NANO, after_swap::COMPETING_SLOTS};
 use amm_strategy_sdk::math::cp_output_fee_bps;
 use amm_strategy_sdk::{AfterSwap, EpochBoundary, Side, Storage};
-use rand::RngExt;
 use rand_chacha::ChaCha12Rng;
 
 use super::arbitrage::{
@@ -67,13 +66,15 @@ use crate::config::{Config, Score};
 use crate::sandbox::{CallKind, SandboxLimits};
 use crate::strategy::StrategyProgram;
 
+mod ahead;
 mod distributions;
 mod pool;
 mod records;
 mod seats;
 mod ziggurat_tables;
 
-use distributions::{LogNormal, Poisson, standard_normal};
+use ahead::{FlowAhead, FlowLaw, PriceAhead};
+use distributions::{LogNormal, Poisson};
 use pool::{Band, Ctx, Hook, Kind, OrderCurves, Pool, PoolCurve, Seat};
 use records::Tally;
 pub use records::{EpochRecord, PoolResult, SimStats, SimulationResult};
@@ -306,16 +307,21 @@ impl<'c> Simulation<'c> {
     fn steps(&mut self) {
         let steps = u64::from(self.config.run.steps);
         let epoch_len = u64::from(self.config.run.epoch_len);
-        let orders = Poisson::new(self.params.arrival_rate.max(1e-12));
         let sigma = self.params.order_size_sigma;
         let mu = libm::log(self.params.mean_order_size) - 0.5 * sigma * sigma;
-        let sizes = LogNormal::new(mu, sigma);
-        let (vol, drift) = (self.params.volatility, -0.5 * self.params.volatility * self.params.volatility);
+        let law = FlowLaw {
+            count: Poisson::new(self.params.arrival_rate.max(1e-12)).filter(|_| self.params.arrival_rate > 0.0),
+            sizes: LogNormal::new(mu, sigma),
+            mean_size: self.params.mean_order_size,
+            buy: self.params.buy_probability.clamp(0.0, 1.0),
+        };
+        // (Drawn a batch of steps ahead: the same streams read in the same order; see `ahead`.)
+        let mut moves = PriceAhead::new(self.params.volatility);
+        let mut flow = FlowAhead::default();
         for step in 0..steps {
             self.step = step;
             // 1. The fair price moves.
-            let z = standard_normal(&mut self.price_rng);
-            self.price *= libm::exp(drift + vol * z);
+            self.price *= moves.next(&mut self.price_rng, steps - step);
             self.side_terms = SideTerms::of_step(self.price, self.config.market.min_arb_profit * NANO_F);
             // 2. Arbitrage: every pool against the same fair price, each decided on its own
             // state; the phase's hooks follow, all seeing the market after it.
@@ -326,13 +332,9 @@ impl<'c> Simulation<'c> {
             }
             self.deliver_hooks();
             // 3. Retail orders.
-            let count = match &orders {
-                Some(poisson) if self.params.arrival_rate > 0.0 => poisson.sample(&mut self.retail_rng),
-                _ => 0,
-            };
+            let (count, held) = flow.step(&law, &mut self.retail_rng, steps - step);
             for _ in 0..count {
-                let size_y = sizes.as_ref().map_or(self.params.mean_order_size, |d| d.sample(&mut self.retail_rng));
-                let buy = self.retail_rng.random_bool(self.params.buy_probability.clamp(0.0, 1.0));
+                let (size_y, buy) = if held { flow.order() } else { law.order(&mut self.retail_rng) };
                 self.retail(size_y, buy);
             }
             // 4. Epoch boundary (not after the last step).

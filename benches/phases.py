@@ -29,11 +29,11 @@ def step_statements():
             sys.exit(f"phases.py: `{text}` not found in Simulation::steps ({SOURCE}): update the script")
         return found
     return {
-        "price move": find("standard_normal(&mut self.price_rng)") + find("self.price *= libm::exp("),
+        # (The draws are taken a batch of steps ahead, inside these statements: `sim/ahead.rs`.)
+        "price move": find("moves.next(&mut self.price_rng"),
         "arbitrage": find("self.arbitrage(i);"),
         "hooks": find("self.deliver_hooks();"),
-        "retail draws": find("poisson.sample(&mut self.retail_rng)") + find("sizes.as_ref().map_or(")
-        + find("self.retail_rng.random_bool("),
+        "retail draws": find("flow.step(&law, &mut self.retail_rng") + find("flow.order() } else { law.order("),
         "routing": find("self.retail(size_y, buy);"),
         "epoch": find("self.epoch_boundary((step / epoch_len)"),
     }, (start + 1, end)

@@ -150,11 +150,16 @@ pub fn pruned_by_model(
 /// above `x` earns anything, and every input below it returns less than `λ·x ≤ λ·δ`, the floor.
 ///
 /// A pool the market leaves alone keeps its state for many steps; without a confirmed model
-/// (a side pruned at its probe confirms none) each of them cost a quote per side. `delta` as
-/// for [`best_trade`] (nano input units, here as the step's real value).
+/// (a side pruned at its probe confirms none) each of them cost a quote per side. `delta`: the
+/// input worth the floor at this price (nano input units; the probe's bound, not the probe);
+/// `reserve_out`: the side's output reserve (nano units) — a probe at or beyond `reserve_out/λ`
+/// is outside [`best_trade`]'s range (it would not have been quoted), so it decides nothing.
 #[inline]
-pub fn pruned_by_sample((x, y): (u64, u64), lambda: f64, delta: f64) -> bool {
-    x >= 1 && x as f64 <= delta && y as f64 - lambda * x as f64 + rounding_error(lambda) <= 0.0
+pub fn pruned_by_sample((x, y): (u64, u64), lambda: f64, delta: f64, reserve_out: u64) -> bool {
+    x >= 1
+        && x as f64 <= delta
+        && lambda * (x as f64) < reserve_out as f64
+        && y as f64 - lambda * x as f64 + rounding_error(lambda) <= 0.0
 }
 
 /// The terms of [`pruned_by_model`]'s slope test for one side, shared with [`pruning_band`]:
@@ -545,6 +550,7 @@ pub struct Search {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use amm_strategy_sdk::Side;
     use amm_strategy_sdk::math::cp_output_fee_bps;
 
     use crate::market::curve::testing::TestCurve;
@@ -598,45 +604,66 @@ mod tests {
 
     #[test]
     fn a_remembered_pruning_probe_prunes_only_sides_no_input_of_reaches_the_floor() {
-        // Fixed-point curves (fee on the input, fee on the output, a square-root curve), a probe
-        // quoted once at a random fraction of the floor's worth, then reused at fair prices from
-        // inside the no-trade band to beyond it: whenever the remembered sample prunes, brute
-        // force finds no input whose surplus reaches the floor; and it does prune most of the
-        // band (it is the probe's own test, so the same state needs no second quote).
+        // Fixed-point curves (fee on the input, fee on the output, a square-root curve), both
+        // sides: one probe quoted at a random fraction of the floor's worth at the price it was
+        // taken (selling X, sized at the higher of the spot and that price), then reused at fair
+        // prices from inside the no-trade band to beyond it. Whenever the remembered sample
+        // prunes, brute force finds no input whose surplus reaches the floor; and it prunes most
+        // of the band (it is the probe's own test, so the same state needs no second quote).
+        type Quote = Box<dyn Fn(u64) -> u64>;
         let nano = 1_000_000_000u64;
         let (rx, ry) = (100 * nano, 10_000 * nano);
-        type Quote = Box<dyn Fn(u64) -> u64>;
-        let curves: [(&str, Quote); 3] = [
-            ("fee on input", Box::new(move |y: u64| cp_output_fee_bps(y, ry, rx, 50))),
-            ("fee on output", Box::new(move |y: u64| cp_output_fee_bps(y, ry, rx, 0) * 9_950 / 10_000)),
-            (
-                "square root",
-                Box::new(move |y: u64| {
-                    ((rx as f64) * (1.0 - 1.0 / (1.0 + y as f64 / ry as f64).sqrt()) * 0.995) as u64
-                }),
-            ),
-        ];
+        let spot = ry as f64 / rx as f64;
         let min_profit = 0.01 * nano as f64; // nano Y
-        for (name, f) in &curves {
-            let (mut pruned, mut tried) = (0u32, 0u32);
-            for k in 0..400u64 {
-                // Buying X with Y: λ = 1/P, the floor's worth δ = min_profit (Y), surplus in X.
-                let price = 100.0 * (0.97 + k as f64 * 1.5e-4);
-                let (lambda, delta) = (1.0 / price, min_profit);
-                let probe = ((0.1 + 0.9 * ((k * 7_919) % 1000) as f64 / 1000.0) * delta) as u64;
-                let sample = (probe, f(probe));
-                tried += 1;
-                if !pruned_by_sample(sample, lambda, delta) {
-                    continue;
+        for side in [Side::BuyX, Side::SellX] {
+            let (rin, rout) = match side {
+                Side::BuyX => (ry, rx),
+                Side::SellX => (rx, ry),
+            };
+            let curves: [(&str, Quote); 3] = [
+                ("fee on input", Box::new(move |x: u64| cp_output_fee_bps(x, rin, rout, 50))),
+                ("fee on output", Box::new(move |x: u64| cp_output_fee_bps(x, rin, rout, 0) * 9_950 / 10_000)),
+                (
+                    "square root",
+                    Box::new(move |x: u64| {
+                        ((rout as f64) * (1.0 - 1.0 / (1.0 + x as f64 / rin as f64).sqrt()) * 0.995) as u64
+                    }),
+                ),
+            ];
+            // λ (input's price in output units), δ (input worth the floor) and the floor in
+            // output units, at fair price P.
+            let terms = |price: f64| match side {
+                Side::BuyX => (1.0 / price, min_profit, min_profit / price),
+                Side::SellX => (price, min_profit / price, min_profit),
+            };
+            for (name, f) in &curves {
+                for (seed, taken_at) in [(1u64, 99.0), (2, 100.4), (3, 101.0)] {
+                    let fraction = 0.1 + 0.9 * ((seed * 7_919) % 1000) as f64 / 1000.0;
+                    let probe = match side {
+                        Side::BuyX => fraction * min_profit,
+                        Side::SellX => fraction * min_profit / spot.max(taken_at),
+                    } as u64;
+                    let sample = (probe, f(probe));
+                    let (mut pruned, mut tried) = (0u32, 0u32);
+                    for k in 0..300u64 {
+                        let price = 100.0 * (0.97 + k as f64 * 2e-4);
+                        let (lambda, delta, floor) = terms(price);
+                        tried += 1;
+                        if !pruned_by_sample(sample, lambda, delta, rout) {
+                            continue;
+                        }
+                        pruned += 1;
+                        let best = brute_force(&mut |x| f(x), lambda, (rout as f64 / lambda) as u64);
+                        assert!(best < floor, "{side:?}, {name}, probe {probe} reused at P = {price}: {best} earned");
+                    }
+                    assert!(pruned > tried / 4, "{side:?}, {name}: the probe pruned {pruned} of {tried} prices");
                 }
-                pruned += 1;
-                let best = brute_force(&mut |x| f(x), lambda, (rx as f64 / lambda) as u64);
-                assert!(best < min_profit / price, "{name}, P = {price}: pruned, yet an input earns {best} X");
             }
-            assert!(pruned > tried / 4, "{name}: the probe pruned {pruned} of {tried} prices");
         }
-        // A probe beyond the floor's worth at this price proves nothing below it.
-        assert!(!pruned_by_sample((2 * nano, 0), 1.0, nano as f64));
+        // A probe beyond the floor's worth at this price, or beyond the search's range, proves
+        // nothing.
+        assert!(!pruned_by_sample((2 * nano, 0), 1.0, nano as f64, u64::MAX));
+        assert!(!pruned_by_sample((nano, 0), 1.0, 2.0 * nano as f64, nano));
     }
 
     #[test]

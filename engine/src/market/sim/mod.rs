@@ -448,7 +448,9 @@ impl<'c> Simulation<'c> {
             // Without a model, a pruning probe this very state answered before may prune it again:
             // the same decision on a quote already taken (cross-checked below as a fresh one).
             let reused = match known {
-                None => pool.remembered_probe(side).filter(|&sample| pruned_by_sample(sample, lambda, delta)),
+                None => pool
+                    .remembered_probe(side)
+                    .filter(|&sample| pruned_by_sample(sample, lambda, delta, pool.reserves_in_out(side).1)),
                 Some(_) => None,
             };
             let quick = match reused {

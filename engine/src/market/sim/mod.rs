@@ -6,9 +6,10 @@
 //! simulation produces, as `results.json` holds it).
 //!
 //! Each step: the fair price moves (GBM); the arbitrageur trades every live pool toward it (a
-//! strategy's by a search over its quotes, the normalizer's in closed form); retail orders arrive and are routed across all live pools; every executed trade calls the
-//! pool's `after_swap`. Every `epoch_len` steps capital is rebalanced between the strategies
-//! and each is told with `epoch_boundary`.
+//! strategy's by a search over its quotes, the normalizer's in closed form); retail orders
+//! arrive and are routed across all live pools; every executed trade calls the pool's
+//! `after_swap`. Every `epoch_len` steps capital is rebalanced between the strategies and each
+//! is told with `epoch_boundary`.
 //!
 //! **Simultaneous moves.** A strategy's result must depend on its strategy alone, never on its
 //! place among the entrants, so nothing here runs "pool 0 first":
@@ -447,31 +448,22 @@ impl<'c> Simulation<'c> {
             let (known, exact) = pool.pruning_models(side);
             // Without a model, a pruning probe this very state answered before may prune it again:
             // the same decision on a quote already taken (cross-checked below as a fresh one).
-            let reused = match known {
-                None => pool
-                    .remembered_probe(side)
-                    .filter(|&sample| pruned_by_sample(sample, lambda, delta, pool.reserves_in_out(side).1)),
-                Some(_) => None,
-            };
-            let quick = match reused {
-                Some(_) => None,
-                None => pruned_by_model(known, exact, lambda, probe, pool.reserves_in_out(side).1, budget),
-            };
-            let search = match (reused, quick) {
-                (Some((x, y)), _) => {
-                    self.samples.clear();
-                    self.samples.insert(x, y);
-                    Search { pruned_at_probe: true, ..Search::default() }
-                }
-                (None, Some(search)) => {
-                    self.samples.clear();
-                    search
-                }
-                (None, None) => {
-                    let mut curve =
-                        PoolCurve { pool: &mut self.pools[i], side, ctx, quotes: &mut self.stats.arb_quotes };
-                    best_trade(&mut curve, lambda, probe, min_surplus, &mut self.samples, budget)
-                }
+            let reserve_out = pool.reserves_in_out(side).1;
+            let reused = known
+                .is_none()
+                .then(|| pool.remembered_probe(side))
+                .flatten()
+                .filter(|&sample| pruned_by_sample(sample, lambda, delta, reserve_out));
+            let search = if let Some((x, y)) = reused {
+                self.samples.clear();
+                self.samples.insert(x, y);
+                Search { pruned_at_probe: true, ..Search::default() }
+            } else if let Some(search) = pruned_by_model(known, exact, lambda, probe, reserve_out, budget) {
+                self.samples.clear();
+                search
+            } else {
+                let mut curve = PoolCurve { pool: &mut self.pools[i], side, ctx, quotes: &mut self.stats.arb_quotes };
+                best_trade(&mut curve, lambda, probe, min_surplus, &mut self.samples, budget)
             };
             left -= search.quotes;
             if !self.pools[i].live {

@@ -382,7 +382,9 @@ impl<'c> Simulation<'c> {
         let band = match pool.band {
             Some(band) if band.version == pool.version => Some(band),
             _ if pool.version == pool.arb_version => {
-                let models = Side::BOTH.map(|side| pool.pruning_models(side));
+                // (A strategy's confirmed fits: no curve searched here is exact — the normalizer,
+                // the one exact curve, is decided in closed form before.)
+                let models = Side::BOTH.map(|side| (pool.known_fit_ref(side), None));
                 let reserve_out = Side::BOTH.map(|side| pool.reserves_in_out(side).1);
                 let min_profit = self.config.market.min_arb_profit * NANO_F;
                 // (No band is remembered as an empty one, so it is not sought again at this version.)
@@ -445,7 +447,7 @@ impl<'c> Simulation<'c> {
             // Inside the no-trade band by the model's initial slope (most constant-product
             // pool-sides): decided as the search would decide it, without setting one up.
             let pool = &self.pools[i];
-            let (known, exact) = pool.pruning_models(side);
+            let known = pool.known_fit_ref(side);
             // Without a model, a pruning probe this very state answered before may prune it again:
             // the same decision on a quote already taken (cross-checked below as a fresh one).
             let reserve_out = pool.reserves_in_out(side).1;
@@ -458,7 +460,7 @@ impl<'c> Simulation<'c> {
                 self.samples.clear();
                 self.samples.insert(x, y);
                 Search { pruned_at_probe: true, ..Search::default() }
-            } else if let Some(search) = pruned_by_model(known, exact, lambda, probe, reserve_out, budget) {
+            } else if let Some(search) = pruned_by_model(known, None, lambda, probe, reserve_out, budget) {
                 self.samples.clear();
                 search
             } else {

@@ -149,15 +149,6 @@ impl Pool {
         }
     }
 
-    /// The models the arbitrage's pruning consults for `side`, as [`pruned_by_model`] takes them:
-    /// the fit confirmed for the pool's state, else the exact curve's model.
-    ///
-    /// [`pruned_by_model`]: super::super::arbitrage::pruned_by_model
-    pub(super) fn pruning_models(&self, side: Side) -> (Option<&Fit>, Option<CpModel>) {
-        let known = self.known_fit_ref(side);
-        (known, if known.is_none() { self.exact_model(side) } else { None })
-    }
-
     /// The pruning probe remembered for `side` at the pool's current version, `(input, output)`.
     pub(super) fn remembered_probe(&self, side: Side) -> Option<(u64, u64)> {
         match self.probes[side as usize] {
